@@ -1,0 +1,47 @@
+namespace Dialer.Core.Domain;
+
+/// <summary>Compliance and dialing rules of a campaign. Defaults follow DESIGN.md "rules of the trade".</summary>
+public sealed class CampaignConfig
+{
+    public string Name { get; init; } = "campaign";
+    /// <summary>The call center's own zone: days (for the daily abandon cap) and VICIdial's HHMM math use it.</summary>
+    public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
+    /// <summary>Calls only when the lead's local time is inside [start, end).</summary>
+    public TimeOnly WindowStart { get; init; } = new(9, 0);
+    public TimeOnly WindowEnd { get; init; } = new(21, 0);
+    /// <summary>How long an unanswered call rings before we give up (≥ 15 s by the rules of the trade).</summary>
+    public double RingTimeoutSeconds { get; init; } = 25;
+    /// <summary>A live callee not reached by an agent within this many seconds gets the safe-harbor message and counts as abandoned.</summary>
+    public double SafeHarborSeconds { get; init; } = 2;
+    /// <summary>Legal cap on abandoned / live answers, per day and per rolling 30 days.</summary>
+    public double AbandonCap { get; init; } = 0.03;
+    public int MaxAttempts { get; init; } = 6;
+    public int MaxAttemptsPerDay { get; init; } = 3;
+    /// <summary>Seconds to wait before retrying a lead after each outcome; outcomes not listed end the lead.</summary>
+    public IReadOnlyDictionary<CallOutcome, double> RetryDelaySeconds { get; init; } = new Dictionary<CallOutcome, double>
+    {
+        [CallOutcome.Busy] = 600,
+        [CallOutcome.NoAnswer] = 3600,
+        [CallOutcome.Machine] = 7200,
+        [CallOutcome.Congestion] = 300,
+        [CallOutcome.Abandoned] = 3600,
+    };
+    /// <summary>Routing rules: leads matching a rule need the rule's skills (all matching rules apply).</summary>
+    public IReadOnlyList<RoutingRule> Routing { get; init; } = [];
+
+    public void Validate()
+    {
+        if (RingTimeoutSeconds < 15) throw new ArgumentException($"ring_timeout_seconds: {RingTimeoutSeconds} is below 15 s (unanswered calls must ring at least 15 s)");
+        if (SafeHarborSeconds is < 0 or > 2) throw new ArgumentException($"safe_harbor_seconds: {SafeHarborSeconds} must be within 0..2 s");
+        if (AbandonCap is <= 0 or > 0.03) throw new ArgumentException($"abandon_cap: {AbandonCap} must be within (0, 0.03]");
+        if (MaxAttempts < 1) throw new ArgumentException("max_attempts: must be ≥ 1");
+        if (MaxAttemptsPerDay < 1) throw new ArgumentException("max_attempts_per_day: must be ≥ 1");
+    }
+}
+
+/// <summary>"Leads with tag X / in region Y need skill Z at level ≥ L."</summary>
+public sealed record RoutingRule(string? Tag, string? Region, IReadOnlyList<(string Skill, byte MinLevel)> Require)
+{
+    public bool Matches(Lead lead) =>
+        (Tag is null || lead.HasTag(Tag)) && (Region is null || string.Equals(Region, lead.Region, StringComparison.Ordinal));
+}

@@ -1,0 +1,360 @@
+using Dialer.Core.Compliance;
+using Dialer.Core.Domain;
+using Dialer.Core.Metrics;
+using Dialer.Core.Pacing;
+using Dialer.Core.Routing;
+
+namespace Dialer.Core.Engine;
+
+/// <summary>
+/// The single owner of a campaign's live state. Events come in through <see cref="Handle"/> and
+/// <see cref="Tick"/> with the time they happen; commands go out through <see cref="ICallControl"/>.
+/// It never reads a clock, so the simulator and production run the very same code.
+/// Not thread-safe by design: a host (the simulator's event queue, or the real-time loop reading a
+/// channel) calls it from one place.
+/// </summary>
+public sealed class DialerEngine
+{
+    private readonly DialerState _s;
+    private readonly IPacer _pacer;
+    private readonly ICallControl _control;
+    private readonly ILeadSource _leads;
+    private readonly IAttemptLog? _log;
+    private readonly IAnswerPredictor _predictor;
+    private readonly TrunkRouter _trunks;
+    private readonly AgentRouter _router;
+    private readonly Dictionary<long, Call> _calls = [];
+    private readonly bool[] _logoutAfterCall;
+    private long _nextCallId;
+    private double _nextDecision;
+    private double _retryPlacementAt = double.NegativeInfinity;
+    private int _placementDay = int.MinValue;
+
+    public DialerEngine(EngineSetup setup, DateTime epoch)
+    {
+        setup.Campaign.Validate();
+        _pacer = setup.Pacer;
+        _control = setup.Control;
+        _leads = setup.Leads;
+        _log = setup.Log;
+        _predictor = setup.Predictor;
+        _trunks = new TrunkRouter(setup.Trunks);
+        _router = new AgentRouter(setup.Agents.Count);
+        for (var i = 0; i < setup.Agents.Count; i++)
+        {
+            if (setup.Agents[i].Index != i) throw new ArgumentException($"agent '{setup.Agents[i].Id}': index {setup.Agents[i].Index} should be {i}");
+            _router.Register(i, setup.Agents[i].Skills);
+        }
+        _logoutAfterCall = new bool[setup.Agents.Count];
+        _s = new DialerState(setup.Campaign, setup.Agents, epoch, setup.Trunks.Sum(t => t.Channels)) { FreeChannels = _trunks.FreeChannels };
+        Stats = new CampaignStats(setup.Campaign.TimeZone, setup.Trunks.Count, setup.Agents.Count);
+        _nextCallId = setup.FirstCallId;
+    }
+
+    public DialerState State => _s;
+    public CampaignStats Stats { get; }
+    public TrunkRouter Trunks => _trunks;
+    public string PacerName => _pacer.Name;
+    /// <summary>When the engine next needs <see cref="Tick"/> even if no event arrives.</summary>
+    public DateTime NextWakeAt => _s.Epoch.AddSeconds(NextWake());
+    public IReadOnlyCollection<Call> LiveCalls => _calls.Values;
+
+    public void Handle(in EngineEvent e, DateTime utcNow)
+    {
+        var now = Advance(utcNow);
+        switch (e.Kind)
+        {
+            case EventKind.CallAnswered: OnAnswered(e.CallId, e.Human, now, utcNow); break;
+            case EventKind.CallEnded: OnEnded(e.CallId, e.Outcome, e.Cause, now, utcNow); break;
+            case EventKind.AgentLogin: OnAgentAvailable(e.Agent, now, login: true); break;
+            case EventKind.AgentReady: OnAgentAvailable(e.Agent, now, login: false); break;
+            case EventKind.AgentPause: OnAgentPause(e.Agent, e.Reason ?? "", now); break;
+            case EventKind.AgentLogout: OnAgentLogout(e.Agent, now); break;
+        }
+        if (_pacer.ReactsToEvents) Pace(now, utcNow, force: true);
+    }
+
+    public void Tick(DateTime utcNow)
+    {
+        var now = Advance(utcNow);
+        ExpireWaiting(now, utcNow);
+        Pace(now, utcNow, force: false);
+    }
+
+    /// <summary>Closes the books: agent time up to <paramref name="utcNow"/> is added to the stats.</summary>
+    public void Close(DateTime utcNow)
+    {
+        var now = Advance(utcNow);
+        for (var a = 0; a < _s.Agents.Count; a++) Account(a, now);
+    }
+
+    private double Advance(DateTime utcNow)
+    {
+        var now = (utcNow - _s.Epoch).TotalSeconds;
+        if (now < _s.Now) throw new ArgumentOutOfRangeException(nameof(utcNow), $"time went backwards: {utcNow:O} is before {_s.UtcNow:O}");
+        _s.Now = now;
+        _s.Ledger.Roll(utcNow);
+        return now;
+    }
+
+    private double NextWake()
+    {
+        var wake = _nextDecision;
+        if (_s.WaitingCalls.Count > 0) wake = Math.Min(wake, Deadline(_s.WaitingCalls[0]));
+        if (_retryPlacementAt > _s.Now) wake = Math.Min(wake, _retryPlacementAt);
+        return Math.Max(wake, _s.Now);
+    }
+
+    private double Deadline(Call c) => Seconds(c.AnsweredAt!.Value) + _s.Config.SafeHarborSeconds;
+    private double Seconds(DateTime utc) => (utc - _s.Epoch).TotalSeconds;
+
+    // ---- pacing and placement ------------------------------------------------------------------
+
+    private void Pace(double now, DateTime utcNow, bool force)
+    {
+        if (!force && now < _nextDecision) return;
+        var d = _pacer.Decide(_s);
+        _nextDecision = Math.Max(d.NextDecisionAt, now);
+        var n = Math.Min(d.CallsToPlace, _s.FreeChannels);
+        if (n <= 0 || now < _retryPlacementAt) return;
+        for (var i = 0; i < n; i++)
+            if (!PlaceOne(now, utcNow)) break;
+    }
+
+    private bool PlaceOne(double now, DateTime utcNow)
+    {
+        var lead = _leads.Next(utcNow);
+        if (lead is null)
+        {
+            _retryPlacementAt = now + 1; // nothing due: look again in a second, not on every event
+            return false;
+        }
+        var trunk = _trunks.TryTake(lead.Phone, now);
+        if (trunk < 0)
+        {
+            _leads.Release(lead, utcNow);
+            _retryPlacementAt = Math.Max(_trunks.NextTokenAt(now), now + 0.001);
+            return false;
+        }
+        CountPlacementDay(utcNow);
+        var p = Math.Clamp(_predictor.PredictLive(lead, utcNow), 0f, 1f);
+        lead.Attempts++;
+        lead.LastAttemptAt = utcNow;
+        var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, PlacedAt = utcNow, PLive = p };
+        _calls.Add(call.Id, call);
+        _s.AddRinging(call, now);
+        _s.FreeChannels--;
+        _s.PlacedLastMinute.Add((long)now);
+        _s.CallsToday++;
+        _s.RecentLiveP = double.IsNaN(_s.RecentLiveP) ? p : 0.98 * _s.RecentLiveP + 0.02 * p;
+        Stats.CallsPlaced++;
+        _log?.Placed(call); // before the call exists in the world: a crash can always be reconciled
+        _control.Originate(call, _trunks[trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+        return true;
+    }
+
+    private void CountPlacementDay(DateTime utcNow)
+    {
+        var day = TimeZoneInfo.ConvertTimeFromUtc(utcNow, _s.Config.TimeZone).Date.Subtract(DateTime.UnixEpoch).Days;
+        if (day == _placementDay) return;
+        _placementDay = day;
+        _s.CallsToday = 0;
+    }
+
+    // ---- calls ---------------------------------------------------------------------------------
+
+    private void OnAnswered(long id, bool human, double now, DateTime utcNow)
+    {
+        if (!_calls.TryGetValue(id, out var call) || call.Phase != CallPhase.Ringing) return;
+        _s.RemoveRinging(call);
+        call.AnsweredAt = utcNow;
+        var ring = (utcNow - call.PlacedAt).TotalSeconds;
+        if (!human)
+        {
+            call.Phase = CallPhase.Machine;
+            Stats.MachineAnswers++;
+            _s.OtherRingTime.Observe(ring);
+            _control.Hangup(call);
+            return;
+        }
+        _s.LiveAnswerDelay.Observe(ring);
+        Stats.CountLive(utcNow);
+        _s.Ledger.Live(utcNow);
+        var agent = _router.PickLongestIdle(call.Lead.Requirement);
+        if (agent >= 0) Connect(call, agent, now, utcNow);
+        else
+        {
+            call.Phase = CallPhase.Waiting;
+            _s.WaitingCalls.Add(call);
+            if (_s.Config.SafeHarborSeconds <= 0) ExpireWaiting(now, utcNow);
+        }
+    }
+
+    private void Connect(Call call, int agent, double now, DateTime utcNow)
+    {
+        _router.Remove(agent);
+        SetAgentState(agent, AgentState.Talking, now);
+        var a = _s.Agents[agent];
+        a.CurrentCall = call;
+        call.Agent = a;
+        call.Phase = CallPhase.Connected;
+        call.ConnectedAt = utcNow;
+        Stats.CountConnect((utcNow - call.AnsweredAt!.Value).TotalSeconds);
+        _control.Connect(call, a);
+    }
+
+    private void ExpireWaiting(double now, DateTime utcNow)
+    {
+        var w = _s.WaitingCalls;
+        while (w.Count > 0 && Deadline(w[0]) <= now)
+        {
+            var call = w[0];
+            w.RemoveAt(0);
+            call.Phase = CallPhase.SafeHarbor;
+            CountAbandon(now, utcNow);
+            _control.SafeHarbor(call);
+        }
+    }
+
+    private void CountAbandon(double now, DateTime utcNow)
+    {
+        Stats.CountAbandoned(utcNow);
+        _s.Ledger.Abandoned(utcNow);
+        _s.DroppedLastMinute.Add((long)now);
+    }
+
+    private void OnEnded(long id, CallOutcome unanswered, int cause, double now, DateTime utcNow)
+    {
+        if (!_calls.Remove(id, out var call)) return;
+        call.Cause = cause;
+        call.EndedAt = utcNow;
+        CallOutcome outcome;
+        switch (call.Phase)
+        {
+            case CallPhase.Ringing:
+                _s.RemoveRinging(call);
+                outcome = unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
+                _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
+                break;
+            case CallPhase.Waiting: // the callee gave up before anyone reached them
+                _s.WaitingCalls.Remove(call);
+                CountAbandon(now, utcNow);
+                outcome = CallOutcome.Abandoned;
+                break;
+            case CallPhase.Connected:
+                outcome = CallOutcome.Human;
+                _s.TalkTime.Observe((utcNow - call.ConnectedAt!.Value).TotalSeconds);
+                EndTalk(call.Agent!.Index, now);
+                break;
+            case CallPhase.SafeHarbor:
+                outcome = CallOutcome.Abandoned;
+                break;
+            default:
+                outcome = CallOutcome.Machine;
+                break;
+        }
+        call.Phase = CallPhase.Ended;
+        call.Outcome = outcome;
+        _trunks.Release(call.Trunk);
+        _s.FreeChannels++;
+        if (call.AnsweredAt is { } answered)
+            call.Cost = _trunks.RateOf(call.Trunk, call.Lead.Phone) / 60 * (utcNow - answered).TotalSeconds;
+        Stats.Outcomes[(int)outcome]++;
+        Stats.TrunkCalls[call.Trunk]++;
+        Stats.TrunkCost[call.Trunk] += call.Cost;
+        _predictor.Observe(call.Lead, call.PlacedAt, outcome.IsLive());
+        call.Lead.LastOutcome = outcome;
+        _leads.Finished(call.Lead, outcome, utcNow);
+        _log?.Finished(call);
+    }
+
+    // ---- agents --------------------------------------------------------------------------------
+
+    private void EndTalk(int agent, double now)
+    {
+        _s.Agents[agent].CurrentCall = null;
+        if (_logoutAfterCall[agent])
+        {
+            _logoutAfterCall[agent] = false;
+            SetAgentState(agent, AgentState.LoggedOut, now);
+        }
+        else SetAgentState(agent, AgentState.WrapUp, now);
+    }
+
+    private void OnAgentAvailable(int agent, double now, bool login)
+    {
+        if ((uint)agent >= (uint)_s.Agents.Count) return;
+        var st = _s.AgentStates[agent];
+        // Login only from logged out; ready only from wrap-up or pause. Anything else is a stale event.
+        if (login ? st != AgentState.LoggedOut : st is not (AgentState.WrapUp or AgentState.Paused)) return;
+        if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
+        var utcNow = _s.UtcNow;
+        // A live callee already waiting gets this agent at once, oldest first.
+        foreach (var call in _s.WaitingCalls)
+        {
+            if (!_router.CanTake(agent, call.Lead.Requirement)) continue;
+            _s.WaitingCalls.Remove(call);
+            _router.MarkReady(agent, now); // Connect expects a ready agent
+            Connect(call, agent, now, utcNow);
+            return;
+        }
+        SetAgentState(agent, AgentState.Ready, now);
+        _router.MarkReady(agent, now);
+    }
+
+    private void OnAgentPause(int agent, string reason, double now)
+    {
+        if ((uint)agent >= (uint)_s.Agents.Count) return;
+        var st = _s.AgentStates[agent];
+        if (st is AgentState.LoggedOut or AgentState.Talking) return; // pause takes effect from ready or wrap-up
+        if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
+        _router.Remove(agent);
+        _s.Agents[agent].PauseReason = reason;
+        SetAgentState(agent, AgentState.Paused, now);
+    }
+
+    private void OnAgentLogout(int agent, double now)
+    {
+        if ((uint)agent >= (uint)_s.Agents.Count) return;
+        var st = _s.AgentStates[agent];
+        if (st == AgentState.LoggedOut) return;
+        if (st == AgentState.Talking) { _logoutAfterCall[agent] = true; return; }
+        _router.Remove(agent);
+        SetAgentState(agent, AgentState.LoggedOut, now);
+    }
+
+    private void SetAgentState(int agent, AgentState to, double now)
+    {
+        Account(agent, now);
+        var a = _s.Agents[agent];
+        a.State = to;
+        a.StateSince = _s.Epoch.AddSeconds(now);
+        if (to != AgentState.Paused) a.PauseReason = null;
+        _s.SetAgentState(agent, to, now);
+    }
+
+    /// <summary>Adds the time since the agent's last change to the stats, and restarts the interval.</summary>
+    private void Account(int agent, double now)
+    {
+        var st = _s.AgentStates[agent];
+        var dt = now - _s.AgentSince[agent];
+        Stats.AgentSeconds[(int)st] += dt;
+        if (st != AgentState.LoggedOut) Stats.AgentLoggedInSeconds[agent] += dt;
+        _s.AgentSince[agent] = now;
+    }
+}
+
+/// <summary>What an engine is built from.</summary>
+public sealed class EngineSetup
+{
+    public required CampaignConfig Campaign { get; init; }
+    public required IReadOnlyList<Agent> Agents { get; init; }
+    public required IReadOnlyList<TrunkConfig> Trunks { get; init; }
+    public required IPacer Pacer { get; init; }
+    public required ICallControl Control { get; init; }
+    public required ILeadSource Leads { get; init; }
+    public required IAnswerPredictor Predictor { get; init; }
+    public IAttemptLog? Log { get; init; }
+    /// <summary>First call id; a restarted engine continues after the highest id its store knows.</summary>
+    public long FirstCallId { get; init; } = 1;
+}

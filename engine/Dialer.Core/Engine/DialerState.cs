@@ -1,0 +1,121 @@
+using Dialer.Core.Compliance;
+using Dialer.Core.Domain;
+using Dialer.Core.Metrics;
+using Dialer.Core.Pacing;
+
+namespace Dialer.Core.Engine;
+
+/// <summary>
+/// Everything live the engine owns, laid out for pacers to read fast: dense arrays indexed by agent,
+/// and a dense table of ringing calls. Time is seconds since <see cref="Epoch"/>.
+/// </summary>
+public sealed class DialerState
+{
+    private readonly int[] _stateCounts = new int[Enum.GetValues<AgentState>().Length];
+
+    internal DialerState(CampaignConfig config, IReadOnlyList<Agent> agents, DateTime epoch, int channelCapacity)
+    {
+        Config = config;
+        Agents = agents;
+        Epoch = epoch;
+        AgentStates = new AgentState[agents.Count];
+        AgentSince = new double[agents.Count];
+        _stateCounts[(int)AgentState.LoggedOut] = agents.Count;
+        RingingCalls = new Call[Math.Max(16, channelCapacity)];
+        RingingP = new float[RingingCalls.Length];
+        RingingPlacedAt = new double[RingingCalls.Length];
+        Ledger = new AbandonLedger(config.TimeZone);
+        var ring = config.RingTimeoutSeconds;
+        LiveAnswerDelay = new DurationHistogram(0.25, ring + 5, priorMean: 8, priorWeight: 20);
+        OtherRingTime = new DurationHistogram(0.25, ring + 5, priorMean: ring * 0.7, priorWeight: 20);
+        TalkTime = new DurationHistogram(2, 3600, priorMean: 120, priorWeight: 10);
+        WrapTime = new DurationHistogram(1, 600, priorMean: 15, priorWeight: 10);
+    }
+
+    public CampaignConfig Config { get; }
+    public DateTime Epoch { get; }
+    /// <summary>Seconds since <see cref="Epoch"/>.</summary>
+    public double Now { get; internal set; }
+    public DateTime UtcNow => Epoch.AddSeconds(Now);
+
+    public IReadOnlyList<Agent> Agents { get; }
+    public AgentState[] AgentStates { get; }
+    /// <summary>When each agent entered its current state.</summary>
+    public double[] AgentSince { get; }
+    public int Count(AgentState s) => _stateCounts[(int)s];
+    public int LoggedIn => Agents.Count - _stateCounts[(int)AgentState.LoggedOut];
+
+    internal Call[] RingingCalls { get; private set; }
+    internal float[] RingingP { get; private set; }
+    internal double[] RingingPlacedAt { get; private set; }
+    public int Ringing { get; private set; }
+    public ReadOnlySpan<float> RingingLiveP => RingingP.AsSpan(0, Ringing);
+    public ReadOnlySpan<double> RingingSince => RingingPlacedAt.AsSpan(0, Ringing);
+
+    /// <summary>Live callees waiting for an agent, oldest first.</summary>
+    internal List<Call> WaitingCalls { get; } = [];
+    public int Waiting => WaitingCalls.Count;
+    /// <summary>Calls ringing or answered and waiting: VICIdial's "calls in flight".</summary>
+    public int InFlight => Ringing + Waiting;
+    public int FreeChannels { get; internal set; }
+
+    public AbandonLedger Ledger { get; }
+    public WindowCounter PlacedLastMinute { get; } = new(60);
+    public WindowCounter DroppedLastMinute { get; } = new(60);
+    /// <summary>Live answers and drops since the campaign-local midnight (what VICIdial's drop% reads).</summary>
+    public long CallsToday { get; internal set; }
+
+    // What the forecasts learn from finished calls.
+    public DurationHistogram LiveAnswerDelay { get; }
+    public DurationHistogram OtherRingTime { get; }
+    public DurationHistogram TalkTime { get; }
+    public DurationHistogram WrapTime { get; }
+    /// <summary>Moving average of the live-answer probability of calls placed lately (what a next call is worth).</summary>
+    public double RecentLiveP { get; internal set; } = double.NaN;
+
+    internal void SetAgentState(int agent, AgentState s, double now)
+    {
+        _stateCounts[(int)AgentStates[agent]]--;
+        _stateCounts[(int)s]++;
+        AgentStates[agent] = s;
+        AgentSince[agent] = now;
+    }
+
+    internal void AddRinging(Call call, double placedAt)
+    {
+        if (Ringing == RingingCalls.Length)
+        {
+            var n = Ringing * 2;
+            RingingCalls = Grow(RingingCalls, n);
+            RingingP = Grow(RingingP, n);
+            RingingPlacedAt = Grow(RingingPlacedAt, n);
+        }
+        call.Slot = Ringing;
+        RingingCalls[Ringing] = call;
+        RingingP[Ringing] = call.PLive;
+        RingingPlacedAt[Ringing] = placedAt;
+        Ringing++;
+    }
+
+    internal void RemoveRinging(Call call)
+    {
+        var i = call.Slot;
+        if (i < 0) return;
+        var last = --Ringing;
+        if (i != last)
+        {
+            RingingCalls[i] = RingingCalls[last];
+            RingingP[i] = RingingP[last];
+            RingingPlacedAt[i] = RingingPlacedAt[last];
+            RingingCalls[i].Slot = i;
+        }
+        RingingCalls[last] = null!;
+        call.Slot = -1;
+    }
+
+    private static T[] Grow<T>(T[] a, int n)
+    {
+        Array.Resize(ref a, n);
+        return a;
+    }
+}

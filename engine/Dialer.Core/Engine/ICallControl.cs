@@ -1,0 +1,45 @@
+using Dialer.Core.Domain;
+
+namespace Dialer.Core.Engine;
+
+/// <summary>
+/// The commands the engine gives the telephony world. The simulator and the ARI driver implement it;
+/// both answer later by posting <see cref="EngineEvent"/>s. Calls must return at once (queue the work).
+/// </summary>
+public interface ICallControl
+{
+    /// <summary>Originate <paramref name="call"/> through trunk <paramref name="trunk"/>, ringing at most <paramref name="ringTimeout"/>.</summary>
+    void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout);
+    /// <summary>Put the answered callee through to the agent (already reserved by the engine).</summary>
+    void Connect(Call call, Agent agent);
+    /// <summary>Play the safe-harbor message to a live callee nobody could take, then hang up.</summary>
+    void SafeHarbor(Call call);
+    /// <summary>Hang the call up (machines, shutdown).</summary>
+    void Hangup(Call call);
+}
+
+/// <summary>Where attempts are written: before the call is placed (crash safety) and when it is over.</summary>
+public interface IAttemptLog
+{
+    void Placed(Call call);
+    void Finished(Call call);
+}
+
+/// <summary>Hands out the next lead to dial (priority order, compliance already applied) and takes it back after the attempt.</summary>
+public interface ILeadSource
+{
+    /// <summary>Next lead that may be dialed at <paramref name="utcNow"/>, or null if none is due.</summary>
+    Lead? Next(DateTime utcNow);
+    /// <summary>A lead handed out by <see cref="Next"/> could not be dialed after all (no trunk free): give it back untouched.</summary>
+    void Release(Lead lead, DateTime utcNow);
+    /// <summary>The attempt is over: schedule a retry or retire the lead.</summary>
+    void Finished(Lead lead, CallOutcome outcome, DateTime utcNow);
+}
+
+/// <summary>Probability that a call to this lead placed now is answered by a live person.</summary>
+public interface IAnswerPredictor
+{
+    float PredictLive(Lead lead, DateTime utcNow);
+    /// <summary>Learn from a finished attempt (history-based predictors); models trained offline ignore it.</summary>
+    void Observe(Lead lead, DateTime placedUtc, bool live);
+}

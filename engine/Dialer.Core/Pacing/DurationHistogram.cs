@@ -1,0 +1,78 @@
+namespace Dialer.Core.Pacing;
+
+/// <summary>
+/// Empirical distribution of a duration (ring time, talk time, wrap-up), learned online, started from a
+/// prior worth a few observations so early decisions are sane. Queries are O(1) table look-ups.
+/// </summary>
+public sealed class DurationHistogram
+{
+    private readonly double _binWidth;
+    private readonly double[] _counts;
+    private readonly float[] _survival; // P(T > i·width), rebuilt lazily
+    private double _total;
+    private double _sum;
+    private bool _dirty = true;
+
+    public DurationHistogram(double binWidth, double max, double priorMean, double priorWeight)
+    {
+        if (binWidth <= 0 || max <= binWidth) throw new ArgumentOutOfRangeException(nameof(max));
+        _binWidth = binWidth;
+        var bins = (int)Math.Ceiling(max / binWidth);
+        _counts = new double[bins + 1]; // last bin: everything at or beyond max
+        _survival = new float[bins + 2];
+        // Exponential prior: mass in each bin = weight · (e^{-a/m} − e^{-b/m}).
+        for (var i = 0; i < bins; i++)
+            _counts[i] = priorWeight * (Math.Exp(-i * binWidth / priorMean) - Math.Exp(-(i + 1) * binWidth / priorMean));
+        _counts[bins] = priorWeight * Math.Exp(-bins * binWidth / priorMean);
+        _total = priorWeight;
+        _sum = priorWeight * priorMean;
+    }
+
+    public double Mean => _sum / _total;
+    public double Count => _total;
+
+    public void Observe(double seconds)
+    {
+        if (!(seconds >= 0)) return;
+        var i = Math.Min((int)(seconds / _binWidth), _counts.Length - 1);
+        _counts[i] += 1;
+        _total += 1;
+        _sum += seconds;
+        _dirty = true;
+    }
+
+    /// <summary>P(T &gt; t).</summary>
+    public float Survival(double t)
+    {
+        if (_dirty) Rebuild();
+        if (t <= 0) return 1f;
+        var x = t / _binWidth;
+        var i = (int)x;
+        if (i >= _survival.Length - 2) return _survival[^2];
+        var f = (float)(x - i);
+        return _survival[i] + (_survival[i + 1] - _survival[i]) * f;
+    }
+
+    /// <summary>P(T ≤ e + h | T &gt; e): the chance something already running for <paramref name="elapsed"/> ends within <paramref name="horizon"/>.</summary>
+    public float EndsWithin(double elapsed, double horizon)
+    {
+        if (horizon <= 0) return 0f;
+        var s0 = Survival(elapsed);
+        // Beyond everything seen: a thin, memoryless tail.
+        if (s0 < 1e-6f) return (float)(horizon / (horizon + Mean));
+        var s1 = Survival(elapsed + horizon);
+        return 1f - s1 / s0;
+    }
+
+    private void Rebuild()
+    {
+        var remaining = _total;
+        for (var i = 0; i < _counts.Length; i++)
+        {
+            _survival[i] = (float)(remaining / _total);
+            remaining -= _counts[i];
+        }
+        _survival[^1] = 0f;
+        _dirty = false;
+    }
+}
