@@ -1,0 +1,228 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+
+namespace Dialer.Ari.Client;
+
+/// <summary>What the client calls for the events of one server. Calls come one at a time, in arrival order.</summary>
+public interface IAriEventSink
+{
+    ValueTask OnEventAsync(AriClient server, AriEvent e, CancellationToken ct);
+
+    /// <summary>
+    /// Events may have been missed: after every (re)connect (before any event of the new connection), and
+    /// after the event queue overflowed. Compare your state with GET /channels and GET /bridges.
+    /// </summary>
+    ValueTask ReconcileAsync(AriClient server, ReconcileReason reason, CancellationToken ct);
+}
+
+public enum ReconcileReason : byte { Connected, Reconnected, EventsDropped }
+
+/// <summary>Counters of one connection's event path; read them from any thread.</summary>
+public sealed class AriEventStats
+{
+    internal long _received, _dropped, _malformed, _duplicates, _handlerErrors, _connects;
+    public long Received => Volatile.Read(ref _received);
+    /// <summary>Events dropped because the queue was full (each overflow triggers a reconciliation).</summary>
+    public long Dropped => Volatile.Read(ref _dropped);
+    /// <summary>Messages that were not valid JSON.</summary>
+    public long Malformed => Volatile.Read(ref _malformed);
+    /// <summary>Playback/Recording events Asterisk delivered twice (subscribeAll, bridge targets).</summary>
+    public long Duplicates => Volatile.Read(ref _duplicates);
+    public long HandlerErrors => Volatile.Read(ref _handlerErrors);
+    public long Connects => Volatile.Read(ref _connects);
+}
+
+public sealed partial class AriClient
+{
+    private readonly TimeProvider _time;
+    private readonly Channel<QueueItem> _queue;
+    private readonly (AriEventType Type, string Id, string? State)[] _recent = new (AriEventType, string, string?)[16];
+    private int _recentNext;
+    private int _overflowed;
+    private volatile bool _connected;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _run;
+
+    public AriEventStats EventStats { get; } = new();
+    public bool IsConnected => _connected;
+    /// <summary>Why the last connect or read failed (diagnostics for the console and logs).</summary>
+    public string? LastError { get; private set; }
+    /// <summary>Diagnostic messages (connects, drops, handler failures); never called on the read path's hot loop.</summary>
+    public Action<string>? Log { get; set; }
+
+    /// <summary>Starts reading events into <paramref name="sink"/> until <see cref="DisposeAsync"/>.</summary>
+    public void Start(IAriEventSink sink)
+    {
+        if (_run is not null) throw new InvalidOperationException($"ARI {ServerId}: events already started");
+        _run = Task.WhenAll(Task.Run(() => ReadLoop(_stop.Token)), Task.Run(() => DispatchLoop(sink, _stop.Token)));
+    }
+
+    private Uri EventsUri()
+    {
+        var b = new UriBuilder(new Uri(_http.BaseAddress!, "events"))
+        {
+            Scheme = _http.BaseAddress!.Scheme == "https" ? "wss" : "ws",
+            Query = $"app={Uri.EscapeDataString(Options.App)}&subscribeAll={(Options.SubscribeAll ? "true" : "false")}",
+        };
+        return b.Uri;
+    }
+
+    /// <summary>The socket reader: it only parses and enqueues, so Asterisk never finds us slow (websocket_write_timeout).</summary>
+    private async Task ReadLoop(CancellationToken ct)
+    {
+        var uri = EventsUri();
+        var backoff = Options.ReconnectMin;
+        var reason = ReconcileReason.Connected;
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                using var ws = new ClientWebSocket();
+                ws.Options.KeepAliveInterval = Options.KeepAlive;
+                ws.Options.KeepAliveTimeout = Options.KeepAlive;
+                ws.Options.SetRequestHeader("Authorization", _auth.ToString());
+                try
+                {
+                    await ws.ConnectAsync(uri, ct);
+                    backoff = Options.ReconnectMin;
+                    _connected = true;
+                    Interlocked.Increment(ref EventStats._connects);
+                    Log?.Invoke($"ARI {ServerId}: events connected ({reason})");
+                    if (!_queue.Writer.TryWrite(new QueueItem(null, reason))) Interlocked.Exchange(ref _overflowed, 1);
+                    reason = ReconcileReason.Reconnected;
+                    var filled = 0;
+                    while (true)
+                    {
+                        if (filled == buffer.Length) buffer = Grow(buffer);
+                        var r = await ws.ReceiveAsync(buffer.AsMemory(filled), ct);
+                        if (r.MessageType == WebSocketMessageType.Close)
+                        {
+                            LastError = $"close frame {ws.CloseStatus} '{ws.CloseStatusDescription}'";
+                            await CloseQuietly(ws);
+                            break;
+                        }
+                        filled += r.Count;
+                        if (!r.EndOfMessage) continue;
+                        Enqueue(buffer.AsSpan(0, filled));
+                        filled = 0;
+                    }
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && e is WebSocketException or HttpRequestException or IOException or OperationCanceledException)
+                {
+                    // Asterisk stopped with "core stop now" drops TCP without a close frame; a refused connect lands here too.
+                    LastError = e.Message;
+                }
+                if (_connected) Log?.Invoke($"ARI {ServerId}: events disconnected: {LastError}");
+                _connected = false;
+                if (ct.IsCancellationRequested) break;
+                // Exponential backoff with ±50 % jitter, so many dialers do not reconnect in lockstep.
+                await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), _time, ct).ContinueWith(static _ => { }, TaskScheduler.Default);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.ReconnectMax.Ticks));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _queue.Writer.TryComplete();
+        }
+    }
+
+    private void Enqueue(ReadOnlySpan<byte> message)
+    {
+        var e = AriEventParser.Parse(message);
+        if (e is null)
+        {
+            Interlocked.Increment(ref EventStats._malformed);
+            return;
+        }
+        e.ServerId = ServerId;
+        Interlocked.Increment(ref EventStats._received);
+        if (_queue.Writer.TryWrite(new QueueItem(e, default))) return;
+        // Declared overflow policy: drop the newest, count it, and reconcile once the handler catches up.
+        Interlocked.Increment(ref EventStats._dropped);
+        Interlocked.Exchange(ref _overflowed, 1);
+    }
+
+    private static byte[] Grow(byte[] buffer)
+    {
+        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+        buffer.CopyTo(bigger, 0);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
+    }
+
+    private static async Task CloseQuietly(ClientWebSocket ws)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, cts.Token);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException) { }
+    }
+
+    /// <summary>Runs the sink one event at a time: per-channel order is arrival order.</summary>
+    private async Task DispatchLoop(IAriEventSink sink, CancellationToken ct)
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(ct))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    try
+                    {
+                        if (item.Event is null) await sink.ReconcileAsync(this, item.Reason, ct);
+                        else if (IsDuplicate(item.Event)) Interlocked.Increment(ref EventStats._duplicates);
+                        else await sink.OnEventAsync(this, item.Event, ct);
+                        if (Interlocked.Exchange(ref _overflowed, 0) == 1)
+                        {
+                            Log?.Invoke($"ARI {ServerId}: event queue overflowed ({EventStats.Dropped} dropped so far); reconciling");
+                            await sink.ReconcileAsync(this, ReconcileReason.EventsDropped, ct);
+                        }
+                    }
+                    catch (Exception e) when (!ct.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref EventStats._handlerErrors);
+                        Log?.Invoke($"ARI {ServerId}: handler failed on {item.Event?.Type.ToString() ?? item.Reason.ToString()}: {e.Message}");
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    /// <summary>With subscribeAll, Asterisk sends bridge playback/recording events twice with the same payload.</summary>
+    private bool IsDuplicate(AriEvent e)
+    {
+        var (id, state) = e.Type switch
+        {
+            AriEventType.PlaybackStarted or AriEventType.PlaybackContinuing or AriEventType.PlaybackFinished => (e.Playback?.Id, e.Playback?.State),
+            AriEventType.RecordingStarted or AriEventType.RecordingFinished or AriEventType.RecordingFailed => (e.Recording?.Name, e.Recording?.State),
+            _ => (null, null),
+        };
+        if (id is null) return false;
+        foreach (var r in _recent)
+            if (r.Type == e.Type && r.Id == id && r.State == state) return true;
+        _recent[_recentNext] = (e.Type, id, state);
+        _recentNext = (_recentNext + 1) % _recent.Length;
+        return false;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_run is not null)
+        {
+            try { await _run; }
+            catch (OperationCanceledException) { }
+        }
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    private readonly record struct QueueItem(AriEvent? Event, ReconcileReason Reason);
+}

@@ -1,0 +1,233 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Dialer.Ari.Client;
+
+/// <summary>
+/// A thin ARI client for one Asterisk server: REST over one pooled keep-alive HttpClient (this file) and
+/// the events WebSocket with reconnect and reconciliation (<c>AriClient.Events.cs</c>). It knows ARI,
+/// not dialing. Every id it creates is chosen by the caller, so a retried request can never make a twin.
+/// </summary>
+public sealed partial class AriClient : IAsyncDisposable
+{
+    private readonly HttpClient _http;
+    private readonly AuthenticationHeaderValue _auth;
+
+    public AriClient(AriServerOptions options, TimeProvider? time = null)
+    {
+        Options = options;
+        _time = time ?? TimeProvider.System;
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = options.MaxConnections,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
+            ConnectTimeout = options.RequestTimeout,
+        };
+        var baseUri = options.BaseUri.AbsoluteUri.EndsWith('/') ? options.BaseUri : new Uri(options.BaseUri.AbsoluteUri + "/");
+        _http = new HttpClient(handler) { BaseAddress = baseUri, Timeout = Timeout.InfiniteTimeSpan };
+        _auth = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.User}:{options.Password}")));
+        _queue = System.Threading.Channels.Channel.CreateBounded<QueueItem>(new System.Threading.Channels.BoundedChannelOptions(options.EventQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait, // TryWrite fails when full: we drop and count
+        });
+    }
+
+    public AriServerOptions Options { get; }
+    public string ServerId => Options.Id;
+
+    // ---- channels ------------------------------------------------------------------------------
+
+    /// <summary>POST /channels/create: the channel exists (in our app, not dialed yet). Variables may set CALLERID(num) etc.</summary>
+    public Task<AriChannel> CreateChannelAsync(string channelId, string endpoint, string? appArgs,
+        IReadOnlyDictionary<string, string>? variables, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, new Query("channels/create").Add("endpoint", endpoint).Add("app", Options.App)
+            .Add("appArgs", appArgs).Add("channelId", channelId), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct)!;
+
+    /// <summary>POST /channels/{id}/dial. Always pass a timeout: Asterisk's default is to ring forever.</summary>
+    public Task DialAsync(string channelId, int timeoutSeconds, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct);
+
+    /// <summary>POST /channels: create and dial in one step; the channel enters our app (StasisStart) when answered.</summary>
+    public Task<AriChannel> OriginateAsync(string channelId, string endpoint, string? appArgs, string? callerId, int timeoutSeconds,
+        IReadOnlyDictionary<string, string>? variables, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, new Query("channels").Add("endpoint", endpoint).Add("app", Options.App).Add("appArgs", appArgs)
+            .Add("channelId", channelId).Add("callerId", callerId).Add("timeout", timeoutSeconds), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct)!;
+
+    /// <summary>DELETE /channels/{id}. A 404 means it is already gone, which is what the caller wanted.</summary>
+    public async Task HangupAsync(string channelId, int? reasonCode = null, CancellationToken ct = default)
+    {
+        try
+        {
+            await SendAsync<object>(HttpMethod.Delete, new Query($"channels/{Esc(channelId)}").Add("reason_code", reasonCode), null, null, ct);
+        }
+        catch (AriNotFoundException) { }
+    }
+
+    /// <summary>POST /channels/{id}/continue: leave Stasis into the dialplan (e.g. the AMD context).</summary>
+    public Task ContinueAsync(string channelId, string context, string extension, int priority = 1, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/continue").Add("context", context)
+            .Add("extension", extension).Add("priority", priority), null, null, ct);
+
+    public Task<AriPlayback> PlayAsync(string channelId, string media, string playbackId, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/play").Add("media", media).Add("playbackId", playbackId),
+            null, AriJsonContext.Default.AriPlayback, ct)!;
+
+    /// <summary>GET /channels/{id}/variable; null when the variable is not set (Asterisk answers 404 "Provided variable was not found").</summary>
+    public async Task<string?> GetVariableAsync(string channelId, string variable, CancellationToken ct = default)
+    {
+        try
+        {
+            var v = await SendAsync(HttpMethod.Get, new Query($"channels/{Esc(channelId)}/variable").Add("variable", variable), null,
+                AriJsonContext.Default.AriVariable, ct);
+            return v?.Value;
+        }
+        catch (AriNotFoundException e) when (e.AsteriskMessage == "Provided variable was not found")
+        {
+            return null;
+        }
+    }
+
+    public async Task<AriChannel[]> ListChannelsAsync(CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Get, new Query("channels"), null, AriJsonContext.Default.AriChannelArray, ct) ?? [];
+
+    // ---- bridges and recordings ----------------------------------------------------------------
+
+    public Task<AriBridge> CreateBridgeAsync(string bridgeId, string type = "mixing", string? name = null, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, new Query("bridges").Add("type", type).Add("bridgeId", bridgeId).Add("name", name), null,
+            AriJsonContext.Default.AriBridge, ct)!;
+
+    public async Task<AriBridge[]> ListBridgesAsync(CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Get, new Query("bridges"), null, AriJsonContext.Default.AriBridgeArray, ct) ?? [];
+
+    public async Task DeleteBridgeAsync(string bridgeId, CancellationToken ct = default)
+    {
+        try
+        {
+            await SendAsync<object>(HttpMethod.Delete, new Query($"bridges/{Esc(bridgeId)}"), null, null, ct);
+        }
+        catch (AriNotFoundException) { }
+    }
+
+    /// <summary>POST /bridges/{id}/addChannel; <paramref name="channelIds"/> may be a comma-separated list.</summary>
+    public Task AddChannelAsync(string bridgeId, string channelIds, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, new Query($"bridges/{Esc(bridgeId)}/addChannel").Add("channel", channelIds), null, null, ct);
+
+    public Task<AriLiveRecording> RecordBridgeAsync(string bridgeId, string name, string format = "wav", CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, new Query($"bridges/{Esc(bridgeId)}/record").Add("name", name).Add("format", format)
+            .Add("ifExists", "overwrite"), null, AriJsonContext.Default.AriLiveRecording, ct)!;
+
+    public async Task StopRecordingAsync(string name, CancellationToken ct = default)
+    {
+        try
+        {
+            await SendAsync<object>(HttpMethod.Post, new Query($"recordings/live/{Esc(name)}/stop"), null, null, ct);
+        }
+        catch (AriNotFoundException) { }
+    }
+
+    /// <summary>POST /applications/{app}/subscription, e.g. "endpoint:PJSIP/carrier-a" for its ContactStatusChange.</summary>
+    public Task SubscribeAsync(string eventSource, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, new Query($"applications/{Esc(Options.App)}/subscription").Add("eventSource", eventSource), null, null, ct);
+
+    // ---- transport -----------------------------------------------------------------------------
+
+    private async Task<T?> SendAsync<T>(HttpMethod method, Query query, byte[]? body, JsonTypeInfo<T>? result, CancellationToken ct) where T : class
+    {
+        var path = query.ToString();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(Options.RequestTimeout);
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.Authorization = _auth;
+            if (body is not null) request.Content = new ByteArrayContent(body) { Headers = { ContentType = JsonContentType } };
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
+            }
+            catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                if (attempt < Options.MaxRetries) { await Backoff(attempt, ct); continue; }
+                throw new AriUnavailableException(ServerId, method.Method, path, e is OperationCanceledException ? "timed out" : e.Message, e);
+            }
+            using (response)
+            {
+                if (response.IsSuccessStatusCode)
+                {
+                    if (result is null || response.StatusCode == HttpStatusCode.NoContent) return null;
+                    await using var stream = await response.Content.ReadAsStreamAsync(ct);
+                    return await JsonSerializer.DeserializeAsync(stream, result, ct);
+                }
+                if ((int)response.StatusCode is 502 or 503 or 504 && attempt < Options.MaxRetries)
+                {
+                    await Backoff(attempt, ct);
+                    continue;
+                }
+                throw AriException.For(ServerId, method.Method, path, response.StatusCode, await ErrorMessage(response, ct));
+            }
+        }
+    }
+
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+
+    private static async Task<string?> ErrorMessage(HttpResponseMessage response, CancellationToken ct)
+    {
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+        if (bytes.Length == 0) return null;
+        try
+        {
+            var body = JsonSerializer.Deserialize(bytes, AriJsonContext.Default.AriErrorBody);
+            return body?.Message ?? body?.Error;
+        }
+        catch (JsonException)
+        {
+            return Encoding.UTF8.GetString(bytes);
+        }
+    }
+
+    private Task Backoff(int attempt, CancellationToken ct) =>
+        Task.Delay(TimeSpan.FromMilliseconds(20 * (1 << attempt) * (0.5 + Random.Shared.NextDouble())), _time, ct);
+
+    private static byte[]? VariablesBody(IReadOnlyDictionary<string, string>? variables)
+    {
+        if (variables is null || variables.Count == 0) return null;
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("variables");
+            foreach (var (k, v) in variables) w.WriteString(k, v);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static string Esc(string s) => Uri.EscapeDataString(s);
+
+    /// <summary>Path plus query string; null values are left out.</summary>
+    private sealed class Query(string path)
+    {
+        private readonly StringBuilder _sb = new(path, 128);
+        private bool _hasQuery;
+
+        public Query Add(string name, string? value)
+        {
+            if (value is null) return this;
+            _sb.Append(_hasQuery ? '&' : '?').Append(name).Append('=').Append(Uri.EscapeDataString(value));
+            _hasQuery = true;
+            return this;
+        }
+
+        public Query Add(string name, int? value) => value is { } v ? Add(name, v.ToString(System.Globalization.CultureInfo.InvariantCulture)) : this;
+
+        public override string ToString() => _sb.ToString();
+    }
+}

@@ -1,0 +1,140 @@
+using System.Text.Json.Serialization;
+
+namespace Dialer.Ari.Client;
+
+// The slice of ARI's data models (ari-spec/*.json, Asterisk 22) the dialer reads. Property names are the
+// wire names; fields we do not model are skipped by the parser without allocating (design rule 5).
+
+/// <summary>ARI "Channel". Only what call control needs: more fields would cost allocations on every event.</summary>
+public sealed class AriChannel
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("state")] public ChannelState State { get; set; }
+}
+
+/// <summary>ARI "Bridge".</summary>
+public sealed class AriBridge
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("bridge_type")] public string? BridgeType { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("channels")] public string[] Channels { get; set; } = [];
+}
+
+/// <summary>ARI "Playback".</summary>
+public sealed class AriPlayback
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("media_uri")] public string? MediaUri { get; set; }
+    /// <summary>"channel:{id}" or "bridge:{id}".</summary>
+    [JsonPropertyName("target_uri")] public string? TargetUri { get; set; }
+    [JsonPropertyName("state")] public string? State { get; set; }
+}
+
+/// <summary>ARI "LiveRecording".</summary>
+public sealed class AriLiveRecording
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("format")] public string? Format { get; set; }
+    [JsonPropertyName("state")] public string? State { get; set; }
+    [JsonPropertyName("target_uri")] public string? TargetUri { get; set; }
+    [JsonPropertyName("duration")] public int? Duration { get; set; }
+}
+
+/// <summary>ARI "Endpoint" (a trunk or a phone, e.g. PJSIP/carrier-a).</summary>
+public sealed class AriEndpoint
+{
+    [JsonPropertyName("technology")] public string Technology { get; set; } = "";
+    [JsonPropertyName("resource")] public string Resource { get; set; } = "";
+    [JsonPropertyName("state")] public string? State { get; set; }
+}
+
+/// <summary>ARI "ContactInfo": a SIP contact's qualify result; <c>roundtrip_usec</c> is a string on the wire.</summary>
+public sealed class AriContactInfo
+{
+    [JsonPropertyName("uri")] public string? Uri { get; set; }
+    [JsonPropertyName("contact_status")] public string? ContactStatus { get; set; }
+    [JsonPropertyName("aor")] public string? Aor { get; set; }
+    [JsonPropertyName("roundtrip_usec")] public string? RoundtripUsec { get; set; }
+}
+
+/// <summary>ARI "Variable": the answer of GET …/variable.</summary>
+public sealed class AriVariable
+{
+    [JsonPropertyName("value")] public string? Value { get; set; }
+}
+
+/// <summary>Body of an ARI error response: Asterisk uses <c>message</c> mostly and <c>error</c> for some 500s.</summary>
+public sealed class AriErrorBody
+{
+    [JsonPropertyName("message")] public string? Message { get; set; }
+    [JsonPropertyName("error")] public string? Error { get; set; }
+}
+
+/// <summary>
+/// One WebSocket message. ARI has ~50 event models that share a handful of fields, so one flat class
+/// holds the union of the fields the dialer reads and <see cref="Type"/> says which event it is.
+/// </summary>
+public sealed class AriEvent
+{
+    [JsonPropertyName("type")] public AriEventType Type { get; set; }
+    [JsonPropertyName("channel")] public AriChannel? Channel { get; set; }
+    /// <summary>Dial: the channel being dialed.</summary>
+    [JsonPropertyName("peer")] public AriChannel? Peer { get; set; }
+    /// <summary>StasisStart: the application arguments.</summary>
+    [JsonPropertyName("args")] public string[]? Args { get; set; }
+    /// <summary>Q.850 cause (ChannelDestroyed, ChannelHangupRequest); absent when the far end sent BYE.</summary>
+    [JsonPropertyName("cause")] public int? Cause { get; set; }
+    /// <summary>SIP status behind the cause (486, 480, 503…), when there was one.</summary>
+    [JsonPropertyName("tech_cause")] public int? TechCause { get; set; }
+    [JsonPropertyName("soft")] public bool Soft { get; set; }
+    [JsonPropertyName("dialstatus")] public DialStatus DialStatus { get; set; }
+    /// <summary>ChannelVarset.</summary>
+    [JsonPropertyName("variable")] public string? Variable { get; set; }
+    [JsonPropertyName("value")] public string? Value { get; set; }
+    [JsonPropertyName("bridge")] public AriBridge? Bridge { get; set; }
+    [JsonPropertyName("playback")] public AriPlayback? Playback { get; set; }
+    [JsonPropertyName("recording")] public AriLiveRecording? Recording { get; set; }
+    [JsonPropertyName("endpoint")] public AriEndpoint? Endpoint { get; set; }
+    [JsonPropertyName("contact_info")] public AriContactInfo? ContactInfo { get; set; }
+
+    /// <summary>Which Asterisk sent it (our configured server id, not parsed: the connection knows).</summary>
+    [JsonIgnore] public string ServerId { get; set; } = "";
+
+    /// <summary>The channel the event is about: <c>channel</c>, or <c>peer</c> for Dial.</summary>
+    [JsonIgnore] public AriChannel? Subject => Channel ?? Peer;
+}
+
+[JsonConverter(typeof(AriEventTypeConverter))]
+public enum AriEventType : byte
+{
+    /// <summary>A type this client does not model: kept out of the way, never an error.</summary>
+    Unknown,
+    StasisStart, StasisEnd,
+    ChannelCreated, ChannelDestroyed, ChannelStateChange, ChannelHangupRequest, ChannelVarset,
+    ChannelDialplan, ChannelCallerId, ChannelConnectedLine, ChannelDtmfReceived, ChannelHold, ChannelUnhold,
+    ChannelTalkingStarted, ChannelTalkingFinished, ChannelToneDetected, ChannelUserevent,
+    Dial,
+    BridgeCreated, BridgeDestroyed, BridgeMerged, BridgeBlindTransfer, BridgeAttendedTransfer, BridgeVideoSourceChanged,
+    ChannelEnteredBridge, ChannelLeftBridge,
+    PlaybackStarted, PlaybackContinuing, PlaybackFinished,
+    RecordingStarted, RecordingFinished, RecordingFailed,
+    EndpointStateChange, ContactStatusChange, PeerStatusChange, DeviceStateChanged,
+    ApplicationReplaced, ApplicationMoveFailed, ApplicationRegistered, ApplicationUnregistered,
+    TextMessageReceived, MissingParams,
+}
+
+/// <summary>ARI channel states (Channel.state in channels.json).</summary>
+[JsonConverter(typeof(ChannelStateConverter))]
+public enum ChannelState : byte
+{
+    Unknown, Down, Rsrvd, OffHook, Dialing, Ring, Ringing, Up, Busy, DialingOffhook, PreRing,
+}
+
+/// <summary>Dial.dialstatus; <see cref="None"/> is the empty string of the first Dial event.</summary>
+[JsonConverter(typeof(DialStatusConverter))]
+public enum DialStatus : byte
+{
+    None, Ringing, Progress, Answer, Busy, NoAnswer, Congestion, ChanUnavail, Cancel, DontCall, Torture, InvalidArgs, Other,
+}

@@ -1,0 +1,27 @@
+namespace Dialer.Ari.Client;
+
+/// <summary>How to reach one Asterisk server's ARI. Several servers: one options object (and one <see cref="AriClient"/>) each.</summary>
+public sealed record AriServerOptions
+{
+    /// <summary>Our name for this Asterisk; every channel/bridge key the client hands out carries it.</summary>
+    public required string Id { get; init; }
+    /// <summary>ARI base, e.g. http://127.0.0.1:8088/ari/ (http.conf bindaddr/bindport + "/ari/").</summary>
+    public required Uri BaseUri { get; init; }
+    public required string User { get; init; }
+    public required string Password { get; init; }
+    /// <summary>The Stasis application name (extensions.conf's Stasis(dialer,…)).</summary>
+    public string App { get; init; } = "dialer";
+    /// <summary>Receive events for every channel/bridge/endpoint, not only those in our app (needed to see trunk ContactStatusChange).</summary>
+    public bool SubscribeAll { get; init; } = true;
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(3);
+    /// <summary>Retries of a request that got no response or a 502/503/504. Safe because every id is ours (a repeated create gets 409).</summary>
+    public int MaxRetries { get; init; } = 2;
+    /// <summary>Keep-alive connections to Asterisk. Its HTTP listen backlog is 10: stay below it.</summary>
+    public int MaxConnections { get; init; } = 8;
+    public TimeSpan ReconnectMin { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan ReconnectMax { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>WebSocket ping period; a dead TCP connection is noticed within about twice this.</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Events parsed but not yet handled. When full, new events are dropped, counted, and a reconciliation runs.</summary>
+    public int EventQueueCapacity { get; init; } = 65_536;
+}

@@ -1,0 +1,275 @@
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dialer.Ari.Emulator;
+
+/// <summary>
+/// An ARI-speaking stand-in for Asterisk on Kestrel: the REST calls and the events WebSocket the dialer uses,
+/// with callee behaviour from an <see cref="EmulatorScenario"/> and fault injection for tests and load runs.
+/// </summary>
+public sealed class AriEmulator : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly EmulatedAsterisk _world;
+    private readonly Lock _socketsGate = new();
+    private readonly List<EventSocket> _sockets = [];
+    private readonly CancellationTokenSource _stop = new();
+    private int _failNext;
+    private int _failStatus = 503;
+
+    private AriEmulator(WebApplication app, EmulatorScenario scenario, TimeProvider time)
+    {
+        _app = app;
+        _world = new EmulatedAsterisk(scenario, time, Broadcast);
+    }
+
+    /// <summary>Starts on <paramref name="url"/> (port 0 picks a free port; see <see cref="BaseUri"/>).</summary>
+    public static async Task<AriEmulator> StartAsync(EmulatorScenario scenario, string url = "http://127.0.0.1:0", TimeProvider? time = null)
+    {
+        scenario.Validate();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(url);
+        var app = builder.Build();
+        var emulator = new AriEmulator(app, scenario, time ?? TimeProvider.System);
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(10) });
+        app.Run(emulator.HandleAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        emulator.BaseUri = new Uri(address.TrimEnd('/') + "/ari/");
+        if (scenario.QualifySeconds > 0) _ = emulator.QualifyLoop(TimeSpan.FromSeconds(scenario.QualifySeconds * scenario.TimeScale), time ?? TimeProvider.System);
+        return emulator;
+    }
+
+    public Uri BaseUri { get; private set; } = null!;
+    public EmulatorScenario Scenario => _world.Scenario;
+    public long ChannelsCreated => _world.ChannelsCreated;
+    public int ActiveChannels => _world.ActiveChannels;
+    public long RestRequests => Interlocked.Read(ref _restRequests);
+    private long _restRequests;
+
+    public int ConnectedSockets
+    {
+        get { lock (_socketsGate) return _sockets.Count; }
+    }
+
+    // ---- fault injection --------------------------------------------------------------------------
+
+    /// <summary>Drops every events socket without a close frame (what "core stop now" or a network cut does); calls stay up.</summary>
+    public void DropEventSockets()
+    {
+        foreach (var s in Snapshot()) s.Context.Abort();
+    }
+
+    /// <summary>"core stop now": every channel is hung up (cause 4, destroyed with cause 0), then the sockets drop.</summary>
+    public void StopNow()
+    {
+        _world.StopNow();
+        DropEventSockets();
+    }
+
+    /// <summary>While set, WebSocket upgrades are refused with 503 (Asterisk still down).</summary>
+    public bool RefuseEvents { get; set; }
+
+    /// <summary>The next <paramref name="count"/> REST requests fail with <paramref name="status"/>.</summary>
+    public void FailNextRequests(int count, int status = 503)
+    {
+        _failStatus = status;
+        Interlocked.Exchange(ref _failNext, count);
+    }
+
+    /// <summary>Every REST reply waits this long first (a slow Asterisk).</summary>
+    public TimeSpan RestDelay { get; set; }
+
+    /// <summary>Sends a raw text message to every events socket (unknown event types, malformed JSON...).</summary>
+    public void SendRaw(string message) => Broadcast(Encoding.UTF8.GetBytes(message));
+
+    public void EmitQualify() => _world.EmitQualify();
+
+    // ---- HTTP ---------------------------------------------------------------------------------------
+
+    private async Task HandleAsync(HttpContext ctx)
+    {
+        var path = ctx.Request.Path.Value ?? "";
+        if (!path.StartsWith("/ari/", StringComparison.Ordinal))
+        {
+            await Write(ctx, Reply.Message(404, "Resource not found"));
+            return;
+        }
+        if (!Authorized(ctx.Request))
+        {
+            ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"Asterisk REST Interface\"";
+            await Write(ctx, Reply.Message(401, "Authentication required"));
+            return;
+        }
+        var seg = path["/ari/".Length..].Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        if (seg is ["events"])
+        {
+            await EventsAsync(ctx);
+            return;
+        }
+        Interlocked.Increment(ref _restRequests);
+        if (RestDelay > TimeSpan.Zero) await Task.Delay(RestDelay);
+        var scenario = _world.Scenario;
+        if ((Volatile.Read(ref _failNext) > 0 && Interlocked.Decrement(ref _failNext) >= 0)
+            || (scenario.RestFailureRate > 0 && Random.Shared.NextDouble() < scenario.RestFailureRate))
+        {
+            await Write(ctx, Reply.Message(_failStatus, "Service Unavailable (injected)"));
+            return;
+        }
+        if (scenario.RestDelayMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(scenario.RestDelayMs));
+        var q = new Args(ctx.Request.Query);
+        var method = ctx.Request.Method;
+        var reply = (method, seg) switch
+        {
+            ("POST", ["channels"]) => _world.Originate(q, await Variables(ctx), createOnly: false),
+            ("POST", ["channels", "create"]) => _world.Originate(q, await Variables(ctx), createOnly: true),
+            ("GET", ["channels"]) => _world.ListChannels(),
+            ("GET", ["channels", var id]) => _world.GetChannel(id),
+            ("DELETE", ["channels", var id]) => _world.Hangup(id, q),
+            ("POST", ["channels", var id, "dial"]) => _world.Dial(id, q),
+            ("POST", ["channels", var id, "continue"]) => _world.Continue(id, q),
+            ("POST", ["channels", var id, "answer"]) => _world.Answer(id),
+            ("POST", ["channels", var id, "play"]) => _world.Play(id, q),
+            ("GET", ["channels", var id, "variable"]) => _world.GetVariable(id, q),
+            ("POST", ["channels", var id, "variable"]) => _world.SetVariable(id, q),
+            ("POST", ["bridges"]) => _world.CreateBridge(q),
+            ("GET", ["bridges"]) => _world.ListBridges(),
+            ("DELETE", ["bridges", var id]) => _world.DestroyBridge(id),
+            ("POST", ["bridges", var id, "addChannel"]) => _world.AddChannel(id, q),
+            ("POST", ["bridges", var id, "record"]) => _world.RecordBridge(id, q),
+            ("POST", ["recordings", "live", var name, "stop"]) => _world.StopRecording(name),
+            ("GET", ["endpoints", var tech, var resource]) => _world.Endpoint(tech, resource),
+            ("POST", ["applications", _, "subscription"]) => Reply.Json(200, w => { w.WriteStartObject(); w.WriteEndObject(); }),
+            ("GET", ["asterisk", "ping"]) => _world.Ping(),
+            _ => Reply.Message(404, "Resource not found"),
+        };
+        await Write(ctx, reply);
+    }
+
+    private bool Authorized(HttpRequest request)
+    {
+        var s = _world.Scenario;
+        var expected = $"{s.User}:{s.Password}";
+        if (request.Query.TryGetValue("api_key", out var key)) return key == expected;
+        var header = request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Basic ", StringComparison.Ordinal)) return false;
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..])) == expected;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<Dictionary<string, string>?> Variables(HttpContext ctx)
+    {
+        if (ctx.Request.ContentLength is null or 0) return null;
+        using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
+        if (!doc.RootElement.TryGetProperty("variables", out var vars) || vars.ValueKind != JsonValueKind.Object) return null;
+        return vars.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ToString());
+    }
+
+    private static async Task Write(HttpContext ctx, Reply reply)
+    {
+        ctx.Response.StatusCode = reply.Status;
+        if (reply.Body is null) return;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.Body.WriteAsync(reply.Body);
+    }
+
+    // ---- events WebSocket -----------------------------------------------------------------------------
+
+    private async Task EventsAsync(HttpContext ctx)
+    {
+        if (!ctx.WebSockets.IsWebSocketRequest || RefuseEvents)
+        {
+            await Write(ctx, Reply.Message(RefuseEvents ? 503 : 400, "WebSocket upgrade required"));
+            return;
+        }
+        var app = ctx.Request.Query["app"].ToString();
+        using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
+        var socket = new EventSocket(ws, ctx);
+        _world.RegisterApp(app);
+        lock (_socketsGate) _sockets.Add(socket);
+        try
+        {
+            var writer = socket.WriteLoop(_stop.Token);
+            var buffer = new byte[1024];
+            while (ws.State == WebSocketState.Open)
+            {
+                var r = await ws.ReceiveAsync(buffer, ctx.RequestAborted);
+                if (r.MessageType == WebSocketMessageType.Close)
+                {
+                    await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                    break;
+                }
+            }
+            socket.Outbox.Writer.TryComplete();
+            await writer;
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException) { }
+        finally
+        {
+            socket.Outbox.Writer.TryComplete();
+            lock (_socketsGate) _sockets.Remove(socket);
+        }
+    }
+
+    private void Broadcast(byte[] message)
+    {
+        foreach (var s in Snapshot()) s.Outbox.Writer.TryWrite(message);
+    }
+
+    private EventSocket[] Snapshot()
+    {
+        lock (_socketsGate) return [.. _sockets];
+    }
+
+    private async Task QualifyLoop(TimeSpan period, TimeProvider time)
+    {
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token)) _world.EmitQualify();
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _world.Shutdown();
+        foreach (var s in Snapshot()) s.Context.Abort();
+        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2))) await _app.StopAsync(grace.Token);
+        await _app.DisposeAsync();
+        _stop.Dispose();
+    }
+
+    private sealed class EventSocket(WebSocket ws, HttpContext context)
+    {
+        public HttpContext Context { get; } = context;
+        public Channel<byte[]> Outbox { get; } = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+
+        public async Task WriteLoop(CancellationToken ct)
+        {
+            try
+            {
+                await foreach (var m in Outbox.Reader.ReadAllAsync(ct))
+                    await ws.SendAsync(m, WebSocketMessageType.Text, endOfMessage: true, ct);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException) { }
+        }
+    }
+}
