@@ -70,10 +70,13 @@ public sealed class AriEmulator : IAsyncDisposable
         foreach (var s in Snapshot()) s.Context.Abort();
     }
 
-    /// <summary>"core stop now": every channel is hung up (cause 4, destroyed with cause 0), then the sockets drop.</summary>
-    public void StopNow()
+    /// <summary>"core stop now": every channel is hung up (cause 4, destroyed with cause 0), those events go out, then the sockets drop.</summary>
+    public async Task StopNowAsync()
     {
         _world.StopNow();
+        var until = DateTime.UtcNow.AddSeconds(1);
+        while (Snapshot().Any(s => s.Outbox.Reader.Count > 0) && DateTime.UtcNow < until) await Task.Delay(5);
+        await Task.Delay(20); // let the last frame leave the socket
         DropEventSockets();
     }
 
@@ -260,7 +263,7 @@ public sealed class AriEmulator : IAsyncDisposable
     private sealed class EventSocket(WebSocket ws, HttpContext context)
     {
         public HttpContext Context { get; } = context;
-        public Channel<byte[]> Outbox { get; } = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        public Channel<byte[]> Outbox { get; } = Channel.CreateUnbounded<byte[]>(); // multi-reader kind: it can report Count
 
         public async Task WriteLoop(CancellationToken ct)
         {

@@ -465,7 +465,8 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     /// <summary>Runs <paramref name="action"/> under the lock after <paramref name="seconds"/> (scaled), unless the channel is gone.</summary>
     private void After(double seconds, Chan ch, Action action)
     {
-        _ = Later(TimeSpan.FromSeconds(seconds * scenario.TimeScale), ch, action);
+        // At least 1 ms: a zero delay would complete inline, inside the lock, before the REST reply is built.
+        _ = Later(TimeSpan.FromSeconds(Math.Max(seconds * scenario.TimeScale, 0.001)), ch, action);
     }
 
     private async Task Later(TimeSpan delay, Chan ch, Action action)
