@@ -14,6 +14,7 @@ public sealed class TrunkRouter
     private readonly int[] _inUse;
     private readonly double[] _tokens;
     private readonly double[] _refilledAt;
+    private readonly bool[] _unavailable; // set by a driver's circuit breaker while the carrier fails calls
     private readonly int[] _children; // node * 10 + digit → child node
     private readonly (int Trunk, double Rate)[]?[] _routes; // per node, sorted by rate
 
@@ -24,6 +25,7 @@ public sealed class TrunkRouter
         _inUse = new int[trunks.Count];
         _tokens = new double[trunks.Count];
         _refilledAt = new double[trunks.Count];
+        _unavailable = new bool[trunks.Count];
         for (var t = 0; t < _trunks.Length; t++) _tokens[t] = Burst(t);
 
         // Build the trie of every prefix any trunk prices.
@@ -60,6 +62,10 @@ public sealed class TrunkRouter
     public int Count => _trunks.Length;
     public TrunkConfig this[int trunk] => _trunks[trunk];
     public int InUse(int trunk) => _inUse[trunk];
+    public bool IsAvailable(int trunk) => !_unavailable[trunk];
+
+    /// <summary>Takes a trunk out of (or back into) the picks, e.g. while its carrier fails every call; calls up on it are untouched.</summary>
+    public void SetAvailable(int trunk, bool available) => _unavailable[trunk] = !available;
 
     public int FreeChannels
     {
@@ -81,7 +87,7 @@ public sealed class TrunkRouter
         if (routes is null) return -1;
         foreach (var (t, _) in routes)
         {
-            if (_inUse[t] >= _trunks[t].Channels) continue;
+            if (_inUse[t] >= _trunks[t].Channels || _unavailable[t]) continue;
             Refill(t, now);
             if (_tokens[t] < 1) continue;
             _tokens[t] -= 1;
@@ -109,6 +115,11 @@ public sealed class TrunkRouter
         var best = double.PositiveInfinity;
         for (var t = 0; t < _trunks.Length; t++)
         {
+            if (_unavailable[t])
+            {
+                best = Math.Min(best, now + 1); // it may come back: look again in a second
+                continue;
+            }
             if (_inUse[t] >= _trunks[t].Channels) continue;
             Refill(t, now);
             var at = _tokens[t] >= 1 ? now : now + (1 - _tokens[t]) / _trunks[t].CallsPerSecond;

@@ -1,0 +1,44 @@
+namespace Dialer.Ari.Driver;
+
+/// <summary>How the ARI driver maps the engine's commands onto Asterisk (see asterisk-conf/README.md).</summary>
+public sealed record AriDriverOptions
+{
+    /// <summary>Server id (AriServerOptions.Id) carrying each trunk, by trunk name; unlisted trunks use the first server.</summary>
+    public IReadOnlyDictionary<string, string> TrunkServers { get; init; } = new Dictionary<string, string>();
+    /// <summary>Server id of the agents' phones and bridges (default: the first server). Calls can only reach agents on their own server.</summary>
+    public string? AgentServer { get; init; }
+    /// <summary>Dial string of each agent's phone by agent id; default "PJSIP/{agent id}".</summary>
+    public IReadOnlyDictionary<string, string> AgentEndpoints { get; init; } = new Dictionary<string, string>();
+    /// <summary>How long an agent's phone may ring when we call it at login.</summary>
+    public int AgentRingSeconds { get; init; } = 30;
+
+    /// <summary>Answering-machine detection: the answered call is sent to <see cref="AmdContext"/>, which runs AMD() and comes back with Stasis(app,amd,STATUS,CAUSE).</summary>
+    public bool Amd { get; init; }
+    public string AmdContext { get; init; } = "dialer-amd";
+    public string AmdExtension { get; init; } = "s";
+
+    /// <summary>What a live callee nobody could take within 2 s hears before we hang up.</summary>
+    public string SafeHarborMedia { get; init; } = "sound:dialer/safe-harbor";
+    /// <summary>Hang up a safe-harbor call after this long even if Asterisk never reports the playback finished.</summary>
+    public TimeSpan SafeHarborMax { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Record each agent conversation (a bridge recording named after the call's channel id).</summary>
+    public bool RecordCalls { get; init; }
+    public string RecordingFormat { get; init; } = "wav";
+
+    /// <summary>Caller id shown to callees, by lead region (local presence); <see cref="DefaultCallerId"/> elsewhere.</summary>
+    public IReadOnlyDictionary<string, string> CallerIdByRegion { get; init; } = new Dictionary<string, string>();
+    public string? DefaultCallerId { get; init; }
+
+    /// <summary>With no agent desktop to say "ready", an agent is made ready this long after a call ends; null: wait for the API.</summary>
+    public TimeSpan? AutoReadyAfter { get; init; }
+
+    /// <summary>Network failures in a row (cause 27/34/38/41/42/44/102, or no answer from Asterisk at all) that take a trunk out.</summary>
+    public int BreakerFailures { get; init; } = 3;
+    /// <summary>How long a tripped trunk rests before recovery probes (doubles while probes fail, at most 10 min).</summary>
+    public TimeSpan BreakerCooldown { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Smoothed round trip (qualify or RTCP) above which a trunk is taken out.</summary>
+    public double MaxRttMs { get; init; } = 500;
+    /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all_rtt); zero disables it.</summary>
+    public TimeSpan RtcpPollEvery { get; init; } = TimeSpan.FromSeconds(10);
+}

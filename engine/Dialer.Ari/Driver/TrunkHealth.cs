@@ -1,0 +1,110 @@
+using System.Globalization;
+
+namespace Dialer.Ari.Driver;
+
+public enum BreakerState : byte { Closed, Open, HalfOpen }
+
+/// <summary>
+/// Per-trunk circuit breaker fed by call results and media quality. Closed: the router may pick the trunk.
+/// Open after <see cref="AriDriverOptions.BreakerFailures"/> network failures in a row (or a round trip above
+/// <see cref="AriDriverOptions.MaxRttMs"/>): the router skips it. After a cool-down it is half-open: calls may
+/// go again as recovery probes; the first result closes it, or opens it again with a doubled cool-down.
+/// Thread-safe (one lock): results come from every server's event loop.
+/// </summary>
+public sealed class TrunkHealth(int trunks, AriDriverOptions options)
+{
+    private readonly Lock _gate = new();
+    private readonly Trunk[] _t = Enumerable.Range(0, trunks).Select(_ => new Trunk(options.BreakerCooldown)).ToArray();
+
+    public BreakerState State(int trunk) { lock (_gate) return _t[trunk].State; }
+    public double RttMs(int trunk) { lock (_gate) return _t[trunk].RttMs; }
+    public long Failures(int trunk) { lock (_gate) return _t[trunk].TotalFailures; }
+
+    /// <summary>A call on the trunk ended; returns the new availability when it changed.</summary>
+    public bool? OnCall(int trunk, bool networkFailure, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            var t = _t[trunk];
+            if (!networkFailure)
+            {
+                t.Consecutive = 0;
+                if (t.State == BreakerState.HalfOpen) return Close(t);
+                return null;
+            }
+            t.TotalFailures++;
+            t.Consecutive++;
+            if (t.State == BreakerState.HalfOpen) return Open(t, now, t.Cooldown * 2);
+            return t.State == BreakerState.Closed && t.Consecutive >= options.BreakerFailures ? Open(t, now, options.BreakerCooldown) : null;
+        }
+    }
+
+    /// <summary>Round trip of the trunk's SIP qualify or a call's RTCP, in ms; a smoothed value over the limit opens the breaker.</summary>
+    public bool? OnRtt(int trunk, double rttMs, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            var t = _t[trunk];
+            t.RttMs = double.IsNaN(t.RttMs) ? rttMs : 0.7 * t.RttMs + 0.3 * rttMs;
+            if (t.RttMs > options.MaxRttMs && t.State == BreakerState.Closed) return Open(t, now, options.BreakerCooldown);
+            if (t.RttMs <= options.MaxRttMs && t.State == BreakerState.HalfOpen) return Close(t);
+            return null;
+        }
+    }
+
+    /// <summary>Trunks whose cool-down is over become half-open (available for probe calls).</summary>
+    public IEnumerable<int> DueForProbe(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            var due = new List<int>();
+            for (var i = 0; i < _t.Length; i++)
+                if (_t[i].State == BreakerState.Open && now - _t[i].OpenedAt >= _t[i].Cooldown)
+                {
+                    _t[i].State = BreakerState.HalfOpen;
+                    due.Add(i);
+                }
+            return due;
+        }
+    }
+
+    private static bool Open(Trunk t, DateTimeOffset now, TimeSpan cooldown)
+    {
+        t.State = BreakerState.Open;
+        t.OpenedAt = now;
+        t.Cooldown = cooldown < TimeSpan.FromMinutes(10) ? cooldown : TimeSpan.FromMinutes(10);
+        return false;
+    }
+
+    private bool Close(Trunk t)
+    {
+        t.State = BreakerState.Closed;
+        t.Consecutive = 0;
+        t.Cooldown = options.BreakerCooldown;
+        return true;
+    }
+
+    /// <summary>Q.850 causes that blame the network or carrier rather than the callee (DESIGN.md).</summary>
+    public static bool IsNetworkFailure(int cause) => cause is 0 or 27 or 34 or 38 or 41 or 42 or 44 or 102;
+
+    /// <summary>Average of a CHANNEL(rtcp,all_rtt) value ("  minrtt=…;  avgrtt=000.012000;…", seconds) in ms, or NaN.</summary>
+    public static double AvgRttMs(string? allRtt)
+    {
+        if (allRtt is null) return double.NaN;
+        foreach (var part in allRtt.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (part.StartsWith("avgrtt=", StringComparison.Ordinal)
+                && double.TryParse(part.AsSpan("avgrtt=".Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var s))
+                return s * 1000;
+        return double.NaN;
+    }
+
+    private sealed class Trunk(TimeSpan cooldown)
+    {
+        public BreakerState State;
+        public int Consecutive;
+        public long TotalFailures;
+        public DateTimeOffset OpenedAt;
+        public TimeSpan Cooldown = cooldown;
+        public double RttMs = double.NaN;
+    }
+}

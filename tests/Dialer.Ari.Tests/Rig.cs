@@ -1,0 +1,117 @@
+using Dialer.Ari.Client;
+using Dialer.Ari.Driver;
+using Dialer.Ari.Emulator;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Dialer.Core.Pacing;
+
+namespace Dialer.Ari.Tests;
+
+/// <summary>The engine in real time, the ARI driver, and an emulated Asterisk on 127.0.0.1: the whole production path.</summary>
+internal sealed class Rig : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private Task _run = Task.CompletedTask;
+
+    public required AriEmulator Emulator { get; init; }
+    public required AriClient Client { get; init; }
+    public required AriDriver Driver { get; init; }
+    public required EngineHost Host { get; init; }
+    public required DialerEngine Engine { get; init; }
+    public required MemoryHopper Hopper { get; init; }
+    public required List<Lead> Leads { get; init; }
+
+    public static async Task<Rig> StartAsync(EmulatorScenario scenario, IEnumerable<string> phones, int agents, AriDriverOptions options,
+        TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0)
+    {
+        var emulator = await AriEmulator.StartAsync(scenario);
+        var client = new AriClient(new AriServerOptions
+        {
+            Id = "pbx1", BaseUri = emulator.BaseUri, User = "dialer", Password = "dialer",
+            RequestTimeout = TimeSpan.FromSeconds(1), ReconnectMin = TimeSpan.FromMilliseconds(50), ReconnectMax = TimeSpan.FromMilliseconds(400),
+        });
+        var campaign = new CampaignConfig
+        {
+            Name = "test", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, MaxAttempts = 2, MaxAttemptsPerDay = 2,
+            RetryDelaySeconds = retries ?? [],
+        };
+        var catalog = new SkillCatalog();
+        var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
+        var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "lab", TimeZone = TimeZoneInfo.Utc }).ToList();
+        var now = DateTime.UtcNow;
+        var hopper = new MemoryHopper(campaign, leads, now);
+        trunks ??= [Trunk("carrier-a", 0.01)];
+        EngineHost? host = null;
+        var driver = new AriDriver(options, [client], trunks, agentList,
+            e => host!.PostAsync(e),
+            (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }));
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = new AgentsReadyPacer(overdial), Control = driver,
+            Leads = hopper, Predictor = new FixedPredictor(),
+        }, now);
+        host = new EngineHost(engine, TimeProvider.System);
+        var rig = new Rig { Emulator = emulator, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads };
+        rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
+        driver.Start();
+        return rig;
+    }
+
+    public static TrunkConfig Trunk(string name, double rate, int channels = 50) => new()
+    {
+        Name = name, Channels = channels, CallsPerSecond = 50, RatePerMinute = new Dictionary<string, double> { [""] = rate },
+        Endpoint = $"PJSIP/{{number}}@{name}",
+    };
+
+    public Task<T> Query<T>(Func<DialerEngine, T> read) => Host.QueryAsync(read);
+
+    /// <summary>Waits until the campaign has nothing left: every lead retired and no call in flight.</summary>
+    public async Task WaitDone(TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!await Query(e => Hopper.Pending == 0 && e.LiveCalls.Count == 0))
+        {
+            if (DateTime.UtcNow > until)
+                Assert.Fail($"campaign not done: {Hopper.Pending} leads pending, {await Query(e => e.LiveCalls.Count)} calls live, " +
+                            $"driver: placed {Driver.Stats.Placed} answered {Driver.Stats.Answered} failures {Driver.Stats.PlaceFailures}");
+            await Task.Delay(20);
+        }
+    }
+
+    public static async Task Until(Func<bool> done, TimeSpan timeout, string what)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!done())
+        {
+            if (DateTime.UtcNow > until) Assert.Fail("timed out: " + what);
+            await Task.Delay(5);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Driver.StopAsync();
+        _cts.Cancel();
+        try { await _run; }
+        catch (OperationCanceledException) { } // the host's loop ends by cancellation
+        await Driver.DisposeAsync();
+        await Emulator.DisposeAsync();
+    }
+
+    /// <summary>Keeps one call in flight per ready agent (plus <paramref name="overdial"/>): enough to drive the path, no abandons by design.</summary>
+    private sealed class AgentsReadyPacer(int overdial) : IPacer
+    {
+        public string Name => "agents-ready";
+        public bool ReactsToEvents => true;
+
+        public PacingDecision Decide(DialerState s) =>
+            new(Math.Max(0, s.Count(AgentState.Ready) + (s.Count(AgentState.Ready) > 0 ? overdial : 0) - s.InFlight), s.Now + 0.05);
+    }
+
+    private sealed class FixedPredictor : IAnswerPredictor
+    {
+        public float PredictLive(Lead lead, DateTime utcNow) => 0.5f;
+        public void Observe(Lead lead, DateTime placedUtc, bool live) { }
+    }
+}
