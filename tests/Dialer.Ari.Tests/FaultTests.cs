@@ -1,0 +1,72 @@
+using Dialer.Ari.Driver;
+using Dialer.Ari.Emulator;
+using Dialer.Core.Domain;
+
+namespace Dialer.Ari.Tests;
+
+public class FaultTests
+{
+    /// <summary>
+    /// The events socket dies mid-call and stays down while calls end (their ChannelDestroyed is lost). After
+    /// it comes back the client reconnects within a second, reconciles with GET /channels, and the engine hears
+    /// of every ended call: nothing stuck, nobody dialed twice.
+    /// </summary>
+    [Fact]
+    public async Task Socket_dropped_mid_call_reconnects_reconciles_and_leaves_nothing_stuck()
+    {
+        string[] phones = [.. Enumerable.Range(1, 6).Select(i => $"+200{i}")]; // answer, hang up 6 s (× 0.05) later
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, phones, agents: 3,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(20) });
+        await Rig.Until(() => rig.Engine.Stats.Connected >= 2, TimeSpan.FromSeconds(5), "calls connected");
+
+        rig.Emulator.RefuseEvents = true;
+        rig.Emulator.DropEventSockets();
+        await Rig.Until(() => !rig.Client.IsConnected, TimeSpan.FromSeconds(1), "client saw the drop");
+        await Task.Delay(400); // the connected calls hang up meanwhile: those events are lost
+        rig.Emulator.RefuseEvents = false;
+        var back = DateTime.UtcNow;
+        await Rig.Until(() => rig.Client.IsConnected, TimeSpan.FromSeconds(1), "reconnected within 1 s");
+        Assert.True(DateTime.UtcNow - back < TimeSpan.FromSeconds(1));
+
+        await rig.WaitDone(TimeSpan.FromSeconds(15));
+        Assert.True(rig.Driver.Stats.ReconciledEnds >= 1, "calls that ended during the outage are found by reconciliation");
+        Assert.All(rig.Leads, l => Assert.Equal(1, l.Attempts));
+        Assert.Equal(phones.Length + 3, rig.Emulator.ChannelsCreated); // every lead once, plus the 3 agent phones
+        Assert.Equal(phones.Length, rig.Engine.Stats.Outcomes.Sum());
+        Assert.Equal(0, rig.Driver.LiveCalls);
+    }
+
+    [Fact]
+    public async Task Rest_failures_while_placing_are_retried_or_end_the_attempt_cleanly()
+    {
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+2001", "+2002"], agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(20) });
+        await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(5), "agent logged in");
+        // Logging in took the first requests; the next call meets two 503s (retried) — or, with more, fails and is given up.
+        rig.Emulator.FailNextRequests(8);
+        await rig.WaitDone(TimeSpan.FromSeconds(15));
+        Assert.True(rig.Driver.Stats.PlaceFailures >= 1);
+        var outcomes = rig.Engine.Stats.Outcomes;
+        Assert.Equal(2, outcomes.Sum());
+        Assert.True(outcomes[(int)CallOutcome.Congestion] >= 1, "a call Asterisk never accepted ends as congestion (retried later by policy)");
+        Assert.Equal(0, rig.Driver.LiveCalls);
+        Assert.Equal(1, rig.Emulator.ActiveChannels); // only the agent's phone: no half-made call left behind
+    }
+
+    /// <summary>The cheap carrier fails every call (503 → cause 34): after a few calls its circuit opens and traffic moves to the other trunk.</summary>
+    [Fact]
+    public async Task A_trunk_failing_every_call_loses_its_traffic_within_a_few_calls()
+    {
+        string[] phones = [.. Enumerable.Range(1, 16).Select(i => $"+2{i:000}")];
+        var scenario = new EmulatorScenario { TimeScale = 0.02, TrunkFailureRate = { ["carrier-a"] = 1.0 } };
+        await using var rig = await Rig.StartAsync(scenario, phones, agents: 2,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerFailures = 3, BreakerCooldown = TimeSpan.FromMinutes(5) },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)]);
+        await rig.WaitDone(TimeSpan.FromSeconds(20));
+        var perTrunk = rig.Engine.Stats.TrunkCalls;
+        Assert.InRange(perTrunk[0], 3, 5); // the breaker's 3 failures, plus any already dialing when it opened
+        Assert.Equal(phones.Length - perTrunk[0], perTrunk[1]);
+        Assert.Equal(BreakerState.Open, rig.Driver.Health.State(0));
+        Assert.False(await rig.Query(e => e.Trunks.IsAvailable(0)));
+    }
+}
