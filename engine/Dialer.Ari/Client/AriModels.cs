@@ -3,13 +3,13 @@ using System.Text.Json.Serialization;
 namespace Dialer.Ari.Client;
 
 // The slice of ARI's data models (ari-spec/*.json, Asterisk 22) the dialer reads. Property names are the
-// wire names; fields we do not model are skipped by the parser without allocating (design rule 5).
+// wire names; fields we do not model are skipped by the parser without allocating (design rule 5), so every
+// field here costs something on each event: only what call control uses is modelled.
 
-/// <summary>ARI "Channel". Only what call control needs: more fields would cost allocations on every event.</summary>
+/// <summary>ARI "Channel": its id (ours, "dialer-…") and state.</summary>
 public sealed class AriChannel
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("state")] public ChannelState State { get; set; }
 }
 
@@ -17,9 +17,6 @@ public sealed class AriChannel
 public sealed class AriBridge
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("bridge_type")] public string? BridgeType { get; set; }
-    [JsonPropertyName("name")] public string? Name { get; set; }
-    [JsonPropertyName("channels")] public string[] Channels { get; set; } = [];
 }
 
 /// <summary>ARI "Playback".</summary>
@@ -90,9 +87,6 @@ public sealed class AriEvent
     [JsonPropertyName("tech_cause")] public int? TechCause { get; set; }
     [JsonPropertyName("soft")] public bool Soft { get; set; }
     [JsonPropertyName("dialstatus")] public DialStatus DialStatus { get; set; }
-    /// <summary>ChannelVarset.</summary>
-    [JsonPropertyName("variable")] public string? Variable { get; set; }
-    [JsonPropertyName("value")] public string? Value { get; set; }
     [JsonPropertyName("bridge")] public AriBridge? Bridge { get; set; }
     [JsonPropertyName("playback")] public AriPlayback? Playback { get; set; }
     [JsonPropertyName("recording")] public AriLiveRecording? Recording { get; set; }
