@@ -90,3 +90,105 @@ public sealed class DialStatusConverter() : WireNameConverter<DialStatus>(
     ("CHANUNAVAIL", DialStatus.ChanUnavail), ("CANCEL", DialStatus.Cancel), ("DONTCALL", DialStatus.DontCall),
     ("TORTURE", DialStatus.Torture), ("INVALIDARGS", DialStatus.InvalidArgs),
 ], DialStatus.Other);
+
+/// <summary>
+/// Reads the nested objects of events (channel, peer, bridge, playback...) by hand. STJ's object converter
+/// pushes a read-stack frame per nested object, which allocates a frame array on every event (~460 bytes);
+/// this way an event costs only its own objects and strings. Unmodelled fields are skipped.
+/// </summary>
+public abstract class FlatObjectConverter<T> : JsonConverter<T> where T : class, new()
+{
+    private readonly (byte[] Name, Action<T, string> Set)[] _strings;
+
+    protected FlatObjectConverter(params (string Name, Action<T, string> Set)[] strings) =>
+        _strings = [.. strings.Select(p => (System.Text.Encoding.UTF8.GetBytes(p.Name), p.Set))];
+
+    public override T? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException($"{typeof(T).Name}: expected an object");
+        var value = new T();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (ReadString(ref reader, value) || ReadOther(ref reader, value)) continue;
+            reader.Read();
+            reader.Skip();
+        }
+        return value;
+    }
+
+    private bool ReadString(ref Utf8JsonReader reader, T value)
+    {
+        foreach (var (name, set) in _strings)
+        {
+            if (!reader.ValueTextEquals(name)) continue;
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.String) set(value, reader.GetString()!);
+            else reader.Skip();
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>At a property name that is not a plain string field: read its value and return true if it is modelled.</summary>
+    protected virtual bool ReadOther(ref Utf8JsonReader reader, T value) => false;
+
+    public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) =>
+        throw new NotSupportedException($"{typeof(T).Name} is read-only: the dialer never sends it");
+}
+
+public sealed class AriChannelConverter() : FlatObjectConverter<AriChannel>(("id", (c, v) => c.Id = v))
+{
+    private static readonly ChannelStateConverter States = new();
+
+    protected override bool ReadOther(ref Utf8JsonReader reader, AriChannel value)
+    {
+        if (!reader.ValueTextEquals("state"u8)) return false;
+        reader.Read();
+        value.State = States.Read(ref reader, typeof(ChannelState), JsonSerializerOptions.Default);
+        return true;
+    }
+}
+
+public sealed class AriBridgeConverter() : FlatObjectConverter<AriBridge>(("id", (b, v) => b.Id = v));
+
+public sealed class AriPlaybackConverter() : FlatObjectConverter<AriPlayback>(
+    ("id", (p, v) => p.Id = v), ("media_uri", (p, v) => p.MediaUri = v), ("target_uri", (p, v) => p.TargetUri = v), ("state", (p, v) => p.State = v));
+
+public sealed class AriLiveRecordingConverter() : FlatObjectConverter<AriLiveRecording>(
+    ("name", (r, v) => r.Name = v), ("format", (r, v) => r.Format = v), ("state", (r, v) => r.State = v), ("target_uri", (r, v) => r.TargetUri = v))
+{
+    protected override bool ReadOther(ref Utf8JsonReader reader, AriLiveRecording value)
+    {
+        if (!reader.ValueTextEquals("duration"u8)) return false;
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Number) value.Duration = reader.GetInt32();
+        return true;
+    }
+}
+
+public sealed class AriEndpointConverter() : FlatObjectConverter<AriEndpoint>(
+    ("technology", (e, v) => e.Technology = v), ("resource", (e, v) => e.Resource = v), ("state", (e, v) => e.State = v));
+
+public sealed class AriContactInfoConverter() : FlatObjectConverter<AriContactInfo>(
+    ("uri", (c, v) => c.Uri = v), ("contact_status", (c, v) => c.ContactStatus = v), ("aor", (c, v) => c.Aor = v), ("roundtrip_usec", (c, v) => c.RoundtripUsec = v));
+
+/// <summary>StasisStart args: a string array read without the collection converter's stack frame and growing list.</summary>
+public sealed class StringArrayConverter : JsonConverter<string[]>
+{
+    [ThreadStatic] private static List<string>? _scratch;
+
+    public override string[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("args: expected an array");
+        var list = _scratch ??= new List<string>(8);
+        list.Clear();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            list.Add(reader.TokenType == JsonTokenType.String ? reader.GetString()! : "");
+        return list.Count == 0 ? [] : [.. list];
+    }
+
+    public override void Write(Utf8JsonWriter writer, string[] value, JsonSerializerOptions options) =>
+        throw new NotSupportedException("args are read-only");
+}

@@ -7,6 +7,7 @@ namespace Dialer.Ari.Client;
 // field here costs something on each event: only what call control uses is modelled.
 
 /// <summary>ARI "Channel": its id (ours, "dialer-…") and state.</summary>
+[JsonConverter(typeof(AriChannelConverter))]
 public sealed class AriChannel
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
@@ -14,12 +15,14 @@ public sealed class AriChannel
 }
 
 /// <summary>ARI "Bridge".</summary>
+[JsonConverter(typeof(AriBridgeConverter))]
 public sealed class AriBridge
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
 }
 
 /// <summary>ARI "Playback".</summary>
+[JsonConverter(typeof(AriPlaybackConverter))]
 public sealed class AriPlayback
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
@@ -30,6 +33,7 @@ public sealed class AriPlayback
 }
 
 /// <summary>ARI "LiveRecording".</summary>
+[JsonConverter(typeof(AriLiveRecordingConverter))]
 public sealed class AriLiveRecording
 {
     [JsonPropertyName("name")] public string Name { get; set; } = "";
@@ -40,6 +44,7 @@ public sealed class AriLiveRecording
 }
 
 /// <summary>ARI "Endpoint" (a trunk or a phone, e.g. PJSIP/carrier-a).</summary>
+[JsonConverter(typeof(AriEndpointConverter))]
 public sealed class AriEndpoint
 {
     [JsonPropertyName("technology")] public string Technology { get; set; } = "";
@@ -48,6 +53,7 @@ public sealed class AriEndpoint
 }
 
 /// <summary>ARI "ContactInfo": a SIP contact's qualify result; <c>roundtrip_usec</c> is a string on the wire.</summary>
+[JsonConverter(typeof(AriContactInfoConverter))]
 public sealed class AriContactInfo
 {
     [JsonPropertyName("uri")] public string? Uri { get; set; }
@@ -80,7 +86,7 @@ public sealed class AriEvent
     /// <summary>Dial: the channel being dialed.</summary>
     [JsonPropertyName("peer")] public AriChannel? Peer { get; set; }
     /// <summary>StasisStart: the application arguments.</summary>
-    [JsonPropertyName("args")] public string[]? Args { get; set; }
+    [JsonPropertyName("args"), JsonConverter(typeof(StringArrayConverter))] public string[]? Args { get; set; }
     /// <summary>Q.850 cause (ChannelDestroyed, ChannelHangupRequest); absent when the far end sent BYE.</summary>
     [JsonPropertyName("cause")] public int? Cause { get; set; }
     /// <summary>SIP status behind the cause (486, 480, 503…), when there was one.</summary>
