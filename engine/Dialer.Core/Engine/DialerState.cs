@@ -57,6 +57,11 @@ public sealed class DialerState
     public int Waiting => WaitingCalls.Count;
     /// <summary>Calls ringing or answered and waiting: VICIdial's "calls in flight".</summary>
     public int InFlight => Ringing + Waiting;
+    /// <summary>
+    /// What VICIdial counts as existing calls: ringing, waiting, and calls already with an agent
+    /// (vicidial_auto_calls in SENT, RINGING, LIVE, XFER, CLOSER — XFER is a call handed to an agent).
+    /// </summary>
+    public int LinesInUse => InFlight + Count(AgentState.Talking);
     public int FreeChannels { get; internal set; }
 
     public AbandonLedger Ledger { get; }
