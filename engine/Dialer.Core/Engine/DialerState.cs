@@ -28,8 +28,8 @@ public sealed class DialerState
         var ring = config.RingTimeoutSeconds;
         LiveAnswerDelay = new DurationHistogram(0.25, ring + 5, priorMean: 8, priorWeight: 20);
         OtherRingTime = new DurationHistogram(0.25, ring + 5, priorMean: ring * 0.7, priorWeight: 20);
-        TalkTime = new DurationHistogram(2, 3600, priorMean: 120, priorWeight: 10);
-        WrapTime = new DurationHistogram(1, 600, priorMean: 15, priorWeight: 10);
+        TalkTime = new DurationHistogram(2, 3600, priorMean: 300, priorWeight: 10);
+        WrapTime = new DurationHistogram(1, 600, priorMean: 30, priorWeight: 10);
     }
 
     public CampaignConfig Config { get; }
