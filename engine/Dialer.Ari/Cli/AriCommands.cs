@@ -9,6 +9,21 @@ public static class AriCommands
     public static IEnumerable<Command> Create()
     {
         yield return Emulator();
+        yield return Run();
+    }
+
+    private static Command Run()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "Run config: campaign, pacer, trunks, agents, leads CSV and the ari: servers (see asterisk-conf/README.md)", Required = true };
+        var status = new Option<double>("--status-seconds") { Description = "Seconds between live status lines", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("run", "The engine in real time against one or more Asterisk ARI servers, with live status; Ctrl+C hangs up and stops") { config, status };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var run = RunConfig.Load(parse.GetValue(config)!.FullName);
+            await AriRunner.RunAsync(run, Console.Out, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(status))), ct);
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command Emulator()

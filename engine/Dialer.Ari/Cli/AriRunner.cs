@@ -21,11 +21,12 @@ public sealed record EngineParts(
 /// <summary><c>dialer run</c>: the engine in real time on one or more Asterisk servers, with a live status line.</summary>
 public static class AriRunner
 {
-    public static async Task RunAsync(EngineParts parts, AriRunConfig ari, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
+    public static async Task RunAsync(RunConfig config, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
     {
-        var clients = ari.ServerOptions().Select(o => new AriClient(o) { Log = m => output.WriteLine(m) }).ToList();
+        var parts = config.Engine;
+        var clients = config.Servers.Select(o => new AriClient(o) { Log = m => output.WriteLine(m) }).ToList();
         EngineHost? host = null;
-        var driver = new AriDriver(ari.DriverOptions(), clients, parts.Trunks, parts.Agents,
+        var driver = new AriDriver(config.Driver, clients, parts.Trunks, parts.Agents,
             e => host!.PostAsync(e),
             (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }))
         { Log = m => output.WriteLine(m) };
