@@ -42,17 +42,17 @@ public class AriLoadRun
         var trunk = new TrunkConfig { Name = "carrier-a", Channels = 20_000, CallsPerSecond = CallsPerSecond * 1.2, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 }, Endpoint = "PJSIP/{number}@carrier-a" };
         EngineHost? host = null;
         var driver = new AriDriver(new AriDriverOptions { AutoReadyAfter = TimeSpan.FromSeconds(1), RtcpPollEvery = TimeSpan.Zero }, [client], [trunk], agents,
-            e => host!.PostAsync(e));
+            e => host!.PostAsync(e), (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }));
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agents, Trunks = [trunk], Pacer = new FixedRatePacer(CallsPerSecond, seed: 1), Control = driver,
             Leads = new MemoryHopper(campaign, leads, start), Predictor = new Flat(),
         }, start);
         host = new EngineHost(engine, TimeProvider.System);
+        await driver.StartAsync();
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         using var cts = new CancellationTokenSource();
         var loop = Task.Run(() => host.RunAsync(cts.Token));
-        driver.Start();
         var peak = 0;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(Seconds))
@@ -65,6 +65,7 @@ public class AriLoadRun
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         Console.WriteLine($"// ARI load: {placed} calls placed in {elapsed:0.0} s = {placed / elapsed:0} originations/s; peak {peak} concurrent calls; " +
                           $"driver placed {driver.Stats.Placed}, place failures {driver.Stats.PlaceFailures}, answered {driver.Stats.Answered}; " +
+                          $"agents on line {driver.AgentsConnected}, connected to agents {engine.Stats.Connected}, abandoned {engine.Stats.Abandoned}; " +
                           $"events received {client.EventStats.Received}, dropped {client.EventStats.Dropped}; " +
                           $"process CPU {cpu:0.0} s = {cpu / elapsed * 100:0}% of one core (engine + driver + emulator); " +
                           $"answer→bridge command p50 {driver.Stats.AnswerToBridge.Percentile(0.5):0.00} ms p99 {driver.Stats.AnswerToBridge.Percentile(0.99):0.00} ms over {driver.Stats.AnswerToBridge.Count}");

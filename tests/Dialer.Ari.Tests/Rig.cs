@@ -53,8 +53,8 @@ internal sealed class Rig : IAsyncDisposable
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
         var rig = new Rig { Emulator = emulator, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads };
+        await driver.StartAsync();
         rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
-        driver.Start();
         return rig;
     }
 

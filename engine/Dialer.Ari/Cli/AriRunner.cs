@@ -36,11 +36,11 @@ public static class AriRunner
             Leads = parts.Leads, Predictor = parts.Predictor, Log = parts.Log,
         }, DateTime.UtcNow);
         host = new EngineHost(engine, TimeProvider.System);
+        output.WriteLine($"dialer run: campaign '{parts.Campaign.Name}', pacer {parts.Pacer.Name}, {parts.Agents.Count} agents, " +
+                         $"{parts.Trunks.Count} trunks; connecting to ARI {string.Join(", ", clients.Select(c => $"{c.ServerId}={c.Options.BaseUri}"))}");
+        await driver.StartAsync(ct); // no call before the events flow: its first events would be lost
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var loop = Task.Run(() => host.RunAsync(stop.Token));
-        driver.Start();
-        output.WriteLine($"dialer run: campaign '{parts.Campaign.Name}', pacer {parts.Pacer.Name}, {parts.Agents.Count} agents, " +
-                         $"{parts.Trunks.Count} trunks, ARI {string.Join(", ", clients.Select(c => $"{c.ServerId}={c.Options.BaseUri}"))}");
         try
         {
             using var timer = new PeriodicTimer(statusEvery);

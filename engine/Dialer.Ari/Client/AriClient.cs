@@ -162,8 +162,9 @@ public sealed partial class AriClient : IAsyncDisposable
                 if (response.IsSuccessStatusCode)
                 {
                     if (result is null || response.StatusCode == HttpStatusCode.NoContent) return null;
-                    await using var stream = await response.Content.ReadAsStreamAsync(ct);
-                    return await JsonSerializer.DeserializeAsync(stream, result, ct);
+                    // Whole body first: the hand-written nested-object converters need the complete value in one buffer.
+                    var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+                    return JsonSerializer.Deserialize(bytes, result);
                 }
                 if ((int)response.StatusCode is 502 or 503 or 504 && attempt < Options.MaxRetries)
                 {

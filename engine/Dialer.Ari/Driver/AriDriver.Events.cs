@@ -121,6 +121,7 @@ public sealed partial class AriDriver
             if (!line.LoggedIn) _ = LoginAsync(line);
         }
         Log?.Invoke($"ARI {server.ServerId}: reconciled after {reason}: {channels.Count} channels on the server, {_legs.Count} calls live");
+        _firstReconcile[server.ServerId].TrySetResult();
     }
 
     /// <summary>Calls the agent's phone into its bridge (the agent answers once per session and stays on the line).</summary>

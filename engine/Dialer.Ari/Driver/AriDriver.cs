@@ -32,6 +32,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Leg> _legs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<string, TaskCompletionSource> _firstReconcile;
     private Task? _housekeeping;
 
     /// <param name="post">Where engine events go (EngineHost.PostAsync).</param>
@@ -42,6 +43,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         if (servers.Count == 0) throw new ArgumentException("at least one ARI server is needed", nameof(servers));
         _options = options;
         _servers = servers.ToDictionary(s => s.ServerId, StringComparer.Ordinal);
+        _firstReconcile = servers.ToDictionary(s => s.ServerId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), StringComparer.Ordinal);
         _trunks = trunks;
         _post = post;
         _setTrunkAvailable = setTrunkAvailable;
@@ -75,11 +77,15 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     /// <summary>Diagnostics (failed commands, reconciliations).</summary>
     public Action<string>? Log { get; set; }
 
-    /// <summary>Starts the event loops of every server and calls each agent's phone into its bridge.</summary>
-    public void Start()
+    /// <summary>
+    /// Starts the event loops of every server and calls each agent's phone into its bridge. Completes when every
+    /// server's events are connected and reconciled once: start the engine after that, or early events are lost.
+    /// </summary>
+    public async Task StartAsync(CancellationToken ct = default)
     {
         foreach (var s in _servers.Values) s.Start(this);
         _housekeeping = Task.Run(() => Housekeeping(_stop.Token));
+        await Task.WhenAll(_servers.Keys.Select(id => _firstReconcile[id].Task)).WaitAsync(ct);
     }
 
     // ---- commands from the engine (return at once) -------------------------------------------------
@@ -89,6 +95,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var t = IndexOf(trunk);
         var leg = new Leg(call, _trunkServer[t], t);
         _legs[leg.Id] = leg; // before the request: Asterisk's first events often beat its reply
+        Health.OnPlaced(t);
         Queue(leg, PlaceAsync, ringTimeout);
     }
 
@@ -182,7 +189,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             d.Log?.Invoke($"call {leg.Call.Id}: placing on '{d._trunks[leg.Trunk].Name}' failed: {e.Message}");
             try { await leg.Server.HangupAsync(leg.Id, ct: ct); }
             catch (AriException) { }
-            await d.EndAsync(leg, cause: 0, networkFailure: true);
+            // Only a refused allocation (unknown or unusable trunk endpoint) blames the trunk; other REST trouble is Asterisk's.
+            await d.EndAsync(leg, cause: 0, networkFailure: e is AriServerErrorException { AsteriskMessage: "Allocation failed" });
         }
     }
 

@@ -6,7 +6,8 @@ public enum BreakerState : byte { Closed, Open, HalfOpen }
 
 /// <summary>
 /// Per-trunk circuit breaker fed by call results and media quality. Closed: the router may pick the trunk.
-/// Open after <see cref="AriDriverOptions.BreakerFailures"/> network failures in a row (or a round trip above
+/// Open after <see cref="AriDriverOptions.BreakerFailures"/> network failures in a row that are also at least half
+/// of its recent calls (or a round trip above
 /// <see cref="AriDriverOptions.MaxRttMs"/>): the router skips it. After a cool-down it is half-open: calls may
 /// go again as recovery probes; the first result closes it, or opens it again with a doubled cool-down.
 /// Thread-safe (one lock): results come from every server's event loop.
@@ -20,12 +21,18 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
     public double RttMs(int trunk) { lock (_gate) return _t[trunk].RttMs; }
     public long Failures(int trunk) { lock (_gate) return _t[trunk].TotalFailures; }
 
+    public void OnPlaced(int trunk)
+    {
+        lock (_gate) _t[trunk].Placed();
+    }
+
     /// <summary>A call on the trunk ended; returns the new availability when it changed.</summary>
     public bool? OnCall(int trunk, bool networkFailure, DateTimeOffset now)
     {
         lock (_gate)
         {
             var t = _t[trunk];
+            t.Remember(networkFailure);
             if (!networkFailure)
             {
                 t.Consecutive = 0;
@@ -35,7 +42,9 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
             t.TotalFailures++;
             t.Consecutive++;
             if (t.State == BreakerState.HalfOpen) return Open(t, now, t.Cooldown * 2);
-            return t.State == BreakerState.Closed && t.Consecutive >= options.BreakerFailures ? Open(t, now, options.BreakerCooldown) : null;
+            // A run of failures alone trips a busy trunk by chance (10 % congestion gives 3 in a row every ~1000 calls): the share must be high too.
+            return t.State == BreakerState.Closed && t.Consecutive >= options.BreakerFailures && t.RecentFailureShare >= 0.5
+                ? Open(t, now, options.BreakerCooldown) : null;
         }
     }
 
@@ -106,5 +115,21 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         public DateTimeOffset OpenedAt;
         public TimeSpan Cooldown = cooldown;
         public double RttMs = double.NaN;
+        // Network failures per call placed, both decayed per placement (about the last 20 calls). Per placed call, not per
+        // finished call: failures finish in milliseconds and answers in seconds, so a share of finished calls would overstate them.
+        private double _placed, _failed;
+
+        public double RecentFailureShare => _placed <= 0 ? 0 : Math.Min(1, _failed / _placed);
+
+        public void Placed()
+        {
+            _placed = _placed * 0.95 + 1;
+            _failed *= 0.95;
+        }
+
+        public void Remember(bool failure)
+        {
+            if (failure) _failed += 1;
+        }
     }
 }
