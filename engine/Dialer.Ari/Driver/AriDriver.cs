@@ -95,7 +95,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var t = IndexOf(trunk);
         var leg = new Leg(call, _trunkServer[t], t);
         _legs[leg.Id] = leg; // before the request: Asterisk's first events often beat its reply
-        Health.OnPlaced(t);
+        Health.OnPlaced(t, _time.GetUtcNow());
         Queue(leg, PlaceAsync, ringTimeout);
     }
 

@@ -21,9 +21,9 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
     public double RttMs(int trunk) { lock (_gate) return _t[trunk].RttMs; }
     public long Failures(int trunk) { lock (_gate) return _t[trunk].TotalFailures; }
 
-    public void OnPlaced(int trunk)
+    public void OnPlaced(int trunk, DateTimeOffset now)
     {
-        lock (_gate) _t[trunk].Placed();
+        lock (_gate) _t[trunk].Placed(now);
     }
 
     /// <summary>A call on the trunk ended; returns the new availability when it changed.</summary>
@@ -32,7 +32,7 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         lock (_gate)
         {
             var t = _t[trunk];
-            t.Remember(networkFailure);
+            t.Remember(networkFailure, now);
             if (!networkFailure)
             {
                 t.Consecutive = 0;
@@ -115,21 +115,32 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         public DateTimeOffset OpenedAt;
         public TimeSpan Cooldown = cooldown;
         public double RttMs = double.NaN;
-        // Network failures per call placed, both decayed per placement (about the last 20 calls). Per placed call, not per
-        // finished call: failures finish in milliseconds and answers in seconds, so a share of finished calls would overstate them.
+        // Network failures per call placed over the last few seconds (both decay with a 2 s time constant). Per placed
+        // call, not per finished call: failures finish in milliseconds and answers in seconds, so a share of finished
+        // calls would overstate them right after a burst of placements.
         private double _placed, _failed;
+        private DateTimeOffset _at;
 
         public double RecentFailureShare => _placed <= 0 ? 0 : Math.Min(1, _failed / _placed);
 
-        public void Placed()
+        public void Placed(DateTimeOffset now)
         {
-            _placed = _placed * 0.95 + 1;
-            _failed *= 0.95;
+            Decay(now);
+            _placed += 1;
         }
 
-        public void Remember(bool failure)
+        public void Remember(bool failure, DateTimeOffset now)
         {
+            Decay(now);
             if (failure) _failed += 1;
+        }
+
+        private void Decay(DateTimeOffset now)
+        {
+            var f = Math.Exp(-Math.Max(0, (now - _at).TotalSeconds) / 2.0);
+            _placed *= f;
+            _failed *= f;
+            _at = now;
         }
     }
 }
