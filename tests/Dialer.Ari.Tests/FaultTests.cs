@@ -70,3 +70,32 @@ public class FaultTests
         Assert.False(await rig.Query(e => e.Trunks.IsAvailable(0)));
     }
 }
+
+public class TrunkQualityTests
+{
+    [Fact]
+    public void Rtcp_round_trip_is_read_from_asterisks_all_rtt_format()
+    {
+        Assert.Equal(12.5, TrunkHealth.AvgRttMs("     minrtt=000.010000;     maxrtt=000.015000;     avgrtt=000.012500;     stdevrtt=000.001000;"), 6);
+        Assert.True(double.IsNaN(TrunkHealth.AvgRttMs("garbage")));
+    }
+
+    /// <summary>A carrier whose qualify round trip is far over the limit is taken out; when it recovers, a probe brings it back.</summary>
+    [Fact]
+    public async Task A_slow_trunk_is_taken_out_by_its_qualify_round_trip_and_probed_back()
+    {
+        var scenario = new EmulatorScenario { TrunkRttMs = { ["carrier-a"] = 900, ["carrier-b"] = 20 } };
+        await using var rig = await Rig.StartAsync(scenario, [], agents: 1,
+            new AriDriverOptions { MaxRttMs = 500, BreakerCooldown = TimeSpan.FromMilliseconds(300) },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)]);
+        rig.Emulator.EmitQualify();
+        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.Open, TimeSpan.FromSeconds(3), "carrier-a out");
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(1));
+        await Rig.Until(() => !rig.Query(e => e.Trunks.IsAvailable(0)).Result, TimeSpan.FromSeconds(2), "router skips carrier-a");
+        scenario.TrunkRttMs["carrier-a"] = 30;
+        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.HalfOpen, TimeSpan.FromSeconds(3), "cool-down over: probing");
+        for (var i = 0; i < 5; i++) rig.Emulator.EmitQualify(); // good round trips pull the smoothed value back under the limit
+        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.Closed, TimeSpan.FromSeconds(3), "carrier-a back");
+        Assert.True(await rig.Query(e => e.Trunks.IsAvailable(0)));
+    }
+}

@@ -102,6 +102,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     public void Connect(Call call, Agent agent)
     {
         if (!_legs.TryGetValue(call.ChannelId, out var leg)) return; // already gone: its ChannelDestroyed is on the way
+        if (leg.AnsweredTicks != 0) Stats.AnswerToBridge.Add(Stopwatch.GetElapsedTime(leg.AnsweredTicks));
         leg.Agent = _agents[agent.Index];
         Queue(leg, static (d, l, _, ct) => d.BridgeAsync(l, ct));
     }
@@ -197,7 +198,6 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private async Task BridgeAsync(Leg leg, CancellationToken ct)
     {
         var line = leg.Agent!;
-        if (leg.AnsweredTicks != 0) Stats.AnswerToBridge.Add(Stopwatch.GetElapsedTime(leg.AnsweredTicks));
         await line.Server.AddChannelAsync(line.BridgeId, leg.Id, ct);
         if (_options.RecordCalls)
         {
@@ -353,7 +353,7 @@ public sealed class AriDriverStats
     public long ReconciledEnds => Volatile.Read(ref _reconciledEnds);
     public long OrphansHungUp => Volatile.Read(ref _orphansHungUp);
     public long CommandFailures => Volatile.Read(ref _commandFailures);
-    /// <summary>From the answer event's arrival to the addChannel request leaving for Asterisk (engine decision included).</summary>
+    /// <summary>From the answer event's arrival at the driver to the engine's bridge command (through the engine's inbox and decision).</summary>
     public LatencyHistogram AnswerToBridge { get; } = new();
 }
 
