@@ -69,10 +69,10 @@ public class AriLoadRun
                           $"events received {client.EventStats.Received}, dropped {client.EventStats.Dropped}; " +
                           $"process CPU {cpu:0.0} s = {cpu / elapsed * 100:0}% of one core (engine + driver + emulator); " +
                           $"answer→bridge command p50 {driver.Stats.AnswerToBridge.Percentile(0.5):0.00} ms p99 {driver.Stats.AnswerToBridge.Percentile(0.99):0.00} ms over {driver.Stats.AnswerToBridge.Count}");
-        await driver.StopAsync();
         await cts.CancelAsync();
         try { await loop; }
         catch (OperationCanceledException) { }
+        await driver.StopAsync();
         await driver.DisposeAsync();
     }
 

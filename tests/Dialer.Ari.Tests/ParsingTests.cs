@@ -66,8 +66,6 @@ public class ParsingTests
                     Assert.Equal(body.GetProperty("id").GetString(), JsonSerializer.Deserialize(json, AriJsonContext.Default.AriPlayback)!.Id);
                 else if (path.EndsWith("/record") || path.StartsWith("/ari/recordings/live/"))
                     Assert.Equal(body.GetProperty("name").GetString(), JsonSerializer.Deserialize(json, AriJsonContext.Default.AriLiveRecording)!.Name);
-                else if (path.StartsWith("/ari/endpoints") && body.ValueKind == JsonValueKind.Array)
-                    Assert.All(JsonSerializer.Deserialize(json, AriJsonContext.Default.AriEndpointArray)!, ep => Assert.NotEmpty(ep.Resource));
                 else continue;
                 checkedBodies++;
             }

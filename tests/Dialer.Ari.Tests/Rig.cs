@@ -91,10 +91,10 @@ internal sealed class Rig : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Driver.StopAsync();
         _cts.Cancel();
         try { await _run; }
         catch (OperationCanceledException) { } // the host's loop ends by cancellation
+        await Driver.StopAsync();
         await Driver.DisposeAsync();
         await Emulator.DisposeAsync();
     }

@@ -48,12 +48,13 @@ public static class AriRunner
                 output.WriteLine(await host.QueryAsync(e => StatusLine(e, driver, clients), ct));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-        output.WriteLine("dialer run: stopping: hanging up every call and agent line");
-        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await driver.StopAsync(grace.Token);
+        // Stop deciding first (no call may be placed while we hang up), then hang up every call and agent line.
         await stop.CancelAsync();
         try { await loop; }
         catch (OperationCanceledException) { }
         output.WriteLine(StatusLine(engine, driver, clients));
+        output.WriteLine($"dialer run: stopping: hanging up {driver.LiveCalls} calls and {driver.AgentsConnected} agent lines");
+        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await driver.StopAsync(grace.Token);
         await driver.DisposeAsync();
     }
 

@@ -13,10 +13,8 @@ namespace Dialer.Ari.Client;
 [JsonSerializable(typeof(AriBridge[]))]
 [JsonSerializable(typeof(AriPlayback))]
 [JsonSerializable(typeof(AriLiveRecording))]
-[JsonSerializable(typeof(AriEndpoint[]))]
 [JsonSerializable(typeof(AriVariable))]
 [JsonSerializable(typeof(AriErrorBody))]
-[JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class AriJsonContext : JsonSerializerContext;
 
 /// <summary>Parses one WebSocket message. Malformed input gives null (the caller counts it), never an exception.</summary>

@@ -93,6 +93,10 @@ public sealed partial class AriDriver
     public async ValueTask ReconcileAsync(AriClient server, ReconcileReason reason, CancellationToken ct)
     {
         Interlocked.Increment(ref Stats._reconciliations);
+        if (!server.Options.SubscribeAll)
+            // Without subscribeAll the app hears of an endpoint only when subscribed (ContactStatusChange → trunk health).
+            foreach (var (resource, trunk) in _trunkByEndpoint)
+                if (_trunkServer[trunk] == server) await server.SubscribeAsync($"endpoint:PJSIP/{resource}", ct);
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         foreach (var leg in _legs.Values)
         {
