@@ -298,6 +298,11 @@ public sealed class DialerEngine
     {
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
+        if (login && _logoutAfterCall[agent])
+        {
+            _logoutAfterCall[agent] = false; // logged back in before the call ended: the logout never happens
+            return;
+        }
         // Login only from logged out; ready only from wrap-up or pause. Anything else is a stale event.
         if (login ? st != AgentState.LoggedOut : st is not (AgentState.WrapUp or AgentState.Paused)) return;
         if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
