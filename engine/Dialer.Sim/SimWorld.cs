@@ -121,12 +121,13 @@ public sealed class SimWorld : ICallControl
         var (kind, id) = ev;
         switch (kind)
         {
-            case Kind.Answer: Answer(_calls[id]); break;
-            case Kind.Fail: EndCall(_calls[id], _calls[id].Fate.Outcome, _calls[id].Fate.Cause); break;
+            // A call we hung up while it rang is gone before its fate comes.
+            case Kind.Answer: if (_calls.TryGetValue(id, out var answered)) Answer(answered); break;
+            case Kind.Fail: if (_calls.TryGetValue(id, out var failed)) EndCall(failed, failed.Fate.Outcome, failed.Fate.Cause); break;
             case Kind.GiveUp:
                 if (_calls.TryGetValue(id, out var waiting) && waiting.Leg == Leg.Waiting) EndCall(waiting, CallOutcome.None, 16);
                 break;
-            case Kind.Hangup: Hangup(_calls[id]); break;
+            case Kind.Hangup: if (_calls.TryGetValue(id, out var up)) Hangup(up); break;
             case Kind.Login: Post(EngineEvent.Login((int)id)); break;
             case Kind.Logout: Post(EngineEvent.Logout((int)id)); break;
             case Kind.WrapDone: WrapDone((int)id); break;

@@ -121,6 +121,26 @@ public class EngineTests
     }
 
     [Fact]
+    public void When_the_last_agent_leaves_ringing_calls_are_hung_up_and_retried_later()
+    {
+        var (engine, control, pacer, hopper) = Make.Engine(2, [Make.Lead(1), Make.Lead(2), Make.Lead(3)]);
+        engine.Handle(EngineEvent.Login(0), T0);
+        engine.Handle(EngineEvent.Login(1), T0);
+        pacer.Next = 3;
+        engine.Tick(T0);
+        engine.Handle(EngineEvent.Answered(control.Originated[0].Id, true), T0.AddSeconds(5));
+        engine.Handle(EngineEvent.Logout(1), T0.AddSeconds(6));
+        Assert.DoesNotContain(control.Log, l => l.StartsWith("hangup")); // agent 0 is still here
+        engine.Handle(EngineEvent.Logout(0), T0.AddSeconds(7)); // talking: leaves after the call
+        Assert.Contains($"hangup {control.Originated[1].Id}", control.Log);
+        Assert.Contains($"hangup {control.Originated[2].Id}", control.Log);
+        Assert.DoesNotContain($"hangup {control.Originated[0].Id}", control.Log);
+        engine.Handle(EngineEvent.Ended(control.Originated[1].Id), T0.AddSeconds(7));
+        Assert.Equal(CallOutcome.NoAnswer, control.Originated[1].Outcome);
+        Assert.Equal(1, hopper.Pending); // lead 2 is back in the hopper, waiting for its retry
+    }
+
+    [Fact]
     public void Pause_is_refused_while_talking_and_taken_from_wrap_up()
     {
         var (engine, control, pacer, _) = Make.Engine(1, [Make.Lead(1)]);

@@ -246,7 +246,8 @@ public sealed class DialerEngine
         {
             case CallPhase.Ringing:
                 _s.RemoveRinging(call);
-                outcome = unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
+                outcome = call.Cancelled ? CallOutcome.NoAnswer
+                    : unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
                 _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
                 break;
             case CallPhase.Waiting: // the callee gave up before anyone reached them
@@ -336,9 +337,33 @@ public sealed class DialerEngine
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
         if (st == AgentState.LoggedOut) return;
-        if (st == AgentState.Talking) { _logoutAfterCall[agent] = true; return; }
-        _router.Remove(agent);
-        SetAgentState(agent, AgentState.LoggedOut, now);
+        if (st == AgentState.Talking) _logoutAfterCall[agent] = true;
+        else
+        {
+            _router.Remove(agent);
+            SetAgentState(agent, AgentState.LoggedOut, now);
+        }
+        if (StayingAgents() == 0) CancelRinging();
+    }
+
+    private int StayingAgents()
+    {
+        var n = _s.LoggedIn;
+        foreach (var leaving in _logoutAfterCall)
+            if (leaving) n--;
+        return n;
+    }
+
+    /// <summary>The last agent is leaving: a callee who answered now would meet nobody, so stop the ringing calls.</summary>
+    private void CancelRinging()
+    {
+        for (var i = 0; i < _s.Ringing; i++)
+        {
+            var call = _s.RingingCalls[i];
+            if (call.Cancelled) continue;
+            call.Cancelled = true;
+            _control.Hangup(call);
+        }
     }
 
     private void SetAgentState(int agent, AgentState to, double now)
