@@ -12,7 +12,8 @@ namespace Dialer.Bench;
 /// Fixtures are built through Dialer.Core's internal state API (InternalsVisibleTo) from fixed seeds.
 /// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*Core*' --job short
 /// </summary>
-[MemoryDiagnoser]
+// Min and Median beside Mean: the bench machine is shared, and Min is the least disturbed by other jobs.
+[MemoryDiagnoser, MinColumn, MedianColumn]
 public class CoreBenchmarks
 {
     private const int Seed = 20261121;
