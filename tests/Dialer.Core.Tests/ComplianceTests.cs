@@ -125,9 +125,9 @@ public class ForecastTests
         var (engine, _, _, _) = Make.Engine(1, []);
         var s = engine.State;
         for (var i = 0; i < 1000; i++) { s.LiveAnswerDelay.Observe(4 + i % 8); s.OtherRingTime.Observe(25); }
-        Assert.Equal(0.3f, Forecast.StillLive(s, 0.3f, 0), 3);
-        Assert.True(Forecast.StillLive(s, 0.3f, 8) < 0.3f);
-        Assert.True(Forecast.StillLive(s, 0.3f, 13) < 0.01f);
+        Assert.Equal(0.3f, Forecast.Of(s).StillLive(0.3f, 0), 3);
+        Assert.True(Forecast.Of(s).StillLive(0.3f, 8) < 0.3f);
+        Assert.True(Forecast.Of(s).StillLive(0.3f, 13) < 0.01f);
     }
 
     [Theory]
