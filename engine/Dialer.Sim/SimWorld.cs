@@ -12,7 +12,7 @@ namespace Dialer.Sim;
 /// </summary>
 public sealed class SimWorld : ICallControl
 {
-    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay }
+    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay, AskPause }
     private enum Leg : byte { Ringing, Waiting, Connected, Done }
 
     private sealed class SimCall(Call call, Fate fate)
@@ -29,6 +29,7 @@ public sealed class SimWorld : ICallControl
         public int Calls { get; set; }
         public int Pauses { get; set; }
         public DateTime PauseDue { get; set; } = DateTime.MaxValue;
+        public bool PauseAsked { get; set; }
         public DateTime ShiftEnd { get; set; }
     }
 
@@ -133,6 +134,10 @@ public sealed class SimWorld : ICallControl
             case Kind.WrapDone: WrapDone((int)id); break;
             case Kind.PauseDone: Post(EngineEvent.Ready((int)id)); break;
             case Kind.NewDay: ArmShift((int)id); break;
+            case Kind.AskPause:
+                _agents[id].PauseAsked = true;
+                Post(EngineEvent.Pause((int)id, "break"));
+                break;
         }
     }
 
@@ -156,19 +161,17 @@ public sealed class SimWorld : ICallControl
         At(_now.AddSeconds(wrap), Kind.WrapDone, agent);
     }
 
+    /// <summary>Wrap-up is done: ready again, or the break asked for during the call begins (the engine knows which).</summary>
     private void WrapDone(int agent)
     {
         var a = _agents[agent];
         if (_now >= a.ShiftEnd) return;
-        if (_now >= a.PauseDue)
-        {
-            Post(EngineEvent.Pause(agent, "break"));
-            var minutes = a.Group.PauseMinutes.Sample(Crn.Uniform(_seed, -1 - agent, a.Pauses++, Crn.Pause));
-            a.PauseDue = _now.AddMinutes(a.Group.PauseEveryMinutes);
-            At(_now.AddMinutes(minutes), Kind.PauseDone, agent);
-            return;
-        }
         Post(EngineEvent.Ready(agent));
+        if (!a.PauseAsked) return;
+        a.PauseAsked = false;
+        var minutes = a.Group.PauseMinutes.Sample(Crn.Uniform(_seed, -1 - agent, a.Pauses++, Crn.Pause));
+        a.PauseDue = _now.AddMinutes(a.Group.PauseEveryMinutes);
+        At(_now.AddMinutes(minutes), Kind.PauseDone, agent);
     }
 
     private void EndCall(SimCall c, CallOutcome outcome, int cause)
@@ -231,6 +234,8 @@ public sealed class SimWorld : ICallControl
         c.Leg = Leg.Connected;
         c.Agent = agent.Index;
         At(_now.AddSeconds(c.Fate.TalkSeconds), Kind.Hangup, call.Id);
+        // A break that is due is asked for during the call ("pause after this call"), as agents do.
+        if (_now >= _agents[agent.Index].PauseDue) At(_now, Kind.AskPause, agent.Index);
     }
 
     void ICallControl.SafeHarbor(Call call)

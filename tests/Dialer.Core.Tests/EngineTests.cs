@@ -1,3 +1,4 @@
+using Dialer.Core.Pacing;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 
@@ -141,7 +142,7 @@ public class EngineTests
     }
 
     [Fact]
-    public void Pause_is_refused_while_talking_and_taken_from_wrap_up()
+    public void Pause_asked_during_a_call_starts_when_wrap_up_ends_and_the_agent_stops_counting_as_supply()
     {
         var (engine, control, pacer, _) = Make.Engine(1, [Make.Lead(1)]);
         engine.Handle(EngineEvent.Login(0), T0);
@@ -149,12 +150,18 @@ public class EngineTests
         engine.Tick(T0);
         var call = control.Originated[0];
         engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
-        engine.Handle(EngineEvent.Pause(0, "break"), T0.AddSeconds(6));
+        engine.Handle(EngineEvent.Pause(0, "lunch"), T0.AddSeconds(6));
         Assert.Equal(AgentState.Talking, engine.State.AgentStates[0]);
+        Assert.True(engine.State.Leaving[0]);
         engine.Handle(EngineEvent.Ended(call.Id), T0.AddSeconds(30));
-        engine.Handle(EngineEvent.Pause(0, "break"), T0.AddSeconds(31));
+        Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[0]);
+        Assert.Equal(0, new PredictivePacer(new PredictiveOptions()).Decide(engine.State).CallsToPlace);
+        engine.Handle(EngineEvent.Ready(0), T0.AddSeconds(45));
         Assert.Equal(AgentState.Paused, engine.State.AgentStates[0]);
-        Assert.Equal("break", engine.State.Agents[0].PauseReason);
+        Assert.Equal("lunch", engine.State.Agents[0].PauseReason);
+        Assert.False(engine.State.Leaving[0]);
+        engine.Handle(EngineEvent.Ready(0), T0.AddSeconds(600));
+        Assert.Equal(AgentState.Ready, engine.State.AgentStates[0]);
     }
 
     [Fact]

@@ -28,6 +28,7 @@ public sealed class DialerEngine
     private float _acceptedP;
     private readonly Dictionary<long, Call> _calls = [];
     private readonly bool[] _logoutAfterCall;
+    private readonly string?[] _pauseAfterCall;
     private long _nextCallId;
     private double _nextDecision;
     private double _retryPlacementAt = double.NegativeInfinity;
@@ -49,6 +50,7 @@ public sealed class DialerEngine
             _router.Register(i, setup.Agents[i].Skills);
         }
         _logoutAfterCall = new bool[setup.Agents.Count];
+        _pauseAfterCall = new string?[setup.Agents.Count];
         _skills = new SkillBalancer(_router);
         _acceptLead = AcceptLead;
         _s = new DialerState(setup.Campaign, setup.Agents, epoch, setup.Trunks.Sum(t => t.Channels)) { FreeChannels = _trunks.FreeChannels };
@@ -290,6 +292,8 @@ public sealed class DialerEngine
         if (_logoutAfterCall[agent])
         {
             _logoutAfterCall[agent] = false;
+            _pauseAfterCall[agent] = null;
+            _s.Leaving[agent] = false;
             SetAgentState(agent, AgentState.LoggedOut, now);
         }
         else SetAgentState(agent, AgentState.WrapUp, now);
@@ -302,6 +306,12 @@ public sealed class DialerEngine
         if (login && _logoutAfterCall[agent])
         {
             _logoutAfterCall[agent] = false; // logged back in before the call ended: the logout never happens
+            _s.Leaving[agent] = _pauseAfterCall[agent] is not null;
+            return;
+        }
+        if (!login && st == AgentState.WrapUp && _pauseAfterCall[agent] is { } reason)
+        {
+            OnAgentPause(agent, reason, now); // wrap-up done, the requested break starts
             return;
         }
         // Login only from logged out; ready only from wrap-up or pause. Anything else is a stale event.
@@ -325,8 +335,17 @@ public sealed class DialerEngine
     {
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
-        if (st is AgentState.LoggedOut or AgentState.Talking) return; // pause takes effect from ready or wrap-up
+        if (st == AgentState.LoggedOut) return;
+        if (st == AgentState.Talking)
+        {
+            // "Pause after this call": taken when wrap-up ends; meanwhile the agent is no longer supply.
+            _pauseAfterCall[agent] = reason;
+            _s.Leaving[agent] = true;
+            return;
+        }
         if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
+        _pauseAfterCall[agent] = null;
+        _s.Leaving[agent] = _logoutAfterCall[agent];
         _router.Remove(agent);
         _s.Agents[agent].PauseReason = reason;
         SetAgentState(agent, AgentState.Paused, now);
@@ -337,7 +356,7 @@ public sealed class DialerEngine
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
         if (st == AgentState.LoggedOut) return;
-        if (st == AgentState.Talking) _logoutAfterCall[agent] = true;
+        if (st == AgentState.Talking) _logoutAfterCall[agent] = _s.Leaving[agent] = true;
         else
         {
             _router.Remove(agent);

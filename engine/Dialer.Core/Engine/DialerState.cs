@@ -20,6 +20,7 @@ public sealed class DialerState
         Epoch = epoch;
         AgentStates = new AgentState[agents.Count];
         AgentSince = new double[agents.Count];
+        Leaving = new bool[agents.Count];
         _stateCounts[(int)AgentState.LoggedOut] = agents.Count;
         RingingCalls = new Call[Math.Max(16, channelCapacity)];
         RingingP = new float[RingingCalls.Length];
@@ -43,6 +44,8 @@ public sealed class DialerState
     public AgentState[] AgentStates { get; }
     /// <summary>When each agent entered its current state.</summary>
     public double[] AgentSince { get; }
+    /// <summary>Agents who asked to pause or log out once their call is over: not supply for the next calls.</summary>
+    public bool[] Leaving { get; }
     public int Count(AgentState s) => _stateCounts[(int)s];
     public int LoggedIn => Agents.Count - _stateCounts[(int)AgentState.LoggedOut];
 

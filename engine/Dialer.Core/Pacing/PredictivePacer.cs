@@ -80,10 +80,12 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         var now = s.Now;
         // When wrap-up alone outlasts the horizon, no talking agent can be free in time: skip them.
         var talkCounts = outlook.TalkCanEndInTime;
+        var leaving = s.Leaving;
         for (var a = 0; a < states.Length; a++)
         {
             var st = states[a];
             if (st != AgentState.WrapUp && (st != AgentState.Talking || !talkCounts)) continue;
+            if (leaving[a]) continue;
             var q = outlook.FreeWithin(states[a], now - since[a]);
             mean += q;
             var += q * (1 - q);

@@ -62,7 +62,7 @@ internal sealed class SkillBalancer(AgentRouter router)
         double supply = 0, supplyVar = 0, demand = 0, demandVar = 0;
         for (var a = 0; a < s.AgentStates.Length; a++)
         {
-            if (!router.CanTake(a, req)) continue;
+            if (s.Leaving[a] || !router.CanTake(a, req)) continue;
             var f = _outlook.FreeWithin(s.AgentStates[a], s.Now - s.AgentSince[a]);
             supply += f;
             supplyVar += f * (1 - f);
