@@ -151,6 +151,9 @@ public static class CallHistoryCsv
         return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.IndexOfAny('+', '-') > 0;
     }
 
+    // Sub-second digits only when present, so writing and reading back gives the same instant.
+    private const string InstantFormat = "yyyy-MM-ddTHH:mm:ss.FFFFFFFzzz";
+
     public static void Write(string path, IEnumerable<CallRecord> records)
     {
         using var writer = new StreamWriter(path);
@@ -168,10 +171,10 @@ public static class CallHistoryCsv
             CsvRecords.WriteField(writer, r.Region, first: false);
             CsvRecords.WriteField(writer, r.TimeZone.Id, first: false);
             CsvRecords.WriteField(writer, r.Attempt.ToString(CultureInfo.InvariantCulture), first: false);
-            CsvRecords.WriteField(writer, r.StartedAt.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture), first: false);
+            CsvRecords.WriteField(writer, r.StartedAt.ToString(InstantFormat, CultureInfo.InvariantCulture), first: false);
             CsvRecords.WriteField(writer, r.Outcome.ToCsv(), first: false);
-            CsvRecords.WriteField(writer, r.CreatedAt?.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture) ?? "", first: false);
-            CsvRecords.WriteField(writer, r.PolicyExpiry?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? "", first: false);
+            CsvRecords.WriteField(writer, r.CreatedAt?.ToString(InstantFormat, CultureInfo.InvariantCulture) ?? "", first: false);
+            CsvRecords.WriteField(writer, r.PolicyExpiry?.ToString(InstantFormat, CultureInfo.InvariantCulture) ?? "", first: false);
             CsvRecords.WriteField(writer, string.Join(';', r.Tags), first: false);
             CsvRecords.WriteField(writer, r.PLiveTrue?.ToString("R", CultureInfo.InvariantCulture) ?? "", first: false);
             writer.Write('\n');

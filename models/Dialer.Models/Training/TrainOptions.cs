@@ -1,0 +1,28 @@
+namespace Dialer.Models.Training;
+
+/// <summary>Training settings; the defaults are the ones the design measured on 2 cores.</summary>
+public sealed record TrainOptions
+{
+    public int MaxRounds { get; init; } = 400;
+
+    /// <summary>Stop after this many rounds without a better validation log-loss; 0 trains all <see cref="MaxRounds"/>.</summary>
+    public int EarlyStoppingRounds { get; init; } = 20;
+
+    public double LearningRate { get; init; } = 0.1;
+    public int MaxDepth { get; init; } = 6;
+    public double MinChildWeight { get; init; } = 1;
+    public double L2 { get; init; } = 1;
+    public int MaxBin { get; init; } = 256;
+    public int Threads { get; init; } = 2;
+    public int Seed { get; init; }
+
+    /// <summary>The latest share of the time span held out for validation and early stopping.</summary>
+    public double ValidationFraction { get; init; } = 0.2;
+
+    public int MinUsableRows { get; init; } = 1000;
+    public double MaxBadRowFraction { get; init; } = 0.05;
+    public int CalibrationBins { get; init; } = 10;
+
+    /// <summary>Largest |managed − native| prediction difference allowed before a model is refused.</summary>
+    public double ParityTolerance { get; init; } = 1e-6;
+}

@@ -1,0 +1,121 @@
+using Dialer.Models.Evaluation;
+using Dialer.Models.Features;
+using Dialer.Models.History;
+using Dialer.Models.Interop;
+using Dialer.Models.Serving;
+using Dialer.Models.Synthetic;
+using Dialer.Models.Training;
+
+namespace Dialer.Models.Tests;
+
+[Collection(nameof(TrainedModelCollection))]
+public class TrainingTests(TrainedModelFixture model)
+{
+    [Fact]
+    public void PublishesModelSchemaAndMetrics()
+    {
+        foreach (var file in new[] { ModelFiles.Model, ModelFiles.Schema, ModelFiles.Metrics })
+        {
+            Assert.True(File.Exists(Path.Combine(model.ModelDirectory, file)), file);
+        }
+        string metrics = File.ReadAllText(Path.Combine(model.ModelDirectory, ModelFiles.Metrics));
+        foreach (var key in new[] { "\"auc\"", "\"log_loss\"", "\"brier\"", "\"ece\"", "\"bayes_auc\"", "\"region_hours\"", "\"parity\"" })
+        {
+            Assert.Contains(key, metrics);
+        }
+        Assert.InRange(model.Report.Trees, 1, 60);
+        Assert.True(model.Report.Validation.Auc > model.Report.RateTableValidation.Auc);
+    }
+
+    [Fact]
+    public void ManagedEvaluatorIsBitIdenticalToXGBoost()
+    {
+        Assert.True(model.Report.Parity.BitIdentical, $"max diff {model.Report.Parity.MaxAbsDiff}");
+        Assert.Equal(model.Report.ValidationRows, model.Report.Parity.Rows);
+    }
+
+    [Fact]
+    public void ReloadedModelPredictsWhatNativeXGBoostPredicts()
+    {
+        var loaded = TreeEnsembleModel.Load(model.ModelDirectory);
+        var history = CallHistoryCsv.Read(model.HistoryPath);
+        var rows = FeatureMatrix.Build(loaded.Schema, history.Records.Take(5000).ToArray());
+
+        using var booster = Booster.LoadJson(File.ReadAllBytes(Path.Combine(model.ModelDirectory, ModelFiles.Model)));
+        using var matrix = DMatrix.FromDense(rows.Values, rows.Columns, []);
+        float[] native = booster.Predict(matrix);
+
+        var batch = new float[rows.Rows];
+        loaded.PredictBatch(rows.Values, batch);
+        Assert.Equal(native, batch);
+        for (int i = 0; i < rows.Rows; i += 97) Assert.Equal(native[i], loaded.Predict(rows.Row(i)));
+    }
+
+    [Fact]
+    public void EvaluatorScoresAHistoryFile()
+    {
+        var report = ModelEvaluator.Evaluate(model.ModelDirectory, model.HistoryPath);
+        Assert.Equal(20_000, report.Rows);
+        Assert.InRange(report.Auc!.Value, 0.6, 1.0);
+        Assert.NotNull(report.BayesAuc);
+        Assert.Equal(6, report.Regions.Count);
+        Assert.Contains("\"log_loss\"", ReportJson.Serialize(report));
+        Assert.Contains("reliability", report.ToText());
+    }
+
+    [Fact]
+    public void ModelWithMismatchedSchemaIsRefused()
+    {
+        string copy = CopyModel();
+        var schema = FeatureSchema.FromJson(File.ReadAllText(Path.Combine(copy, ModelFiles.Schema)), "schema");
+        File.WriteAllText(Path.Combine(copy, ModelFiles.Schema), new FeatureSchema(schema.Regions, [.. schema.Tags, "extra"]).ToJson());
+        var e = Assert.Throws<InvalidDataException>(() => TreeEnsembleModel.Load(copy));
+        Assert.Contains("features", e.Message);
+    }
+
+    [Fact]
+    public void ModelOfAnotherSchemaVersionIsRefused()
+    {
+        string copy = CopyModel();
+        string path = Path.Combine(copy, ModelFiles.Schema);
+        File.WriteAllText(path, File.ReadAllText(path).Replace(FeatureSchema.CurrentVersion, "dialer.answer-rate.features/99"));
+        var e = Assert.Throws<InvalidDataException>(() => TreeEnsembleModel.Load(copy));
+        Assert.Contains("features/99", e.Message);
+    }
+
+    [Fact]
+    public void MissingModelFallsBackToTheRateTable()
+    {
+        string empty = Path.Combine(model.Directory, "no-model");
+        Directory.CreateDirectory(empty);
+        var fallback = AnswerRateModels.LoadOrFallback(empty, () => CallHistoryCsv.Read(model.HistoryPath));
+        Assert.True(fallback.IsFallback);
+        Assert.False(AnswerRateModels.LoadOrFallback(model.ModelDirectory, () => throw new InvalidOperationException("not needed")).IsFallback);
+    }
+
+    [Fact]
+    public void TooSmallHistoryIsRefused()
+    {
+        var e = Assert.Throws<InsufficientHistoryException>(() =>
+            ModelTrainer.Train(SyntheticHistory.Generate(500, seed: 2), Path.Combine(model.Directory, "small")));
+        Assert.Contains("500 usable rows", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(model.Directory, "small")));
+    }
+
+    [Fact]
+    public void HistoryWithoutLiveAnswersIsRefused()
+    {
+        var records = SyntheticHistory.Generate(2000, seed: 2).Records.Where(r => !r.IsLive).ToArray();
+        var e = Assert.Throws<InsufficientHistoryException>(() =>
+            ModelTrainer.Train(CallHistory.Create(records, records.Length, 0, []), Path.Combine(model.Directory, "none")));
+        Assert.Contains("0 live answers", e.Message);
+    }
+
+    private string CopyModel()
+    {
+        string copy = Path.Combine(model.Directory, "copy-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(model.ModelDirectory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        return copy;
+    }
+}
