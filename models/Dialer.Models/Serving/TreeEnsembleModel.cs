@@ -1,36 +1,41 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Dialer.Models.Features;
 
 namespace Dialer.Models.Serving;
 
 /// <summary>
-/// Managed evaluator of a saved XGBoost binary:logistic model. Trees are flattened into one node
-/// array; sums run in float in tree order from the base margin and end in the same sigmoid as
-/// XGBoost, which reproduces its predictions bit for bit.
+/// Managed evaluator of a saved XGBoost binary:logistic model. Sums run in float in tree order from
+/// the base margin and end in the same sigmoid as XGBoost, which reproduces its predictions bit for bit.
+/// Trees are flattened breadth-first with sibling nodes adjacent and leaves pointing at themselves,
+/// so every row walks a tree in exactly "depth" branch-free steps: no mispredicted branches, and
+/// consecutive rows' walks overlap in the CPU.
 /// </summary>
 public sealed class TreeEnsembleModel : IAnswerRateModel
 {
     private struct Node
     {
-        public int Feature;   // -1 for a leaf
-        public float Value;   // split threshold (go left when x < Value), or the leaf value
-        public int Left;
-        public int Right;
-        public int Missing;   // the child a NaN feature follows (XGBoost's default_left)
+        public float Threshold;  // go left when x < Threshold; +inf on leaves
+        public int Left;         // the right child is Left + RightDelta
+        public short Feature;
+        public byte DefaultLeft; // where a missing (NaN) feature goes
+        public byte RightDelta;  // 1 on split nodes, 0 on leaves (which point at themselves)
+        public float LeafValue;
     }
 
     private readonly Node[] _nodes;
     private readonly int[] _roots;
+    private readonly int[] _depths;
     private readonly float _baseMargin;
 
     public FeatureSchema Schema { get; }
     public bool IsFallback => false;
     public int TreeCount => _roots.Length;
 
-    private TreeEnsembleModel(FeatureSchema schema, Node[] nodes, int[] roots, float baseMargin) =>
-        (Schema, _nodes, _roots, _baseMargin) = (schema, nodes, roots, baseMargin);
+    private TreeEnsembleModel(FeatureSchema schema, Node[] nodes, int[] roots, int[] depths, float baseMargin) =>
+        (Schema, _nodes, _roots, _depths, _baseMargin) = (schema, nodes, roots, depths, baseMargin);
 
     /// <summary>Loads a published model directory, refusing a model whose schema or features don't match.</summary>
     public static TreeEnsembleModel Load(string directory)
@@ -76,6 +81,7 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
             ? fn.EnumerateArray().Select(e => e.GetString() ?? "").ToArray()
             : [];
         FeatureSchema.RequireSameFeatures(schema.FeatureNames, names, source);
+        if (schema.FeatureCount > short.MaxValue) throw new InvalidDataException($"{source}: {schema.FeatureCount} features is more than the evaluator supports");
 
         // base_score is a probability stored as a string; it enters the sum as log-odds, in float as XGBoost does.
         float baseScore = float.Parse(learner.GetProperty("learner_model_param").GetProperty("base_score").GetString() ?? "", CultureInfo.InvariantCulture);
@@ -86,16 +92,18 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
         if (kind != "gbtree") throw new InvalidDataException($"{source}: booster is '{kind}', only gbtree is supported");
         var nodes = new List<Node>();
         var roots = new List<int>();
+        var depths = new List<int>();
         int t = 0;
         foreach (var tree in booster.GetProperty("model").GetProperty("trees").EnumerateArray())
         {
             roots.Add(nodes.Count);
-            AddTree(tree, nodes, schema.FeatureCount, $"{source}: tree {t++}");
+            depths.Add(AddTree(tree, nodes, schema.FeatureCount, $"{source}: tree {t++}"));
         }
-        return new TreeEnsembleModel(schema, nodes.ToArray(), roots.ToArray(), baseMargin);
+        return new TreeEnsembleModel(schema, nodes.ToArray(), roots.ToArray(), depths.ToArray(), baseMargin);
     }
 
-    private static void AddTree(JsonElement tree, List<Node> nodes, int featureCount, string where)
+    /// <summary>Appends one tree breadth-first (siblings adjacent) and returns its depth.</summary>
+    private static int AddTree(JsonElement tree, List<Node> nodes, int featureCount, string where)
     {
         int[] left = Ints(tree, "left_children"), right = Ints(tree, "right_children"), feature = Ints(tree, "split_indices");
         int[] defaultLeft = Ints(tree, "default_left");
@@ -105,24 +113,38 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
         {
             throw new InvalidDataException($"{where}: node arrays are empty or of different lengths");
         }
-        for (int i = 0; i < n; i++)
+        // order[k] is the XGBoost node placed at offset + k; level[k] its depth.
+        var order = new List<int> { 0 };
+        var level = new List<int> { 0 };
+        int depth = 0;
+        for (int k = 0; k < order.Count; k++)
         {
-            bool leaf = left[i] == -1;
-            if (!leaf && ((uint)left[i] >= (uint)n || (uint)right[i] >= (uint)n || (uint)feature[i] >= (uint)featureCount))
+            int i = order[k];
+            if (order.Count > n) throw new InvalidDataException($"{where}: nodes form a cycle");
+            depth = Math.Max(depth, level[k]);
+            if (left[i] == -1)
+            {
+                nodes.Add(new Node { Threshold = float.PositiveInfinity, Left = offset + k, DefaultLeft = 1, LeafValue = value[i] });
+                continue;
+            }
+            if ((uint)left[i] >= (uint)n || (uint)right[i] >= (uint)n || (uint)feature[i] >= (uint)featureCount)
             {
                 throw new InvalidDataException($"{where}: node {i} points outside the tree or at feature {feature[i]} of {featureCount}");
             }
-            nodes.Add(leaf
-                ? new Node { Feature = -1, Value = value[i] }
-                : new Node
-                {
-                    Feature = feature[i],
-                    Value = value[i],
-                    Left = offset + left[i],
-                    Right = offset + right[i],
-                    Missing = offset + (defaultLeft[i] != 0 ? left[i] : right[i]),
-                });
+            nodes.Add(new Node
+            {
+                Threshold = value[i],
+                Left = offset + order.Count,
+                Feature = (short)feature[i],
+                DefaultLeft = (byte)(defaultLeft[i] != 0 ? 1 : 0),
+                RightDelta = 1,
+            });
+            order.Add(left[i]);
+            order.Add(right[i]);
+            level.Add(level[k] + 1);
+            level.Add(level[k] + 1);
         }
+        return depth;
     }
 
     // default_left is written as 0/1 numbers by XGBoost 1.7 and as booleans by some writers.
@@ -133,39 +155,70 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
     public float Predict(ReadOnlySpan<float> features)
     {
         ModelInput.CheckRow(Schema, features);
+        ref Node nodes = ref MemoryMarshal.GetArrayDataReference(_nodes);
+        ref float row = ref MemoryMarshal.GetReference(features);
         float sum = _baseMargin;
-        var nodes = _nodes;
-        foreach (int root in _roots) sum += Leaf(nodes, root, features);
+        for (int t = 0; t < _roots.Length; t++)
+        {
+            int i = _roots[t];
+            for (int d = _depths[t]; d > 0; d--) i = Step(ref nodes, i, ref row);
+            sum += Unsafe.Add(ref nodes, i).LeafValue;
+        }
         return Sigmoid(sum);
     }
 
-    /// <summary>Tree by tree over the whole batch, so each tree's nodes stay in cache.</summary>
+    /// <summary>Tree by tree over the whole batch, so each tree's nodes stay in cache; four rows walk side by side.</summary>
     public void PredictBatch(ReadOnlySpan<float> rows, Span<float> probabilities)
     {
         ModelInput.CheckBatch(Schema, rows, probabilities);
-        int width = Schema.FeatureCount;
-        var nodes = _nodes;
+        int width = Schema.FeatureCount, count = probabilities.Length;
+        ref Node nodes = ref MemoryMarshal.GetArrayDataReference(_nodes);
+        ref float first = ref MemoryMarshal.GetReference(rows);
         probabilities.Fill(_baseMargin);
-        foreach (int root in _roots)
+        for (int t = 0; t < _roots.Length; t++)
         {
-            for (int r = 0; r < probabilities.Length; r++)
+            int root = _roots[t], depth = _depths[t], r = 0;
+            for (; r + 4 <= count; r += 4)
             {
-                probabilities[r] += Leaf(nodes, root, rows.Slice(r * width, width));
+                ref float r0 = ref Unsafe.Add(ref first, r * width);
+                ref float r1 = ref Unsafe.Add(ref r0, width);
+                ref float r2 = ref Unsafe.Add(ref r1, width);
+                ref float r3 = ref Unsafe.Add(ref r2, width);
+                int a = root, b = root, c = root, e = root;
+                for (int d = depth; d > 0; d--)
+                {
+                    a = Step(ref nodes, a, ref r0);
+                    b = Step(ref nodes, b, ref r1);
+                    c = Step(ref nodes, c, ref r2);
+                    e = Step(ref nodes, e, ref r3);
+                }
+                probabilities[r] += Unsafe.Add(ref nodes, a).LeafValue;
+                probabilities[r + 1] += Unsafe.Add(ref nodes, b).LeafValue;
+                probabilities[r + 2] += Unsafe.Add(ref nodes, c).LeafValue;
+                probabilities[r + 3] += Unsafe.Add(ref nodes, e).LeafValue;
+            }
+            for (; r < count; r++)
+            {
+                ref float row = ref Unsafe.Add(ref first, r * width);
+                int i = root;
+                for (int d = depth; d > 0; d--) i = Step(ref nodes, i, ref row);
+                probabilities[r] += Unsafe.Add(ref nodes, i).LeafValue;
             }
         }
-        for (int r = 0; r < probabilities.Length; r++) probabilities[r] = Sigmoid(probabilities[r]);
+        for (int r = 0; r < count; r++) probabilities[r] = Sigmoid(probabilities[r]);
     }
 
+    /// <summary>
+    /// One level down, without branches. Indices were range-checked at load and the row length by
+    /// the caller, hence the unchecked reads. A leaf's +inf threshold and zero delta keep it in place.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Leaf(Node[] nodes, int index, ReadOnlySpan<float> row)
+    private static int Step(ref Node nodes, int index, ref float row)
     {
-        while (true)
-        {
-            ref readonly Node node = ref nodes[index];
-            if (node.Feature < 0) return node.Value;
-            float x = row[node.Feature];
-            index = float.IsNaN(x) ? node.Missing : x < node.Value ? node.Left : node.Right;
-        }
+        ref Node node = ref Unsafe.Add(ref nodes, index);
+        float x = Unsafe.Add(ref row, node.Feature);
+        int goLeft = (x < node.Threshold ? 1 : 0) | ((float.IsNaN(x) ? 1 : 0) & node.DefaultLeft);
+        return node.Left + (node.RightDelta & (goLeft - 1));
     }
 
     // XGBoost's common::Sigmoid, in float.
