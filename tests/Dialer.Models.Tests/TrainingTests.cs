@@ -52,6 +52,25 @@ public class TrainingTests(TrainedModelFixture model)
     }
 
     [Fact]
+    public void MissingValuesFollowXGBoostsDefaultDirection()
+    {
+        // Rows the history never shows: any feature may be missing, values anywhere in or beyond range.
+        var loaded = TreeEnsembleModel.Load(model.ModelDirectory);
+        int width = loaded.Schema.FeatureCount, rows = 4000;
+        var random = new Random(9);
+        var values = new float[rows * width];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = random.NextDouble() < 0.3 ? float.NaN : (float)(random.NextDouble() * 400 - 100);
+        }
+        using var booster = Booster.LoadJson(File.ReadAllBytes(Path.Combine(model.ModelDirectory, ModelFiles.Model)));
+        using var matrix = DMatrix.FromDense(values, width, []);
+        var managed = new float[rows];
+        loaded.PredictBatch(values, managed);
+        Assert.Equal(booster.Predict(matrix), managed);
+    }
+
+    [Fact]
     public void EvaluatorScoresAHistoryFile()
     {
         var report = ModelEvaluator.Evaluate(model.ModelDirectory, model.HistoryPath);
