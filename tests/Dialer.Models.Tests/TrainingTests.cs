@@ -71,6 +71,27 @@ public class TrainingTests(TrainedModelFixture model)
     }
 
     [Fact]
+    public void ServingAllocatesNothing()
+    {
+        var loaded = TreeEnsembleModel.Load(model.ModelDirectory);
+        var history = SyntheticHistory.Generate(300, seed: 4);
+        var rows = FeatureMatrix.Build(loaded.Schema, history.Records).Values;
+        var context = AttemptContext.FromHistory(history.Records[^1]);
+        var row = new float[loaded.Schema.FeatureCount];
+        var probabilities = new float[256];
+        void Serve()
+        {
+            loaded.Schema.Extract(context, row);
+            loaded.Predict(row);
+            loaded.PredictBatch(rows.AsSpan(0, 256 * row.Length), probabilities);
+        }
+        Serve(); // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) Serve();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void EvaluatorScoresAHistoryFile()
     {
         var report = ModelEvaluator.Evaluate(model.ModelDirectory, model.HistoryPath);
