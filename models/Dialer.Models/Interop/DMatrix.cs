@@ -5,9 +5,8 @@ internal sealed unsafe class DMatrix : IDisposable
 {
     internal DMatrixHandle Handle { get; }
     public int Rows { get; }
-    public int Columns { get; }
 
-    private DMatrix(DMatrixHandle handle, int rows, int columns) => (Handle, Rows, Columns) = (handle, rows, columns);
+    private DMatrix(DMatrixHandle handle, int rows) => (Handle, Rows) = (handle, rows);
 
     /// <summary>Copies a row-major block into a new matrix; <paramref name="labels"/> may be empty (prediction only).</summary>
     public static DMatrix FromDense(ReadOnlySpan<float> values, int columns, ReadOnlySpan<float> labels)
@@ -22,7 +21,7 @@ internal sealed unsafe class DMatrix : IDisposable
         {
             XGBoostNative.Check(XGBoostNative.XGDMatrixCreateFromMat(data, (ulong)rows, (ulong)columns, float.NaN, out raw));
         }
-        var matrix = new DMatrix(new DMatrixHandle(raw), rows, columns);
+        var matrix = new DMatrix(new DMatrixHandle(raw), rows);
         if (labels.Length == 0) return matrix;
         try
         {

@@ -60,9 +60,6 @@ internal static unsafe partial class XGBoostNative
     internal static partial int XGDMatrixSetFloatInfo(DMatrixHandle handle, string field, float* values, ulong length);
 
     [LibraryImport(LibraryName)]
-    internal static partial int XGDMatrixNumRow(DMatrixHandle handle, out ulong rows);
-
-    [LibraryImport(LibraryName)]
     internal static partial int XGDMatrixFree(nint handle);
 
     [LibraryImport(LibraryName)]
