@@ -25,6 +25,7 @@ public static class ModelTrainer
     public static TrainReport Train(CallHistory history, string outputDirectory, TrainOptions? options = null)
     {
         options ??= new TrainOptions();
+        options.Validate();
         var clock = Stopwatch.StartNew();
         var rows = history.Records;
         RequireTrainable(rows, options.MinUsableRows, "history", history.BadRowCount);

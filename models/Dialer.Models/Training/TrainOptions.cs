@@ -25,4 +25,19 @@ public sealed record TrainOptions
 
     /// <summary>Largest |managed − native| prediction difference allowed before a model is refused.</summary>
     public double ParityTolerance { get; init; } = 1e-6;
+
+    internal void Validate()
+    {
+        static void Require(bool ok, string name, object value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} must be {rule}");
+        }
+        Require(MaxRounds >= 1, nameof(MaxRounds), MaxRounds, ">= 1");
+        Require(EarlyStoppingRounds >= 0, nameof(EarlyStoppingRounds), EarlyStoppingRounds, ">= 0");
+        Require(ValidationFraction is > 0 and < 1, nameof(ValidationFraction), ValidationFraction, "between 0 and 1");
+        Require(MaxBadRowFraction is >= 0 and <= 1, nameof(MaxBadRowFraction), MaxBadRowFraction, "between 0 and 1");
+        Require(CalibrationBins >= 1, nameof(CalibrationBins), CalibrationBins, ">= 1");
+        Require(Threads >= 1, nameof(Threads), Threads, ">= 1");
+        Require(ParityTolerance >= 0, nameof(ParityTolerance), ParityTolerance, ">= 0");
+    }
 }
