@@ -132,7 +132,7 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
         for (int k = 0; k < order.Count; k++)
         {
             int i = order[k];
-            if (order.Count > n) throw new InvalidDataException($"{where}: nodes form a cycle");
+            if (order.Count > n) throw new InvalidDataException($"{where}: child links do not form a tree");
             depth = Math.Max(depth, level[k]);
             if (left[i] == -1)
             {
@@ -148,7 +148,7 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
             nodes.Add(new Node
             {
                 Value = value[i],
-                Left = (offset + order.Count) * NodeSize,
+                Left = checked((offset + order.Count) * NodeSize),
                 FeatureOffset = (defaultLeft[i] != 0 ? feature[i] : featureCount + feature[i]) * Lanes * sizeof(float),
                 RightDelta = NodeSize,
             });
