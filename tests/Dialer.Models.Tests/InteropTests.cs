@@ -35,5 +35,12 @@ public class InteropTests
     }
 
     [Fact]
+    public void MissingLibraryNamesTheDebianPackage()
+    {
+        var e = Assert.Throws<XGBoostException>(() => XGBoostNative.LoadFirst(["libxgboost-not-here.so.0"]));
+        Assert.Contains("libxgboost0", e.Message);
+    }
+
+    [Fact]
     public void ReportsTheLoadedVersion() => Assert.StartsWith("1.", Booster.Version);
 }

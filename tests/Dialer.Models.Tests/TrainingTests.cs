@@ -134,6 +134,25 @@ public class TrainingTests(TrainedModelFixture model)
     }
 
     [Fact]
+    public void TrainingReportsTheBadRowsItSkipped()
+    {
+        var text = new StringWriter();
+        CallHistoryCsv.Write(text, SyntheticHistory.Generate(3000, seed: 6).Records);
+        var lines = text.ToString().Split('\n').ToList();
+        var fields = lines[10].Split(','); // row 11 of the file (row 1 is the header)
+        fields[6] = "hung_up";              // the outcome column
+        lines[10] = string.Join(',', fields);
+        string path = Path.Combine(model.Directory, "with-bad-row.csv");
+        File.WriteAllText(path, string.Join('\n', lines));
+
+        var report = ModelTrainer.TrainFromCsv(path, Path.Combine(model.Directory, "bad-row-model"), new TrainOptions { MaxRounds = 5 });
+        Assert.Equal(1, report.BadRowCount);
+        var bad = Assert.Single(report.BadRows);
+        Assert.Equal((11, "outcome"), (bad.Row, bad.Field));
+        Assert.Contains("\"bad_rows\"", File.ReadAllText(Path.Combine(model.Directory, "bad-row-model", ModelFiles.Metrics)));
+    }
+
+    [Fact]
     public void TooSmallHistoryIsRefused()
     {
         var e = Assert.Throws<InsufficientHistoryException>(() =>

@@ -21,21 +21,22 @@ internal static unsafe partial class XGBoostNative
         lock (Gate)
         {
             if (s_library != 0) return;
-            var assembly = typeof(XGBoostNative).Assembly;
-            nint handle = 0;
-            foreach (var name in Candidates)
-            {
-                if (NativeLibrary.TryLoad(name, assembly, DllImportSearchPath.SafeDirectories, out handle)) break;
-            }
-            if (handle == 0)
-            {
-                throw new XGBoostException(
-                    "XGBoost native library not found (looked for libxgboost.so.0); " +
-                    "install the Debian package libxgboost0: apt-get install -y libxgboost0");
-            }
-            NativeLibrary.SetDllImportResolver(assembly, Resolve);
+            nint handle = LoadFirst(Candidates);
+            NativeLibrary.SetDllImportResolver(typeof(XGBoostNative).Assembly, Resolve);
             Volatile.Write(ref s_library, handle);
         }
+    }
+
+    /// <summary>The first of <paramref name="names"/> that loads, or an error naming the package to install.</summary>
+    internal static nint LoadFirst(IReadOnlyList<string> names)
+    {
+        foreach (var name in names)
+        {
+            if (NativeLibrary.TryLoad(name, typeof(XGBoostNative).Assembly, DllImportSearchPath.SafeDirectories, out nint handle)) return handle;
+        }
+        throw new XGBoostException(
+            $"XGBoost native library not found (looked for {string.Join(", ", names)}); " +
+            "install the Debian package libxgboost0: apt-get install -y libxgboost0");
     }
 
     private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? path) =>
