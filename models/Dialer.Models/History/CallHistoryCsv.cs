@@ -53,9 +53,8 @@ public static class CallHistoryCsv
         var history = CallHistory.Create(records, rowsRead, badCount, badRows);
         if (history.BadRowCount > maxBadRowFraction * Math.Max(rowsRead, 1))
         {
-            throw new InvalidDataException(
-                $"{source}: {history.BadRowCount} of {rowsRead} rows are bad (limit {maxBadRowFraction:P0}); first: " +
-                string.Join("; ", history.BadRows.Take(5)));
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{source}: {history.BadRowCount} of {rowsRead} rows are bad (limit {maxBadRowFraction:P0}); first: {string.Join("; ", history.BadRows.Take(5))}"));
         }
         return history;
     }
