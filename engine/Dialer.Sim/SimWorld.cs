@@ -41,7 +41,7 @@ public sealed class SimWorld : ICallControl
     private long _seq;
     private DateTime _now;
 
-    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log, Func<List<Lead>, List<Lead>>? arrange = null)
+    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log, bool bestTimeToCall = false)
     {
         _scenario = scenario;
         _seed = seed;
@@ -63,7 +63,7 @@ public sealed class SimWorld : ICallControl
         Start = LocalToUtc(scenario.StartDate, scenario.Agents.Min(g => g.ShiftStart));
         End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
         _now = Start;
-        Hopper = new MemoryHopper(scenario.Campaign, arrange is null ? leads : arrange(leads), Start);
+        Hopper = new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTimeToCall ? predictor : null);
         Engine = new DialerEngine(new EngineSetup
         {
             Campaign = scenario.Campaign,
