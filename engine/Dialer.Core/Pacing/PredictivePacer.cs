@@ -35,6 +35,7 @@ public sealed record PredictiveOptions
 /// </summary>
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 {
+    private float[] _ringRatio = [];
     public string Name => "predictive";
     public bool ReactsToEvents => true;
     /// <summary>Allowed overflow fraction at the last decision (for monitoring).</summary>
@@ -46,8 +47,8 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         var next = new PacingDecision(0, now + options.Interval);
         if (s.LoggedIn == 0) return next;
 
-        var horizon = Forecast.Horizon(s);
-        var (supply, varSupply) = Supply(s, horizon);
+        var outlook = Forecast.Of(s);
+        var (supply, varSupply) = Supply(s, outlook);
         var (demand, varDemand) = Demand(s);
         var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
 
@@ -71,32 +72,66 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
     }
 
     /// <summary>Ready agents, plus the chance each busy agent is free within the horizon.</summary>
-    private static (double Mean, double Var) Supply(DialerState s, double horizon)
+    private static (double Mean, double Var) Supply(DialerState s, in Outlook outlook)
     {
         double mean = s.Count(AgentState.Ready), var = 0;
         var states = s.AgentStates;
+        var since = s.AgentSince;
+        var now = s.Now;
+        // When wrap-up alone outlasts the horizon, no talking agent can be free in time: skip them.
+        var talkCounts = outlook.TalkCanEndInTime;
+        var leaving = s.Leaving;
         for (var a = 0; a < states.Length; a++)
         {
-            if (states[a] is not (AgentState.WrapUp or AgentState.Talking)) continue;
-            var q = Forecast.FreeWithin(s, a, horizon);
+            var st = states[a];
+            if (st != AgentState.WrapUp && (st != AgentState.Talking || !talkCounts)) continue;
+            if (leaving[a]) continue;
+            var q = outlook.FreeWithin(states[a], now - since[a]);
             mean += q;
             var += q * (1 - q);
         }
         return (mean, var);
     }
 
-    /// <summary>Callees waiting now, plus each ringing call's chance to still bring a live person.</summary>
-    private static (double Mean, double Var) Demand(DialerState s)
+    /// <summary>
+    /// Callees waiting now, plus each ringing call's chance to still bring a live person: by Bayes,
+    /// q = 1 / (1 + odds · S_other(age) / S_live(age)), with the ratio of the two ring-time curves tabled
+    /// once per decision, so a call costs one look-up, a multiply-add and a divide.
+    /// </summary>
+    private (double Mean, double Var) Demand(DialerState s)
     {
+        var live = s.LiveAnswerDelay.Curve;
+        var other = s.OtherRingTime.Curve;
+        var ratio = RingRatio(live.Table, other.Table);
+        var perSecond = live.PerSecond; // both ring-time curves share their bins
+        var last = ratio.Length - 1;
         double mean = s.Waiting, var = 0;
-        var p = s.RingingLiveP;
+        var odds = s.RingingLiveOdds;
         var placed = s.RingingSince;
-        for (var i = 0; i < p.Length; i++)
+        var now = s.Now;
+        for (var i = 0; i < odds.Length; i++)
         {
-            var q = Forecast.StillLive(s, p[i], s.Now - placed[i]);
+            var x = (now - placed[i]) * perSecond;
+            float r;
+            if (x >= last) r = ratio[last];
+            else
+            {
+                var b = (int)x;
+                r = ratio[b] + (ratio[b + 1] - ratio[b]) * (float)(x - b);
+            }
+            var q = 1f / (1f + odds[i] * r);
             mean += q;
-            var += q * (1 - q);
+            var += q - q * q;
         }
         return (mean, var);
+    }
+
+    private ReadOnlySpan<float> RingRatio(ReadOnlySpan<float> live, ReadOnlySpan<float> other)
+    {
+        var n = Math.Min(live.Length, other.Length) - 1; // without the closing zeros
+        if (_ringRatio.Length != n) _ringRatio = new float[n];
+        // Past every live answer seen, a call cannot bring one: ratio "infinite", q = 0.
+        for (var i = 0; i < n; i++) _ringRatio[i] = live[i] > 1e-30f ? other[i] / live[i] : 1e30f;
+        return _ringRatio;
     }
 }
