@@ -39,6 +39,7 @@ public class ContractTests
 
         var expected = records.Where(r => Kind(r) == "event").Select(r => r.GetProperty("event")).Where(IsKey).ToList();
         var got = new ConcurrentQueue<JsonElement>();
+        using var anyMessage = new ManualResetEventSlim();
         using var ws = new ClientWebSocket();
         ws.Options.SetRequestHeader("Authorization", good.ToString());
         var opened = false;
@@ -53,8 +54,10 @@ public class ContractTests
             {
                 case "ws" when r.GetProperty("what").GetString() == "open" && !opened:
                     await ws.ConnectAsync(new Uri($"ws://{emu.BaseUri.Authority}/ari/events?app=dialer&subscribeAll=true"), CancellationToken.None);
-                    reader = ReadAll(ws, got);
+                    reader = Task.Run(() => ReadAll(ws, got, anyMessage)); // off xunit's two-thread context
                     opened = true;
+                    emu.SendRaw("""{"type":"TestHello"}""");
+                    await WaitFor(() => anyMessage.IsSet, $"{file}: the events socket works (sockets {emu.ConnectedSockets}, reader {reader.Status})");
                     break;
                 case "ws" when r.GetProperty("what").GetString() == "handshake_failed":
                     using (var badWs = new ClientWebSocket())
@@ -72,7 +75,7 @@ public class ContractTests
                     break;
                 case "rest":
                     var before = keyEventsSoFar;
-                    await WaitFor(() => got.Count >= before, $"{file}: {before} key events before {Describe(r)}, got {got.Count}");
+                    await WaitFor(() => got.Count >= before, $"{file}: {before} key events before {Describe(r)}, got {got.Count} (emulator: {emu.ChannelsCreated} channels, {emu.EventsEmitted} events emitted)");
                     var resp = r.GetProperty("response");
                     if (resp.GetProperty("status").ValueKind == JsonValueKind.Null) break; // Asterisk was down: nothing to compare
                     var (status, body) = await Send(http, r, ids, r.TryGetProperty("auth", out _) ? bad : good);
@@ -81,7 +84,9 @@ public class ContractTests
                     break;
             }
         }
-        await WaitFor(() => got.Count >= expected.Count, $"{file}: expected {expected.Count} key events, got {got.Count}");
+        await WaitFor(() => got.Count >= expected.Count || reader!.IsFaulted,
+            $"{file}: expected {expected.Count} key events, got {got.Count} (emulator: {emu.ChannelsCreated} channels, {emu.EventsEmitted} events emitted)");
+        if (reader!.IsFaulted) await reader; // surface the reader's failure
         await Task.Delay(50); // nothing extra may follow
         Assert.Equal(Canonical(expected), Canonical(got.ToList()));
         if (file.StartsWith("g2"))
@@ -93,7 +98,7 @@ public class ContractTests
     private static bool IsKey(JsonElement e)
     {
         var type = e.GetProperty("type").GetString()!;
-        if (Noise.Contains(type)) return false;
+        if (Noise.Contains(type) || type == "TestHello") return false;
         return type != "ChannelVarset" || e.GetProperty("variable").GetString() is "AMDSTATUS" or "AMDCAUSE";
     }
 
@@ -164,7 +169,7 @@ public class ContractTests
     }
 
     /// <summary>Reads events until the socket ends; true if it ended with a close frame, false if the connection dropped.</summary>
-    private static async Task<bool> ReadAll(ClientWebSocket ws, ConcurrentQueue<JsonElement> into)
+    private static async Task<bool> ReadAll(ClientWebSocket ws, ConcurrentQueue<JsonElement> into, ManualResetEventSlim anyMessage)
     {
         var buffer = new byte[256 * 1024];
         try
@@ -179,6 +184,7 @@ public class ContractTests
                     n += r.Count;
                 } while (!r.EndOfMessage);
                 if (r.MessageType == WebSocketMessageType.Close) return true;
+                anyMessage.Set();
                 var e = JsonDocument.Parse(buffer.AsMemory(0, n)).RootElement.Clone();
                 Assert.NotNull(Client.AriEventParser.Parse(buffer.AsSpan(0, n))); // the client reads what the emulator writes
                 if (IsKey(e)) into.Enqueue(e);

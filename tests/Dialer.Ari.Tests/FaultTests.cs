@@ -22,7 +22,7 @@ public class FaultTests
         rig.Emulator.RefuseEvents = true;
         rig.Emulator.DropEventSockets();
         await Rig.Until(() => !rig.Client.IsConnected, TimeSpan.FromSeconds(1), "client saw the drop");
-        await Task.Delay(400); // the connected calls hang up meanwhile: those events are lost
+        await Task.Delay(1000); // the connected calls hang up meanwhile (300 ms of talk): those events are lost
         rig.Emulator.RefuseEvents = false;
         var back = DateTime.UtcNow;
         await Rig.Until(() => rig.Client.IsConnected, TimeSpan.FromSeconds(1), "reconnected within 1 s");

@@ -29,7 +29,7 @@ internal sealed class Rig : IAsyncDisposable
         var client = new AriClient(new AriServerOptions
         {
             Id = "pbx1", BaseUri = emulator.BaseUri, User = "dialer", Password = "dialer",
-            RequestTimeout = TimeSpan.FromSeconds(1), ReconnectMin = TimeSpan.FromMilliseconds(50), ReconnectMax = TimeSpan.FromMilliseconds(400),
+            RequestTimeout = TimeSpan.FromSeconds(1), ReconnectMin = TimeSpan.FromMilliseconds(50), ReconnectMax = TimeSpan.FromMilliseconds(300),
         });
         var campaign = new CampaignConfig
         {

@@ -52,7 +52,7 @@ public static class AriCommands
                 using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
                 while (await timer.WaitForNextTickAsync(ct))
                     Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} channels created {emu.ChannelsCreated} up now {emu.ActiveChannels} " +
-                                      $"REST requests {emu.RestRequests} event sockets {emu.ConnectedSockets}");
+                                      $"REST requests {emu.RestRequests} events {emu.EventsEmitted} event sockets {emu.ConnectedSockets}");
             }
             catch (OperationCanceledException) { }
             return 0;

@@ -202,13 +202,15 @@ public sealed class AriEmulator : IAsyncDisposable
             return;
         }
         var app = ctx.Request.Query["app"].ToString();
-        using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
-        var socket = new EventSocket(ws, ctx);
+        // Subscribe before the handshake completes: the client may send REST the moment it sees 101, and the
+        // events of that request must reach it (they queue in the outbox until the writer starts).
+        var socket = new EventSocket(ctx);
         _world.RegisterApp(app);
         lock (_socketsGate) _sockets.Add(socket);
         try
         {
-            var writer = socket.WriteLoop(_stop.Token);
+            using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
+            var writer = socket.WriteLoop(ws, _stop.Token);
             var buffer = new byte[1024];
             while (ws.State == WebSocketState.Open)
             {
@@ -232,8 +234,13 @@ public sealed class AriEmulator : IAsyncDisposable
 
     private void Broadcast(byte[] message)
     {
+        Interlocked.Increment(ref _eventsEmitted);
         foreach (var s in Snapshot()) s.Outbox.Writer.TryWrite(message);
     }
+
+    private long _eventsEmitted;
+    /// <summary>Events (and raw messages) the emulated Asterisk has emitted, to every connected socket.</summary>
+    public long EventsEmitted => Interlocked.Read(ref _eventsEmitted);
 
     private EventSocket[] Snapshot()
     {
@@ -260,12 +267,12 @@ public sealed class AriEmulator : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private sealed class EventSocket(WebSocket ws, HttpContext context)
+    private sealed class EventSocket(HttpContext context)
     {
         public HttpContext Context { get; } = context;
         public Channel<byte[]> Outbox { get; } = Channel.CreateUnbounded<byte[]>(); // multi-reader kind: it can report Count
 
-        public async Task WriteLoop(CancellationToken ct)
+        public async Task WriteLoop(WebSocket ws, CancellationToken ct)
         {
             try
             {

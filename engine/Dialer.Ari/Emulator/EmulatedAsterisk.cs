@@ -22,6 +22,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     private readonly CancellationTokenSource _stopped = new();
     private long _seq;
     private long _idSeq;
+    private long _timerSeq;
 
     public EmulatorScenario Scenario => scenario;
     public long ChannelsCreated { get; private set; }
@@ -462,19 +463,32 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         WriteChannel(w, ch, "peer");
     });
 
-    /// <summary>Runs <paramref name="action"/> under the lock after <paramref name="seconds"/> (scaled), unless the channel is gone.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> under the lock after <paramref name="seconds"/> (scaled), unless the channel is gone.
+    /// A channel's actions run in due order even when the process stalls past several of them at once (a ring
+    /// timeout must never overtake the ringing it ends). Called under the lock.
+    /// </summary>
     private void After(double seconds, Chan ch, Action action)
     {
         // At least 1 ms: a zero delay would complete inline, inside the lock, before the REST reply is built.
-        _ = Later(TimeSpan.FromSeconds(Math.Max(seconds * scenario.TimeScale, 0.001)), ch, action);
+        var delay = TimeSpan.FromSeconds(Math.Max(seconds * scenario.TimeScale, 0.001));
+        var key = (time.GetUtcNow() + delay, ++_timerSeq);
+        ch.Pending.Add(key, action);
+        _ = Later(delay, ch, key);
     }
 
-    private async Task Later(TimeSpan delay, Chan ch, Action action)
+    private async Task Later(TimeSpan delay, Chan ch, (DateTimeOffset, long) key)
     {
         try { await Task.Delay(delay, time, _stopped.Token); }
         catch (OperationCanceledException) { return; }
         lock (_gate)
-            if (_channels.TryGetValue(ch.Id, out var live) && live == ch) action();
+            // Everything of this channel due up to this timer runs now, earliest first.
+            while (ch.Pending.Count > 0 && ch.Pending.Keys[0].CompareTo(key) <= 0 && _channels.TryGetValue(ch.Id, out var live) && live == ch)
+            {
+                var action = ch.Pending.Values[0];
+                ch.Pending.RemoveAt(0);
+                action();
+            }
     }
 
     // ---- callee behaviour ---------------------------------------------------------------------------
@@ -693,6 +707,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         public Bridge? Bridge { get; set; }
         public required Fate Fate { get; init; }
         public Dictionary<string, string> Vars { get; } = new(StringComparer.Ordinal);
+        public SortedList<(DateTimeOffset Due, long Seq), Action> Pending { get; } = [];
     }
 
     private sealed class Bridge(string id, string type, string name)
