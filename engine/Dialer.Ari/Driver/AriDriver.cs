@@ -154,7 +154,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         {
             await work(this, leg, arg, _stop.Token);
         }
-        catch (Exception e) when (e is AriException or OperationCanceledException)
+        catch (Exception e) // a failed command must never fault the call's queue silently: count it, say it, go on
         {
             Interlocked.Increment(ref Stats._commandFailures);
             Log?.Invoke($"call {leg.Call.Id}: {e.Message}");
