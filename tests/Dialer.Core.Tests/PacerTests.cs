@@ -100,6 +100,24 @@ public class PacerTests
     }
 
     [Fact]
+    public void Vectorised_and_scalar_demand_agree()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // then the scalar path is the only one
+        var engine = State(3, 0, 37); // 37 ringing: four vector steps and a scalar tail
+        var s = engine.State;
+        for (var i = 0; i < 500; i++) { s.LiveAnswerDelay.Observe(3 + i % 11); s.OtherRingTime.Observe(i % 3 == 0 ? 25 : 2 + i % 17); }
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        foreach (var later in new[] { 0.0, 4.3, 9.9, 40 }) // ages up to beyond the table
+        {
+            engine.Tick(T0.AddSeconds(later));
+            var (vm, vv) = pacer.Demand(s, vectorize: true);
+            var (sm, sv) = pacer.Demand(s, vectorize: false);
+            Assert.Equal(sm, vm, 4);
+            Assert.Equal(sv, vv, 4);
+        }
+    }
+
+    [Fact]
     public void Abandon_budget_tightens_after_abandons_and_shuts_at_the_cap()
     {
         var s = State(1, 0, 0).State;
