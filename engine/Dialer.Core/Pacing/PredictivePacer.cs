@@ -73,7 +73,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         }
     }
 
-    /// <summary>Ready agents, plus the chance each busy agent is free within the horizon.</summary>
+    /// <summary>Ready agents, plus the chance each busy or paused agent is free within the horizon.</summary>
     private static (double Mean, double Var) Supply(DialerState s, in Outlook outlook)
     {
         double mean = s.Count(AgentState.Ready), var = 0;
@@ -86,7 +86,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         for (var a = 0; a < states.Length; a++)
         {
             var st = states[a];
-            if (st != AgentState.WrapUp && (st != AgentState.Talking || !talkCounts)) continue;
+            if (st != AgentState.WrapUp && st != AgentState.Paused && (st != AgentState.Talking || !talkCounts)) continue;
             if (leaving[a]) continue;
             var q = outlook.FreeWithin(states[a], now - since[a]);
             mean += q;
