@@ -175,7 +175,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             }
 
             var leads = customers.Count == 0 ? [] : c.Query<LeadRow>(
-                "SELECT id, customer_id, policy_no, policy_expiry, premium, claims_3y, tags, priority FROM leads WHERE campaign_id = @campaignId AND customer_id IN @ids",
+                $"SELECT id, customer_id, policy_no, policy_expiry, premium, claims_3y, tags, priority FROM leads WHERE campaign_id = @campaignId AND {db.Dialect.In("customer_id", "@ids")}",
                 new { campaignId, ids = customers.Select(x => x.Id).ToList() }, tx).ToDictionary(l => l.CustomerId);
 
             var newCustomers = new List<(CustomerRow Row, LeadDraft Draft)>();
@@ -242,11 +242,12 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         });
     }
 
-    private static List<CustomerRow> Lookup(DbConnection c, DbTransaction tx, List<byte[]> hashes, List<string> externals)
+    private List<CustomerRow> Lookup(DbConnection c, DbTransaction tx, List<byte[]> hashes, List<string> externals)
     {
-        var found = c.Query<CustomerRow>("SELECT id, external_id, phone_hash, last_outcome FROM customers WHERE phone_hash IN @hashes", new { hashes }, tx).ToList();
+        const string Select = "SELECT id, external_id, phone_hash, last_outcome FROM customers WHERE ";
+        var found = c.Query<CustomerRow>(Select + db.Dialect.In("phone_hash", "@hashes"), new { hashes }, tx).ToList();
         if (externals.Count > 0)
-            found.AddRange(c.Query<CustomerRow>("SELECT id, external_id, phone_hash, last_outcome FROM customers WHERE external_id IN @externals", new { externals }, tx));
+            found.AddRange(c.Query<CustomerRow>(Select + db.Dialect.In("external_id", "@externals"), new { externals }, tx));
         return found.DistinctBy(x => x.Id).ToList();
     }
 

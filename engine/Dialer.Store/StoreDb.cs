@@ -70,6 +70,8 @@ public abstract class SqlDialect : IDisposable
     /// <summary>Appended to a claim's inner SELECT: lets concurrent claimers pass each other's rows.</summary>
     public abstract string SkipLocked { get; }
     public abstract DbConnection Open();
+    /// <summary>"column is one of the list parameter": Dapper sends a list to Npgsql as one array, to SQLite as expanded parameters.</summary>
+    public abstract string In(string column, string listParameter);
     /// <summary>Inserts many rows fast inside <paramref name="tx"/> (COPY on PostgreSQL, a prepared statement on SQLite).</summary>
     public abstract void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows);
     public virtual void Dispose() { }
@@ -83,6 +85,7 @@ internal sealed class PostgresDialect(string connection) : SqlDialect
     public override string SkipLocked => " FOR UPDATE SKIP LOCKED";
 
     public override DbConnection Open() => _source.OpenConnection();
+    public override string In(string column, string listParameter) => $"{column} = ANY({listParameter})";
 
     public override void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows)
     {
@@ -119,6 +122,8 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     public override string Name => "sqlite";
     // SQLite has one writer at a time (write transactions begin IMMEDIATE), so claims never overlap.
     public override string SkipLocked => "";
+
+    public override string In(string column, string listParameter) => $"{column} IN {listParameter}";
 
     public override DbConnection Open()
     {
