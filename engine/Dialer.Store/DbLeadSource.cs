@@ -116,7 +116,7 @@ public sealed class DbLeadSource : ILeadSource
                   AND (l.lease_until IS NULL OR l.lease_until < @now)
                   AND l.attempts < @max
                   AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
-                ORDER BY CASE WHEN l.callback_at IS NULL THEN 1 ELSE 0 END, l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
+                ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
                 LIMIT @BatchSize{_db.Dialect.SkipLocked})
             RETURNING id, phone_enc, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
                       attempts, attempts_today, attempts_day, last_attempt_at, last_outcome,

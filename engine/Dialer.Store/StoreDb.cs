@@ -93,24 +93,26 @@ internal sealed class PostgresDialect(string connection) : SqlDialect
         foreach (var row in rows)
         {
             copy.StartRow();
-            foreach (var v in row)
-                if (v is null) copy.WriteNull();
-                else copy.Write(v, TypeOf(v));
+            foreach (var v in row) Write(copy, v);
         }
         copy.Complete();
     }
 
-    // Binary COPY needs the exact column type; values are built to match the schema.
-    private static NpgsqlTypes.NpgsqlDbType TypeOf(object v) => v switch
+    // Binary COPY needs the exact column type (values are built to match the schema); typed writes let
+    // Npgsql reuse its per-column converter instead of resolving one for every boxed value.
+    private static void Write(NpgsqlBinaryImporter copy, object? v)
     {
-        long => NpgsqlTypes.NpgsqlDbType.Bigint,
-        int => NpgsqlTypes.NpgsqlDbType.Integer,
-        short => NpgsqlTypes.NpgsqlDbType.Smallint,
-        double => NpgsqlTypes.NpgsqlDbType.Double,
-        string => NpgsqlTypes.NpgsqlDbType.Text,
-        byte[] => NpgsqlTypes.NpgsqlDbType.Bytea,
-        _ => throw new ArgumentException($"bulk insert: no column type for {v.GetType().Name}"),
-    };
+        switch (v)
+        {
+            case null: copy.WriteNull(); break;
+            case long l: copy.Write(l, NpgsqlTypes.NpgsqlDbType.Bigint); break;
+            case int i: copy.Write(i, NpgsqlTypes.NpgsqlDbType.Integer); break;
+            case double d: copy.Write(d, NpgsqlTypes.NpgsqlDbType.Double); break;
+            case string s: copy.Write(s, NpgsqlTypes.NpgsqlDbType.Text); break;
+            case byte[] b: copy.Write(b, NpgsqlTypes.NpgsqlDbType.Bytea); break;
+            default: throw new ArgumentException($"bulk insert: no column type for {v.GetType().Name}");
+        }
+    }
 
     public override void Dispose() => _source.Dispose();
 }

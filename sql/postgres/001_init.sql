@@ -56,7 +56,8 @@ CREATE TABLE leads (
     UNIQUE (campaign_id, phone_hash),
     UNIQUE (campaign_id, customer_id)
 );
-CREATE INDEX leads_claim ON leads (campaign_id, state, due_at);
+-- The hopper walks this index in dialing order (callbacks due first, priority, renewal soonest) and stops after a batch.
+CREATE INDEX leads_claim ON leads (campaign_id, state, (callback_at IS NULL), priority DESC, policy_expiry ASC NULLS LAST, id);
 
 CREATE TABLE attempts (
     id           BIGINT PRIMARY KEY,

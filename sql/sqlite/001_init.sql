@@ -56,7 +56,8 @@ CREATE TABLE leads (
     UNIQUE (campaign_id, phone_hash),
     UNIQUE (campaign_id, customer_id)
 );
-CREATE INDEX leads_claim ON leads (campaign_id, state, due_at);
+-- The hopper scans this index for its campaign (SQLite indexes cannot say NULLS LAST, so the final order is a sort).
+CREATE INDEX leads_claim ON leads (campaign_id, state, (callback_at IS NULL), priority DESC, policy_expiry, id);
 
 CREATE TABLE attempts (
     id           BIGINT PRIMARY KEY,
