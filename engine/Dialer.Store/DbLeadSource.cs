@@ -23,6 +23,8 @@ public sealed class DbLeadSource : ILeadSource
     private readonly Stack<Lead> _buffer = new();
     private readonly List<(long Id, long DueAt)> _deferred = [];
     private long _leaseUntil;
+    private long? _statusReadAt;
+    private bool _running;
 
     public DbLeadSource(StoreDb db, Pii pii, long campaignId, CampaignConfig config, string owner)
     {
@@ -45,6 +47,7 @@ public sealed class DbLeadSource : ILeadSource
     public Lead? Next(DateTime utcNow)
     {
         var now = Time.Ms(utcNow);
+        if (!Running(now)) return null;
         // A buffered lead is ours only while the lease holds (with a margin for the call to be logged).
         if (_buffer.Count > 0 && now > _leaseUntil - 30_000) _buffer.Clear();
         while (true)
@@ -83,6 +86,25 @@ public sealed class DbLeadSource : ILeadSource
             state = retire ? LeadState.Done : LeadState.Pending, due = Time.Ms(retire ? utcNow : utcNow.AddSeconds(delay)),
             outcome = outcome.ToCsv(), lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), lead.Id,
         }, tx));
+    }
+
+    /// <summary>
+    /// Leads go out only while the campaign's status is running (the API starts, pauses and stops it);
+    /// read at most once a second. On pause the buffered leases are handed back at once.
+    /// </summary>
+    private bool Running(long now)
+    {
+        if (_statusReadAt is { } t && now >= t && now - t < 1000) return _running;
+        _statusReadAt = now;
+        using (var c = _db.Connect())
+            _running = c.ExecuteScalar<string>("SELECT status FROM campaigns WHERE id = @_campaignId", new { _campaignId }) == "running";
+        if (!_running && _buffer.Count > 0)
+        {
+            var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
+            _buffer.Clear();
+            _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        }
+        return _running;
     }
 
     private sealed class ClaimRow

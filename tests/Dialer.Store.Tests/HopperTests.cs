@@ -52,6 +52,20 @@ public sealed class HopperTests(PostgresServer pg)
     }
 
     [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_paused_campaign_hands_out_nothing_and_gives_its_buffered_leases_back(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var a = Hopper(t, id, owner: "a");
+        Assert.NotNull(a.Next(TestDb.Noon));                          // claims both, hands out one
+        new Campaigns(t.Db).SetStatus(id, CampaignStatus.Paused, TestDb.Noon);
+        Assert.Null(a.Next(TestDb.Noon.AddSeconds(2)));
+        new Campaigns(t.Db).SetStatus(id, CampaignStatus.Running, TestDb.Noon);
+        Assert.NotNull(Hopper(t, id, owner: "b").Next(TestDb.Noon.AddSeconds(3))); // the buffered one is free again
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
     public void Finished_schedules_the_retry_or_retires_the_lead_and_a_refusal_adds_dnc(string dialect)
     {
         using var t = new TestDb(dialect, pg);

@@ -25,8 +25,14 @@ public sealed class TestDb : IDisposable
     public string Connection { get; }
     public StoreDb Db { get; }
 
-    public long Campaign(string name = "renewals", CampaignSettings? settings = null) =>
-        new Campaigns(Db).Create(name, settings ?? new CampaignSettings(), Noon).Id;
+    /// <summary>A campaign, running unless told otherwise (the hopper hands out leads of running campaigns only).</summary>
+    public long Campaign(string name = "renewals", CampaignSettings? settings = null, bool running = true)
+    {
+        var campaigns = new Campaigns(Db);
+        var id = campaigns.Create(name, settings ?? new CampaignSettings(), Noon).Id;
+        if (running) campaigns.SetStatus(id, CampaignStatus.Running, Noon);
+        return id;
+    }
 
     public ImportReport Import(long campaign, string csv) =>
         new LeadImporter(Db, Pii).Import(campaign, "renewals", new StringReader(csv), Noon);
