@@ -19,6 +19,8 @@ public sealed class ImportReport
     /// <summary>The first <see cref="LeadImporter.MaxReportedErrors"/> rejections, in row order.</summary>
     public List<ImportError> Errors { get; } = [];
     public List<string> IgnoredColumns { get; } = [];
+    /// <summary>Why reading stopped before the end of the input, if it did; the rows counted above were still processed.</summary>
+    public string? Interrupted { get; set; }
 }
 
 /// <summary>The file itself cannot be read as a Leads CSV (no header, missing required columns): nothing was imported.</summary>
@@ -49,13 +51,21 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var columns = ReadHeader(csv.Error is null ? csv.Record : throw new LeadImportException($"leads csv: header: {csv.Error}"), report);
         var batch = new List<LeadDraft>(BatchSize);
         var today = DateOnly.FromDateTime(utcNow);
-        while (csv.Read())
+        try
         {
-            report.Rows++;
-            var draft = csv.Error is { } bad ? RejectRow(report, csv.Row, "*", bad) : Parse(csv.Row, csv.Record, columns, report, today);
-            if (draft is null) continue;
-            batch.Add(draft);
-            if (batch.Count >= BatchSize) { Commit(campaignId, batch, report, utcNow); batch.Clear(); }
+            while (csv.Read())
+            {
+                report.Rows++;
+                var draft = csv.Error is { } bad ? RejectRow(report, csv.Row, "*", bad) : Parse(csv.Row, csv.Record, columns, report, today);
+                if (draft is null) continue;
+                batch.Add(draft);
+                if (batch.Count >= BatchSize) { Commit(campaignId, batch, report, utcNow); batch.Clear(); }
+            }
+        }
+        catch (IOException e)
+        {
+            // The input broke off (upload limit, client gone): every whole row read so far is still kept.
+            report.Interrupted = e.Message;
         }
         if (batch.Count > 0) Commit(campaignId, batch, report, utcNow);
         return report;
