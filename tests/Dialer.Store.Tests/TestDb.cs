@@ -19,7 +19,8 @@ public sealed class TestDb : IDisposable
         Migrator.Migrate(Db);
     }
 
-    public static readonly Pii Pii = new(RandomNumberGenerator.GetBytes(32));
+    public static readonly byte[] PiiKey = RandomNumberGenerator.GetBytes(32);
+    public static readonly Pii Pii = new(PiiKey);
     public static readonly DateTime Noon = new(2026, 11, 20, 12, 0, 0, DateTimeKind.Utc);
 
     public string Connection { get; }
