@@ -23,6 +23,9 @@ public sealed class DialerEngine
     private readonly IAnswerPredictor _predictor;
     private readonly TrunkRouter _trunks;
     private readonly AgentRouter _router;
+    private readonly SkillBalancer _skills;
+    private readonly Func<Lead, bool> _acceptLead;
+    private float _acceptedP;
     private readonly Dictionary<long, Call> _calls = [];
     private readonly bool[] _logoutAfterCall;
     private long _nextCallId;
@@ -46,6 +49,8 @@ public sealed class DialerEngine
             _router.Register(i, setup.Agents[i].Skills);
         }
         _logoutAfterCall = new bool[setup.Agents.Count];
+        _skills = new SkillBalancer(_router);
+        _acceptLead = AcceptLead;
         _s = new DialerState(setup.Campaign, setup.Agents, epoch, setup.Trunks.Sum(t => t.Channels)) { FreeChannels = _trunks.FreeChannels };
         Stats = new CampaignStats(setup.Campaign.TimeZone, setup.Trunks.Count, setup.Agents.Count);
         _nextCallId = setup.FirstCallId;
@@ -56,7 +61,8 @@ public sealed class DialerEngine
     public TrunkRouter Trunks => _trunks;
     public string PacerName => _pacer.Name;
     /// <summary>When the engine next needs <see cref="Tick"/> even if no event arrives.</summary>
-    public DateTime NextWakeAt => _s.Epoch.AddSeconds(NextWake());
+    // Rounded up a tick past the due time: rounding down would wake the engine just before it is due, forever.
+    public DateTime NextWakeAt => _s.Epoch.AddTicks((long)Math.Ceiling(NextWake() * TimeSpan.TicksPerSecond) + 1);
     public IReadOnlyCollection<Call> LiveCalls => _calls.Values;
 
     public void Handle(in EngineEvent e, DateTime utcNow)
@@ -117,16 +123,17 @@ public sealed class DialerEngine
         _nextDecision = Math.Max(d.NextDecisionAt, now);
         var n = Math.Min(d.CallsToPlace, _s.FreeChannels);
         if (n <= 0 || now < _retryPlacementAt) return;
+        _skills.Begin(_s);
         for (var i = 0; i < n; i++)
             if (!PlaceOne(now, utcNow)) break;
     }
 
     private bool PlaceOne(double now, DateTime utcNow)
     {
-        var lead = _leads.Next(utcNow);
+        var lead = _leads.Next(utcNow, _acceptLead);
         if (lead is null)
         {
-            _retryPlacementAt = now + 1; // nothing due: look again in a second, not on every event
+            _retryPlacementAt = now + 1; // nothing due (or nothing the free agents can take): look again in a second
             return false;
         }
         var trunk = _trunks.TryTake(lead.Phone, now);
@@ -137,7 +144,7 @@ public sealed class DialerEngine
             return false;
         }
         CountPlacementDay(utcNow);
-        var p = Math.Clamp(_predictor.PredictLive(lead, utcNow), 0f, 1f);
+        var p = _acceptedP;
         lead.Attempts++;
         lead.LastAttemptAt = utcNow;
         var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, PlacedAt = utcNow, PLive = p };
@@ -151,6 +158,12 @@ public sealed class DialerEngine
         _log?.Placed(call); // before the call exists in the world: a crash can always be reconciled
         _control.Originate(call, _trunks[trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
         return true;
+    }
+
+    private bool AcceptLead(Lead lead)
+    {
+        _acceptedP = Math.Clamp(_predictor.PredictLive(lead, _s.UtcNow), 0f, 1f);
+        return _skills.Accept(lead, _acceptedP);
     }
 
     private void CountPlacementDay(DateTime utcNow)

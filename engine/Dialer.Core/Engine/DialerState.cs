@@ -28,8 +28,8 @@ public sealed class DialerState
         var ring = config.RingTimeoutSeconds;
         LiveAnswerDelay = new DurationHistogram(0.25, ring + 5, priorMean: 8, priorWeight: 20);
         OtherRingTime = new DurationHistogram(0.25, ring + 5, priorMean: ring * 0.7, priorWeight: 20);
-        TalkTime = new DurationHistogram(2, 3600, priorMean: 120, priorWeight: 10);
-        WrapTime = new DurationHistogram(1, 600, priorMean: 15, priorWeight: 10);
+        TalkTime = new DurationHistogram(2, 3600, priorMean: 300, priorWeight: 10);
+        WrapTime = new DurationHistogram(1, 600, priorMean: 30, priorWeight: 10);
     }
 
     public CampaignConfig Config { get; }
@@ -57,6 +57,11 @@ public sealed class DialerState
     public int Waiting => WaitingCalls.Count;
     /// <summary>Calls ringing or answered and waiting: VICIdial's "calls in flight".</summary>
     public int InFlight => Ringing + Waiting;
+    /// <summary>
+    /// What VICIdial counts as existing calls: ringing, waiting, and calls already with an agent
+    /// (vicidial_auto_calls in SENT, RINGING, LIVE, XFER, CLOSER — XFER is a call handed to an agent).
+    /// </summary>
+    public int LinesInUse => InFlight + Count(AgentState.Talking);
     public int FreeChannels { get; internal set; }
 
     public AbandonLedger Ledger { get; }

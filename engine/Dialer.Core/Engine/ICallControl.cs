@@ -30,6 +30,26 @@ public interface ILeadSource
 {
     /// <summary>Next lead that may be dialed at <paramref name="utcNow"/>, or null if none is due.</summary>
     Lead? Next(DateTime utcNow);
+
+    /// <summary>
+    /// Next due lead that <paramref name="accept"/> takes, looking at most <paramref name="lookahead"/> leads
+    /// down the dialing order; the ones passed over keep their place.
+    /// </summary>
+    Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
+    {
+        List<Lead>? passed = null;
+        Lead? found = null;
+        for (var i = 0; i < lookahead && found is null; i++)
+        {
+            var lead = Next(utcNow);
+            if (lead is null) break;
+            if (accept(lead)) found = lead;
+            else (passed ??= []).Add(lead);
+        }
+        if (passed is not null)
+            foreach (var lead in passed) Release(lead, utcNow);
+        return found;
+    }
     /// <summary>A lead handed out by <see cref="Next"/> could not be dialed after all (no trunk free): give it back untouched.</summary>
     void Release(Lead lead, DateTime utcNow);
     /// <summary>The attempt is over: schedule a retry or retire the lead.</summary>

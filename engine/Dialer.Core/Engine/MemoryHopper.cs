@@ -7,13 +7,16 @@ namespace Dialer.Core.Engine;
 /// The in-memory hopper: leads in dialing order (priority, then the policy expiring soonest), each held
 /// back while outside its local calling window, in retry back-off, over its attempt caps, or on DNC.
 /// The simulator and single-node runs use it; the database hopper follows the same rules.
+/// Due leads wait in one queue per skill requirement, so a requirement no free agent can take holds back
+/// only its own leads, however high they rank.
 /// </summary>
 public sealed class MemoryHopper : ILeadSource
 {
     private readonly CampaignConfig _config;
     private readonly IReadOnlySet<string> _dnc;
     private readonly PriorityQueue<Lead, (DateTime Due, long Id)> _waiting = new();
-    private readonly PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)> _ready = new();
+    private readonly List<PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)>> _ready = [];
+    private int _readyCount;
 
     public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null)
     {
@@ -30,33 +33,62 @@ public sealed class MemoryHopper : ILeadSource
     public int Retired { get; private set; }
     /// <summary>Leads never dialed because their number is on DNC.</summary>
     public int Skipped { get; private set; }
-    public int Pending => _waiting.Count + _ready.Count;
+    public int Pending => _waiting.Count + _readyCount;
 
-    public Lead? Next(DateTime utcNow)
+    public Lead? Next(DateTime utcNow) => Next(utcNow, static _ => true);
+
+    public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
     {
         while (_waiting.TryPeek(out var lead, out var key) && key.Due <= utcNow)
         {
             _waiting.Dequeue();
-            _ready.Enqueue(lead, Rank(lead));
+            Enqueue(lead);
         }
-        while (_ready.TryDequeue(out var lead, out _))
+        // Best-ranked due lead among the requirements that are accepted: a refused head refuses its queue.
+        while (true)
         {
-            var heldUntil = HeldUntil(lead, utcNow);
-            if (heldUntil > utcNow)
-            {
-                _waiting.Enqueue(lead, (heldUntil, lead.Id));
-                continue;
-            }
+            PriorityQueue<Lead, (int, int, long)>? best = null;
+            (int, int, long) bestRank = default;
+            foreach (var q in _ready)
+                if (q.TryPeek(out _, out var rank) && (best is null || rank.CompareTo(bestRank) < 0) && Admits(q, utcNow, accept))
+                {
+                    best = q;
+                    bestRank = rank;
+                }
+            if (best is null) return null;
+            var lead = best.Dequeue();
+            _readyCount--;
             lead.AttemptsToday++;
             return lead;
         }
-        return null;
     }
 
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
-        _ready.Enqueue(lead, Rank(lead));
+        Enqueue(lead);
+    }
+
+    /// <summary>Drops held heads (window closed, daily cap) back to waiting, then asks whether the head may be dialed.</summary>
+    private bool Admits(PriorityQueue<Lead, (int, int, long)> q, DateTime utcNow, Func<Lead, bool> accept)
+    {
+        while (q.TryPeek(out var head, out _))
+        {
+            var heldUntil = HeldUntil(head, utcNow);
+            if (heldUntil <= utcNow) return accept(head);
+            q.Dequeue();
+            _readyCount--;
+            _waiting.Enqueue(head, (heldUntil, head.Id));
+        }
+        return false;
+    }
+
+    private void Enqueue(Lead lead)
+    {
+        var r = lead.Requirement.Id;
+        while (_ready.Count <= r) _ready.Add(new());
+        _ready[r].Enqueue(lead, Rank(lead));
+        _readyCount++;
     }
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Dialer.Core.Pacing;
+using Dialer.Sim;
+
+namespace Dialer.Cli.Commands;
+
+internal static class SimulateCommand
+{
+    public static Command Create()
+    {
+        var scenario = new Option<string>("--scenario") { Description = "Scenario file, or the name of a shipped one (small-team, medium-team, large-team, heavy-tail)", Required = true };
+        var pacer = new Option<string>("--pacer") { Description = "progressive | ratio:K | vicidial-hard | vicidial-tapered | vicidial-average | fixed-rate:λ | predictive", DefaultValueFactory = _ => "predictive" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the simulated traffic (same seed, same callees)", DefaultValueFactory = _ => 1 };
+        var seeds = new Option<int>("--seeds") { Description = "With --compare: run seeds 1..N", DefaultValueFactory = _ => 10 };
+        var compare = new Option<bool>("--compare") { Description = "Run every pacer on identical traffic and print a table" };
+        var pacers = new Option<string?>("--pacers") { Description = "With --compare: comma-separated pacers (default: all baselines and predictive)" };
+        var days = new Option<int?>("--days") { Description = "Override the scenario's number of days" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var historyOut = new Option<FileInfo?>("--history-out") { Description = "Write the call history CSV of the run" };
+        var cmd = new Command("simulate", "Run a campaign in virtual time: capacity planning and pacer comparison")
+        {
+            scenario, pacer, seed, seeds, compare, pacers, days, json, historyOut,
+        };
+        cmd.SetAction(parse =>
+        {
+            var s = ScenarioFiles.Load(parse.GetValue(scenario)!);
+            if (parse.GetValue(days) is { } d)
+                s = d >= 1 ? s.WithDays(d) : throw new ArgumentException("--days: must be ≥ 1");
+            var asJson = parse.GetValue(json);
+            if (parse.GetValue(compare))
+            {
+                var n = parse.GetValue(seeds);
+                if (n < 1) throw new ArgumentException("--seeds: must be ≥ 1");
+                var list = parse.GetValue(pacers)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? Pacers.Compared;
+                foreach (var p in list) Pacers.Create(p, s.Vicidial, s.Predictive, 1); // fail fast on a bad name
+                var report = Simulation.Compare(s, list, n, progress: asJson ? null : (done, total) => Console.Error.Write($"\r  {done}/{total} runs"));
+                if (!asJson) Console.Error.WriteLine();
+                Console.WriteLine(asJson ? JsonSerializer.Serialize(report, SimJson.Default.CompareReport) : Tables.Compare(report));
+                return 0;
+            }
+            var file = parse.GetValue(historyOut);
+            using var history = file is null ? null : new StreamWriter(file.FullName);
+            var r = history is null
+                ? Simulation.Run(s, parse.GetValue(pacer)!, parse.GetValue(seed))
+                : RunWithHistory(s, parse.GetValue(pacer)!, parse.GetValue(seed), history);
+            Console.WriteLine(asJson ? JsonSerializer.Serialize(r, SimJson.Default.SimReport) : Tables.Single(r));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static SimReport RunWithHistory(Scenario s, string pacer, ulong seed, StreamWriter output)
+    {
+        SimWorld? world = null;
+        var writer = new HistoryWriter(output, call => world!.Callees.PLiveTrue(call.Lead, call.Attempt, call.PlacedAt, call.Trunk, s.Campaign.RingTimeoutSeconds))
+        {
+            TrunkName = t => s.Trunks[t].Name,
+        };
+        return Simulation.Run(s, pacer, seed, new Simulation.Options { History = _ => writer, OnWorld = w => world = w });
+    }
+}
+
+/// <summary>Plain-text tables: readable in a terminal, stable for diffs.</summary>
+internal static class Tables
+{
+    private static string P(double x) => (100 * x).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+    private static string N(double x, string f = "0") => x.ToString(f, CultureInfo.InvariantCulture);
+
+    public static string Single(SimReport r)
+    {
+        var lines = new List<string>
+        {
+            $"scenario {r.Scenario}, pacer {r.Pacer}, seed {r.Seed}",
+            $"  calls placed            {r.CallsPlaced}",
+            $"  live answers            {r.LiveAnswers}   machines {r.MachineAnswers}",
+            $"  abandoned               {r.Abandoned}   rate {P(r.AbandonRate)}   worst day {P(r.WorstDayAbandonRate)}   worst hour {P(r.WorstHourAbandonRate)}",
+            $"  occupancy               {P(r.Occupancy)}   ({P(r.OccupancyVsOracle)} of the oracle bound {P(r.OracleOccupancyBound)})",
+            $"  utilisation             {P(r.Utilisation)}   paused {P(r.PausedShare)} of logged-in time",
+            $"  idle s / agent-hour     {N(r.IdleSecondsPerAgentHour, "0.0")}",
+            $"  connects / agent-hour   {N(r.ConnectsPerAgentHour, "0.00")}   per attempt {N(r.LiveConnectsPerAttempt, "0.000")}",
+            $"  answer → agent          mean {N(r.AnswerToAgentMsMean, "0.0")} ms   p95 {N(r.AnswerToAgentMsP95)} ms",
+            $"  cost                    {N(r.TotalCost, "0.00")}   " + string.Join("   ", r.Trunks.Select(t => $"{t.Name}: {t.Calls} calls, {N(t.Cost, "0.00")}")),
+        };
+        lines.AddRange(r.Days.Select(d => $"  day {d.Day}          live {d.LiveAnswers}, abandoned {d.Abandoned} ({P(d.AbandonRate)})"));
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    public static string Compare(CompareReport c)
+    {
+        var head = $"{"pacer",-18}{"placed",9}{"live",8}{"aband%",8}{"worstday",9}{"worsthr",9}{"≤cap",6}{"occup",8}{"/oracle",8}{"idle s/h",9}{"conn/h",8}{"p95 ms",8}";
+        var rows = c.Pacers.Select(p =>
+            $"{p.Pacer,-18}{N(p.CallsPlaced),9}{N(p.LiveAnswers),8}{P(p.AbandonRate),8}{P(p.WorstDayAbandonRate),9}{P(p.WorstHourAbandonRate),9}{$"{p.SeedsWithinCap}/{p.Seeds}",6}" +
+            $"{P(p.Occupancy),8}{P(p.OccupancyVsOracle),8}{N(p.IdleSecondsPerAgentHour, "0.0"),9}{N(p.ConnectsPerAgentHour, "0.00"),8}{N(p.AnswerToAgentMsP95),8}");
+        return string.Join(Environment.NewLine, [
+            $"scenario {c.Scenario}: oracle occupancy bound {P(c.OracleOccupancyBound)}, abandon cap {P(c.AbandonCap)} per day",
+            head, .. rows,
+            $"reference (best VICIdial within the cap in every seed, else progressive): {c.Reference}; predictive idle / reference idle = {N(c.PredictiveIdleVsReference, "0.000")}",
+        ]);
+    }
+}

@@ -1,0 +1,45 @@
+using System.Globalization;
+using Dialer.Core.Domain;
+
+namespace Dialer.Sim;
+
+/// <summary>Generates a scenario's lead list from the seed: the same leads for every pacer.</summary>
+public static class LeadFactory
+{
+    private const int RegionStream = 20, PhoneStream = 21, ExpiryStream = 22, CreatedStream = 23, TagStream = 30;
+
+    public static (List<Lead> Leads, int[] RegionOfLead) Create(Scenario s, ulong seed)
+    {
+        var leads = new List<Lead>(s.Leads.Count);
+        var regionOf = new int[s.Leads.Count + 1];
+        var totalWeight = s.Regions.Sum(r => r.Weight);
+        var tags = s.Leads.TagShares.ToArray();
+        var start = s.StartDate;
+        for (var id = 1; id <= s.Leads.Count; id++)
+        {
+            double U(int stream) => Crn.Uniform(seed, id, 0, stream);
+            var pick = U(RegionStream) * totalWeight;
+            var r = 0;
+            while (r < s.Regions.Count - 1 && (pick -= s.Regions[r].Weight) > 0) r++;
+            regionOf[id] = r;
+            var region = s.Regions[r];
+            var leadTags = new List<string>();
+            for (var t = 0; t < tags.Length; t++)
+                if (U(TagStream + t) < tags[t].Value) leadTags.Add(tags[t].Key);
+            var subscriber = (long)(U(PhoneStream) * 1e8);
+            var expiry = start.AddDays(s.Leads.ExpiryDaysMin + (int)(U(ExpiryStream) * (s.Leads.ExpiryDaysMax - s.Leads.ExpiryDaysMin + 1)));
+            leads.Add(new Lead
+            {
+                Id = id,
+                Phone = region.Prefix + subscriber.ToString("D8", CultureInfo.InvariantCulture),
+                Region = region.Name,
+                TimeZone = region.Zone,
+                Tags = leadTags,
+                Priority = leadTags.Contains("high-value") ? 1 : 0,
+                PolicyExpiry = expiry,
+                CreatedAt = start.AddDays(-(int)(U(CreatedStream) * 60)).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
+            });
+        }
+        return (leads, regionOf);
+    }
+}

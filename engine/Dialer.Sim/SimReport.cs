@@ -1,0 +1,94 @@
+using System.Text.Json.Serialization;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Metrics;
+
+namespace Dialer.Sim;
+
+public sealed record TrunkUse(string Name, long Calls, double Cost);
+public sealed record DayAbandon(string Day, long LiveAnswers, long Abandoned, double AbandonRate);
+
+/// <summary>One run's metrics, as pacing-baselines.md lists them. Keys are snake_case in JSON.</summary>
+public sealed record SimReport
+{
+    public required string Scenario { get; init; }
+    public required string Pacer { get; init; }
+    public required ulong Seed { get; init; }
+    public required long CallsPlaced { get; init; }
+    public required long LiveAnswers { get; init; }
+    public required long MachineAnswers { get; init; }
+    public required long Abandoned { get; init; }
+    public required double AbandonRate { get; init; }
+    public required double WorstDayAbandonRate { get; init; }
+    /// <summary>Worst clock hour among hours with at least <see cref="Metrics.MinLiveForHour"/> live answers (fewer is noise).</summary>
+    public required double WorstHourAbandonRate { get; init; }
+    public required double Occupancy { get; init; }
+    public required double Utilisation { get; init; }
+    public required double IdleSecondsPerAgentHour { get; init; }
+    public required double ConnectsPerAgentHour { get; init; }
+    public required double PausedShare { get; init; }
+    public required double OracleOccupancyBound { get; init; }
+    public required double OccupancyVsOracle { get; init; }
+    public required double AnswerToAgentMsMean { get; init; }
+    public required double AnswerToAgentMsP95 { get; init; }
+    public required double LiveConnectsPerAttempt { get; init; }
+    public required double TotalCost { get; init; }
+    public required IReadOnlyList<TrunkUse> Trunks { get; init; }
+    public required IReadOnlyList<DayAbandon> Days { get; init; }
+}
+
+public static class Metrics
+{
+    public const int MinLiveForHour = 20;
+
+    /// <summary>
+    /// Agent time is measured over time available to the dialer (logged in and not paused): occupancy =
+    /// talk / available, utilisation = (talk + wrap-up) / available, idle = ready time per available hour.
+    /// Pauses are reported apart (<see cref="SimReport.PausedShare"/>), so breaks do not read as pacing loss.
+    /// </summary>
+    public static SimReport Report(string scenario, string pacer, ulong seed, CampaignStats st, DialerEngine engine, double oracle)
+    {
+        double Seconds(AgentState s) => st.AgentSeconds[(int)s];
+        var paused = Seconds(AgentState.Paused);
+        var available = Seconds(AgentState.Ready) + Seconds(AgentState.Talking) + Seconds(AgentState.WrapUp);
+        var hours = available / 3600;
+        var occupancy = Ratio(Seconds(AgentState.Talking), available);
+        var days = st.ByDay.Select(d => new DayAbandon(d.Key.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+            d.Value.Live, d.Value.Abandoned, Ratio(d.Value.Abandoned, d.Value.Live))).ToList();
+        var trunks = Enumerable.Range(0, engine.Trunks.Count)
+            .Select(t => new TrunkUse(engine.Trunks[t].Name, st.TrunkCalls[t], Math.Round(st.TrunkCost[t], 4))).ToList();
+        return new SimReport
+        {
+            Scenario = scenario,
+            Pacer = pacer,
+            Seed = seed,
+            CallsPlaced = st.CallsPlaced,
+            LiveAnswers = st.LiveAnswers,
+            MachineAnswers = st.MachineAnswers,
+            Abandoned = st.Abandoned,
+            AbandonRate = Ratio(st.Abandoned, st.LiveAnswers),
+            WorstDayAbandonRate = days.Count == 0 ? 0 : days.Max(d => d.AbandonRate),
+            WorstHourAbandonRate = st.ByHour.Values.Where(h => h.Live >= MinLiveForHour).Select(h => Ratio(h.Abandoned, h.Live)).DefaultIfEmpty(0).Max(),
+            Occupancy = occupancy,
+            Utilisation = Ratio(Seconds(AgentState.Talking) + Seconds(AgentState.WrapUp), available),
+            IdleSecondsPerAgentHour = Ratio(Seconds(AgentState.Ready), hours),
+            ConnectsPerAgentHour = Ratio(st.Connected, hours),
+            PausedShare = Ratio(paused, available + paused),
+            OracleOccupancyBound = oracle,
+            OccupancyVsOracle = Ratio(occupancy, oracle),
+            AnswerToAgentMsMean = Ratio(st.AnswerToAgentMsSum, st.Connected),
+            AnswerToAgentMsP95 = st.AnswerToAgentPercentile(0.95),
+            LiveConnectsPerAttempt = Ratio(st.Connected, st.CallsPlaced),
+            TotalCost = Math.Round(st.TrunkCost.Sum(), 4),
+            Trunks = trunks,
+            Days = days,
+        };
+    }
+
+    public static double Ratio(double a, double b) => b <= 0 ? 0 : a / b;
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(SimReport))]
+[JsonSerializable(typeof(CompareReport))]
+public sealed partial class SimJson : JsonSerializerContext;

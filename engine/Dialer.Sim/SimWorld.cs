@@ -1,0 +1,243 @@
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Pacing;
+using Dialer.Core.Routing;
+
+namespace Dialer.Sim;
+
+/// <summary>
+/// The simulated telephony world in virtual time: carriers, callees and agents as a discrete-event queue,
+/// driving the very same <see cref="DialerEngine"/> production runs. It implements <see cref="ICallControl"/>
+/// (the engine's commands) and posts <see cref="EngineEvent"/>s back, single-threaded and deterministic.
+/// </summary>
+public sealed class SimWorld : ICallControl
+{
+    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay }
+    private enum Leg : byte { Ringing, Waiting, Connected, Done }
+
+    private sealed class SimCall(Call call, Fate fate)
+    {
+        public Call Call { get; } = call;
+        public Fate Fate { get; } = fate;
+        public Leg Leg { get; set; }
+        public int Agent { get; set; } = -1;
+    }
+
+    private sealed class SimAgent(AgentGroup group)
+    {
+        public AgentGroup Group { get; } = group;
+        public int Calls { get; set; }
+        public int Pauses { get; set; }
+        public DateTime PauseDue { get; set; } = DateTime.MaxValue;
+        public DateTime ShiftEnd { get; set; }
+    }
+
+    private readonly PriorityQueue<(Kind Kind, long Id), (DateTime At, long Seq)> _queue = new();
+    private readonly Dictionary<long, SimCall> _calls = [];
+    private readonly SimAgent[] _agents;
+    private readonly Scenario _scenario;
+    private readonly ulong _seed;
+    private long _seq;
+    private DateTime _now;
+
+    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log, Func<List<Lead>, List<Lead>>? arrange = null)
+    {
+        _scenario = scenario;
+        _seed = seed;
+        var (leads, regionOf) = LeadFactory.Create(scenario, seed);
+        Callees = new CalleeModel(scenario, seed, regionOf);
+        var rules = new RoutingRules(scenario.Campaign, scenario.Skills, new RequirementTable());
+        foreach (var lead in leads) rules.Apply(lead);
+        Leads = leads;
+
+        var agents = new List<Agent>();
+        var sim = new List<SimAgent>();
+        foreach (var g in scenario.Agents)
+            for (var i = 0; i < g.Count; i++)
+            {
+                agents.Add(new Agent { Index = agents.Count, Id = $"{g.Name}-{i + 1:D3}", Skills = g.Skills });
+                sim.Add(new SimAgent(g));
+            }
+        _agents = [.. sim];
+        Start = LocalToUtc(scenario.StartDate, scenario.Agents.Min(g => g.ShiftStart));
+        End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
+        _now = Start;
+        Hopper = new MemoryHopper(scenario.Campaign, arrange is null ? leads : arrange(leads), Start);
+        Engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = scenario.Campaign,
+            Agents = agents,
+            Trunks = scenario.Trunks,
+            Pacer = pacer,
+            Control = this,
+            Leads = Hopper,
+            Predictor = predictor,
+            Log = log,
+        }, Start);
+        ScheduleShifts();
+    }
+
+    public DialerEngine Engine { get; }
+    public MemoryHopper Hopper { get; }
+    public CalleeModel Callees { get; }
+    public IReadOnlyList<Lead> Leads { get; }
+    public DateTime Start { get; }
+    /// <summary>End of the last shift of the last day; calls still up then are played out, nothing new is dialed.</summary>
+    public DateTime End { get; }
+    public DateTime Now => _now;
+
+    /// <summary>Runs until <paramref name="until"/> (or the end of the last shift).</summary>
+    public void RunUntil(DateTime until)
+    {
+        until = until > End ? End : until;
+        while (true)
+        {
+            var wake = Engine.NextWakeAt;
+            var hasEvent = _queue.TryPeek(out _, out var key);
+            if (wake <= until && (!hasEvent || wake < key.At))
+            {
+                _now = wake > _now ? wake : _now;
+                Engine.Tick(_now);
+                continue;
+            }
+            if (!hasEvent || key.At > until) break;
+            Step();
+        }
+        if (until > _now) _now = until;
+    }
+
+    /// <summary>Plays out the calls still up after the end, then closes the books.</summary>
+    public void Finish()
+    {
+        RunUntil(End);
+        while (_queue.TryPeek(out _, out _)) Step();
+        Engine.Close(_now);
+    }
+
+    private void Step()
+    {
+        _queue.TryDequeue(out var ev, out var key);
+        _now = key.At;
+        var (kind, id) = ev;
+        switch (kind)
+        {
+            case Kind.Answer: Answer(_calls[id]); break;
+            case Kind.Fail: EndCall(_calls[id], _calls[id].Fate.Outcome, _calls[id].Fate.Cause); break;
+            case Kind.GiveUp:
+                if (_calls.TryGetValue(id, out var waiting) && waiting.Leg == Leg.Waiting) EndCall(waiting, CallOutcome.None, 16);
+                break;
+            case Kind.Hangup: Hangup(_calls[id]); break;
+            case Kind.Login: Post(EngineEvent.Login((int)id)); break;
+            case Kind.Logout: Post(EngineEvent.Logout((int)id)); break;
+            case Kind.WrapDone: WrapDone((int)id); break;
+            case Kind.PauseDone: Post(EngineEvent.Ready((int)id)); break;
+            case Kind.NewDay: ArmShift((int)id); break;
+        }
+    }
+
+    private void Answer(SimCall c)
+    {
+        if (c.Fate.Outcome == CallOutcome.Human)
+        {
+            c.Leg = Leg.Waiting;
+            At(_now.AddSeconds(c.Fate.PatienceSeconds), Kind.GiveUp, c.Call.Id);
+        }
+        Post(EngineEvent.Answered(c.Call.Id, c.Fate.Outcome == CallOutcome.Human));
+    }
+
+    private void Hangup(SimCall c)
+    {
+        var agent = c.Agent;
+        EndCall(c, CallOutcome.None, 16);
+        if (agent < 0) return;
+        var a = _agents[agent];
+        var wrap = a.Group.WrapSeconds.Sample(Crn.Uniform(_seed, -1 - agent, a.Calls++, Crn.Wrap));
+        At(_now.AddSeconds(wrap), Kind.WrapDone, agent);
+    }
+
+    private void WrapDone(int agent)
+    {
+        var a = _agents[agent];
+        if (_now >= a.ShiftEnd) return;
+        if (_now >= a.PauseDue)
+        {
+            Post(EngineEvent.Pause(agent, "break"));
+            var minutes = a.Group.PauseMinutes.Sample(Crn.Uniform(_seed, -1 - agent, a.Pauses++, Crn.Pause));
+            a.PauseDue = _now.AddMinutes(a.Group.PauseEveryMinutes);
+            At(_now.AddMinutes(minutes), Kind.PauseDone, agent);
+            return;
+        }
+        Post(EngineEvent.Ready(agent));
+    }
+
+    private void EndCall(SimCall c, CallOutcome outcome, int cause)
+    {
+        c.Leg = Leg.Done;
+        _calls.Remove(c.Call.Id);
+        Post(EngineEvent.Ended(c.Call.Id, outcome, cause));
+    }
+
+    private void Post(EngineEvent e) => Engine.Handle(e, _now);
+
+    private void At(DateTime at, Kind kind, long id) => _queue.Enqueue((kind, id), (at, _seq++));
+
+    private void ScheduleShifts()
+    {
+        for (var day = 0; day < _scenario.Days; day++)
+        {
+            var date = _scenario.StartDate.AddDays(day);
+            for (var i = 0; i < _agents.Length; i++)
+            {
+                var g = _agents[i].Group;
+                At(LocalToUtc(date, g.ShiftStart), Kind.Login, i);
+                At(LocalToUtc(date, g.ShiftEnd), Kind.Logout, i);
+            }
+        }
+        ArmShift(0);
+    }
+
+    /// <summary>Each day's shift end and first break are set when the agent logs in.</summary>
+    private void ArmShift(int day)
+    {
+        var date = _scenario.StartDate.AddDays(day);
+        for (var i = 0; i < _agents.Length; i++)
+        {
+            var a = _agents[i];
+            a.ShiftEnd = LocalToUtc(date, a.Group.ShiftEnd);
+            if (a.Group.PauseEveryMinutes > 0)
+                a.PauseDue = LocalToUtc(date, a.Group.ShiftStart).AddMinutes(a.Group.PauseEveryMinutes * (0.5 + Crn.Uniform(_seed, -1 - i, day, Crn.Pause + 100)));
+        }
+        if (day + 1 < _scenario.Days) At(LocalToUtc(date.AddDays(1), TimeOnly.MinValue), Kind.NewDay, day + 1);
+    }
+
+    private DateTime LocalToUtc(DateOnly date, TimeOnly time) =>
+        TimeZoneInfo.ConvertTimeToUtc(date.ToDateTime(time), _scenario.Campaign.TimeZone);
+
+    // ---- ICallControl: the engine's commands -----------------------------------------------------
+
+    void ICallControl.Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
+    {
+        var fate = Callees.Draw(call.Lead, call.Attempt, _now, call.Trunk, ringTimeout.TotalSeconds);
+        var c = new SimCall(call, fate);
+        _calls.Add(call.Id, c);
+        var answers = fate.Outcome is CallOutcome.Human or CallOutcome.Machine;
+        At(_now.AddSeconds(fate.At), answers ? Kind.Answer : Kind.Fail, call.Id);
+    }
+
+    void ICallControl.Connect(Call call, Agent agent)
+    {
+        var c = _calls[call.Id];
+        c.Leg = Leg.Connected;
+        c.Agent = agent.Index;
+        At(_now.AddSeconds(c.Fate.TalkSeconds), Kind.Hangup, call.Id);
+    }
+
+    void ICallControl.SafeHarbor(Call call)
+    {
+        var c = _calls[call.Id];
+        c.Leg = Leg.Connected; // the callee hears the message; patience no longer matters
+        At(_now.AddSeconds(_scenario.Callees.SafeHarborMessageSeconds), Kind.Hangup, call.Id);
+    }
+
+    void ICallControl.Hangup(Call call) => At(_now, Kind.Hangup, call.Id);
+}
