@@ -35,7 +35,6 @@ public static class DialerApi
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-            o.SerializerOptions.DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
         builder.Services.AddProblemDetails();
@@ -85,6 +84,7 @@ public static class DialerApi
     public sealed record PauseBody(string Reason);
     public sealed record DispositionBody(long LeadId, string Code, long? AttemptId = null, string? Note = null);
     public sealed record CallbackBody(long LeadId, DateTimeOffset DueAt);
+    public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null);
 
     /// <summary>Deserialises a JSON body; a malformed one becomes a 400 naming the field (JSON path) at fault.</summary>
     private static async Task<(T? Value, IResult? Error)> ReadJson<T>(HttpRequest req) where T : class
@@ -232,6 +232,23 @@ public static class DialerApi
     private static void MapAgents(WebApplication app, StoreDb db, Campaigns campaigns, EventHub hub, EngineRegistry engines)
     {
         var dispositions = new Dispositions(db);
+        var agents = new Agents(db);
+
+        app.MapGet("/agents", () => Results.Ok(agents.List()));
+        app.MapPut("/agents/{agent}", async (string agent, HttpRequest req) =>
+        {
+            var (body, error) = await ReadJson<AgentBody>(req);
+            if (error is not null) return error;
+            if (agent.Length > 64) return Invalid("agent", "must be at most 64 characters");
+            foreach (var (skill, level) in body!.Skills)
+            {
+                if (string.IsNullOrWhiteSpace(skill) || skill.Length > 64) return Invalid($"skills.{skill}", "a skill name must be 1–64 characters");
+                if (level is < 1 or > 255) return Invalid($"skills.{skill}", $"level {level} is outside 1..255");
+            }
+            if (body.Skills.Count > Core.Domain.SkillCatalog.MaxSkills) return Invalid("skills", $"at most {Core.Domain.SkillCatalog.MaxSkills} skills");
+            agents.Upsert(agent, body.Name, body.Skills, DateTime.UtcNow);
+            return Results.Ok(agents.List().First(a => a.Id == agent));
+        });
 
         // Agent state changes go to the campaign's engine on this node, which owns agent state.
         async Task<IResult> Post(string name, string agentId, Func<int, EngineEvent> make, string state, string? reason = null)

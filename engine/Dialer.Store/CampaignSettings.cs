@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dialer.Core.Domain;
+using Dialer.Core.Pacing;
 
 namespace Dialer.Store;
 
@@ -10,7 +11,6 @@ public sealed record CampaignSettings
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
@@ -30,10 +30,11 @@ public sealed record CampaignSettings
     };
     /// <summary>How long a refusal keeps the number on the do-not-call list (the rules require ≥ 6 months).</summary>
     public int DncDays { get; init; } = 183;
-    /// <summary>Pacer name the engine should use (the engine's registry validates it).</summary>
-    public string Pacer { get; init; } = "vicidial";
-    /// <summary>Calls per dialable agent the pacer may aim at (the pacing knob operators turn).</summary>
-    public double DialLevel { get; init; } = 1.5;
+    /// <summary>Pacer, by its command-line name: progressive, ratio:K, vicidial-hard|tapered|average, fixed-rate:λ, predictive.</summary>
+    public string Pacer { get; init; } = "vicidial-tapered";
+    /// <summary>VICIdial pacers: the dial level to start from and the most they may reach (the knobs operators turn).</summary>
+    public double InitialDialLevel { get; init; } = 1.0;
+    public double MaxDialLevel { get; init; } = 3.0;
 
     /// <summary>Every invalid field, by its JSON name; empty when the settings are usable.</summary>
     public Dictionary<string, string> Validate()
@@ -53,9 +54,16 @@ public sealed record CampaignSettings
             else if (v < 0) errors[$"retry_delay_seconds.{k}"] = "must be ≥ 0";
         }
         if (DncDays < 183) errors["dnc_days"] = "must be ≥ 183 (a refusal keeps the number off for at least 6 months)";
-        if (DialLevel is < 1 or > 10) errors["dial_level"] = "must be within 1..10";
+        if (InitialDialLevel is < 1 or > 10) errors["initial_dial_level"] = "must be within 1..10";
+        if (MaxDialLevel < InitialDialLevel || MaxDialLevel > 10) errors["max_dial_level"] = "must be within initial_dial_level..10";
+        try { CreatePacer(0); }
+        catch (ArgumentException e) { errors["pacer"] = e.Message; }
         return errors;
     }
+
+    public IPacer CreatePacer(ulong seed) => Pacers.Create(Pacer,
+        new VicidialOptions { InitialLevel = InitialDialLevel, MaximumLevel = MaxDialLevel, DroppedPercentage = AbandonCap * 100 },
+        new PredictiveOptions { TargetAbandonRate = AbandonCap * 2 / 3 }, seed);
 
     /// <summary>The engine's view. Call only on settings whose <see cref="Validate"/> is empty.</summary>
     public CampaignConfig ToConfig(string name) => new()

@@ -3,6 +3,10 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Dialer.Api;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -129,6 +133,52 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Agent_state_changes_reach_the_campaign_engine_and_skills_are_stored()
+    {
+        var put = await _client.PutAsync("/agents/a1", JsonBody("{\"name\": \"Ann\", \"skills\": {\"lang:cantonese\": 3}}"));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Contains("\"lang:cantonese\":3", await (await _client.GetAsync("/agents")).Content.ReadAsStringAsync());
+        var bad = await Problem(await _client.PutAsync("/agents/a2", JsonBody("{\"skills\": {\"x\": 300}}")), HttpStatusCode.BadRequest);
+        Assert.True(bad.GetProperty("errors").TryGetProperty("skills.x", out _));
+
+        await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"c\"}"));
+        var settings = new CampaignSettings();
+        var config = settings.ToConfig("c");
+        var now = DateTime.UtcNow;
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = config,
+            Agents = [new Agent { Index = 0, Id = "a1", Skills = SkillSet.From(new SkillCatalog(), []) }],
+            Trunks = [new TrunkConfig { Name = "t", Channels = 1, CallsPerSecond = 1, RatePerMinute = new Dictionary<string, double> { ["+"] = 0.01 } }],
+            Pacer = settings.CreatePacer(1),
+            Control = new NoCalls(),
+            Leads = new MemoryHopper(config, [], now),
+            Predictor = new NoPrediction(),
+        }, now);
+        var host = new EngineHost(engine, TimeProvider.System);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var loop = host.RunAsync(cts.Token);
+        _app.Services.GetRequiredService<EngineRegistry>().Attach("c", host);
+
+        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync("/campaigns/c/agents/a1/login", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync("/campaigns/c/agents/a1/pause", JsonBody("{\"reason\": \"lunch\"}"))).StatusCode);
+        Assert.Equal((AgentState.Paused, "lunch"), await host.QueryAsync(e => (e.State.Agents[0].State, e.State.Agents[0].PauseReason)));
+        await Problem(await _client.PostAsync("/campaigns/c/agents/nobody/ready", null), HttpStatusCode.NotFound);
+        var stats = await (await _client.GetAsync("/campaigns/c/stats")).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(1, stats.GetProperty("live").GetProperty("agents_paused").GetInt32());
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop); // the loop ends by cancellation
+    }
+
+    private sealed class NoCalls : ICallControl
+    {
+        public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout) => throw new InvalidOperationException("no leads, no calls");
+        public void Connect(Call call, Agent agent) { }
+        public void SafeHarbor(Call call) { }
+        public void Hangup(Call call) { }
+    }
+
+    [Fact]
     public async Task The_event_stream_carries_campaign_changes()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -151,6 +201,6 @@ public sealed class ApiTests : IAsyncLifetime
         var paths = doc.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/campaigns/{name}/leads", paths);
         Assert.Contains("/events", paths);
-        Assert.Equal(20, paths.Count);
+        Assert.Equal(22, paths.Count);
     }
 }

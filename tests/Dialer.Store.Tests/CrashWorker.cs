@@ -61,12 +61,6 @@ public static class CrashWorker
         public PacingDecision Decide(DialerState state) => new(state.FreeChannels, state.Now + 0.1);
     }
 
-    private sealed class NoPrediction : IAnswerPredictor
-    {
-        public float PredictLive(Lead lead, DateTime utcNow) => 0.5f;
-        public void Observe(Lead lead, DateTime placedUtc, bool live) { }
-    }
-
     /// <summary>Machines answer after 2 s; a hang-up ends the call 0.1 s later.</summary>
     private sealed class ScriptedDriver : ICallControl
     {
@@ -89,4 +83,11 @@ public static class CrashWorker
         public void Connect(Call call, Agent agent) => Hangup(call);
         public void SafeHarbor(Call call) => Hangup(call);
     }
+}
+
+/// <summary>Every call is a coin flip: these tests are about storage, not answer rates.</summary>
+internal sealed class NoPrediction : IAnswerPredictor
+{
+    public float PredictLive(Lead lead, DateTime utcNow) => 0.5f;
+    public void Observe(Lead lead, DateTime placedUtc, bool live) { }
 }
