@@ -212,21 +212,32 @@ public static class DialerApi
         {
             var (body, error) = await ReadJson<DncEntry>(req);
             if (error is not null) return error;
-            var region = PhoneNumbers.NormaliseRegion(body!.Region);
-            if (region is null) return Invalid("region", $"'{body.Region}' is not a known region (ISO 3166 code such as CN or CN-GD)");
-            if (!PhoneNumbers.TryNormalise(body.Phone, region, out var phone, out var why)) return Invalid("phone", why);
-            if (body.Days is < 1) return Invalid("days", "must be ≥ 1 (omit it for a permanent entry)");
+            var entry = body!;
+            if (!TryPhone(entry, out var phone, out var invalid)) return invalid;
+            if (entry.Days is < 1) return Invalid("days", "must be ≥ 1 (omit it for a permanent entry)");
             var now = DateTime.UtcNow;
-            dnc.Add(phone, body.Reason ?? "api", body.Days is { } d ? now.AddDays(d) : null, now);
-            return Results.Ok(new { phone = Pii.Mask(phone), expires_at = body.Days is { } d2 ? now.AddDays(d2) : (DateTime?)null });
+            DateTime? expires = entry.Days is { } d ? now.AddDays(d) : null;
+            dnc.Add(phone, entry.Reason ?? "api", expires, now);
+            return Results.Ok(new { phone = Pii.Mask(phone), expires_at = expires });
         });
-        app.MapDelete("/dnc/{phone}", (string phone, string? region) =>
+        // A body, not a path: request paths end up in access logs, phone numbers must not.
+        app.MapPost("/dnc/remove", async (HttpRequest req) =>
         {
-            var r = PhoneNumbers.NormaliseRegion(region ?? "");
-            if (!phone.StartsWith('+') && r is null) return Invalid("region", "needed (ISO 3166 code) unless the phone number starts with +");
-            if (!PhoneNumbers.TryNormalise(phone, r ?? "US", out var e164, out var why)) return Invalid("phone", why);
-            return dnc.Remove(e164) ? Results.NoContent() : NotFound("that number is not on the DNC list");
+            var (body, error) = await ReadJson<DncEntry>(req);
+            if (error is not null) return error;
+            if (!TryPhone(body!, out var phone, out var invalid)) return invalid;
+            return dnc.Remove(phone) ? Results.NoContent() : NotFound("that number is not on the DNC list");
         });
+    }
+
+    private static bool TryPhone(DncEntry body, out string e164, out IResult error)
+    {
+        e164 = "";
+        var region = PhoneNumbers.NormaliseRegion(body.Region);
+        if (region is null) { error = Invalid("region", $"'{body.Region}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
+        if (!PhoneNumbers.TryNormalise(body.Phone, region, out e164, out var why)) { error = Invalid("phone", why); return false; }
+        error = Results.Empty;
+        return true;
     }
 
     private static void MapAgents(WebApplication app, StoreDb db, Campaigns campaigns, EventHub hub, EngineRegistry engines)

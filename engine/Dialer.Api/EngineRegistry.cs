@@ -12,7 +12,6 @@ public sealed class EngineRegistry
     private readonly ConcurrentDictionary<string, EngineHost> _hosts = new(StringComparer.Ordinal);
 
     public void Attach(string campaign, EngineHost host) => _hosts[campaign] = host;
-    public void Detach(string campaign) => _hosts.TryRemove(campaign, out _);
     public EngineHost? Find(string campaign) => _hosts.GetValueOrDefault(campaign);
     public IEnumerable<KeyValuePair<string, EngineHost>> All => _hosts;
 }

@@ -197,8 +197,8 @@ public sealed class DbLeadSource : ILeadSource
     }
 }
 
-/// <summary>leads.state values.</summary>
+/// <summary>leads.state values (the SQL spells them as numbers: 0 pending, 1 dialing, 2 done).</summary>
 internal static class LeadState
 {
-    public const short Pending = 0, Dialing = 1, Done = 2;
+    public const short Pending = 0, Done = 2;
 }

@@ -119,8 +119,9 @@ public sealed class ApiTests : IAsyncLifetime
         var p = await Problem(await _client.PostAsync("/dnc", JsonBody("{\"phone\": \"12\", \"region\": \"CN\"}")), HttpStatusCode.BadRequest);
         Assert.True(p.GetProperty("errors").TryGetProperty("phone", out _));
         Assert.Equal(HttpStatusCode.OK, (await _client.PostAsync("/dnc", JsonBody("{\"phone\": \"138 0013 8000\", \"region\": \"CN\", \"days\": 200}"))).StatusCode);
-        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync("/dnc/+8613800138000")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _client.DeleteAsync("/dnc/+8613800138000")).StatusCode);
+        var remove = "{\"phone\": \"+8613800138000\", \"region\": \"CN\"}";
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.PostAsync("/dnc/remove", JsonBody(remove))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.PostAsync("/dnc/remove", JsonBody(remove))).StatusCode);
     }
 
     [Fact]
@@ -192,6 +193,17 @@ public sealed class ApiTests : IAsyncLifetime
         var lines = new List<string>();
         while (lines.Count(l => l.StartsWith("data: {\"campaign\"")) < 2) lines.Add((await reader.ReadLineAsync(cts.Token))!);
         Assert.Contains("data: {\"campaign\":\"live\",\"status\":\"running\"}", lines);
+
+        // An engine's attempt log feeds `call` events.
+        await _client.PostAsync("/campaigns/live/leads", new StringContent("phone,region,timezone\n+8613800138000,CN,Asia/Shanghai\n", Encoding.UTF8, "text/csv"), cts.Token);
+        var log = new DbAttemptLog(_app.Services.GetRequiredService<StoreDb>(), 1, "node-1");
+        _app.Services.GetRequiredService<EventHub>().Follow("live", log);
+        var lead = new Lead { Id = 1, Phone = "+8613800138000", Region = "CN", TimeZone = TimeZoneInfo.Utc, Attempts = 1 };
+        log.Placed(new Call { Id = 7, Lead = lead, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0.5f });
+        string? line;
+        do line = await reader.ReadLineAsync(cts.Token); while (line is not null && !line.StartsWith("data: {\"campaign\":\"live\",\"call_id\""));
+        Assert.Contains("\"channel_id\":\"dialer-7\"", line);
+        Assert.Contains("\"phase\":\"placed\"", line);
     }
 
     [Fact]
