@@ -49,7 +49,7 @@ public sealed class DbLeadSource : ILeadSource
         var now = Time.Ms(utcNow);
         if (!Running(now)) return null;
         // A buffered lead is ours only while the lease holds (with a margin for the call to be logged).
-        if (_buffer.Count > 0 && now > _leaseUntil - 30_000) _buffer.Clear();
+        if (_buffer.Count > 0 && now > _leaseUntil - 30_000) Renew(now);
         while (true)
         {
             if (_buffer.Count == 0 && !Claim(utcNow)) { FlushDeferred(); return null; }
@@ -105,6 +105,20 @@ public sealed class DbLeadSource : ILeadSource
             _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
         }
         return _running;
+    }
+
+    /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>
+    private void Renew(long now)
+    {
+        var until = now + (long)Lease.TotalMilliseconds;
+        var ids = _buffer.Select(l => l.Id).ToList();
+        var kept = _db.Write((c, tx) => c.Query<long>(
+            $"UPDATE leads SET lease_until = @until WHERE {_db.Dialect.In("id", "@ids")} AND lease_owner = @Owner AND state = 0 RETURNING id",
+            new { until, ids, Owner }, tx).ToHashSet());
+        var leads = _buffer.Where(l => kept.Contains(l.Id)).Reverse().ToList(); // the stack enumerates top first
+        _buffer.Clear();
+        foreach (var l in leads) _buffer.Push(l);
+        _leaseUntil = until;
     }
 
     private sealed class ClaimRow

@@ -52,6 +52,24 @@ public sealed class HopperTests(PostgresServer pg)
     }
 
     [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_slow_node_renews_its_own_leases_instead_of_waiting_them_out(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var a = Hopper(t, id, owner: "a");
+        var first = a.Next(TestDb.Noon)!;
+        first.Attempts = 1;
+        a.Finished(first, CallOutcome.Human, TestDb.Noon.AddMinutes(1));
+        // 4¾ minutes on, the buffered lead's lease is too close to its end to dial on: it is renewed, not lost.
+        var second = a.Next(TestDb.Noon.AddMinutes(4.75));
+        Assert.NotNull(second);
+        a.Release(second, TestDb.Noon.AddMinutes(4.75));
+        Assert.Null(Hopper(t, id, owner: "b").Next(TestDb.Noon.AddMinutes(6)));
+        Assert.Equal(second.Id, a.Next(TestDb.Noon.AddMinutes(6))?.Id);
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
     public void A_paused_campaign_hands_out_nothing_and_gives_its_buffered_leases_back(string dialect)
     {
         using var t = new TestDb(dialect, pg);
