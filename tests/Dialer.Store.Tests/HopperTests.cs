@@ -119,7 +119,8 @@ public sealed class HopperTests(PostgresServer pg)
         var claimed = nodes.Select(h => Task.Run(() =>
         {
             var ids = new List<long>();
-            while (h.Next(TestDb.Noon) is { } lead) ids.Add(lead.Id);
+            // Bounded: a hopper handing out leads twice would otherwise loop forever instead of failing.
+            while (ids.Count <= 100_000 && h.Next(TestDb.Noon) is { } lead) ids.Add(lead.Id);
             return ids;
         })).ToArray();
         var results = await Task.WhenAll(claimed).WaitAsync(TimeSpan.FromSeconds(90));
