@@ -25,9 +25,13 @@ public sealed class CalleeModel(Scenario scenario, ulong seed, int[] regionOfLea
         return 1 / (1 + Math.Exp(-logit));
     }
 
-    /// <summary>P(outcome is live) for this attempt, everything included: what a perfect model would predict.</summary>
+    /// <summary>
+    /// P(outcome is live) for this attempt given all that can be known when it is placed: what a perfect
+    /// model would predict (the Bayes limit). Whether the number is dead is not knowable before the first
+    /// call (and a dead number is never called again), so first attempts carry the bad-number share.
+    /// </summary>
     public double PLiveTrue(Lead lead, int attempt, DateTime utc, int trunk, double ringTimeout) =>
-        IsBadNumber(lead) ? 0 : (1 - scenario.TrunkCongestion[trunk]) * PLive(lead, attempt, utc) * _c.RingSeconds.Cdf(ringTimeout);
+        (attempt == 1 ? 1 - _c.BadNumberShare : 1) * (1 - scenario.TrunkCongestion[trunk]) * PLive(lead, attempt, utc) * _c.RingSeconds.Cdf(ringTimeout);
 
     public Fate Draw(Lead lead, int attempt, DateTime utc, int trunk, double ringTimeout)
     {

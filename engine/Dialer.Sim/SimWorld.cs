@@ -12,7 +12,7 @@ namespace Dialer.Sim;
 /// </summary>
 public sealed class SimWorld : ICallControl
 {
-    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay }
+    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay, AskPause }
     private enum Leg : byte { Ringing, Waiting, Connected, Done }
 
     private sealed class SimCall(Call call, Fate fate)
@@ -29,6 +29,7 @@ public sealed class SimWorld : ICallControl
         public int Calls { get; set; }
         public int Pauses { get; set; }
         public DateTime PauseDue { get; set; } = DateTime.MaxValue;
+        public bool PauseAsked { get; set; }
         public DateTime ShiftEnd { get; set; }
     }
 
@@ -40,7 +41,7 @@ public sealed class SimWorld : ICallControl
     private long _seq;
     private DateTime _now;
 
-    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log, Func<List<Lead>, List<Lead>>? arrange = null)
+    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log, bool bestTimeToCall = false)
     {
         _scenario = scenario;
         _seed = seed;
@@ -62,7 +63,7 @@ public sealed class SimWorld : ICallControl
         Start = LocalToUtc(scenario.StartDate, scenario.Agents.Min(g => g.ShiftStart));
         End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
         _now = Start;
-        Hopper = new MemoryHopper(scenario.Campaign, arrange is null ? leads : arrange(leads), Start);
+        Hopper = new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTimeToCall ? predictor : null);
         Engine = new DialerEngine(new EngineSetup
         {
             Campaign = scenario.Campaign,
@@ -121,17 +122,22 @@ public sealed class SimWorld : ICallControl
         var (kind, id) = ev;
         switch (kind)
         {
-            case Kind.Answer: Answer(_calls[id]); break;
-            case Kind.Fail: EndCall(_calls[id], _calls[id].Fate.Outcome, _calls[id].Fate.Cause); break;
+            // A call we hung up while it rang is gone before its fate comes.
+            case Kind.Answer: if (_calls.TryGetValue(id, out var answered)) Answer(answered); break;
+            case Kind.Fail: if (_calls.TryGetValue(id, out var failed)) EndCall(failed, failed.Fate.Outcome, failed.Fate.Cause); break;
             case Kind.GiveUp:
                 if (_calls.TryGetValue(id, out var waiting) && waiting.Leg == Leg.Waiting) EndCall(waiting, CallOutcome.None, 16);
                 break;
-            case Kind.Hangup: Hangup(_calls[id]); break;
+            case Kind.Hangup: if (_calls.TryGetValue(id, out var up)) Hangup(up); break;
             case Kind.Login: Post(EngineEvent.Login((int)id)); break;
             case Kind.Logout: Post(EngineEvent.Logout((int)id)); break;
             case Kind.WrapDone: WrapDone((int)id); break;
             case Kind.PauseDone: Post(EngineEvent.Ready((int)id)); break;
             case Kind.NewDay: ArmShift((int)id); break;
+            case Kind.AskPause:
+                _agents[id].PauseAsked = true;
+                Post(EngineEvent.Pause((int)id, "break"));
+                break;
         }
     }
 
@@ -155,19 +161,17 @@ public sealed class SimWorld : ICallControl
         At(_now.AddSeconds(wrap), Kind.WrapDone, agent);
     }
 
+    /// <summary>Wrap-up is done: ready again, or the break asked for during the call begins (the engine knows which).</summary>
     private void WrapDone(int agent)
     {
         var a = _agents[agent];
         if (_now >= a.ShiftEnd) return;
-        if (_now >= a.PauseDue)
-        {
-            Post(EngineEvent.Pause(agent, "break"));
-            var minutes = a.Group.PauseMinutes.Sample(Crn.Uniform(_seed, -1 - agent, a.Pauses++, Crn.Pause));
-            a.PauseDue = _now.AddMinutes(a.Group.PauseEveryMinutes);
-            At(_now.AddMinutes(minutes), Kind.PauseDone, agent);
-            return;
-        }
         Post(EngineEvent.Ready(agent));
+        if (!a.PauseAsked) return;
+        a.PauseAsked = false;
+        var minutes = a.Group.PauseMinutes.Sample(Crn.Uniform(_seed, -1 - agent, a.Pauses++, Crn.Pause));
+        a.PauseDue = _now.AddMinutes(a.Group.PauseEveryMinutes);
+        At(_now.AddMinutes(minutes), Kind.PauseDone, agent);
     }
 
     private void EndCall(SimCall c, CallOutcome outcome, int cause)
@@ -230,6 +234,8 @@ public sealed class SimWorld : ICallControl
         c.Leg = Leg.Connected;
         c.Agent = agent.Index;
         At(_now.AddSeconds(c.Fate.TalkSeconds), Kind.Hangup, call.Id);
+        // A break that is due is asked for during the call ("pause after this call"), as agents do.
+        if (_now >= _agents[agent.Index].PauseDue) At(_now, Kind.AskPause, agent.Index);
     }
 
     void ICallControl.SafeHarbor(Call call)

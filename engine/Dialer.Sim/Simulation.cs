@@ -8,8 +8,8 @@ public static class Simulation
 {
     public sealed record Options
     {
-        /// <summary>Answer-rate predictor per run (e.g. a trained model); null → campaign history per region × hour.</summary>
-        public Func<IAnswerPredictor>? Predictor { get; init; }
+        /// <summary>A trained model's predictor, for runs named <c>pacer@model</c>; a fresh one per run.</summary>
+        public Func<IAnswerPredictor>? Model { get; init; }
         public Func<ulong, IAttemptLog?>? History { get; init; }
         /// <summary>Called every simulated minute of the single run (the demo's live table).</summary>
         public Action<SimWorld>? EveryMinute { get; init; }
@@ -17,12 +17,24 @@ public static class Simulation
         public Action<SimWorld>? OnWorld { get; init; }
     }
 
-    public static SimReport Run(Scenario scenario, string pacerName, ulong seed, Options? options = null)
+    /// <summary>
+    /// One run. <paramref name="spec"/> is <c>pacer[@predictor][+best-time]</c>: the predictor is <c>rates</c>
+    /// (campaign history per region × hour, the default), <c>average</c> (the campaign's average only) or
+    /// <c>model</c> (<see cref="Options.Model"/>); <c>+best-time</c> schedules attempts at each lead's best hour.
+    /// </summary>
+    public static SimReport Run(Scenario scenario, string spec, ulong seed, Options? options = null)
     {
         options ??= new Options();
+        var (pacerName, predictorName, bestTime) = ParseSpec(spec);
         var pacer = Pacers.Create(pacerName, scenario.Vicidial, scenario.Predictive, seed);
-        var predictor = options.Predictor?.Invoke() ?? new RateTable(perRegionHour: true);
-        var world = new SimWorld(scenario, seed, pacer, predictor, options.History?.Invoke(seed));
+        IAnswerPredictor predictor = predictorName switch
+        {
+            "rates" => new RateTable(perRegionHour: true),
+            "average" => new RateTable(perRegionHour: false),
+            "model" => options.Model?.Invoke() ?? throw new ArgumentException($"'{spec}': @model needs a trained model (--model DIR)"),
+            _ => throw new ArgumentException($"'{spec}': unknown predictor '{predictorName}' (expected rates, average or model)"),
+        };
+        var world = new SimWorld(scenario, seed, pacer, predictor, options.History?.Invoke(seed), bestTime);
         options.OnWorld?.Invoke(world);
         if (options.EveryMinute is { } tick)
             for (var t = world.Start; t < world.End; t = t.AddMinutes(1))
@@ -31,7 +43,17 @@ public static class Simulation
                 tick(world);
             }
         world.Finish();
-        return Metrics.Report(scenario.Name, pacer.Name, seed, world.Engine.Stats, world.Engine, scenario.OracleOccupancy);
+        return Metrics.Report(scenario.Name, spec == pacerName ? pacer.Name : spec, seed, world.Engine.Stats, world.Engine, scenario.OracleOccupancy);
+    }
+
+    /// <summary>Splits and checks a run spec, so a bad name fails before any run starts.</summary>
+    public static (string Pacer, string Predictor, bool BestTime) ParseSpec(string spec)
+    {
+        const string bestTimeSuffix = "+best-time";
+        var bestTime = spec.EndsWith(bestTimeSuffix, StringComparison.Ordinal);
+        var rest = bestTime ? spec[..^bestTimeSuffix.Length] : spec;
+        var at = rest.IndexOf('@');
+        return at < 0 ? (rest, "rates", bestTime) : (rest[..at], rest[(at + 1)..], bestTime);
     }
 
     /// <summary>Every pacer × seeds 1..n, two at a time (one per core); results in a fixed order whatever finishes first.</summary>

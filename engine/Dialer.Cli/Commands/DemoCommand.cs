@@ -19,7 +19,8 @@ internal static class DemoCommand
         {
             var s = ScenarioFiles.Load(parse.GetValue(scenario)!);
             var frame = parse.GetValue(delay);
-            var table = new Table().Border(TableBorder.Rounded).AddColumns("sim time", "dial level", "in flight", "ready", "talking", "wrap-up", "paused", "placed", "live", "abandon rate");
+            if (AnsiConsole.Profile.Width < 110) AnsiConsole.Profile.Width = 110; // redirected output reports 80 columns and would wrap
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("time", "dial level", "in flight", "ready", "talking", "wrap-up", "paused", "placed", "live", "abandon rate");
             SimReport? report = null;
             AnsiConsole.MarkupLine($"[bold]dialer demo[/]: scenario [green]{s.Name}[/] ({Markup.Escape(s.Description)}), pacer [green]{parse.GetValue(pacer)}[/]");
             AnsiConsole.Live(table).Start(ctx =>
@@ -51,7 +52,7 @@ internal static class DemoCommand
         var local = TimeZoneInfo.ConvertTimeFromUtc(w.Now, s.Campaign.TimeZone);
         var rate = stats.LiveAnswers == 0 ? 0 : (double)stats.Abandoned / stats.LiveAnswers;
         if (table.Rows.Count >= 12) table.Rows.RemoveAt(0);
-        table.AddRow($"{local:ddd HH:mm}", busy == 0 ? "-" : $"{(double)st.InFlight / busy:0.00}", $"{st.InFlight}",
+        table.AddRow($"{local:HH:mm}", busy == 0 ? "-" : $"{(double)st.InFlight / busy:0.00}", $"{st.InFlight}",
             $"{st.Count(AgentState.Ready)}", $"{st.Count(AgentState.Talking)}", $"{st.Count(AgentState.WrapUp)}", $"{st.Count(AgentState.Paused)}",
             $"{stats.CallsPlaced}", $"{stats.LiveAnswers}", rate > s.Campaign.AbandonCap ? $"[red]{rate:P2}[/]" : $"{rate:P2}");
     }

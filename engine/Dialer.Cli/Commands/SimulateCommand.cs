@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Dialer.Core.Engine;
 using Dialer.Core.Pacing;
+using Dialer.Models.Serving;
 using Dialer.Sim;
 
 namespace Dialer.Cli.Commands;
@@ -11,7 +13,12 @@ internal static class SimulateCommand
     public static Command Create()
     {
         var scenario = new Option<string>("--scenario") { Description = "Scenario file, or the name of a shipped one (small-team, medium-team, large-team, heavy-tail)", Required = true };
-        var pacer = new Option<string>("--pacer") { Description = "progressive | ratio:K | vicidial-hard | vicidial-tapered | vicidial-average | fixed-rate:λ | predictive", DefaultValueFactory = _ => "predictive" };
+        var pacer = new Option<string>("--pacer")
+        {
+            Description = "progressive | ratio:K | vicidial-hard | vicidial-tapered | vicidial-average | fixed-rate:λ | predictive, "
+                + "optionally @rates|@average|@model (answer-rate predictor) and +best-time (best-time-to-call)",
+            DefaultValueFactory = _ => "predictive",
+        };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the simulated traffic (same seed, same callees)", DefaultValueFactory = _ => 1 };
         var seeds = new Option<int>("--seeds") { Description = "With --compare: run seeds 1..N", DefaultValueFactory = _ => 10 };
         var compare = new Option<bool>("--compare") { Description = "Run every pacer on identical traffic and print a table" };
@@ -19,9 +26,10 @@ internal static class SimulateCommand
         var days = new Option<int?>("--days") { Description = "Override the scenario's number of days" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var historyOut = new Option<FileInfo?>("--history-out") { Description = "Write the call history CSV of the run" };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "A trained answer-rate model (dialer model train) for pacers named pacer@model" };
         var cmd = new Command("simulate", "Run a campaign in virtual time: capacity planning and pacer comparison")
         {
-            scenario, pacer, seed, seeds, compare, pacers, days, json, historyOut,
+            scenario, pacer, seed, seeds, compare, pacers, days, json, historyOut, model,
         };
         cmd.SetAction(parse =>
         {
@@ -29,13 +37,14 @@ internal static class SimulateCommand
             if (parse.GetValue(days) is { } d)
                 s = d >= 1 ? s.WithDays(d) : throw new ArgumentException("--days: must be ≥ 1");
             var asJson = parse.GetValue(json);
+            var options = new Simulation.Options { Model = LoadModel(parse.GetValue(model)) };
             if (parse.GetValue(compare))
             {
                 var n = parse.GetValue(seeds);
                 if (n < 1) throw new ArgumentException("--seeds: must be ≥ 1");
                 var list = parse.GetValue(pacers)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? Pacers.Compared;
-                foreach (var p in list) Pacers.Create(p, s.Vicidial, s.Predictive, 1); // fail fast on a bad name
-                var report = Simulation.Compare(s, list, n, progress: asJson ? null : (done, total) => Console.Error.Write($"\r  {done}/{total} runs"));
+                foreach (var p in list) Pacers.Create(Simulation.ParseSpec(p).Pacer, s.Vicidial, s.Predictive, 1); // fail fast on a bad name
+                var report = Simulation.Compare(s, list, n, options, asJson ? null : (done, total) => Console.Error.Write($"\r  {done}/{total} runs"));
                 if (!asJson) Console.Error.WriteLine();
                 Console.WriteLine(asJson ? JsonSerializer.Serialize(report, SimJson.Default.CompareReport) : Tables.Compare(report));
                 return 0;
@@ -43,22 +52,32 @@ internal static class SimulateCommand
             var file = parse.GetValue(historyOut);
             using var history = file is null ? null : new StreamWriter(file.FullName);
             var r = history is null
-                ? Simulation.Run(s, parse.GetValue(pacer)!, parse.GetValue(seed))
-                : RunWithHistory(s, parse.GetValue(pacer)!, parse.GetValue(seed), history);
+                ? Simulation.Run(s, parse.GetValue(pacer)!, parse.GetValue(seed), options)
+                : RunWithHistory(s, parse.GetValue(pacer)!, parse.GetValue(seed), history, options);
             Console.WriteLine(asJson ? JsonSerializer.Serialize(r, SimJson.Default.SimReport) : Tables.Single(r));
             return 0;
         });
         return cmd;
     }
 
-    private static SimReport RunWithHistory(Scenario s, string pacer, ulong seed, StreamWriter output)
+    /// <summary>The trained model, shared by every run (its evaluator is immutable); each run gets its own predictor.</summary>
+    private static Func<IAnswerPredictor>? LoadModel(DirectoryInfo? dir)
+    {
+        if (dir is null) return null;
+        if (!File.Exists(Path.Combine(dir.FullName, "model.json")))
+            throw new FileNotFoundException($"--model: no trained model in {dir.FullName} (expected model.json from `dialer model train`)");
+        var model = TreeEnsembleModel.Load(dir.FullName);
+        return () => new ModelAnswerPredictor(model);
+    }
+
+    private static SimReport RunWithHistory(Scenario s, string pacer, ulong seed, StreamWriter output, Simulation.Options options)
     {
         SimWorld? world = null;
         var writer = new HistoryWriter(output, call => world!.Callees.PLiveTrue(call.Lead, call.Attempt, call.PlacedAt, call.Trunk, s.Campaign.RingTimeoutSeconds))
         {
             TrunkName = t => s.Trunks[t].Name,
         };
-        return Simulation.Run(s, pacer, seed, new Simulation.Options { History = _ => writer, OnWorld = w => world = w });
+        return Simulation.Run(s, pacer, seed, options with { History = _ => writer, OnWorld = w => world = w });
     }
 }
 

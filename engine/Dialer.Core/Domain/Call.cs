@@ -34,6 +34,8 @@ public sealed class Call
     /// <summary>Q.850 cause from the network, 0 when unknown.</summary>
     public int Cause { get; internal set; }
     public double Cost { get; internal set; }
+    /// <summary>We hung it up while it rang (no agent left to take it): ends as no answer, to be retried.</summary>
+    public bool Cancelled { get; internal set; }
     /// <summary>Slot in the engine's dense in-flight table while ringing, else -1.</summary>
     internal int Slot { get; set; } = -1;
 

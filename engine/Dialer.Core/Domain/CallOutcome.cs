@@ -17,34 +17,24 @@ public enum CallOutcome : byte
 
 public static class CallOutcomes
 {
-    public static string ToCsv(this CallOutcome o) => o switch
-    {
-        CallOutcome.Human => "human",
-        CallOutcome.Machine => "machine",
-        CallOutcome.Busy => "busy",
-        CallOutcome.NoAnswer => "no_answer",
-        CallOutcome.Congestion => "congestion",
-        CallOutcome.BadNumber => "bad_number",
-        CallOutcome.Rejected => "rejected",
-        CallOutcome.Abandoned => "abandoned",
-        _ => throw new ArgumentOutOfRangeException(nameof(o), o, "no CSV name for this outcome"),
-    };
+    /// <summary>The CSV spellings of the real outcomes, in enum order from <see cref="CallOutcome.Human"/>.</summary>
+    public static readonly IReadOnlyList<string> Names =
+        ["human", "machine", "busy", "no_answer", "congestion", "bad_number", "rejected", "abandoned"];
 
+    public static string ToCsv(this CallOutcome o) =>
+        o == CallOutcome.None ? throw new ArgumentOutOfRangeException(nameof(o), o, "no CSV name for this outcome") : Names[(int)o - 1];
+
+    /// <summary>Parses a CSV spelling, any letter case.</summary>
     public static bool TryParse(ReadOnlySpan<char> s, out CallOutcome outcome)
     {
-        outcome = s switch
-        {
-            "human" => CallOutcome.Human,
-            "machine" => CallOutcome.Machine,
-            "busy" => CallOutcome.Busy,
-            "no_answer" => CallOutcome.NoAnswer,
-            "congestion" => CallOutcome.Congestion,
-            "bad_number" => CallOutcome.BadNumber,
-            "rejected" => CallOutcome.Rejected,
-            "abandoned" => CallOutcome.Abandoned,
-            _ => CallOutcome.None,
-        };
-        return outcome != CallOutcome.None;
+        for (var i = 0; i < Names.Count; i++)
+            if (s.Equals(Names[i], StringComparison.OrdinalIgnoreCase))
+            {
+                outcome = (CallOutcome)(i + 1);
+                return true;
+            }
+        outcome = CallOutcome.None;
+        return false;
     }
 
     /// <summary>Q.850 cause of a call that never answered → outcome (DESIGN.md: classify by cause, not dialstatus).</summary>

@@ -28,6 +28,7 @@ public sealed class DialerEngine
     private float _acceptedP;
     private readonly Dictionary<long, Call> _calls = [];
     private readonly bool[] _logoutAfterCall;
+    private readonly string?[] _pauseAfterCall;
     private long _nextCallId;
     private double _nextDecision;
     private double _retryPlacementAt = double.NegativeInfinity;
@@ -49,6 +50,7 @@ public sealed class DialerEngine
             _router.Register(i, setup.Agents[i].Skills);
         }
         _logoutAfterCall = new bool[setup.Agents.Count];
+        _pauseAfterCall = new string?[setup.Agents.Count];
         _skills = new SkillBalancer(_router);
         _acceptLead = AcceptLead;
         _s = new DialerState(setup.Campaign, setup.Agents, epoch, setup.Trunks.Sum(t => t.Channels)) { FreeChannels = _trunks.FreeChannels };
@@ -246,7 +248,8 @@ public sealed class DialerEngine
         {
             case CallPhase.Ringing:
                 _s.RemoveRinging(call);
-                outcome = unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
+                outcome = call.Cancelled ? CallOutcome.NoAnswer
+                    : unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
                 _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
                 break;
             case CallPhase.Waiting: // the callee gave up before anyone reached them
@@ -289,6 +292,8 @@ public sealed class DialerEngine
         if (_logoutAfterCall[agent])
         {
             _logoutAfterCall[agent] = false;
+            _pauseAfterCall[agent] = null;
+            _s.Leaving[agent] = false;
             SetAgentState(agent, AgentState.LoggedOut, now);
         }
         else SetAgentState(agent, AgentState.WrapUp, now);
@@ -298,6 +303,17 @@ public sealed class DialerEngine
     {
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
+        if (login && _logoutAfterCall[agent])
+        {
+            _logoutAfterCall[agent] = false; // logged back in before the call ended: the logout never happens
+            _s.Leaving[agent] = _pauseAfterCall[agent] is not null;
+            return;
+        }
+        if (!login && st == AgentState.WrapUp && _pauseAfterCall[agent] is { } reason)
+        {
+            OnAgentPause(agent, reason, now); // wrap-up done, the requested break starts
+            return;
+        }
         // Login only from logged out; ready only from wrap-up or pause. Anything else is a stale event.
         if (login ? st != AgentState.LoggedOut : st is not (AgentState.WrapUp or AgentState.Paused)) return;
         if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
@@ -319,8 +335,17 @@ public sealed class DialerEngine
     {
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
-        if (st is AgentState.LoggedOut or AgentState.Talking) return; // pause takes effect from ready or wrap-up
+        if (st == AgentState.LoggedOut) return;
+        if (st == AgentState.Talking)
+        {
+            // "Pause after this call": taken when wrap-up ends; meanwhile the agent is no longer supply.
+            _pauseAfterCall[agent] = reason;
+            _s.Leaving[agent] = true;
+            return;
+        }
         if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
+        _pauseAfterCall[agent] = null;
+        _s.Leaving[agent] = _logoutAfterCall[agent];
         _router.Remove(agent);
         _s.Agents[agent].PauseReason = reason;
         SetAgentState(agent, AgentState.Paused, now);
@@ -331,9 +356,33 @@ public sealed class DialerEngine
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
         if (st == AgentState.LoggedOut) return;
-        if (st == AgentState.Talking) { _logoutAfterCall[agent] = true; return; }
-        _router.Remove(agent);
-        SetAgentState(agent, AgentState.LoggedOut, now);
+        if (st == AgentState.Talking) _logoutAfterCall[agent] = _s.Leaving[agent] = true;
+        else
+        {
+            _router.Remove(agent);
+            SetAgentState(agent, AgentState.LoggedOut, now);
+        }
+        if (StayingAgents() == 0) CancelRinging();
+    }
+
+    private int StayingAgents()
+    {
+        var n = _s.LoggedIn;
+        foreach (var leaving in _logoutAfterCall)
+            if (leaving) n--;
+        return n;
+    }
+
+    /// <summary>The last agent is leaving: a callee who answered now would meet nobody, so stop the ringing calls.</summary>
+    private void CancelRinging()
+    {
+        for (var i = 0; i < _s.Ringing; i++)
+        {
+            var call = _s.RingingCalls[i];
+            if (call.Cancelled) continue;
+            call.Cancelled = true;
+            _control.Hangup(call);
+        }
     }
 
     private void SetAgentState(int agent, AgentState to, double now)

@@ -20,10 +20,12 @@ public sealed class DialerState
         Epoch = epoch;
         AgentStates = new AgentState[agents.Count];
         AgentSince = new double[agents.Count];
+        Leaving = new bool[agents.Count];
         _stateCounts[(int)AgentState.LoggedOut] = agents.Count;
         RingingCalls = new Call[Math.Max(16, channelCapacity)];
         RingingP = new float[RingingCalls.Length];
         RingingPlacedAt = new double[RingingCalls.Length];
+        RingingOdds = new float[RingingCalls.Length];
         Ledger = new AbandonLedger(config.TimeZone);
         var ring = config.RingTimeoutSeconds;
         LiveAnswerDelay = new DurationHistogram(0.25, ring + 5, priorMean: 8, priorWeight: 20);
@@ -42,15 +44,20 @@ public sealed class DialerState
     public AgentState[] AgentStates { get; }
     /// <summary>When each agent entered its current state.</summary>
     public double[] AgentSince { get; }
+    /// <summary>Agents who asked to pause or log out once their call is over: not supply for the next calls.</summary>
+    public bool[] Leaving { get; }
     public int Count(AgentState s) => _stateCounts[(int)s];
     public int LoggedIn => Agents.Count - _stateCounts[(int)AgentState.LoggedOut];
 
     internal Call[] RingingCalls { get; private set; }
     internal float[] RingingP { get; private set; }
     internal double[] RingingPlacedAt { get; private set; }
+    /// <summary>(1 − p) / p of each ringing call, so the pacer's per-call update is one multiply-add and a divide.</summary>
+    internal float[] RingingOdds { get; private set; }
     public int Ringing { get; private set; }
     public ReadOnlySpan<float> RingingLiveP => RingingP.AsSpan(0, Ringing);
     public ReadOnlySpan<double> RingingSince => RingingPlacedAt.AsSpan(0, Ringing);
+    public ReadOnlySpan<float> RingingLiveOdds => RingingOdds.AsSpan(0, Ringing);
 
     /// <summary>Live callees waiting for an agent, oldest first.</summary>
     internal List<Call> WaitingCalls { get; } = [];
@@ -94,11 +101,13 @@ public sealed class DialerState
             RingingCalls = Grow(RingingCalls, n);
             RingingP = Grow(RingingP, n);
             RingingPlacedAt = Grow(RingingPlacedAt, n);
+            RingingOdds = Grow(RingingOdds, n);
         }
         call.Slot = Ringing;
         RingingCalls[Ringing] = call;
         RingingP[Ringing] = call.PLive;
         RingingPlacedAt[Ringing] = placedAt;
+        RingingOdds[Ringing] = (1 - call.PLive) / Math.Max(call.PLive, 1e-6f);
         Ringing++;
     }
 
@@ -112,6 +121,7 @@ public sealed class DialerState
             RingingCalls[i] = RingingCalls[last];
             RingingP[i] = RingingP[last];
             RingingPlacedAt[i] = RingingPlacedAt[last];
+            RingingOdds[i] = RingingOdds[last];
             RingingCalls[i].Slot = i;
         }
         RingingCalls[last] = null!;

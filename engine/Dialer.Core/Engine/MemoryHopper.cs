@@ -13,21 +13,29 @@ namespace Dialer.Core.Engine;
 public sealed class MemoryHopper : ILeadSource
 {
     private readonly CampaignConfig _config;
+    public const int UrgentDays = 7;
     private readonly IReadOnlySet<string> _dnc;
+    private readonly IAnswerPredictor? _bestTime;
     private readonly PriorityQueue<Lead, (DateTime Due, long Id)> _waiting = new();
     private readonly List<PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)>> _ready = [];
     private int _readyCount;
 
-    public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null)
+    /// <param name="bestTime">When given, each retry is scheduled at the open hour (within a day of when it
+    /// could first be made) with the highest predicted live-answer rate; renewals expiring within
+    /// <see cref="UrgentDays"/> days are never held back. First attempts are not: fresh leads keep the
+    /// agents fed at every hour, and a lead with no history is where a model knows least.</param>
+    public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null, IAnswerPredictor? bestTime = null)
     {
         _config = config;
         _dnc = dnc ?? new HashSet<string>();
+        _bestTime = bestTime;
         foreach (var lead in leads)
         {
             if (_dnc.Contains(lead.Phone)) { Skipped++; continue; }
             _waiting.Enqueue(lead, (startUtc, lead.Id));
         }
     }
+
 
     /// <summary>Leads whose dialing is over (reached, refused, out of attempts, bad number).</summary>
     public int Retired { get; private set; }
@@ -98,7 +106,25 @@ public sealed class MemoryHopper : ILeadSource
             Retired++;
             return;
         }
-        _waiting.Enqueue(lead, (utcNow.AddSeconds(delay), lead.Id));
+        _waiting.Enqueue(lead, (BestTime(lead, utcNow.AddSeconds(delay)), lead.Id));
+    }
+
+    /// <summary>Best-time-to-call: the hour, from <paramref name="earliest"/> on, this lead is likeliest to answer.</summary>
+    private DateTime BestTime(Lead lead, DateTime earliest)
+    {
+        if (_bestTime is null) return earliest;
+        var from = CallingWindow.NextOpen(_config, lead, earliest);
+        if (lead.PolicyExpiry is { } expiry && expiry.DayNumber - DateOnly.FromDateTime(from).DayNumber <= UrgentDays) return from;
+        var best = from;
+        var bestP = _bestTime.PredictLive(lead, from);
+        for (var h = 1; h < 24; h++)
+        {
+            var t = from.AddHours(h);
+            if (!CallingWindow.IsOpen(_config, lead, t)) continue;
+            // Later only when materially better: waiting has a cost of its own.
+            if (_bestTime.PredictLive(lead, t) is var p && p > bestP * 1.05f) (best, bestP) = (t, p);
+        }
+        return best;
     }
 
     /// <summary>When this lead may next be dialed, considering its window and its daily attempt cap.</summary>

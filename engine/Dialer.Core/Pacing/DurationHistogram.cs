@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Dialer.Core.Pacing;
 
 /// <summary>
@@ -42,26 +45,19 @@ public sealed class DurationHistogram
     }
 
     /// <summary>P(T &gt; t).</summary>
-    public float Survival(double t)
-    {
-        if (_dirty) Rebuild();
-        if (t <= 0) return 1f;
-        var x = t / _binWidth;
-        var i = (int)x;
-        if (i >= _survival.Length - 2) return _survival[^2];
-        var f = (float)(x - i);
-        return _survival[i] + (_survival[i + 1] - _survival[i]) * f;
-    }
+    public float Survival(double t) => Curve.Survival(t);
 
     /// <summary>P(T ≤ e + h | T &gt; e): the chance something already running for <paramref name="elapsed"/> ends within <paramref name="horizon"/>.</summary>
-    public float EndsWithin(double elapsed, double horizon)
+    public float EndsWithin(double elapsed, double horizon) => Curve.EndsWithin(elapsed, horizon);
+
+    /// <summary>The learned curve as a table, current as of now: fetch once, then look up many times in a loop.</summary>
+    public SurvivalCurve Curve
     {
-        if (horizon <= 0) return 0f;
-        var s0 = Survival(elapsed);
-        // Beyond everything seen: a thin, memoryless tail.
-        if (s0 < 1e-6f) return (float)(horizon / (horizon + Mean));
-        var s1 = Survival(elapsed + horizon);
-        return 1f - s1 / s0;
+        get
+        {
+            if (_dirty) Rebuild();
+            return new SurvivalCurve(_survival, 1 / _binWidth, (float)Mean);
+        }
     }
 
     private void Rebuild()
@@ -74,5 +70,48 @@ public sealed class DurationHistogram
         }
         _survival[^1] = 0f;
         _dirty = false;
+    }
+}
+
+/// <summary>A survival table P(T &gt; i·width) with linear interpolation; look-ups do not allocate or check for updates.</summary>
+public readonly struct SurvivalCurve
+{
+    private readonly float[] _table;
+    private readonly double _perSecond;
+    private readonly int _last;
+    private readonly float _mean;
+
+    internal SurvivalCurve(float[] table, double perSecond, float mean)
+    {
+        _table = table;
+        _perSecond = perSecond;
+        _last = table.Length - 2; // the final entry is the closing zero
+        _mean = mean;
+    }
+
+    /// <summary>The table itself, P(T &gt; i / <see cref="PerSecond"/>) for i = 0..; its last entry is the closing zero.</summary>
+    internal ReadOnlySpan<float> Table => _table;
+    internal double PerSecond => _perSecond;
+
+    public float Survival(double t)
+    {
+        if (t <= 0) return 1f;
+        var x = t * _perSecond;
+        if (x >= _last) return _table[_last];
+        var i = (int)x;
+        // i < _last keeps both reads inside the table.
+        ref var first = ref MemoryMarshal.GetArrayDataReference(_table);
+        var a = Unsafe.Add(ref first, i);
+        return a + (Unsafe.Add(ref first, i + 1) - a) * (float)(x - i);
+    }
+
+    /// <summary>P(T ≤ e + h | T &gt; e).</summary>
+    public float EndsWithin(double elapsed, double horizon)
+    {
+        if (horizon <= 0) return 0f;
+        var s0 = Survival(elapsed);
+        // Beyond everything seen: a thin, memoryless tail.
+        if (s0 < 1e-6f) return (float)(horizon / (horizon + _mean));
+        return 1f - Survival(elapsed + horizon) / s0;
     }
 }

@@ -13,21 +13,44 @@ public static class Forecast
     /// </summary>
     public static double Horizon(DialerState s) => s.LiveAnswerDelay.Mean + s.Config.SafeHarborSeconds + 3;
 
-    /// <summary>Chance agent <paramref name="agent"/> is free within <paramref name="horizon"/> seconds (ready now: 1).</summary>
-    public static float FreeWithin(DialerState s, int agent, double horizon) => s.AgentStates[agent] switch
+    /// <summary>The curves as of now, read once for a decision's loops.</summary>
+    public static Outlook Of(DialerState s) => new(s);
+}
+
+/// <summary>A decision's view of the learned curves: fetched once, then cheap per agent and per call.</summary>
+public readonly struct Outlook
+{
+    private readonly SurvivalCurve _liveDelay, _otherRing, _talk, _wrap;
+    private readonly double _talkHorizon;
+
+    internal Outlook(DialerState s)
+    {
+        Horizon = Forecast.Horizon(s);
+        _liveDelay = s.LiveAnswerDelay.Curve;
+        _otherRing = s.OtherRingTime.Curve;
+        _talk = s.TalkTime.Curve;
+        _wrap = s.WrapTime.Curve;
+        // Still talking: free only if the call ends early enough to leave time for wrap-up.
+        _talkHorizon = Horizon - s.WrapTime.Mean;
+    }
+
+    public double Horizon { get; }
+    public bool TalkCanEndInTime => _talkHorizon > 0;
+
+    /// <summary>Chance an agent in <paramref name="state"/> for <paramref name="elapsed"/> seconds is free within the horizon (ready now: 1).</summary>
+    public float FreeWithin(AgentState state, double elapsed) => state switch
     {
         AgentState.Ready => 1f,
-        AgentState.WrapUp => s.WrapTime.EndsWithin(s.Now - s.AgentSince[agent], horizon),
-        // Still talking: free only if the call ends early enough to leave time for wrap-up.
-        AgentState.Talking => s.TalkTime.EndsWithin(s.Now - s.AgentSince[agent], horizon - s.WrapTime.Mean),
+        AgentState.WrapUp => _wrap.EndsWithin(elapsed, Horizon),
+        AgentState.Talking => _talk.EndsWithin(elapsed, _talkHorizon),
         _ => 0f,
     };
 
     /// <summary>Chance a call that has rung <paramref name="age"/> seconds unanswered still brings a live person (Bayes on its prior <paramref name="p"/>).</summary>
-    public static float StillLive(DialerState s, float p, double age)
+    public float StillLive(float p, double age)
     {
-        var live = p * s.LiveAnswerDelay.Survival(age);
-        var other = (1 - p) * s.OtherRingTime.Survival(age);
+        var live = p * _liveDelay.Survival(age);
+        var other = (1 - p) * _otherRing.Survival(age);
         return live / (live + other + 1e-9f);
     }
 }

@@ -18,14 +18,14 @@ internal sealed class SkillBalancer(AgentRouter router)
     private double[] _demand = new double[8], _demandVar = new double[8];
     private bool[] _known = new bool[8];
     private DialerState? _state;
-    private double _horizon;
+    private Outlook _outlook;
     private double _risk;
 
     /// <summary>Forget the last dial's figures; they are recomputed lazily, per requirement, as leads come.</summary>
     public void Begin(DialerState state)
     {
         _state = state;
-        _horizon = Forecast.Horizon(state);
+        _outlook = Forecast.Of(state);
         // Skill-bound answers also meet agents taken meanwhile by calls that need no skill, so this gets a third
         // of the budget the controller allows, whichever pacer runs.
         var cap = state.Config.AbandonCap;
@@ -62,8 +62,8 @@ internal sealed class SkillBalancer(AgentRouter router)
         double supply = 0, supplyVar = 0, demand = 0, demandVar = 0;
         for (var a = 0; a < s.AgentStates.Length; a++)
         {
-            if (!router.CanTake(a, req)) continue;
-            var f = Forecast.FreeWithin(s, a, _horizon);
+            if (s.Leaving[a] || !router.CanTake(a, req)) continue;
+            var f = _outlook.FreeWithin(s.AgentStates[a], s.Now - s.AgentSince[a]);
             supply += f;
             supplyVar += f * (1 - f);
         }
@@ -73,7 +73,7 @@ internal sealed class SkillBalancer(AgentRouter router)
         for (var i = 0; i < s.Ringing; i++)
         {
             if (calls[i].Lead.Requirement != req) continue;
-            var q = Forecast.StillLive(s, calls[i].PLive, s.Now - s.RingingPlacedAt[i]);
+            var q = _outlook.StillLive(calls[i].PLive, s.Now - s.RingingPlacedAt[i]);
             demand += q;
             demandVar += q * (1 - q);
         }

@@ -1,0 +1,84 @@
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Pacing;
+
+namespace Dialer.Core.Tests;
+
+/// <summary>Records the engine's commands instead of carrying them out.</summary>
+internal sealed class RecordingControl : ICallControl
+{
+    public List<string> Log { get; } = [];
+    public List<Call> Originated { get; } = [];
+
+    public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
+    {
+        Originated.Add(call);
+        Log.Add($"originate {call.Id} via {trunk.Name}");
+    }
+
+    public void Connect(Call call, Agent agent) => Log.Add($"connect {call.Id} to {agent.Id}");
+    public void SafeHarbor(Call call) => Log.Add($"safe-harbor {call.Id}");
+    public void Hangup(Call call) => Log.Add($"hangup {call.Id}");
+}
+
+/// <summary>A pacer that places exactly what the test says.</summary>
+internal sealed class ScriptedPacer : IPacer
+{
+    public int Next { get; set; }
+    /// <summary>Seconds until it asks to decide again (0: at every tick).</summary>
+    public double Interval { get; set; }
+    public string Name => "scripted";
+    public bool ReactsToEvents => true;
+
+    public PacingDecision Decide(DialerState s)
+    {
+        var n = Next;
+        Next = 0;
+        return new(n, s.Now + Interval);
+    }
+}
+
+internal sealed class FixedPredictor(float p) : IAnswerPredictor
+{
+    public float PredictLive(Lead lead, DateTime utcNow) => p;
+    public void Observe(Lead lead, DateTime placedUtc, bool live) { }
+}
+
+internal static class Make
+{
+    public static readonly DateTime T0 = new(2026, 11, 23, 2, 0, 0, DateTimeKind.Utc); // 10:00 in Shanghai
+    public static readonly TimeZoneInfo Shanghai = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
+
+    public static Lead Lead(long id, string phone = "+8613800000000", int priority = 0, string region = "bj", TimeZoneInfo? zone = null, DateOnly? expiry = null) =>
+        new() { Id = id, Phone = phone, Region = region, TimeZone = zone ?? Shanghai, Priority = priority, PolicyExpiry = expiry };
+
+    public static TrunkConfig Trunk(string name, int channels = 100, double cps = 100, params (string Prefix, double Rate)[] rates) =>
+        new()
+        {
+            Name = name,
+            Channels = channels,
+            CallsPerSecond = cps,
+            RatePerMinute = (rates.Length == 0 ? [("+86", 0.01)] : rates).ToDictionary(r => r.Prefix, r => r.Rate),
+        };
+
+    public static (DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, MemoryHopper Hopper) Engine(
+        int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null)
+    {
+        campaign ??= new CampaignConfig { TimeZone = Shanghai };
+        var control = new RecordingControl();
+        var pacer = new ScriptedPacer();
+        var hopper = new MemoryHopper(campaign, leads, T0);
+        var list = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"a{i}", Skills = skills?[i] ?? new SkillSet() }).ToList();
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = campaign,
+            Agents = list,
+            Trunks = [Trunk("t1")],
+            Pacer = pacer,
+            Control = control,
+            Leads = hopper,
+            Predictor = new FixedPredictor(0.3f),
+        }, T0);
+        return (engine, control, pacer, hopper);
+    }
+}

@@ -1,0 +1,155 @@
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Pacing;
+
+namespace Dialer.Core.Tests;
+
+/// <summary>Each pacer's rule, on engine states built through real events.</summary>
+public class PacerTests
+{
+    private static readonly DateTime T0 = Make.T0;
+
+    /// <summary>An engine with <paramref name="ready"/> ready agents, <paramref name="talking"/> agents on calls and <paramref name="ringing"/> calls ringing.</summary>
+    private static DialerEngine State(int ready, int talking, int ringing)
+    {
+        var leads = Enumerable.Range(1, talking + ringing + 10).Select(i => Make.Lead(i)).ToList();
+        var (engine, control, pacer, _) = Make.Engine(ready + talking, leads);
+        for (var a = 0; a < ready + talking; a++) engine.Handle(EngineEvent.Login(a), T0);
+        pacer.Next = talking + ringing;
+        engine.Tick(T0);
+        for (var i = 0; i < talking; i++) engine.Handle(EngineEvent.Answered(control.Originated[i].Id, true), T0.AddSeconds(1));
+        return engine;
+    }
+
+    [Theory]
+    [InlineData(5, 0, 0, 5)]
+    [InlineData(5, 3, 2, 3)]
+    [InlineData(2, 4, 6, 0)]
+    public void Progressive_places_one_call_per_ready_agent_without_one(int ready, int talking, int ringing, int expected) =>
+        Assert.Equal(expected, new ProgressivePacer().Decide(State(ready, talking, ringing).State).CallsToPlace);
+
+    [Theory]
+    [InlineData(2.0, 4, 6, 0, 14)] // goal round(2 × 10) = 20, lines in use 6 talking
+    [InlineData(1.5, 3, 0, 2, 3)] // goal round(4.5) = 5 (half away from zero), 2 ringing
+    [InlineData(1.0, 0, 5, 9, 0)]
+    public void Ratio_keeps_K_lines_per_ready_or_talking_agent(double k, int ready, int talking, int ringing, int expected) =>
+        Assert.Equal(expected, new RatioPacer(k).Decide(State(ready, talking, ringing).State).CallsToPlace);
+
+    [Fact]
+    public void Vicidial_raises_the_level_by_the_ready_minus_waiting_differential()
+    {
+        // 4 ready and 0 waiting of 4 logged in for 15 samples: x = 4/4 = 1 → L' = L·(1 + 1·(1 + I)).
+        var engine = State(4, 0, 0);
+        var pacer = new VicidialPacer(VicidialDropClamp.HardLimit, new VicidialOptions { InitialLevel = 1.2, Intensity = 20 });
+        var first = pacer.Decide(engine.State); // samples once, adapts on the first sample, dials
+        Assert.Equal(Math.Min(1.2 * (1 + 1 * 1.2), 3.0), pacer.Level, 9);
+        Assert.Equal((int)Math.Round(pacer.Level * 4, MidpointRounding.AwayFromZero), first.CallsToPlace);
+        Assert.Equal(engine.State.Now + 1, first.NextDecisionAt);
+    }
+
+    [Fact]
+    public void Vicidial_lowers_the_level_with_negative_differential_and_never_below_one()
+    {
+        // All 3 agents talking, 1 callee waiting: D = 0 − 1, T = 3, x = −1/3 → L · (1 − 1/3 · |I − 1|).
+        var (engine, control, pacer, _) = Make.Engine(3, Enumerable.Range(1, 8).Select(i => Make.Lead(i)));
+        for (var a = 0; a < 3; a++) engine.Handle(EngineEvent.Login(a), T0);
+        pacer.Next = 4;
+        engine.Tick(T0);
+        for (var i = 0; i < 4; i++) engine.Handle(EngineEvent.Answered(control.Originated[i].Id, true), T0.AddSeconds(0.5));
+        Assert.Equal(1, engine.State.Waiting);
+        var v = new VicidialPacer(VicidialDropClamp.HardLimit, new VicidialOptions { InitialLevel = 2.4, Intensity = -20 });
+        v.Decide(engine.State);
+        Assert.Equal(2.4 * (1 - 1.0 / 3 * Math.Abs(-0.2 - 1)), v.Level, 9);
+        var low = new VicidialPacer(VicidialDropClamp.HardLimit, new VicidialOptions { InitialLevel = 1.1 });
+        low.Decide(engine.State);
+        Assert.Equal(1.0, low.Level);
+    }
+
+    [Fact]
+    public void Fixed_rate_places_a_poisson_stream_of_the_given_rate()
+    {
+        var engine = State(1, 0, 0);
+        var pacer = new FixedRatePacer(2.0, seed: 7);
+        var s = engine.State;
+        var first = pacer.Decide(s);
+        Assert.Equal(0, first.CallsToPlace);
+        Assert.True(first.NextDecisionAt > s.Now);
+        var pacerB = new FixedRatePacer(2.0, seed: 7);
+        Assert.Equal(first, pacerB.Decide(s)); // same seed, same stream
+    }
+
+    [Fact]
+    public void Predictive_dials_nothing_without_agents_and_more_for_more_ready_agents()
+    {
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        var none = State(0, 0, 0);
+        Assert.Equal(0, pacer.Decide(none.State).CallsToPlace);
+        var few = pacer.Decide(State(2, 0, 0).State).CallsToPlace;
+        var many = pacer.Decide(State(8, 0, 0).State).CallsToPlace;
+        Assert.InRange(few, 1, 20);
+        Assert.True(many > few, $"{many} calls for 8 ready agents should exceed {few} for 2");
+    }
+
+    [Fact]
+    public void Predictive_counts_ringing_calls_against_supply()
+    {
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        var idle = pacer.Decide(State(4, 0, 0).State).CallsToPlace;
+        var busy = pacer.Decide(State(4, 0, idle).State).CallsToPlace;
+        Assert.True(busy < idle / 2, $"after placing {idle} calls, only {busy} more");
+    }
+
+    [Fact]
+    public void Vectorised_and_scalar_demand_agree()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // then the scalar path is the only one
+        var engine = State(3, 0, 37); // 37 ringing: four vector steps and a scalar tail
+        var s = engine.State;
+        for (var i = 0; i < 500; i++) { s.LiveAnswerDelay.Observe(3 + i % 11); s.OtherRingTime.Observe(i % 3 == 0 ? 25 : 2 + i % 17); }
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        foreach (var later in new[] { 0.0, 4.3, 9.9, 40 }) // ages up to beyond the table
+        {
+            engine.Tick(T0.AddSeconds(later));
+            var (vm, vv) = pacer.Demand(s, vectorize: true);
+            var (sm, sv) = pacer.Demand(s, vectorize: false);
+            Assert.Equal(sm, vm, 4);
+            Assert.Equal(sv, vv, 4);
+        }
+    }
+
+    [Fact]
+    public void Abandon_budget_tightens_after_abandons_and_shuts_at_the_cap()
+    {
+        var s = State(1, 0, 0).State;
+        var target = 0.02;
+        Assert.Equal(target, AbandonBudget.AllowedRisk(s, target, 0.25, 6), 12); // no history: the target itself
+        for (var i = 0; i < 100; i++) s.Ledger.Live(T0);
+        var fresh = AbandonBudget.AllowedRisk(s, target, 0.25, 6); // 2 abandons of credit
+        Assert.Equal(target * Math.Exp(0.25 * 2), fresh, 12);
+        s.Ledger.Abandoned(T0);
+        s.Ledger.Abandoned(T0);
+        Assert.Equal(target, AbandonBudget.AllowedRisk(s, target, 0.25, 6), 12);
+        s.Ledger.Abandoned(T0);
+        Assert.Equal(AbandonBudget.MinRisk, AbandonBudget.AllowedRisk(s, target, 0.25, 6)); // 3% ≥ 95% of the cap
+    }
+
+    [Theory]
+    [InlineData(0, 1, 0.3989422804)] // E[max(Z,0)] = φ(0)
+    [InlineData(2, 1, 2.0084908)]
+    [InlineData(-2, 1, 0.0084908)]
+    [InlineData(3, 0, 3)]
+    [InlineData(-3, 0, 0)]
+    public void Expected_excess_of_a_normal(double mean, double variance, double expected) =>
+        Assert.Equal(expected, Gaussian.ExpectedExcess(mean, variance), 5);
+
+    [Fact]
+    public void Pacer_names_parse_and_bad_names_say_what_is_expected()
+    {
+        var v = new VicidialOptions();
+        var p = new PredictiveOptions();
+        Assert.Equal("ratio:2.5", Pacers.Create("ratio:2.5", v, p, 1).Name);
+        Assert.Equal("vicidial-tapered", Pacers.Create("vicidial-tapered", v, p, 1).Name);
+        Assert.Contains("expected progressive", Assert.Throws<ArgumentException>(() => Pacers.Create("turbo", v, p, 1)).Message);
+        Assert.Contains("not a positive number", Assert.Throws<ArgumentException>(() => Pacers.Create("ratio:-1", v, p, 1)).Message);
+    }
+}

@@ -1,0 +1,72 @@
+using Dialer.Sim;
+using Dialer.Sim.Config;
+
+namespace Dialer.Sim.Tests;
+
+public class ScenarioTests
+{
+    internal static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Dialer.sln"))) dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("Dialer.sln not found above the test folder");
+        }
+    }
+
+    internal static string Shipped(string name) => Path.Combine(RepoRoot, "scenarios", name + ".yaml");
+
+    [Theory]
+    [InlineData("small-team", 8)]
+    [InlineData("medium-team", 25)]
+    [InlineData("large-team", 100)]
+    [InlineData("heavy-tail", 25)]
+    public void Shipped_scenarios_load(string name, int agents)
+    {
+        var s = Scenario.Load(Shipped(name));
+        Assert.Equal(agents, s.AgentCount);
+        Assert.InRange(s.OracleOccupancy, 0.8, 0.95);
+    }
+
+    public static TheoryData<string, string, string> BadEdits => new()
+    {
+        { "timezone: Asia/Shanghai", "timezone: Asia/Shangai", "timezone: \"Asia/Shangai\" is not a known IANA time zone" },
+        { "  ring_timeout_seconds: 25", "  ring_timeout_seconds: 10", "campaign.ring_timeout_seconds: 10 is out of range (expected 15..120)" },
+        { "    count: 25", "    count: many", "agents[0].count: expected a number, got \"many\"" },
+        { "  busy: 0.08", "  busy: 0.08\n  bussy: 0.1", "callees.bussy: unknown key" },
+        { "{dist: lognormal, mean: 150, sd: 90}", "{dist: gamma, mean: 150}", "callees.talk_seconds.dist: \"gamma\" is not a distribution" },
+        { "prefix: \"+8610\"", "prefix: \"8610\"", "regions[0].prefix: expected '+' and digits" },
+        { "shift: {start: \"13:00\", end: \"21:00\"}", "shift: {start: \"13:00\", end: \"9pm\"}", "agents[0].shift.end: expected a time of day like \"09:00\", got \"9pm\"" },
+        { "start_date: 2026-11-23", "start_date: 23/11/2026", "start_date: expected a date like 2026-11-23" },
+        { "  predictive: {target_abandon_rate: 0.02}", "  predictive: {target_abandon_rate: 0.04}", "pacing.predictive.target_abandon_rate: 0.04 is out of range" },
+        { "rates: {\"+86\": 0.010}", "rates: {\"+86\": -1}", "trunks[1].rates.+86: -1 is out of range" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadEdits))]
+    public void A_bad_scenario_names_the_key_and_what_was_expected(string find, string replace, string expected)
+    {
+        var text = File.ReadAllText(Shipped("medium-team"));
+        Assert.Contains(find, text);
+        var file = Path.Combine(Path.GetTempPath(), $"bad-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, text.Replace(find, replace));
+        try
+        {
+            var e = Assert.Throws<ConfigException>(() => Scenario.Load(file));
+            Assert.Contains(expected, e.Message);
+            Assert.StartsWith(file + ":", e.Message); // file and line come first
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Fact]
+    public void Missing_file_and_broken_yaml_are_clear_errors()
+    {
+        Assert.Contains("file not found", Assert.Throws<ConfigException>(() => Scenario.Load("/nonexistent/x.yaml")).Message);
+        var file = Path.Combine(Path.GetTempPath(), $"broken-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, "name: [unclosed\n");
+        try { Assert.Contains("not valid YAML", Assert.Throws<ConfigException>(() => Scenario.Load(file)).Message); }
+        finally { File.Delete(file); }
+    }
+}
