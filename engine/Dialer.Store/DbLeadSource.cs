@@ -67,9 +67,22 @@ public sealed class DbLeadSource : ILeadSource
         }
     }
 
+    /// <summary>Like the interface's default, but the leads passed over go back best-last, so the buffer keeps its order.</summary>
+    public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
+    {
+        var passed = new List<Lead>();
+        Lead? found = null;
+        while (found is null && passed.Count < lookahead && Next(utcNow) is { } lead)
+            if (accept(lead)) found = lead;
+            else passed.Add(lead);
+        for (var i = passed.Count - 1; i >= 0; i--) Release(passed[i], utcNow);
+        return found;
+    }
+
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
+        Claimed--;
         _buffer.Push(lead);
     }
 

@@ -33,6 +33,12 @@ public sealed class HopperTests(PostgresServer pg)
         while (h.Next(TestDb.Noon) is { } lead) order.Add(lead.Phone);
         Assert.Equal(["+8613800000003", "+8613800000002", "+8613800000001"], order);
 
+        // Leads passed over by a filter (no free agent with the skills) keep their place in the order.
+        h = Hopper(t, id, owner: "node-c");
+        Assert.Equal("+8613800000002", h.Next(TestDb.Noon.AddMinutes(10), l => l.Phone == "+8613800000002")?.Phone);
+        Assert.Equal("+8613800000003", h.Next(TestDb.Noon.AddMinutes(10))?.Phone);
+        Assert.Equal("+8613800000001", h.Next(TestDb.Noon.AddMinutes(10))?.Phone);
+
         using var c2 = t.Db.Connect();
         var due = c2.ExecuteScalar<long>("SELECT due_at FROM leads WHERE id = 5");
         Assert.Equal(new DateTime(2026, 11, 20, 17, 0, 0, DateTimeKind.Utc), DateTimeOffset.FromUnixTimeMilliseconds(due).UtcDateTime); // 09:00 in LA
