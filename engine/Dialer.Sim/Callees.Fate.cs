@@ -6,11 +6,13 @@ namespace Dialer.Sim;
 public readonly record struct Fate(CallOutcome Outcome, double At, int Cause, double TalkSeconds, double PatienceSeconds);
 
 /// <summary>The callee model: live-answer probability by region × local hour and lead features, then ring, talk, patience.</summary>
-public sealed class CalleeModel(Scenario scenario, ulong seed, int[] regionOfLead)
+public sealed class CalleeModel(Scenario scenario, ulong seed)
 {
     private readonly Callees _c = scenario.Callees;
+    private readonly Dictionary<string, Region> _regions = scenario.Regions.ToDictionary(r => r.Name, StringComparer.Ordinal);
 
-    public Region RegionOf(Lead lead) => scenario.Regions[regionOfLead[lead.Id]];
+    public Region RegionOf(Lead lead) =>
+        _regions.TryGetValue(lead.Region, out var r) ? r : throw new InvalidDataException($"lead {lead.Id}: region '{lead.Region}' is not in the scenario");
 
     /// <summary>True probability a person answers attempt <paramref name="attempt"/> placed at <paramref name="utc"/> (before ring time-out, bad numbers and congestion).</summary>
     public double PLive(Lead lead, int attempt, DateTime utc)
