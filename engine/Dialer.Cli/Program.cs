@@ -1,13 +1,16 @@
 using System.CommandLine;
+using Dialer.Api;
 using Dialer.Cli.Commands;
 using Dialer.Models.Interop;
 using Dialer.Models.Training;
 using Dialer.Sim.Config;
+using Dialer.Store;
 
 var root = new RootCommand("dialer — a predictive dialer engine on Asterisk ARI, with a simulator for capacity planning");
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModelCommand.Create());
+foreach (var c in StoreCommands.Create().Concat(ApiCommands.Create())) root.Subcommands.Add(c);
 
 try
 {

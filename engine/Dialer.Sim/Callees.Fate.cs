@@ -6,11 +6,13 @@ namespace Dialer.Sim;
 public readonly record struct Fate(CallOutcome Outcome, double At, int Cause, double TalkSeconds, double PatienceSeconds);
 
 /// <summary>The callee model: live-answer probability by region × local hour and lead features, then ring, talk, patience.</summary>
-public sealed class CalleeModel(Scenario scenario, ulong seed, int[] regionOfLead)
+public sealed class CalleeModel(Scenario scenario, ulong seed)
 {
     private readonly Callees _c = scenario.Callees;
+    private readonly Dictionary<string, Region> _regions = scenario.Regions.ToDictionary(r => r.Name, StringComparer.Ordinal);
 
-    public Region RegionOf(Lead lead) => scenario.Regions[regionOfLead[lead.Id]];
+    public Region RegionOf(Lead lead) =>
+        _regions.TryGetValue(lead.Region, out var r) ? r : throw new InvalidDataException($"lead {lead.Id}: region '{lead.Region}' is not in the scenario");
 
     /// <summary>True probability a person answers attempt <paramref name="attempt"/> placed at <paramref name="utc"/> (before ring time-out, bad numbers and congestion).</summary>
     public double PLive(Lead lead, int attempt, DateTime utc)
@@ -25,9 +27,13 @@ public sealed class CalleeModel(Scenario scenario, ulong seed, int[] regionOfLea
         return 1 / (1 + Math.Exp(-logit));
     }
 
-    /// <summary>P(outcome is live) for this attempt, everything included: what a perfect model would predict.</summary>
+    /// <summary>
+    /// P(outcome is live) for this attempt given all that can be known when it is placed: what a perfect
+    /// model would predict (the Bayes limit). Whether the number is dead is not knowable before the first
+    /// call (and a dead number is never called again), so first attempts carry the bad-number share.
+    /// </summary>
     public double PLiveTrue(Lead lead, int attempt, DateTime utc, int trunk, double ringTimeout) =>
-        IsBadNumber(lead) ? 0 : (1 - scenario.TrunkCongestion[trunk]) * PLive(lead, attempt, utc) * _c.RingSeconds.Cdf(ringTimeout);
+        (attempt == 1 ? 1 - _c.BadNumberShare : 1) * (1 - scenario.TrunkCongestion[trunk]) * PLive(lead, attempt, utc) * _c.RingSeconds.Cdf(ringTimeout);
 
     public Fate Draw(Lead lead, int attempt, DateTime utc, int trunk, double ringTimeout)
     {

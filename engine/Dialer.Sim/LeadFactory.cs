@@ -8,10 +8,9 @@ public static class LeadFactory
 {
     private const int RegionStream = 20, PhoneStream = 21, ExpiryStream = 22, CreatedStream = 23, TagStream = 30;
 
-    public static (List<Lead> Leads, int[] RegionOfLead) Create(Scenario s, ulong seed)
+    public static List<Lead> Create(Scenario s, ulong seed)
     {
         var leads = new List<Lead>(s.Leads.Count);
-        var regionOf = new int[s.Leads.Count + 1];
         var totalWeight = s.Regions.Sum(r => r.Weight);
         var tags = s.Leads.TagShares.ToArray();
         var start = s.StartDate;
@@ -21,7 +20,6 @@ public static class LeadFactory
             var pick = U(RegionStream) * totalWeight;
             var r = 0;
             while (r < s.Regions.Count - 1 && (pick -= s.Regions[r].Weight) > 0) r++;
-            regionOf[id] = r;
             var region = s.Regions[r];
             var leadTags = new List<string>();
             for (var t = 0; t < tags.Length; t++)
@@ -40,6 +38,6 @@ public static class LeadFactory
                 CreatedAt = start.AddDays(-(int)(U(CreatedStream) * 60)).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
             });
         }
-        return (leads, regionOf);
+        return leads;
     }
 }

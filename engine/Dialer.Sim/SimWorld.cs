@@ -41,12 +41,16 @@ public sealed class SimWorld : ICallControl
     private long _seq;
     private DateTime _now;
 
-    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log, bool bestTimeToCall = false)
+    /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time; by default
+    /// an in-memory hopper over <see cref="Leads"/>.</param>
+    /// <param name="firstCallId">First call id (a database attempt log reserves a block).</param>
+    public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log,
+        bool bestTimeToCall = false, Func<DateTime, ILeadSource>? leadSource = null, long firstCallId = 1)
     {
         _scenario = scenario;
         _seed = seed;
-        var (leads, regionOf) = LeadFactory.Create(scenario, seed);
-        Callees = new CalleeModel(scenario, seed, regionOf);
+        var leads = LeadFactory.Create(scenario, seed);
+        Callees = new CalleeModel(scenario, seed);
         var rules = new RoutingRules(scenario.Campaign, scenario.Skills, new RequirementTable());
         foreach (var lead in leads) rules.Apply(lead);
         Leads = leads;
@@ -63,7 +67,7 @@ public sealed class SimWorld : ICallControl
         Start = LocalToUtc(scenario.StartDate, scenario.Agents.Min(g => g.ShiftStart));
         End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
         _now = Start;
-        Hopper = new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTimeToCall ? predictor : null);
+        LeadSource = leadSource?.Invoke(Start) ?? new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTimeToCall ? predictor : null);
         Engine = new DialerEngine(new EngineSetup
         {
             Campaign = scenario.Campaign,
@@ -71,15 +75,16 @@ public sealed class SimWorld : ICallControl
             Trunks = scenario.Trunks,
             Pacer = pacer,
             Control = this,
-            Leads = Hopper,
+            Leads = LeadSource,
             Predictor = predictor,
             Log = log,
+            FirstCallId = firstCallId,
         }, Start);
         ScheduleShifts();
     }
 
     public DialerEngine Engine { get; }
-    public MemoryHopper Hopper { get; }
+    public ILeadSource LeadSource { get; }
     public CalleeModel Callees { get; }
     public IReadOnlyList<Lead> Leads { get; }
     public DateTime Start { get; }

@@ -15,6 +15,9 @@ public static class Simulation
         public Action<SimWorld>? EveryMinute { get; init; }
         /// <summary>Sees the world once it is built (e.g. to read its callee model from an attempt log).</summary>
         public Action<SimWorld>? OnWorld { get; init; }
+        /// <summary>Where leads come from instead of the in-memory hopper (the database hopper), given the start time.</summary>
+        public Func<DateTime, ILeadSource>? LeadSource { get; init; }
+        public long FirstCallId { get; init; } = 1;
     }
 
     /// <summary>
@@ -34,7 +37,7 @@ public static class Simulation
             "model" => options.Model?.Invoke() ?? throw new ArgumentException($"'{spec}': @model needs a trained model (--model DIR)"),
             _ => throw new ArgumentException($"'{spec}': unknown predictor '{predictorName}' (expected rates, average or model)"),
         };
-        var world = new SimWorld(scenario, seed, pacer, predictor, options.History?.Invoke(seed), bestTime);
+        var world = new SimWorld(scenario, seed, pacer, predictor, options.History?.Invoke(seed), bestTime, options.LeadSource, options.FirstCallId);
         options.OnWorld?.Invoke(world);
         if (options.EveryMinute is { } tick)
             for (var t = world.Start; t < world.End; t = t.AddMinutes(1))

@@ -65,6 +65,51 @@ public class PacerTests
         Assert.Equal(1.0, low.Level);
     }
 
+    /// <summary>4 ready agents, 60 calls today with 5% dropped: x = 1, so the unclamped level doubles 1.2 → 2.4.</summary>
+    private static DialerState OverDropLimit(TimeOnly windowEnd)
+    {
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, WindowEnd = windowEnd };
+        var (engine, _, _, _) = Make.Engine(4, [], campaign);
+        for (var a = 0; a < 4; a++) engine.Handle(EngineEvent.Login(a), T0);
+        var s = engine.State;
+        s.CallsToday = 60;
+        for (var i = 0; i < 40; i++) s.Ledger.Live(T0);
+        s.Ledger.Abandoned(T0);
+        s.Ledger.Abandoned(T0);
+        return s;
+    }
+
+    [Theory]
+    [InlineData(VicidialDropClamp.HardLimit, 21, 1.0)] // back to 1.0
+    [InlineData(VicidialDropClamp.Average, 21, 1.2)] // halved
+    [InlineData(VicidialDropClamp.Tapered, 21, 2.4)] // 10:00 local, h = 2100 − 1000 = 1100 > 1000: unchanged
+    [InlineData(VicidialDropClamp.Tapered, 15, 1.2)] // h = 1500 − 1000 = 500: × 0.5
+    [InlineData(VicidialDropClamp.Tapered, 9, 1.0)] // h < 0: 1.0
+    public void Vicidial_drop_clamps_when_todays_drop_rate_passes_the_limit(VicidialDropClamp clamp, int windowEndHour, double expected)
+    {
+        var pacer = new VicidialPacer(clamp, new VicidialOptions { InitialLevel = 1.2 });
+        pacer.Decide(OverDropLimit(new TimeOnly(windowEndHour, 0)));
+        Assert.Equal(expected, pacer.Level, 9);
+    }
+
+    [Fact]
+    public void Vicidial_halves_the_level_when_most_calls_of_the_last_minute_dropped()
+    {
+        var s = State(4, 0, 0).State;
+        var now = (long)s.Now;
+        s.PlacedLastMinute.Add(now, 30);
+        s.DroppedLastMinute.Add(now, 16);
+        var pacer = new VicidialPacer(VicidialDropClamp.HardLimit, new VicidialOptions { InitialLevel = 1.2 });
+        pacer.Decide(s);
+        Assert.Equal(1.2, pacer.Level, 9); // 2.4 / 2
+        var calm = new VicidialPacer(VicidialDropClamp.HardLimit, new VicidialOptions { InitialLevel = 1.2 });
+        var s2 = State(4, 0, 0).State;
+        s2.PlacedLastMinute.Add((long)s2.Now, 30);
+        s2.DroppedLastMinute.Add((long)s2.Now, 15); // exactly half: not "more than 50%"
+        calm.Decide(s2);
+        Assert.Equal(2.4, calm.Level, 9);
+    }
+
     [Fact]
     public void Fixed_rate_places_a_poisson_stream_of_the_given_rate()
     {
@@ -97,6 +142,24 @@ public class PacerTests
         var idle = pacer.Decide(State(4, 0, 0).State).CallsToPlace;
         var busy = pacer.Decide(State(4, 0, idle).State).CallsToPlace;
         Assert.True(busy < idle / 2, $"after placing {idle} calls, only {busy} more");
+    }
+
+    [Fact]
+    public void Vectorised_and_scalar_demand_agree()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // then the scalar path is the only one
+        var engine = State(3, 0, 37); // 37 ringing: four vector steps and a scalar tail
+        var s = engine.State;
+        for (var i = 0; i < 500; i++) { s.LiveAnswerDelay.Observe(3 + i % 11); s.OtherRingTime.Observe(i % 3 == 0 ? 25 : 2 + i % 17); }
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        foreach (var later in new[] { 0.0, 4.3, 9.9, 40 }) // ages up to beyond the table
+        {
+            engine.Tick(T0.AddSeconds(later));
+            var (vm, vv) = pacer.Demand(s, vectorize: true);
+            var (sm, sv) = pacer.Demand(s, vectorize: false);
+            Assert.Equal(sm, vm, 4);
+            Assert.Equal(sv, vv, 4);
+        }
     }
 
     [Fact]

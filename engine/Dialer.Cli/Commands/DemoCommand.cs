@@ -1,33 +1,69 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
 using Dialer.Core.Domain;
+using Dialer.Core.Routing;
 using Dialer.Sim;
+using Dialer.Store;
 using Spectre.Console;
 
 namespace Dialer.Cli.Commands;
 
-/// <summary>The README's first command: a campaign in the simulator with a live table, then the summary.</summary>
+/// <summary>
+/// The README's first command: a campaign on the embedded default — the simulator as the telephony
+/// world, SQLite as the store (leads imported, hopper and attempt log on the database) — with a live table,
+/// then the summary.
+/// </summary>
 internal static class DemoCommand
 {
+    private const string DefaultDb = "dialer-demo.db";
+    // Demo data only (simulated numbers): a fixed key so the demo needs no setup; real runs set DIALER_PII_KEY.
+    private const string DemoPiiKey = "ZGlhbGVyLWRlbW8tb25seS1ub3QtYS1yZWFsLWtleSE=";
+
     public static Command Create()
     {
         var scenario = new Option<string>("--scenario") { Description = "Scenario to run", DefaultValueFactory = _ => "medium-team" };
         var pacer = new Option<string>("--pacer") { Description = "Pacer to run", DefaultValueFactory = _ => "predictive" };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1 };
+        var db = new Option<string>("--db") { Description = $"Store: sqlite:PATH or a PostgreSQL connection string (default: a fresh sqlite:{DefaultDb})" };
         var delay = new Option<int>("--frame-ms") { Description = "Real milliseconds per simulated 5 minutes (0: as fast as possible)", DefaultValueFactory = _ => 60 };
-        var cmd = new Command("demo", "Run a simulated campaign with live figures, then print the summary") { scenario, pacer, seed, delay };
+        var cmd = new Command("demo", "Run a simulated campaign on SQLite with live figures, then print the summary") { scenario, pacer, seed, db, delay };
         cmd.SetAction(parse =>
         {
             var s = ScenarioFiles.Load(parse.GetValue(scenario)!);
             var frame = parse.GetValue(delay);
+            var connection = parse.GetValue(db);
+            if (connection is null)
+            {
+                foreach (var f in new[] { DefaultDb, DefaultDb + "-wal", DefaultDb + "-shm" }) File.Delete(f);
+                connection = "sqlite:" + DefaultDb;
+            }
+            using var store = StoreDb.Open(connection);
+            Migrator.Migrate(store);
+            var pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) ?? DemoPiiKey);
+            var campaigns = new Campaigns(store);
+            var now = DateTime.UtcNow;
+            var campaign = campaigns.Create($"demo-{s.Name}-{now:yyyyMMddHHmmss}", new CampaignSettings { TimeZone = s.Campaign.TimeZone.Id }, now);
+            campaigns.SetStatus(campaign.Id, CampaignStatus.Running, now);
+            var log = new DbAttemptLog(store, campaign.Id, "demo");
+            ImportReport? imported = null;
+
             if (AnsiConsole.Profile.Width < 110) AnsiConsole.Profile.Width = 110; // redirected output reports 80 columns and would wrap
             var table = new Table().Border(TableBorder.Rounded).AddColumns("time", "dial level", "in flight", "ready", "talking", "wrap-up", "paused", "placed", "live", "abandon rate");
             SimReport? report = null;
-            AnsiConsole.MarkupLine($"[bold]dialer demo[/]: scenario [green]{s.Name}[/] ({Markup.Escape(s.Description)}), pacer [green]{parse.GetValue(pacer)}[/]");
+            AnsiConsole.MarkupLine($"[bold]dialer demo[/]: scenario [green]{s.Name}[/] ({Markup.Escape(s.Description)}), pacer [green]{parse.GetValue(pacer)}[/], store [green]{Markup.Escape(connection)}[/]");
             AnsiConsole.Live(table).Start(ctx =>
             {
                 var minute = 0;
                 report = Simulation.Run(s, parse.GetValue(pacer)!, parse.GetValue(seed), new Simulation.Options
                 {
+                    LeadSource = _ => new DbLeadSource(store, pii, campaign.Id, s.Campaign, "demo")
+                    {
+                        Routing = new RoutingRules(s.Campaign, s.Skills, new RequirementTable()),
+                    },
+                    History = _ => log,
+                    FirstCallId = log.ReserveCallIds(),
+                    OnWorld = w => imported = new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, new StringReader(LeadsCsv(w.Leads)), w.Start),
                     EveryMinute = w =>
                     {
                         if (minute++ % 5 != 0) return;
@@ -39,9 +75,21 @@ internal static class DemoCommand
             });
             Console.WriteLine();
             Console.WriteLine(Tables.Single(report!));
+            var counts = campaigns.Counts(campaign.Id);
+            Console.WriteLine($"  store                   {connection}: campaign '{campaign.Name}', leads imported {imported!.Accepted} " +
+                              $"(merged {imported.Merged}, rejected {imported.Rejected}), attempts written {counts.Attempts}");
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The simulated lead list as a Leads CSV (DESIGN.md), so it enters the store the way a real list does.</summary>
+    private static string LeadsCsv(IReadOnlyList<Lead> leads)
+    {
+        var csv = new StringBuilder("phone,region,timezone,customer_id,policy_expiry,tags,priority\n");
+        foreach (var l in leads)
+            csv.Append(CultureInfo.InvariantCulture, $"{l.Phone},{l.Region},{l.TimeZone.Id},C{l.Id},{l.PolicyExpiry:yyyy-MM-dd},{string.Join(';', l.Tags)},{l.Priority}\n");
+        return csv.ToString();
     }
 
     private static void AddRow(Table table, SimWorld w, Scenario s)

@@ -317,6 +317,7 @@ public sealed class DialerEngine
         // Login only from logged out; ready only from wrap-up or pause. Anything else is a stale event.
         if (login ? st != AgentState.LoggedOut : st is not (AgentState.WrapUp or AgentState.Paused)) return;
         if (st == AgentState.WrapUp) _s.WrapTime.Observe(now - _s.AgentSince[agent]);
+        if (st == AgentState.Paused) _s.PauseTime.Observe(now - _s.AgentSince[agent]);
         var utcNow = _s.UtcNow;
         // A live callee already waiting gets this agent at once, oldest first.
         foreach (var call in _s.WaitingCalls)

@@ -32,6 +32,7 @@ public sealed class DialerState
         OtherRingTime = new DurationHistogram(0.25, ring + 5, priorMean: ring * 0.7, priorWeight: 20);
         TalkTime = new DurationHistogram(2, 3600, priorMean: 300, priorWeight: 10);
         WrapTime = new DurationHistogram(1, 600, priorMean: 30, priorWeight: 10);
+        PauseTime = new DurationHistogram(10, 4 * 3600, priorMean: 1800, priorWeight: 3);
     }
 
     public CampaignConfig Config { get; }
@@ -82,6 +83,7 @@ public sealed class DialerState
     public DurationHistogram OtherRingTime { get; }
     public DurationHistogram TalkTime { get; }
     public DurationHistogram WrapTime { get; }
+    public DurationHistogram PauseTime { get; }
     /// <summary>Moving average of the live-answer probability of calls placed lately (what a next call is worth).</summary>
     public double RecentLiveP { get; internal set; } = double.NaN;
 

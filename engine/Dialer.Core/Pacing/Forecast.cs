@@ -20,7 +20,7 @@ public static class Forecast
 /// <summary>A decision's view of the learned curves: fetched once, then cheap per agent and per call.</summary>
 public readonly struct Outlook
 {
-    private readonly SurvivalCurve _liveDelay, _otherRing, _talk, _wrap;
+    private readonly SurvivalCurve _liveDelay, _otherRing, _talk, _wrap, _pause;
     private readonly double _talkHorizon;
 
     internal Outlook(DialerState s)
@@ -30,6 +30,7 @@ public readonly struct Outlook
         _otherRing = s.OtherRingTime.Curve;
         _talk = s.TalkTime.Curve;
         _wrap = s.WrapTime.Curve;
+        _pause = s.PauseTime.Curve;
         // Still talking: free only if the call ends early enough to leave time for wrap-up.
         _talkHorizon = Horizon - s.WrapTime.Mean;
     }
@@ -43,6 +44,8 @@ public readonly struct Outlook
         AgentState.Ready => 1f,
         AgentState.WrapUp => _wrap.EndsWithin(elapsed, Horizon),
         AgentState.Talking => _talk.EndsWithin(elapsed, _talkHorizon),
+        // Breaks have their usual lengths too: an agent back in a moment is worth a call now.
+        AgentState.Paused => _pause.EndsWithin(elapsed, Horizon),
         _ => 0f,
     };
 

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 
@@ -49,7 +51,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 
         var outlook = Forecast.Of(s);
         var (supply, varSupply) = Supply(s, outlook);
-        var (demand, varDemand) = Demand(s);
+        var (demand, varDemand) = Demand(s, Avx2.IsSupported);
         var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
 
         var p = double.IsNaN(s.RecentLiveP) ? 0.2 : Math.Max(s.RecentLiveP, 0.01);
@@ -71,7 +73,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         }
     }
 
-    /// <summary>Ready agents, plus the chance each busy agent is free within the horizon.</summary>
+    /// <summary>Ready agents, plus the chance each busy or paused agent is free within the horizon.</summary>
     private static (double Mean, double Var) Supply(DialerState s, in Outlook outlook)
     {
         double mean = s.Count(AgentState.Ready), var = 0;
@@ -84,7 +86,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         for (var a = 0; a < states.Length; a++)
         {
             var st = states[a];
-            if (st != AgentState.WrapUp && (st != AgentState.Talking || !talkCounts)) continue;
+            if (st != AgentState.WrapUp && st != AgentState.Paused && (st != AgentState.Talking || !talkCounts)) continue;
             if (leaving[a]) continue;
             var q = outlook.FreeWithin(states[a], now - since[a]);
             mean += q;
@@ -98,32 +100,60 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
     /// q = 1 / (1 + odds · S_other(age) / S_live(age)), with the ratio of the two ring-time curves tabled
     /// once per decision, so a call costs one look-up, a multiply-add and a divide.
     /// </summary>
-    private (double Mean, double Var) Demand(DialerState s)
+    internal (double Mean, double Var) Demand(DialerState s, bool vectorize)
     {
         var live = s.LiveAnswerDelay.Curve;
         var other = s.OtherRingTime.Curve;
         var ratio = RingRatio(live.Table, other.Table);
-        var perSecond = live.PerSecond; // both ring-time curves share their bins
-        var last = ratio.Length - 1;
-        double mean = s.Waiting, var = 0;
+        var perSecond = (float)live.PerSecond; // both ring-time curves share their bins
+        // Ages past the table read its last entry; clamping just below it keeps one path for every age.
+        var top = ratio.Length - 1.001f;
         var odds = s.RingingLiveOdds;
         var placed = s.RingingSince;
         var now = s.Now;
-        for (var i = 0; i < odds.Length; i++)
+        var i = 0;
+        var (sum, sumSquares) = vectorize ? DemandAvx2(ratio, odds, placed, now, perSecond, top, ref i) : (0f, 0f);
+        for (; i < odds.Length; i++)
         {
-            var x = (now - placed[i]) * perSecond;
-            float r;
-            if (x >= last) r = ratio[last];
-            else
-            {
-                var b = (int)x;
-                r = ratio[b] + (ratio[b + 1] - ratio[b]) * (float)(x - b);
-            }
+            var x = Math.Min((float)(now - placed[i]) * perSecond, top);
+            var b = (int)x;
+            var r = ratio[b] + (ratio[b + 1] - ratio[b]) * (x - b);
             var q = 1f / (1f + odds[i] * r);
-            mean += q;
-            var += q - q * q;
+            sum += q;
+            sumSquares += q * q;
         }
-        return (mean, var);
+        return (s.Waiting + sum, sum - sumSquares);
+    }
+
+    /// <summary>Eight calls a step: ages, table look-ups by gather, the Bayes update and the sums in AVX2.</summary>
+    private static unsafe (float Sum, float SumSquares) DemandAvx2(ReadOnlySpan<float> ratio, ReadOnlySpan<float> odds,
+        ReadOnlySpan<double> placed, double now, float perSecond, float top, ref int i)
+    {
+        var one = Vector256.Create(1f);
+        var sum = Vector256<float>.Zero;
+        var squares = Vector256<float>.Zero;
+        var nowV = Vector256.Create(now);
+        var rate = Vector256.Create(perSecond);
+        var topV = Vector256.Create(top);
+        fixed (float* r = ratio)
+        fixed (float* o = odds)
+        fixed (double* p = placed)
+        {
+            for (; i + 8 <= odds.Length; i += 8)
+            {
+                var age = Vector256.Create(Avx.ConvertToVector128Single(Avx.Subtract(nowV, Avx.LoadVector256(p + i))),
+                                           Avx.ConvertToVector128Single(Avx.Subtract(nowV, Avx.LoadVector256(p + i + 4))));
+                var x = Avx.Min(Avx.Multiply(age, rate), topV);
+                var b = Avx.ConvertToVector256Int32WithTruncation(x);
+                var r0 = Avx2.GatherVector256(r, b, 4);
+                var r1 = Avx2.GatherVector256(r + 1, b, 4);
+                var rr = Avx.Add(r0, Avx.Multiply(Avx.Subtract(r1, r0), Avx.Subtract(x, Avx.ConvertToVector256Single(b))));
+                var q = Avx.Divide(one, Avx.Add(one, Avx.Multiply(Avx.LoadVector256(o + i), rr)));
+                sum = Avx.Add(sum, q);
+                squares = Avx.Add(squares, Avx.Multiply(q, q));
+            }
+        }
+        return (Vector256.Sum(sum), Vector256.Sum(squares));
     }
 
     private ReadOnlySpan<float> RingRatio(ReadOnlySpan<float> live, ReadOnlySpan<float> other)

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using Dialer.Store;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Dialer.Api;
+
+/// <summary>`dialer serve`, for the CLI to add to its root command.</summary>
+public static class ApiCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        var config = new Option<FileInfo?>("--config") { Description = "JSON settings: db, api_keys, pii_key, max_upload_bytes (DIALER_DB, DIALER_API_KEYS, DIALER_PII_KEY override)" };
+        var urls = new Option<string>("--urls") { Description = "where to listen", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var serve = new Command("serve", "REST API and Server-Sent Events stream (API key in the X-Api-Key header)") { config, urls };
+        serve.SetAction(parse =>
+        {
+            WebApplication app;
+            try
+            {
+                var file = parse.GetValue(config);
+                if (file is { Exists: false }) throw new ArgumentException($"--config: '{file.FullName}' does not exist");
+                var builder = new ConfigurationBuilder();
+                if (file is not null) builder.AddJsonFile(file.FullName, optional: false);
+                var options = ApiOptions.From(builder.Build());
+                using (var db = StoreDb.Open(options.Db))
+                    foreach (var m in Migrator.Migrate(db)) Console.WriteLine($"applied {m.Name}");
+                app = DialerApi.Build(options, b => b.WebHost.UseUrls(parse.GetValue(urls)!));
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidDataException or FormatException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+            app.Run();
+            return 0;
+        });
+        return [serve];
+    }
+}

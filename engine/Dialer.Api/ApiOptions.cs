@@ -1,0 +1,40 @@
+using Dialer.Store;
+using Microsoft.Extensions.Configuration;
+
+namespace Dialer.Api;
+
+/// <summary>What `dialer serve` needs; read from the --config JSON file, then environment variables.</summary>
+public sealed class ApiOptions
+{
+    public const string KeysEnvVar = "DIALER_API_KEYS";
+
+    /// <summary>Connection string: sqlite:PATH or PostgreSQL.</summary>
+    public required string Db { get; init; }
+    /// <summary>Accepted values of the X-Api-Key header. At least one is required.</summary>
+    public required IReadOnlyList<string> ApiKeys { get; init; }
+    public required Pii Pii { get; init; }
+    /// <summary>Largest leads upload accepted, in bytes.</summary>
+    public long MaxUploadBytes { get; init; } = 50 * 1024 * 1024;
+
+    /// <summary>
+    /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>; the
+    /// environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_PII_KEY) wins over the file.
+    /// </summary>
+    public static ApiOptions From(IConfiguration config)
+    {
+        var keys = Environment.GetEnvironmentVariable(KeysEnvVar) is { Length: > 0 } env
+            ? env.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : config.GetSection("api_keys").Get<string[]>() ?? [];
+        if (keys.Length == 0) throw new InvalidOperationException($"api_keys: no API key configured (config file 'api_keys' or {KeysEnvVar})");
+        if (keys.Any(k => k.Length < 16)) throw new InvalidOperationException("api_keys: every key must be at least 16 characters");
+        var max = config.GetValue<long?>("max_upload_bytes") ?? 50 * 1024 * 1024;
+        if (max <= 0) throw new InvalidOperationException("max_upload_bytes: must be positive");
+        return new ApiOptions
+        {
+            Db = StoreDb.Resolve(config["db"]),
+            ApiKeys = keys,
+            Pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) is { Length: > 0 } ? null : config["pii_key"]),
+            MaxUploadBytes = max,
+        };
+    }
+}

@@ -1,0 +1,349 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Store;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dialer.Api;
+
+/// <summary>
+/// The REST API and event stream: campaigns, leads, DNC, agents, live stats, `/events` (Server-Sent Events),
+/// `/openapi.json`. Every route but /health, /openapi.json needs an X-Api-Key header. Bodies are JSON (snake_case)
+/// except the leads upload (text/csv); every bad input is a problem-details response naming the field.
+/// </summary>
+public static class DialerApi
+{
+    public const string KeyHeader = "X-Api-Key";
+    public static readonly JsonSerializerOptions Json = new(CampaignSettings.Json)
+    {
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+    };
+
+    /// <summary>Builds the app; <paramref name="configure"/> may swap the server (tests use the in-memory TestServer).</summary>
+    public static WebApplication Build(ApiOptions options, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxUploadBytes);
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
+        builder.Services.AddProblemDetails();
+        var db = StoreDb.Open(options.Db);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(db);
+        builder.Services.AddSingleton(new EventHub(Json));
+        builder.Services.AddSingleton<EngineRegistry>();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(db.Dispose);
+        app.UseStatusCodePages();
+        app.Use(RequireApiKey(options));
+        Map(app, db, options);
+        return app;
+    }
+
+    private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options)
+    {
+        var accepted = options.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
+        return async (ctx, next) =>
+        {
+            if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json") { await next(ctx); return; }
+            var given = ctx.Request.Headers[KeyHeader].ToString();
+            if (given.Length == 0)
+            {
+                await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header").ExecuteAsync(ctx);
+                return;
+            }
+            // Compare digests in constant time: the response time says nothing about how close a guess was.
+            var hash = SHA256.HashData(Encoding.UTF8.GetBytes(given));
+            if (!accepted.Any(a => CryptographicOperations.FixedTimeEquals(a, hash)))
+            {
+                await Results.Problem(statusCode: 401, title: "API key not accepted", detail: $"the {KeyHeader} header does not hold a configured key").ExecuteAsync(ctx);
+                return;
+            }
+            await next(ctx);
+        };
+    }
+
+    // ---- request bodies -------------------------------------------------------------------------
+
+    // Optional members have defaults: with RespectRequiredConstructorParameters only the others are required.
+    public sealed record CreateCampaign(string Name, CampaignSettings? Settings = null);
+    public sealed record DncEntry(string Phone, string Region, string? Reason = null, int? Days = null);
+    public sealed record PauseBody(string Reason);
+    public sealed record DispositionBody(long LeadId, string Code, long? AttemptId = null, string? Note = null);
+    public sealed record CallbackBody(long LeadId, DateTimeOffset DueAt);
+    public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null);
+
+    /// <summary>Deserialises a JSON body; a malformed one becomes a 400 naming the field (JSON path) at fault.</summary>
+    private static async Task<(T? Value, IResult? Error)> ReadJson<T>(HttpRequest req) where T : class
+    {
+        if (!(req.ContentType ?? "").StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return (null, Invalid("body", "Content-Type must be application/json"));
+        try
+        {
+            var value = await JsonSerializer.DeserializeAsync<T>(req.Body, Json, req.HttpContext.RequestAborted);
+            return value is null ? (null, Invalid("body", "a JSON object is required")) : (value, null);
+        }
+        catch (JsonException e)
+        {
+            var message = e.Message.Split(" Path:")[0].Trim();
+            // A missing required member is reported on the object, with the member names in the message.
+            var missing = System.Text.RegularExpressions.Regex.Match(message, "missing required properties including: '([^']+)'");
+            var field = missing.Success ? (e.Path is { Length: > 2 } o ? o[2..] + "." : "") + missing.Groups[1].Value
+                : e.Path is { Length: > 2 } p ? p[2..] : "body";
+            return (null, Invalid(field, message));
+        }
+    }
+
+    private static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string> { [field] = message });
+    private static IResult Invalid(Dictionary<string, string> errors) =>
+        Results.ValidationProblem(errors.ToDictionary(kv => kv.Key, kv => new[] { kv.Value }), title: "invalid request");
+    private static IResult NotFound(string what) => Results.Problem(statusCode: 404, title: "not found", detail: what);
+
+    // ---- routes ---------------------------------------------------------------------------------
+
+    private static void Map(WebApplication app, StoreDb db, ApiOptions options)
+    {
+        var campaigns = new Campaigns(db);
+        var hub = app.Services.GetRequiredService<EventHub>();
+        var engines = app.Services.GetRequiredService<EngineRegistry>();
+
+        app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+        app.MapGet("/openapi.json", () => Results.Stream(typeof(DialerApi).Assembly.GetManifestResourceStream("openapi.json")!, "application/json"));
+        app.MapGet("/events", (CancellationToken ct) => TypedResults.ServerSentEvents(hub.Subscribe(ct)));
+
+        app.MapGet("/campaigns", () => Results.Ok(campaigns.List()));
+        app.MapPost("/campaigns", async (HttpRequest req) =>
+        {
+            var (body, error) = await ReadJson<CreateCampaign>(req);
+            if (error is not null) return error;
+            if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 100) return Invalid("name", "must be 1–100 characters");
+            var settings = body.Settings ?? new CampaignSettings();
+            var errors = settings.Validate();
+            if (errors.Count > 0) return Invalid(errors.ToDictionary(kv => "settings." + kv.Key, kv => kv.Value));
+            if (campaigns.Find(body.Name) is not null) return Results.Problem(statusCode: 409, title: "conflict", detail: $"campaign '{body.Name}' already exists");
+            var created = campaigns.Create(body.Name, settings, DateTime.UtcNow);
+            hub.Publish("campaign", new { campaign = created.Name, status = "stopped" });
+            return Results.Created($"/campaigns/{created.Name}", created);
+        });
+        app.MapGet("/campaigns/{name}", (string name) => campaigns.Find(name) is { } c ? Results.Ok(c) : NotFound($"campaign '{name}'"));
+        app.MapPut("/campaigns/{name}/settings", async (string name, HttpRequest req) =>
+        {
+            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+            var (settings, error) = await ReadJson<CampaignSettings>(req);
+            if (error is not null) return error;
+            var errors = settings!.Validate();
+            if (errors.Count > 0) return Invalid(errors);
+            campaigns.Update(c.Id, settings, DateTime.UtcNow);
+            return Results.Ok(campaigns.Get(c.Id));
+        });
+        foreach (var (verb, status) in new[] { ("start", CampaignStatus.Running), ("pause", CampaignStatus.Paused), ("stop", CampaignStatus.Stopped) })
+            app.MapPost($"/campaigns/{{name}}/{verb}", (string name) =>
+            {
+                if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+                campaigns.SetStatus(c.Id, status, DateTime.UtcNow);
+                hub.Publish("campaign", new { campaign = name, status = status.ToString().ToLowerInvariant() });
+                return Results.Ok(campaigns.Get(c.Id));
+            });
+        app.MapGet("/campaigns/{name}/stats", async (string name) =>
+        {
+            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+            return Results.Ok(new { campaign = name, status = c.Status, store = campaigns.Counts(c.Id), live = await Live(engines.Find(name)) });
+        });
+        app.MapGet("/stats/live", async () =>
+        {
+            var live = new Dictionary<string, object?>();
+            foreach (var (name, host) in engines.All) live[name] = await Live(host);
+            return Results.Ok(new { campaigns = live, event_clients = hub.Clients, events_dropped = hub.Dropped });
+        });
+
+        MapLeads(app, db, options, campaigns);
+        MapAgents(app, db, campaigns, hub, engines);
+    }
+
+    private static void MapLeads(WebApplication app, StoreDb db, ApiOptions options, Campaigns campaigns)
+    {
+        var queries = new LeadQueries(db, options.Pii);
+        var dnc = new Dnc(db, options.Pii);
+
+        app.MapPost("/campaigns/{name}/leads", (string name, HttpContext ctx) =>
+        {
+            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+            if (ctx.Request.ContentLength > options.MaxUploadBytes)
+                return Results.Problem(statusCode: 413, title: "upload too large", detail: $"the upload is {ctx.Request.ContentLength} bytes; the limit is {options.MaxUploadBytes}");
+            // The importer streams and commits batch by batch on this thread; a body over the limit stops it
+            // mid-file, and the report says which rows were already kept.
+            ctx.Features.GetRequiredFeature<IHttpBodyControlFeature>().AllowSynchronousIO = true;
+            if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = null; // LimitedStream enforces it
+            var body = new LimitedStream(ctx.Request.Body, options.MaxUploadBytes);
+            try
+            {
+                using var reader = new StreamReader(body, Encoding.UTF8);
+                var report = new LeadImporter(db, options.Pii).Import(c.Id, name, reader, DateTime.UtcNow);
+                if (body.Exceeded)
+                    return Results.Problem(statusCode: 413, title: "upload too large",
+                        detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; the {report.Rows} rows read before it were imported",
+                        extensions: new Dictionary<string, object?> { ["report"] = report });
+                return Results.Ok(report);
+            }
+            catch (LeadImportException e) { return Invalid("file", e.Message); }
+        });
+        app.MapGet("/campaigns/{name}/leads", (string name, string? state, long? after, int? limit) =>
+        {
+            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+            short? s = null;
+            if (state is not null && (s = LeadQueries.ParseState(state)) is null) return Invalid("state", "must be pending, dialing or done");
+            if (limit is < 1 or > 1000) return Invalid("limit", "must be within 1..1000");
+            return Results.Ok(queries.List(c.Id, s, after ?? 0, limit ?? 100));
+        });
+        app.MapPost("/dnc", async (HttpRequest req) =>
+        {
+            var (body, error) = await ReadJson<DncEntry>(req);
+            if (error is not null) return error;
+            var entry = body!;
+            if (!TryPhone(entry, out var phone, out var invalid)) return invalid;
+            if (entry.Days is < 1) return Invalid("days", "must be ≥ 1 (omit it for a permanent entry)");
+            var now = DateTime.UtcNow;
+            DateTime? expires = entry.Days is { } d ? now.AddDays(d) : null;
+            dnc.Add(phone, entry.Reason ?? "api", expires, now);
+            return Results.Ok(new { phone = Pii.Mask(phone), expires_at = expires });
+        });
+        // A body, not a path: request paths end up in access logs, phone numbers must not.
+        app.MapPost("/dnc/remove", async (HttpRequest req) =>
+        {
+            var (body, error) = await ReadJson<DncEntry>(req);
+            if (error is not null) return error;
+            if (!TryPhone(body!, out var phone, out var invalid)) return invalid;
+            return dnc.Remove(phone) ? Results.NoContent() : NotFound("that number is not on the DNC list");
+        });
+    }
+
+    private static bool TryPhone(DncEntry body, out string e164, out IResult error)
+    {
+        e164 = "";
+        var region = PhoneNumbers.NormaliseRegion(body.Region);
+        if (region is null) { error = Invalid("region", $"'{body.Region}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
+        if (!PhoneNumbers.TryNormalise(body.Phone, region, out e164, out var why)) { error = Invalid("phone", why); return false; }
+        error = Results.Empty;
+        return true;
+    }
+
+    private static void MapAgents(WebApplication app, StoreDb db, Campaigns campaigns, EventHub hub, EngineRegistry engines)
+    {
+        var dispositions = new Dispositions(db);
+        var agents = new Agents(db);
+
+        app.MapGet("/agents", () => Results.Ok(agents.List()));
+        app.MapPut("/agents/{agent}", async (string agent, HttpRequest req) =>
+        {
+            var (body, error) = await ReadJson<AgentBody>(req);
+            if (error is not null) return error;
+            if (agent.Length > 64) return Invalid("agent", "must be at most 64 characters");
+            foreach (var (skill, level) in body!.Skills)
+            {
+                if (string.IsNullOrWhiteSpace(skill) || skill.Length > 64) return Invalid($"skills.{skill}", "a skill name must be 1–64 characters");
+                if (level is < 1 or > 255) return Invalid($"skills.{skill}", $"level {level} is outside 1..255");
+            }
+            if (body.Skills.Count > Core.Domain.SkillCatalog.MaxSkills) return Invalid("skills", $"at most {Core.Domain.SkillCatalog.MaxSkills} skills");
+            agents.Upsert(agent, body.Name, body.Skills, DateTime.UtcNow);
+            return Results.Ok(agents.List().First(a => a.Id == agent));
+        });
+
+        // Agent state changes go to the campaign's engine on this node, which owns agent state.
+        async Task<IResult> Post(string name, string agentId, Func<int, EngineEvent> make, string state, string? reason = null)
+        {
+            if (engines.Find(name) is not { } host)
+                return Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
+            var index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1);
+            if (index < 0) return NotFound($"agent '{agentId}' in campaign '{name}'");
+            await host.PostAsync(make(index));
+            hub.Publish("agent", new { campaign = name, agent = agentId, state, reason });
+            return Results.Accepted();
+        }
+
+        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, EngineEvent.Login, "login"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, EngineEvent.Ready, "ready"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, EngineEvent.Logout, "logout"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/pause", async (string name, string agent, HttpRequest req) =>
+        {
+            var (body, error) = await ReadJson<PauseBody>(req);
+            if (error is not null) return error;
+            if (string.IsNullOrWhiteSpace(body!.Reason)) return Invalid("reason", "a pause needs a reason");
+            return await Post(name, agent, i => EngineEvent.Pause(i, body.Reason), "paused", body.Reason);
+        });
+        app.MapPost("/campaigns/{name}/agents/{agent}/dispositions", async (string name, string agent, HttpRequest req) =>
+        {
+            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+            var (body, error) = await ReadJson<DispositionBody>(req);
+            if (error is not null) return error;
+            if (string.IsNullOrWhiteSpace(body!.Code) || body.Code.Length > 40) return Invalid("code", "must be 1–40 characters");
+            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.DncDays, DateTime.UtcNow))
+                return Invalid("lead_id", $"lead {body.LeadId} does not exist");
+            hub.Publish("disposition", new { campaign = name, agent, lead_id = body.LeadId, code = body.Code });
+            return Results.Created();
+        });
+        app.MapPost("/campaigns/{name}/agents/{agent}/callbacks", async (string name, string agent, HttpRequest req) =>
+        {
+            if (campaigns.Find(name) is null) return NotFound($"campaign '{name}'");
+            var (body, error) = await ReadJson<CallbackBody>(req);
+            if (error is not null) return error;
+            var now = DateTime.UtcNow;
+            if (body!.DueAt.UtcDateTime <= now) return Invalid("due_at", "must be in the future");
+            if (!dispositions.ScheduleCallback(body.LeadId, agent, body.DueAt.UtcDateTime, now)) return Invalid("lead_id", $"lead {body.LeadId} does not exist");
+            return Results.Created();
+        });
+    }
+
+    /// <summary>Live numbers read on the engine's own loop; null when the campaign has no engine here.</summary>
+    private static async Task<object?> Live(Core.Hosting.EngineHost? host) => host is null ? null : await host.QueryAsync(e => (object)new
+    {
+        pacer = e.PacerName,
+        calls_placed = e.Stats.CallsPlaced,
+        ringing = e.State.Ringing,
+        waiting = e.State.Waiting,
+        agents_ready = e.State.Count(AgentState.Ready),
+        agents_talking = e.State.Count(AgentState.Talking),
+        agents_paused = e.State.Count(AgentState.Paused),
+        agents_logged_in = e.State.LoggedIn,
+    });
+}
+
+/// <summary>Reads through to the request body and fails once more than the limit has come through.</summary>
+internal sealed class LimitedStream(Stream inner, long limit) : Stream
+{
+    private long _read;
+
+    public bool Exceeded => _read > limit;
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => Count(await inner.ReadAsync(buffer, ct));
+
+    private int Count(int n)
+    {
+        _read += n;
+        if (Exceeded) throw new IOException($"the upload is over the {limit}-byte limit");
+        return n;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

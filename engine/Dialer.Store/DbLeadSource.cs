@@ -1,0 +1,231 @@
+using Dapper;
+using Dialer.Core.Compliance;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Routing;
+
+namespace Dialer.Store;
+
+/// <summary>
+/// The hopper on the database, following <see cref="MemoryHopper"/>'s rules: callbacks due first, then
+/// priority, then the policy expiring soonest; never a number on DNC, over its attempt caps, in retry
+/// back-off or outside its local calling window. Leads are claimed in batches under a lease (with
+/// <c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL), so several engine nodes share a campaign without two of
+/// them holding the same lead; a lease that runs out (a node died) hands its leads back.
+/// Called from the engine loop only, like every <see cref="ILeadSource"/>.
+/// </summary>
+public sealed class DbLeadSource : ILeadSource
+{
+    private readonly StoreDb _db;
+    private readonly Pii _pii;
+    private readonly long _campaignId;
+    private readonly CampaignConfig _config;
+    private readonly Stack<Lead> _buffer = new();
+    private readonly List<(long Id, long DueAt)> _deferred = [];
+    private long _leaseUntil;
+    private long? _statusReadAt;
+    private bool _running;
+
+    public DbLeadSource(StoreDb db, Pii pii, long campaignId, CampaignConfig config, string owner)
+    {
+        _db = db;
+        _pii = pii;
+        _campaignId = campaignId;
+        _config = config;
+        Owner = owner;
+    }
+
+    /// <summary>This node's name on the leases it takes (the same name as its <see cref="DbAttemptLog"/>, whose reconciliation frees them).</summary>
+    public string Owner { get; }
+    public int BatchSize { get; init; } = 500;
+    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>
+    public RoutingRules? Routing { get; init; }
+    /// <summary>Leads handed out (for stats).</summary>
+    public long Claimed { get; private set; }
+
+    public Lead? Next(DateTime utcNow)
+    {
+        var now = Time.Ms(utcNow);
+        if (!Running(now)) return null;
+        // A buffered lead is ours only while the lease holds (with a margin for the call to be logged).
+        if (_buffer.Count > 0 && now > _leaseUntil - 30_000) Renew(now);
+        while (true)
+        {
+            if (_buffer.Count == 0 && !Claim(utcNow)) { FlushDeferred(); return null; }
+            var lead = _buffer.Pop();
+            var heldUntil = HeldUntil(lead, utcNow);
+            if (heldUntil > utcNow)
+            {
+                _deferred.Add((lead.Id, Time.Ms(heldUntil)));
+                continue;
+            }
+            FlushDeferred();
+            lead.AttemptsToday++;
+            Claimed++;
+            return lead;
+        }
+    }
+
+    /// <summary>Like the interface's default, but the leads passed over go back best-last, so the buffer keeps its order.</summary>
+    public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
+    {
+        var passed = new List<Lead>();
+        Lead? found = null;
+        while (found is null && passed.Count < lookahead && Next(utcNow) is { } lead)
+            if (accept(lead)) found = lead;
+            else passed.Add(lead);
+        for (var i = passed.Count - 1; i >= 0; i--) Release(passed[i], utcNow);
+        return found;
+    }
+
+    public void Release(Lead lead, DateTime utcNow)
+    {
+        lead.AttemptsToday--;
+        Claimed--;
+        _buffer.Push(lead);
+    }
+
+    public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
+    {
+        var delay = 0.0;
+        var retire = lead.Attempts >= _config.MaxAttempts || !_config.RetryDelaySeconds.TryGetValue(outcome, out delay);
+        _db.Write((c, tx) => c.Execute("""
+            UPDATE leads SET state = @state, due_at = @due, callback_at = NULL, last_outcome = @outcome,
+                             attempts = @Attempts, attempts_today = @AttemptsToday, attempts_day = @day, lease_owner = NULL, lease_until = NULL
+            WHERE id = @Id
+            """, new
+        {
+            state = retire ? LeadState.Done : LeadState.Pending, due = Time.Ms(retire ? utcNow : utcNow.AddSeconds(delay)),
+            outcome = outcome.ToCsv(), lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), lead.Id,
+        }, tx));
+    }
+
+    /// <summary>
+    /// Leads go out only while the campaign's status is running (the API starts, pauses and stops it);
+    /// read at most once a second. On pause the buffered leases are handed back at once.
+    /// </summary>
+    private bool Running(long now)
+    {
+        if (_statusReadAt is { } t && now >= t && now - t < 1000) return _running;
+        _statusReadAt = now;
+        using (var c = _db.Connect())
+            _running = c.ExecuteScalar<string>("SELECT status FROM campaigns WHERE id = @_campaignId", new { _campaignId }) == "running";
+        if (!_running && _buffer.Count > 0)
+        {
+            var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
+            _buffer.Clear();
+            _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        }
+        return _running;
+    }
+
+    /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>
+    private void Renew(long now)
+    {
+        var until = now + (long)Lease.TotalMilliseconds;
+        var ids = _buffer.Select(l => l.Id).ToList();
+        var kept = _db.Write((c, tx) => c.Query<long>(
+            $"UPDATE leads SET lease_until = @until WHERE {_db.Dialect.In("id", "@ids")} AND lease_owner = @Owner AND state = 0 RETURNING id",
+            new { until, ids, Owner }, tx).ToHashSet());
+        var leads = _buffer.Where(l => kept.Contains(l.Id)).Reverse().ToList(); // the stack enumerates top first
+        _buffer.Clear();
+        foreach (var l in leads) _buffer.Push(l);
+        _leaseUntil = until;
+    }
+
+    private sealed class ClaimRow
+    {
+        public long Id { get; set; }
+        public byte[] PhoneEnc { get; set; } = [];
+        public string Region { get; set; } = "";
+        public string Timezone { get; set; } = "";
+        public string? ExternalId { get; set; }
+        public string Tags { get; set; } = "";
+        public long Priority { get; set; }
+        public long? PolicyExpiry { get; set; }
+        public long CreatedAt { get; set; }
+        public long? CallbackAt { get; set; }
+        public long Attempts { get; set; }
+        public long AttemptsToday { get; set; }
+        public long AttemptsDay { get; set; }
+        public long? LastAttemptAt { get; set; }
+        public string? LastOutcome { get; set; }
+    }
+
+    private bool Claim(DateTime utcNow)
+    {
+        var now = Time.Ms(utcNow);
+        var until = now + (long)Lease.TotalMilliseconds;
+        var rows = _db.Write((c, tx) => c.Query<ClaimRow>($"""
+            UPDATE leads SET lease_owner = @Owner, lease_until = @until
+            WHERE id IN (
+                SELECT id FROM leads l
+                WHERE l.campaign_id = @_campaignId AND l.state = 0 AND l.due_at <= @now
+                  AND (l.lease_until IS NULL OR l.lease_until < @now)
+                  AND l.attempts < @max
+                  AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
+                ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
+                LIMIT @BatchSize{_db.Dialect.SkipLocked})
+            RETURNING id, phone_enc, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
+                      attempts, attempts_today, attempts_day, last_attempt_at, last_outcome,
+                      (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
+            """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, BatchSize }, tx).ToList());
+        if (rows.Count == 0) return false;
+        _leaseUntil = until;
+        // RETURNING order is unspecified: sort so the stack pops the best lead first.
+        rows.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
+        foreach (var r in rows) _buffer.Push(ToLead(r));
+        return true;
+    }
+
+    private static (int, long, long, long) Rank(ClaimRow r) =>
+        (r.CallbackAt is null ? 1 : 0, -r.Priority, r.PolicyExpiry ?? long.MaxValue, r.Id);
+
+    private Lead ToLead(ClaimRow r)
+    {
+        var lead = new Lead
+        {
+            Id = r.Id, Phone = _pii.Decrypt(r.PhoneEnc), Region = r.Region, TimeZone = TimeZoneInfo.FindSystemTimeZoneById(r.Timezone),
+            CustomerId = r.ExternalId, Tags = r.Tags.Split(';', StringSplitOptions.RemoveEmptyEntries), Priority = (int)r.Priority,
+            PolicyExpiry = r.PolicyExpiry is { } e ? Time.FromDay((int)e) : null, CreatedAt = Time.FromMs(r.CreatedAt),
+            Attempts = (int)r.Attempts, AttemptsToday = (int)r.AttemptsToday, AttemptsDay = r.AttemptsDay == 0 ? default : Time.FromDay((int)r.AttemptsDay),
+            LastAttemptAt = r.LastAttemptAt is { } la ? Time.FromMs(la) : null,
+            LastOutcome = r.LastOutcome is { } o && CallOutcomes.TryParse(o, out var oc) ? oc : CallOutcome.None,
+        };
+        Routing?.Apply(lead);
+        return lead;
+    }
+
+    /// <summary>Same rule as <see cref="MemoryHopper"/>: the lead's window, and its daily cap in its own day.</summary>
+    private DateTime HeldUntil(Lead lead, DateTime utcNow)
+    {
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone));
+        if (lead.AttemptsDay != today)
+        {
+            lead.AttemptsDay = today;
+            lead.AttemptsToday = 0;
+        }
+        if (lead.AttemptsToday >= _config.MaxAttemptsPerDay)
+        {
+            var tomorrow = TimeZoneInfo.ConvertTimeToUtc(today.AddDays(1).ToDateTime(TimeOnly.MinValue), lead.TimeZone);
+            return CallingWindow.NextOpen(_config, lead, tomorrow);
+        }
+        return CallingWindow.NextOpen(_config, lead, utcNow);
+    }
+
+    /// <summary>Leads held back (window, daily cap) go back to the table with the time they may next be dialed.</summary>
+    private void FlushDeferred()
+    {
+        if (_deferred.Count == 0) return;
+        _db.Write((c, tx) => c.Execute("UPDATE leads SET due_at = @DueAt, lease_owner = NULL, lease_until = NULL WHERE id = @Id",
+            _deferred.Select(d => new { d.Id, d.DueAt }), tx));
+        _deferred.Clear();
+    }
+}
+
+/// <summary>leads.state values (the SQL spells them as numbers: 0 pending, 1 dialing, 2 done).</summary>
+internal static class LeadState
+{
+    public const short Pending = 0, Done = 2;
+}

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Text.Json;
+
+namespace Dialer.Store;
+
+/// <summary>`dialer db migrate` and `dialer leads import`, for the CLI to add to its root command.</summary>
+public static class StoreCommands
+{
+    public static IEnumerable<Command> Create() => [Db(), Leads()];
+
+    /// <summary>--db, shared by every store command.</summary>
+    public static Option<string?> DbOption() => new("--db")
+    {
+        Description = $"database: sqlite:PATH or a PostgreSQL connection string (default: ${StoreDb.EnvVar}, else sqlite:dialer.db)",
+    };
+
+    private static Command Db()
+    {
+        var db = DbOption();
+        var migrate = new Command("migrate", "apply the sql/ migrations the database has not seen yet") { db };
+        migrate.SetAction(parse => Run(() =>
+        {
+            using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
+            var applied = Migrator.Migrate(store);
+            Console.WriteLine(applied.Count == 0 ? "database is up to date" : string.Join('\n', applied.Select(a => $"applied {a.Name}")));
+            return 0;
+        }));
+        return new Command("db", "database maintenance") { migrate };
+    }
+
+    private static Command Leads()
+    {
+        var campaign = new Option<string>("--campaign") { Description = "campaign to load into (created with default settings if new)", Required = true };
+        var file = new Argument<FileInfo>("FILE") { Description = "Leads CSV: phone, region, timezone [, customer_id, name, policy_no, policy_expiry, premium, claims_3y, tags, id_number, priority]" };
+        var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var db = DbOption();
+        var import = new Command("import", "load leads; reports accepted / merged / rejected rows (exit 2 when rows were rejected)") { campaign, file, db, json };
+        import.SetAction(parse => Run(() =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!path.Exists) throw new ArgumentException($"FILE: '{path.FullName}' does not exist");
+            using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
+            var pii = Pii.FromConfig(null);
+            var name = parse.GetValue(campaign)!;
+            var now = DateTime.UtcNow;
+            var campaigns = new Campaigns(store);
+            var id = (campaigns.Find(name) ?? campaigns.Create(name, new CampaignSettings(), now)).Id;
+            using var reader = new StreamReader(path.FullName);
+            var report = new LeadImporter(store, pii).Import(id, name, reader, now);
+            if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, CampaignSettings.Json));
+            else
+            {
+                Console.WriteLine($"{report.Campaign}: {report.Rows} rows, {report.Accepted} accepted, {report.Merged} merged, {report.Rejected} rejected");
+                foreach (var e in report.Errors) Console.WriteLine($"  row {e.Row}, {e.Field}: {e.Reason}");
+                if (report.IgnoredColumns.Count > 0) Console.WriteLine($"  ignored columns: {string.Join(", ", report.IgnoredColumns)}");
+            }
+            return report.Rejected > 0 ? 2 : 0;
+        }));
+        return new Command("leads", "lead lists") { import };
+    }
+
+    /// <summary>Bad input (arguments, files, configuration) ends with its message and exit code 1, not a stack trace.</summary>
+    internal static int Run(Func<int> action)
+    {
+        try { return action(); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or LeadImportException or IOException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,158 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Dialer.Store;
+
+/// <summary>
+/// The one store: Dapper queries shared by both databases, with the few places they differ
+/// (connections, bulk insert, row locking) in <see cref="SqlDialect"/>.
+/// </summary>
+public sealed class StoreDb : IDisposable
+{
+    /// <summary>Environment variable holding the connection string when --db is not given.</summary>
+    public const string EnvVar = "DIALER_DB";
+
+    static StoreDb() => DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    private StoreDb(SqlDialect dialect) => Dialect = dialect;
+
+    public SqlDialect Dialect { get; }
+
+    /// <summary>
+    /// <c>sqlite:PATH</c> opens (and creates) an embedded database file; anything else is a PostgreSQL
+    /// connection string (<c>Host=...;Database=...</c>).
+    /// </summary>
+    public static StoreDb Open(string connection)
+    {
+        if (string.IsNullOrWhiteSpace(connection))
+            throw new ArgumentException($"database: empty connection string (pass --db or set {EnvVar})");
+        if (connection.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = connection["sqlite:".Length..];
+            if (path.Length == 0) throw new ArgumentException("database: 'sqlite:' needs a file path, e.g. sqlite:dialer.db");
+            return new StoreDb(new SqliteDialect(path));
+        }
+        try { return new StoreDb(new PostgresDialect(connection)); }
+        catch (ArgumentException e) { throw new ArgumentException($"database: not 'sqlite:PATH' and not a valid PostgreSQL connection string ({e.Message})", e); }
+    }
+
+    /// <summary>--db if given, else <see cref="EnvVar"/>, else the embedded default file.</summary>
+    public static string Resolve(string? option) =>
+        option ?? (Environment.GetEnvironmentVariable(EnvVar) is { Length: > 0 } env ? env : "sqlite:dialer.db");
+
+    public DbConnection Connect() => Dialect.Open();
+
+    /// <summary>Runs <paramref name="work"/> in one write transaction and commits it.</summary>
+    public T Write<T>(Func<DbConnection, DbTransaction, T> work)
+    {
+        using var c = Connect();
+        using var tx = c.BeginTransaction();
+        var result = work(c, tx);
+        tx.Commit();
+        return result;
+    }
+
+    /// <summary>Takes <paramref name="count"/> consecutive ids from a named sequence; returns the first.</summary>
+    public static long Reserve(DbConnection c, DbTransaction tx, string sequence, long count) =>
+        c.ExecuteScalar<long>("UPDATE sequences SET next = next + @count WHERE name = @sequence RETURNING next - @count",
+            new { sequence, count }, tx);
+
+    public void Dispose() => Dialect.Dispose();
+}
+
+/// <summary>What differs between PostgreSQL and SQLite. Everything else is shared SQL.</summary>
+public abstract class SqlDialect : IDisposable
+{
+    /// <summary>Folder of migrations under sql/.</summary>
+    public abstract string Name { get; }
+    /// <summary>Appended to a claim's inner SELECT: lets concurrent claimers pass each other's rows.</summary>
+    public abstract string SkipLocked { get; }
+    public abstract DbConnection Open();
+    /// <summary>"column is one of the list parameter": Dapper sends a list to Npgsql as one array, to SQLite as expanded parameters.</summary>
+    public abstract string In(string column, string listParameter);
+    /// <summary>Inserts many rows fast inside <paramref name="tx"/> (COPY on PostgreSQL, a prepared statement on SQLite).</summary>
+    public abstract void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows);
+    public virtual void Dispose() { }
+}
+
+internal sealed class PostgresDialect(string connection) : SqlDialect
+{
+    private readonly NpgsqlDataSource _source = NpgsqlDataSource.Create(connection);
+
+    public override string Name => "postgres";
+    public override string SkipLocked => " FOR UPDATE SKIP LOCKED";
+
+    public override DbConnection Open() => _source.OpenConnection();
+    public override string In(string column, string listParameter) => $"{column} = ANY({listParameter})";
+
+    public override void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows)
+    {
+        using var copy = ((NpgsqlConnection)c).BeginBinaryImport($"COPY {table} ({string.Join(", ", columns)}) FROM STDIN (FORMAT BINARY)");
+        foreach (var row in rows)
+        {
+            copy.StartRow();
+            foreach (var v in row) Write(copy, v);
+        }
+        copy.Complete();
+    }
+
+    // Binary COPY needs the exact column type (values are built to match the schema); typed writes let
+    // Npgsql reuse its per-column converter instead of resolving one for every boxed value.
+    private static void Write(NpgsqlBinaryImporter copy, object? v)
+    {
+        switch (v)
+        {
+            case null: copy.WriteNull(); break;
+            case long l: copy.Write(l, NpgsqlTypes.NpgsqlDbType.Bigint); break;
+            case int i: copy.Write(i, NpgsqlTypes.NpgsqlDbType.Integer); break;
+            case double d: copy.Write(d, NpgsqlTypes.NpgsqlDbType.Double); break;
+            case string s: copy.Write(s, NpgsqlTypes.NpgsqlDbType.Text); break;
+            case byte[] b: copy.Write(b, NpgsqlTypes.NpgsqlDbType.Bytea); break;
+            default: throw new ArgumentException($"bulk insert: no column type for {v.GetType().Name}");
+        }
+    }
+
+    public override void Dispose() => _source.Dispose();
+}
+
+internal sealed class SqliteDialect(string path) : SqlDialect
+{
+    private readonly string _connection = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
+
+    public override string Name => "sqlite";
+    // SQLite has one writer at a time (write transactions begin IMMEDIATE), so claims never overlap.
+    public override string SkipLocked => "";
+
+    public override string In(string column, string listParameter) => $"{column} IN {listParameter}";
+
+    public override DbConnection Open()
+    {
+        var c = new SqliteConnection(_connection);
+        c.Open();
+        // WAL: readers do not block the writer; NORMAL sync survives a killed process (not a power cut).
+        c.Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
+        return c;
+    }
+
+    public override void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select((_, i) => "$p" + i))})";
+        var ps = columns.Select((_, i) =>
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = "$p" + i;
+            cmd.Parameters.Add(p);
+            return p;
+        }).ToArray();
+        cmd.Prepare();
+        foreach (var row in rows)
+        {
+            for (var i = 0; i < ps.Length; i++) ps[i].Value = row[i] ?? DBNull.Value;
+            cmd.ExecuteNonQuery();
+        }
+    }
+}

@@ -1,0 +1,138 @@
+using System.Text;
+using Dapper;
+using Dialer.Core.Domain;
+
+namespace Dialer.Store.Tests;
+
+[Collection("db")]
+public sealed class HopperTests(PostgresServer pg)
+{
+    private static DbLeadSource Hopper(TestDb t, long campaign, CampaignSettings? s = null, string owner = "node-a", int batch = 500) =>
+        new(t.Db, TestDb.Pii, campaign, (s ?? new CampaignSettings()).ToConfig("renewals"), owner) { BatchSize = batch };
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Claims_in_priority_order_skipping_dnc_closed_windows_and_spent_leads(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, """
+            phone,region,timezone,policy_expiry,priority
+            +8613800000001,CN,Asia/Shanghai,2027-03-01,1
+            +8613800000002,CN,Asia/Shanghai,2027-02-01,1
+            +8613800000003,CN,Asia/Shanghai,,9
+            +8613800000004,CN,Asia/Shanghai,,0
+            +14155550100,US,America/Los_Angeles,,50
+            +8613800000005,CN,Asia/Shanghai,,0
+            """);
+        new Dnc(t.Db, TestDb.Pii).Add("+8613800000004", "customer asked", null, TestDb.Noon);
+        using (var c = t.Db.Connect()) c.Execute("UPDATE leads SET attempts = 6 WHERE id = 6"); // over max_attempts
+
+        // 12:00 UTC is 20:00 in Shanghai (open) and 04:00 in Los Angeles (closed).
+        var h = Hopper(t, id);
+        var order = new List<string>();
+        while (h.Next(TestDb.Noon) is { } lead) order.Add(lead.Phone);
+        Assert.Equal(["+8613800000003", "+8613800000002", "+8613800000001"], order);
+
+        // Leads passed over by a filter (no free agent with the skills) keep their place in the order.
+        h = Hopper(t, id, owner: "node-c");
+        Assert.Equal("+8613800000002", h.Next(TestDb.Noon.AddMinutes(10), l => l.Phone == "+8613800000002")?.Phone);
+        Assert.Equal("+8613800000003", h.Next(TestDb.Noon.AddMinutes(10))?.Phone);
+        Assert.Equal("+8613800000001", h.Next(TestDb.Noon.AddMinutes(10))?.Phone);
+
+        using var c2 = t.Db.Connect();
+        var due = c2.ExecuteScalar<long>("SELECT due_at FROM leads WHERE id = 5");
+        Assert.Equal(new DateTime(2026, 11, 20, 17, 0, 0, DateTimeKind.Utc), DateTimeOffset.FromUnixTimeMilliseconds(due).UtcDateTime); // 09:00 in LA
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void An_expired_lease_hands_the_lead_to_another_node(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n");
+        var a = Hopper(t, id, owner: "a");
+        var b = Hopper(t, id, owner: "b");
+        Assert.NotNull(a.Next(TestDb.Noon));
+        Assert.Null(b.Next(TestDb.Noon.AddMinutes(1)));              // leased to a
+        Assert.NotNull(b.Next(TestDb.Noon.AddMinutes(6)));           // a's 5-minute lease ran out
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_slow_node_renews_its_own_leases_instead_of_waiting_them_out(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var a = Hopper(t, id, owner: "a");
+        var first = a.Next(TestDb.Noon)!;
+        first.Attempts = 1;
+        a.Finished(first, CallOutcome.Human, TestDb.Noon.AddMinutes(1));
+        // 4¾ minutes on, the buffered lead's lease is too close to its end to dial on: it is renewed, not lost.
+        var second = a.Next(TestDb.Noon.AddMinutes(4.75));
+        Assert.NotNull(second);
+        a.Release(second, TestDb.Noon.AddMinutes(4.75));
+        Assert.Null(Hopper(t, id, owner: "b").Next(TestDb.Noon.AddMinutes(6)));
+        Assert.Equal(second.Id, a.Next(TestDb.Noon.AddMinutes(6))?.Id);
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_paused_campaign_hands_out_nothing_and_gives_its_buffered_leases_back(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var a = Hopper(t, id, owner: "a");
+        Assert.NotNull(a.Next(TestDb.Noon));                          // claims both, hands out one
+        new Campaigns(t.Db).SetStatus(id, CampaignStatus.Paused, TestDb.Noon);
+        Assert.Null(a.Next(TestDb.Noon.AddSeconds(2)));
+        new Campaigns(t.Db).SetStatus(id, CampaignStatus.Running, TestDb.Noon);
+        Assert.NotNull(Hopper(t, id, owner: "b").Next(TestDb.Noon.AddSeconds(3))); // the buffered one is free again
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Finished_schedules_the_retry_or_retires_the_lead_and_a_refusal_adds_dnc(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var h = Hopper(t, id);
+        var busy = h.Next(TestDb.Noon)!;
+        var human = h.Next(TestDb.Noon)!;
+        busy.Attempts = human.Attempts = 1;
+        h.Finished(busy, CallOutcome.Busy, TestDb.Noon);
+        h.Finished(human, CallOutcome.Human, TestDb.Noon);
+        Assert.Null(h.Next(TestDb.Noon.AddMinutes(5)));                       // busy retries after 600 s
+        Assert.Equal(busy.Id, h.Next(TestDb.Noon.AddMinutes(11))?.Id);
+        h.Release(busy, TestDb.Noon.AddMinutes(11));
+
+        var dnc = new Dnc(t.Db, TestDb.Pii);
+        new Dispositions(t.Db).Record(busy.Id, null, "agent-1", "refused", null, dncDays: 183, TestDb.Noon);
+        Assert.Null(h.Next(TestDb.Noon.AddDays(1)));                         // the refusal ended it
+        Assert.True(dnc.Contains("+8613800000001", TestDb.Noon.AddDays(182)));
+        Assert.False(dnc.Contains("+8613800000001", TestDb.Noon.AddDays(184)));
+    }
+
+    [Fact]
+    public async Task Two_nodes_sharing_a_postgres_campaign_of_100000_leads_never_claim_the_same_lead()
+    {
+        using var t = new TestDb("postgres", pg);
+        var id = t.Campaign();
+        var csv = new StringBuilder("phone,region,timezone,priority\n");
+        for (var i = 0; i < 100_000; i++) csv.Append("+86138").Append(i.ToString("D8")).Append(",CN,Asia/Shanghai,").Append(i % 7).Append('\n');
+        Assert.Equal(100_000, t.Import(id, csv.ToString()).Accepted);
+
+        var nodes = new[] { Hopper(t, id, owner: "a"), Hopper(t, id, owner: "b") };
+        var claimed = nodes.Select(h => Task.Run(() =>
+        {
+            var ids = new List<long>();
+            // Bounded: a hopper handing out leads twice would otherwise loop forever instead of failing.
+            while (ids.Count <= 100_000 && h.Next(TestDb.Noon) is { } lead) ids.Add(lead.Id);
+            return ids;
+        })).ToArray();
+        var results = await Task.WhenAll(claimed).WaitAsync(TimeSpan.FromSeconds(90));
+        var (a, b) = (results[0], results[1]);
+        Assert.Empty(a.Intersect(b));
+        Assert.Equal(100_000, a.Concat(b).Distinct().Count());
+        Assert.True(a.Count > 0 && b.Count > 0, $"both nodes should get work: {a.Count} / {b.Count}");
+    }
+}
