@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Dialer.Api;
+using Dialer.Ari.Cli;
 using Dialer.Cli.Commands;
 using Dialer.Models.Interop;
 using Dialer.Models.Training;
@@ -10,7 +11,7 @@ var root = new RootCommand("dialer — a predictive dialer engine on Asterisk AR
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModelCommand.Create());
-foreach (var c in StoreCommands.Create().Concat(ApiCommands.Create())) root.Subcommands.Add(c);
+foreach (var c in StoreCommands.Create().Concat(ApiCommands.Create()).Concat(AriCommands.Create())) root.Subcommands.Add(c);
 
 try
 {
