@@ -54,7 +54,7 @@ public sealed class DbLeadSource : ILeadSource
         {
             if (_buffer.Count == 0 && !Claim(utcNow)) { FlushDeferred(); return null; }
             var lead = _buffer.Pop();
-            var heldUntil = HeldUntil(lead, utcNow);
+            var heldUntil = CallingWindow.HeldUntil(_config, lead, utcNow);
             if (heldUntil > utcNow)
             {
                 _deferred.Add((lead.Id, Time.Ms(heldUntil)));
@@ -195,23 +195,6 @@ public sealed class DbLeadSource : ILeadSource
         };
         Routing?.Apply(lead);
         return lead;
-    }
-
-    /// <summary>Same rule as <see cref="MemoryHopper"/>: the lead's window, and its daily cap in its own day.</summary>
-    private DateTime HeldUntil(Lead lead, DateTime utcNow)
-    {
-        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone));
-        if (lead.AttemptsDay != today)
-        {
-            lead.AttemptsDay = today;
-            lead.AttemptsToday = 0;
-        }
-        if (lead.AttemptsToday >= _config.MaxAttemptsPerDay)
-        {
-            var tomorrow = TimeZoneInfo.ConvertTimeToUtc(today.AddDays(1).ToDateTime(TimeOnly.MinValue), lead.TimeZone);
-            return CallingWindow.NextOpen(_config, lead, tomorrow);
-        }
-        return CallingWindow.NextOpen(_config, lead, utcNow);
     }
 
     /// <summary>Leads held back (window, daily cap) go back to the table with the time they may next be dialed.</summary>

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
@@ -46,17 +47,18 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     public ImportReport Import(long campaignId, string campaignName, TextReader input, DateTime utcNow)
     {
         var report = new ImportReport { Campaign = campaignName };
-        var csv = new CsvRecords(input);
-        if (!csv.Read()) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
-        var columns = ReadHeader(csv.Error is null ? csv.Record : throw new LeadImportException($"leads csv: header: {csv.Error}"), report);
+        var csv = new CsvReader(input);
+        var record = new List<string>();
+        if (!csv.Read(record)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
+        var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header: {csv.Malformed}"), report);
         var batch = new List<LeadDraft>(BatchSize);
         var today = DateOnly.FromDateTime(utcNow);
         try
         {
-            while (csv.Read())
+            while (csv.Read(record))
             {
                 report.Rows++;
-                var draft = csv.Error is { } bad ? RejectRow(report, csv.Row, "*", bad) : Parse(csv.Row, csv.Record, columns, report, today);
+                var draft = csv.Malformed is { } bad ? RejectRow(report, csv.Row, "*", bad) : Parse(csv.Row, record, columns, report, today);
                 if (draft is null) continue;
                 batch.Add(draft);
                 if (batch.Count >= BatchSize) { Commit(campaignId, batch, report, utcNow); batch.Clear(); }
@@ -71,10 +73,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         return report;
     }
 
-    private static Dictionary<string, int> ReadHeader(string[] header, ImportReport report)
+    private static Dictionary<string, int> ReadHeader(IReadOnlyList<string> header, ImportReport report)
     {
         var columns = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < header.Length; i++)
+        for (var i = 0; i < header.Count; i++)
         {
             var name = header[i].Trim().ToLowerInvariant();
             if (!columns.TryAdd(name, i)) throw new LeadImportException($"leads csv: header names column '{name}' twice");
@@ -93,12 +95,12 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         return null;
     }
 
-    private LeadDraft? Parse(long row, string[] record, Dictionary<string, int> columns, ImportReport report, DateOnly today)
+    private LeadDraft? Parse(long row, IReadOnlyList<string> record, Dictionary<string, int> columns, ImportReport report, DateOnly today)
     {
         void Reject(string field, string reason) => RejectRow(report, row, field, reason);
-        string? Get(string name) => columns.TryGetValue(name, out var i) && i < record.Length && record[i].Length > 0 ? record[i] : null;
+        string? Get(string name) => columns.TryGetValue(name, out var i) && i < record.Count && record[i].Length > 0 ? record[i] : null;
 
-        if (record.Length != columns.Count) { Reject("*", $"has {record.Length} fields, the header has {columns.Count}"); return null; }
+        if (record.Count != columns.Count) { Reject("*", $"has {record.Count} fields, the header has {columns.Count}"); return null; }
         var region = PhoneNumbers.NormaliseRegion(Get("region") ?? "");
         if (region is null) { Reject("region", $"'{Get("region")}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
         if (!PhoneNumbers.TryNormalise(Get("phone") ?? "", region, out var phone, out var phoneError)) { Reject("phone", phoneError); return null; }

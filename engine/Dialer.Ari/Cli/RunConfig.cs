@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Globalization;
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
@@ -123,7 +124,10 @@ public static class LeadsCsv
     {
         if (!File.Exists(file)) throw new ConfigException($"{file}: leads file not found");
         using var reader = new StreamReader(file);
-        var header = (reader.ReadLine() ?? throw new ConfigException($"{file}: empty (a header row is required)")).Split(',').Select(h => h.Trim()).ToArray();
+        var csv = new CsvReader(reader);
+        var f = new List<string>();
+        if (!csv.Read(f)) throw new ConfigException($"{file}: empty (a header row is required)");
+        var header = f.Select(h => h.ToLowerInvariant()).ToArray();
         int Col(string name, bool required)
         {
             var i = Array.IndexOf(header, name);
@@ -132,21 +136,19 @@ public static class LeadsCsv
         int phone = Col("phone", true), region = Col("region", true), zone = Col("timezone", true);
         int priority = Col("priority", false), tags = Col("tags", false), customer = Col("customer_id", false), expiry = Col("policy_expiry", false);
         var leads = new List<Lead>();
-        var row = 1;
-        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        while (csv.Read(f))
         {
-            row++;
-            if (line.Length == 0) continue;
-            var f = line.Split(',');
-            string Field(int i, string name) => i < f.Length ? f[i].Trim() : throw new ConfigException($"{file}:{row}: {name}: missing (the row has {f.Length} fields)");
-            string? Opt(int i) => i >= 0 && i < f.Length && f[i].Trim().Length > 0 ? f[i].Trim() : null;
+            var row = csv.Row;
+            if (csv.Malformed is { } bad) throw new ConfigException($"{file}:{row}: {bad}");
+            string Field(int i, string name) => i < f.Count ? f[i] : throw new ConfigException($"{file}:{row}: {name}: missing (the row has {f.Count} fields)");
+            string? Opt(int i) => i >= 0 && i < f.Count && f[i].Length > 0 ? f[i] : null;
             var number = Field(phone, "phone");
             if (number.Length < 3 || number.TrimStart('+').Any(c => c is < '0' or > '9')) throw new ConfigException($"{file}:{row}: phone: '{number}' is not a phone number (digits, optionally after '+')");
             var tzName = Field(zone, "timezone");
             if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz)) throw new ConfigException($"{file}:{row}: timezone: '{tzName}' is not a known IANA time zone");
             leads.Add(new Lead
             {
-                Id = row - 1, Phone = number, Region = Field(region, "region"), TimeZone = tz, CustomerId = Opt(customer),
+                Id = leads.Count + 1, Phone = number, Region = Field(region, "region"), TimeZone = tz, CustomerId = Opt(customer),
                 Priority = Opt(priority) is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out var pv) ? pv : throw new ConfigException($"{file}:{row}: priority: '{p}' is not a whole number") : 0,
                 Tags = Opt(tags)?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
                 PolicyExpiry = Opt(expiry) is { } e ? DateOnly.TryParseExact(e, "yyyy-MM-dd", out var d) ? d : throw new ConfigException($"{file}:{row}: policy_expiry: '{e}' is not a date like 2026-12-31") : null,

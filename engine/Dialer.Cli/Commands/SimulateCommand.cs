@@ -112,10 +112,11 @@ internal static class Tables
         var rows = c.Pacers.Select(p =>
             $"{p.Pacer,-18}{N(p.CallsPlaced),9}{N(p.LiveAnswers),8}{P(p.AbandonRate),8}{P(p.WorstDayAbandonRate),9}{P(p.WorstHourAbandonRate),9}{$"{p.SeedsWithinCap}/{p.Seeds}",6}" +
             $"{P(p.Occupancy),8}{P(p.OccupancyVsOracle),8}{N(p.IdleSecondsPerAgentHour, "0.0"),9}{N(p.ConnectsPerAgentHour, "0.00"),8}{N(p.AnswerToAgentMsP95),8}");
+        string[] reference = c.Reference.Length == 0 ? [] :
+            [$"reference (best VICIdial within the cap in every seed, else progressive): {c.Reference}; predictive idle / reference idle = {N(c.PredictiveIdleVsReference, "0.000")}"];
         return string.Join(Environment.NewLine, [
             $"scenario {c.Scenario}: oracle occupancy bound {P(c.OracleOccupancyBound)}, abandon cap {P(c.AbandonCap)} per day",
-            head, .. rows,
-            $"reference (best VICIdial within the cap in every seed, else progressive): {c.Reference}; predictive idle / reference idle = {N(c.PredictiveIdleVsReference, "0.000")}",
+            head, .. rows, .. reference,
         ]);
     }
 }

@@ -22,4 +22,25 @@ public static class CallingWindow
         while (lead.TimeZone.IsInvalidTime(open)) open = open.AddMinutes(1);
         return TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(open, DateTimeKind.Unspecified), lead.TimeZone);
     }
+
+    /// <summary>
+    /// When <paramref name="lead"/> may next be dialed: now if its window is open and today's attempts are
+    /// under the cap, else the next opening (tomorrow's, once the cap is reached). Rolls the lead's daily
+    /// count over when its own day has changed. Every hopper applies this one rule.
+    /// </summary>
+    public static DateTime HeldUntil(CampaignConfig c, Lead lead, DateTime utcNow)
+    {
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone));
+        if (lead.AttemptsDay != today)
+        {
+            lead.AttemptsDay = today;
+            lead.AttemptsToday = 0;
+        }
+        if (lead.AttemptsToday >= c.MaxAttemptsPerDay)
+        {
+            var tomorrow = TimeZoneInfo.ConvertTimeToUtc(today.AddDays(1).ToDateTime(TimeOnly.MinValue), lead.TimeZone);
+            return NextOpen(c, lead, tomorrow);
+        }
+        return NextOpen(c, lead, utcNow);
+    }
 }

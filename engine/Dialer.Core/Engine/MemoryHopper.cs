@@ -82,7 +82,7 @@ public sealed class MemoryHopper : ILeadSource
     {
         while (q.TryPeek(out var head, out _))
         {
-            var heldUntil = HeldUntil(head, utcNow);
+            var heldUntil = CallingWindow.HeldUntil(_config, head, utcNow);
             if (heldUntil <= utcNow) return accept(head);
             q.Dequeue();
             _readyCount--;
@@ -125,23 +125,6 @@ public sealed class MemoryHopper : ILeadSource
             if (_bestTime.PredictLive(lead, t) is var p && p > bestP * 1.05f) (best, bestP) = (t, p);
         }
         return best;
-    }
-
-    /// <summary>When this lead may next be dialed, considering its window and its daily attempt cap.</summary>
-    private DateTime HeldUntil(Lead lead, DateTime utcNow)
-    {
-        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone));
-        if (lead.AttemptsDay != today)
-        {
-            lead.AttemptsDay = today;
-            lead.AttemptsToday = 0;
-        }
-        if (lead.AttemptsToday >= _config.MaxAttemptsPerDay)
-        {
-            var tomorrow = TimeZoneInfo.ConvertTimeToUtc(today.AddDays(1).ToDateTime(TimeOnly.MinValue), lead.TimeZone);
-            return CallingWindow.NextOpen(_config, lead, tomorrow);
-        }
-        return CallingWindow.NextOpen(_config, lead, utcNow);
     }
 
     private static (int, int, long) Rank(Lead lead) =>

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Globalization;
 
 namespace Dialer.Models.History;
@@ -16,7 +17,7 @@ public static class CallHistoryCsv
 
     public static CallHistory Read(TextReader text, string source, double maxBadRowFraction = 0.05)
     {
-        var csv = new CsvRecords(text);
+        var csv = new CsvReader(text);
         var fields = new List<string>();
         if (!csv.Read(fields))
         {
@@ -165,17 +166,17 @@ public static class CallHistoryCsv
         writer.Write("lead_id,phone,region,timezone,attempt,started_at,outcome,created_at,policy_expiry,tags,p_live_true\n");
         foreach (var r in records)
         {
-            CsvRecords.WriteField(writer, r.LeadId, first: true);
-            CsvRecords.WriteField(writer, r.Phone, first: false);
-            CsvRecords.WriteField(writer, r.Region, first: false);
-            CsvRecords.WriteField(writer, r.TimeZone.Id, first: false);
-            CsvRecords.WriteField(writer, r.Attempt.ToString(CultureInfo.InvariantCulture), first: false);
-            CsvRecords.WriteField(writer, r.StartedAt.ToString(InstantFormat, CultureInfo.InvariantCulture), first: false);
-            CsvRecords.WriteField(writer, r.Outcome.ToCsv(), first: false);
-            CsvRecords.WriteField(writer, r.CreatedAt?.ToString(InstantFormat, CultureInfo.InvariantCulture) ?? "", first: false);
-            CsvRecords.WriteField(writer, r.PolicyExpiry?.ToString(InstantFormat, CultureInfo.InvariantCulture) ?? "", first: false);
-            CsvRecords.WriteField(writer, string.Join(';', r.Tags), first: false);
-            CsvRecords.WriteField(writer, r.PLiveTrue?.ToString("R", CultureInfo.InvariantCulture) ?? "", first: false);
+            CsvReader.WriteField(writer, r.LeadId, first: true);
+            CsvReader.WriteField(writer, r.Phone, first: false);
+            CsvReader.WriteField(writer, r.Region, first: false);
+            CsvReader.WriteField(writer, r.TimeZone.Id, first: false);
+            CsvReader.WriteField(writer, r.Attempt.ToString(CultureInfo.InvariantCulture), first: false);
+            CsvReader.WriteField(writer, r.StartedAt.ToString(InstantFormat, CultureInfo.InvariantCulture), first: false);
+            CsvReader.WriteField(writer, r.Outcome.ToCsv(), first: false);
+            CsvReader.WriteField(writer, r.CreatedAt?.ToString(InstantFormat, CultureInfo.InvariantCulture) ?? "", first: false);
+            CsvReader.WriteField(writer, r.PolicyExpiry?.ToString(InstantFormat, CultureInfo.InvariantCulture) ?? "", first: false);
+            CsvReader.WriteField(writer, string.Join(';', r.Tags), first: false);
+            CsvReader.WriteField(writer, r.PLiveTrue?.ToString("R", CultureInfo.InvariantCulture) ?? "", first: false);
             writer.Write('\n');
         }
     }

@@ -1,12 +1,13 @@
 using System.Text;
 
-namespace Dialer.Models.History;
+namespace Dialer.Core.Text;
 
 /// <summary>
-/// A minimal RFC 4180 reader: commas, double-quoted fields with "" escapes and embedded newlines.
-/// Tracks the line each record starts on, so errors can name the row a person sees in an editor.
+/// A streaming RFC 4180 reader: commas, double-quoted fields with "" escapes and embedded newlines;
+/// unquoted fields are trimmed, blank lines skipped. Tracks the line each record starts on, so errors can
+/// name the row a person sees in an editor. The one CSV reader of the project (leads, call history).
 /// </summary>
-internal sealed class CsvRecords(TextReader reader)
+public sealed class CsvReader(TextReader reader)
 {
     private readonly StringBuilder _field = new();
     private int _line;
