@@ -21,8 +21,8 @@ namespace Dialer.Bench;
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 0, iterationCount: 1)]
 public class AriLoadRun
 {
-    [Params(20)] public int Seconds { get; set; }
-    [Params(500)] public int CallsPerSecond { get; set; }
+    [Params(60)] public int Seconds { get; set; }
+    [Params(550)] public int CallsPerSecond { get; set; }
 
     [Benchmark]
     public async Task Soak()
