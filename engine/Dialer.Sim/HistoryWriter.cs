@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Text;
 
 namespace Dialer.Sim;
 
@@ -12,7 +12,6 @@ namespace Dialer.Sim;
 public sealed class HistoryWriter(TextWriter output, Func<Call, double>? pLiveTrue = null) : IAttemptLog
 {
     public const string Header = "lead_id,phone,region,timezone,attempt,started_at,outcome,ring_seconds,talk_seconds,agent_id,trunk,created_at,policy_expiry,tags";
-    private readonly StringBuilder _row = new();
     private bool _headerWritten;
 
     public Func<int, string>? TrunkName { get; init; }
@@ -29,13 +28,14 @@ public sealed class HistoryWriter(TextWriter output, Func<Call, double>? pLiveTr
         var l = call.Lead;
         var inv = CultureInfo.InvariantCulture;
         var local = new DateTimeOffset(call.PlacedAt, TimeSpan.Zero).ToOffset(l.TimeZone.GetUtcOffset(call.PlacedAt));
-        _row.Clear()
-            .Append(inv, $"{l.Id},{l.Phone},{Csv(l.Region)},{l.TimeZone.Id},{call.Attempt},{local:yyyy-MM-dd'T'HH:mm:ss.fffzzz},{call.Outcome.ToCsv()},")
-            .Append(inv, $"{call.RingSeconds:0.###},{call.TalkSeconds:0.###},{call.Agent?.Id},{TrunkName?.Invoke(call.Trunk) ?? call.Trunk.ToString(inv)},")
-            .Append(inv, $"{l.CreatedAt:yyyy-MM-dd'T'HH:mm:ss'Z'},{l.PolicyExpiry:yyyy-MM-dd},{Csv(string.Join(';', l.Tags))}");
-        if (pLiveTrue is not null) _row.Append(inv, $",{pLiveTrue(call):0.######}");
-        output.WriteLine(_row);
+        CsvReader.WriteField(output, l.Id.ToString(inv), first: true);
+        foreach (var field in (ReadOnlySpan<string>)[
+            l.Phone, l.Region, l.TimeZone.Id, call.Attempt.ToString(inv), local.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", inv), call.Outcome.ToCsv(),
+            call.RingSeconds.ToString("0.###", inv), call.TalkSeconds.ToString("0.###", inv), call.Agent?.Id ?? "",
+            TrunkName?.Invoke(call.Trunk) ?? call.Trunk.ToString(inv), l.CreatedAt.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", inv),
+            l.PolicyExpiry?.ToString("yyyy-MM-dd", inv) ?? "", string.Join(';', l.Tags)])
+            CsvReader.WriteField(output, field, first: false);
+        if (pLiveTrue is not null) CsvReader.WriteField(output, pLiveTrue(call).ToString("0.######", inv), first: false);
+        output.WriteLine();
     }
-
-    private static string Csv(string s) => s.AsSpan().IndexOfAny(",\"\n") < 0 ? s : $"\"{s.Replace("\"", "\"\"")}\"";
 }
