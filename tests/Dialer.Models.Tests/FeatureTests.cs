@@ -48,6 +48,19 @@ public class FeatureTests
         Assert.Equal([0f, 1f], row[FeatureSchema.FirstTag..]);
     }
 
+    [Theory]
+    [InlineData(-3, -3f)]
+    [InlineData(-7, -7f)]
+    [InlineData(-40, -7f)]
+    public void LapsedPoliciesAreFlooredAtAWeek(int expiryInDays, float expected)
+    {
+        var schema = new FeatureSchema(["north"], []);
+        var at = new DateTimeOffset(2026, 1, 5, 1, 30, 0, TimeSpan.Zero);
+        var row = new float[schema.FeatureCount];
+        schema.Extract(new AttemptContext("north", Shanghai, at, 1, null, null, null, at.AddDays(expiryInDays), null), row);
+        Assert.Equal(expected, row[FeatureSchema.DaysToPolicyExpiry]);
+    }
+
     [Fact]
     public void FirstAttemptAndUnseenRegionAreMissing()
     {

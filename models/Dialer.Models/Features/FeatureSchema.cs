@@ -11,7 +11,7 @@ namespace Dialer.Models.Features;
 public sealed class FeatureSchema
 {
     /// <summary>Bumped whenever the layout or meaning of a feature changes; old models are then refused.</summary>
-    public const string CurrentVersion = "dialer.answer-rate.features/1";
+    public const string CurrentVersion = "dialer.answer-rate.features/2";
 
     /// <summary>Missing values, in the feature rows and in the XGBoost matrices alike.</summary>
     public const float Missing = float.NaN;
@@ -23,6 +23,14 @@ public sealed class FeatureSchema
         ["region", "local_hour", "day_of_week", "attempt", "minutes_since_last_attempt", "last_outcome", "lead_age_days", "days_to_policy_expiry"];
 
     private const string TagPrefix = "tag:";
+
+    /// <summary>
+    /// Days to expiry are floored here: how long ago a policy lapsed stops mattering to whether the customer
+    /// picks up, and unbounded it becomes a calendar clock (a hopper that works soonest-expiring first dials
+    /// ever longer-lapsed leads as a campaign runs late), which trees fit to the training weeks and misread
+    /// later (measured on 1M simulated attempts: +0.9 pt over-prediction in the later validation weeks).
+    /// </summary>
+    public const float LapsedDaysFloor = -7;
 
     private readonly Dictionary<string, int> _regionCodes;
     private readonly Dictionary<string, int> _tagSlots;
@@ -98,7 +106,7 @@ public sealed class FeatureSchema
         destination[MinutesSinceLastAttempt] = a.LastAttemptAt is { } last ? (float)(a.At - last).TotalMinutes : Missing;
         destination[LastOutcome] = a.LastOutcome is { } outcome ? (int)outcome : Missing;
         destination[LeadAgeDays] = a.CreatedAt is { } created ? (float)(a.At - created).TotalDays : Missing;
-        destination[DaysToPolicyExpiry] = a.PolicyExpiry is { } expiry ? (float)(expiry - a.At).TotalDays : Missing;
+        destination[DaysToPolicyExpiry] = a.PolicyExpiry is { } expiry ? Math.Max(LapsedDaysFloor, (float)(expiry - a.At).TotalDays) : Missing;
         var tagSlots = destination[FirstTag..];
         tagSlots.Clear();
         if (a.Tags is not { } tags) return;
