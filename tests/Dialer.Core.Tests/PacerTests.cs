@@ -145,6 +145,31 @@ public class PacerTests
     }
 
     [Fact]
+    public void Predictive_dials_a_cold_start_cautiously_and_follows_the_answers_that_come_back()
+    {
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        var cold = State(10, 0, 0);
+        var coldCalls = pacer.Decide(cold.State).CallsToPlace;
+        var warm = State(10, 0, 0);
+        var calibration = warm.State.Calibration;
+        for (var s = -600; s < -30; s++) // ten minutes in which the predictions held
+        {
+            calibration.Placed(s, 0.2);
+            if (s % 5 == 0) calibration.Live(s);
+        }
+        Assert.InRange(calibration.Factor, 0.95, 1.05);
+        var warmCalls = pacer.Decide(warm.State).CallsToPlace;
+        Assert.True(coldCalls < warmCalls * 0.8, $"cold start {coldCalls} calls, after ten minutes {warmCalls}");
+        var rich = State(10, 0, 0);
+        for (var s = -600; s < -30; s++) // answers come twice as often as predicted
+        {
+            rich.State.Calibration.Placed(s, 0.2);
+            if (s % 5 < 2) rich.State.Calibration.Live(s);
+        }
+        Assert.True(pacer.Decide(rich.State).CallsToPlace < warmCalls * 0.6);
+    }
+
+    [Fact]
     public void Vectorised_and_scalar_demand_agree()
     {
         if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return; // then the scalar path is the only one
@@ -155,8 +180,8 @@ public class PacerTests
         foreach (var later in new[] { 0.0, 4.3, 9.9, 40 }) // ages up to beyond the table
         {
             engine.Tick(T0.AddSeconds(later));
-            var (vm, vv) = pacer.Demand(s, vectorize: true);
-            var (sm, sv) = pacer.Demand(s, vectorize: false);
+            var (vm, vv) = pacer.RingingDemand(s, vectorize: true);
+            var (sm, sv) = pacer.RingingDemand(s, vectorize: false);
             Assert.Equal(sm, vm, 4);
             Assert.Equal(sv, vv, 4);
         }

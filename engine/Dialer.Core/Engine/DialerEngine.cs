@@ -152,6 +152,7 @@ public sealed class DialerEngine
         var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, PlacedAt = utcNow, PLive = p };
         _calls.Add(call.Id, call);
         _s.AddRinging(call, now);
+        _s.Calibration.Placed(now, p);
         _s.FreeChannels--;
         _s.PlacedLastMinute.Add((long)now);
         _s.CallsToday++;
@@ -193,6 +194,7 @@ public sealed class DialerEngine
             return;
         }
         _s.LiveAnswerDelay.Observe(ring);
+        _s.Calibration.Live(now - ring);
         Stats.CountLive(utcNow);
         _s.Ledger.Live(utcNow);
         var agent = _router.PickLongestIdle(call.Lead.Requirement);

@@ -28,11 +28,12 @@ public sealed class DialerState
         RingingOdds = new float[RingingCalls.Length];
         Ledger = new AbandonLedger(config.TimeZone);
         var ring = config.RingTimeoutSeconds;
-        LiveAnswerDelay = new DurationHistogram(0.25, ring + 5, priorMean: 8, priorWeight: 20);
+        LiveAnswerDelay = new DurationHistogram(0.25, ring + 5, priorMean: 8, priorWeight: 20, priorShape: 4);
         OtherRingTime = new DurationHistogram(0.25, ring + 5, priorMean: ring * 0.7, priorWeight: 20);
         TalkTime = new DurationHistogram(2, 3600, priorMean: 300, priorWeight: 10);
         WrapTime = new DurationHistogram(1, 600, priorMean: 30, priorWeight: 10);
         PauseTime = new DurationHistogram(10, 4 * 3600, priorMean: 1800, priorWeight: 3);
+        Calibration = new LiveCalibration(ring + 5);
     }
 
     public CampaignConfig Config { get; }
@@ -84,6 +85,8 @@ public sealed class DialerState
     public DurationHistogram TalkTime { get; }
     public DurationHistogram WrapTime { get; }
     public DurationHistogram PauseTime { get; }
+    /// <summary>How well the predictions have matched the live answers that came back.</summary>
+    public LiveCalibration Calibration { get; }
     /// <summary>Moving average of the live-answer probability of calls placed lately (what a next call is worth).</summary>
     public double RecentLiveP { get; internal set; } = double.NaN;
 

@@ -16,19 +16,34 @@ public sealed class DurationHistogram
     private double _sum;
     private bool _dirty = true;
 
-    public DurationHistogram(double binWidth, double max, double priorMean, double priorWeight)
+    /// <param name="priorShape">Erlang shape of the prior: 1 is memoryless; higher puts little mass near zero
+    /// (people pick up after a few rings, not at once).</param>
+    public DurationHistogram(double binWidth, double max, double priorMean, double priorWeight, int priorShape = 1)
     {
         if (binWidth <= 0 || max <= binWidth) throw new ArgumentOutOfRangeException(nameof(max));
+        if (priorShape < 1) throw new ArgumentOutOfRangeException(nameof(priorShape));
         _binWidth = binWidth;
         var bins = (int)Math.Ceiling(max / binWidth);
         _counts = new double[bins + 1]; // last bin: everything at or beyond max
         _survival = new float[bins + 2];
-        // Exponential prior: mass in each bin = weight · (e^{-a/m} − e^{-b/m}).
+        var rate = priorShape / priorMean;
         for (var i = 0; i < bins; i++)
-            _counts[i] = priorWeight * (Math.Exp(-i * binWidth / priorMean) - Math.Exp(-(i + 1) * binWidth / priorMean));
-        _counts[bins] = priorWeight * Math.Exp(-bins * binWidth / priorMean);
+            _counts[i] = priorWeight * (ErlangSurvival(i * binWidth * rate, priorShape) - ErlangSurvival((i + 1) * binWidth * rate, priorShape));
+        _counts[bins] = priorWeight * ErlangSurvival(bins * binWidth * rate, priorShape);
         _total = priorWeight;
         _sum = priorWeight * priorMean;
+    }
+
+    /// <summary>P(T &gt; x / rate) for an Erlang(k) variable: e^−x · Σ_{j&lt;k} x^j / j!.</summary>
+    private static double ErlangSurvival(double x, int k)
+    {
+        double term = 1, sum = 0;
+        for (var j = 0; j < k; j++)
+        {
+            sum += term;
+            term *= x / (j + 1);
+        }
+        return Math.Exp(-x) * sum;
     }
 
     public double Mean => _sum / _total;

@@ -51,10 +51,14 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 
         var outlook = Forecast.Of(s);
         var (supply, varSupply) = Supply(s, outlook);
-        var (demand, varDemand) = Demand(s, Avx2.IsSupported);
         var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
-
-        var p = double.IsNaN(s.RecentLiveP) ? 0.2 : Math.Max(s.RecentLiveP, 0.01);
+        // Predictions times how live answers have matched them lately; the match's uncertainty is demand's too.
+        var factor = s.Calibration.Factor;
+        var relativeVariance = s.Calibration.Variance / (factor * factor);
+        var (ringing, varDemand) = RingingDemand(s, Avx2.IsSupported);
+        ringing *= factor;
+        var waiting = s.Waiting;
+        var p = Math.Clamp((double.IsNaN(s.RecentLiveP) ? 0.2 : s.RecentLiveP) * factor, 0.01, 0.99);
         // The largest n with overflow(n) ≤ risk · demand(n): overflow grows faster than demand, so bisect.
         int lo = 0, hi = s.FreeChannels;
         if (!Fits(hi)) while (lo < hi)
@@ -67,8 +71,10 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 
         bool Fits(int n)
         {
-            var d = demand + n * p;
-            var overflow = Gaussian.ExpectedExcess(d - supply, varDemand + varSupply + n * p * (1 - p));
+            // Predicted live answers share one calibration error, so its variance grows with their square.
+            var coming = ringing + n * p;
+            var d = waiting + coming;
+            var overflow = Gaussian.ExpectedExcess(d - supply, varDemand + varSupply + n * p * (1 - p) + coming * coming * relativeVariance);
             return overflow <= risk * Math.Max(d, 1e-9);
         }
     }
@@ -96,11 +102,11 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
     }
 
     /// <summary>
-    /// Callees waiting now, plus each ringing call's chance to still bring a live person: by Bayes,
+    /// Live answers still to come from the ringing calls: each call's chance to still bring a live person, by Bayes
     /// q = 1 / (1 + odds · S_other(age) / S_live(age)), with the ratio of the two ring-time curves tabled
     /// once per decision, so a call costs one look-up, a multiply-add and a divide.
     /// </summary>
-    internal (double Mean, double Var) Demand(DialerState s, bool vectorize)
+    internal (double Mean, double Var) RingingDemand(DialerState s, bool vectorize)
     {
         var live = s.LiveAnswerDelay.Curve;
         var other = s.OtherRingTime.Curve;
@@ -122,7 +128,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
             sum += q;
             sumSquares += q * q;
         }
-        return (s.Waiting + sum, sum - sumSquares);
+        return (sum, sum - sumSquares);
     }
 
     /// <summary>Eight calls a step: ages, table look-ups by gather, the Bayes update and the sums in AVX2.</summary>
