@@ -42,6 +42,9 @@ public sealed partial class AriDriver
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
                 Queue(leg, static (d, l, _, ct) => l.Server.ContinueAsync(l.Id, d._options.AmdContext, d._options.AmdExtension, 1, ct));
                 break;
+            case AriEventType.ChannelVarset when e.Variable == "RTPAUDIOQOS":
+                OnMedia(leg, e.Value); // the call's RTCP summary, set as it ends: quality for every call, no polling
+                break;
             case AriEventType.ChannelDestroyed:
                 var cause = e.Cause ?? 0;
                 await EndAsync(leg, cause, TrunkHealth.IsNetworkFailure(cause));
@@ -76,11 +79,35 @@ public sealed partial class AriDriver
         var now = _time.GetUtcNow();
         if (e.ContactInfo?.ContactStatus == "Unreachable")
         {
-            ApplyBreaker(trunk, Health.OnCall(trunk, networkFailure: true, now));
+            ApplyBreaker(trunk, Health.OnUnreachable(trunk, now));
             return;
         }
         if (double.TryParse(e.ContactInfo?.RoundtripUsec, System.Globalization.CultureInfo.InvariantCulture, out var us) && us > 0)
             ApplyBreaker(trunk, Health.OnRtt(trunk, us / 1000, now));
+    }
+
+    private void OnMedia(Leg leg, string? rtcpAll)
+    {
+        if (RtcpSummary.Parse(rtcpAll) is { } m) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, m, _time.GetUtcNow()));
+    }
+
+    /// <summary>Each trunk's PJSIP endpoint must exist on its server and be online; one that is missing or offline cannot carry calls.</summary>
+    private async Task CheckTrunkEndpoints(AriClient server, CancellationToken ct)
+    {
+        foreach (var (resource, trunk) in _trunkByEndpoint)
+        {
+            if (_trunkServer[trunk] != server) continue;
+            AriEndpoint ep;
+            try { ep = await server.GetEndpointAsync("PJSIP", resource, ct); }
+            catch (AriException e) // Asterisk's trouble, not the trunk's: the calls will tell
+            {
+                Log?.Invoke($"trunk '{_trunks[trunk].Name}': endpoint check failed: {e.Message}");
+                continue;
+            }
+            if (ep.State is null or "online") continue;
+            Log?.Invoke($"trunk '{_trunks[trunk].Name}': PJSIP endpoint '{resource}' is {ep.State} on ARI server '{server.ServerId}'");
+            ApplyBreaker(trunk, Health.OnUnreachable(trunk, _time.GetUtcNow()));
+        }
     }
 
     // ---- reconciliation ----------------------------------------------------------------------------------
@@ -97,6 +124,7 @@ public sealed partial class AriDriver
             // Without subscribeAll the app hears of an endpoint only when subscribed (ContactStatusChange → trunk health).
             foreach (var (resource, trunk) in _trunkByEndpoint)
                 if (_trunkServer[trunk] == server) await server.SubscribeAsync($"endpoint:PJSIP/{resource}", ct);
+        await CheckTrunkEndpoints(server, ct);
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         foreach (var leg in _legs.Values)
         {
@@ -182,8 +210,7 @@ public sealed partial class AriDriver
             sampled[leg.Trunk] = true;
             try
             {
-                var rtt = TrunkHealth.AvgRttMs(await leg.Server.GetVariableAsync(leg.Id, "CHANNEL(rtcp,all_rtt)", ct));
-                if (!double.IsNaN(rtt)) ApplyBreaker(leg.Trunk, Health.OnRtt(leg.Trunk, rtt, _time.GetUtcNow()));
+                OnMedia(leg, await leg.Server.GetVariableAsync(leg.Id, "CHANNEL(rtcp,all)", ct));
             }
             catch (AriException) { } // the call ended meanwhile
         }

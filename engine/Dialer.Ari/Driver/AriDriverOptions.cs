@@ -39,6 +39,8 @@ public sealed record AriDriverOptions
     public TimeSpan BreakerCooldown { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Smoothed round trip (qualify or RTCP) above which a trunk is taken out.</summary>
     public double MaxRttMs { get; init; } = 500;
-    /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all_rtt); zero disables it.</summary>
+    /// <summary>Smoothed share of RTP packets lost (RTCP) above which a trunk is taken out.</summary>
+    public double MaxLoss { get; init; } = 0.05;
+    /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all); zero disables it (every answered call still reports RTPAUDIOQOS as it ends).</summary>
     public TimeSpan RtcpPollEvery { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -151,9 +151,22 @@ public sealed class AriEmulator : IAsyncDisposable
             ("POST", ["bridges", var id, "addChannel"]) => _world.AddChannel(id, q),
             ("POST", ["bridges", var id, "record"]) => _world.RecordBridge(id, q),
             ("POST", ["recordings", "live", var name, "stop"]) => _world.StopRecording(name),
+            ("GET", ["bridges", var id]) => _world.GetBridge(id),
+            ("POST" or "DELETE", ["bridges", var id, "moh"]) => _world.BridgeMoh(id),
+            ("POST", ["bridges", var id, "play"]) => _world.PlayBridge(id, q),
+            ("GET", ["recordings", "live", var name]) => _world.LiveRecording(name),
+            ("GET", ["recordings", "stored"]) => _world.StoredRecordings(null),
+            ("GET", ["recordings", "stored", var name]) => _world.StoredRecordings(name),
+            ("GET", ["recordings", "stored", var name, "file"]) => _world.StoredRecordingFile(name),
+            ("DELETE", ["recordings", "stored", var name]) => _world.DeleteStoredRecording(name),
+            ("GET", ["endpoints"]) => _world.Endpoints(null),
+            ("GET", ["endpoints", var tech]) => _world.Endpoints(tech),
             ("GET", ["endpoints", var tech, var resource]) => _world.Endpoint(tech, resource),
+            ("GET", ["applications", var app]) => _world.Application(app),
             ("POST", ["applications", _, "subscription"]) => Reply.Json(200, w => { w.WriteStartObject(); w.WriteEndObject(); }),
             ("GET", ["asterisk", "ping"]) => _world.Ping(),
+            ("GET", ["asterisk", "info"]) => _world.Info(),
+            ("GET", ["asterisk", "variable"]) => EmulatedAsterisk.GlobalVariable(q),
             _ => Reply.Message(404, "Resource not found"),
         };
         await Write(ctx, reply);
@@ -188,7 +201,7 @@ public sealed class AriEmulator : IAsyncDisposable
     {
         ctx.Response.StatusCode = reply.Status;
         if (reply.Body is null) return;
-        ctx.Response.ContentType = "application/json";
+        ctx.Response.ContentType = reply.ContentType;
         await ctx.Response.Body.WriteAsync(reply.Body);
     }
 
