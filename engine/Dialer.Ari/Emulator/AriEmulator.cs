@@ -98,6 +98,33 @@ public sealed class AriEmulator : IAsyncDisposable
 
     public void EmitQualify() => _world.EmitQualify();
 
+    // ---- several servers and phones ----------------------------------------------------------------
+
+    /// <summary>
+    /// Joins two emulated servers with an inter-server trunk both ways: PJSIP/{exten}@{name of the other} dialed on one
+    /// arrives on the other in Stasis(dialer,xfer,{exten}) (asterisk-conf/README.md, "Several Asterisk servers").
+    /// </summary>
+    public static void Link(AriEmulator a, string aName, AriEmulator b, string bName)
+    {
+        a._world.Link(bName, b._world);
+        b._world.Link(aName, a._world);
+    }
+
+    /// <summary>An agent dials [dialer-agents] from their phone: Stasis(dialer,agent,{endpoint}). Returns the channel id.</summary>
+    public string PhoneDialsIn(string endpoint) => _world.Inbound(endpoint, $"agent,{endpoint}");
+
+    /// <summary>A key pressed on a channel's phone; false if the channel is gone.</summary>
+    public bool PressKey(string channelId, string digit) => _world.Dtmf(channelId, digit);
+
+    /// <summary>The phone on a channel hangs up (callee or agent); false if the channel is gone.</summary>
+    public bool FarEndHangsUp(string channelId) => _world.HangupFromFarEnd(channelId);
+
+    /// <summary>How many channels a bridge holds now (0 if it does not exist).</summary>
+    public int BridgeSize(string bridgeId) => _world.BridgeSize(bridgeId);
+
+    /// <summary>Ids of the channels up now whose PJSIP endpoint is <paramref name="resource"/> (e.g. an agent's phone).</summary>
+    public IReadOnlyList<string> ChannelsOf(string resource) => _world.ChannelsOf(resource);
+
     // ---- HTTP ---------------------------------------------------------------------------------------
 
     private async Task HandleAsync(HttpContext ctx)

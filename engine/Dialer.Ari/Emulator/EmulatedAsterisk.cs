@@ -20,6 +20,8 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     private readonly Dictionary<string, string> _liveRecordings = new(StringComparer.Ordinal); // name → bridge id
     private readonly HashSet<string> _registeredApps = new(StringComparer.Ordinal);
     private readonly HashSet<string> _phones = new(StringComparer.Ordinal);
+    // Inter-server trunks: PJSIP endpoint name here → the Asterisk at its far end.
+    private readonly Dictionary<string, EmulatedAsterisk> _links = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Format, int Seconds)> _stored = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopped = new();
     private long _seq;
@@ -52,7 +54,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
             var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, number, app ?? "", q["appArgs"] ?? "", createOnly)
             {
                 CallerNumber = ParseCallerNumber(q["callerId"]) ?? "5550000",
-                Fate = resource == number ? Fate.Phone : DrawFate(resource, number),
+                Fate = resource == number ? Fate.Phone : _links.ContainsKey(resource) ? Fate.Linked : DrawFate(resource, number),
             };
             _channels.Add(id, ch);
             if (ch.Fate == Fate.Phone) _phones.Add(resource);
@@ -515,6 +517,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
             case FateKind.Busy: After(0.002, ch, () => End(ch, 17, false, 486, "BUSY", 17)); return;
             case FateKind.Congestion: After(0.003, ch, () => End(ch, 34, false, 503, "CONGESTION", 34)); return;
             case FateKind.BadNumber: After(0.003, ch, () => End(ch, 1, false, 404, "CHANUNAVAIL", 1)); return;
+            case FateKind.Linked: After(f.RingSeconds, ch, () => CrossToPeer(ch)); return;
         }
         After(0.005, ch, () =>
         {
@@ -537,6 +540,90 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
                 // A ring timeout ends with cause 19 / SIP 480 only: no Dial NOANSWER, no ChannelHangupRequest (fixture c).
                 End(ch, hangupCause: null, soft: false, techCause: 480, dialStatus: null, destroyCause: 19, quiet: true);
             });
+    }
+
+    // ---- several servers: inter-server trunks and calls from phones -----------------------------------
+
+    /// <summary>Calls dialed here to PJSIP/{exten}@{endpoint} arrive on <paramref name="peer"/> in [dialer-interserver]: Answer(), Stasis(dialer,xfer,{exten}).</summary>
+    public void Link(string endpoint, EmulatedAsterisk peer)
+    {
+        lock (_gate) _links[endpoint] = peer;
+    }
+
+    /// <summary>
+    /// A call that enters the dialplan here and reaches Stasis answered: a phone dialing [dialer-agents] (args "agent,ID"),
+    /// or a leg from another server (args "xfer,AGENT"). Returns its channel id (Asterisk's own).
+    /// </summary>
+    public string Inbound(string resource, string args, (EmulatedAsterisk World, string Id)? peer = null)
+    {
+        lock (_gate)
+        {
+            var id = $"{time.GetUtcNow().ToUnixTimeSeconds()}.{++_idSeq}";
+            var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, "dialer", args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer };
+            _channels.Add(id, ch);
+            ChannelsCreated++;
+            Emit("ChannelCreated", ch);
+            SetState(ch, "Up");
+            EnterStasis(ch, args);
+            return id;
+        }
+    }
+
+    public int BridgeSize(string bridgeId)
+    {
+        lock (_gate) return _bridges.TryGetValue(bridgeId, out var b) ? b.Channels.Count : 0;
+    }
+
+    public IReadOnlyList<string> ChannelsOf(string resource)
+    {
+        lock (_gate) return [.. _channels.Values.Where(c => c.Resource == resource).Select(c => c.Id)];
+    }
+
+    /// <summary>The agent presses a key on a channel's phone (ChannelDtmfReceived).</summary>
+    public bool Dtmf(string channelId, string digit)
+    {
+        lock (_gate)
+        {
+            if (!_channels.TryGetValue(channelId, out var ch)) return false;
+            Emit("ChannelDtmfReceived", ch, w => { w.WriteString("digit", digit); w.WriteNumber("duration_ms", 100); });
+            return true;
+        }
+    }
+
+    /// <summary>The channel's phone (a callee or agent) hangs up, as with a SIP BYE.</summary>
+    public bool HangupFromFarEnd(string channelId)
+    {
+        lock (_gate)
+        {
+            if (!_channels.TryGetValue(channelId, out var ch)) return false;
+            End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: 16);
+            return true;
+        }
+    }
+
+    /// <summary>Rings the inter-server leg through to the peer; when the peer has it in Stasis, this side is answered. Under the lock.</summary>
+    private void CrossToPeer(Chan ch)
+    {
+        SetState(ch, "Ringing");
+        EmitDial(ch, "RINGING");
+        var peer = _links[ch.Resource];
+        var args = $"xfer,{ch.Number}";
+        _ = Task.Run(() =>
+        {
+            // The peer's lock is taken outside ours: two linked worlds never wait on each other.
+            var farId = peer.Inbound("interserver", args, (this, ch.Id));
+            lock (_gate)
+            {
+                if (!_channels.TryGetValue(ch.Id, out var live) || live != ch)
+                {
+                    _ = Task.Run(() => peer.HangupFromFarEnd(farId));
+                    return;
+                }
+                ch.PeerLink = (peer, farId);
+                SetState(ch, "Up");
+                EmitDial(ch, "ANSWER");
+            }
+        });
     }
 
     private void EnterStasis(Chan ch, string args)
@@ -578,6 +665,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     private void End(Chan ch, int? hangupCause, bool soft, int? techCause, string? dialStatus, int destroyCause, bool quiet = false)
     {
         if (!_channels.Remove(ch.Id)) return;
+        if (ch.PeerLink is var (peerWorld, peerId)) _ = Task.Run(() => peerWorld.HangupFromFarEnd(peerId)); // SIP BYE over the inter-server trunk
         // A channel that carried media reports its RTCP summary as it goes (fixtures a, e, f, h); on "core stop now" only after StasisEnd (g2).
         var stopping = hangupCause == 4;
         if (ch.State == "Up" && !stopping) EmitQos(ch);
@@ -657,7 +745,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         }
         number = rest[..at];
         resource = rest[(at + 1)..];
-        return number.Length > 0 && scenario.Trunks.Contains(resource);
+        return number.Length > 0 && (scenario.Trunks.Contains(resource) || _links.ContainsKey(resource));
     }
 
     private Fate DrawFate(string trunk, string number)
@@ -858,13 +946,15 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
 
     // ---- world objects ------------------------------------------------------------------------------
 
-    private enum FateKind : byte { Answer, Busy, NoAnswer, Congestion, BadNumber }
+    private enum FateKind : byte { Answer, Busy, NoAnswer, Congestion, BadNumber, Linked }
 
     /// <summary>What the far end does: ring this long then answer, hang up after talking, what AMD will decide.</summary>
     private sealed record Fate(FateKind Kind, double RingSeconds, double? TalkSeconds, (string Status, string Cause, double Seconds) Amd)
     {
         /// <summary>An agent phone: answers at once, stays up until hung up.</summary>
         public static readonly Fate Phone = new(FateKind.Answer, 0.005, null, ("HUMAN", "HUMAN-800-800", 1.8));
+        /// <summary>A call over an inter-server trunk: the other Asterisk answers it into its dialplan.</summary>
+        public static readonly Fate Linked = new(FateKind.Linked, 0.005, null, ("", "", 0));
         public static readonly Fate Busied = new(FateKind.Busy, 0, null, ("", "", 0));
         public static readonly Fate Congested = new(FateKind.Congestion, 0, null, ("", "", 0));
     }
@@ -883,6 +973,8 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         public string State { get; set; } = "Down";
         public DateTimeOffset? UpSince { get; set; }
         public uint Ssrc { get; } = (uint)Random.Shared.Next();
+        /// <summary>The other end of an inter-server call: hanging up one side hangs up the other.</summary>
+        public (EmulatedAsterisk World, string Id)? PeerLink { get; set; }
         public string CallerNumber { get; set; } = "";
         public string DialString { get; set; } = "";
         public bool Dialed { get; set; }
