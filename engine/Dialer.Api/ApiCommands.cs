@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Dialer.Core.Hosting;
 using Dialer.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -9,11 +10,17 @@ namespace Dialer.Api;
 /// <summary>`dialer serve`, for the CLI to add to its root command.</summary>
 public static class ApiCommands
 {
-    public static IEnumerable<Command> Create()
+    /// <param name="engines">
+    /// Given the --run-config file, the serve options and the store: the launcher that starts campaigns' engines (the CLI
+    /// passes the ARI one). Without it, start/pause/stop only set the campaign's status.
+    /// </param>
+    public static IEnumerable<Command> Create(Func<string, ApiOptions, StoreDb, IEngineLauncher>? engines = null)
     {
         var config = new Option<FileInfo?>("--config") { Description = "JSON settings: db, api_keys, pii_key, max_upload_bytes (DIALER_DB, DIALER_API_KEYS, DIALER_PII_KEY override)" };
         var urls = new Option<string>("--urls") { Description = "where to listen", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var runConfig = new Option<FileInfo?>("--run-config") { Description = "Run engines here: POST /campaigns/{name}/start dials with this file's trunks, agents and ari: servers (see `dialer run`)" };
         var serve = new Command("serve", "REST API and Server-Sent Events stream (API key in the X-Api-Key header)") { config, urls };
+        if (engines is not null) serve.Options.Add(runConfig);
         serve.SetAction(parse =>
         {
             WebApplication app;
@@ -26,7 +33,10 @@ public static class ApiCommands
                 var options = ApiOptions.From(builder.Build());
                 using (var db = StoreDb.Open(options.Db))
                     foreach (var m in Migrator.Migrate(db)) Console.WriteLine($"applied {m.Name}");
-                app = DialerApi.Build(options, b => b.WebHost.UseUrls(parse.GetValue(urls)!));
+                var run = parse.GetValue(runConfig);
+                if (run is { Exists: false }) throw new ArgumentException($"--run-config: '{run.FullName}' does not exist");
+                app = DialerApi.Build(options, b => b.WebHost.UseUrls(parse.GetValue(urls)!),
+                    run is null || engines is null ? null : db => engines(run.FullName, options, db));
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidDataException or FormatException)
             {

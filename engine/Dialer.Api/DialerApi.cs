@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
 using Dialer.Store;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
@@ -27,8 +28,11 @@ public static class DialerApi
         RespectNullableAnnotations = true,
     };
 
-    /// <summary>Builds the app; <paramref name="configure"/> may swap the server (tests use the in-memory TestServer).</summary>
-    public static WebApplication Build(ApiOptions options, Action<WebApplicationBuilder>? configure = null)
+    /// <summary>
+    /// Builds the app; <paramref name="configure"/> may swap the server (tests use the in-memory TestServer). With
+    /// <paramref name="engines"/> (given the app's store), starting a campaign starts its engine on this node and stopping it hangs up.
+    /// </summary>
+    public static WebApplication Build(ApiOptions options, Action<WebApplicationBuilder>? configure = null, Func<StoreDb, IEngineLauncher>? engines = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxUploadBytes);
@@ -42,10 +46,12 @@ public static class DialerApi
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(db);
         builder.Services.AddSingleton(new EventHub(Json));
-        builder.Services.AddSingleton<EngineRegistry>();
+        var registry = new EngineRegistry(engines?.Invoke(db));
+        builder.Services.AddSingleton(registry);
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.Lifetime.ApplicationStopping.Register(() => registry.StopAllAsync().GetAwaiter().GetResult()); // hang up before the process goes
         app.Lifetime.ApplicationStopped.Register(db.Dispose);
         app.UseStatusCodePages();
         app.Use(RequireApiKey(options));
@@ -149,11 +155,21 @@ public static class DialerApi
             campaigns.Update(c.Id, settings, DateTime.UtcNow);
             return Results.Ok(campaigns.Get(c.Id));
         });
+        // The status is what the database hopper obeys: paused hands out no more leads (calls up finish, agents stay),
+        // so pause needs no engine call. Start also starts the engine here and stop hangs it up, when serve has a launcher.
         foreach (var (verb, status) in new[] { ("start", CampaignStatus.Running), ("pause", CampaignStatus.Paused), ("stop", CampaignStatus.Stopped) })
-            app.MapPost($"/campaigns/{{name}}/{verb}", (string name) =>
+            app.MapPost($"/campaigns/{{name}}/{verb}", async (string name, CancellationToken ct) =>
             {
                 if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
                 campaigns.SetStatus(c.Id, status, DateTime.UtcNow);
+                if (status == CampaignStatus.Running)
+                    try { await engines.StartAsync(name, hub.CallEvents(name), ct); }
+                    catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
+                    {
+                        campaigns.SetStatus(c.Id, CampaignStatus.Stopped, DateTime.UtcNow);
+                        return Results.Problem(statusCode: 502, title: "engine did not start", detail: e.Message);
+                    }
+                if (status == CampaignStatus.Stopped) await engines.StopAsync(name);
                 hub.Publish("campaign", new { campaign = name, status = status.ToString().ToLowerInvariant() });
                 return Results.Ok(campaigns.Get(c.Id));
             });

@@ -27,7 +27,10 @@ public sealed class EventHub(JsonSerializerOptions json, int perClientCapacity =
     }
 
     /// <summary>Streams a campaign's attempts as `call` events: one when placed, one when over.</summary>
-    public void Follow(string campaign, Store.DbAttemptLog log) => log.Written += (call, ended) => Publish("call", new
+    public void Follow(string campaign, Store.DbAttemptLog log) => log.Written += CallEvents(campaign);
+
+    /// <summary>What publishes a campaign's attempt (placed: false, ended: true) as a `call` event.</summary>
+    public Action<Call, bool> CallEvents(string campaign) => (call, ended) => Publish("call", new
     {
         campaign,
         call_id = call.Id,

@@ -11,7 +11,13 @@ var root = new RootCommand("dialer — a predictive dialer engine on Asterisk AR
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModelCommand.Create());
-foreach (var c in StoreCommands.Create().Concat(ApiCommands.Create()).Concat(AriCommands.Create())) root.Subcommands.Add(c);
+// serve --run-config starts campaigns' engines on Asterisk: telephony from the run config, store and PII key from serve's own settings.
+var serve = ApiCommands.Create((file, options, db) =>
+{
+    var run = RunConfig.Load(file);
+    return new AriEngineLauncher(run.Telephony, db, options.Pii, run.Node, Console.WriteLine);
+});
+foreach (var c in StoreCommands.Create().Concat(serve).Concat(AriCommands.Create())) root.Subcommands.Add(c);
 
 try
 {

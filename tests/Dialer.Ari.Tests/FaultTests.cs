@@ -73,11 +73,47 @@ public class FaultTests
 
 public class TrunkQualityTests
 {
+    /// <summary>The RTCP summaries real Asterisk gave in capture f: CHANNEL(rtcp,all) while up, RTPAUDIOQOS as the call ended.</summary>
     [Fact]
-    public void Rtcp_round_trip_is_read_from_asterisks_all_rtt_format()
+    public void Rtcp_summaries_are_read_from_asterisks_own_format()
     {
-        Assert.Equal(12.5, TrunkHealth.AvgRttMs("     minrtt=000.010000;     maxrtt=000.015000;     avgrtt=000.012500;     stdevrtt=000.001000;"), 6);
-        Assert.True(double.IsNaN(TrunkHealth.AvgRttMs("garbage")));
+        var records = Fixtures.Load("f_vars_rtcp_endpoints_recording.jsonl");
+        var polled = records.Single(r => r.GetProperty("kind").GetString() == "rest" && r.GetProperty("query").TryGetProperty("variable", out var v)
+                                         && v.GetString() == "CHANNEL(rtcp,all)").GetProperty("response").GetProperty("body").GetProperty("value").GetString();
+        var atEnd = records.Single(r => r.GetProperty("kind").GetString() == "event" && r.GetProperty("event").GetProperty("type").GetString() == "ChannelVarset"
+                                        && r.GetProperty("event").GetProperty("variable").GetString() == "RTPAUDIOQOS").GetProperty("event").GetProperty("value").GetString();
+        foreach (var text in new[] { polled, atEnd })
+        {
+            var m = RtcpSummary.Parse(text);
+            Assert.NotNull(m);
+            Assert.Equal(0, m.Value.RttMs); // the lab's peer echoed RTP: no round trip, no loss
+            Assert.Equal(0, m.Value.Loss);
+        }
+        Assert.Equal(new RtcpSummary(12.5, 0.1, 1), RtcpSummary.Parse("ssrc=1;themssrc=2;lp=10;rxjitter=0.001000;rxcount=90;txjitter=0.0;txcount=100;rlp=0;rtt=0.012500;rxmes=0;txmes=0"));
+        Assert.Null(RtcpSummary.Parse("garbage"));
+        Assert.Null(RtcpSummary.Parse("ssrc=1;lp=0;rxcount=0;rtt=0.0")); // no packets yet: nothing to judge
+    }
+
+    /// <summary>
+    /// A carrier losing a fifth of its packets: every answered call's RTPAUDIOQOS (set by Asterisk as the call ends) reports it,
+    /// the trunk goes out, and the next calls take the other trunk. A trunk whose endpoint Asterisk lacks is out from the start.
+    /// </summary>
+    [Fact]
+    public async Task A_lossy_trunk_is_taken_out_by_its_calls_rtcp_and_a_missing_endpoint_from_the_start()
+    {
+        string[] phones = [.. Enumerable.Range(1, 8).Select(i => $"+2{i:000}")];
+        var scenario = new EmulatorScenario { TimeScale = 0.02, TrunkLoss = { ["carrier-a"] = 0.2 } };
+        await using var rig = await Rig.StartAsync(scenario, phones, agents: 2,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerCooldown = TimeSpan.FromMinutes(5), RtcpPollEvery = TimeSpan.Zero },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02), Rig.Trunk("carrier-z", 0.001)]);
+        Assert.Equal(BreakerState.Open, rig.Driver.Health.State(2)); // no PJSIP endpoint 'carrier-z' on this Asterisk
+        await rig.WaitDone(TimeSpan.FromSeconds(20));
+        Assert.Equal(BreakerState.Open, rig.Driver.Health.State(0));
+        Assert.InRange(rig.Driver.Health.Loss(0), 0.19, 0.21);
+        var perTrunk = rig.Engine.Stats.TrunkCalls;
+        Assert.Equal(0, perTrunk[2]);
+        Assert.InRange(perTrunk[0], 1, 3); // the calls up (two agents) when the first summary arrived
+        Assert.Equal(phones.Length - perTrunk[0], perTrunk[1]);
     }
 
     /// <summary>A carrier whose qualify round trip is far over the limit is taken out; when it recovers, a probe brings it back.</summary>

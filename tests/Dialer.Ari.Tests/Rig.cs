@@ -15,6 +15,8 @@ internal sealed class Rig : IAsyncDisposable
     private Task _run = Task.CompletedTask;
 
     public required AriEmulator Emulator { get; init; }
+    /// <summary>A second Asterisk ("pbx2"), linked to the first ("pbx1") by an inter-server trunk, when the test asked for one.</summary>
+    public AriEmulator? Emulator2 { get; init; }
     public required AriClient Client { get; init; }
     public required AriDriver Driver { get; init; }
     public required EngineHost Host { get; init; }
@@ -23,14 +25,18 @@ internal sealed class Rig : IAsyncDisposable
     public required List<Lead> Leads { get; init; }
 
     public static async Task<Rig> StartAsync(EmulatorScenario scenario, IEnumerable<string> phones, int agents, AriDriverOptions options,
-        TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0)
+        TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0, EmulatorScenario? pbx2 = null)
     {
         var emulator = await AriEmulator.StartAsync(scenario);
-        var client = new AriClient(new AriServerOptions
+        var emulator2 = pbx2 is null ? null : await AriEmulator.StartAsync(pbx2);
+        if (emulator2 is not null) AriEmulator.Link(emulator, "pbx1", emulator2, "pbx2");
+        AriClient Client(string id, AriEmulator emu) => new(new AriServerOptions
         {
-            Id = "pbx1", BaseUri = emulator.BaseUri, User = "dialer", Password = "dialer",
+            Id = id, BaseUri = emu.BaseUri, User = "dialer", Password = "dialer",
             RequestTimeout = TimeSpan.FromSeconds(1), ReconnectMin = TimeSpan.FromMilliseconds(50), ReconnectMax = TimeSpan.FromMilliseconds(300),
         });
+        var client = Client("pbx1", emulator);
+        AriClient[] clients = emulator2 is null ? [client] : [client, Client("pbx2", emulator2)];
         var campaign = new CampaignConfig
         {
             Name = "test", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, MaxAttempts = 2, MaxAttemptsPerDay = 2,
@@ -43,7 +49,7 @@ internal sealed class Rig : IAsyncDisposable
         var hopper = new MemoryHopper(campaign, leads, now);
         trunks ??= [Trunk("carrier-a", 0.01)];
         EngineHost? host = null;
-        var driver = new AriDriver(options, [client], trunks, agentList,
+        var driver = new AriDriver(options, clients, trunks, agentList,
             e => host!.PostAsync(e),
             (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }));
         var engine = new DialerEngine(new EngineSetup
@@ -52,7 +58,7 @@ internal sealed class Rig : IAsyncDisposable
             Leads = hopper, Predictor = new FixedPredictor(),
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new Rig { Emulator = emulator, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads };
+        var rig = new Rig { Emulator = emulator, Emulator2 = emulator2, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads };
         await driver.StartAsync();
         rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
@@ -97,6 +103,7 @@ internal sealed class Rig : IAsyncDisposable
         await Driver.StopAsync();
         await Driver.DisposeAsync();
         await Emulator.DisposeAsync();
+        if (Emulator2 is not null) await Emulator2.DisposeAsync();
     }
 
     /// <summary>Keeps one call in flight per ready agent (plus <paramref name="overdial"/>): enough to drive the path, no abandons by design.</summary>

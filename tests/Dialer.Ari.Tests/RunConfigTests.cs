@@ -1,22 +1,33 @@
 using Dialer.Ari.Cli;
+using Dialer.Ari.Client;
 using Dialer.Ari.Emulator;
+using Dialer.Core.Domain;
 using Dialer.Sim.Config;
+using Dialer.Store;
 
 namespace Dialer.Ari.Tests;
 
+/// <summary>`dialer run`: the campaign's leads in the store (imported from the optional CSV), attempts written there, open ones reconciled at start.</summary>
 public class RunConfigTests : IDisposable
 {
+    // Test data only: a fixed PII key.
+    internal const string PiiKey = "dGVzdC1vbmx5LWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=";
     private readonly string _dir = Directory.CreateTempSubdirectory("dialer-run-").FullName;
 
-    private string Write(string yaml, string leads = "phone,region,timezone,priority,tags\n+2001,lab,UTC,1,vip;renewal\n+4861,lab,UTC,,\n")
+    // Lab numbers through the importer's E.164 rules: +27 8… answers and hangs up 6 s later (it starts with 2), +48 60… is busy (486…).
+    internal const string Leads = "phone,region,timezone,priority,tags\n+27821230001,ZA,UTC,1,vip;renewal\n+48601230002,PL,UTC,,\n";
+
+    private string Write(string yaml, string? leads = Leads)
     {
-        File.WriteAllText(Path.Combine(_dir, "leads.csv"), leads);
+        if (leads is not null) File.WriteAllText(Path.Combine(_dir, "leads.csv"), leads);
         var file = Path.Combine(_dir, "run.yaml");
         File.WriteAllText(file, yaml);
         return file;
     }
 
-    private static string Yaml(Uri ari, string extra = "") => $$"""
+    private string Db => $"sqlite:{Path.Combine(_dir, "run.db")}";
+
+    private string Yaml(Uri ari, string extra = "", string leads = "leads: leads.csv") => $$"""
         name: lab
         timezone: UTC
         pacer: progressive
@@ -25,38 +36,102 @@ public class RunConfigTests : IDisposable
           - {name: carrier-a, channels: 10, calls_per_second: 5, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
         agents:
           - {id: agent1}
-        leads: leads.csv
+        db: "{{Db}}"
+        pii_key: "{{PiiKey}}"
+        node: test-node
+        {{leads}}
         ari:
           servers: [{id: pbx1, url: "{{ari}}", user: dialer, password: dialer}]
           auto_ready_seconds: 0.05
         {{extra}}
         """;
 
-    [Fact]
-    public async Task Run_places_the_leads_through_the_emulator_and_prints_live_status()
+    private static async Task<string> Run(RunConfig config, Func<string, bool> until)
     {
-        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
-        var config = RunConfig.Load(Write(Yaml(emu.BaseUri)));
-        Assert.Equal(["vip", "renewal"], config.Engine.Leads.Next(DateTime.UtcNow)!.Tags);
-        config = RunConfig.Load(Write(Yaml(emu.BaseUri)));
         var log = new StringWriter();
         var output = TextWriter.Synchronized(log);
         string Text() { lock (output) return log.ToString(); } // the synchronized writer locks on itself
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var run = AriRunner.RunAsync(config, output, TimeSpan.FromMilliseconds(100), cts.Token);
-        // Both leads: the human is bridged to the agent and hangs up, the busy number is not retried within the run.
-        await Rig.Until(() => Text().Contains("placed 2 live 1"), TimeSpan.FromSeconds(10), "both leads placed, one live");
+        await Rig.Until(() => until(Text()) || run.IsCompleted, TimeSpan.FromSeconds(10), "the run got there");
         await cts.CancelAsync();
         await run;
-        var text = Text();
+        return Text();
+    }
+
+    [Fact]
+    public async Task Run_imports_the_csv_dials_from_the_store_and_prints_live_status()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        var text = await Run(RunConfig.Load(Write(Yaml(emu.BaseUri))), t => t.Contains("placed 2 live 1"));
+        // Both leads: the human is bridged to the agent and hangs up, the busy number is not retried within the run.
+        Assert.Contains("leads.csv: 2 rows, accepted 2", text);
         Assert.Contains("dial level", text);
         Assert.True(text.Split('\n').Last(l => l.Contains("placed")).Contains("placed 2 live 1"), text);
         Assert.Equal(0, emu.ActiveChannels); // the agent's phone was hung up at stop
+        using var db = StoreDb.Open(Db);
+        var campaigns = new Campaigns(db);
+        var c = campaigns.Find("lab")!;
+        Assert.Equal(CampaignStatus.Stopped, c.Status);
+        var counts = campaigns.Counts(c.Id);
+        Assert.Equal(2, counts.Attempts);
+        Assert.Equal(0, counts.Dialing);
+    }
+
+    /// <summary>
+    /// A node crashed with two attempts open: one call ended meanwhile, one is still up in Asterisk. The next run closes
+    /// both (the live one is hung up: a fresh engine cannot adopt it), and the leads are dialed again, once each.
+    /// </summary>
+    [Fact]
+    public async Task Run_reconciles_attempts_left_open_against_asterisks_channels_before_dialing()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        var file = Write(Yaml(emu.BaseUri, leads: ""), leads: null);
+        var config = RunConfig.Load(file);
+        using (var db = StoreDb.Open(Db))
+        {
+            Migrator.Migrate(db);
+            var pii = config.Pii();
+            var campaigns = new Campaigns(db);
+            var c = campaigns.Create("lab", new CampaignSettings(), DateTime.UtcNow);
+            new LeadImporter(db, pii).Import(c.Id, "lab", new StringReader(Leads), DateTime.UtcNow);
+            campaigns.SetStatus(c.Id, CampaignStatus.Running, DateTime.UtcNow);
+            var hopper = new DbLeadSource(db, pii, c.Id, config.Campaign!, "test-node");
+            var crashed = new DbAttemptLog(db, c.Id, "test-node");
+            var first = crashed.ReserveCallIds();
+            for (var i = 0; i < 2; i++)
+            {
+                var lead = hopper.Next(DateTime.UtcNow)!;
+                lead.Attempts++;
+                crashed.Placed(new Call { Id = first + i, Lead = lead, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0.5f });
+            }
+            // The second call is still up in Asterisk (the lab's 1… numbers answer and stay).
+            await using (var ari = new AriClient(new AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer" }))
+            {
+                var connected = new Connected();
+                ari.Start(connected); // the app must be connected for the call to enter Stasis and stay
+                await connected.Task.WaitAsync(TimeSpan.FromSeconds(3));
+                await ari.OriginateAsync($"dialer-{first + 1}", "PJSIP/1001@carrier-a", "callee", null, 30, null);
+                await Rig.Until(() => emu.ActiveChannels == 1, TimeSpan.FromSeconds(3), "the crashed node's call is up");
+            }
+            Assert.Equal(2, campaigns.Counts(c.Id).Dialing);
+        }
+        var text = await Run(config, t => t.Contains("placed 2 live 1"));
+        Assert.Contains("reconciled the attempts left open: 2 closed, 1 still up (hung up)", text);
+        using (var db = StoreDb.Open(Db))
+        {
+            var campaigns = new Campaigns(db);
+            var counts = campaigns.Counts(campaigns.Find("lab")!.Id);
+            Assert.Equal(4, counts.Attempts); // two reconciled, two new: each lead dialed again once, never while its old call was up
+            Assert.Equal(0, counts.Dialing);
+        }
+        Assert.Equal(2 + 1 + 1, emu.ChannelsCreated); // the old call, two new calls, the agent's phone
     }
 
     [Theory]
     [InlineData("  no_such_setting: 1", "ari.no_such_setting: unknown key")]
     [InlineData("  amd: maybe", "ari.amd: expected true or false")]
+    [InlineData("  agent_server: pbx9", "ari.agent_server: server 'pbx9' is not one of ari.servers (pbx1)")]
     public void Config_errors_name_the_key(string extra, string message)
     {
         var e = Assert.Throws<ConfigException>(() => RunConfig.Load(Write(Yaml(new Uri("http://127.0.0.1:1/ari/"), extra))));
@@ -64,11 +139,27 @@ public class RunConfigTests : IDisposable
     }
 
     [Fact]
-    public void Lead_rows_are_validated_with_row_and_field()
+    public async Task Rejected_lead_rows_are_reported_with_row_and_field()
     {
-        var e = Assert.Throws<ConfigException>(() => RunConfig.Load(Write(Yaml(new Uri("http://127.0.0.1:1/ari/")), "phone,region,timezone\n+2001,lab,Mars/Olympus\n")));
-        Assert.Contains("leads.csv:2: timezone: 'Mars/Olympus'", e.Message);
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        var text = await Run(RunConfig.Load(Write(Yaml(emu.BaseUri), "phone,region,timezone\n+27821230001,ZA,Mars/Olympus\n")), t => t.Contains("dial level"));
+        Assert.Contains("rejected 1", text);
+        Assert.Contains("leads.csv:2: timezone:", text);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>The crashed node's events connection: only says when it is up.</summary>
+    private sealed class Connected : IAriEventSink
+    {
+        private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Task Task => _up.Task;
+        public ValueTask OnEventAsync(AriClient server, AriEvent e, CancellationToken ct) => ValueTask.CompletedTask;
+
+        public ValueTask ReconcileAsync(AriClient server, ReconcileReason reason, CancellationToken ct)
+        {
+            _up.TrySetResult();
+            return ValueTask.CompletedTask;
+        }
+    }
 }

@@ -3,59 +3,61 @@ using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
-using Dialer.Core.Hosting;
-using Dialer.Core.Pacing;
+using Dialer.Sim.Config;
+using Dialer.Store;
 
 namespace Dialer.Ari.Cli;
 
-/// <summary>What the engine is built from, as the engine's config loader produces it (everything but the control).</summary>
-public sealed record EngineParts(
-    CampaignConfig Campaign,
-    IReadOnlyList<Agent> Agents,
-    IReadOnlyList<TrunkConfig> Trunks,
-    IPacer Pacer,
-    ILeadSource Leads,
-    IAnswerPredictor Predictor,
-    IAttemptLog? Log = null);
-
-/// <summary><c>dialer run</c>: the engine in real time on one or more Asterisk servers, with a live status line.</summary>
+/// <summary><c>dialer run</c>: the campaign's engine in real time on one or more Asterisk servers and the store, with a live status line.</summary>
 public static class AriRunner
 {
     public static async Task RunAsync(RunConfig config, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
     {
-        var parts = config.Engine;
-        var clients = config.Servers.Select(o => new AriClient(o) { Log = m => output.WriteLine(m) }).ToList();
-        EngineHost? host = null;
-        var driver = new AriDriver(config.Driver, clients, parts.Trunks, parts.Agents,
-            e => host!.PostAsync(e),
-            (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }))
-        { Log = m => output.WriteLine(m) };
-        var engine = new DialerEngine(new EngineSetup
-        {
-            Campaign = parts.Campaign, Agents = parts.Agents, Trunks = parts.Trunks, Pacer = parts.Pacer, Control = driver,
-            Leads = parts.Leads, Predictor = parts.Predictor, Log = parts.Log,
-        }, DateTime.UtcNow);
-        host = new EngineHost(engine, TimeProvider.System);
-        output.WriteLine($"dialer run: campaign '{parts.Campaign.Name}', pacer {parts.Pacer.Name}, {parts.Agents.Count} agents, " +
-                         $"{parts.Trunks.Count} trunks; connecting to ARI {string.Join(", ", clients.Select(c => $"{c.ServerId}={c.Options.BaseUri}"))}");
-        await driver.StartAsync(ct); // no call before the events flow: its first events would be lost
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var loop = Task.Run(() => host.RunAsync(stop.Token));
+        using var db = StoreDb.Open(config.Db);
+        foreach (var m in Migrator.Migrate(db)) output.WriteLine($"dialer run: store: applied {m.Name}");
+        var pii = config.Pii();
+        var campaigns = new Campaigns(db);
+        var record = campaigns.Find(config.Name) ?? campaigns.Create(config.Name, new CampaignSettings { TimeZone = config.TimeZone.Id }, DateTime.UtcNow);
+        if (config.LeadsFile is { } file) Import(db, pii, record, file, output);
+        var campaign = config.Campaign ?? record.Settings.ToConfig(record.Name);
+        var pacer = config.Pacer ?? record.Settings.CreatePacer(1);
+        var t = config.Telephony;
+        output.WriteLine($"dialer run: campaign '{record.Name}' ({campaigns.Counts(record.Id).Pending} leads pending), pacer {pacer.Name}, {t.Agents.Count} agents, " +
+                         $"{t.Trunks.Count} trunks; connecting to ARI {string.Join(", ", t.Servers.Select(s => $"{s.Id}={s.BaseUri}"))}");
+        // The database hopper hands out leads only while the campaign is running.
+        campaigns.SetStatus(record.Id, CampaignStatus.Running, DateTime.UtcNow);
         try
         {
-            using var timer = new PeriodicTimer(statusEvery);
-            while (await timer.WaitForNextTickAsync(ct))
-                output.WriteLine(await host.QueryAsync(e => StatusLine(e, driver, clients), ct));
+            await using var run = await CampaignEngine.StartAsync(t, db, pii, record, campaign, pacer, config.Node, m => output.WriteLine(m), TimeSpan.FromSeconds(30), ct);
+            var r = run.Reconciled;
+            output.WriteLine($"dialer run: reconciled the attempts left open: {r.Closed} closed, {r.StillLive.Count} still up (hung up), {r.LeasesReleased} leases released");
+            try
+            {
+                using var timer = new PeriodicTimer(statusEvery);
+                while (await timer.WaitForNextTickAsync(ct))
+                    output.WriteLine(await run.Host.QueryAsync(e => StatusLine(e, run.Driver, run.Servers), ct));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+            output.WriteLine($"dialer run: stopping: hanging up {run.Driver.LiveCalls} calls and {run.Driver.AgentsConnected} agent lines");
+            await run.DisposeAsync(); // before the last line: the engine loop has stopped, its state is ours to read
+            output.WriteLine(StatusLine(run.Engine, run.Driver, run.Servers));
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-        // Stop deciding first (no call may be placed while we hang up), then hang up every call and agent line.
-        await stop.CancelAsync();
-        try { await loop; }
-        catch (OperationCanceledException) { }
-        output.WriteLine(StatusLine(engine, driver, clients));
-        output.WriteLine($"dialer run: stopping: hanging up {driver.LiveCalls} calls and {driver.AgentsConnected} agent lines");
-        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await driver.StopAsync(grace.Token);
-        await driver.DisposeAsync();
+        finally
+        {
+            campaigns.SetStatus(record.Id, CampaignStatus.Stopped, DateTime.UtcNow);
+        }
+    }
+
+    /// <summary>The run config's leads CSV enters the campaign through the store's importer, like `dialer leads import`.</summary>
+    private static void Import(StoreDb db, Pii pii, CampaignRecord campaign, string file, TextWriter output)
+    {
+        ImportReport report;
+        using (var reader = new StreamReader(file))
+            try { report = new LeadImporter(db, pii).Import(campaign.Id, campaign.Name, reader, DateTime.UtcNow); }
+            catch (LeadImportException e) { throw new ConfigException($"leads: {file}: {e.Message}"); }
+        output.WriteLine($"dialer run: leads {file}: {report.Rows} rows, accepted {report.Accepted}, merged {report.Merged}, rejected {report.Rejected}");
+        foreach (var e in report.Errors.Take(20)) output.WriteLine($"  {Path.GetFileName(file)}:{e.Row}: {e.Field}: {e.Reason}");
+        if (report.Errors.Count > 20) output.WriteLine($"  … {report.Errors.Count - 20} more rejected rows");
     }
 
     /// <summary>One line of live status: dial level, calls in flight, agents by state, abandon rate, ARI health.</summary>

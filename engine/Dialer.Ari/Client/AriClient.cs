@@ -131,6 +131,20 @@ public sealed partial class AriClient : IAsyncDisposable
         catch (AriNotFoundException) { }
     }
 
+    /// <summary>GET /endpoints/{tech}/{resource}; an endpoint Asterisk does not define (404) comes back with state "missing".</summary>
+    public async Task<AriEndpoint> GetEndpointAsync(string technology, string resource, CancellationToken ct = default)
+    {
+        try
+        {
+            return await SendAsync(HttpMethod.Get, new Query($"endpoints/{Esc(technology)}/{Esc(resource)}"), null, AriJsonContext.Default.AriEndpoint, ct)
+                   ?? new AriEndpoint { Technology = technology, Resource = resource };
+        }
+        catch (AriNotFoundException)
+        {
+            return new AriEndpoint { Technology = technology, Resource = resource, State = "missing" };
+        }
+    }
+
     /// <summary>POST /applications/{app}/subscription, e.g. "endpoint:PJSIP/carrier-a" for its ContactStatusChange.</summary>
     public Task SubscribeAsync(string eventSource, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, new Query($"applications/{Esc(Options.App)}/subscription").Add("eventSource", eventSource), null, null, ct);

@@ -14,6 +14,7 @@ namespace Dialer.Ari.Client;
 [JsonSerializable(typeof(AriPlayback))]
 [JsonSerializable(typeof(AriLiveRecording))]
 [JsonSerializable(typeof(AriVariable))]
+[JsonSerializable(typeof(AriEndpoint))]
 [JsonSerializable(typeof(AriErrorBody))]
 internal sealed partial class AriJsonContext : JsonSerializerContext;
 

@@ -98,6 +98,11 @@ public sealed class AriEvent
     [JsonPropertyName("recording")] public AriLiveRecording? Recording { get; set; }
     [JsonPropertyName("endpoint")] public AriEndpoint? Endpoint { get; set; }
     [JsonPropertyName("contact_info")] public AriContactInfo? ContactInfo { get; set; }
+    /// <summary>ChannelVarset: which variable and its new value (RTPAUDIOQOS carries the call's RTCP summary).</summary>
+    [JsonPropertyName("variable")] public string? Variable { get; set; }
+    [JsonPropertyName("value")] public string? Value { get; set; }
+    /// <summary>ChannelDtmfReceived: the key pressed (0-9, *, #, A-D).</summary>
+    [JsonPropertyName("digit")] public string? Digit { get; set; }
 
     /// <summary>Which Asterisk sent it (our configured server id, not parsed: the connection knows).</summary>
     [JsonIgnore] public string ServerId { get; set; } = "";

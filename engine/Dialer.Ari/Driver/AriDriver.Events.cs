@@ -22,9 +22,53 @@ public sealed partial class AriDriver
                 return;
         }
         var chan = e.Subject;
-        if (chan is null || !chan.Id.StartsWith(CallPrefix, StringComparison.Ordinal)) return;
-        if (_legs.TryGetValue(chan.Id, out var leg) && leg.Server == server) await OnCallEvent(leg, e, chan);
-        else if (_agentByChannel.TryGetValue(chan.Id, out var line) && line.Server == server) await OnAgentEvent(line, e, chan);
+        if (chan is null) return;
+        switch (e)
+        {
+            // Channels Asterisk made, not us: an agent calling in from their phone, a callee's leg from another server.
+            case { Type: AriEventType.StasisStart, Args: ["agent", var agentId, ..] }:
+                await OnAgentDialedIn(server, agentId, chan);
+                return;
+            case { Type: AriEventType.StasisStart, Args: ["xfer", var agentId, ..] }:
+                OnXferArrived(server, agentId, chan);
+                return;
+        }
+        if (_agentByChannel.TryGetValue(chan.Id, out var line) && line.Server == server) await OnAgentEvent(line, e, chan);
+        else if (!chan.Id.StartsWith(CallPrefix, StringComparison.Ordinal)) return;
+        else if (_legs.TryGetValue(chan.Id, out var leg) && leg.Server == server) await OnCallEvent(leg, e, chan);
+        else if (e.Type == AriEventType.ChannelDestroyed && _xfers.TryRemove(chan.Id, out var carried) && carried.Ended == 0)
+        {
+            // The leg to the agent's server failed or was hung up there: the callee cannot stay alone in its bridge.
+            Log?.Invoke($"call {carried.Call.Id}: inter-server leg to agent '{carried.Agent?.Agent.Id}' ended (cause {e.Cause}): hanging up");
+            Queue(carried, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+        }
+    }
+
+    /// <summary>The agent dialed [dialer-agents] from their phone: Stasis(dialer,agent,ID). That channel is their line now.</summary>
+    private async ValueTask OnAgentDialedIn(AriClient server, string agentId, AriChannel chan)
+    {
+        if (!_agentById.TryGetValue(agentId, out var line) || line.Server != server)
+        {
+            Log?.Invoke($"ARI {server.ServerId}: phone call in for unknown agent '{agentId}' (or one configured on another server): hung up");
+            _ = Quietly(server.HangupAsync(chan.Id, ct: _stop.Token));
+            return;
+        }
+        if (line.LoggedIn && line.ChannelId != chan.Id) _ = Quietly(server.HangupAsync(line.ChannelId, ct: _stop.Token)); // the newer call wins
+        _agentByChannel[chan.Id] = line;
+        line.ChannelId = chan.Id;
+        await OnAgentEvent(line, new AriEvent { Type = AriEventType.ChannelStateChange }, chan);
+    }
+
+    /// <summary>A callee's leg from another server arrived in Stasis(dialer,xfer,AGENT): into that agent's bridge.</summary>
+    private void OnXferArrived(AriClient server, string agentId, AriChannel chan)
+    {
+        if (_agentById.TryGetValue(agentId, out var line) && line.Server == server && line.LoggedIn)
+            _ = Quietly(server.AddChannelAsync(line.BridgeId, chan.Id, _stop.Token));
+        else
+        {
+            Log?.Invoke($"ARI {server.ServerId}: inter-server call for agent '{agentId}', who is not logged in here: hung up");
+            _ = Quietly(server.HangupAsync(chan.Id, ct: _stop.Token));
+        }
     }
 
     private async ValueTask OnCallEvent(Leg leg, AriEvent e, AriChannel chan)
@@ -42,6 +86,9 @@ public sealed partial class AriDriver
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
                 Queue(leg, static (d, l, _, ct) => l.Server.ContinueAsync(l.Id, d._options.AmdContext, d._options.AmdExtension, 1, ct));
                 break;
+            case AriEventType.ChannelVarset when e.Variable == "RTPAUDIOQOS":
+                OnMedia(leg, e.Value); // the call's RTCP summary, set as it ends: quality for every call, no polling
+                break;
             case AriEventType.ChannelDestroyed:
                 var cause = e.Cause ?? 0;
                 await EndAsync(leg, cause, TrunkHealth.IsNetworkFailure(cause));
@@ -49,20 +96,33 @@ public sealed partial class AriDriver
         }
     }
 
+    /// <summary>
+    /// Agent state from the phone: up and in our app → into the bridge; in the bridge → logged in (ready); hung up →
+    /// logged out. Keys: ready, pause, hang up the callee (AriDriverOptions.Dtmf*).
+    /// </summary>
     private async ValueTask OnAgentEvent(AgentLine line, AriEvent e, AriChannel chan)
     {
+        if (chan.Id != line.ChannelId) return; // an older line of this agent's, already replaced
         switch (e.Type)
         {
             case AriEventType.ChannelStateChange when chan.State == ChannelState.Up:
-                _ = Quietly(line.Server.AddChannelAsync(line.BridgeId, line.ChannelId, _stop.Token)); // never hold up the event loop
+                _ = Quietly(line.Server.AddChannelAsync(line.BridgeId, chan.Id, _stop.Token)); // never hold up the event loop
                 break;
             case AriEventType.ChannelEnteredBridge when e.Bridge?.Id == line.BridgeId && !line.LoggedIn:
                 line.LoggedIn = true;
                 Volatile.Write(ref line.Dialing, 0);
                 await _post(EngineEvent.Login(line.Agent.Index));
                 break;
+            case AriEventType.ChannelDtmfReceived when line.LoggedIn && e.Digit is { } key:
+                if (key == _options.DtmfReady) await _post(EngineEvent.Ready(line.Agent.Index));
+                else if (key == _options.DtmfPause) await _post(EngineEvent.Pause(line.Agent.Index, "phone"));
+                else if (key == _options.DtmfHangup && _legs.Values.FirstOrDefault(l => l.Agent == line) is { } talking)
+                    Queue(talking, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+                break;
             case AriEventType.ChannelDestroyed:
                 Volatile.Write(ref line.Dialing, 0);
+                if (chan.Id != line.DialedId) _agentByChannel.TryRemove(chan.Id, out _);
+                line.ChannelId = line.DialedId;
                 if (!line.LoggedIn) break;
                 line.LoggedIn = false;
                 await _post(EngineEvent.Logout(line.Agent.Index));
@@ -76,11 +136,35 @@ public sealed partial class AriDriver
         var now = _time.GetUtcNow();
         if (e.ContactInfo?.ContactStatus == "Unreachable")
         {
-            ApplyBreaker(trunk, Health.OnCall(trunk, networkFailure: true, now));
+            ApplyBreaker(trunk, Health.OnUnreachable(trunk, now));
             return;
         }
         if (double.TryParse(e.ContactInfo?.RoundtripUsec, System.Globalization.CultureInfo.InvariantCulture, out var us) && us > 0)
             ApplyBreaker(trunk, Health.OnRtt(trunk, us / 1000, now));
+    }
+
+    private void OnMedia(Leg leg, string? rtcpAll)
+    {
+        if (RtcpSummary.Parse(rtcpAll) is { } m) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, m, _time.GetUtcNow()));
+    }
+
+    /// <summary>Each trunk's PJSIP endpoint must exist on its server and be online; one that is missing or offline cannot carry calls.</summary>
+    private async Task CheckTrunkEndpoints(AriClient server, CancellationToken ct)
+    {
+        foreach (var (resource, trunk) in _trunkByEndpoint)
+        {
+            if (_trunkServer[trunk] != server) continue;
+            AriEndpoint ep;
+            try { ep = await server.GetEndpointAsync("PJSIP", resource, ct); }
+            catch (AriException e) // Asterisk's trouble, not the trunk's: the calls will tell
+            {
+                Log?.Invoke($"trunk '{_trunks[trunk].Name}': endpoint check failed: {e.Message}");
+                continue;
+            }
+            if (ep.State is null or "online") continue;
+            Log?.Invoke($"trunk '{_trunks[trunk].Name}': PJSIP endpoint '{resource}' is {ep.State} on ARI server '{server.ServerId}'");
+            ApplyBreaker(trunk, Health.OnUnreachable(trunk, _time.GetUtcNow()));
+        }
     }
 
     // ---- reconciliation ----------------------------------------------------------------------------------
@@ -97,6 +181,7 @@ public sealed partial class AriDriver
             // Without subscribeAll the app hears of an endpoint only when subscribed (ContactStatusChange → trunk health).
             foreach (var (resource, trunk) in _trunkByEndpoint)
                 if (_trunkServer[trunk] == server) await server.SubscribeAsync($"endpoint:PJSIP/{resource}", ct);
+        await CheckTrunkEndpoints(server, ct);
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         foreach (var leg in _legs.Values)
         {
@@ -109,7 +194,7 @@ public sealed partial class AriDriver
             else if (ch.State == ChannelState.Up && !_options.Amd) await AnsweredAsync(leg, human: true);
         }
         foreach (var id in channels.Keys)
-            if (id.StartsWith(CallPrefix, StringComparison.Ordinal) && !_legs.ContainsKey(id) && !_agentByChannel.ContainsKey(id))
+            if (id.StartsWith(CallPrefix, StringComparison.Ordinal) && !_legs.ContainsKey(id) && !_agentByChannel.ContainsKey(id) && !_xfers.ContainsKey(id))
             {
                 Interlocked.Increment(ref Stats._orphansHungUp);
                 await server.HangupAsync(id, ct: ct);
@@ -120,6 +205,7 @@ public sealed partial class AriDriver
             if (!channels.ContainsKey(line.ChannelId) && line.LoggedIn)
             {
                 line.LoggedIn = false;
+                line.ChannelId = line.DialedId;
                 await _post(EngineEvent.Logout(line.Agent.Index));
             }
             if (!line.LoggedIn) _ = LoginAsync(line);
@@ -128,7 +214,10 @@ public sealed partial class AriDriver
         _firstReconcile[server.ServerId].TrySetResult();
     }
 
-    /// <summary>Calls the agent's phone into its bridge (the agent answers once per session and stays on the line).</summary>
+    /// <summary>
+    /// Makes the agent's bridge and, unless agents dial in themselves, calls the agent's phone into it (the agent
+    /// answers once per session and stays on the line).
+    /// </summary>
     private async Task LoginAsync(AgentLine line)
     {
         if (Interlocked.Exchange(ref line.Dialing, 1) == 1) return;
@@ -137,9 +226,14 @@ public sealed partial class AriDriver
         {
             try { await line.Server.CreateBridgeAsync(line.BridgeId, "mixing", line.Agent.Id, ct); }
             catch (AriServerErrorException e) when (e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
-            try { await line.Server.CreateChannelAsync(line.ChannelId, line.Endpoint, $"agent,{line.Agent.Id}", null, ct); }
+            if (!_options.CallAgents)
+            {
+                Volatile.Write(ref line.Dialing, 0);
+                return;
+            }
+            try { await line.Server.CreateChannelAsync(line.DialedId, line.Endpoint, $"agent,{line.Agent.Id}", null, ct); }
             catch (AriConflictException) { }
-            await line.Server.DialAsync(line.ChannelId, _options.AgentRingSeconds, ct);
+            await line.Server.DialAsync(line.DialedId, _options.AgentRingSeconds, ct);
         }
         catch (Exception e) when (e is AriException or OperationCanceledException)
         {
@@ -182,8 +276,7 @@ public sealed partial class AriDriver
             sampled[leg.Trunk] = true;
             try
             {
-                var rtt = TrunkHealth.AvgRttMs(await leg.Server.GetVariableAsync(leg.Id, "CHANNEL(rtcp,all_rtt)", ct));
-                if (!double.IsNaN(rtt)) ApplyBreaker(leg.Trunk, Health.OnRtt(leg.Trunk, rtt, _time.GetUtcNow()));
+                OnMedia(leg, await leg.Server.GetVariableAsync(leg.Id, "CHANNEL(rtcp,all)", ct));
             }
             catch (AriException) { } // the call ended meanwhile
         }

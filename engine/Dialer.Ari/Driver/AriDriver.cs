@@ -12,13 +12,16 @@ namespace Dialer.Ari.Driver;
 /// server's event loop and are posted to the engine as <see cref="EngineEvent"/>s.
 /// Calls: POST /channels/create + /dial with a ring timeout (or, with AMD, POST /channels and /continue into the
 /// AMD context: a created channel is hung up when it leaves Stasis). Agents stay connected: each logged-in
-/// agent's phone sits in its own mixing bridge, so connecting a callee is one addChannel.
+/// agent's phone sits in its own mixing bridge, so connecting a callee is one addChannel. A callee answered on
+/// another server than its agent's is bridged there with a leg over the inter-server trunk, which arrives on the
+/// agent's server in Stasis(dialer,xfer,AGENT) and joins the agent's bridge.
 /// </summary>
 public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDisposable
 {
     public const string CallPrefix = "dialer-";
     private const string AgentPrefix = "dialer-agent-";
     private const string BridgePrefix = "dialer-bridge-";
+    private const string XferSuffix = "-x";
 
     private readonly AriDriverOptions _options;
     private readonly Dictionary<string, AriClient> _servers;
@@ -26,7 +29,11 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly IReadOnlyList<TrunkConfig> _trunks;
     private readonly Dictionary<string, int> _trunkByEndpoint = new(StringComparer.Ordinal);
     private readonly AgentLine[] _agents;
-    private readonly Dictionary<string, AgentLine> _agentByChannel = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AgentLine> _agentById = new(StringComparer.Ordinal);
+    // The agent's current phone channel: ours (dialer-agent-…) or one the agent dialed in on (Asterisk's id).
+    private readonly ConcurrentDictionary<string, AgentLine> _agentByChannel = new(StringComparer.Ordinal);
+    // Inter-server legs (dialer-<call>-x) by channel id → the callee leg they carry to its agent.
+    private readonly ConcurrentDictionary<string, Leg> _xfers = new(StringComparer.Ordinal);
     private readonly Func<EngineEvent, ValueTask> _post;
     private readonly Action<int, bool>? _setTrunkAvailable;
     private readonly TimeProvider _time;
@@ -50,23 +57,27 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         _time = time ?? TimeProvider.System;
         Health = new TrunkHealth(trunks.Count, options);
         var agentServer = Server(options.AgentServer ?? servers[0].ServerId, "agent_server");
+        _agents = new AgentLine[agents.Count];
+        foreach (var a in agents)
+        {
+            var server = options.AgentServers.TryGetValue(a.Id, out var sid) ? Server(sid, $"agent '{a.Id}'") : agentServer;
+            var line = new AgentLine(a, server, options.AgentEndpoints.TryGetValue(a.Id, out var ep) ? ep : $"PJSIP/{a.Id}");
+            _agents[a.Index] = line;
+            _agentById[a.Id] = line;
+            _agentById.TryAdd(EndpointResource(line.Endpoint), line); // [dialer-agents] passes ${CHANNEL(endpoint)}
+            _agentByChannel[line.DialedId] = line;
+        }
         _trunkServer = new AriClient[trunks.Count];
         for (var t = 0; t < trunks.Count; t++)
         {
             var tr = trunks[t];
             if (string.IsNullOrWhiteSpace(tr.Endpoint)) throw new ArgumentException($"trunk '{tr.Name}': endpoint is required for ARI (e.g. \"PJSIP/{{number}}@{tr.Name}\")");
             _trunkServer[t] = options.TrunkServers.TryGetValue(tr.Name, out var sid) ? Server(sid, $"trunk '{tr.Name}'") : servers[0];
-            // Agents can only be bridged to calls on their own Asterisk.
-            if (agents.Count > 0 && _trunkServer[t] != agentServer)
-                throw new ArgumentException($"trunk '{tr.Name}' is on server '{_trunkServer[t].ServerId}' but the agents are on '{agentServer.ServerId}': a call can only be bridged to an agent on its own Asterisk");
+            // A callee reaches an agent on another Asterisk only over the inter-server trunk.
+            if (options.InterServerEndpoint is null && _agents.FirstOrDefault(a => a.Server != _trunkServer[t]) is { } far)
+                throw new ArgumentException($"trunk '{tr.Name}' is on server '{_trunkServer[t].ServerId}' but agent '{far.Agent.Id}' is on '{far.Server.ServerId}': " +
+                                            "set ari.inter_server_endpoint (e.g. \"PJSIP/{agent}@{server}\") so calls can cross, or keep them on one server");
             _trunkByEndpoint[EndpointResource(tr.Endpoint)] = t;
-        }
-        _agents = new AgentLine[agents.Count];
-        foreach (var a in agents)
-        {
-            var line = new AgentLine(a, agentServer, options.AgentEndpoints.TryGetValue(a.Id, out var ep) ? ep : $"PJSIP/{a.Id}");
-            _agents[a.Index] = line;
-            _agentByChannel[line.ChannelId] = line;
         }
     }
 
@@ -122,6 +133,11 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         var work = new List<Task>();
         foreach (var leg in _legs.Values) work.Add(Quietly(leg.Server.HangupAsync(leg.Id, ct: ct)));
+        foreach (var (id, leg) in _xfers)
+        {
+            work.Add(Quietly(leg.Server.HangupAsync(id, ct: ct)));
+            work.Add(Quietly(leg.Server.DeleteBridgeAsync(leg.XferBridge!, ct)));
+        }
         foreach (var a in _agents)
         {
             work.Add(Quietly(a.Server.HangupAsync(a.ChannelId, ct: ct)));
@@ -198,12 +214,29 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private async Task BridgeAsync(Leg leg, CancellationToken ct)
     {
         var line = leg.Agent!;
-        await line.Server.AddChannelAsync(line.BridgeId, leg.Id, ct);
-        if (_options.RecordCalls)
+        if (line.Server == leg.Server)
         {
-            leg.Recording = leg.Id;
-            await line.Server.RecordBridgeAsync(line.BridgeId, leg.Recording, _options.RecordingFormat, ct);
+            await line.Server.AddChannelAsync(line.BridgeId, leg.Id, ct);
+            if (_options.RecordCalls) await RecordAsync(leg, leg.Server, line.BridgeId, ct);
+            return;
         }
+        // The agent is on another Asterisk: bridge the callee here with a leg dialed to the agent's server, where it
+        // enters Stasis(dialer,xfer,AGENT) and joins the agent's bridge (OnXferArrived).
+        var xfer = leg.Id + XferSuffix;
+        leg.XferBridge = BridgePrefix + "xfer-" + leg.Call.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _xfers[xfer] = leg;
+        await leg.Server.CreateBridgeAsync(leg.XferBridge, "mixing", null, ct);
+        var endpoint = _options.InterServerEndpoint!.Replace("{agent}", line.Agent.Id, StringComparison.Ordinal).Replace("{server}", line.Server.ServerId, StringComparison.Ordinal);
+        await leg.Server.CreateChannelAsync(xfer, endpoint, "xferleg", null, ct);
+        await leg.Server.AddChannelAsync(leg.XferBridge, $"{leg.Id},{xfer}", ct); // early: the callee hears the agent the moment the leg answers
+        await leg.Server.DialAsync(xfer, _options.AgentRingSeconds, ct);
+        if (_options.RecordCalls) await RecordAsync(leg, leg.Server, leg.XferBridge, ct);
+    }
+
+    private async Task RecordAsync(Leg leg, AriClient server, string bridge, CancellationToken ct)
+    {
+        leg.Recording = (server, leg.Id);
+        await server.RecordBridgeAsync(bridge, leg.Id, _options.RecordingFormat, ct);
     }
 
     private async Task SafeHarborAsync(Leg leg, CancellationToken ct)
@@ -241,7 +274,14 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()));
         }
         await _post(EngineEvent.Ended(leg.Call.Id, leg.Answered == 0 ? CallOutcomes.FromQ850(cause) : CallOutcome.None, cause));
-        if (leg.Recording is { } rec) _ = Quietly(leg.Agent!.Server.StopRecordingAsync(rec, _stop.Token));
+        if (leg.Recording is var (recServer, rec)) _ = Quietly(recServer.StopRecordingAsync(rec, _stop.Token));
+        if (leg.XferBridge is { } xb)
+        {
+            // The callee is gone: drop the inter-server leg (the agent stays in their own bridge) and its bridge.
+            _xfers.TryRemove(leg.Id + XferSuffix, out _);
+            _ = Quietly(leg.Server.HangupAsync(leg.Id + XferSuffix, ct: _stop.Token));
+            _ = Quietly(leg.Server.DeleteBridgeAsync(xb, _stop.Token));
+        }
         if (leg.Agent is { } agent && _options.AutoReadyAfter is { } wrap) _ = ReadyLater(agent, wrap);
     }
 
@@ -323,7 +363,9 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public long AnsweredTicks;
         public volatile bool Placed;
         public AgentLine? Agent;
-        public string? Recording;
+        public (AriClient Server, string Name)? Recording;
+        /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>
+        public string? XferBridge;
     }
 
     /// <summary>An agent's phone and the bridge it waits in while logged in.</summary>
@@ -332,7 +374,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public Agent Agent { get; } = agent;
         public AriClient Server { get; } = server;
         public string Endpoint { get; } = endpoint;
-        public string ChannelId { get; } = AgentPrefix + SafeId(agent.Id);
+        /// <summary>The channel id we give the agent's phone when we call it.</summary>
+        public string DialedId { get; } = AgentPrefix + SafeId(agent.Id);
+        /// <summary>The phone's channel now: <see cref="DialedId"/>, or the agent's own call into [dialer-agents].</summary>
+        public volatile string ChannelId = AgentPrefix + SafeId(agent.Id);
         public string BridgeId { get; } = BridgePrefix + SafeId(agent.Id);
         public volatile bool LoggedIn;
         public int Dialing;

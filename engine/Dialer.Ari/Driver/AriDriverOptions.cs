@@ -7,6 +7,19 @@ public sealed record AriDriverOptions
     public IReadOnlyDictionary<string, string> TrunkServers { get; init; } = new Dictionary<string, string>();
     /// <summary>Server id of the agents' phones and bridges (default: the first server). Calls can only reach agents on their own server.</summary>
     public string? AgentServer { get; init; }
+    /// <summary>Server id of each agent whose phone is not on <see cref="AgentServer"/>, by agent id.</summary>
+    public IReadOnlyDictionary<string, string> AgentServers { get; init; } = new Dictionary<string, string>();
+    /// <summary>
+    /// How a server reaches another server's agent: a dial string with {agent} and {server}, e.g. "PJSIP/{agent}@{server}"
+    /// (a PJSIP endpoint per peer server whose calls land in [dialer-interserver]). Needed when agents and trunks span servers.
+    /// </summary>
+    public string? InterServerEndpoint { get; init; }
+    /// <summary>Call each agent's phone into its bridge at start and after reconnects; false: agents dial in through [dialer-agents].</summary>
+    public bool CallAgents { get; init; } = true;
+    /// <summary>Keys on the agent's phone: ready (ends wrap-up or a pause), pause, and hang up the callee.</summary>
+    public string DtmfReady { get; init; } = "1";
+    public string DtmfPause { get; init; } = "2";
+    public string DtmfHangup { get; init; } = "#";
     /// <summary>Dial string of each agent's phone by agent id; default "PJSIP/{agent id}".</summary>
     public IReadOnlyDictionary<string, string> AgentEndpoints { get; init; } = new Dictionary<string, string>();
     /// <summary>How long an agent's phone may ring when we call it at login.</summary>
@@ -30,7 +43,10 @@ public sealed record AriDriverOptions
     public IReadOnlyDictionary<string, string> CallerIdByRegion { get; init; } = new Dictionary<string, string>();
     public string? DefaultCallerId { get; init; }
 
-    /// <summary>With no agent desktop to say "ready", an agent is made ready this long after a call ends; null: wait for the API.</summary>
+    /// <summary>
+    /// Opt-in for unattended load runs only: an agent is made ready this long after a call ends. Null (the default): agents
+    /// say ready themselves, through the API or the <see cref="DtmfReady"/> key.
+    /// </summary>
     public TimeSpan? AutoReadyAfter { get; init; }
 
     /// <summary>Network failures in a row (cause 27/34/38/41/42/44/102, or no answer from Asterisk at all) that take a trunk out.</summary>
@@ -39,6 +55,8 @@ public sealed record AriDriverOptions
     public TimeSpan BreakerCooldown { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Smoothed round trip (qualify or RTCP) above which a trunk is taken out.</summary>
     public double MaxRttMs { get; init; } = 500;
-    /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all_rtt); zero disables it.</summary>
+    /// <summary>Smoothed share of RTP packets lost (RTCP) above which a trunk is taken out.</summary>
+    public double MaxLoss { get; init; } = 0.05;
+    /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all); zero disables it (every answered call still reports RTPAUDIOQOS as it ends).</summary>
     public TimeSpan RtcpPollEvery { get; init; } = TimeSpan.FromSeconds(10);
 }

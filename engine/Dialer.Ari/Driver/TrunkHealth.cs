@@ -61,6 +61,36 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         }
     }
 
+    /// <summary>A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends): round trip and loss both count against the limits.</summary>
+    public bool? OnMedia(int trunk, RtcpSummary media, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            var t = _t[trunk];
+            t.Loss = double.IsNaN(t.Loss) ? media.Loss : 0.7 * t.Loss + 0.3 * media.Loss;
+        }
+        var byRtt = OnRtt(trunk, media.RttMs, now);
+        lock (_gate)
+        {
+            var t = _t[trunk];
+            if (t.Loss > options.MaxLoss && t.State == BreakerState.Closed) return Open(t, now, options.BreakerCooldown);
+            return byRtt;
+        }
+    }
+
+    /// <summary>The carrier does not answer SIP at all (qualify Unreachable, or its endpoint is offline or missing): out at once.</summary>
+    public bool? OnUnreachable(int trunk, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            var t = _t[trunk];
+            t.TotalFailures++;
+            return t.State == BreakerState.Open ? null : Open(t, now, t.State == BreakerState.HalfOpen ? t.Cooldown * 2 : options.BreakerCooldown);
+        }
+    }
+
+    public double Loss(int trunk) { lock (_gate) return _t[trunk].Loss; }
+
     /// <summary>Trunks whose cool-down is over become half-open (available for probe calls).</summary>
     public IEnumerable<int> DueForProbe(DateTimeOffset now)
     {
@@ -96,16 +126,6 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
     /// <summary>Q.850 causes that blame the network or carrier rather than the callee (DESIGN.md).</summary>
     public static bool IsNetworkFailure(int cause) => cause is 0 or 27 or 34 or 38 or 41 or 42 or 44 or 102;
 
-    /// <summary>Average of a CHANNEL(rtcp,all_rtt) value ("  minrtt=…;  avgrtt=000.012000;…", seconds) in ms, or NaN.</summary>
-    public static double AvgRttMs(string? allRtt)
-    {
-        if (allRtt is null) return double.NaN;
-        foreach (var part in allRtt.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-            if (part.StartsWith("avgrtt=", StringComparison.Ordinal)
-                && double.TryParse(part.AsSpan("avgrtt=".Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var s))
-                return s * 1000;
-        return double.NaN;
-    }
 
     private sealed class Trunk(TimeSpan cooldown)
     {
@@ -115,6 +135,7 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         public DateTimeOffset OpenedAt;
         public TimeSpan Cooldown = cooldown;
         public double RttMs = double.NaN;
+        public double Loss = double.NaN;
         // Network failures per call placed over the last few seconds (both decay with a 2 s time constant). Per placed
         // call, not per finished call: failures finish in milliseconds and answers in seconds, so a share of finished
         // calls would overstate them right after a burst of placements.
@@ -142,5 +163,33 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
             _failed *= f;
             _at = now;
         }
+    }
+}
+
+/// <summary>
+/// One call's media quality from Asterisk's RTCP summary: <c>CHANNEL(rtcp,all)</c> read while the call is up, or the
+/// <c>RTPAUDIOQOS</c> variable Asterisk sets as the channel ends (fixtures a, f): "ssrc=…;lp=0;rxjitter=…;rxcount=351;…;rtt=0.000000;…".
+/// </summary>
+public readonly record struct RtcpSummary(double RttMs, double Loss, double JitterMs)
+{
+    /// <summary>Null when the text is not a summary or carries no packets yet (nothing to judge).</summary>
+    public static RtcpSummary? Parse(string? all)
+    {
+        if (all is null) return null;
+        double rtt = double.NaN, jitter = double.NaN, lost = double.NaN, received = double.NaN;
+        foreach (var part in all.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=');
+            if (eq < 0 || !double.TryParse(part.AsSpan(eq + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var v)) continue;
+            switch (part[..eq])
+            {
+                case "rtt": rtt = v * 1000; break;
+                case "rxjitter": jitter = v * 1000; break;
+                case "lp": lost = v; break;
+                case "rxcount": received = v; break;
+            }
+        }
+        if (double.IsNaN(rtt) || double.IsNaN(lost) || double.IsNaN(received) || lost + received <= 0) return null;
+        return new RtcpSummary(rtt, lost / (lost + received), jitter);
     }
 }

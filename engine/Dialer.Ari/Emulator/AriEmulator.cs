@@ -98,6 +98,33 @@ public sealed class AriEmulator : IAsyncDisposable
 
     public void EmitQualify() => _world.EmitQualify();
 
+    // ---- several servers and phones ----------------------------------------------------------------
+
+    /// <summary>
+    /// Joins two emulated servers with an inter-server trunk both ways: PJSIP/{exten}@{name of the other} dialed on one
+    /// arrives on the other in Stasis(dialer,xfer,{exten}) (asterisk-conf/README.md, "Several Asterisk servers").
+    /// </summary>
+    public static void Link(AriEmulator a, string aName, AriEmulator b, string bName)
+    {
+        a._world.Link(bName, b._world);
+        b._world.Link(aName, a._world);
+    }
+
+    /// <summary>An agent dials [dialer-agents] from their phone: Stasis(dialer,agent,{endpoint}). Returns the channel id.</summary>
+    public string PhoneDialsIn(string endpoint) => _world.Inbound(endpoint, $"agent,{endpoint}");
+
+    /// <summary>A key pressed on a channel's phone; false if the channel is gone.</summary>
+    public bool PressKey(string channelId, string digit) => _world.Dtmf(channelId, digit);
+
+    /// <summary>The phone on a channel hangs up (callee or agent); false if the channel is gone.</summary>
+    public bool FarEndHangsUp(string channelId) => _world.HangupFromFarEnd(channelId);
+
+    /// <summary>How many channels a bridge holds now (0 if it does not exist).</summary>
+    public int BridgeSize(string bridgeId) => _world.BridgeSize(bridgeId);
+
+    /// <summary>Ids of the channels up now whose PJSIP endpoint is <paramref name="resource"/> (e.g. an agent's phone).</summary>
+    public IReadOnlyList<string> ChannelsOf(string resource) => _world.ChannelsOf(resource);
+
     // ---- HTTP ---------------------------------------------------------------------------------------
 
     private async Task HandleAsync(HttpContext ctx)
@@ -151,9 +178,22 @@ public sealed class AriEmulator : IAsyncDisposable
             ("POST", ["bridges", var id, "addChannel"]) => _world.AddChannel(id, q),
             ("POST", ["bridges", var id, "record"]) => _world.RecordBridge(id, q),
             ("POST", ["recordings", "live", var name, "stop"]) => _world.StopRecording(name),
+            ("GET", ["bridges", var id]) => _world.GetBridge(id),
+            ("POST" or "DELETE", ["bridges", var id, "moh"]) => _world.BridgeMoh(id),
+            ("POST", ["bridges", var id, "play"]) => _world.PlayBridge(id, q),
+            ("GET", ["recordings", "live", var name]) => _world.LiveRecording(name),
+            ("GET", ["recordings", "stored"]) => _world.StoredRecordings(null),
+            ("GET", ["recordings", "stored", var name]) => _world.StoredRecordings(name),
+            ("GET", ["recordings", "stored", var name, "file"]) => _world.StoredRecordingFile(name),
+            ("DELETE", ["recordings", "stored", var name]) => _world.DeleteStoredRecording(name),
+            ("GET", ["endpoints"]) => _world.Endpoints(null),
+            ("GET", ["endpoints", var tech]) => _world.Endpoints(tech),
             ("GET", ["endpoints", var tech, var resource]) => _world.Endpoint(tech, resource),
+            ("GET", ["applications", var app]) => _world.Application(app),
             ("POST", ["applications", _, "subscription"]) => Reply.Json(200, w => { w.WriteStartObject(); w.WriteEndObject(); }),
             ("GET", ["asterisk", "ping"]) => _world.Ping(),
+            ("GET", ["asterisk", "info"]) => _world.Info(),
+            ("GET", ["asterisk", "variable"]) => EmulatedAsterisk.GlobalVariable(q),
             _ => Reply.Message(404, "Resource not found"),
         };
         await Write(ctx, reply);
@@ -188,7 +228,7 @@ public sealed class AriEmulator : IAsyncDisposable
     {
         ctx.Response.StatusCode = reply.Status;
         if (reply.Body is null) return;
-        ctx.Response.ContentType = "application/json";
+        ctx.Response.ContentType = reply.ContentType;
         await ctx.Response.Body.WriteAsync(reply.Body);
     }
 

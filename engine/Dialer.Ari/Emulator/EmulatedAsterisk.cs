@@ -19,6 +19,10 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     private readonly Dictionary<string, Bridge> _bridges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _liveRecordings = new(StringComparer.Ordinal); // name → bridge id
     private readonly HashSet<string> _registeredApps = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _phones = new(StringComparer.Ordinal);
+    // Inter-server trunks: PJSIP endpoint name here → the Asterisk at its far end.
+    private readonly Dictionary<string, EmulatedAsterisk> _links = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Format, int Seconds)> _stored = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopped = new();
     private long _seq;
     private long _idSeq;
@@ -50,9 +54,10 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
             var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, number, app ?? "", q["appArgs"] ?? "", createOnly)
             {
                 CallerNumber = ParseCallerNumber(q["callerId"]) ?? "5550000",
-                Fate = resource == number ? Fate.Phone : DrawFate(resource, number),
+                Fate = resource == number ? Fate.Phone : _links.ContainsKey(resource) ? Fate.Linked : DrawFate(resource, number),
             };
             _channels.Add(id, ch);
+            if (ch.Fate == Fate.Phone) _phones.Add(resource);
             ChannelsCreated++;
             Emit("ChannelCreated", ch);
             if (!createOnly) Emit("ChannelDialplan", ch, w => { w.WriteString("dialplan_app", "AppDial2"); w.WriteString("dialplan_app_data", "(Outgoing Line)"); });
@@ -144,13 +149,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     {
         lock (_gate)
         {
-            var all = _channels.Values.ToArray();
-            return Reply.Json(200, w =>
-            {
-                w.WriteStartArray();
-                foreach (var ch in all) WriteChannel(w, ch);
-                w.WriteEndArray();
-            });
+            return Reply.Array(_channels.Values.ToArray(), (w, ch) => WriteChannel(w, ch));
         }
     }
 
@@ -161,14 +160,24 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         lock (_gate)
         {
             if (!_channels.TryGetValue(id, out var ch)) return Reply.Message(404, "Provided channel was not found");
+            // Outbound PJSIP channels cannot read their SIP addresses (fixture f: 500).
+            if (name is "CHANNEL(pjsip,remote_addr)" or "CHANNEL(pjsip,local_addr)") return Reply.Message(500, "Unable to read provided function");
             var value = name switch
             {
                 "CHANNEL(state)" => ch.State,
                 "CHANNEL(endpoint)" => ch.Resource,
+                "CHANNEL(rtcp,all)" => RtcpAll(ch),
                 "CHANNEL(rtcp,all_rtt)" => RttString(ch),
                 "CHANNEL(rtcp,rtt)" => (Rtt(ch) / 1000).ToString("0.000000", CultureInfo.InvariantCulture),
-                "CHANNEL(rtcp,all_jitter)" => "minrxjitter=000.000000;maxrxjitter=000.002250;avgrxjitter=000.000178;stdevrxjitter=000.000380;mintxjitter=000.000000;maxtxjitter=000.000000;avgtxjitter=000.000000;stdevtxjitter=000.000000;",
-                "CHANNEL(rtcp,all_loss)" => "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;  stdevrxlost=000.000000;  mintxlost=000.000000;  maxtxlost=000.000000;  avgtxlost=000.000000;  stdevtxlost=000.000000;",
+                "CHANNEL(rtcp,all_jitter)" => RtcpJitter,
+                "CHANNEL(rtcp,all_loss)" => RtcpLoss,
+                "CHANNEL(rtcp,all_mes)" => RtcpMes,
+                "CHANNEL(rtcp,rxjitter)" => "0.000000",
+                "CHANNEL(rtcp,rxcount)" => (RtcpCounts(ch).Packets - RtcpCounts(ch).Lost).ToString(CultureInfo.InvariantCulture),
+                "CHANNEL(rtcp,txcount)" => RtcpCounts(ch).Packets.ToString(CultureInfo.InvariantCulture),
+                "CHANNEL(rtp,src)" => "127.0.0.1:24774",
+                "CHANNEL(rtp,dest)" => "127.0.0.1:16000",
+                "CHANNEL(pjsip,call-id)" => ch.ProtocolId,
                 _ => ch.Vars.GetValueOrDefault(name),
             };
             return value is null ? Reply.Message(404, "Provided variable was not found") : Reply.Json(200, w => { w.WriteStartObject(); w.WriteString("value", value); w.WriteEndObject(); });
@@ -181,7 +190,9 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         lock (_gate)
         {
             if (!_channels.TryGetValue(id, out var ch)) return Reply.Message(404, "Channel not found");
-            ch.Vars[name] = q["value"] ?? "";
+            var value = q["value"] ?? "";
+            ch.Vars[name] = value;
+            Emit("ChannelVarset", ch, w => { w.WriteString("variable", name); w.WriteString("value", value); });
             return Reply.NoContent;
         }
     }
@@ -221,13 +232,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     {
         lock (_gate)
         {
-            var all = _bridges.Values.ToArray();
-            return Reply.Json(200, w =>
-            {
-                w.WriteStartArray();
-                foreach (var b in all) WriteBridge(w, b, asProperty: false);
-                w.WriteEndArray();
-            });
+            return Reply.Array(_bridges.Values.ToArray(), (w, b) => WriteBridge(w, b, asProperty: false));
         }
     }
 
@@ -297,6 +302,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
             var duration = 0;
             if (_bridges.TryGetValue(bridgeId, out var b) && b.RecordingStartedAt.Remove(name, out var started))
                 duration = (int)(time.GetUtcNow() - started).TotalSeconds;
+            _stored[name] = ("wav", duration);
             for (var i = 0; i < 2; i++) Emit("RecordingFinished", w => WriteRecording(w, name, "wav", "done", $"bridge:{bridgeId}", duration));
             return Reply.NoContent;
         }
@@ -307,6 +313,148 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         if (tech != "PJSIP" || resource is null || !(scenario.Trunks.Contains(resource) || resource.StartsWith(scenario.PhonePrefix, StringComparison.Ordinal)))
             return Reply.Message(404, "Endpoint not found");
         return Reply.Json(200, w => WriteEndpoint(w, resource, asProperty: false));
+    }
+
+    /// <summary>GET /endpoints[/PJSIP]: the phones seen so far and the trunks (Asterisk lists what pjsip.conf defines).</summary>
+    public Reply Endpoints(string? tech)
+    {
+        if (tech is not (null or "PJSIP")) return Reply.Message(404, "Endpoint not found");
+        lock (_gate) return Reply.Array([.. _phones.Order(StringComparer.Ordinal), .. scenario.Trunks], (w, r) => WriteEndpoint(w, r, asProperty: false));
+    }
+
+    public Reply Application(string name)
+    {
+        lock (_gate)
+            if (!_registeredApps.Contains(name)) return Reply.Message(404, "Application not found");
+        return Reply.Json(200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("name", name);
+            // What subscribeAll subscribes to (fixture f).
+            foreach (var (key, topic) in new[] { ("channel_ids", "__AST_CHANNEL_ALL_TOPIC"), ("bridge_ids", "__AST_BRIDGE_ALL_TOPIC"), ("endpoint_ids", "__AST_ENDPOINT_ALL_TOPIC"), ("device_names", "__AST_DEVICE_STATE_ALL_TOPIC") })
+            {
+                w.WriteStartArray(key);
+                w.WriteStringValue(topic);
+                w.WriteEndArray();
+            }
+            w.WriteStartArray("events_allowed");
+            w.WriteEndArray();
+            w.WriteStartArray("events_disallowed");
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public Reply Info() => Reply.Json(200, w =>
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("system");
+        w.WriteString("version", "22.10.1");
+        w.WriteString("entity_id", scenario.AsteriskId);
+        w.WriteEndObject();
+        w.WriteStartObject("config");
+        w.WriteString("name", "");
+        w.WriteString("default_language", "en");
+        w.WriteNumber("max_channels", 2000);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    });
+
+    /// <summary>GET /asterisk/variable: no global variables are set here, and Asterisk answers an unset one with an empty value (fixture f).</summary>
+    public static Reply GlobalVariable(Args q) => q["variable"] is null
+        ? Reply.Message(400, "Variable name is required")
+        : Reply.Json(200, w => { w.WriteStartObject(); w.WriteString("value", ""); w.WriteEndObject(); });
+
+    public Reply GetBridge(string id)
+    {
+        lock (_gate)
+            return _bridges.TryGetValue(id, out var b) ? Reply.Json(200, w => WriteBridge(w, b, asProperty: false)) : Reply.Message(404, "Bridge not found");
+    }
+
+    /// <summary>POST/DELETE /bridges/{id}/moh: music on hold has no events of its own (only BRIDGEPEER variables, noise).</summary>
+    public Reply BridgeMoh(string id)
+    {
+        lock (_gate) return _bridges.ContainsKey(id) ? Reply.NoContent : Reply.Message(404, "Bridge not found");
+    }
+
+    /// <summary>POST /bridges/{id}/play: like a channel's, but with subscribeAll its events arrive twice (fixture f).</summary>
+    public Reply PlayBridge(string bridgeId, Args q)
+    {
+        if (q["media"] is not { } media) return Reply.Message(400, "media must be specified");
+        lock (_gate)
+        {
+            if (!_bridges.ContainsKey(bridgeId)) return Reply.Message(404, "Bridge not found");
+            var id = q["playbackId"] ?? $"pb-{++_idSeq}";
+            var target = $"bridge:{bridgeId}";
+            for (var i = 0; i < 2; i++) Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"));
+            _ = BridgeLater(scenario.PlaybackSeconds, bridgeId, () =>
+            {
+                for (var i = 0; i < 2; i++) Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done"));
+            });
+            return Reply.Json(201, w => WritePlayback(w, id, media, target, "queued", asProperty: false));
+        }
+    }
+
+    private async Task BridgeLater(double seconds, string bridgeId, Action action)
+    {
+        try { await Task.Delay(TimeSpan.FromSeconds(Math.Max(seconds * scenario.TimeScale, 0.001)), time, _stopped.Token); }
+        catch (OperationCanceledException) { return; }
+        lock (_gate)
+            if (_bridges.ContainsKey(bridgeId)) action();
+    }
+
+    public Reply LiveRecording(string name)
+    {
+        lock (_gate)
+        {
+            if (!_liveRecordings.TryGetValue(name, out var bridgeId)) return Reply.Message(404, "Recording not found");
+            return Reply.Json(200, w => WriteRecording(w, name, "wav", "recording", $"bridge:{bridgeId}", null, asProperty: false));
+        }
+    }
+
+    /// <summary>GET /recordings/stored[/{name}]: what finished recordings left on disk.</summary>
+    public Reply StoredRecordings(string? name)
+    {
+        lock (_gate)
+        {
+            if (name is not null)
+                return _stored.TryGetValue(name, out var one) ? Reply.Json(200, w => WriteStored(w, name, one.Format)) : Reply.Message(404, "Recording not found");
+            return Reply.Array(_stored.ToArray(), (w, kv) => WriteStored(w, kv.Key, kv.Value.Format));
+        }
+    }
+
+    /// <summary>GET /recordings/stored/{name}/file: a WAV of silence as long as the recording (8 kHz, 16-bit mono).</summary>
+    public Reply StoredRecordingFile(string name)
+    {
+        lock (_gate)
+        {
+            if (!_stored.TryGetValue(name, out var rec)) return Reply.Message(404, "Recording not found");
+            return new Reply(200, Wav(rec.Seconds), "audio/wav");
+        }
+    }
+
+    public Reply DeleteStoredRecording(string name)
+    {
+        lock (_gate) return _stored.Remove(name) ? Reply.NoContent : Reply.Message(404, "Recording not found");
+    }
+
+    private static byte[] Wav(int seconds)
+    {
+        var data = Math.Max(1, seconds) * 16_000;
+        var wav = new byte[44 + data];
+        var w = new BinaryWriter(new MemoryStream(wav));
+        w.Write("RIFF"u8); w.Write(36 + data); w.Write("WAVE"u8);
+        w.Write("fmt "u8); w.Write(16); w.Write((short)1); w.Write((short)1); w.Write(8000); w.Write(16_000); w.Write((short)2); w.Write((short)16);
+        w.Write("data"u8); w.Write(data);
+        return wav;
+    }
+
+    private static void WriteStored(Utf8JsonWriter w, string name, string format)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", name);
+        w.WriteString("format", format);
+        w.WriteEndObject();
     }
 
     public Reply Ping() => Reply.Json(200, w =>
@@ -369,6 +517,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
             case FateKind.Busy: After(0.002, ch, () => End(ch, 17, false, 486, "BUSY", 17)); return;
             case FateKind.Congestion: After(0.003, ch, () => End(ch, 34, false, 503, "CONGESTION", 34)); return;
             case FateKind.BadNumber: After(0.003, ch, () => End(ch, 1, false, 404, "CHANUNAVAIL", 1)); return;
+            case FateKind.Linked: After(f.RingSeconds, ch, () => CrossToPeer(ch)); return;
         }
         After(0.005, ch, () =>
         {
@@ -391,6 +540,90 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
                 // A ring timeout ends with cause 19 / SIP 480 only: no Dial NOANSWER, no ChannelHangupRequest (fixture c).
                 End(ch, hangupCause: null, soft: false, techCause: 480, dialStatus: null, destroyCause: 19, quiet: true);
             });
+    }
+
+    // ---- several servers: inter-server trunks and calls from phones -----------------------------------
+
+    /// <summary>Calls dialed here to PJSIP/{exten}@{endpoint} arrive on <paramref name="peer"/> in [dialer-interserver]: Answer(), Stasis(dialer,xfer,{exten}).</summary>
+    public void Link(string endpoint, EmulatedAsterisk peer)
+    {
+        lock (_gate) _links[endpoint] = peer;
+    }
+
+    /// <summary>
+    /// A call that enters the dialplan here and reaches Stasis answered: a phone dialing [dialer-agents] (args "agent,ID"),
+    /// or a leg from another server (args "xfer,AGENT"). Returns its channel id (Asterisk's own).
+    /// </summary>
+    public string Inbound(string resource, string args, (EmulatedAsterisk World, string Id)? peer = null)
+    {
+        lock (_gate)
+        {
+            var id = $"{time.GetUtcNow().ToUnixTimeSeconds()}.{++_idSeq}";
+            var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, "dialer", args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer };
+            _channels.Add(id, ch);
+            ChannelsCreated++;
+            Emit("ChannelCreated", ch);
+            SetState(ch, "Up");
+            EnterStasis(ch, args);
+            return id;
+        }
+    }
+
+    public int BridgeSize(string bridgeId)
+    {
+        lock (_gate) return _bridges.TryGetValue(bridgeId, out var b) ? b.Channels.Count : 0;
+    }
+
+    public IReadOnlyList<string> ChannelsOf(string resource)
+    {
+        lock (_gate) return [.. _channels.Values.Where(c => c.Resource == resource).Select(c => c.Id)];
+    }
+
+    /// <summary>The agent presses a key on a channel's phone (ChannelDtmfReceived).</summary>
+    public bool Dtmf(string channelId, string digit)
+    {
+        lock (_gate)
+        {
+            if (!_channels.TryGetValue(channelId, out var ch)) return false;
+            Emit("ChannelDtmfReceived", ch, w => { w.WriteString("digit", digit); w.WriteNumber("duration_ms", 100); });
+            return true;
+        }
+    }
+
+    /// <summary>The channel's phone (a callee or agent) hangs up, as with a SIP BYE.</summary>
+    public bool HangupFromFarEnd(string channelId)
+    {
+        lock (_gate)
+        {
+            if (!_channels.TryGetValue(channelId, out var ch)) return false;
+            End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: 16);
+            return true;
+        }
+    }
+
+    /// <summary>Rings the inter-server leg through to the peer; when the peer has it in Stasis, this side is answered. Under the lock.</summary>
+    private void CrossToPeer(Chan ch)
+    {
+        SetState(ch, "Ringing");
+        EmitDial(ch, "RINGING");
+        var peer = _links[ch.Resource];
+        var args = $"xfer,{ch.Number}";
+        _ = Task.Run(() =>
+        {
+            // The peer's lock is taken outside ours: two linked worlds never wait on each other.
+            var farId = peer.Inbound("interserver", args, (this, ch.Id));
+            lock (_gate)
+            {
+                if (!_channels.TryGetValue(ch.Id, out var live) || live != ch)
+                {
+                    _ = Task.Run(() => peer.HangupFromFarEnd(farId));
+                    return;
+                }
+                ch.PeerLink = (peer, farId);
+                SetState(ch, "Up");
+                EmitDial(ch, "ANSWER");
+            }
+        });
     }
 
     private void EnterStasis(Chan ch, string args)
@@ -432,6 +665,10 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     private void End(Chan ch, int? hangupCause, bool soft, int? techCause, string? dialStatus, int destroyCause, bool quiet = false)
     {
         if (!_channels.Remove(ch.Id)) return;
+        if (ch.PeerLink is var (peerWorld, peerId)) _ = Task.Run(() => peerWorld.HangupFromFarEnd(peerId)); // SIP BYE over the inter-server trunk
+        // A channel that carried media reports its RTCP summary as it goes (fixtures a, e, f, h); on "core stop now" only after StasisEnd (g2).
+        var stopping = hangupCause == 4;
+        if (ch.State == "Up" && !stopping) EmitQos(ch);
         if (!quiet)
             Emit("ChannelHangupRequest", ch, w =>
             {
@@ -441,6 +678,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
             });
         if (dialStatus is not null) EmitDial(ch, dialStatus);
         if (ch.InStasis) LeaveStasis(ch);
+        if (ch.State == "Up" && stopping) EmitQos(ch);
         Emit("ChannelDestroyed", ch, w =>
         {
             w.WriteNumber("cause", destroyCause);
@@ -452,6 +690,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     private void SetState(Chan ch, string state)
     {
         ch.State = state;
+        if (state == "Up") ch.UpSince = time.GetUtcNow();
         Emit("ChannelStateChange", ch);
     }
 
@@ -506,7 +745,7 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         }
         number = rest[..at];
         resource = rest[(at + 1)..];
-        return number.Length > 0 && scenario.Trunks.Contains(resource);
+        return number.Length > 0 && (scenario.Trunks.Contains(resource) || _links.ContainsKey(resource));
     }
 
     private Fate DrawFate(string trunk, string number)
@@ -545,6 +784,36 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
     }
 
     private double Rtt(Chan ch) => scenario.TrunkRttMs.GetValueOrDefault(ch.Resource, 20);
+
+    /// <summary>CHANNEL(rtcp,all) as Asterisk 22 writes it (fixture f): packets from the time the call was up, loss from the scenario.</summary>
+    private string RtcpAll(Chan ch)
+    {
+        var (packets, lost) = RtcpCounts(ch);
+        var rtt = (Rtt(ch) / 1000).ToString("0.000000", CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"ssrc={ch.Ssrc};themssrc={ch.Ssrc};lp={lost};rxjitter=0.000000;rxcount={packets - lost};txjitter=0.000125;txcount={packets};rlp=0;rtt={rtt};rxmes=0.000000;txmes=88.087887");
+    }
+
+    /// <summary>RTP packets sent since the answer (50 a second of emulated time) and how many of those the far end lost.</summary>
+    private (long Packets, long Lost) RtcpCounts(Chan ch)
+    {
+        var packets = ch.UpSince is { } up ? Math.Max(1, (long)((time.GetUtcNow() - up).TotalSeconds / scenario.TimeScale * 50)) : 0;
+        return (packets, (long)(packets * scenario.TrunkLoss.GetValueOrDefault(ch.Resource)));
+    }
+
+    private void EmitQos(Chan ch)
+    {
+        foreach (var (name, value) in new[]
+                 {
+                     ("RTPAUDIOQOS", RtcpAll(ch)), ("RTPAUDIOQOSJITTER", RtcpJitter), ("RTPAUDIOQOSLOSS", RtcpLoss),
+                     ("RTPAUDIOQOSRTT", RttString(ch)), ("RTPAUDIOQOSMES", RtcpMes),
+                 })
+            Emit("ChannelVarset", ch, w => { w.WriteString("variable", name); w.WriteString("value", value); });
+    }
+
+    private const string RtcpJitter = "minrxjitter=000.000000;maxrxjitter=000.002250;avgrxjitter=000.000178;stdevrxjitter=000.000380;mintxjitter=000.000000;maxtxjitter=000.000000;avgtxjitter=000.000000;stdevtxjitter=000.000000;";
+    private const string RtcpLoss = "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;  stdevrxlost=000.000000;  mintxlost=000.000000;  maxtxlost=000.000000;  avgtxlost=000.000000;  stdevtxlost=000.000000;";
+    private const string RtcpMes = "   minrxmes=088.087887;   maxrxmes=088.087887;   avgrxmes=088.087887;   stdevrxmes=000.000000;   mintxmes=000.000000;   maxtxmes=000.000000;   avgtxmes=000.000000;   stdevtxmes=000.000000;";
 
     private string RttString(Chan ch)
     {
@@ -677,13 +946,15 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
 
     // ---- world objects ------------------------------------------------------------------------------
 
-    private enum FateKind : byte { Answer, Busy, NoAnswer, Congestion, BadNumber }
+    private enum FateKind : byte { Answer, Busy, NoAnswer, Congestion, BadNumber, Linked }
 
     /// <summary>What the far end does: ring this long then answer, hang up after talking, what AMD will decide.</summary>
     private sealed record Fate(FateKind Kind, double RingSeconds, double? TalkSeconds, (string Status, string Cause, double Seconds) Amd)
     {
         /// <summary>An agent phone: answers at once, stays up until hung up.</summary>
         public static readonly Fate Phone = new(FateKind.Answer, 0.005, null, ("HUMAN", "HUMAN-800-800", 1.8));
+        /// <summary>A call over an inter-server trunk: the other Asterisk answers it into its dialplan.</summary>
+        public static readonly Fate Linked = new(FateKind.Linked, 0.005, null, ("", "", 0));
         public static readonly Fate Busied = new(FateKind.Busy, 0, null, ("", "", 0));
         public static readonly Fate Congested = new(FateKind.Congestion, 0, null, ("", "", 0));
     }
@@ -700,6 +971,10 @@ internal sealed class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider t
         public string ProtocolId { get; } = Guid.NewGuid().ToString();
         public string CreationTime { get; } = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture);
         public string State { get; set; } = "Down";
+        public DateTimeOffset? UpSince { get; set; }
+        public uint Ssrc { get; } = (uint)Random.Shared.Next();
+        /// <summary>The other end of an inter-server call: hanging up one side hangs up the other.</summary>
+        public (EmulatedAsterisk World, string Id)? PeerLink { get; set; }
         public string CallerNumber { get; set; } = "";
         public string DialString { get; set; } = "";
         public bool Dialed { get; set; }
@@ -729,7 +1004,7 @@ internal sealed class Args(Microsoft.AspNetCore.Http.IQueryCollection query)
 }
 
 /// <summary>A REST reply: status and a JSON body writer (null for 204).</summary>
-internal sealed record Reply(int Status, byte[]? Body)
+internal sealed record Reply(int Status, byte[]? Body, string ContentType = "application/json")
 {
     public static readonly Reply NoContent = new(204, null);
 
@@ -739,6 +1014,13 @@ internal sealed record Reply(int Status, byte[]? Body)
         using (var w = new Utf8JsonWriter(buffer)) write(w);
         return new Reply(status, buffer.WrittenSpan.ToArray());
     }
+
+    public static Reply Array<T>(IReadOnlyList<T> items, Action<Utf8JsonWriter, T> write) => Json(200, w =>
+    {
+        w.WriteStartArray();
+        foreach (var item in items) write(w, item);
+        w.WriteEndArray();
+    });
 
     /// <summary>Most ARI errors carry <c>message</c>…</summary>
     public static Reply Message(int status, string message) => Json(status, w => { w.WriteStartObject(); w.WriteString("message", message); w.WriteEndObject(); });

@@ -27,6 +27,8 @@ public sealed class EmulatorScenario
     public Dictionary<string, double> TrunkFailureRate { get; set; } = [];
     /// <summary>RTCP round-trip time a trunk's calls report (CHANNEL(rtcp,…)) and its qualify RTT (ContactStatusChange).</summary>
     public Dictionary<string, double> TrunkRttMs { get; set; } = [];
+    /// <summary>Share of RTP packets a trunk's calls lose (RTCP <c>lp</c> in CHANNEL(rtcp,all) and RTPAUDIOQOS).</summary>
+    public Dictionary<string, double> TrunkLoss { get; set; } = [];
     /// <summary>Every this many (scaled) seconds each trunk reports a ContactStatusChange; 0 = never.</summary>
     public double QualifySeconds { get; set; }
     /// <summary>How long a played sound lasts (safe-harbor message), in seconds.</summary>
@@ -50,6 +52,8 @@ public sealed class EmulatorScenario
         if (Trunks.Count == 0) throw new ArgumentException($"{where}: trunks: at least one trunk is needed");
         foreach (var (t, p) in TrunkFailureRate)
             if (p is < 0 or > 1) throw new ArgumentException($"{where}: trunk_failure_rate.{t}: {p} is outside 0..1");
+        foreach (var (t, p) in TrunkLoss)
+            if (p is < 0 or > 1) throw new ArgumentException($"{where}: trunk_loss.{t}: {p} is outside 0..1");
         if (RestFailureRate is < 0 or > 1) throw new ArgumentException($"{where}: rest_failure_rate: {RestFailureRate} is outside 0..1");
         Mix?.Validate(where);
     }

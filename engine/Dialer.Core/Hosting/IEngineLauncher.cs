@@ -1,0 +1,22 @@
+using Dialer.Core.Domain;
+
+namespace Dialer.Core.Hosting;
+
+/// <summary>
+/// Starts a campaign's engine in this process with whatever telephony and store the program was given (the CLI
+/// injects the ARI one into `dialer serve`), so the API can start and stop engines without knowing how they dial.
+/// </summary>
+public interface IEngineLauncher
+{
+    /// <summary>
+    /// Starts dialing <paramref name="campaign"/>: returns once the engine runs. <paramref name="attemptWritten"/> hears of
+    /// each attempt after it is stored: placed (false) and ended (true).
+    /// </summary>
+    Task<IRunningEngine> StartAsync(string campaign, Action<Call, bool> attemptWritten, CancellationToken ct);
+}
+
+/// <summary>A campaign's engine while it runs. Disposing it stops dialing and hangs up every call and agent line.</summary>
+public interface IRunningEngine : IAsyncDisposable
+{
+    EngineHost Host { get; }
+}

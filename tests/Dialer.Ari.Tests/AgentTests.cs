@@ -1,0 +1,85 @@
+using Dialer.Ari.Driver;
+using Dialer.Ari.Emulator;
+using Dialer.Core.Domain;
+
+namespace Dialer.Ari.Tests;
+
+/// <summary>Agent state from real signals: the phone in our app, the keys pressed on it, and hanging it up.</summary>
+public class AgentTests
+{
+    private static Task<AgentState> State(Rig rig) => rig.Query(e => e.State.AgentStates[0]);
+
+    [Fact]
+    public async Task An_agent_dials_in_takes_a_call_stays_in_wrap_up_until_a_key_says_ready_and_logs_out_by_hanging_up()
+    {
+        // +1001 answers and stays on the line until hung up; +2001 talks 6 s (× 0.05).
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+1001", "+2001"], agents: 1,
+            new AriDriverOptions { CallAgents = false });
+        await Task.Delay(100);
+        Assert.Equal(AgentState.LoggedOut, await State(rig)); // nobody is called: the agent logs in from the phone
+        Assert.Equal(0, rig.Engine.Stats.CallsPlaced);
+
+        var phone = rig.Emulator.PhoneDialsIn("agent1");
+        await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(3), "agent logged in from the phone");
+        await Rig.Until(() => rig.Engine.Stats.Connected == 1, TimeSpan.FromSeconds(3), "first callee put through");
+        Assert.Equal(2, rig.Emulator.BridgeSize("dialer-bridge-agent1"));
+
+        rig.Emulator.PressKey(phone, "#"); // the agent ends the conversation
+        await Rig.Until(() => State(rig).Result == AgentState.WrapUp, TimeSpan.FromSeconds(3), "wrap-up after the call");
+        await Task.Delay(200);
+        Assert.Equal(AgentState.WrapUp, await State(rig)); // no timer makes the agent ready
+        Assert.Equal(1, rig.Engine.Stats.CallsPlaced);
+
+        rig.Emulator.PressKey(phone, "1");
+        await Rig.Until(() => rig.Engine.Stats.CallsPlaced == 2, TimeSpan.FromSeconds(3), "ready: the next call goes out");
+        await Rig.Until(() => State(rig).Result == AgentState.WrapUp && rig.Engine.LiveCalls.Count == 0, TimeSpan.FromSeconds(5), "second call over");
+        rig.Emulator.PressKey(phone, "2");
+        await Rig.Until(() => State(rig).Result == AgentState.Paused, TimeSpan.FromSeconds(3), "paused from the phone");
+
+        rig.Emulator.FarEndHangsUp(phone);
+        await Rig.Until(() => State(rig).Result == AgentState.LoggedOut, TimeSpan.FromSeconds(3), "hanging up logs out");
+        Assert.Equal(0, rig.Driver.AgentsConnected);
+        var outcomes = await rig.Query(e => e.Stats.Outcomes.ToArray());
+        Assert.Equal(2, outcomes[(int)CallOutcome.Human]);
+    }
+
+    /// <summary>
+    /// The trunk is on pbx1, the only agent's phone on pbx2: each answered callee is bridged on pbx1 with a leg over the
+    /// inter-server trunk, which lands in the agent's bridge on pbx2. Hang-ups on either side clean up both.
+    /// </summary>
+    [Fact]
+    public async Task A_callee_on_one_server_reaches_an_agent_on_another_over_the_inter_server_trunk()
+    {
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+1001", "+2001"], agents: 1,
+            new AriDriverOptions { AgentServer = "pbx2", InterServerEndpoint = "PJSIP/{agent}@{server}", AutoReadyAfter = TimeSpan.FromMilliseconds(20) },
+            pbx2: new EmulatorScenario { TimeScale = 0.05, AsteriskId = "02:fc:00:00:00:02" });
+        var pbx2 = rig.Emulator2!;
+        await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(3), "agent on pbx2 logged in");
+        await Rig.Until(() => pbx2.BridgeSize("dialer-bridge-agent1") == 2, TimeSpan.FromSeconds(3), "the callee's leg joined the agent's bridge on pbx2");
+        Assert.Equal(1, rig.Engine.Stats.Connected);
+        Assert.Equal(2, rig.Emulator.ActiveChannels); // on pbx1: the callee and the leg to pbx2
+
+        rig.Emulator.PressKey(rig.Emulator.ChannelsOf("carrier-a").Single(), "9"); // noise: callees' keys mean nothing
+        pbx2.PressKey("dialer-agent-agent1", "#");
+        await rig.WaitDone(TimeSpan.FromSeconds(10));
+        var outcomes = await rig.Query(e => e.Stats.Outcomes.ToArray());
+        Assert.Equal(2, outcomes[(int)CallOutcome.Human]);
+        Assert.Equal(0, outcomes[(int)CallOutcome.Abandoned]);
+        Assert.Equal(2, rig.Engine.Stats.Connected);
+        Assert.Equal(4, rig.Emulator.ChannelsCreated); // two callees, two inter-server legs
+        Assert.Equal(3, pbx2.ChannelsCreated); // the agent's phone and the two legs arriving
+        await Rig.Until(() => rig.Emulator.ActiveChannels == 0 && pbx2.ActiveChannels == 1, TimeSpan.FromSeconds(3), "legs cleaned up, the agent stays");
+        Assert.Equal(1, pbx2.BridgeSize("dialer-bridge-agent1"));
+    }
+
+    [Fact]
+    public void Agents_and_trunks_on_different_servers_need_the_inter_server_trunk()
+    {
+        var catalog = new SkillCatalog();
+        var e = Assert.Throws<ArgumentException>(() => new AriDriver(new AriDriverOptions { AgentServer = "pbx2" },
+            [new Client.AriClient(new Client.AriServerOptions { Id = "pbx1", BaseUri = new Uri("http://127.0.0.1:1/ari/"), User = "u", Password = "p" }),
+             new Client.AriClient(new Client.AriServerOptions { Id = "pbx2", BaseUri = new Uri("http://127.0.0.1:2/ari/"), User = "u", Password = "p" })],
+            [Rig.Trunk("carrier-a", 0.01)], [new Agent { Index = 0, Id = "agent1", Skills = SkillSet.From(catalog, []) }], _ => ValueTask.CompletedTask));
+        Assert.Contains("ari.inter_server_endpoint", e.Message);
+    }
+}
