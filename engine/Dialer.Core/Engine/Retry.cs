@@ -18,10 +18,14 @@ public static class Retry
     /// </summary>
     public static DateTime? Next(CampaignConfig config, Lead lead, CallOutcome outcome, DateTime utcNow, IAnswerPredictor? bestTime)
     {
-        if (lead.Attempts >= config.MaxAttempts || !config.RetryDelaySeconds.TryGetValue(outcome, out var delay)) return null;
+        if (Delay(config, lead.Attempts, outcome) is not { } delay) return null;
         var earliest = utcNow.AddSeconds(delay);
         return bestTime is null ? earliest : BestHour(config, bestTime, lead, earliest);
     }
+
+    /// <summary>Seconds before a lead with <paramref name="attempts"/> made may be dialed again, or null when it is retired.</summary>
+    public static double? Delay(CampaignConfig config, int attempts, CallOutcome outcome) =>
+        attempts < config.MaxAttempts && config.RetryDelaySeconds.TryGetValue(outcome, out var delay) ? delay : null;
 
     private static DateTime BestHour(CampaignConfig config, IAnswerPredictor predictor, Lead lead, DateTime earliest)
     {
