@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Dialer.Core.Domain;
 
 namespace Dialer.Sim;
@@ -39,5 +40,14 @@ public static class LeadFactory
             });
         }
         return leads;
+    }
+
+    /// <summary>A lead list as a Leads CSV (DESIGN.md), so simulated leads enter a store the way a real list does.</summary>
+    public static string ToCsv(IEnumerable<Lead> leads)
+    {
+        var csv = new StringBuilder("phone,region,timezone,customer_id,policy_expiry,tags,priority\n");
+        foreach (var l in leads)
+            csv.Append(CultureInfo.InvariantCulture, $"{l.Phone},{l.Region},{l.TimeZone.Id},C{l.Id},{l.PolicyExpiry:yyyy-MM-dd},{string.Join(';', l.Tags)},{l.Priority}\n");
+        return csv.ToString();
     }
 }

@@ -44,8 +44,10 @@ public sealed class SimWorld : ICallControl
     /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time; by default
     /// an in-memory hopper over <see cref="Leads"/>.</param>
     /// <param name="firstCallId">First call id (a database attempt log reserves a block).</param>
+    /// <param name="resumeAt">Start at this virtual time instead of the first shift's start, as an engine restarted
+    /// mid-campaign does: shifts already begun log their agents in at once.</param>
     public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log,
-        bool bestTimeToCall = false, Func<DateTime, ILeadSource>? leadSource = null, long firstCallId = 1)
+        bool bestTimeToCall = false, Func<DateTime, ILeadSource>? leadSource = null, long firstCallId = 1, DateTime? resumeAt = null)
     {
         _scenario = scenario;
         _seed = seed;
@@ -65,6 +67,7 @@ public sealed class SimWorld : ICallControl
             }
         _agents = [.. sim];
         Start = LocalToUtc(scenario.StartDate, scenario.Agents.Min(g => g.ShiftStart));
+        if (resumeAt > Start) Start = resumeAt.Value;
         End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
         _now = Start;
         LeadSource = leadSource?.Invoke(Start) ?? new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTimeToCall ? predictor : null);
@@ -188,7 +191,8 @@ public sealed class SimWorld : ICallControl
 
     private void Post(EngineEvent e) => Engine.Handle(e, _now);
 
-    private void At(DateTime at, Kind kind, long id) => _queue.Enqueue((kind, id), (at, _seq++));
+    // Only a resumed world schedules anything in its past (logins of shifts already begun): that happens now.
+    private void At(DateTime at, Kind kind, long id) => _queue.Enqueue((kind, id), (at < _now ? _now : at, _seq++));
 
     private void ScheduleShifts()
     {

@@ -8,8 +8,8 @@ namespace Dialer.Store;
 
 /// <summary>
 /// The hopper on the database, following <see cref="MemoryHopper"/>'s rules: callbacks due first, then
-/// priority, then the policy expiring soonest; never a number on DNC, over its attempt caps, in retry
-/// back-off or outside its local calling window. Leads are claimed in batches under a lease (with
+/// priority, then the policy expiring soonest, retries at the best hour when a predictor is given; never a
+/// number on DNC, over its attempt caps, in retry back-off or outside its local calling window. Leads are claimed in batches under a lease (with
 /// <c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL), so several engine nodes share a campaign without two of
 /// them holding the same lead; a lease that runs out (a node died) hands its leads back.
 /// Called from the engine loop only, like every <see cref="ILeadSource"/>.
@@ -41,6 +41,8 @@ public sealed class DbLeadSource : ILeadSource
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>
     public RoutingRules? Routing { get; init; }
+    /// <summary>When given, retries go to each lead's best hour by this predictor (<see cref="Retry.Next"/>), as in <see cref="MemoryHopper"/>.</summary>
+    public IAnswerPredictor? BestTime { get; init; }
     /// <summary>Leads handed out (for stats).</summary>
     public long Claimed { get; private set; }
 
@@ -88,15 +90,14 @@ public sealed class DbLeadSource : ILeadSource
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
-        var delay = 0.0;
-        var retire = lead.Attempts >= _config.MaxAttempts || !_config.RetryDelaySeconds.TryGetValue(outcome, out delay);
+        var next = Retry.Next(_config, lead, outcome, utcNow, BestTime);
         _db.Write((c, tx) => c.Execute("""
             UPDATE leads SET state = @state, due_at = @due, callback_at = NULL, last_outcome = @outcome,
                              attempts = @Attempts, attempts_today = @AttemptsToday, attempts_day = @day, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
             """, new
         {
-            state = retire ? LeadState.Done : LeadState.Pending, due = Time.Ms(retire ? utcNow : utcNow.AddSeconds(delay)),
+            state = next is null ? LeadState.Done : LeadState.Pending, due = Time.Ms(next ?? utcNow),
             outcome = outcome.ToCsv(), lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), lead.Id,
         }, tx));
     }

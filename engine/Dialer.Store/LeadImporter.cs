@@ -29,8 +29,8 @@ public sealed class LeadImportException(string message) : Exception(message);
 
 /// <summary>
 /// Streams a Leads CSV into a campaign: each row validated (E.164 phone, known region, IANA time zone,
-/// dates, numbers), rows of one customer merged into one lead, tags computed, and every batch of
-/// accepted rows committed before the next is read, so an error later in the file loses nothing.
+/// dates, numbers), rows of one customer merged into one lead, tags computed, and each batch of
+/// accepted rows committed in its own transaction, in file order, so an error later in the file loses nothing.
 /// </summary>
 public sealed class LeadImporter(StoreDb db, Pii pii)
 {
@@ -47,30 +47,55 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     public ImportReport Import(long campaignId, string campaignName, TextReader input, DateTime utcNow)
     {
         var report = new ImportReport { Campaign = campaignName };
+        // On PostgreSQL no foreign key guards leads (sql/postgres/002): the campaign is checked here, once.
+        using (var c = db.Connect())
+            if (c.ExecuteScalar<long?>("SELECT id FROM campaigns WHERE id = @campaignId", new { campaignId }) is null)
+                throw new LeadImportException($"leads import: campaign '{campaignName}' (id {campaignId}) does not exist");
         var csv = new CsvReader(input);
         var record = new List<string>();
         if (!csv.Read(record)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
         var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header: {csv.Malformed}"), report);
-        var batch = new List<LeadDraft>(BatchSize);
-        var today = DateOnly.FromDateTime(utcNow);
+        var batch = new Batch();
+        // This thread reads and validates the next batch while the previous one is written: on two cores the
+        // parsing, hashing and encryption hide behind the database's insert work. One batch in flight at a time
+        // keeps the batches (and the report's errors) in file order.
+        var writing = Task.CompletedTask;
+        void Hand()
+        {
+            writing.GetAwaiter().GetResult();
+            var full = batch;
+            writing = Task.Run(() => Commit(campaignId, full, report, utcNow));
+            batch = new Batch();
+        }
         try
         {
-            while (csv.Read(record))
+            try
             {
-                report.Rows++;
-                var draft = csv.Malformed is { } bad ? RejectRow(report, csv.Row, "*", bad) : Parse(csv.Row, record, columns, report, today);
-                if (draft is null) continue;
-                batch.Add(draft);
-                if (batch.Count >= BatchSize) { Commit(campaignId, batch, report, utcNow); batch.Clear(); }
+                while (csv.Read(record))
+                {
+                    report.Rows++;
+                    if (csv.Malformed is { } bad) batch.Reject(csv.Row, "*", bad);
+                    else if (Parse(csv.Row, record, columns, batch) is { } draft) batch.Drafts.Add(draft);
+                    if (batch.Drafts.Count + batch.Errors.Count >= BatchSize) Hand();
+                }
             }
+            catch (IOException e)
+            {
+                // The input broke off (upload limit, client gone): every whole row read so far is still kept.
+                report.Interrupted = e.Message;
+            }
+            Hand();
         }
-        catch (IOException e)
-        {
-            // The input broke off (upload limit, client gone): every whole row read so far is still kept.
-            report.Interrupted = e.Message;
-        }
-        if (batch.Count > 0) Commit(campaignId, batch, report, utcNow);
+        finally { writing.GetAwaiter().GetResult(); } // the report is complete, or the write's failure is what surfaces
         return report;
+    }
+
+    /// <summary>Consecutive rows of the file: the valid ones, and the rejections among them in row order.</summary>
+    private sealed class Batch
+    {
+        public List<LeadDraft> Drafts { get; } = [];
+        public List<ImportError> Errors { get; } = [];
+        public void Reject(long row, string field, string reason) => Errors.Add(new ImportError(row, field, reason));
     }
 
     private static Dictionary<string, int> ReadHeader(IReadOnlyList<string> header, ImportReport report)
@@ -88,16 +113,9 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         return columns;
     }
 
-    private static LeadDraft? RejectRow(ImportReport report, long row, string field, string reason)
+    private LeadDraft? Parse(long row, IReadOnlyList<string> record, Dictionary<string, int> columns, Batch batch)
     {
-        report.Rejected++;
-        if (report.Errors.Count < MaxReportedErrors) report.Errors.Add(new ImportError(row, field, reason));
-        return null;
-    }
-
-    private LeadDraft? Parse(long row, IReadOnlyList<string> record, Dictionary<string, int> columns, ImportReport report, DateOnly today)
-    {
-        void Reject(string field, string reason) => RejectRow(report, row, field, reason);
+        void Reject(string field, string reason) => batch.Reject(row, field, reason);
         string? Get(string name) => columns.TryGetValue(name, out var i) && i < record.Count && record[i].Length > 0 ? record[i] : null;
 
         if (record.Count != columns.Count) { Reject("*", $"has {record.Count} fields, the header has {columns.Count}"); return null; }
@@ -147,86 +165,74 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         };
     }
 
-    private sealed class CustomerRow
+    /// <summary>A customer already stored, with its lead in this campaign if it has one.</summary>
+    private sealed class Known
     {
         public long Id { get; set; }
         public string? ExternalId { get; set; }
         public byte[] PhoneHash { get; set; } = [];
         public string? LastOutcome { get; set; }
-    }
-
-    private sealed class LeadRow
-    {
-        public long Id { get; set; }
-        public long CustomerId { get; set; }
+        public long? LeadId { get; set; }
         public string? PolicyNo { get; set; }
         public long? PolicyExpiry { get; set; }
         public double? Premium { get; set; }
         public long? Claims3y { get; set; }
-        public string Tags { get; set; } = "";
-        public long Priority { get; set; }
+        public string? Tags { get; set; }
+        public long? Priority { get; set; }
     }
 
-    /// <summary>One transaction per batch: resolve each row's customer and lead, insert the new, merge the rest.</summary>
-    private void Commit(long campaignId, List<LeadDraft> batch, ImportReport report, DateTime utcNow)
+    /// <summary>
+    /// One transaction per batch, set-based: one query finds the customers (and their leads here) the rows name,
+    /// each row is resolved in memory (the same rules on both databases), then new customers and new leads go in
+    /// by bulk insert and the merged leads are bulk-loaded into a staging table and updated by one statement.
+    /// </summary>
+    private void Commit(long campaignId, Batch batch, ImportReport report, DateTime utcNow)
     {
         var today = DateOnly.FromDateTime(utcNow);
         var at = Time.Ms(utcNow);
-        db.Write((c, tx) =>
+        var rejected = batch.Errors;
+        var accepted = 0L;
+        var merged = 0L;
+        if (batch.Drafts.Count > 0) db.Write((c, tx) =>
         {
-            var hashes = batch.Select(d => d.PhoneHash).ToList();
-            var externals = batch.Where(d => d.CustomerExt is not null).Select(d => d.CustomerExt!).Distinct().ToList();
-            var customers = Lookup(c, tx, hashes, externals);
-            var byHash = new Dictionary<string, CustomerRow>();
-            var byExt = new Dictionary<string, CustomerRow>(StringComparer.Ordinal);
-            foreach (var cu in customers) Index(cu);
-            void Index(CustomerRow cu)
+            var byHash = new Dictionary<string, Known>();
+            var byExt = new Dictionary<string, Known>(StringComparer.Ordinal);
+            void Index(Known cu)
             {
                 byHash.TryAdd(Convert.ToHexString(cu.PhoneHash), cu);
                 if (cu.ExternalId is not null) byExt.TryAdd(cu.ExternalId, cu);
             }
+            foreach (var cu in Lookup(c, tx, campaignId, batch.Drafts)) Index(cu);
 
-            var leads = customers.Count == 0 ? [] : c.Query<LeadRow>(
-                $"SELECT id, customer_id, policy_no, policy_expiry, premium, claims_3y, tags, priority FROM leads WHERE campaign_id = @campaignId AND {db.Dialect.In("customer_id", "@ids")}",
-                new { campaignId, ids = customers.Select(x => x.Id).ToList() }, tx).ToDictionary(l => l.CustomerId);
-
-            var newCustomers = new List<(CustomerRow Row, LeadDraft Draft)>();
-            var newLeads = new Dictionary<long, LeadDraft>();            // by customer id (negative: not inserted yet)
-            var merges = new Dictionary<long, (LeadRow Lead, LeadDraft Row)>(); // by existing lead id
-            foreach (var d in batch)
+            var newCustomers = new List<(Known Row, LeadDraft Draft)>();
+            var leads = new Dictionary<Known, LeadDraft>(); // the lead each customer ends up with: a new one, or a stored one with rows folded in
+            foreach (var d in batch.Drafts)
             {
                 byHash.TryGetValue(Convert.ToHexString(d.PhoneHash), out var byPhone);
-                CustomerRow? byId = null;
+                Known? byId = null;
                 if (d.CustomerExt is not null) byExt.TryGetValue(d.CustomerExt, out byId);
                 if (byPhone is not null && byId is not null && byPhone.Id != byId.Id)
                 {
-                    RejectRow(report, d.Row, "customer_id", $"'{d.CustomerExt}' is another customer than the one this phone number belongs to");
+                    rejected.Add(new ImportError(d.Row, "customer_id", $"'{d.CustomerExt}' is another customer than the one this phone number belongs to"));
                     continue;
                 }
                 var customer = byId ?? byPhone;
                 if (customer is null)
                 {
-                    customer = new CustomerRow { Id = -1 - newCustomers.Count, ExternalId = d.CustomerExt, PhoneHash = d.PhoneHash };
+                    customer = new Known { ExternalId = d.CustomerExt, PhoneHash = d.PhoneHash };
                     newCustomers.Add((customer, d));
                     Index(customer);
                 }
                 d.LastOutcome = customer.LastOutcome;
-                if (newLeads.TryGetValue(customer.Id, out var pending)) { pending.Absorb(d); report.Merged++; }
-                else if (leads.TryGetValue(customer.Id, out var existing))
-                {
-                    if (merges.TryGetValue(existing.Id, out var m)) m.Row.Absorb(d);
-                    else merges[existing.Id] = (existing, d);
-                    report.Merged++;
-                }
-                else { newLeads[customer.Id] = d; report.Accepted++; }
+                if (leads.TryGetValue(customer, out var lead)) { lead.Absorb(d); merged++; }
+                else if (customer.LeadId is not null) { leads[customer] = Stored(customer, d); merged++; }
+                else { leads[customer] = d; accepted++; }
             }
 
             if (newCustomers.Count > 0)
             {
-                // Temporary id -1 - i becomes first + i.
                 var first = StoreDb.Reserve(c, tx, "customer", newCustomers.Count);
-                newLeads = newLeads.ToDictionary(kv => kv.Key < 0 ? first + (-1 - kv.Key) : kv.Key, kv => kv.Value);
-                foreach (var (row, _) in newCustomers) row.Id = first + (-1 - row.Id);
+                for (var i = 0; i < newCustomers.Count; i++) newCustomers[i].Row.Id = first + i;
                 db.Dialect.BulkInsert(c, tx, "customers", CustomerColumns, newCustomers.Select(nc => new object?[]
                 {
                     nc.Row.Id, nc.Row.ExternalId, nc.Row.PhoneHash, nc.Draft.Name,
@@ -234,56 +240,90 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     nc.Draft.IdNumber is { } idm ? Pii.Mask(idm) : null, at,
                 }));
             }
-            if (newLeads.Count > 0)
+            foreach (var (cu, d) in leads)
             {
-                var firstLead = StoreDb.Reserve(c, tx, "lead", newLeads.Count);
-                db.Dialect.BulkInsert(c, tx, "leads", LeadColumns, newLeads.Select((kv, i) =>
-                {
-                    var d = kv.Value;
-                    LeadRules.Apply(d.Tags, d.Premium, d.Claims, d.Expiry, d.LastOutcome, today);
-                    return new object?[]
-                    {
-                        firstLead + i, campaignId, kv.Key, pii.Encrypt(d.Phone), d.PhoneHash, d.Region, d.TimeZone, d.PolicyNo,
-                        d.Expiry is { } e ? Time.Day(e) : null, d.Premium, d.Claims, string.Join(';', d.Tags.Order(StringComparer.Ordinal)),
-                        d.Priority ?? LeadRules.DefaultPriority(d.Tags), at, at,
-                    };
-                }));
+                LeadRules.Apply(d.Tags, d.Premium, d.Claims, d.Expiry, d.LastOutcome, today);
+                // A file's priority stands for a new lead; a stored lead keeps the highest it has been given.
+                d.Priority = cu.LeadId is null ? d.Priority ?? LeadRules.DefaultPriority(d.Tags)
+                    : Math.Max((int)cu.Priority!.Value, Math.Max(d.Priority ?? 0, LeadRules.DefaultPriority(d.Tags)));
             }
-            foreach (var (lead, d) in merges.Values) Merge(c, tx, lead, d, today);
+            var fresh = leads.Where(kv => kv.Key.LeadId is null).ToList();
+            if (fresh.Count > 0)
+            {
+                var firstLead = StoreDb.Reserve(c, tx, "lead", fresh.Count);
+                db.Dialect.BulkInsert(c, tx, "leads", LeadColumns, fresh.Select(object?[] (kv, i) =>
+                [
+                    firstLead + i, campaignId, kv.Key.Id, pii.Encrypt(kv.Value.Phone), kv.Value.PhoneHash, kv.Value.Region, kv.Value.TimeZone,
+                    .. Values(kv.Value), at, at,
+                ]));
+            }
+            if (accepted + merged > fresh.Count) // some rows folded into stored leads
+            {
+                c.Execute(MergeTable, transaction: tx);
+                db.Dialect.BulkInsert(c, tx, "import_merge", MergeColumns,
+                    leads.Where(kv => kv.Key.LeadId is not null).Select(object?[] (kv) => [kv.Key.LeadId, .. Values(kv.Value)]));
+                c.Execute("""
+                    UPDATE leads SET policy_no = m.policy_no, policy_expiry = m.policy_expiry, premium = m.premium, claims_3y = m.claims_3y,
+                                     tags = m.tags, priority = m.priority
+                    FROM import_merge m WHERE leads.id = m.id;
+                    DROP TABLE import_merge;
+                    """, transaction: tx);
+            }
             return 0;
         });
+        // The batch is committed: only now does it count.
+        report.Accepted += accepted;
+        report.Merged += merged;
+        report.Rejected += rejected.Count;
+        rejected.Sort((a, b) => a.Row.CompareTo(b.Row));
+        report.Errors.AddRange(rejected.Take(MaxReportedErrors - report.Errors.Count));
     }
 
-    private List<CustomerRow> Lookup(DbConnection c, DbTransaction tx, List<byte[]> hashes, List<string> externals)
+    private const string MergeTable = """
+        CREATE TEMP TABLE import_merge (id BIGINT PRIMARY KEY, policy_no TEXT, policy_expiry INTEGER, premium DOUBLE PRECISION,
+                                        claims_3y INTEGER, tags TEXT NOT NULL, priority INTEGER NOT NULL)
+        """;
+    private static readonly string[] MergeColumns = ["id", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "priority"];
+
+    /// <summary>The lead's merged columns, in <see cref="MergeColumns"/> order after the id (and in <see cref="LeadColumns"/> order).</summary>
+    private static object?[] Values(LeadDraft d) =>
+    [
+        d.PolicyNo, d.Expiry is { } e ? Time.Day(e) : null, d.Premium, d.Claims, string.Join(';', d.Tags.Order(StringComparer.Ordinal)), d.Priority,
+    ];
+
+    /// <summary>
+    /// Customers the rows name, each with its lead in this campaign: by phone hash, then by customer id only for
+    /// the ids that lookup did not settle (a re-import finds everyone by phone and skips the second query).
+    /// Two index lookups, not one query with OR: PostgreSQL plans that as a scan of every customer.
+    /// </summary>
+    private IEnumerable<Known> Lookup(DbConnection c, DbTransaction tx, long campaignId, List<LeadDraft> drafts)
     {
-        const string Select = "SELECT id, external_id, phone_hash, last_outcome FROM customers WHERE ";
-        var found = c.Query<CustomerRow>(Select + db.Dialect.In("phone_hash", "@hashes"), new { hashes }, tx).ToList();
-        if (externals.Count > 0)
-            found.AddRange(c.Query<CustomerRow>(Select + db.Dialect.In("external_id", "@externals"), new { externals }, tx));
-        return found.DistinctBy(x => x.Id).ToList();
+        var byPhone = Find(c, tx, "cu.phone_hash", new { campaignId, keys = drafts.Select(d => d.PhoneHash).ToList() });
+        var settled = byPhone.Where(k => k.ExternalId is not null).Select(k => k.ExternalId!).ToHashSet(StringComparer.Ordinal);
+        var externals = drafts.Where(d => d.CustomerExt is not null && !settled.Contains(d.CustomerExt)).Select(d => d.CustomerExt!).Distinct().ToList();
+        return externals.Count == 0 ? byPhone : byPhone.Concat(Find(c, tx, "cu.external_id", new { campaignId, keys = externals }));
     }
 
-    /// <summary>Folds a row into a lead already stored: tags unite, the soonest expiry and the highest priority win.</summary>
-    private static void Merge(DbConnection c, DbTransaction tx, LeadRow existing, LeadDraft d, DateOnly today)
+    private List<Known> Find(DbConnection c, DbTransaction tx, string column, object args) =>
+        c.Query<Known>($"""
+            SELECT cu.id, cu.external_id, cu.phone_hash, cu.last_outcome, l.id AS lead_id, l.policy_no, l.policy_expiry, l.premium,
+                   l.claims_3y, l.tags, l.priority
+            FROM customers cu LEFT JOIN leads l ON l.customer_id = cu.id AND l.campaign_id = @campaignId
+            WHERE {db.Dialect.In(column, "@keys")}
+            """, args, tx).AsList();
+
+    /// <summary>A row folded into the lead its customer already has here: tags unite, the soonest expiry and the highest figures win.</summary>
+    private static LeadDraft Stored(Known cu, LeadDraft d)
     {
-        var current = new LeadDraft
+        var lead = new LeadDraft
         {
-            Row = 0, Phone = "", PhoneHash = [], Region = "", TimeZone = "",
-            PolicyNo = existing.PolicyNo, Expiry = existing.PolicyExpiry is { } e ? Time.FromDay((int)e) : null,
-            Premium = existing.Premium, Claims = (int?)existing.Claims3y,
-            Tags = new HashSet<string>(existing.Tags.Split(';', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal),
+            Row = d.Row, Phone = "", PhoneHash = cu.PhoneHash, Region = "", TimeZone = "", LastOutcome = cu.LastOutcome,
+            PolicyNo = cu.PolicyNo, Expiry = cu.PolicyExpiry is { } e ? Time.FromDay((int)e) : null,
+            Premium = cu.Premium, Claims = (int?)cu.Claims3y,
+            Tags = new HashSet<string>((cu.Tags ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal),
         };
-        current.Absorb(d);
-        LeadRules.Apply(current.Tags, current.Premium, current.Claims, current.Expiry, d.LastOutcome, today);
-        c.Execute("""
-            UPDATE leads SET policy_no = @PolicyNo, policy_expiry = @expiry, premium = @Premium, claims_3y = @Claims, tags = @tags,
-                             priority = @priority WHERE id = @id
-            """, new
-        {
-            current.PolicyNo, expiry = current.Expiry is { } x ? Time.Day(x) : (int?)null, current.Premium, current.Claims,
-            tags = string.Join(';', current.Tags.Order(StringComparer.Ordinal)),
-            priority = Math.Max(existing.Priority, Math.Max(current.Priority ?? 0, LeadRules.DefaultPriority(current.Tags))), id = existing.Id,
-        }, tx);
+        lead.Absorb(d);
+        return lead;
     }
 }
 

@@ -61,6 +61,27 @@ public class ComplianceTests
     }
 
     [Fact]
+    public void Best_time_puts_a_retry_at_the_predicted_best_open_hour_unless_the_renewal_is_urgent()
+    {
+        var c = new CampaignConfig { TimeZone = Make.Shanghai };
+        var peak = new PeakHour(19);
+        var lead = Make.Lead(1);
+        lead.Attempts = 1;
+        // Busy at 10:00 Shanghai: the retry may go from 10:10; 19:10 is the open hour the predictor rates best.
+        Assert.Equal(T0.AddHours(9).AddMinutes(10), Retry.Next(c, lead, CallOutcome.Busy, T0, peak));
+        Assert.Equal(T0.AddMinutes(10), Retry.Next(c, lead, CallOutcome.Busy, T0, null));
+        Assert.Equal(T0.AddMinutes(10), Retry.Next(c, Make.Lead(2, expiry: new DateOnly(2026, 11, 27)), CallOutcome.Busy, T0, peak));
+        Assert.Null(Retry.Next(c, lead, CallOutcome.Human, T0, peak));
+
+        var hopper = new MemoryHopper(c, [Make.Lead(3)], T0, bestTime: peak);
+        var dialed = hopper.Next(T0)!;
+        dialed.Attempts++;
+        hopper.Finished(dialed, CallOutcome.Busy, T0);
+        Assert.Null(hopper.Next(T0.AddHours(9)));
+        Assert.Same(dialed, hopper.Next(T0.AddHours(9).AddMinutes(10)));
+    }
+
+    [Fact]
     public void Reached_leads_retire_dnc_numbers_are_never_handed_out_and_released_leads_keep_their_place()
     {
         var c = new CampaignConfig { TimeZone = Make.Shanghai };

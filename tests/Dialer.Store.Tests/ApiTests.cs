@@ -216,3 +216,10 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(22, paths.Count);
     }
 }
+
+/// <summary>Every call is a coin flip: these tests are about storage, not answer rates.</summary>
+internal sealed class NoPrediction : IAnswerPredictor
+{
+    public float PredictLive(Lead lead, DateTime utcNow) => 0.5f;
+    public void Observe(Lead lead, DateTime placedUtc, bool live) { }
+}

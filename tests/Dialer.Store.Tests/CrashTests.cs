@@ -1,77 +1,124 @@
 using System.Diagnostics;
 using Dapper;
+using Dialer.Sim;
 
 namespace Dialer.Store.Tests;
 
 [Collection("db")]
 public sealed class CrashTests(PostgresServer pg)
 {
-    private const int Leads = 200;
+    private static readonly string ScenarioFile = Path.Combine(AppContext.BaseDirectory, "crash-scenario.yaml");
 
     [Theory, InlineData("sqlite"), InlineData("postgres")]
     public async Task Kill_9_mid_campaign_then_restart_loses_no_lead_and_dials_none_twice(string dialect)
     {
         using var t = new TestDb(dialect, pg);
-        // Machines end a lead (no retry for "machine"), so every lead should be dialed exactly once.
-        var id = t.Campaign(settings: new CampaignSettings { RetryDelaySeconds = new() { ["busy"] = 600 } });
-        t.Import(id, "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, Leads).Select(i => $"+86138{i:D8},CN,UTC\n")));
+        var scenario = Scenario.Load(ScenarioFile);
+        var config = scenario.Campaign;
+        var id = t.Campaign(settings: new CampaignSettings { TimeZone = config.TimeZone.Id });
+        var imported = t.Import(id, LeadFactory.ToCsv(LeadFactory.Create(scenario, 1)));
+        var leads = imported.Accepted;
+        Assert.Equal(0, imported.Rejected);
 
-        // Run 1: slowed down so it is still mid-campaign when it is killed.
-        using (var run1 = Worker(t, id, TestDb.Noon, sleepMs: 5, liveFile: null))
+        // Run 1: the simulator on the store, slowed so it is mid-campaign when it is killed.
+        const int PlacedBeforeKill = 150;
+        using (var run1 = Worker(t, id, msPerMinute: 100))
         {
             var placed = 0;
-            while (placed < 60 && await run1.StandardOutput.ReadLineAsync() is { } line)
+            while (placed < PlacedBeforeKill && await run1.StandardOutput.ReadLineAsync() is { } line)
                 if (line.StartsWith("placed ")) placed++;
             run1.Kill(); // SIGKILL: no cleanup runs
             await run1.WaitForExitAsync();
-            Assert.Equal(60, placed);
+            Assert.True(placed == PlacedBeforeKill, $"run 1 ended after {placed} calls: {await run1.StandardError.ReadToEndAsync()}");
         }
 
         using var c = t.Db.Connect();
-        var open = c.Query<string>("SELECT channel_id FROM attempts WHERE ended_at IS NULL ORDER BY id").ToList();
-        Assert.NotEmpty(open);                                                  // calls were in flight at the kill
-        Assert.True(c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 0") > 0); // and leads still to dial
-        var leased = c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 0 AND lease_owner = 'node-1'");
-        Assert.True(leased > 0, "the killed node held leases on leads it had not dialed yet");
-        // The driver reports the last two channels still up in the network; the rest are gone.
-        var stillLive = open.TakeLast(Math.Min(2, open.Count)).ToList();
-        var liveFile = Path.GetTempFileName();
-        File.WriteAllLines(liveFile, stillLive);
-        try
+        var open = c.Query<long>("SELECT lead_id FROM attempts WHERE ended_at IS NULL").ToHashSet();
+        Assert.NotEmpty(open);                                                                         // calls were up at the kill
+        Assert.True(c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 0 AND attempts = 0") > 0); // and leads never dialed yet
+
+        // Run 2: reconciles (no call survives the simulator's process), then plays the rest of the shift out.
+        using (var run2 = Worker(t, id, msPerMinute: 0))
         {
-            using var run2 = Worker(t, id, TestDb.Noon.AddMinutes(1), sleepMs: 0, liveFile);
-            var output = await run2.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            var output = await run2.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(3));
             await run2.WaitForExitAsync();
             Assert.True(run2.ExitCode == 0, output + await run2.StandardError.ReadToEndAsync());
-            // The restarted node frees the leases it held on leads it never dialed at once, not after they run out.
-            Assert.Contains($"closed={open.Count - stillLive.Count} live={stillLive.Count} released={leased}", output);
+            Assert.Contains($"reconciled closed={open.Count} live=0", output);
+            Assert.EndsWith("done", output.TrimEnd());
         }
-        finally { File.Delete(liveFile); }
 
-        var perLead = c.Query<(long LeadId, long Attempts, long Reconciled, long Open)>("""
-            SELECT l.id, COUNT(a.id), COALESCE(SUM(a.reconciled), 0), COALESCE(SUM(CASE WHEN a.ended_at IS NULL THEN 1 ELSE 0 END), 0)
-            FROM leads l LEFT JOIN attempts a ON a.lead_id = l.id GROUP BY l.id
-            """).ToList();
-        Assert.Equal(Leads, perLead.Count);
-        var liveLeads = c.Query<long>($"SELECT lead_id FROM attempts WHERE channel_id IN ('{string.Join("','", stillLive)}')").ToHashSet();
-        foreach (var l in perLead)
+        var attempts = c.Query<(long Id, string ChannelId, long LeadId, long PlacedAt, long? EndedAt, long Reconciled)>(
+            "SELECT id, channel_id, lead_id, placed_at, ended_at, reconciled FROM attempts ORDER BY lead_id, placed_at, id").ToList();
+        Assert.Equal(attempts.Count, attempts.Select(a => a.Id).Distinct().Count());        // no call id used twice
+        Assert.Equal(attempts.Count, attempts.Select(a => a.ChannelId).Distinct().Count()); // nor any channel id
+        Assert.Equal(open.Count, attempts.Count(a => a.Reconciled == 1));
+        Assert.All(attempts, a => Assert.NotNull(a.EndedAt));                                 // every call accounted for
+
+        var retryAfterLoss = (long)(config.RetryDelaySeconds[Core.Domain.CallOutcome.Congestion] * 1000);
+        foreach (var perLead in attempts.GroupBy(a => a.LeadId))
         {
-            if (liveLeads.Contains(l.LeadId))
-                Assert.Equal((1L, 0L, 1L), (l.Attempts, l.Reconciled, l.Open));  // its call may still be up: not dialed again
-            else
-                Assert.Equal(1 + l.Reconciled, l.Attempts);                     // once, plus once more only if its call was lost in the crash
-            Assert.True(l.Attempts >= 1, $"lead {l.LeadId} was never dialed");
+            var list = perLead.ToList();
+            Assert.True(list.Count <= config.MaxAttempts, $"lead {perLead.Key} was dialed {list.Count} times; the cap is {config.MaxAttempts}");
+            var perDay = list.CountBy(a => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(DateTimeOffset.FromUnixTimeMilliseconds(a.PlacedAt).UtcDateTime, config.TimeZone)));
+            Assert.All(perDay, d => Assert.True(d.Value <= config.MaxAttemptsPerDay, $"lead {perLead.Key} was dialed {d.Value} times on {d.Key}"));
+            for (var i = 1; i < list.Count; i++)
+            {
+                // Never two calls to one lead at once, and a call lost in the crash is not followed straight away.
+                Assert.True(list[i].PlacedAt >= list[i - 1].EndedAt, $"lead {perLead.Key}: attempt {list[i].Id} placed while {list[i - 1].Id} was open");
+                if (list[i - 1].Reconciled == 1)
+                    Assert.True(list[i].PlacedAt >= list[i - 1].EndedAt + retryAfterLoss, $"lead {perLead.Key} was dialed again straight after its call was lost");
+            }
         }
-        Assert.Equal(Leads - liveLeads.Count, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 2"));
-        Assert.Equal(open.Count - stillLive.Count, perLead.Sum(l => l.Reconciled));
+
+        // No lead lost: each is done or pending again, and its attempt count is the calls it had.
+        var states = c.Query<(long Id, long State, long Attempts, long Rows)>("""
+            SELECT l.id, l.state, l.attempts, (SELECT COUNT(*) FROM attempts a WHERE a.lead_id = l.id) FROM leads l
+            """).ToList();
+        Assert.Equal(leads, states.Count);
+        Assert.All(states, l =>
+        {
+            Assert.True(l.State is 0 or 2, $"lead {l.Id} is left in state {l.State}");
+            Assert.Equal(l.Rows, l.Attempts);
+            if (l.State == 2) Assert.True(l.Attempts > 0, $"lead {l.Id} is done without a call");
+        });
     }
 
-    private static Process Worker(TestDb t, long campaign, DateTime start, int sleepMs, string? liveFile)
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Reconcile_leaves_a_live_call_open_and_sends_a_lost_calls_lead_back_after_the_retry_delay(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var config = new CampaignSettings().ToConfig("renewals");
+        var hopper = new DbLeadSource(t.Db, TestDb.Pii, id, config, "node-1");
+        var log = new DbAttemptLog(t.Db, id, "node-1");
+        var first = log.ReserveCallIds();
+        var calls = new[] { hopper.Next(TestDb.Noon)!, hopper.Next(TestDb.Noon)! }.Select((lead, i) =>
+        {
+            lead.Attempts++;
+            var call = new Core.Domain.Call { Id = first + i, Lead = lead, Attempt = 1, Trunk = 0, PlacedAt = TestDb.Noon, PLive = 0.5f };
+            log.Placed(call);
+            return call;
+        }).ToList();
+
+        var restart = TestDb.Noon.AddMinutes(5);
+        var r = log.Reconcile(new HashSet<string> { calls[0].ChannelId }, config, restart);
+        Assert.Equal(1, r.Closed);
+        Assert.Equal([calls[0].ChannelId], r.StillLive);
+        using var c = t.Db.Connect();
+        var leads = c.Query<(long Id, long State, long DueAt)>("SELECT id, state, due_at FROM leads ORDER BY id").ToDictionary(l => l.Id);
+        Assert.Equal(1, leads[calls[0].Lead.Id].State);                                  // its call may still be up: not handed out
+        Assert.Equal(0, leads[calls[1].Lead.Id].State);                                  // lost: pending again,
+        Assert.Equal(restart.AddSeconds(config.RetryDelaySeconds[Core.Domain.CallOutcome.Congestion]),
+            DateTimeOffset.FromUnixTimeMilliseconds(leads[calls[1].Lead.Id].DueAt).UtcDateTime); // after the network-trouble delay
+        Assert.Null(new DbLeadSource(t.Db, TestDb.Pii, id, config, "node-1").Next(restart));
+    }
+
+    private static Process Worker(TestDb t, long campaign, int msPerMinute)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { typeof(CrashWorker).Assembly.Location, "crash-worker", t.Connection, campaign.ToString(), "node-1", start.Ticks.ToString(), sleepMs.ToString() })
+        foreach (var a in new[] { typeof(CrashWorker).Assembly.Location, "crash-worker", t.Connection, campaign.ToString(), "node-1", ScenarioFile, msPerMinute.ToString() })
             psi.ArgumentList.Add(a);
-        if (liveFile is not null) psi.ArgumentList.Add(liveFile);
         psi.Environment[Pii.EnvVar] = Convert.ToBase64String(TestDb.PiiKey);
         return Process.Start(psi)!;
     }

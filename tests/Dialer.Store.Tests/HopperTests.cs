@@ -112,6 +112,26 @@ public sealed class HopperTests(PostgresServer pg)
         Assert.False(dnc.Contains("+8613800000001", TestDb.Noon.AddDays(184)));
     }
 
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void With_a_predictor_a_retry_is_due_at_the_leads_best_hour_within_its_calling_window(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n");
+        var config = new CampaignSettings().ToConfig("renewals");
+        var h = new DbLeadSource(t.Db, TestDb.Pii, id, config, "node-a") { BestTime = new PeakHour(10) };
+        var lead = h.Next(TestDb.Noon)!;
+        lead.Attempts = 1;
+        // Busy at 20:00 Shanghai: it may be retried from 20:10; of the open hours after that, 10:10 the next morning rates best.
+        h.Finished(lead, CallOutcome.Busy, TestDb.Noon);
+        var best = new DateTime(2026, 11, 21, 2, 10, 0, DateTimeKind.Utc);
+        using (var c = t.Db.Connect())
+            Assert.Equal(best, DateTimeOffset.FromUnixTimeMilliseconds(c.ExecuteScalar<long>("SELECT due_at FROM leads WHERE id = @Id", new { lead.Id })).UtcDateTime);
+        Assert.Null(h.Next(TestDb.Noon.AddMinutes(11)));              // the window is still open, but this is not the lead's hour
+        Assert.Null(h.Next(best.AddMinutes(-1)));
+        Assert.Equal(lead.Id, h.Next(best)?.Id);
+    }
+
     [Fact]
     public async Task Two_nodes_sharing_a_postgres_campaign_of_100000_leads_never_claim_the_same_lead()
     {

@@ -79,6 +79,37 @@ public sealed class ImportTests(PostgresServer pg)
         }
     }
 
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Batches_merge_into_leads_stored_by_earlier_batches_and_report_errors_in_row_order(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        // Two rows a batch: every merge below reaches a lead an earlier batch committed.
+        var report = new LeadImporter(t.Db, TestDb.Pii) { BatchSize = 2 }.Import(id, "renewals", new StringReader("""
+            phone,region,timezone,customer_id,policy_expiry,tags,priority
+            +8613800000001,CN,Asia/Shanghai,C1,2027-05-01,a,1
+            +8613800000002,CN,Asia/Shanghai,C2,,,
+            bad,CN,Asia/Shanghai,,,,
+            +8613800000001,CN,Asia/Shanghai,,2027-03-01,b,
+            +8613800000009,CN,Asia/Shanghai,C2,,c,4
+            +8613800000002,CN,Asia/Shanghai,C1,,,
+            +8613800000003,CN,Mars/Olympus,,,,
+            """), TestDb.Noon);
+        Assert.Equal((7L, 2L, 2L, 3L), (report.Rows, report.Accepted, report.Merged, report.Rejected));
+        Assert.Equal([(4L, "phone"), (7L, "customer_id"), (8L, "timezone")], report.Errors.Select(e => (e.Row, e.Field)));
+        using var c = t.Db.Connect();
+        var leads = c.Query<(long? PolicyExpiry, string Tags, long Priority)>("SELECT policy_expiry, tags, priority FROM leads ORDER BY id").ToList();
+        Assert.Equal([(20270301L, "a;b", 1L), (null, "c", 4L)], leads);
+    }
+
+    [Fact]
+    public void An_unknown_campaign_is_refused_before_any_row_is_read()
+    {
+        using var t = new TestDb("sqlite", null!);
+        var e = Assert.Throws<LeadImportException>(() => t.Import(42, "phone,region,timezone\n+8613800138000,CN,Asia/Shanghai\n"));
+        Assert.Contains("id 42", e.Message);
+    }
+
     [Fact]
     public void A_header_without_required_columns_is_refused_naming_them()
     {

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text;
 using Dialer.Core.Domain;
 using Dialer.Core.Routing;
 using Dialer.Sim;
@@ -63,7 +61,7 @@ internal static class DemoCommand
                     },
                     History = _ => log,
                     FirstCallId = log.ReserveCallIds(),
-                    OnWorld = w => imported = new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, new StringReader(LeadsCsv(w.Leads)), w.Start),
+                    OnWorld = w => imported = new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, new StringReader(LeadFactory.ToCsv(w.Leads)), w.Start),
                     EveryMinute = w =>
                     {
                         if (minute++ % 5 != 0) return;
@@ -81,15 +79,6 @@ internal static class DemoCommand
             return 0;
         });
         return cmd;
-    }
-
-    /// <summary>The simulated lead list as a Leads CSV (DESIGN.md), so it enters the store the way a real list does.</summary>
-    private static string LeadsCsv(IReadOnlyList<Lead> leads)
-    {
-        var csv = new StringBuilder("phone,region,timezone,customer_id,policy_expiry,tags,priority\n");
-        foreach (var l in leads)
-            csv.Append(CultureInfo.InvariantCulture, $"{l.Phone},{l.Region},{l.TimeZone.Id},C{l.Id},{l.PolicyExpiry:yyyy-MM-dd},{string.Join(';', l.Tags)},{l.Priority}\n");
-        return csv.ToString();
     }
 
     private static void AddRow(Table table, SimWorld w, Scenario s)

@@ -13,17 +13,13 @@ namespace Dialer.Core.Engine;
 public sealed class MemoryHopper : ILeadSource
 {
     private readonly CampaignConfig _config;
-    public const int UrgentDays = 7;
     private readonly IReadOnlySet<string> _dnc;
     private readonly IAnswerPredictor? _bestTime;
     private readonly PriorityQueue<Lead, (DateTime Due, long Id)> _waiting = new();
     private readonly List<PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)>> _ready = [];
     private int _readyCount;
 
-    /// <param name="bestTime">When given, each retry is scheduled at the open hour (within a day of when it
-    /// could first be made) with the highest predicted live-answer rate; renewals expiring within
-    /// <see cref="UrgentDays"/> days are never held back. First attempts are not: fresh leads keep the
-    /// agents fed at every hour, and a lead with no history is where a model knows least.</param>
+    /// <param name="bestTime">When given, retries go to each lead's best hour (<see cref="Retry.Next"/>).</param>
     public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null, IAnswerPredictor? bestTime = null)
     {
         _config = config;
@@ -101,30 +97,8 @@ public sealed class MemoryHopper : ILeadSource
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
-        if (lead.Attempts >= _config.MaxAttempts || !_config.RetryDelaySeconds.TryGetValue(outcome, out var delay))
-        {
-            Retired++;
-            return;
-        }
-        _waiting.Enqueue(lead, (BestTime(lead, utcNow.AddSeconds(delay)), lead.Id));
-    }
-
-    /// <summary>Best-time-to-call: the hour, from <paramref name="earliest"/> on, this lead is likeliest to answer.</summary>
-    private DateTime BestTime(Lead lead, DateTime earliest)
-    {
-        if (_bestTime is null) return earliest;
-        var from = CallingWindow.NextOpen(_config, lead, earliest);
-        if (lead.PolicyExpiry is { } expiry && expiry.DayNumber - DateOnly.FromDateTime(from).DayNumber <= UrgentDays) return from;
-        var best = from;
-        var bestP = _bestTime.PredictLive(lead, from);
-        for (var h = 1; h < 24; h++)
-        {
-            var t = from.AddHours(h);
-            if (!CallingWindow.IsOpen(_config, lead, t)) continue;
-            // Later only when materially better: waiting has a cost of its own.
-            if (_bestTime.PredictLive(lead, t) is var p && p > bestP * 1.05f) (best, bestP) = (t, p);
-        }
-        return best;
+        if (Retry.Next(_config, lead, outcome, utcNow, _bestTime) is { } next) _waiting.Enqueue(lead, (next, lead.Id));
+        else Retired++;
     }
 
     private static (int, int, long) Rank(Lead lead) =>
