@@ -31,7 +31,7 @@ public class RunConfigTests : IDisposable
         name: lab
         timezone: UTC
         pacer: progressive
-        campaign: {window: {start: "00:00", end: "24:00"}, retry_seconds: {busy: 3600} }
+        campaign: {window: {start: "00:00", end: "24:00"}, retry_seconds: {busy: 3600, congestion: 1} }
         trunks:
           - {name: carrier-a, channels: 10, calls_per_second: 5, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
         agents:
@@ -80,7 +80,8 @@ public class RunConfigTests : IDisposable
 
     /// <summary>
     /// A node crashed with two attempts open: one call ended meanwhile, one is still up in Asterisk. The next run closes
-    /// both (the live one is hung up: a fresh engine cannot adopt it), and the leads are dialed again, once each.
+    /// both (the live one is hung up: a fresh engine cannot adopt it) as network trouble, and after that retry delay
+    /// (1 s here) the leads are dialed again, once each.
     /// </summary>
     [Fact]
     public async Task Run_reconciles_attempts_left_open_against_asterisks_channels_before_dialing()

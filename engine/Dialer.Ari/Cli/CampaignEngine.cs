@@ -48,7 +48,7 @@ public sealed class CampaignEngine : IRunningEngine
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connect.CancelAfter(connectTimeout);
             var attempts = new DbAttemptLog(db, campaign.Id, node);
-            var reconciled = await ReconcileAsync(attempts, servers, connect.Token);
+            var reconciled = await ReconcileAsync(attempts, config, servers, connect.Token);
             EngineHost? host = null;
             var driver = new AriDriver(telephony.Driver, servers, telephony.Trunks, telephony.Agents,
                 e => host!.PostAsync(e),
@@ -86,18 +86,18 @@ public sealed class CampaignEngine : IRunningEngine
     /// Open attempts of this node whose channel Asterisk no longer has are closed (their leads return to the queue);
     /// calls still up from before a crash cannot be adopted by a fresh engine, so they are hung up and closed too.
     /// </summary>
-    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, IReadOnlyList<AriClient> servers, CancellationToken ct)
+    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, IReadOnlyList<AriClient> servers, CancellationToken ct)
     {
         var live = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in servers)
             foreach (var ch in await s.ListChannelsAsync(ct))
                 if (ch.Id.StartsWith(AriDriver.CallPrefix, StringComparison.Ordinal)) live.Add(ch.Id);
-        var report = attempts.Reconcile(live, DateTime.UtcNow);
+        var report = attempts.Reconcile(live, config, DateTime.UtcNow);
         if (report.StillLive.Count == 0) return report;
         foreach (var id in report.StillLive)
             foreach (var s in servers) await s.HangupAsync(id, ct: ct);
         live.ExceptWith(report.StillLive);
-        var closed = attempts.Reconcile(live, DateTime.UtcNow);
+        var closed = attempts.Reconcile(live, config, DateTime.UtcNow);
         return report with { Closed = report.Closed + closed.Closed };
     }
 
