@@ -183,6 +183,7 @@ public sealed class DialerEngine
     {
         if (!_calls.TryGetValue(id, out var call) || call.Phase != CallPhase.Ringing) return;
         _s.RemoveRinging(call);
+        _predictor.Observe(call.Lead, call.PlacedAt, human);
         call.AnsweredAt = utcNow;
         var ring = (utcNow - call.PlacedAt).TotalSeconds;
         if (!human)
@@ -250,6 +251,7 @@ public sealed class DialerEngine
         {
             case CallPhase.Ringing:
                 _s.RemoveRinging(call);
+                if (!call.Cancelled) _predictor.Observe(call.Lead, call.PlacedAt, false);
                 outcome = call.Cancelled ? CallOutcome.NoAnswer
                     : unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
                 _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
@@ -280,7 +282,6 @@ public sealed class DialerEngine
         Stats.Outcomes[(int)outcome]++;
         Stats.TrunkCalls[call.Trunk]++;
         Stats.TrunkCost[call.Trunk] += call.Cost;
-        _predictor.Observe(call.Lead, call.PlacedAt, outcome.IsLive());
         call.Lead.LastOutcome = outcome;
         _leads.Finished(call.Lead, outcome, utcNow);
         _log?.Finished(call);

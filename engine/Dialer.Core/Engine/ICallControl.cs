@@ -60,6 +60,6 @@ public interface ILeadSource
 public interface IAnswerPredictor
 {
     float PredictLive(Lead lead, DateTime utcNow);
-    /// <summary>Learn from a finished attempt (history-based predictors); models trained offline ignore it.</summary>
+    /// <summary>Learn whether an attempt reached a live person, as soon as that is known (history-based predictors); models trained offline ignore it.</summary>
     void Observe(Lead lead, DateTime placedUtc, bool live);
 }
