@@ -29,8 +29,8 @@ public class RateTableModelTests
         Assert.True(table.IsFallback);
 
         double global = 10 / 20.0;
-        double north = (8 + RateTableModel.RegionPriorRows * global) / (10 + RateTableModel.RegionPriorRows);
-        double north09 = (8 + RateTableModel.CellPriorRows * north) / (10 + RateTableModel.CellPriorRows);
+        double north = (8 + Dialer.Core.Pacing.RateTable.RegionWeight * global) / (10 + Dialer.Core.Pacing.RateTable.RegionWeight);
+        double north09 = (8 + Dialer.Core.Pacing.RateTable.CellWeight * north) / (10 + Dialer.Core.Pacing.RateTable.CellWeight);
         var row = new float[table.Schema.FeatureCount];
         table.Schema.Extract(new AttemptContext("north", Utc, new DateTimeOffset(2026, 2, 1, 9, 30, 0, TimeSpan.Zero), 1, null, null, null, null, null), row);
         Assert.Equal((float)north09, table.Predict(row), 6);

@@ -10,21 +10,25 @@ namespace Dialer.Core.Pacing;
 /// </summary>
 public sealed class RateTable(bool perRegionHour, double priorRate = 0.2, double priorWeight = 50) : IAnswerPredictor
 {
-    private const double CellWeight = 30, RegionWeight = 100;
+    /// <summary>Pseudo-attempts at the region's rate in each region × hour cell, and at the campaign's in each region.</summary>
+    public const double CellWeight = 30, RegionWeight = 100;
     private readonly Dictionary<string, int> _regions = new(StringComparer.Ordinal);
     private readonly List<(double N, double K)[]> _cells = []; // per region: [24 hours] + [24] = region total
     private double _n, _k;
 
     public float PredictLive(Lead lead, DateTime utcNow)
     {
-        var global = (_k + priorRate * priorWeight) / (_n + priorWeight);
+        var global = Shrink(_k, _n, priorRate, priorWeight);
         if (!perRegionHour || !_regions.TryGetValue(lead.Region, out var r)) return (float)global;
         var cells = _cells[r];
         var (rn, rk) = cells[24];
-        var region = (rk + global * RegionWeight) / (rn + RegionWeight);
+        var region = Shrink(rk, rn, global, RegionWeight);
         var (n, k) = cells[LocalHour(lead, utcNow)];
-        return (float)((k + region * CellWeight) / (n + CellWeight));
+        return (float)Shrink(k, n, region, CellWeight);
     }
+
+    /// <summary>A rate of <paramref name="live"/> in <paramref name="attempts"/>, shrunk toward <paramref name="prior"/> by <paramref name="weight"/> pseudo-attempts (a Beta prior).</summary>
+    public static double Shrink(double live, double attempts, double prior, double weight) => (live + prior * weight) / (attempts + weight);
 
     public void Observe(Lead lead, DateTime placedUtc, bool live)
     {

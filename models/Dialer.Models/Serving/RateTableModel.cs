@@ -1,3 +1,4 @@
+using Dialer.Core.Pacing;
 using Dialer.Models.Features;
 using Dialer.Models.History;
 
@@ -5,17 +6,11 @@ namespace Dialer.Models.Serving;
 
 /// <summary>
 /// The fallback when no trained model exists: live-answer rates per region × callee-local hour,
-/// each cell shrunk toward its region's rate, and each region toward the global rate (Beta priors),
-/// so thin cells neither read 0% nor 100%.
+/// each cell shrunk toward its region's rate, and each region toward the global rate, with the same
+/// Beta priors as the engine's online <see cref="RateTable"/>, so thin cells neither read 0% nor 100%.
 /// </summary>
 public sealed class RateTableModel : IAnswerRateModel
 {
-    /// <summary>Pseudo-rows of the global rate added to each region.</summary>
-    public const double RegionPriorRows = 50;
-
-    /// <summary>Pseudo-rows of the region rate added to each region × hour cell.</summary>
-    public const double CellPriorRows = 20;
-
     private const int Hours = 24;
 
     private readonly float _global;
@@ -61,12 +56,12 @@ public sealed class RateTableModel : IAnswerRateModel
         var cellRates = new float[regions * Hours];
         for (int r = 0; r < regions; r++)
         {
-            double regionRate = (regionCounts[r].Live + RegionPriorRows * global) / (regionCounts[r].Rows + RegionPriorRows);
+            double regionRate = RateTable.Shrink(regionCounts[r].Live, regionCounts[r].Rows, global, RateTable.RegionWeight);
             regionRates[r] = (float)regionRate;
             for (int h = 0; h < Hours; h++)
             {
                 var c = cellCounts[r * Hours + h];
-                cellRates[r * Hours + h] = (float)((c.Live + CellPriorRows * regionRate) / (c.Rows + CellPriorRows));
+                cellRates[r * Hours + h] = (float)RateTable.Shrink(c.Live, c.Rows, regionRate, RateTable.CellWeight);
             }
         }
         return new RateTableModel(schema, (float)global, regionRates, cellRates);
