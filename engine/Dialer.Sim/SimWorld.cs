@@ -41,13 +41,13 @@ public sealed class SimWorld : ICallControl
     private long _seq;
     private DateTime _now;
 
-    /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time; by default
-    /// an in-memory hopper over <see cref="Leads"/>.</param>
+    /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time and the
+    /// best-time predictor (null unless <paramref name="bestTimeToCall"/>); by default an in-memory hopper over <see cref="Leads"/>.</param>
     /// <param name="firstCallId">First call id (a database attempt log reserves a block).</param>
     /// <param name="resumeAt">Start at this virtual time instead of the first shift's start, as an engine restarted
     /// mid-campaign does: shifts already begun log their agents in at once.</param>
     public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log,
-        bool bestTimeToCall = false, Func<DateTime, ILeadSource>? leadSource = null, long firstCallId = 1, DateTime? resumeAt = null)
+        bool bestTimeToCall = false, Func<DateTime, IAnswerPredictor?, ILeadSource>? leadSource = null, long firstCallId = 1, DateTime? resumeAt = null)
     {
         _scenario = scenario;
         _seed = seed;
@@ -70,7 +70,8 @@ public sealed class SimWorld : ICallControl
         if (resumeAt > Start) Start = resumeAt.Value;
         End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
         _now = Start;
-        LeadSource = leadSource?.Invoke(Start) ?? new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTimeToCall ? predictor : null);
+        var bestTime = bestTimeToCall ? predictor : null;
+        LeadSource = leadSource?.Invoke(Start, bestTime) ?? new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTime);
         Engine = new DialerEngine(new EngineSetup
         {
             Campaign = scenario.Campaign,

@@ -15,8 +15,11 @@ public static class Simulation
         public Action<SimWorld>? EveryMinute { get; init; }
         /// <summary>Sees the world once it is built (e.g. to read its callee model from an attempt log).</summary>
         public Action<SimWorld>? OnWorld { get; init; }
-        /// <summary>Where leads come from instead of the in-memory hopper (the database hopper), given the start time.</summary>
-        public Func<DateTime, ILeadSource>? LeadSource { get; init; }
+        /// <summary>
+        /// Where leads come from instead of the in-memory hopper (the database hopper), given the start time and, for
+        /// a <c>+best-time</c> run, the run's predictor to schedule retries by (null otherwise).
+        /// </summary>
+        public Func<DateTime, IAnswerPredictor?, ILeadSource>? LeadSource { get; init; }
         public long FirstCallId { get; init; } = 1;
     }
 

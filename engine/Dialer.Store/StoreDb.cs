@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Dialer.Store;
 
@@ -72,8 +73,11 @@ public abstract class SqlDialect : IDisposable
     public abstract DbConnection Open();
     /// <summary>"column is one of the list parameter": Dapper sends a list to Npgsql as one array, to SQLite as expanded parameters.</summary>
     public abstract string In(string column, string listParameter);
-    /// <summary>Inserts many rows fast inside <paramref name="tx"/> (COPY on PostgreSQL, a prepared statement on SQLite).</summary>
-    public abstract void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows);
+    /// <summary>
+    /// Inserts many rows fast inside <paramref name="tx"/> (binary COPY on PostgreSQL, a prepared statement on SQLite):
+    /// <paramref name="write"/> gives each row's values in <paramref name="columns"/> order, typed, so none is boxed.
+    /// </summary>
+    public abstract void BulkInsert<T>(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<T> rows, Action<IRowWriter, T> write);
     public virtual void Dispose() { }
 }
 
@@ -87,31 +91,27 @@ internal sealed class PostgresDialect(string connection) : SqlDialect
     public override DbConnection Open() => _source.OpenConnection();
     public override string In(string column, string listParameter) => $"{column} = ANY({listParameter})";
 
-    public override void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows)
+    public override void BulkInsert<T>(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<T> rows, Action<IRowWriter, T> write)
     {
         using var copy = ((NpgsqlConnection)c).BeginBinaryImport($"COPY {table} ({string.Join(", ", columns)}) FROM STDIN (FORMAT BINARY)");
+        var writer = new CopyWriter(copy);
         foreach (var row in rows)
         {
             copy.StartRow();
-            foreach (var v in row) Write(copy, v);
+            write(writer, row);
         }
         copy.Complete();
     }
 
-    // Binary COPY needs the exact column type (values are built to match the schema); typed writes let
-    // Npgsql reuse its per-column converter instead of resolving one for every boxed value.
-    private static void Write(NpgsqlBinaryImporter copy, object? v)
+    // Binary COPY needs the exact column type (values are built to match the schema); the generic typed writes
+    // neither box the value nor resolve a converter per value.
+    private sealed class CopyWriter(NpgsqlBinaryImporter copy) : IRowWriter
     {
-        switch (v)
-        {
-            case null: copy.WriteNull(); break;
-            case long l: copy.Write(l, NpgsqlTypes.NpgsqlDbType.Bigint); break;
-            case int i: copy.Write(i, NpgsqlTypes.NpgsqlDbType.Integer); break;
-            case double d: copy.Write(d, NpgsqlTypes.NpgsqlDbType.Double); break;
-            case string s: copy.Write(s, NpgsqlTypes.NpgsqlDbType.Text); break;
-            case byte[] b: copy.Write(b, NpgsqlTypes.NpgsqlDbType.Bytea); break;
-            default: throw new ArgumentException($"bulk insert: no column type for {v.GetType().Name}");
-        }
+        public void Write(long value) => copy.Write(value, NpgsqlDbType.Bigint);
+        public void Write(int? value) { if (value is { } v) copy.Write(v, NpgsqlDbType.Integer); else copy.WriteNull(); }
+        public void Write(double? value) { if (value is { } v) copy.Write(v, NpgsqlDbType.Double); else copy.WriteNull(); }
+        public void Write(string? value) { if (value is not null) copy.Write(value, NpgsqlDbType.Text); else copy.WriteNull(); }
+        public void Write(byte[]? value) { if (value is not null) copy.Write(value, NpgsqlDbType.Bytea); else copy.WriteNull(); }
     }
 
     public override void Dispose() => _source.Dispose();
@@ -136,7 +136,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         return c;
     }
 
-    public override void BulkInsert(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<object?[]> rows)
+    public override void BulkInsert<T>(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<T> rows, Action<IRowWriter, T> write)
     {
         using var cmd = c.CreateCommand();
         cmd.Transaction = tx;
@@ -149,10 +149,35 @@ internal sealed class SqliteDialect(string path) : SqlDialect
             return p;
         }).ToArray();
         cmd.Prepare();
+        var writer = new ParameterWriter(ps);
         foreach (var row in rows)
         {
-            for (var i = 0; i < ps.Length; i++) ps[i].Value = row[i] ?? DBNull.Value;
+            writer.Next = 0;
+            write(writer, row);
+            if (writer.Next != ps.Length) throw new InvalidOperationException($"bulk insert into {table}: a row gave {writer.Next} of {ps.Length} values");
             cmd.ExecuteNonQuery();
         }
     }
+
+    /// <summary>Fills the prepared statement's parameters in order.</summary>
+    private sealed class ParameterWriter(DbParameter[] ps) : IRowWriter
+    {
+        public int Next;
+        private void Set(object? value) => ps[Next++].Value = value ?? DBNull.Value;
+        public void Write(long value) => Set(value);
+        public void Write(int? value) => Set(value);
+        public void Write(double? value) => Set(value);
+        public void Write(string? value) => Set(value);
+        public void Write(byte[]? value) => Set(value);
+    }
+}
+
+/// <summary>One row's values for <see cref="SqlDialect.BulkInsert{T}"/>, in column order, each as its column's type.</summary>
+public interface IRowWriter
+{
+    void Write(long value);
+    void Write(int? value);
+    void Write(double? value);
+    void Write(string? value);
+    void Write(byte[]? value);
 }

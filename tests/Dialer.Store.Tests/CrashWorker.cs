@@ -39,7 +39,7 @@ public static class CrashWorker
         log.Written += (call, ended) => { if (!ended) Console.WriteLine($"placed {call.ChannelId}"); };
         const ulong seed = 1;
         var world = new SimWorld(scenario, seed, Pacers.Create("predictive", scenario.Vicidial, scenario.Predictive, seed), new RateTable(perRegionHour: true), log,
-            leadSource: _ => new DbLeadSource(db, pii, campaignId, scenario.Campaign, node), firstCallId: log.ReserveCallIds(), resumeAt: resumeAt);
+            leadSource: (_, _) => new DbLeadSource(db, pii, campaignId, scenario.Campaign, node), firstCallId: log.ReserveCallIds(), resumeAt: resumeAt);
         for (var t = world.Start; t < world.End; t = t.AddMinutes(1))
         {
             world.RunUntil(t);

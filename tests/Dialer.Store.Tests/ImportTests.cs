@@ -85,7 +85,7 @@ public sealed class ImportTests(PostgresServer pg)
         using var t = new TestDb(dialect, pg);
         var id = t.Campaign();
         // Two rows a batch: every merge below reaches a lead an earlier batch committed.
-        var report = new LeadImporter(t.Db, TestDb.Pii) { BatchSize = 2 }.Import(id, "renewals", new StringReader("""
+        var report = t.Import(id, batchSize: 2, csv: """
             phone,region,timezone,customer_id,policy_expiry,tags,priority
             +8613800000001,CN,Asia/Shanghai,C1,2027-05-01,a,1
             +8613800000002,CN,Asia/Shanghai,C2,,,
@@ -94,12 +94,36 @@ public sealed class ImportTests(PostgresServer pg)
             +8613800000009,CN,Asia/Shanghai,C2,,c,4
             +8613800000002,CN,Asia/Shanghai,C1,,,
             +8613800000003,CN,Mars/Olympus,,,,
-            """), TestDb.Noon);
+            """);
         Assert.Equal((7L, 2L, 2L, 3L), (report.Rows, report.Accepted, report.Merged, report.Rejected));
         Assert.Equal([(4L, "phone"), (7L, "customer_id"), (8L, "timezone")], report.Errors.Select(e => (e.Row, e.Field)));
         using var c = t.Db.Connect();
         var leads = c.Query<(long? PolicyExpiry, string Tags, long Priority)>("SELECT policy_expiry, tags, priority FROM leads ORDER BY id").ToList();
         Assert.Equal([(20270301L, "a;b", 1L), (null, "c", 4L)], leads);
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_lead_merged_in_batch_after_batch_keeps_every_merge(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        // One row a batch: each batch is looked up while the one before may still be writing, so each merge must
+        // build on that batch's result, not on what the database held when the lookup ran.
+        var report = t.Import(id, batchSize: 1, csv: """
+            phone,region,timezone,customer_id,policy_expiry,tags,priority
+            +8613800000001,CN,Asia/Shanghai,C1,2027-05-01,a,1
+            +8613800000001,CN,Asia/Shanghai,,2027-04-01,b,
+            +8613800000007,CN,Asia/Shanghai,C1,,c,6
+            +8613800000001,CN,Asia/Shanghai,,2027-06-01,d,
+            +8613800000002,CN,Asia/Shanghai,C2,,,
+            +8613800000002,CN,Asia/Shanghai,C1,,,
+            """);
+        Assert.Equal((6L, 2L, 3L, 1L), (report.Rows, report.Accepted, report.Merged, report.Rejected));
+        Assert.Equal([(7L, "customer_id")], report.Errors.Select(e => (e.Row, e.Field)));
+        using var c = t.Db.Connect();
+        var leads = c.Query<(long? PolicyExpiry, string Tags, long Priority)>("SELECT policy_expiry, tags, priority FROM leads ORDER BY id").ToList();
+        Assert.Equal([(20270401L, "a;b;c;d", 6L), (null, "", 0L)], leads);
+        Assert.Equal(2, c.ExecuteScalar<long>("SELECT COUNT(*) FROM customers"));
     }
 
     [Fact]

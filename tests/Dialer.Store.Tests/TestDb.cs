@@ -35,8 +35,8 @@ public sealed class TestDb : IDisposable
         return id;
     }
 
-    public ImportReport Import(long campaign, string csv) =>
-        new LeadImporter(Db, Pii).Import(campaign, "renewals", new StringReader(csv), Noon);
+    public ImportReport Import(long campaign, string csv, int batchSize = LeadImporter.DefaultBatchSize) =>
+        new LeadImporter(Db, Pii) { BatchSize = batchSize }.Import(campaign, "renewals", new StringReader(csv), Noon);
 
     public void Dispose()
     {

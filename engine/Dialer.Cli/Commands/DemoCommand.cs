@@ -55,9 +55,10 @@ internal static class DemoCommand
                 var minute = 0;
                 report = Simulation.Run(s, parse.GetValue(pacer)!, parse.GetValue(seed), new Simulation.Options
                 {
-                    LeadSource = _ => new DbLeadSource(store, pii, campaign.Id, s.Campaign, "demo")
+                    LeadSource = (_, bestTime) => new DbLeadSource(store, pii, campaign.Id, s.Campaign, "demo")
                     {
                         Routing = new RoutingRules(s.Campaign, s.Skills, new RequirementTable()),
+                        BestTime = bestTime, // +best-time: retries at each lead's best open hour, as the in-memory hopper does
                     },
                     History = _ => log,
                     FirstCallId = log.ReserveCallIds(),
