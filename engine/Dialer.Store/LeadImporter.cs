@@ -189,6 +189,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         public long Id { get; set; }
         public string? ExternalId { get; init; }
         public required byte[] PhoneHash { get; init; }
+        /// <summary>The customer's further numbers (customer_phones): they find the customer as its own number does.</summary>
+        public List<byte[]> OtherPhones { get; } = [];
         public string? LastOutcome { get; init; }
         public long? LeadId { get; set; }
         /// <summary>The stored lead's merged columns (with <see cref="LeadId"/>).</summary>
@@ -217,6 +219,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             void Index(Known cu)
             {
                 byHash.TryAdd(cu.PhoneHash, cu);
+                foreach (var other in cu.OtherPhones) byHash.TryAdd(other, cu);
                 if (cu.ExternalId is not null) byExt.TryAdd(cu.ExternalId, cu);
             }
             // The batch before may not have been committed when the lookup ran: its own record of a customer comes first.
@@ -225,6 +228,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             foreach (var cu in found) if (!written.Contains(cu.Id)) Index(cu);
 
             var newCustomers = new List<(Known Row, LeadDraft Draft)>();
+            var newPhones = new List<(Known Customer, LeadDraft Draft)>();
             foreach (var d in batch.Drafts)
             {
                 byHash.TryGetValue(d.PhoneHash, out var byPhone);
@@ -241,6 +245,12 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     customer = new Known { ExternalId = d.CustomerExt, PhoneHash = d.PhoneHash };
                     newCustomers.Add((customer, d));
                     Index(customer);
+                }
+                else if (byPhone is null) // a known customer, named by id, with a number not on record: keep it
+                {
+                    customer.OtherPhones.Add(d.PhoneHash);
+                    byHash.TryAdd(d.PhoneHash, customer);
+                    newPhones.Add((customer, d));
                 }
                 d.LastOutcome = customer.LastOutcome;
                 if (leads.TryGetValue(customer, out var lead)) { lead.Absorb(d); merged++; }
@@ -260,6 +270,11 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     w.Write(at);
                 });
             }
+            if (newPhones.Count > 0)
+                db.Dialect.BulkInsert(c, tx, "customer_phones", PhoneColumns, newPhones, (w, np) =>
+                {
+                    w.Write(np.Draft.PhoneHash); w.Write(np.Customer.Id); w.Write(np.Draft.PhoneEnc); w.Write(at);
+                });
             var fresh = new List<(Known Customer, LeadDraft Lead)>();
             var stale = new List<(Known Customer, LeadDraft Lead)>();
             foreach (var (cu, d) in leads)
@@ -309,6 +324,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         return [.. leads.Keys];
     }
 
+    private static readonly string[] PhoneColumns = ["phone_hash", "customer_id", "phone_enc", "created_at"];
+
     private const string MergeTable = """
         CREATE TEMP TABLE import_merge (id BIGINT PRIMARY KEY, policy_no TEXT, policy_expiry INTEGER, premium DOUBLE PRECISION,
                                         claims_3y INTEGER, tags TEXT NOT NULL, priority INTEGER NOT NULL)
@@ -333,20 +350,36 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     {
         using var c = db.Connect();
         var found = Find(c, "cu.phone_hash", campaignId, drafts.Select(d => d.PhoneHash).ToArray());
+        var seen = found.Select(k => k.PhoneHash).ToHashSet(HashKey.Comparer);
+        var others = drafts.Select(d => d.PhoneHash).Where(h => !seen.Contains(h)).Distinct(HashKey.Comparer).ToArray();
+        if (others.Length > 0) Merge(found, Find(c, "cp.phone_hash", campaignId, others, OtherPhonesJoin));
         var settled = found.Where(k => k.ExternalId is not null).Select(k => k.ExternalId!).ToHashSet(StringComparer.Ordinal);
         var externals = drafts.Where(d => d.CustomerExt is not null && !settled.Contains(d.CustomerExt)).Select(d => d.CustomerExt!).Distinct().ToArray();
-        if (externals.Length > 0) found.AddRange(Find(c, "cu.external_id", campaignId, externals));
+        if (externals.Length > 0) Merge(found, Find(c, "cu.external_id", campaignId, externals));
         return found;
     }
 
+    private const string OtherPhonesJoin = "JOIN customer_phones cp ON cp.customer_id = cu.id";
+
+    /// <summary>Adds customers found by a further look-up, one record per customer (its numbers gathered), so no customer gets two leads.</summary>
+    private static void Merge(List<Known> found, List<Known> more)
+    {
+        var byId = found.ToDictionary(k => k.Id);
+        foreach (var k in more)
+        {
+            if (byId.TryGetValue(k.Id, out var first)) first.OtherPhones.AddRange(k.OtherPhones);
+            else { found.Add(k); byId[k.Id] = k; }
+        }
+    }
+
     // Read by hand, not mapped by Dapper: a batch reads thousands of these and the mapping showed in the profile.
-    private List<Known> Find<TKey>(DbConnection c, string column, long campaignId, TKey[] keys)
+    private List<Known> Find<TKey>(DbConnection c, string column, long campaignId, TKey[] keys, string join = "")
     {
         var found = new List<Known>(keys.Length);
         using var r = c.ExecuteReader($"""
             SELECT cu.id, cu.external_id, cu.phone_hash, cu.last_outcome, l.id AS lead_id, l.policy_no, l.policy_expiry, l.premium,
-                   l.claims_3y, l.tags, l.priority
-            FROM customers cu LEFT JOIN leads l ON l.customer_id = cu.id AND l.campaign_id = @campaignId
+                   l.claims_3y, l.tags, l.priority{(join == "" ? "" : ", cp.phone_hash")}
+            FROM customers cu {join} LEFT JOIN leads l ON l.customer_id = cu.id AND l.campaign_id = @campaignId
             WHERE {db.Dialect.In(column, "@keys")}
             """, new { campaignId, keys });
         while (r.Read())
@@ -365,6 +398,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     Priority = r.GetInt32(10),
                 },
             });
+            if (join != "") found[^1].OtherPhones.Add((byte[])r.GetValue(11));
         }
         return found;
     }

@@ -126,6 +126,29 @@ public sealed class ImportTests(PostgresServer pg)
         Assert.Equal(2, c.ExecuteScalar<long>("SELECT COUNT(*) FROM customers"));
     }
 
+    [Theory, InlineData("sqlite", 1), InlineData("postgres", 1), InlineData("sqlite", 100), InlineData("postgres", 100)]
+    public void A_second_number_given_with_a_customer_id_is_found_again_by_number(string dialect, int batchSize)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        var report = t.Import(id, batchSize: batchSize, csv: """
+            phone,region,timezone,customer_id
+            +8613800000001,CN,Asia/Shanghai,C1
+            +8613800000007,CN,Asia/Shanghai,C1
+            +8613800000007,CN,Asia/Shanghai,
+            +8613800000001,CN,Asia/Shanghai,
+            """);
+        Assert.Empty(report.Errors);
+        Assert.Equal((4L, 1L, 3L), (report.Rows, report.Accepted, report.Merged));
+        // Found in the store this time, by either number in one batch: still one customer record, one lead.
+        var later = t.Import(id, "phone,region,timezone,tags\n+8613800000007,CN,Asia/Shanghai,vip\n+8613800000001,CN,Asia/Shanghai,\n");
+        Assert.Equal((2L, 0L, 2L), (later.Rows, later.Accepted, later.Merged));
+        using var c = t.Db.Connect();
+        Assert.Equal("vip", c.ExecuteScalar<string>("SELECT tags FROM leads"));
+        Assert.Equal(1, c.ExecuteScalar<long>("SELECT COUNT(*) FROM customers"));
+        Assert.Equal(1, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads"));
+    }
+
     [Fact]
     public void An_unknown_campaign_is_refused_before_any_row_is_read()
     {
