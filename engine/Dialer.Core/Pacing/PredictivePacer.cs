@@ -27,12 +27,13 @@ public sealed record PredictiveOptions
 }
 
 /// <summary>
-/// Our pacer. Over the next horizon (the time a new call takes to reach a live person, plus the 2 s grace)
+/// Our pacer. Over the next horizon (<see cref="Forecast.Horizon"/>: the time a new call takes to reach a live person, plus the grace)
 /// it forecasts supply — ready agents plus each busy agent's chance to be free by then, from the talk and
 /// wrap-up times seen so far and how long that agent has been at it — and demand — callees waiting, plus each
 /// ringing call's chance to still bring a live person given how long it has rung, plus what new calls would
-/// bring. It places the most calls for which the expected overflow (live callees with no agent, normal
-/// approximation) stays within an allowed fraction of the expected live answers. A controller sets that
+/// bring, every prediction scaled by how live answers have matched predictions lately (<see cref="LiveCalibration"/>),
+/// whose uncertainty widens demand. It places the most calls for which the expected overflow (live callees with
+/// no agent, normal approximation) stays within an allowed fraction of the expected live answers. A controller sets that
 /// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply.
 /// </summary>
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
