@@ -27,11 +27,11 @@ public class RunConfigTests : IDisposable
 
     private string Db => $"sqlite:{Path.Combine(_dir, "run.db")}";
 
-    private string Yaml(Uri ari, string extra = "", string leads = "leads: leads.csv") => $$"""
+    private string Yaml(Uri ari, string extra = "", string leads = "leads: leads.csv", string retries = "busy: 3600, congestion: 1") => $$"""
         name: lab
         timezone: UTC
         pacer: progressive
-        campaign: {window: {start: "00:00", end: "24:00"}, retry_seconds: {busy: 3600, congestion: 1} }
+        campaign: {window: {start: "00:00", end: "24:00"}, retry_seconds: { {{retries}} } }
         trunks:
           - {name: carrier-a, channels: 10, calls_per_second: 5, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
         agents:
@@ -76,6 +76,33 @@ public class RunConfigTests : IDisposable
         var counts = campaigns.Counts(c.Id);
         Assert.Equal(2, counts.Attempts);
         Assert.Equal(0, counts.Dialing);
+    }
+
+    /// <summary>
+    /// `dialer run` end to end on the store: an agent logs in, two people answer and are bridged and hang up, a machine
+    /// is detected by AMD and hung up, a busy number is dialed again after its retry delay, a number that never
+    /// answers times out; the attempt rows carry the same outcomes the engine counted and Asterisk saw every call.
+    /// </summary>
+    [Fact]
+    public async Task Run_completes_a_small_campaign_with_the_engines_accounting_in_the_store()
+    {
+        // Lab numbers: 2… answers and hangs up, 8… is a machine, 486… is busy, 180… never answers.
+        const string leads = "phone,region,timezone\n+27821230001,ZA,UTC\n+27821230003,ZA,UTC\n+8613800000001,CN,UTC\n" +
+                             "+48601230002,PL,UTC\n+18015550123,US,UTC\n";
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        var text = await Run(RunConfig.Load(Write(Yaml(emu.BaseUri, "  amd: true", retries: "busy: 1"), leads)), t => t.Contains("placed 6 live 2"));
+        using var db = StoreDb.Open(Db);
+        var campaigns = new Campaigns(db);
+        var id = campaigns.Find("lab")!.Id;
+        var counts = campaigns.Counts(id);
+        using var c = db.Connect();
+        var outcomes = Dapper.SqlMapper.Query<(string, long)>(c, "SELECT COALESCE(outcome, 'open'), COUNT(*) FROM attempts GROUP BY outcome ORDER BY outcome").ToList();
+        (string, long)[] expected = [("busy", 2L), ("human", 2L), ("machine", 1L), ("no_answer", 1L)];
+        Assert.True(expected.SequenceEqual(outcomes), $"attempt outcomes {string.Join(", ", outcomes)}; the run said:\n{text}");
+        Assert.Equal((6L, 0L, 2L, 0L), (counts.Attempts, counts.Dialing, counts.LiveAnswers, counts.Abandoned));
+        Assert.True(text.Split('\n').Last(l => l.Contains("placed")).Contains("placed 6 live 2 abandoned 0"), text);
+        Assert.Equal(6 + 1, emu.ChannelsCreated); // our six calls and the agent's phone: nothing dialed twice
+        Assert.Equal(0, emu.ActiveChannels);
     }
 
     /// <summary>

@@ -112,7 +112,12 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 
     public void Connect(Call call, Agent agent)
     {
-        if (!_legs.TryGetValue(call.ChannelId, out var leg)) return; // already gone: its ChannelDestroyed is on the way
+        if (!_legs.TryGetValue(call.ChannelId, out var leg))
+        {
+            // Already gone: its end is on the way to the engine, which puts the agent in wrap-up as if they had talked.
+            ReadyAfterWrap(_agents[agent.Index]);
+            return;
+        }
         if (leg.AnsweredTicks != 0) Stats.AnswerToBridge.Add(Stopwatch.GetElapsedTime(leg.AnsweredTicks));
         leg.Agent = _agents[agent.Index];
         Queue(leg, static (d, l, _, ct) => d.BridgeAsync(l, ct));
@@ -282,7 +287,13 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             _ = Quietly(leg.Server.HangupAsync(leg.Id + XferSuffix, ct: _stop.Token));
             _ = Quietly(leg.Server.DeleteBridgeAsync(xb, _stop.Token));
         }
-        if (leg.Agent is { } agent && _options.AutoReadyAfter is { } wrap) _ = ReadyLater(agent, wrap);
+        if (leg.Agent is { } agent) ReadyAfterWrap(agent);
+    }
+
+    /// <summary>Unattended runs only (<see cref="AriDriverOptions.AutoReadyAfter"/>): the agent is made ready after a fixed wrap-up.</summary>
+    private void ReadyAfterWrap(AgentLine agent)
+    {
+        if (_options.AutoReadyAfter is { } wrap) _ = ReadyLater(agent, wrap);
     }
 
     private async Task ReadyLater(AgentLine agent, TimeSpan after)
