@@ -28,15 +28,20 @@ public static class AriCommands
 
     private static Command Emulator()
     {
-        var urls = new Option<string>("--urls") { Description = "Where to listen (loopback only by default)", DefaultValueFactory = _ => "http://127.0.0.1:8088" };
+        var urls = new Option<string>("--urls") { Description = "Where to listen (loopback only by default); with --servers, server k listens on the port + k − 1", DefaultValueFactory = _ => "http://127.0.0.1:8088" };
         var scenario = new Option<FileInfo?>("--scenario") { Description = "YAML emulator scenario (callee mix, faults); default: the lab's number-prefix callees" };
-        var cmd = new Command("ari-emulator", "An ARI-speaking stand-in for Asterisk (REST + events WebSocket), for tests and load runs") { urls, scenario };
+        var servers = new Option<int>("--servers") { Description = "Linked Asterisk servers pbx1..pbxN (calls cross between them over the inter-server trunk named after each)", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("ari-emulator", "An ARI-speaking stand-in for Asterisk (REST + events WebSocket), for tests and load runs") { urls, scenario, servers };
         cmd.SetAction(async (parse, ct) =>
         {
             var file = parse.GetValue(scenario);
+            var count = parse.GetValue(servers);
             EmulatorScenario s;
+            Uri baseUrl;
             try
             {
+                if (count is < 1 or > 16) throw new ArgumentException($"--servers: {count} is not between 1 and 16");
+                if (!Uri.TryCreate(parse.GetValue(urls), UriKind.Absolute, out baseUrl!)) throw new ArgumentException($"--urls: '{parse.GetValue(urls)}' is not an absolute URL");
                 s = file is null ? new EmulatorScenario() : EmulatorScenario.Load(file.FullName);
             }
             catch (Exception e) when (e is ArgumentException or IOException or YamlDotNet.Core.YamlException)
@@ -44,17 +49,35 @@ public static class AriCommands
                 await Console.Error.WriteLineAsync($"ari-emulator: {e.Message}");
                 return 2;
             }
-            await using var emu = await AriEmulator.StartAsync(s, parse.GetValue(urls)!);
-            Console.WriteLine($"ARI emulator on {emu.BaseUri} (user '{s.User}', app from the events URL); trunks {string.Join(", ", s.Trunks)}; " +
-                              $"phones '{s.PhonePrefix}*'; {(s.Mix is null ? "lab number-prefix callees" : "callee mix")}; Ctrl+C stops");
+            var emulators = new List<AriEmulator>();
             try
             {
+                for (var k = 0; k < count; k++)
+                {
+                    var url = new UriBuilder(baseUrl) { Port = baseUrl.Port + k }.Uri.ToString().TrimEnd('/');
+                    // Each server its own Asterisk id, as real servers have: ARI keys carry it.
+                    var own = k == 0 ? s : file is null ? new EmulatorScenario() : EmulatorScenario.Load(file.FullName);
+                    if (count > 1) own.AsteriskId = $"02:fc:00:00:00:{k + 1:x2}";
+                    emulators.Add(await AriEmulator.StartAsync(own, url));
+                }
+                for (var a = 0; a < count; a++)
+                    for (var b = a + 1; b < count; b++)
+                        AriEmulator.Link(emulators[a], $"pbx{a + 1}", emulators[b], $"pbx{b + 1}");
+                for (var k = 0; k < count; k++)
+                    Console.WriteLine($"ARI emulator {(count == 1 ? "" : $"pbx{k + 1} ")}on {emulators[k].BaseUri} (user '{s.User}', app from the events URL); trunks {string.Join(", ", s.Trunks)}; " +
+                                      $"phones '{s.PhonePrefix}*'; {(s.Mix is null ? "lab number-prefix callees" : "callee mix")}");
+                Console.WriteLine("Ctrl+C stops");
                 using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
                 while (await timer.WaitForNextTickAsync(ct))
-                    Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} channels created {emu.ChannelsCreated} up now {emu.ActiveChannels} " +
-                                      $"REST requests {emu.RestRequests} events {emu.EventsEmitted} event sockets {emu.ConnectedSockets}");
+                    foreach (var (emu, k) in emulators.Select((e, k) => (e, k)))
+                        Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {(count == 1 ? "" : $"pbx{k + 1} ")}channels created {emu.ChannelsCreated} up now {emu.ActiveChannels} " +
+                                          $"REST requests {emu.RestRequests} events {emu.EventsEmitted} event sockets {emu.ConnectedSockets}");
             }
             catch (OperationCanceledException) { }
+            finally
+            {
+                foreach (var emu in emulators) await emu.DisposeAsync();
+            }
             return 0;
         });
         return cmd;
