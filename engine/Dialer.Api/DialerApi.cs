@@ -327,6 +327,8 @@ public static class DialerApi
     {
         pacer = e.PacerName,
         calls_placed = e.Stats.CallsPlaced,
+        dial_level = e.State.DialLevel,
+        abandon_rate = e.Stats.AbandonRate,
         ringing = e.State.Ringing,
         waiting = e.State.Waiting,
         agents_ready = e.State.Count(AgentState.Ready),

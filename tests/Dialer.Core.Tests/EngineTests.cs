@@ -43,6 +43,7 @@ public class EngineTests
         Assert.Contains($"safe-harbor {c2.Id}", control.Log);
         Assert.Equal(1, engine.Stats.Abandoned);
         Assert.Equal(2, engine.Stats.LiveAnswers);
+        Assert.Equal(0.5, engine.Stats.AbandonRate, 12);
         engine.Handle(EngineEvent.Ended(c2.Id), T0.AddSeconds(20));
         Assert.Equal(CallOutcome.Abandoned, c2.Outcome);
     }

@@ -22,6 +22,12 @@ public class PacerTests
     }
 
     [Theory]
+    [InlineData(4, 2, 3, 0.5)]   // 3 ringing for 6 agents ready or on a call
+    [InlineData(0, 0, 0, 0.0)]   // nobody to dial for
+    public void Dial_level_is_calls_in_flight_per_agent_ready_or_talking(int ready, int talking, int ringing, double expected) =>
+        Assert.Equal(expected, State(ready, talking, ringing).State.DialLevel, 12);
+
+    [Theory]
     [InlineData(5, 0, 0, 5)]
     [InlineData(5, 3, 2, 3)]
     [InlineData(2, 4, 6, 0)]

@@ -66,15 +66,13 @@ public static class AriRunner
         var s = e.State;
         var st = e.Stats;
         var ready = s.Count(AgentState.Ready);
-        var dialLevel = s.Ringing / (double)Math.Max(1, ready + s.Count(AgentState.Talking) + s.Count(AgentState.WrapUp));
-        var abandonRate = st.LiveAnswers == 0 ? 0 : (double)st.Abandoned / st.LiveAnswers;
         var trunks = string.Join(" ", Enumerable.Range(0, e.Trunks.Count).Select(t =>
             $"{e.Trunks[t].Name}:{e.Trunks.InUse(t)}{(e.Trunks.IsAvailable(t) ? "" : "(out)")}"));
         var ari = string.Join(" ", servers.Select(c => $"{c.ServerId}:{(c.IsConnected ? "up" : "DOWN")}"));
         return string.Create(CultureInfo.InvariantCulture,
-            $"{DateTime.UtcNow:HH:mm:ss} dial level {dialLevel:0.00} | in flight {s.InFlight} (ringing {s.Ringing}, waiting {s.Waiting}) | " +
+            $"{DateTime.UtcNow:HH:mm:ss} dial level {s.DialLevel:0.00} | in flight {s.InFlight} (ringing {s.Ringing}, waiting {s.Waiting}) | " +
             $"agents ready {ready} talking {s.Count(AgentState.Talking)} wrap {s.Count(AgentState.WrapUp)} paused {s.Count(AgentState.Paused)} " +
-            $"out {s.Count(AgentState.LoggedOut)} | placed {st.CallsPlaced} live {st.LiveAnswers} abandoned {st.Abandoned} ({abandonRate:P2}) | " +
+            $"out {s.Count(AgentState.LoggedOut)} | placed {st.CallsPlaced} live {st.LiveAnswers} abandoned {st.Abandoned} ({st.AbandonRate:P2}) | " +
             $"trunks {trunks} | ari {ari} | answer→bridge p99 {driver.Stats.AnswerToBridge.Percentile(0.99):0.00} ms");
     }
 }

@@ -86,11 +86,10 @@ internal static class DemoCommand
     {
         var st = w.Engine.State;
         var stats = w.Engine.Stats;
-        var busy = st.Count(AgentState.Ready) + st.Count(AgentState.Talking);
         var local = TimeZoneInfo.ConvertTimeFromUtc(w.Now, s.Campaign.TimeZone);
-        var rate = stats.LiveAnswers == 0 ? 0 : (double)stats.Abandoned / stats.LiveAnswers;
+        var rate = stats.AbandonRate;
         if (table.Rows.Count >= 12) table.Rows.RemoveAt(0);
-        table.AddRow($"{local:HH:mm}", busy == 0 ? "-" : $"{(double)st.InFlight / busy:0.00}", $"{st.InFlight}",
+        table.AddRow($"{local:HH:mm}", $"{st.DialLevel:0.00}", $"{st.InFlight}",
             $"{st.Count(AgentState.Ready)}", $"{st.Count(AgentState.Talking)}", $"{st.Count(AgentState.WrapUp)}", $"{st.Count(AgentState.Paused)}",
             $"{stats.CallsPlaced}", $"{stats.LiveAnswers}", rate > s.Campaign.AbandonCap ? $"[red]{rate:P2}[/]" : $"{rate:P2}");
     }

@@ -71,6 +71,8 @@ public sealed class DialerState
     /// (vicidial_auto_calls in SENT, RINGING, LIVE, XFER, CLOSER — XFER is a call handed to an agent).
     /// </summary>
     public int LinesInUse => InFlight + Count(AgentState.Talking);
+    /// <summary>The dial level shown to operators: calls in flight per agent ready or on a live call (VICIdial's N); 0 with no such agent.</summary>
+    public double DialLevel => Count(AgentState.Ready) + Count(AgentState.Talking) is var n and > 0 ? (double)InFlight / n : 0;
     public int FreeChannels { get; internal set; }
 
     public AbandonLedger Ledger { get; }

@@ -10,6 +10,8 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     public long MachineAnswers { get; internal set; }
     public long Abandoned { get; internal set; }
     public long Connected { get; internal set; }
+    /// <summary>Abandoned per live answer so far (0 before the first).</summary>
+    public double AbandonRate => LiveAnswers == 0 ? 0 : (double)Abandoned / LiveAnswers;
     public long[] Outcomes { get; } = new long[Enum.GetValues<CallOutcome>().Length];
     public long[] TrunkCalls { get; } = new long[trunks];
     public double[] TrunkCost { get; } = new double[trunks];
