@@ -3,7 +3,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Hosting;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Dialer.Api;
-using Dialer.Ari.Cli;
+using Dialer.Runtime;
 using Dialer.Cli.Commands;
 using Dialer.Models.Interop;
 using Dialer.Models.Training;

@@ -1,5 +1,5 @@
 using Dialer.Ari.Driver;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
 using Dialer.Core.Domain;
 
 namespace Dialer.Ari.Tests;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Dialer.Ari.Client;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
 
 namespace Dialer.Ari.Tests;
 

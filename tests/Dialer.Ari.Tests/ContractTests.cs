@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
 
 namespace Dialer.Ari.Tests;
 

@@ -1,6 +1,6 @@
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Hosting;

@@ -1,6 +1,6 @@
-using Dialer.Ari.Cli;
+using Dialer.Runtime;
 using Dialer.Ari.Client;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
 using Dialer.Core.Domain;
 using Dialer.Sim.Config;
 using Dialer.Store;

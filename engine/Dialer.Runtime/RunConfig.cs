@@ -5,7 +5,7 @@ using Dialer.Core.Pacing;
 using Dialer.Sim.Config;
 using Dialer.Store;
 
-namespace Dialer.Ari.Cli;
+namespace Dialer.Runtime;
 
 /// <summary>What talks to Asterisk: trunks, agents and their phones, the ARI servers and how the driver uses them. `run` and `serve` share it.</summary>
 public sealed record Telephony(

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Dialer.Ari.Emulator;
+namespace Dialer.Emulator;
 
 /// <summary>
 /// An ARI-speaking stand-in for Asterisk on Kestrel: the REST calls and the events WebSocket the dialer uses,

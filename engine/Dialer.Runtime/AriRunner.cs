@@ -6,7 +6,7 @@ using Dialer.Core.Engine;
 using Dialer.Sim.Config;
 using Dialer.Store;
 
-namespace Dialer.Ari.Cli;
+namespace Dialer.Runtime;
 
 /// <summary><c>dialer run</c>: the campaign's engine in real time on one or more Asterisk servers and the store, with a live status line.</summary>
 public static class AriRunner

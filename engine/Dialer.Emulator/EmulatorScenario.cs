@@ -1,7 +1,7 @@
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
-namespace Dialer.Ari.Emulator;
+namespace Dialer.Emulator;
 
 /// <summary>
 /// How the emulated world behaves. With no <see cref="Mix"/>, callees follow the number-prefix rules of the

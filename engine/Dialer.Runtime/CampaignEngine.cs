@@ -7,7 +7,7 @@ using Dialer.Core.Pacing;
 using Dialer.Core.Routing;
 using Dialer.Store;
 
-namespace Dialer.Ari.Cli;
+namespace Dialer.Runtime;
 
 /// <summary>
 /// One campaign's engine on Asterisk with the store: leads from the database hopper (leased), every attempt written

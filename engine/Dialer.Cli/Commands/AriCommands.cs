@@ -1,7 +1,8 @@
 using System.CommandLine;
-using Dialer.Ari.Emulator;
+using Dialer.Emulator;
+using Dialer.Runtime;
 
-namespace Dialer.Ari.Cli;
+namespace Dialer.Cli.Commands;
 
 /// <summary>The ARI sub-commands of <c>dialer</c>; the CLI adds them with <c>root.Subcommands.Add(...)</c> for each.</summary>
 public static class AriCommands

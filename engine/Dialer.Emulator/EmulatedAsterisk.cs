@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 
-namespace Dialer.Ari.Emulator;
+namespace Dialer.Emulator;
 
 /// <summary>
 /// The emulated Asterisk: channels, bridges, playbacks and recordings, and the events they produce, in the
