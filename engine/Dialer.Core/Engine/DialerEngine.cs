@@ -78,6 +78,7 @@ public sealed class DialerEngine
             case EventKind.AgentReady: OnAgentAvailable(e.Agent, now, login: false); break;
             case EventKind.AgentPause: OnAgentPause(e.Agent, e.Reason ?? "", now); break;
             case EventKind.AgentLogout: OnAgentLogout(e.Agent, now); break;
+            case EventKind.TrunkState: _trunks.SetAvailable(e.Trunk, e.Available); break;
         }
         if (_pacer.ReactsToEvents) Pace(now, utcNow, force: true);
     }

@@ -12,10 +12,26 @@ public enum EventKind : byte
     AgentReady,
     AgentPause,
     AgentLogout,
+    /// <summary>A command the engine gave (see <see cref="CallCommand"/>) did not happen; the engine decides what now.</summary>
+    CommandFailed,
+    /// <summary>A trunk can (or can no longer) take calls: its server's event socket or REST is down or slow, its endpoint offline, its breaker open.</summary>
+    TrunkState,
+}
+
+/// <summary>The commands whose failure comes back to the engine as <see cref="EventKind.CommandFailed"/>.</summary>
+public enum CallCommand : byte
+{
+    Originate,
+    /// <summary>Sending an answered call on from AMD to the app failed: a live callee may be waiting.</summary>
+    Continue,
+    /// <summary>Bridging the callee to the reserved agent failed.</summary>
+    Connect,
+    SafeHarbor,
+    Hangup,
 }
 
 /// <summary>Something that happened in the world, posted to the engine by a driver or the API.</summary>
-public readonly struct EngineEvent
+public readonly record struct EngineEvent
 {
     public EventKind Kind { get; private init; }
     public long CallId { get; private init; }
@@ -25,12 +41,26 @@ public readonly struct EngineEvent
     public CallOutcome Outcome { get; private init; }
     public int Cause { get; private init; }
     public string? Reason { get; private init; }
+    /// <summary>When it happened (UTC): Asterisk's own timestamp where it gives one, else arrival; default until the host stamps it.</summary>
+    public DateTime At { get; private init; }
+    public CallCommand Command { get; private init; }
+    public int Trunk { get; private init; }
+    /// <summary>For <see cref="EventKind.TrunkState"/>: the trunk takes calls again.</summary>
+    public bool Available { get; private init; }
 
-    public static EngineEvent Answered(long callId, bool human) => new() { Kind = EventKind.CallAnswered, CallId = callId, Human = human };
-    public static EngineEvent Ended(long callId, CallOutcome unansweredOutcome = CallOutcome.None, int cause = 16) =>
-        new() { Kind = EventKind.CallEnded, CallId = callId, Outcome = unansweredOutcome, Cause = cause };
-    public static EngineEvent Login(int agent) => new() { Kind = EventKind.AgentLogin, Agent = agent };
-    public static EngineEvent Ready(int agent) => new() { Kind = EventKind.AgentReady, Agent = agent };
-    public static EngineEvent Pause(int agent, string reason) => new() { Kind = EventKind.AgentPause, Agent = agent, Reason = reason };
-    public static EngineEvent Logout(int agent) => new() { Kind = EventKind.AgentLogout, Agent = agent };
+    /// <summary>This event, stamped with when it happened (kept if it already has a time).</summary>
+    public EngineEvent HappenedAt(DateTime utc) => At == default ? this with { At = utc } : this;
+
+    public static EngineEvent Answered(long callId, bool human, DateTime at = default) => new() { Kind = EventKind.CallAnswered, CallId = callId, Human = human, At = at };
+    public static EngineEvent Ended(long callId, CallOutcome unansweredOutcome = CallOutcome.None, int cause = 16, DateTime at = default) =>
+        new() { Kind = EventKind.CallEnded, CallId = callId, Outcome = unansweredOutcome, Cause = cause, At = at };
+    public static EngineEvent Login(int agent, DateTime at = default) => new() { Kind = EventKind.AgentLogin, Agent = agent, At = at };
+    public static EngineEvent Ready(int agent, DateTime at = default) => new() { Kind = EventKind.AgentReady, Agent = agent, At = at };
+    public static EngineEvent Pause(int agent, string reason, DateTime at = default) => new() { Kind = EventKind.AgentPause, Agent = agent, Reason = reason, At = at };
+    public static EngineEvent Logout(int agent, DateTime at = default) => new() { Kind = EventKind.AgentLogout, Agent = agent, At = at };
+    /// <summary><paramref name="agent"/> is the agent the command concerned (Connect), or −1.</summary>
+    public static EngineEvent Failed(long callId, CallCommand command, string reason, int agent = -1, DateTime at = default) =>
+        new() { Kind = EventKind.CommandFailed, CallId = callId, Command = command, Reason = reason, Agent = agent, At = at };
+    public static EngineEvent TrunkAvailability(int trunk, bool available, string reason, DateTime at = default) =>
+        new() { Kind = EventKind.TrunkState, Trunk = trunk, Available = available, Reason = reason, At = at };
 }
