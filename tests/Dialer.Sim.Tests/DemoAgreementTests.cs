@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using Dialer.Core.Routing;
 using Dialer.Store;
 
