@@ -194,18 +194,18 @@ public class CoreBenchmarks
         for (var a = 0; a < AgentCount; a++)
             if (rng.NextDouble() < 0.9) _router.MarkReady(a, Now - 600 * rng.NextDouble());
         _readyClock = Now;
-        if (_router.PickAgent(_requirement) < 0) throw new InvalidOperationException("fixture: no agent satisfies the requirement");
+        if (_router.PickLongestIdle(_requirement) < 0) throw new InvalidOperationException("fixture: no agent satisfies the requirement");
     }
 
     /// <summary>Longest-idle ready agent among the 4 of 10 profiles that satisfy the requirement.</summary>
     [Benchmark]
-    public int AgentPick() => _router.PickAgent(_requirement);
+    public int AgentPick() => _router.PickLongestIdle(_requirement);
 
     /// <summary>Pick, remove (agent takes the call), mark ready again as the newest idle agent: the heaps change every op.</summary>
     [Benchmark]
     public int AgentPickRemoveReady()
     {
-        var a = _router.PickAgent(_requirement);
+        var a = _router.PickLongestIdle(_requirement);
         _router.Remove(a);
         _router.MarkReady(a, _readyClock += 0.001);
         return a;

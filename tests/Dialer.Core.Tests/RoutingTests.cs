@@ -24,28 +24,13 @@ public class AgentRouterTests
         router.MarkReady(1, 30);
         router.MarkReady(2, 40);
 
-        Assert.Equal(3, router.PickAgent(SkillRequirement.None));
-        Assert.Equal(0, router.PickAgent(Need(("lang:yue", 2))));
-        Assert.Equal(1, router.PickAgent(Need(("seniority", 2))));
-        Assert.Equal(2, router.PickAgent(Need(("lang:yue", 2), ("seniority", 2))));
+        Assert.Equal(3, router.PickLongestIdle(SkillRequirement.None));
+        Assert.Equal(0, router.PickLongestIdle(Need(("lang:yue", 2))));
+        Assert.Equal(1, router.PickLongestIdle(Need(("seniority", 2))));
+        Assert.Equal(2, router.PickLongestIdle(Need(("lang:yue", 2), ("seniority", 2))));
         router.Remove(2);
-        Assert.Equal(-1, router.PickAgent(Need(("lang:yue", 2), ("seniority", 2))));
+        Assert.Equal(-1, router.PickLongestIdle(Need(("lang:yue", 2), ("seniority", 2))));
         Assert.Equal(3, router.ReadyCount);
-    }
-
-    [Fact]
-    public void A_call_anyone_can_take_goes_to_an_agent_fewer_callers_need_even_if_a_scarce_one_waited_longer()
-    {
-        var router = new AgentRouter(2);
-        router.Register(0, Skills(("lang:yue", 3)));
-        router.Register(1, Skills());
-        var yue = Need(("lang:yue", 1));
-        router.MarkReady(0, 10); // the Cantonese speaker has waited longer
-        router.MarkReady(1, 20);
-        Assert.Equal(0, router.PickAgent(yue));
-        Assert.Equal(1, router.PickAgent(SkillRequirement.None)); // the Cantonese speaker stays for the next Cantonese callee
-        router.Remove(1);
-        Assert.Equal(0, router.PickAgent(SkillRequirement.None)); // but nobody waits while an able agent is free
     }
 
     [Fact]
@@ -57,7 +42,7 @@ public class AgentRouterTests
         for (var a = 0; a < 50; a++) router.MarkReady(a, (a * 37) % 50); // agent a ready at a shuffled time
         foreach (var a in new[] { 0, 7, 13, 21, 49 }) router.Remove(a);
         var order = new List<double>();
-        while (router.PickAgent(SkillRequirement.None) is var a and >= 0)
+        while (router.PickLongestIdle(SkillRequirement.None) is var a and >= 0)
         {
             order.Add((a * 37) % 50);
             router.Remove(a);
@@ -72,10 +57,10 @@ public class AgentRouterTests
         var router = new AgentRouter(2);
         router.Register(0, Skills(("lang:en", 1)));
         var needYue = Need(("lang:yue", 1));
-        Assert.Equal(-1, router.PickAgent(needYue)); // caches "nobody"
+        Assert.Equal(-1, router.PickLongestIdle(needYue)); // caches "nobody"
         router.Register(1, Skills(("lang:yue", 1)));
         router.MarkReady(1, 0);
-        Assert.Equal(1, router.PickAgent(needYue));
+        Assert.Equal(1, router.PickLongestIdle(needYue));
         Assert.True(router.CanTake(1, needYue));
         Assert.False(router.CanTake(0, needYue));
     }

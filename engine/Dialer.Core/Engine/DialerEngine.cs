@@ -199,7 +199,7 @@ public sealed class DialerEngine
         _s.Calibration.Live(now - ring);
         Stats.CountLive(utcNow);
         _s.Ledger.Live(utcNow);
-        var agent = _router.PickAgent(call.Lead.Requirement);
+        var agent = _router.PickLongestIdle(call.Lead.Requirement);
         if (agent >= 0) Connect(call, agent, now, utcNow);
         else
         {

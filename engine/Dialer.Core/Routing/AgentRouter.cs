@@ -3,12 +3,9 @@ using Dialer.Core.Domain;
 namespace Dialer.Core.Routing;
 
 /// <summary>
-/// Of the agents having every skill a call needs, those whose skills the fewest other requirements need, then the
-/// longest idle. "Fewest first" keeps scarce agents for the callees only they can take: picking the longest idle
-/// alone sent calls anyone could take to the one free Cantonese speaker, and the next Cantonese callee was abandoned
-/// (2.2% of live answers on skill-pools under progressive dialing, which never over-dials). Agents with equal skills
-/// share a profile; each profile keeps its ready agents in a heap by ready-since time. A pick compares the heap tops
-/// of the profiles that satisfy the requirement (cached per requirement), so it costs O(profiles), not O(agents),
+/// Longest-idle agent having every skill a call needs. Agents with equal skills share a profile; each
+/// profile keeps its ready agents in a heap by ready-since time. A pick compares the heap tops of the
+/// profiles that satisfy the requirement (cached per requirement), so it costs O(profiles), not O(agents),
 /// and a removal O(log n). Nothing allocates once every requirement has been seen once.
 /// </summary>
 public sealed class AgentRouter
@@ -20,8 +17,6 @@ public sealed class AgentRouter
     private readonly int[] _profileOf;
     private readonly int _capacity;
     private int[]?[] _satisfying = new int[]?[16];
-    // Per profile: how many of the requirements seen so far it satisfies (its breadth; lower is kept for fewer callers).
-    private readonly List<int> _breadth = [];
 
     public AgentRouter(int capacity)
     {
@@ -45,9 +40,7 @@ public sealed class AgentRouter
             p = _profiles.Count;
             _profiles.Add(skills);
             _ready.Add(new IndexedMinHeap(_readySince, _positions, _capacity));
-            _breadth.Add(0);
             Array.Clear(_satisfying); // a new profile may satisfy requirements already cached
-            for (var i = 0; i < _breadth.Count; i++) _breadth[i] = 0;
         }
         _profileOf[agent] = p;
     }
@@ -69,22 +62,16 @@ public sealed class AgentRouter
         ReadyCount--;
     }
 
-    /// <summary>
-    /// The ready agent to take a call needing <paramref name="req"/>: of the able profiles, the one the fewest requirements
-    /// need, then the longest idle; -1 if none is ready. Does not remove it.
-    /// </summary>
-    public int PickAgent(SkillRequirement req)
+    /// <summary>The longest-idle ready agent able to take a call needing <paramref name="req"/>, or -1. Does not remove it.</summary>
+    public int PickLongestIdle(SkillRequirement req)
     {
-        int best = -1, bestBreadth = int.MaxValue;
+        var best = -1;
         foreach (var p in Satisfying(req))
         {
             var heap = _ready[p];
             if (heap.Count == 0) continue;
             var a = heap.Peek();
-            var breadth = _breadth[p];
-            if (best < 0 || breadth < bestBreadth
-                || (breadth == bestBreadth && (_readySince[a] < _readySince[best] || (_readySince[a] == _readySince[best] && a < best))))
-                (best, bestBreadth) = (a, breadth);
+            if (best < 0 || _readySince[a] < _readySince[best] || (_readySince[a] == _readySince[best] && a < best)) best = a;
         }
         return best;
     }
@@ -98,11 +85,7 @@ public sealed class AgentRouter
         if (_satisfying[req.Id] is { } cached) return cached;
         var list = new List<int>();
         for (var p = 0; p < _profiles.Count; p++)
-            if (_profiles[p].Satisfies(req))
-            {
-                list.Add(p);
-                _breadth[p]++;
-            }
+            if (_profiles[p].Satisfies(req)) list.Add(p);
         return _satisfying[req.Id] = list.ToArray();
     }
 }
