@@ -83,6 +83,15 @@ internal sealed partial class EmulatedAsterisk
                 b.Channels.Add(chId);
                 Emit("ChannelEnteredBridge", ch, w => WriteBridge(w, b));
             }
+            // Asterisk then tells every channel in the bridge who its peer is (lab capture g: two of each per call).
+            if (b.Channels.Count >= 2)
+                foreach (var id in b.Channels)
+                {
+                    var ch = _channels[id];
+                    var peer = _channels[b.Channels.First(c => c != id)];
+                    Emit("ChannelVarset", ch, w => { w.WriteString("variable", "BRIDGEPEER"); w.WriteString("value", peer.Name); });
+                    Emit("ChannelVarset", ch, w => { w.WriteString("variable", "BRIDGEPVTCALLID"); w.WriteString("value", peer.ProtocolId); });
+                }
             return Reply.NoContent;
         }
     }

@@ -16,23 +16,26 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             var id = q["channelId"] ?? $"{time.GetUtcNow().ToUnixTimeSeconds()}.{++_idSeq}";
-            if (_channels.ContainsKey(id)) return Reply.Message(409, "Channel with given unique ID already exists");
-            if (!TryParseEndpoint(endpoint, out var resource, out var number)) return Reply.Error(500, "Allocation failed");
+            // Asterisk checks unique-id conflicts by prefix, without case (lab capture a): "dialer-1" is refused while "dialer-14" is up.
+            if (_channels.Keys.Any(k => k.StartsWith(id, StringComparison.OrdinalIgnoreCase)))
+                return Reply.Message(409, "Channel with given unique ID already exists");
+            // During "core stop gracefully" every new channel is refused this way, whatever the endpoint (lab capture e).
+            if (_shuttingDown || !TryParseEndpoint(endpoint, out var resource, out var number)) return Reply.Error(500, "Allocation failed");
+            var (callerName, callerNumber) = ParseCallerId(q["callerId"]);
             var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, number, app ?? "", q["appArgs"] ?? "", createOnly)
             {
-                CallerNumber = ParseCallerNumber(q["callerId"]) ?? "5550000",
-                Fate = resource == number ? Fate.Phone : _links.ContainsKey(resource) ? Fate.Linked : DrawFate(resource, number),
+                CallerNumber = callerNumber ?? "5550000",
+                Fate = resource == number ? Fate.Phone : _links.ContainsKey(resource) ? Fate.Linked
+                    : _deadTrunks.Contains(resource) ? Fate.DeadPeer : DrawFate(resource, number),
             };
+            // The originate path sets the connected line from callerId too (lab capture b): From: on the INVITE shows it.
+            if (!createOnly && callerNumber is not null) (ch.ConnectedName, ch.ConnectedNumber) = (callerName ?? "", callerNumber);
             _channels.Add(id, ch);
             if (ch.Fate == Fate.Phone) _phones.Add(resource);
             ChannelsCreated++;
             Emit("ChannelCreated", ch);
             if (!createOnly) Emit("ChannelDialplan", ch, w => { w.WriteString("dialplan_app", "AppDial2"); w.WriteString("dialplan_app_data", "(Outgoing Line)"); });
-            foreach (var (k, v) in variables ?? [])
-            {
-                ch.Vars[k] = v;
-                Emit("ChannelVarset", ch, w => { w.WriteString("variable", k); w.WriteString("value", v); });
-            }
+            foreach (var (k, v) in variables ?? []) SetVar(ch, k, v);
             if (createOnly) EnterStasis(ch, ch.AppArgs);
             else StartDial(ch, int.TryParse(q["timeout"], out var t) ? t : 30);
             return Reply.Json(200, w => WriteChannel(w, ch));
@@ -128,6 +131,8 @@ internal sealed partial class EmulatedAsterisk
         ch.Dialed = true;
         var dialstring = ch.Resource == ch.Number ? ch.Resource : $"{ch.Number}@{ch.Resource}";
         ch.DialString = dialstring;
+        // PJSIP builds From: out of the channel's connected line, not its caller id (lab capture b).
+        _lastFrom[ch.Number] = ch.ConnectedNumber.Length > 0 ? ch.ConnectedNumber : "anonymous";
         EmitDial(ch, "");
         var f = ch.Fate;
         switch (f.Kind)
@@ -136,6 +141,9 @@ internal sealed partial class EmulatedAsterisk
             case FateKind.Congestion: After(0.003, ch, () => End(ch, 34, false, 503, "CONGESTION", 34)); return;
             case FateKind.BadNumber: After(0.003, ch, () => End(ch, 1, false, 404, "CHANUNAVAIL", 1)); return;
             case FateKind.Linked: After(f.RingSeconds, ch, () => CrossToPeer(ch)); return;
+            case FateKind.DeadPeer: // no SIP response at all: nothing until the dial timeout, which ends it like a ring timeout (capture f)
+                if (timeoutSeconds > 0) After(timeoutSeconds, ch, () => TimedOut(ch));
+                return;
         }
         After(0.005, ch, () =>
         {
@@ -154,11 +162,16 @@ internal sealed partial class EmulatedAsterisk
         if (timeoutSeconds > 0)
             After(timeoutSeconds, ch, () =>
             {
-                if (ch.State == "Up") return;
-                // A ring timeout ends with cause 19 / SIP 480 only: no Dial NOANSWER, no ChannelHangupRequest (fixture c).
-                End(ch, hangupCause: null, soft: false, techCause: 480, dialStatus: null, destroyCause: 19, quiet: true);
+                if (ch.State != "Up") TimedOut(ch);
             });
     }
+
+    /// <summary>
+    /// A dial timeout ends with cause 19 / SIP 480 and no Dial NOANSWER: quietly for an originated channel (fixture c), after
+    /// a hang-up request (cause 32) for a created one (lab capture f), whether it rang or got no SIP answer at all.
+    /// </summary>
+    private void TimedOut(Chan ch) =>
+        End(ch, hangupCause: ch.CreatedInStasis ? 32 : null, soft: false, techCause: null, dialStatus: null, destroyCause: 19, quiet: !ch.CreatedInStasis, destroyedTech: 480);
 
     // ---- several servers: inter-server trunks and calls from phones -----------------------------------
 
@@ -280,7 +293,7 @@ internal sealed partial class EmulatedAsterisk
     }
 
     /// <summary>The end of a channel: hang-up request, Dial status, leaving bridge and Stasis, destroyed.</summary>
-    private void End(Chan ch, int? hangupCause, bool soft, int? techCause, string? dialStatus, int destroyCause, bool quiet = false)
+    private void End(Chan ch, int? hangupCause, bool soft, int? techCause, string? dialStatus, int destroyCause, bool quiet = false, int? destroyedTech = null)
     {
         if (!_channels.Remove(ch.Id)) return;
         if (ch.PeerLink is var (peerWorld, peerId)) _ = Task.Run(() => peerWorld.HangupFromFarEnd(peerId)); // SIP BYE over the inter-server trunk
@@ -301,7 +314,7 @@ internal sealed partial class EmulatedAsterisk
         {
             w.WriteNumber("cause", destroyCause);
             w.WriteString("cause_txt", CauseText(destroyCause));
-            if (techCause is { } t) w.WriteNumber("tech_cause", t);
+            if ((destroyedTech ?? techCause) is { } t) w.WriteNumber("tech_cause", t);
         });
     }
 
@@ -374,12 +387,13 @@ internal sealed partial class EmulatedAsterisk
     }
 
 
-    private static string? ParseCallerNumber(string? callerId)
+    /// <summary>"Name &lt;number&gt;" or a bare number.</summary>
+    private static (string? Name, string? Number) ParseCallerId(string? callerId)
     {
-        if (callerId is null) return null;
+        if (callerId is null) return (null, null);
         var lt = callerId.IndexOf('<');
         var gt = callerId.IndexOf('>');
-        return lt >= 0 && gt > lt ? callerId[(lt + 1)..gt] : callerId;
+        return lt >= 0 && gt > lt ? (callerId[..lt].Trim().Trim('"'), callerId[(lt + 1)..gt]) : (null, callerId);
     }
 
     private static string CauseText(int cause) => cause switch

@@ -15,8 +15,16 @@ internal sealed partial class EmulatedAsterisk
         WriteChannel(w, ch, "channel");
     });
 
-    private void Emit(string type, Action<Utf8JsonWriter> fields)
+    /// <summary>
+    /// Writes one event and hands it to the sockets. Without subscribeAll an app hears only what it is subscribed to (lab
+    /// capture g): its own channels from the moment they are its own (no ChannelCreated, no ChannelDialplan), its bridges
+    /// from their first use (no BridgeCreated), and the endpoints it subscribed to. The app's event filter applies to all.
+    /// </summary>
+    private void Emit(string type, Action<Utf8JsonWriter> fields, string? endpoint = null)
     {
+        if (!_eventFilter.Allows(type)) return;
+        var subscribed = type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated")
+                         && (endpoint is null || _subscriptions.Contains($"endpoint:PJSIP/{endpoint}"));
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -28,7 +36,7 @@ internal sealed partial class EmulatedAsterisk
             w.WriteString("application", "dialer");
             w.WriteEndObject();
         }
-        broadcast(buffer.WrittenSpan.ToArray());
+        broadcast(buffer.WrittenSpan.ToArray(), subscribed);
     }
 
     private string Timestamp() => time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture);
@@ -100,12 +108,12 @@ internal sealed partial class EmulatedAsterisk
         w.WriteEndObject();
     }
 
-    private static void WriteEndpoint(Utf8JsonWriter w, string resource, bool asProperty = true)
+    private void WriteEndpoint(Utf8JsonWriter w, string resource, bool asProperty = true)
     {
         if (asProperty) w.WriteStartObject("endpoint"); else w.WriteStartObject();
         w.WriteString("technology", "PJSIP");
         w.WriteString("resource", resource);
-        w.WriteString("state", "online");
+        w.WriteString("state", _offline.Contains(resource) ? "offline" : "online");
         w.WriteStartArray("channel_ids");
         w.WriteEndArray();
         w.WriteEndObject();

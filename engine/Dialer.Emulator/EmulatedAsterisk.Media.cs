@@ -43,15 +43,35 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             if (!_channels.TryGetValue(id, out var ch)) return Reply.Message(404, "Channel not found");
-            var value = q["value"] ?? "";
-            ch.Vars[name] = value;
-            Emit("ChannelVarset", ch, w => { w.WriteString("variable", name); w.WriteString("value", value); });
+            SetVar(ch, name, q["value"] ?? "");
             return Reply.NoContent;
         }
     }
 
 
-    private double Rtt(Chan ch) => scenario.TrunkRttMs.GetValueOrDefault(ch.Resource, 20);
+    /// <summary>
+    /// A variable or function set on a channel. CONNECTEDLINE(num|name|all) sets the connected line, which is what PJSIP
+    /// puts in From: (lab capture b); CALLERID(…) does not reach the carrier. Functions raise their own events, not ChannelVarset.
+    /// </summary>
+    private void SetVar(Chan ch, string name, string value)
+    {
+        switch (name)
+        {
+            case "CONNECTEDLINE(num)": ch.ConnectedNumber = value; Emit("ChannelConnectedLine", ch); return;
+            case "CONNECTEDLINE(name)": ch.ConnectedName = value; Emit("ChannelConnectedLine", ch); return;
+            case "CONNECTEDLINE(all)":
+                var (n, num) = ParseCallerId(value);
+                (ch.ConnectedName, ch.ConnectedNumber) = (n ?? "", num ?? "");
+                Emit("ChannelConnectedLine", ch);
+                return;
+            case "CALLERID(num)": ch.CallerNumber = value; Emit("ChannelCallerId", ch); return;
+            case "CALLERID(name)" or "CALLERID(all)": Emit("ChannelCallerId", ch); return;
+        }
+        ch.Vars[name] = value;
+        Emit("ChannelVarset", ch, w => { w.WriteString("variable", name); w.WriteString("value", value); });
+    }
+
+    private double Rtt(Chan ch) => ch.FrozenAt is not null ? 0 : scenario.TrunkRttMs.GetValueOrDefault(ch.Resource, 20);
 
     /// <summary>CHANNEL(rtcp,all) as Asterisk 22 writes it (fixture f): packets from the time the call was up, loss from the scenario.</summary>
     private string RtcpAll(Chan ch)
@@ -65,7 +85,9 @@ internal sealed partial class EmulatedAsterisk
     /// <summary>RTP packets sent since the answer (50 a second of emulated time) and how many of those the far end lost.</summary>
     private (long Packets, long Lost) RtcpCounts(Chan ch)
     {
-        var packets = ch.UpSince is { } up ? Math.Max(1, (long)((time.GetUtcNow() - up).TotalSeconds / scenario.TimeScale * 50)) : 0;
+        // The far end of a dead trunk sends nothing more: the counts freeze where they were (lab capture d).
+        var until = ch.FrozenAt ?? time.GetUtcNow();
+        var packets = ch.UpSince is { } up ? Math.Max(1, (long)((until - up).TotalSeconds / scenario.TimeScale * 50)) : 0;
         return (packets, (long)(packets * scenario.TrunkLoss.GetValueOrDefault(ch.Resource)));
     }
 

@@ -12,7 +12,7 @@ namespace Dialer.Emulator;
 /// Stasis from creation, and is hung up when it leaves Stasis). One lock guards the world; events are
 /// serialized under it, so every socket sees one global order.
 /// </summary>
-internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider time, Action<byte[]> broadcast)
+internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider time, Action<byte[], bool> broadcast)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Chan> _channels = new(StringComparer.Ordinal);
@@ -24,6 +24,16 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     private readonly Dictionary<string, EmulatedAsterisk> _links = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Format, int Seconds)> _stored = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopped = new();
+    // Trunks whose carrier is gone: no SIP answer to new calls, frozen RTCP on calls up, Unreachable at the next qualify.
+    private readonly HashSet<string> _deadTrunks = new(StringComparer.Ordinal);
+    // PJSIP endpoints reading "offline": every trunk until its first qualify after a boot, a dead trunk once qualify noticed.
+    private readonly HashSet<string> _offline = new(StringComparer.Ordinal);
+    // The From: number of the last INVITE to each dialed number (what the carrier saw).
+    private readonly Dictionary<string, string> _lastFrom = new(StringComparer.Ordinal);
+    private bool _shuttingDown;
+    // What the app subscribed to (POST /applications/{app}/subscription), and its event type filter.
+    private readonly HashSet<string> _subscriptions = new(StringComparer.Ordinal);
+    private EventFilter _eventFilter = EventFilter.None;
     private long _seq;
     private long _idSeq;
     private long _timerSeq;
@@ -68,7 +78,7 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
 
     // ---- world objects ------------------------------------------------------------------------------
 
-    private enum FateKind : byte { Answer, Busy, NoAnswer, Congestion, BadNumber, Linked }
+    private enum FateKind : byte { Answer, Busy, NoAnswer, Congestion, BadNumber, Linked, DeadPeer }
 
     /// <summary>What the far end does: ring this long then answer, hang up after talking, what AMD will decide.</summary>
     private sealed record Fate(FateKind Kind, double RingSeconds, double? TalkSeconds, (string Status, string Cause, double Seconds) Amd)
@@ -79,6 +89,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public static readonly Fate Linked = new(FateKind.Linked, 0.005, null, ("", "", 0));
         public static readonly Fate Busied = new(FateKind.Busy, 0, null, ("", "", 0));
         public static readonly Fate Congested = new(FateKind.Congestion, 0, null, ("", "", 0));
+        /// <summary>A carrier that is gone: no SIP response at all, not even 100 Trying.</summary>
+        public static readonly Fate DeadPeer = new(FateKind.DeadPeer, 0, null, ("", "", 0));
     }
 
     private sealed class Chan(string id, string name, string resource, string number, string app, string appArgs, bool createdInStasis)
@@ -98,6 +110,11 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         /// <summary>The other end of an inter-server call: hanging up one side hangs up the other.</summary>
         public (EmulatedAsterisk World, string Id)? PeerLink { get; set; }
         public string CallerNumber { get; set; } = "";
+        /// <summary>The connected line: what PJSIP sends the carrier as From:.</summary>
+        public string ConnectedName { get; set; } = "";
+        public string ConnectedNumber { get; set; } = "";
+        /// <summary>When its carrier died: its RTCP figures stay as they were then.</summary>
+        public DateTimeOffset? FrozenAt { get; set; }
         public string DialString { get; set; } = "";
         public bool Dialed { get; set; }
         public bool InStasis { get; set; }

@@ -29,6 +29,8 @@ public sealed class EmulatorScenario
     public Dictionary<string, double> TrunkRttMs { get; set; } = [];
     /// <summary>Share of RTP packets a trunk's calls lose (RTCP <c>lp</c> in CHANNEL(rtcp,all) and RTPAUDIOQOS).</summary>
     public Dictionary<string, double> TrunkLoss { get; set; } = [];
+    /// <summary>After a (re)start every trunk endpoint reads offline until its first qualify this many (scaled) seconds later (1.2 on a real Asterisk); 0 = online at once.</summary>
+    public double BootQualifySeconds { get; set; }
     /// <summary>Every this many (scaled) seconds each trunk reports a ContactStatusChange; 0 = never.</summary>
     public double QualifySeconds { get; set; }
     /// <summary>How long a played sound lasts (safe-harbor message), in seconds.</summary>
