@@ -133,6 +133,12 @@ internal sealed partial class EmulatedAsterisk
             return _bridges.TryGetValue(id, out var b) ? Reply.Json(200, w => WriteBridge(w, b, asProperty: false)) : Reply.Message(404, "Bridge not found");
     }
 
+    /// <summary>POST/DELETE /channels/{id}/moh: no events of its own.</summary>
+    public Reply ChannelMoh(string id)
+    {
+        lock (_gate) return _channels.ContainsKey(id) ? Reply.NoContent : Reply.Message(404, "Channel not found");
+    }
+
     /// <summary>POST/DELETE /bridges/{id}/moh: music on hold has no events of its own (only BRIDGEPEER variables, noise).</summary>
     public Reply BridgeMoh(string id)
     {

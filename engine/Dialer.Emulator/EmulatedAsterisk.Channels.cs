@@ -20,7 +20,9 @@ internal sealed partial class EmulatedAsterisk
             if (_channels.Keys.Any(k => k.StartsWith(id, StringComparison.OrdinalIgnoreCase)))
                 return Reply.Message(409, "Channel with given unique ID already exists");
             // During "core stop gracefully" every new channel is refused this way, whatever the endpoint (lab capture e).
-            if (_shuttingDown || !TryParseEndpoint(endpoint, out var resource, out var number)) return Reply.Error(500, "Allocation failed");
+            // So is a channel to a trunk whose last qualify failed (lab capture d).
+            if (_shuttingDown || !TryParseEndpoint(endpoint, out var resource, out var number) || _unreachable.Contains(resource))
+                return Reply.Error(500, "Allocation failed");
             var (callerName, callerNumber) = ParseCallerId(q["callerId"]);
             var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, number, app ?? "", q["appArgs"] ?? "", createOnly)
             {
@@ -362,6 +364,7 @@ internal sealed partial class EmulatedAsterisk
                 _ when digits.StartsWith("486") => Fate.Busied,
                 _ when digits.StartsWith("503") => Fate.Congested,
                 _ when digits.StartsWith("180") => new Fate(FateKind.NoAnswer, 0, null, ("", "", 0)),
+                _ when digits.StartsWith('9') => Fate.DeadPeer, // the lab's black hole: the INVITE gets no answer at all
                 _ when digits.StartsWith('2') => new Fate(FateKind.Answer, 0.002, 6, ("HUMAN", "HUMAN-800-800", 1.8)),
                 _ when digits.StartsWith('7') => new Fate(FateKind.Answer, 0.002, null, ("HUMAN", "HUMAN-800-800", 1.8)),
                 _ when digits.StartsWith('8') => new Fate(FateKind.Answer, 0.002, null, ("MACHINE", "LONGGREETING-1500-1500", 1.8)),
@@ -398,6 +401,7 @@ internal sealed partial class EmulatedAsterisk
 
     private static string CauseText(int cause) => cause switch
     {
+        44 => "Requested channel not available",
         0 => "Unknown",
         1 => "Unallocated (unassigned) number",
         16 => "Normal Clearing",

@@ -113,6 +113,7 @@ internal sealed partial class EmulatedAsterisk
     private void Qualified(string trunk, bool reachable)
     {
         var changed = reachable ? _offline.Remove(trunk) : _offline.Add(trunk);
+        if (reachable) _unreachable.Remove(trunk); else _unreachable.Add(trunk);
         if (changed) Emit("PeerStatusChange", w => { WriteEndpoint(w, trunk); WritePeer(w, reachable); }, endpoint: trunk);
         var rttUs = (long)(scenario.TrunkRttMs.GetValueOrDefault(trunk, 20) * 1000);
         Emit("ContactStatusChange", w =>
@@ -160,7 +161,13 @@ internal sealed partial class EmulatedAsterisk
             _deadTrunks.Add(trunk);
             var now = time.GetUtcNow();
             foreach (var ch in _channels.Values)
-                if (ch.Resource == trunk) ch.FrozenAt ??= now;
+            {
+                if (ch.Resource != trunk || ch.FrozenAt is not null) continue;
+                ch.FrozenAt = now;
+                // No more RTP: pjsip's rtp_timeout hangs it up (lab capture d: hang-up cause 1, destroyed 44).
+                if (ch.State == "Up" && scenario.RtpTimeoutSeconds > 0)
+                    After(scenario.RtpTimeoutSeconds, ch, () => End(ch, hangupCause: 1, soft: false, techCause: null, dialStatus: null, destroyCause: 44));
+            }
         }
     }
 
@@ -176,6 +183,7 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             _shuttingDown = false;
+            _unreachable.Clear();
             _subscriptions.Clear();
             _eventFilter = EventFilter.None;
         }

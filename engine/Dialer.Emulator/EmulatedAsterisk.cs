@@ -28,6 +28,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     private readonly HashSet<string> _deadTrunks = new(StringComparer.Ordinal);
     // PJSIP endpoints reading "offline": every trunk until its first qualify after a boot, a dead trunk once qualify noticed.
     private readonly HashSet<string> _offline = new(StringComparer.Ordinal);
+    // Trunks whose last qualify failed: Asterisk no longer dials them (lab capture d: 500 "Allocation failed").
+    private readonly HashSet<string> _unreachable = new(StringComparer.Ordinal);
     // The From: number of the last INVITE to each dialed number (what the carrier saw).
     private readonly Dictionary<string, string> _lastFrom = new(StringComparer.Ordinal);
     private bool _shuttingDown;

@@ -176,11 +176,29 @@ public sealed partial class AriDriver
         if (fresh is { } f) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, f, _time.GetUtcNow()), $"RTCP rtt {f.RttMs:0} ms, loss {f.Loss:P0}");
     }
 
-    /// <summary>Each trunk's PJSIP endpoint must exist on its server and be online; one that is missing or offline cannot carry calls until it is.</summary>
+    /// <summary>
+    /// Each trunk's PJSIP endpoint must exist on its server: a missing one is out until it appears. One that reads offline
+    /// is not taken out here: right after a boot every trunk reads offline until its first qualify, which is spread over
+    /// qualify_frequency (lab capture c: 11.9 s), while Asterisk dials it all the same. A dead one says so by an
+    /// Unreachable qualify, or by refusing the next call while offline (BlameTrunkAsync).
+    /// </summary>
     private async Task CheckTrunkEndpoints(AriClient server, CancellationToken ct)
     {
         for (var t = 0; t < _trunks.Count; t++)
-            if (_trunkServer[t] == server) await CheckEndpoint(t, ct);
+        {
+            if (_trunkServer[t] != server) continue;
+            try
+            {
+                var ep = await server.GetEndpointAsync("PJSIP", _trunkEndpoint[t], ct);
+                if (ep.State == "missing") OnEndpointState(t, "missing");
+                else if (ep.State == "offline") Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint offline on '{server.ServerId}' (not qualified yet?): calls go on until it is found unreachable");
+                else OnEndpointState(t, ep.State ?? "unknown");
+            }
+            catch (AriException e) // Asterisk's trouble, not the trunk's: RestHealth counts it
+            {
+                Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint check failed: {e.Message}");
+            }
+        }
     }
 
     /// <summary>The event types the driver acts on; everything else Asterisk need not even serialize.</summary>

@@ -31,8 +31,9 @@ public sealed partial class AriDriver
     private Out[] _trunkOut = [];
     private Dictionary<AriClient, ServerState> _serverState = [];
     private bool[] _told = []; // what the engine was last told per trunk (it starts with every trunk available)
-    // Engine events raised where nobody can await (locks, timers): forwarded in order by one task.
-    private readonly Channel<EngineEvent> _notices = Channel.CreateUnbounded<EngineEvent>(); // the multi-reader kind: it can report Count
+    // Engine events raised where nobody can await (under a lock, in a timer) go to the inbox at once; the rare post that
+    // has to wait (inbox full) is awaited by one task, so none is lost or left unobserved.
+    private readonly Channel<Task> _waitingPosts = Channel.CreateUnbounded<Task>(); // the multi-reader kind: it can report Count
     private Task? _forwarding;
 
     private sealed class ServerState
@@ -96,16 +97,20 @@ public sealed partial class AriDriver
         Notify(EngineEvent.TrunkAvailability(trunk, available, $"trunk '{_trunks[trunk].Name}': {why}", _time.GetUtcNow().UtcDateTime));
     }
 
-    private void Notify(EngineEvent e) => _notices.Writer.TryWrite(e);
+    private void Notify(EngineEvent e)
+    {
+        var posted = _post(e);
+        if (!posted.IsCompletedSuccessfully) _waitingPosts.Writer.TryWrite(posted.AsTask());
+    }
 
     private async Task ForwardNotices()
     {
-        await foreach (var e in _notices.Reader.ReadAllAsync())
+        await foreach (var posted in _waitingPosts.Reader.ReadAllAsync())
         {
-            try { await _post(e); }
+            try { await posted; }
             catch (Exception x) when (x is InvalidOperationException or OperationCanceledException or ChannelClosedException)
             {
-                Log?.Invoke($"engine did not take {e.Kind}: {x.Message}"); // the engine is stopping: nothing left to tell
+                Log?.Invoke($"the engine did not take an event: {x.Message}"); // it is stopping: nothing left to tell
             }
         }
     }

@@ -168,7 +168,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     /// <summary>Waits until every notice queued so far reached the engine.</summary>
     private async Task Flushed()
     {
-        for (var i = 0; i < 200 && _notices.Reader.Count > 0; i++) await Task.Delay(5);
+        for (var i = 0; i < 200 && _waitingPosts.Reader.Count > 0; i++) await Task.Delay(5);
     }
 
     private static async Task Quietly(Task t)
@@ -413,7 +413,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         _stop.Cancel();
         if (_housekeeping is not null) await _housekeeping;
         foreach (var s in _servers.Values) await s.DisposeAsync();
-        _notices.Writer.TryComplete();
+        _waitingPosts.Writer.TryComplete();
         if (_forwarding is not null) await _forwarding;
         _stop.Dispose();
     }
