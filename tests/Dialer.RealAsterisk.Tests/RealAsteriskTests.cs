@@ -8,13 +8,13 @@ namespace Dialer.RealAsterisk.Tests;
 public class RealAsteriskTests
 {
     /// <summary>
-    /// One call per carrier behaviour: busy, unavailable, ring-no-answer, a carrier that never answers SIP at all, and a
+    /// One call per carrier behaviour (the sipp carrier reads the number's first digits, so no '+'): busy, unavailable, ring-no-answer, a carrier that never answers SIP at all, and a
     /// human bridged to the agent: each ends with its outcome, the dead one as congestion (network), never as no answer.
     /// </summary>
     [RealAsteriskFact]
     public async Task Outcomes_follow_the_cause_and_a_silent_carrier_is_not_the_callees_fault()
     {
-        await using var rig = await LiveRig.StartAsync(["+4861", "+5031", "+1801", "+9001", "+2001"], agents: 1,
+        await using var rig = await LiveRig.StartAsync(["4861", "5031", "1801", "9001", "2001"], agents: 1,
             new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(200), BreakerFailures = 5 });
         await rig.WaitDone(TimeSpan.FromSeconds(90));
         var o = await rig.Query(e => e.Stats.Outcomes.ToArray());
@@ -30,7 +30,7 @@ public class RealAsteriskTests
     [RealAsteriskFact]
     public async Task Amd_tells_the_human_from_the_machine()
     {
-        await using var rig = await LiveRig.StartAsync(["+7001", "+8001"], agents: 1,
+        await using var rig = await LiveRig.StartAsync(["7001", "8001"], agents: 2, // the human stays on the line with the first agent
             new AriDriverOptions { Amd = true, AutoReadyAfter = TimeSpan.FromMilliseconds(200) });
         await LiveRig.Until(() => rig.Engine.Stats.Outcomes[(int)CallOutcome.Machine] + rig.Engine.Stats.Connected >= 2, TimeSpan.FromSeconds(40), "both verdicts");
         Assert.Equal(1, rig.Engine.Stats.Connected);
@@ -41,7 +41,7 @@ public class RealAsteriskTests
     [RealAsteriskFact(needsSippLogs: true)]
     public async Task The_carrier_sees_the_regions_number_in_from_on_both_paths()
     {
-        foreach (var (amd, phone) in new[] { (false, "+1101"), (true, "+1102") })
+        foreach (var (amd, phone) in new[] { (false, "1101"), (true, "1102") })
         {
             var log = Path.Combine(Lab.SippLogs!, "carrier-a.msg.log");
             var from = new FileInfo(log).Length;
@@ -64,7 +64,7 @@ public class RealAsteriskTests
     [RealAsteriskFact]
     public async Task A_stop_with_calls_up_ends_every_call_and_leaves_nothing_behind()
     {
-        var rig = await LiveRig.StartAsync(["+1201", "+1202"], agents: 2, new AriDriverOptions());
+        var rig = await LiveRig.StartAsync(["1201", "1202"], agents: 2, new AriDriverOptions());
         await LiveRig.Until(() => rig.Engine.Stats.Connected >= 2, TimeSpan.FromSeconds(20), "two calls talking");
         var servers = rig.Servers;
         await using (var probe = Lab.Client("probe", Lab.Ari!))
@@ -81,7 +81,7 @@ public class RealAsteriskTests
     [RealAsteriskFact(needsSecondServer: true)]
     public async Task A_callee_on_one_asterisk_is_bridged_to_an_agent_on_the_other()
     {
-        await using var rig = await LiveRig.StartAsync(["+2001"], agents: 1,
+        await using var rig = await LiveRig.StartAsync(["2001"], agents: 1,
             new AriDriverOptions { AgentServer = "pbx2", InterServerEndpoint = "PJSIP/{agent}@{server}", AutoReadyAfter = TimeSpan.FromMilliseconds(200) },
             twoServers: true);
         await rig.WaitDone(TimeSpan.FromSeconds(30));
