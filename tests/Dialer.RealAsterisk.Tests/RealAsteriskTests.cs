@@ -77,6 +77,22 @@ public class RealAsteriskTests
         Assert.NotEmpty(servers);
     }
 
+    /// <summary>
+    /// Events per bridged call (answered, bridged to an agent, far end hangs up): the lab counted 42 with subscribeAll
+    /// (capture g). Subscribing to what the driver uses and filtering event types must at least halve that.
+    /// </summary>
+    [RealAsteriskFact]
+    public async Task A_bridged_call_costs_half_the_events_of_subscribe_all_or_fewer()
+    {
+        await using var rig = await LiveRig.StartAsync(["2101", "2102", "2103", "2104"], agents: 2, new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(100) });
+        await LiveRig.Until(() => rig.Driver.AgentsConnected == 2, TimeSpan.FromSeconds(10), "agents in");
+        var before = rig.Servers[0].EventStats.Received;
+        await rig.WaitDone(TimeSpan.FromSeconds(40));
+        var perCall = (rig.Servers[0].EventStats.Received - before) / 4.0;
+        Assert.Equal(4, rig.Engine.Stats.Connected);
+        Assert.True(perCall <= 21, $"{perCall:0.0} events per bridged call (subscribeAll: 42)");
+    }
+
     /// <summary>A callee answered on pbx1 reaches an agent whose phone is on pbx2, over the inter-server trunk.</summary>
     [RealAsteriskFact(needsSecondServer: true)]
     public async Task A_callee_on_one_asterisk_is_bridged_to_an_agent_on_the_other()
