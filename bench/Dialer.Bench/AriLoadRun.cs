@@ -42,7 +42,7 @@ public class AriLoadRun
         var trunk = new TrunkConfig { Name = "carrier-a", Channels = 20_000, CallsPerSecond = CallsPerSecond * 1.2, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 }, Endpoint = "PJSIP/{number}@carrier-a" };
         EngineHost? host = null;
         var driver = new AriDriver(new AriDriverOptions { AutoReadyAfter = TimeSpan.FromSeconds(1), RtcpPollEvery = TimeSpan.Zero }, [client], [trunk], agents,
-            e => host!.PostAsync(e), (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }));
+            e => host!.PostAsync(e));
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agents, Trunks = [trunk], Pacer = new FixedRatePacer(CallsPerSecond, seed: 1), Control = driver,

@@ -46,6 +46,7 @@ public sealed class AriEmulator : IAsyncDisposable
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         emulator.BaseUri = new Uri(address.TrimEnd('/') + "/ari/");
+        emulator._world.Boot();
         if (scenario.QualifySeconds > 0) _ = emulator.QualifyLoop(TimeSpan.FromSeconds(scenario.QualifySeconds * scenario.TimeScale), time ?? TimeProvider.System);
         return emulator;
     }
@@ -94,9 +95,39 @@ public sealed class AriEmulator : IAsyncDisposable
     public TimeSpan RestDelay { get; set; }
 
     /// <summary>Sends a raw text message to every events socket (unknown event types, malformed JSON...).</summary>
-    public void SendRaw(string message) => Broadcast(Encoding.UTF8.GetBytes(message));
+    public void SendRaw(string message) => Broadcast(Encoding.UTF8.GetBytes(message), subscribed: true);
 
     public void EmitQualify() => _world.EmitQualify();
+
+    /// <summary>The carrier behind <paramref name="trunk"/> dies: no SIP answer to new calls (they end at the dial timeout, cause 19, never ringing), calls up go silent (frozen RTCP), Unreachable at the next qualify.</summary>
+    public void KillTrunk(string trunk) => _world.KillTrunk(trunk);
+
+    /// <summary>"core stop gracefully" begins: calls up go on, every new channel is refused with 500 "Allocation failed".</summary>
+    public void BeginShutdown() => _world.BeginShutdown();
+
+    /// <summary>
+    /// "core restart now": every channel is hung up, the sockets drop, Asterisk is unreachable for <paramref name="down"/>, then
+    /// comes back empty with its trunk endpoints offline until their first qualify (<see cref="EmulatorScenario.BootQualifySeconds"/>).
+    /// </summary>
+    public async Task RestartNowAsync(TimeSpan down)
+    {
+        RefuseEvents = true;
+        await StopNowAsync();
+        await Task.Delay(down);
+        _world.Restarted();
+        RefuseEvents = false;
+    }
+
+    /// <summary>The number in From: of the last INVITE sent to <paramref name="number"/> ("anonymous" when the channel had no connected line).</summary>
+    public string? FromOf(string number) => _world.FromOf(number);
+
+    /// <summary>Events delivered, summed over the sockets (what the apps actually received, after subscriptions and filters).</summary>
+    public long EventsDelivered => Interlocked.Read(ref _eventsDelivered);
+    private long _eventsDelivered;
+
+    /// <summary>WebSocket close frames received from clients (a clean goodbye, rather than a dropped connection).</summary>
+    public long CloseFramesReceived => Interlocked.Read(ref _closeFrames);
+    private long _closeFrames;
 
     // ---- several servers and phones ----------------------------------------------------------------
 
@@ -170,6 +201,7 @@ public sealed class AriEmulator : IAsyncDisposable
             ("POST", ["channels", var id, "continue"]) => _world.Continue(id, q),
             ("POST", ["channels", var id, "answer"]) => _world.Answer(id),
             ("POST", ["channels", var id, "play"]) => _world.Play(id, q),
+            ("POST" or "DELETE", ["channels", var id, "moh"]) => _world.ChannelMoh(id),
             ("GET", ["channels", var id, "variable"]) => _world.GetVariable(id, q),
             ("POST", ["channels", var id, "variable"]) => _world.SetVariable(id, q),
             ("POST", ["bridges"]) => _world.CreateBridge(q),
@@ -190,7 +222,8 @@ public sealed class AriEmulator : IAsyncDisposable
             ("GET", ["endpoints", var tech]) => _world.Endpoints(tech),
             ("GET", ["endpoints", var tech, var resource]) => _world.Endpoint(tech, resource),
             ("GET", ["applications", var app]) => _world.Application(app),
-            ("POST", ["applications", _, "subscription"]) => Reply.Json(200, w => { w.WriteStartObject(); w.WriteEndObject(); }),
+            ("POST", ["applications", var app, "subscription"]) => _world.Subscribe(app, q),
+            ("PUT", ["applications", var app, "eventFilter"]) => _world.SetEventFilter(app, await Body(ctx)),
             ("GET", ["asterisk", "ping"]) => _world.Ping(),
             ("GET", ["asterisk", "info"]) => _world.Info(),
             ("GET", ["asterisk", "variable"]) => EmulatedAsterisk.GlobalVariable(q),
@@ -224,6 +257,13 @@ public sealed class AriEmulator : IAsyncDisposable
         return vars.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ToString());
     }
 
+    private static async Task<JsonElement?> Body(HttpContext ctx)
+    {
+        if (ctx.Request.ContentLength is null or 0) return null;
+        using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
+        return doc.RootElement.Clone();
+    }
+
     private static async Task Write(HttpContext ctx, Reply reply)
     {
         ctx.Response.StatusCode = reply.Status;
@@ -244,7 +284,7 @@ public sealed class AriEmulator : IAsyncDisposable
         var app = ctx.Request.Query["app"].ToString();
         // Subscribe before the handshake completes: the client may send REST the moment it sees 101, and the
         // events of that request must reach it (they queue in the outbox until the writer starts).
-        var socket = new EventSocket(ctx);
+        var socket = new EventSocket(ctx, ctx.Request.Query["subscribeAll"].ToString() == "true");
         _world.RegisterApp(app);
         lock (_socketsGate) _sockets.Add(socket);
         try
@@ -257,6 +297,7 @@ public sealed class AriEmulator : IAsyncDisposable
                 var r = await ws.ReceiveAsync(buffer, ctx.RequestAborted);
                 if (r.MessageType == WebSocketMessageType.Close)
                 {
+                    Interlocked.Increment(ref _closeFrames);
                     await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
                     break;
                 }
@@ -272,10 +313,12 @@ public sealed class AriEmulator : IAsyncDisposable
         }
     }
 
-    private void Broadcast(byte[] message)
+    /// <summary>To every socket that hears it: <paramref name="subscribed"/> events reach all, the rest only subscribeAll sockets.</summary>
+    private void Broadcast(byte[] message, bool subscribed)
     {
         Interlocked.Increment(ref _eventsEmitted);
-        foreach (var s in Snapshot()) s.Outbox.Writer.TryWrite(message);
+        foreach (var s in Snapshot())
+            if ((subscribed || s.SubscribeAll) && s.Outbox.Writer.TryWrite(message)) Interlocked.Increment(ref _eventsDelivered);
     }
 
     private long _eventsEmitted;
@@ -307,9 +350,10 @@ public sealed class AriEmulator : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private sealed class EventSocket(HttpContext context)
+    private sealed class EventSocket(HttpContext context, bool subscribeAll)
     {
         public HttpContext Context { get; } = context;
+        public bool SubscribeAll { get; } = subscribeAll;
         public Channel<byte[]> Outbox { get; } = Channel.CreateUnbounded<byte[]>(); // multi-reader kind: it can report Count
 
         public async Task WriteLoop(WebSocket ws, CancellationToken ct)

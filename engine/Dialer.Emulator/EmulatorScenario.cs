@@ -6,7 +6,7 @@ namespace Dialer.Emulator;
 /// <summary>
 /// How the emulated world behaves. With no <see cref="Mix"/>, callees follow the number-prefix rules of the
 /// lab the fixtures were captured in (486… busy, 503… congestion, 180… rings forever, 2… hangs up 6 s after
-/// answering, 7… human and 8… machine for AMD, anything else answers at once). With a mix, each number's
+/// answering, 7… human and 8… machine for AMD, 9… never answers the INVITE at all, anything else answers at once). With a mix, each number's
 /// fate is drawn from it, reproducibly from <see cref="Seed"/> and the number.
 /// </summary>
 public sealed class EmulatorScenario
@@ -29,8 +29,12 @@ public sealed class EmulatorScenario
     public Dictionary<string, double> TrunkRttMs { get; set; } = [];
     /// <summary>Share of RTP packets a trunk's calls lose (RTCP <c>lp</c> in CHANNEL(rtcp,all) and RTPAUDIOQOS).</summary>
     public Dictionary<string, double> TrunkLoss { get; set; } = [];
+    /// <summary>After a (re)start every trunk endpoint reads offline until its first qualify this many (scaled) seconds later (1.2 on a real Asterisk); 0 = online at once.</summary>
+    public double BootQualifySeconds { get; set; }
     /// <summary>Every this many (scaled) seconds each trunk reports a ContactStatusChange; 0 = never.</summary>
     public double QualifySeconds { get; set; }
+    /// <summary>A call whose media stopped (its carrier died) is hung up this many (scaled) seconds later, cause 44 (pjsip rtp_timeout); 0 = never.</summary>
+    public double RtpTimeoutSeconds { get; set; }
     /// <summary>How long a played sound lasts (safe-harbor message), in seconds.</summary>
     public double PlaybackSeconds { get; set; } = 3;
     /// <summary>Fault injection: every REST reply waits this long (ms), and this share fails with 503.</summary>

@@ -49,17 +49,15 @@ public sealed class CampaignEngine : IRunningEngine
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connect.CancelAfter(connectTimeout);
             var attempts = new DbAttemptLog(db, campaign.Id, node);
-            var reconciled = await ReconcileAsync(attempts, config, servers, connect.Token);
+            var owner = new ChannelOwner(node, campaign.Name);
+            var reconciled = await ReconcileAsync(attempts, config, servers, owner, connect.Token);
             EngineHost? host = null;
-            var driver = new AriDriver(telephony.Driver, servers, telephony.Trunks, telephony.Agents,
-                e => host!.PostAsync(e),
-                (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }))
-            { Log = log };
+            var driver = new AriDriver(telephony.Driver with { Owner = owner }, servers, telephony.Trunks, telephony.Agents, e => host!.PostAsync(e)) { Log = log };
             var engine = new DialerEngine(new EngineSetup
             {
                 Campaign = config, Agents = telephony.Agents, Trunks = telephony.Trunks, Pacer = pacer, Control = driver,
                 Leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) },
-                Predictor = new RateTable(perRegionHour: true), Log = attempts, FirstCallId = attempts.ReserveCallIds(),
+                Predictor = new RateTable(perRegionHour: true), Log = attempts, FirstCallId = attempts.ReserveCallIds(), Owner = owner,
             }, DateTime.UtcNow);
             host = new EngineHost(engine, TimeProvider.System);
             var run = new CampaignEngine(engine, host, driver, servers, attempts, reconciled);
@@ -87,12 +85,12 @@ public sealed class CampaignEngine : IRunningEngine
     /// Open attempts of this node whose channel Asterisk no longer has are closed (their leads return to the queue);
     /// calls still up from before a crash cannot be adopted by a fresh engine, so they are hung up and closed too.
     /// </summary>
-    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, IReadOnlyList<AriClient> servers, CancellationToken ct)
+    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, IReadOnlyList<AriClient> servers, ChannelOwner owner, CancellationToken ct)
     {
         var live = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in servers)
             foreach (var ch in await s.ListChannelsAsync(ct))
-                if (ch.Id.StartsWith(AriDriver.CallPrefix, StringComparison.Ordinal)) live.Add(ch.Id);
+                if (owner.Owns(ch.Id)) live.Add(ch.Id);
         var report = attempts.Reconcile(live, config, DateTime.UtcNow);
         if (report.StillLive.Count == 0) return report;
         foreach (var id in report.StillLive)

@@ -22,7 +22,7 @@ public class AgentTests
         var phone = rig.Emulator.PhoneDialsIn("agent1");
         await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(3), "agent logged in from the phone");
         await Rig.Until(() => rig.Engine.Stats.Connected == 1, TimeSpan.FromSeconds(3), "first callee put through");
-        Assert.Equal(2, rig.Emulator.BridgeSize("dialer-bridge-agent1"));
+        Assert.Equal(2, rig.Emulator.BridgeSize(ChannelOwner.Default.AgentBridge("agent1")));
 
         rig.Emulator.PressKey(phone, "#"); // the agent ends the conversation
         await Rig.Until(() => State(rig).Result == AgentState.WrapUp, TimeSpan.FromSeconds(3), "wrap-up after the call");
@@ -55,12 +55,12 @@ public class AgentTests
             pbx2: new EmulatorScenario { TimeScale = 0.05, AsteriskId = "02:fc:00:00:00:02" });
         var pbx2 = rig.Emulator2!;
         await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(3), "agent on pbx2 logged in");
-        await Rig.Until(() => pbx2.BridgeSize("dialer-bridge-agent1") == 2, TimeSpan.FromSeconds(3), "the callee's leg joined the agent's bridge on pbx2");
+        await Rig.Until(() => pbx2.BridgeSize(ChannelOwner.Default.AgentBridge("agent1")) == 2, TimeSpan.FromSeconds(3), "the callee's leg joined the agent's bridge on pbx2");
         Assert.Equal(1, rig.Engine.Stats.Connected);
         Assert.Equal(2, rig.Emulator.ActiveChannels); // on pbx1: the callee and the leg to pbx2
 
         rig.Emulator.PressKey(rig.Emulator.ChannelsOf("carrier-a").Single(), "9"); // noise: callees' keys mean nothing
-        pbx2.PressKey("dialer-agent-agent1", "#");
+        pbx2.PressKey(ChannelOwner.Default.Agent("agent1"), "#");
         await rig.WaitDone(TimeSpan.FromSeconds(10));
         var outcomes = await rig.Query(e => e.Stats.Outcomes.ToArray());
         Assert.Equal(2, outcomes[(int)CallOutcome.Human]);
@@ -69,7 +69,7 @@ public class AgentTests
         Assert.Equal(4, rig.Emulator.ChannelsCreated); // two callees, two inter-server legs
         Assert.Equal(3, pbx2.ChannelsCreated); // the agent's phone and the two legs arriving
         await Rig.Until(() => rig.Emulator.ActiveChannels == 0 && pbx2.ActiveChannels == 1, TimeSpan.FromSeconds(3), "legs cleaned up, the agent stays");
-        Assert.Equal(1, pbx2.BridgeSize("dialer-bridge-agent1"));
+        Assert.Equal(1, pbx2.BridgeSize(ChannelOwner.Default.AgentBridge("agent1")));
     }
 
     [Fact]

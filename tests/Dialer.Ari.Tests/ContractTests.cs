@@ -94,6 +94,63 @@ public class ContractTests
             Assert.False(await reader!, "core stop now must drop the socket without a close frame");
     }
 
+    /// <summary>
+    /// The lab's captures of what the emulator hid (issue 11): their requests are replayed at the captured pace (scaled)
+    /// with the lab's actions (a carrier killed, a graceful stop begun) done to the emulator at the same moment, and every
+    /// answer must carry Asterisk's status and error message: 409 for an id that is the start of a live one, 500
+    /// "Allocation failed" during shutdown and for an unreachable trunk, 404 once rtp_timeout ended a dead call.
+    /// </summary>
+    [Theory]
+    [InlineData("lab/a_prefix_conflict.jsonl")]
+    [InlineData("lab/b_callerid_from.jsonl")]
+    [InlineData("lab/d_frozen_rtcp_dead_peer.jsonl")]
+    [InlineData("lab/e_shutdown_refusal.jsonl")]
+    [InlineData("lab/f_dead_peer_no_response.jsonl")]
+    public async Task Emulator_answers_the_lab_requests_as_asterisk_did(string file)
+    {
+        const double scale = 0.02;
+        var records = Fixtures.Load(file);
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = scale, RtpTimeoutSeconds = 60 });
+        using var http = new HttpClient { BaseAddress = new Uri(emu.BaseUri, "/") };
+        var good = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("dialer:dialer"u8.ToArray()));
+        using var ws = new ClientWebSocket();
+        ws.Options.SetRequestHeader("Authorization", good.ToString());
+        await ws.ConnectAsync(new Uri($"ws://{emu.BaseUri.Authority}/ari/events?app=dialer&subscribeAll=true"), CancellationToken.None);
+        var drain = Task.Run(() => ReadAll(ws, new ConcurrentQueue<JsonElement>(), new ManualResetEventSlim()));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ids = new Dictionary<string, string>();
+        foreach (var r in records)
+        {
+            var due = TimeSpan.FromMilliseconds(r.GetProperty("t_ms").GetDouble() * scale);
+            if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed);
+            switch (Kind(r))
+            {
+                case "ws" when r.GetProperty("what").GetString() == "note":
+                    var note = r.GetProperty("detail").GetString()!;
+                    if (note.Contains("core stop gracefully")) emu.BeginShutdown();
+                    else if (note.Contains("kill -9 of the carrier-a")) emu.KillTrunk("carrier-a");
+                    else if (note.Contains("carrier-b sipp stopped")) emu.KillTrunk("carrier-b");
+                    break;
+                case "event" when r.GetProperty("event").GetProperty("type").GetString() == "ContactStatusChange"
+                                  && r.GetProperty("event").GetProperty("contact_info").GetProperty("contact_status").GetString() == "Unreachable":
+                    emu.EmitQualify(); // the lab's qualify noticed the dead carrier here
+                    break;
+                case "rest":
+                    var resp = r.GetProperty("response");
+                    if (resp.GetProperty("status").ValueKind == JsonValueKind.Null) break;
+                    var (status, body) = await Send(http, r, ids, good);
+                    Assert.True(resp.GetProperty("status").GetInt32() == status, $"{file}: {Describe(r)} at {r.GetProperty("t_ms")} ms → {status}, Asterisk said {resp.GetProperty("status")}");
+                    foreach (var key in new[] { "message", "error" })
+                        if (resp.GetProperty("body") is { ValueKind: JsonValueKind.Object } captured && captured.TryGetProperty(key, out var v))
+                            Assert.True(body.ValueKind == JsonValueKind.Object && body.TryGetProperty(key, out var w) && w.GetString() == v.GetString(),
+                                $"{file}: {Describe(r)}: '{key}' should be '{v}', emulator sent {body}");
+                    break;
+            }
+        }
+        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        await drain.WaitAsync(TimeSpan.FromSeconds(2));
+    }
+
     private static string Kind(JsonElement r) => r.GetProperty("kind").GetString()!;
 
     private static bool IsKey(JsonElement e)

@@ -89,7 +89,7 @@ public class TrunkQualityTests
             Assert.Equal(0, m.Value.RttMs); // the lab's peer echoed RTP: no round trip, no loss
             Assert.Equal(0, m.Value.Loss);
         }
-        Assert.Equal(new RtcpSummary(12.5, 0.1, 1), RtcpSummary.Parse("ssrc=1;themssrc=2;lp=10;rxjitter=0.001000;rxcount=90;txjitter=0.0;txcount=100;rlp=0;rtt=0.012500;rxmes=0;txmes=0"));
+        Assert.Equal(new RtcpSummary(12.5, 0.1, 1, 90, 10), RtcpSummary.Parse("ssrc=1;themssrc=2;lp=10;rxjitter=0.001000;rxcount=90;txjitter=0.0;txcount=100;rlp=0;rtt=0.012500;rxmes=0;txmes=0"));
         Assert.Null(RtcpSummary.Parse("garbage"));
         Assert.Null(RtcpSummary.Parse("ssrc=1;lp=0;rxcount=0;rtt=0.0")); // no packets yet: nothing to judge
     }
@@ -104,9 +104,10 @@ public class TrunkQualityTests
         string[] phones = [.. Enumerable.Range(1, 8).Select(i => $"+2{i:000}")];
         var scenario = new EmulatorScenario { TimeScale = 0.02, TrunkLoss = { ["carrier-a"] = 0.2 } };
         await using var rig = await Rig.StartAsync(scenario, phones, agents: 2,
-            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerCooldown = TimeSpan.FromMinutes(5), RtcpPollEvery = TimeSpan.Zero },
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerCooldown = TimeSpan.FromMinutes(5), RtcpPollEvery = TimeSpan.Zero, EveryCallQuality = true },
             trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02), Rig.Trunk("carrier-z", 0.001)]);
-        Assert.Equal(BreakerState.Open, rig.Driver.Health.State(2)); // no PJSIP endpoint 'carrier-z' on this Asterisk
+        Assert.False(rig.Driver.IsAvailable(2)); // no PJSIP endpoint 'carrier-z' on this Asterisk
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(2)); // out by its endpoint, not by a breaker that would hold it out for a cool-down
         await rig.WaitDone(TimeSpan.FromSeconds(20));
         Assert.Equal(BreakerState.Open, rig.Driver.Health.State(0));
         Assert.InRange(rig.Driver.Health.Loss(0), 0.19, 0.21);

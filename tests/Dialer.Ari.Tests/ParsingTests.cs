@@ -6,7 +6,7 @@ namespace Dialer.Ari.Tests;
 
 public class ParsingTests
 {
-    public static TheoryData<string> FixtureFiles() => [.. Fixtures.Files.Select(f => Path.GetFileName(f))];
+    public static TheoryData<string> FixtureFiles() => [.. Fixtures.Files];
 
     [Theory]
     [MemberData(nameof(FixtureFiles))]
@@ -19,7 +19,12 @@ public class ParsingTests
             Assert.NotNull(e);
             var type = raw.GetProperty("type").GetString()!;
             Assert.Equal(type, e.Type.ToString());
-            var chan = raw.TryGetProperty("channel", out var c) ? c : raw.TryGetProperty("peer", out var p) ? p : default;
+            // "peer" is the dialed channel of a Dial, but a PeerStatusChange's peer is a SIP peer's status.
+            var chan = raw.TryGetProperty("channel", out var c) ? c : type == "Dial" && raw.TryGetProperty("peer", out var p) ? p : default;
+            // Asterisk's time of the event, to the millisecond, in UTC (it drives the 2 s rule from the answer).
+            var stamp = DateTimeOffset.ParseExact(raw.GetProperty("timestamp").GetString()!, "yyyy-MM-dd'T'HH:mm:ss.fffzzz", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(stamp.UtcDateTime, e.Timestamp);
+            Assert.Equal(DateTimeKind.Utc, e.Timestamp.Kind);
             if (chan.ValueKind == JsonValueKind.Object)
             {
                 Assert.Equal(chan.GetProperty("id").GetString(), e.Subject!.Id);
@@ -42,7 +47,7 @@ public class ParsingTests
     {
         var checkedBodies = 0;
         foreach (var file in Fixtures.Files)
-            foreach (var r in Fixtures.Load(Path.GetFileName(file)).Where(r => r.GetProperty("kind").GetString() == "rest"))
+            foreach (var r in Fixtures.Load(file).Where(r => r.GetProperty("kind").GetString() == "rest"))
             {
                 var resp = r.GetProperty("response");
                 if (!resp.TryGetProperty("body", out var body) || body.ValueKind == JsonValueKind.Null || resp.GetProperty("status").ValueKind != JsonValueKind.Number) continue;
@@ -87,10 +92,10 @@ public class ParsingTests
     }
 
     /// <summary>Every wire name our models read exists in Asterisk's swagger models (ari-spec), so a typo cannot hide.</summary>
-    [Fact]
+    [SpecFact]
     public void Model_property_names_agree_with_the_ari_spec()
     {
-        var specDir = Path.Combine(Fixtures.Dir, "..", "ari-spec");
+        var specDir = Fixtures.SpecDir!;
         var models = new Dictionary<string, HashSet<string>>();
         foreach (var f in Directory.EnumerateFiles(specDir, "*.json"))
         {

@@ -25,14 +25,16 @@ internal sealed class Rig : IAsyncDisposable
     public required List<Lead> Leads { get; init; }
 
     public static async Task<Rig> StartAsync(EmulatorScenario scenario, IEnumerable<string> phones, int agents, AriDriverOptions options,
-        TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0, EmulatorScenario? pbx2 = null)
+        TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0, EmulatorScenario? pbx2 = null,
+        Func<AriEmulator, Task>? beforeStart = null, Action<string>? log = null, bool subscribeAll = false)
     {
         var emulator = await AriEmulator.StartAsync(scenario);
+        if (beforeStart is not null) await beforeStart(emulator);
         var emulator2 = pbx2 is null ? null : await AriEmulator.StartAsync(pbx2);
         if (emulator2 is not null) AriEmulator.Link(emulator, "pbx1", emulator2, "pbx2");
         AriClient Client(string id, AriEmulator emu) => new(new AriServerOptions
         {
-            Id = id, BaseUri = emu.BaseUri, User = "dialer", Password = "dialer",
+            Id = id, BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", SubscribeAll = subscribeAll,
             RequestTimeout = TimeSpan.FromSeconds(1), ReconnectMin = TimeSpan.FromMilliseconds(50), ReconnectMax = TimeSpan.FromMilliseconds(300),
         });
         var client = Client("pbx1", emulator);
@@ -49,9 +51,7 @@ internal sealed class Rig : IAsyncDisposable
         var hopper = new MemoryHopper(campaign, leads, now);
         trunks ??= [Trunk("carrier-a", 0.01)];
         EngineHost? host = null;
-        var driver = new AriDriver(options, clients, trunks, agentList,
-            e => host!.PostAsync(e),
-            (t, on) => _ = host!.QueryAsync(e => { e.Trunks.SetAvailable(t, on); return 0; }));
+        var driver = new AriDriver(options, clients, trunks, agentList, e => host!.PostAsync(e)) { Log = log };
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = new AgentsReadyPacer(overdial), Control = driver,

@@ -127,11 +127,12 @@ public class RunConfigTests : IDisposable
             var hopper = new DbLeadSource(db, pii, c.Id, config.Campaign!, "test-node");
             var crashed = new DbAttemptLog(db, c.Id, "test-node");
             var first = crashed.ReserveCallIds();
+            var owner = new ChannelOwner("test-node", "lab");
             for (var i = 0; i < 2; i++)
             {
                 var lead = hopper.Next(DateTime.UtcNow)!;
                 lead.Attempts++;
-                crashed.Placed(new Call { Id = first + i, Lead = lead, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0.5f });
+                crashed.Placed(new Call { Id = first + i, Owner = owner, Lead = lead, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0.5f });
             }
             // The second call is still up in Asterisk (the lab's 1… numbers answer and stay).
             await using (var ari = new AriClient(new AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer" }))
@@ -139,7 +140,7 @@ public class RunConfigTests : IDisposable
                 var connected = new Connected();
                 ari.Start(connected); // the app must be connected for the call to enter Stasis and stay
                 await connected.Task.WaitAsync(TimeSpan.FromSeconds(3));
-                await ari.OriginateAsync($"dialer-{first + 1}", "PJSIP/1001@carrier-a", "callee", null, 30, null);
+                await ari.OriginateAsync(owner.Call(first + 1), "PJSIP/1001@carrier-a", "callee", null, 30, null);
                 await Rig.Until(() => emu.ActiveChannels == 1, TimeSpan.FromSeconds(3), "the crashed node's call is up");
             }
             Assert.Equal(2, campaigns.Counts(c.Id).Dialing);

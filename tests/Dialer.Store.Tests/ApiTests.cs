@@ -210,7 +210,7 @@ public sealed partial class ApiTests : IAsyncLifetime
         log.Placed(new Call { Id = 7, Lead = lead, Attempt = 1, Trunk = 0, TrunkName = "carrier-a", PlacedAt = DateTime.UtcNow, PLive = 0.5f });
         string? line;
         do line = await reader.ReadLineAsync(cts.Token); while (line is not null && !line.StartsWith("data: {\"campaign\":\"live\",\"call_id\""));
-        Assert.Contains("\"channel_id\":\"dialer-7\"", line);
+        Assert.Contains("\"channel_id\":\"dialer-local-default-call-7-\"", line);
         Assert.Contains("\"phase\":\"placed\"", line);
         Assert.Contains("\"trunk\":\"carrier-a\"", line); // by name, not index
     }

@@ -41,6 +41,8 @@ public sealed partial class AriClient
     private int _recentNext;
     private int _overflowed;
     private volatile bool _connected;
+    private volatile bool _closing;
+    private ClientWebSocket? _ws;
     private readonly CancellationTokenSource _stop = new();
     private Task? _run;
 
@@ -80,6 +82,7 @@ public sealed partial class AriClient
             while (!ct.IsCancellationRequested)
             {
                 using var ws = new ClientWebSocket();
+                _ws = ws;
                 ws.Options.KeepAliveInterval = Options.KeepAlive;
                 ws.Options.KeepAliveTimeout = Options.KeepAlive;
                 ws.Options.SetRequestHeader("Authorization", _auth.ToString());
@@ -100,7 +103,7 @@ public sealed partial class AriClient
                         if (r.MessageType == WebSocketMessageType.Close)
                         {
                             LastError = $"close frame {ws.CloseStatus} '{ws.CloseStatusDescription}'";
-                            await CloseQuietly(ws);
+                            if (!_closing) await CloseQuietly(ws);
                             break;
                         }
                         filled += r.Count;
@@ -114,9 +117,10 @@ public sealed partial class AriClient
                     // Asterisk stopped with "core stop now" drops TCP without a close frame; a refused connect lands here too.
                     LastError = e.Message;
                 }
-                if (_connected) Log?.Invoke($"ARI {ServerId}: events disconnected: {LastError}");
+                _ws = null;
+                if (_connected && !_closing) Log?.Invoke($"ARI {ServerId}: events disconnected: {LastError}");
                 _connected = false;
-                if (ct.IsCancellationRequested) break;
+                if (ct.IsCancellationRequested || _closing) break;
                 // Exponential backoff with ±50 % jitter, so many dialers do not reconnect in lockstep.
                 await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), _time, ct).ContinueWith(static _ => { }, TaskScheduler.Default);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.ReconnectMax.Ticks));
@@ -214,6 +218,18 @@ public sealed partial class AriClient
 
     public async ValueTask DisposeAsync()
     {
+        // Say goodbye with a close frame (Asterisk then ends the session cleanly); the read loop sees Asterisk's reply and stops.
+        _closing = true;
+        if (_ws is { State: WebSocketState.Open } ws)
+        {
+            try
+            {
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "dialer stopping", grace.Token);
+                if (_run is not null) await _run.WaitAsync(TimeSpan.FromSeconds(1)).ContinueWith(static _ => { }, TaskScheduler.Default);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException) { }
+        }
         _stop.Cancel();
         if (_run is not null)
         {

@@ -7,7 +7,7 @@ namespace Dialer.Ari.Client;
 /// <c>error</c>) field of its JSON body, e.g. "Channel not found" or "Allocation failed".
 /// </summary>
 public class AriException(string serverId, string method, string path, int status, string? asteriskMessage, Exception? inner = null)
-    : Exception($"ARI {serverId}: {method} {path} → {(status == 0 ? "no response" : status.ToString())}{(asteriskMessage is null ? "" : $": {asteriskMessage}")}", inner)
+    : Exception($"ARI {serverId}: {method} {WithoutQuery(path)} → {(status == 0 ? "no response" : status.ToString())}{(asteriskMessage is null ? "" : $": {asteriskMessage}")}", inner)
 {
     public string ServerId { get; } = serverId;
     public string Method { get; } = method;
@@ -15,6 +15,11 @@ public class AriException(string serverId, string method, string path, int statu
     /// <summary>HTTP status, or 0 when no response came (refused, reset, timed out).</summary>
     public int Status { get; } = status;
     public string? AsteriskMessage { get; } = asteriskMessage;
+    /// <summary>The request had been sent before (no reply, or 502–504) and this is the answer to a retry.</summary>
+    public bool Retried { get; internal set; }
+
+    /// <summary>The query string carries the dialed number (endpoint=PJSIP/+86…@trunk): never in a message that may be logged.</summary>
+    private static string WithoutQuery(string path) => path.IndexOf('?') is var q and >= 0 ? path[..q] : path;
 
     internal static AriException For(string serverId, string method, string path, HttpStatusCode status, string? message) => (int)status switch
     {

@@ -191,3 +191,52 @@ public sealed class StringArrayConverter : JsonConverter<string[]>
     public override void Write(Utf8JsonWriter writer, string[] value, JsonSerializerOptions options) =>
         throw new NotSupportedException("args are read-only");
 }
+
+/// <summary>
+/// ARI's event time, "2026-11-21T19:27:32.494+0000" (milliseconds, offset without a colon), read from the UTF-8 bytes
+/// into UTC without a string. Anything else gives default: a bad timestamp never loses the event.
+/// </summary>
+public sealed class AriTimestampConverter : JsonConverter<DateTime>
+{
+    public override DateTime Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String || reader.HasValueSequence) return default;
+        return TryParse(reader.ValueSpan, out var utc) ? utc : default;
+    }
+
+    public static bool TryParse(ReadOnlySpan<byte> s, out DateTime utc)
+    {
+        utc = default;
+        // yyyy-MM-ddTHH:mm:ss[.fff…]±hhmm
+        if (s.Length < 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return false;
+        if (!Num(s, 0, 4, out var y) || !Num(s, 5, 2, out var mo) || !Num(s, 8, 2, out var d)
+            || !Num(s, 11, 2, out var h) || !Num(s, 14, 2, out var mi) || !Num(s, 17, 2, out var sec)) return false;
+        var i = 19;
+        long ticks = 0;
+        if (s[i] == '.')
+        {
+            var scale = TimeSpan.TicksPerSecond;
+            for (i++; i < s.Length && s[i] is >= (byte)'0' and <= (byte)'9'; i++)
+                if ((scale /= 10) > 0) ticks += (s[i] - '0') * scale;
+        }
+        if (s.Length - i != 5 || s[i] is not ((byte)'+' or (byte)'-') || !Num(s, i + 1, 2, out var oh) || !Num(s, i + 3, 2, out var om)) return false;
+        if (mo is < 1 or > 12 || d < 1 || d > DateTime.DaysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return false;
+        var offset = new TimeSpan(oh, om, 0);
+        utc = new DateTime(y, mo, d, h, mi, sec, DateTimeKind.Utc).AddTicks(ticks) - (s[i] == '+' ? offset : -offset);
+        return true;
+    }
+
+    private static bool Num(ReadOnlySpan<byte> s, int at, int digits, out int value)
+    {
+        value = 0;
+        for (var k = at; k < at + digits; k++)
+        {
+            if (s[k] is < (byte)'0' or > (byte)'9') return false;
+            value = value * 10 + (s[k] - '0');
+        }
+        return true;
+    }
+
+    public override void Write(Utf8JsonWriter writer, DateTime value, JsonSerializerOptions options) =>
+        throw new NotSupportedException("timestamps are read-only");
+}

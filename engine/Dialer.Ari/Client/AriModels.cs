@@ -82,6 +82,8 @@ public sealed class AriErrorBody
 public sealed class AriEvent
 {
     [JsonPropertyName("type")] public AriEventType Type { get; set; }
+    /// <summary>When Asterisk says it happened (UTC); default when the message had none.</summary>
+    [JsonPropertyName("timestamp"), JsonConverter(typeof(AriTimestampConverter))] public DateTime Timestamp { get; set; }
     [JsonPropertyName("channel")] public AriChannel? Channel { get; set; }
     /// <summary>Dial: the channel being dialed.</summary>
     [JsonPropertyName("peer")] public AriChannel? Peer { get; set; }

@@ -11,8 +11,12 @@ public sealed record AriServerOptions
     public required string Password { get; init; }
     /// <summary>The Stasis application name (extensions.conf's Stasis(dialer,…)).</summary>
     public string App { get; init; } = "dialer";
-    /// <summary>Receive events for every channel/bridge/endpoint, not only those in our app (needed to see trunk ContactStatusChange).</summary>
-    public bool SubscribeAll { get; init; } = true;
+    /// <summary>
+    /// Receive events for every channel, bridge and endpoint on the box, not only the app's own (36–44 per call on a real
+    /// Asterisk; its per-app task queue overflowed at 20 calls/s). Off: the app hears its channels and bridges, and the
+    /// driver subscribes to each trunk's endpoint for its qualify results.
+    /// </summary>
+    public bool SubscribeAll { get; init; }
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(3);
     /// <summary>Retries of a request that got no response or a 502/503/504. Safe because every id is ours (a repeated create gets 409).</summary>
     public int MaxRetries { get; init; } = 2;

@@ -11,14 +11,14 @@ public sealed partial class AriDriver
     {
         switch (e.Type)
         {
-            case AriEventType.ContactStatusChange:
-                OnQualify(e);
+            case AriEventType.ContactStatusChange or AriEventType.PeerStatusChange or AriEventType.EndpointStateChange:
+                OnEndpointEvent(e);
                 return;
             case AriEventType.PlaybackFinished:
                 // The safe-harbor message is over: hang up ("channel:{id}").
                 if (e.Playback?.TargetUri is { } target && target.StartsWith("channel:", StringComparison.Ordinal)
                     && _legs.TryGetValue(target["channel:".Length..], out var heard) && heard.Server == server)
-                    Queue(heard, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+                    Queue(heard, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
                 return;
         }
         var chan = e.Subject;
@@ -27,25 +27,24 @@ public sealed partial class AriDriver
         {
             // Channels Asterisk made, not us: an agent calling in from their phone, a callee's leg from another server.
             case { Type: AriEventType.StasisStart, Args: ["agent", var agentId, ..] }:
-                await OnAgentDialedIn(server, agentId, chan);
+                await OnAgentDialedIn(server, agentId, chan, e.Timestamp);
                 return;
             case { Type: AriEventType.StasisStart, Args: ["xfer", var agentId, ..] }:
                 OnXferArrived(server, agentId, chan);
                 return;
         }
         if (_agentByChannel.TryGetValue(chan.Id, out var line) && line.Server == server) await OnAgentEvent(line, e, chan);
-        else if (!chan.Id.StartsWith(CallPrefix, StringComparison.Ordinal)) return;
         else if (_legs.TryGetValue(chan.Id, out var leg) && leg.Server == server) await OnCallEvent(leg, e, chan);
         else if (e.Type == AriEventType.ChannelDestroyed && _xfers.TryRemove(chan.Id, out var carried) && carried.Ended == 0)
         {
             // The leg to the agent's server failed or was hung up there: the callee cannot stay alone in its bridge.
             Log?.Invoke($"call {carried.Call.Id}: inter-server leg to agent '{carried.Agent?.Agent.Id}' ended (cause {e.Cause}): hanging up");
-            Queue(carried, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+            Queue(carried, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
         }
     }
 
     /// <summary>The agent dialed [dialer-agents] from their phone: Stasis(dialer,agent,ID). That channel is their line now.</summary>
-    private async ValueTask OnAgentDialedIn(AriClient server, string agentId, AriChannel chan)
+    private async ValueTask OnAgentDialedIn(AriClient server, string agentId, AriChannel chan, DateTime e0)
     {
         if (!_agentById.TryGetValue(agentId, out var line) || line.Server != server)
         {
@@ -56,7 +55,7 @@ public sealed partial class AriDriver
         if (line.LoggedIn && line.ChannelId != chan.Id) _ = Quietly(server.HangupAsync(line.ChannelId, ct: _stop.Token)); // the newer call wins
         _agentByChannel[chan.Id] = line;
         line.ChannelId = chan.Id;
-        await OnAgentEvent(line, new AriEvent { Type = AriEventType.ChannelStateChange }, chan);
+        await OnAgentEvent(line, new AriEvent { Type = AriEventType.ChannelStateChange, Timestamp = e0 }, chan);
     }
 
     /// <summary>A callee's leg from another server arrived in Stasis(dialer,xfer,AGENT): into that agent's bridge.</summary>
@@ -75,23 +74,30 @@ public sealed partial class AriDriver
     {
         switch (e.Type)
         {
+            case AriEventType.ChannelStateChange when chan.State == ChannelState.Ringing:
+            case AriEventType.Dial when e.DialStatus is DialStatus.Ringing or DialStatus.Progress:
+                leg.Provisional = true;
+                break;
             case AriEventType.ChannelStateChange when chan.State == ChannelState.Up && !_options.Amd:
             case AriEventType.Dial when e.DialStatus == DialStatus.Answer && !_options.Amd:
-                await AnsweredAsync(leg, human: true);
+                await AnsweredAsync(leg, human: true, e.Timestamp);
                 break;
             case AriEventType.StasisStart when e.Args is ["amd", var status, ..]:
                 // Back from the AMD context: Stasis(dialer,amd,${AMDSTATUS},${AMDCAUSE}). NOTSURE goes to an agent (never risk an abandon).
-                await AnsweredAsync(leg, human: status != "MACHINE");
+                await AnsweredAsync(leg, human: status != "MACHINE", e.Timestamp);
                 break;
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
-                Queue(leg, static (d, l, _, ct) => l.Server.ContinueAsync(l.Id, d._options.AmdContext, d._options.AmdExtension, 1, ct));
+                Queue(leg, CallCommand.Continue, static (d, l, _, ct) => l.Server.ContinueAsync(l.Id, d._options.AmdContext, d._options.AmdExtension, 1, ct));
                 break;
             case AriEventType.ChannelVarset when e.Variable == "RTPAUDIOQOS":
-                OnMedia(leg, e.Value); // the call's RTCP summary, set as it ends: quality for every call, no polling
+                OnMedia(leg, RtcpSummary.Parse(e.Value)); // the call's RTCP summary, set as it ends: quality for every call, no polling
                 break;
             case AriEventType.ChannelDestroyed:
                 var cause = e.Cause ?? 0;
-                await EndAsync(leg, cause, TrunkHealth.IsNetworkFailure(cause));
+                // A dial timeout (cause 18/19) with no ringing or progress ever seen: the far end never answered SIP at all
+                // (lab capture f: a dead carrier ends exactly like a ring timeout). That is the network's failure, not the callee's.
+                var deadPeer = cause is 18 or 19 && leg.Answered == 0 && !leg.Provisional;
+                await EndAsync(leg, cause, deadPeer || TrunkHealth.IsNetworkFailure(cause), e.Timestamp);
                 break;
         }
     }
@@ -106,18 +112,18 @@ public sealed partial class AriDriver
         switch (e.Type)
         {
             case AriEventType.ChannelStateChange when chan.State == ChannelState.Up:
-                _ = Quietly(line.Server.AddChannelAsync(line.BridgeId, chan.Id, _stop.Token)); // never hold up the event loop
+                _ = JoinBridge(line, chan.Id); // never hold up the event loop
                 break;
             case AriEventType.ChannelEnteredBridge when e.Bridge?.Id == line.BridgeId && !line.LoggedIn:
                 line.LoggedIn = true;
                 Volatile.Write(ref line.Dialing, 0);
-                await _post(EngineEvent.Login(line.Agent.Index));
+                await _post(EngineEvent.Login(line.Agent.Index, Stamp(e)));
                 break;
             case AriEventType.ChannelDtmfReceived when line.LoggedIn && e.Digit is { } key:
-                if (key == _options.DtmfReady) await _post(EngineEvent.Ready(line.Agent.Index));
-                else if (key == _options.DtmfPause) await _post(EngineEvent.Pause(line.Agent.Index, "phone"));
+                if (key == _options.DtmfReady) await _post(EngineEvent.Ready(line.Agent.Index, Stamp(e)));
+                else if (key == _options.DtmfPause) await _post(EngineEvent.Pause(line.Agent.Index, "phone", Stamp(e)));
                 else if (key == _options.DtmfHangup && _legs.Values.FirstOrDefault(l => l.Agent == line) is { } talking)
-                    Queue(talking, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+                    Queue(talking, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
                 break;
             case AriEventType.ChannelDestroyed:
                 Volatile.Write(ref line.Dialing, 0);
@@ -125,45 +131,100 @@ public sealed partial class AriDriver
                 line.ChannelId = line.DialedId;
                 if (!line.LoggedIn) break;
                 line.LoggedIn = false;
-                await _post(EngineEvent.Logout(line.Agent.Index));
+                await _post(EngineEvent.Logout(line.Agent.Index, Stamp(e)));
                 break;
         }
     }
 
-    private void OnQualify(AriEvent e)
+    /// <summary>Asterisk's time of the event, or now when it carried none.</summary>
+    private DateTime Stamp(AriEvent e) => e.Timestamp == default ? _time.GetUtcNow().UtcDateTime : e.Timestamp;
+
+    /// <summary>The agent's phone into their bridge; if that fails the agent cannot take calls: their line is hung up (they log in again).</summary>
+    private async Task JoinBridge(AgentLine line, string channelId)
+    {
+        try { await line.Server.AddChannelAsync(line.BridgeId, channelId, _stop.Token); }
+        catch (Exception e) when (e is AriException or OperationCanceledException)
+        {
+            Log?.Invoke($"agent {line.Agent.Id}: phone could not join the bridge: {e.Message}");
+            await Quietly(line.Server.HangupAsync(channelId, ct: _stop.Token));
+        }
+    }
+
+    /// <summary>
+    /// Qualify results and endpoint states of a trunk (subscribed as endpoint:PJSIP/&lt;trunk&gt;): Unreachable or offline
+    /// takes it out, Reachable or online brings it back at once (after a boot every trunk reads offline until its first
+    /// qualify, ~1.2 s); a qualify round trip feeds the breaker.
+    /// </summary>
+    private void OnEndpointEvent(AriEvent e)
     {
         if (e.Endpoint?.Resource is not { } resource || !_trunkByEndpoint.TryGetValue(resource, out var trunk)) return;
-        var now = _time.GetUtcNow();
-        if (e.ContactInfo?.ContactStatus == "Unreachable")
+        if (e.Type == AriEventType.ContactStatusChange && e.ContactInfo?.ContactStatus is { } status)
         {
-            ApplyBreaker(trunk, Health.OnUnreachable(trunk, now));
-            return;
+            if (status is "Reachable" or "Unreachable") OnEndpointState(trunk, status);
+            if (status == "Reachable" && double.TryParse(e.ContactInfo.RoundtripUsec, System.Globalization.CultureInfo.InvariantCulture, out var us) && us > 0)
+                ApplyBreaker(trunk, Health.OnRtt(trunk, us / 1000, _time.GetUtcNow()), $"qualify round trip {us / 1000:0} ms");
         }
-        if (double.TryParse(e.ContactInfo?.RoundtripUsec, System.Globalization.CultureInfo.InvariantCulture, out var us) && us > 0)
-            ApplyBreaker(trunk, Health.OnRtt(trunk, us / 1000, now));
+        else if (e.Endpoint.State is { } state) OnEndpointState(trunk, state);
     }
 
-    private void OnMedia(Leg leg, string? rtcpAll)
+    /// <summary>A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends), counted only if packets arrived since the last reading of it.</summary>
+    private void OnMedia(Leg leg, RtcpSummary? reading)
     {
-        if (RtcpSummary.Parse(rtcpAll) is { } m) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, m, _time.GetUtcNow()));
+        if (reading is not { } m) return;
+        var fresh = m.Since(leg.LastRtcp);
+        leg.LastRtcp = m;
+        if (fresh is { } f) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, f, _time.GetUtcNow()), $"RTCP rtt {f.RttMs:0} ms, loss {f.Loss:P0}");
     }
 
-    /// <summary>Each trunk's PJSIP endpoint must exist on its server and be online; one that is missing or offline cannot carry calls.</summary>
+    /// <summary>
+    /// Each trunk's PJSIP endpoint must exist on its server: a missing one is out until it appears. One that reads offline
+    /// is not taken out here: right after a boot every trunk reads offline until its first qualify, which is spread over
+    /// qualify_frequency (lab capture c: 11.9 s), while Asterisk dials it all the same. A dead one says so by an
+    /// Unreachable qualify, or by refusing the next call while offline (BlameTrunkAsync).
+    /// </summary>
     private async Task CheckTrunkEndpoints(AriClient server, CancellationToken ct)
     {
-        foreach (var (resource, trunk) in _trunkByEndpoint)
+        for (var t = 0; t < _trunks.Count; t++)
         {
-            if (_trunkServer[trunk] != server) continue;
-            AriEndpoint ep;
-            try { ep = await server.GetEndpointAsync("PJSIP", resource, ct); }
-            catch (AriException e) // Asterisk's trouble, not the trunk's: the calls will tell
+            if (_trunkServer[t] != server) continue;
+            try
             {
-                Log?.Invoke($"trunk '{_trunks[trunk].Name}': endpoint check failed: {e.Message}");
-                continue;
+                var ep = await server.GetEndpointAsync("PJSIP", _trunkEndpoint[t], ct);
+                if (ep.State == "missing") OnEndpointState(t, "missing");
+                else if (ep.State == "offline") Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint offline on '{server.ServerId}' (not qualified yet?): calls go on until it is found unreachable");
+                else OnEndpointState(t, ep.State ?? "unknown");
             }
-            if (ep.State is null or "online") continue;
-            Log?.Invoke($"trunk '{_trunks[trunk].Name}': PJSIP endpoint '{resource}' is {ep.State} on ARI server '{server.ServerId}'");
-            ApplyBreaker(trunk, Health.OnUnreachable(trunk, _time.GetUtcNow()));
+            catch (AriException e) // Asterisk's trouble, not the trunk's: RestHealth counts it
+            {
+                Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint check failed: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>The event types the driver acts on; everything else Asterisk need not even serialize.</summary>
+    private static readonly string[] EventsWeUse =
+    [
+        "StasisStart", "StasisEnd", "ChannelStateChange", "Dial", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelDtmfReceived",
+        "PlaybackFinished", "ContactStatusChange", "PeerStatusChange", "EndpointStateChange",
+    ];
+
+    /// <summary>
+    /// What the app hears (lab capture g): without subscribeAll, its own channels and bridges, plus each trunk's endpoint
+    /// (qualify results → trunk health); and only the event types it uses. A failure here is logged, not fatal: the
+    /// calls still work, only with more events (an Asterisk before 16.3 has no event filter).
+    /// </summary>
+    private async Task SubscribeAsync(AriClient server, CancellationToken ct)
+    {
+        try
+        {
+            if (!server.Options.SubscribeAll)
+                foreach (var (resource, trunk) in _trunkByEndpoint)
+                    if (_trunkServer[trunk] == server) await server.SubscribeAsync($"endpoint:PJSIP/{resource}", ct);
+            await server.SetEventFilterAsync(_options.EveryCallQuality ? [.. EventsWeUse, "ChannelVarset"] : EventsWeUse, ct);
+        }
+        catch (AriException e)
+        {
+            Log?.Invoke($"ARI {server.ServerId}: subscribing to what the dialer needs failed: {e.Message}");
         }
     }
 
@@ -177,10 +238,9 @@ public sealed partial class AriDriver
     public async ValueTask ReconcileAsync(AriClient server, ReconcileReason reason, CancellationToken ct)
     {
         Interlocked.Increment(ref Stats._reconciliations);
-        if (!server.Options.SubscribeAll)
-            // Without subscribeAll the app hears of an endpoint only when subscribed (ContactStatusChange → trunk health).
-            foreach (var (resource, trunk) in _trunkByEndpoint)
-                if (_trunkServer[trunk] == server) await server.SubscribeAsync($"endpoint:PJSIP/{resource}", ct);
+        SetServerOut(server, Out.Events, false, "events socket up");
+        SetServerOut(server, Out.Refusing, false, "reconnected");
+        await SubscribeAsync(server, ct);
         await CheckTrunkEndpoints(server, ct);
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         foreach (var leg in _legs.Values)
@@ -191,10 +251,11 @@ public sealed partial class AriDriver
                 Interlocked.Increment(ref Stats._reconciledEnds);
                 await EndAsync(leg, cause: 0, networkFailure: false);
             }
-            else if (ch.State == ChannelState.Up && !_options.Amd) await AnsweredAsync(leg, human: true);
+            else if (ch.State == ChannelState.Up && !_options.Amd) await AnsweredAsync(leg, human: true, default);
         }
         foreach (var id in channels.Keys)
-            if (id.StartsWith(CallPrefix, StringComparison.Ordinal) && !_legs.ContainsKey(id) && !_agentByChannel.ContainsKey(id) && !_xfers.ContainsKey(id))
+            // Only our own: other nodes (and other campaigns) may share this Asterisk.
+            if (_owner.Owns(id) && !_legs.ContainsKey(id) && !_agentByChannel.ContainsKey(id) && !_xfers.ContainsKey(id))
             {
                 Interlocked.Increment(ref Stats._orphansHungUp);
                 await server.HangupAsync(id, ct: ct);
@@ -206,7 +267,7 @@ public sealed partial class AriDriver
             {
                 line.LoggedIn = false;
                 line.ChannelId = line.DialedId;
-                await _post(EngineEvent.Logout(line.Agent.Index));
+                await _post(EngineEvent.Logout(line.Agent.Index, _time.GetUtcNow().UtcDateTime));
             }
             if (!line.LoggedIn) _ = LoginAsync(line);
         }
@@ -257,8 +318,9 @@ public sealed partial class AriDriver
                 foreach (var t in Health.DueForProbe(now))
                 {
                     Log?.Invoke($"trunk '{_trunks[t].Name}': cool-down over, probing");
-                    _setTrunkAvailable?.Invoke(t, true);
+                    SetTrunkOut(t, Out.Breaker, false, "cool-down over, probing");
                 }
+                await CheckServers(ct);
                 if (_options.RtcpPollEvery <= TimeSpan.Zero || now < nextRtcp) continue;
                 nextRtcp = now + _options.RtcpPollEvery;
                 await PollRtcp(ct);
@@ -276,9 +338,9 @@ public sealed partial class AriDriver
             sampled[leg.Trunk] = true;
             try
             {
-                OnMedia(leg, await leg.Server.GetVariableAsync(leg.Id, "CHANNEL(rtcp,all)", ct));
+                OnMedia(leg, RtcpSummary.Parse(await leg.Server.GetVariableAsync(leg.Id, "CHANNEL(rtcp,all)", ct)));
             }
-            catch (AriException) { } // the call ended meanwhile
+            catch (AriException) { } // the call ended meanwhile (or REST trouble, which RestHealth counts)
         }
     }
 }

@@ -15,45 +15,43 @@ namespace Dialer.Ari.Driver;
 /// agent's phone sits in its own mixing bridge, so connecting a callee is one addChannel. A callee answered on
 /// another server than its agent's is bridged there with a leg over the inter-server trunk, which arrives on the
 /// agent's server in Stasis(dialer,xfer,AGENT) and joins the agent's bridge.
+/// Every channel and bridge id carries its owner (<see cref="ChannelOwner"/>: node and campaign) and is prefix-free.
+/// What fails comes back to the engine as events: a command that did not happen as CommandFailed, a trunk that cannot
+/// take calls (breaker, endpoint offline, server's events socket down, REST failing, slow or refusing) as TrunkState.
 /// </summary>
 public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDisposable
 {
-    public const string CallPrefix = "dialer-";
-    private const string AgentPrefix = "dialer-agent-";
-    private const string BridgePrefix = "dialer-bridge-";
-    private const string XferSuffix = "-x";
-
     private readonly AriDriverOptions _options;
+    private readonly ChannelOwner _owner;
     private readonly Dictionary<string, AriClient> _servers;
     private readonly AriClient[] _trunkServer;
     private readonly IReadOnlyList<TrunkConfig> _trunks;
     private readonly Dictionary<string, int> _trunkByEndpoint = new(StringComparer.Ordinal);
+    private readonly string[] _trunkEndpoint;
     private readonly AgentLine[] _agents;
     private readonly Dictionary<string, AgentLine> _agentById = new(StringComparer.Ordinal);
-    // The agent's current phone channel: ours (dialer-agent-…) or one the agent dialed in on (Asterisk's id).
+    // The agent's current phone channel: ours (ChannelOwner.Agent) or one the agent dialed in on (Asterisk's id).
     private readonly ConcurrentDictionary<string, AgentLine> _agentByChannel = new(StringComparer.Ordinal);
-    // Inter-server legs (dialer-<call>-x) by channel id → the callee leg they carry to its agent.
+    // Inter-server legs (ChannelOwner.Xfer) by channel id → the callee leg they carry to its agent.
     private readonly ConcurrentDictionary<string, Leg> _xfers = new(StringComparer.Ordinal);
     private readonly Func<EngineEvent, ValueTask> _post;
-    private readonly Action<int, bool>? _setTrunkAvailable;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Leg> _legs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, TaskCompletionSource> _firstReconcile;
     private Task? _housekeeping;
 
-    /// <param name="post">Where engine events go (EngineHost.PostAsync).</param>
-    /// <param name="setTrunkAvailable">Applies a circuit-breaker decision to the engine's trunk router (on the engine loop).</param>
+    /// <param name="post">Where engine events go (EngineHost.PostAsync): call and agent events, CommandFailed and TrunkState.</param>
     public AriDriver(AriDriverOptions options, IReadOnlyList<AriClient> servers, IReadOnlyList<TrunkConfig> trunks, IReadOnlyList<Agent> agents,
-        Func<EngineEvent, ValueTask> post, Action<int, bool>? setTrunkAvailable = null, TimeProvider? time = null)
+        Func<EngineEvent, ValueTask> post, TimeProvider? time = null)
     {
         if (servers.Count == 0) throw new ArgumentException("at least one ARI server is needed", nameof(servers));
         _options = options;
+        _owner = options.Owner;
         _servers = servers.ToDictionary(s => s.ServerId, StringComparer.Ordinal);
         _firstReconcile = servers.ToDictionary(s => s.ServerId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), StringComparer.Ordinal);
         _trunks = trunks;
         _post = post;
-        _setTrunkAvailable = setTrunkAvailable;
         _time = time ?? TimeProvider.System;
         Health = new TrunkHealth(trunks.Count, options);
         var agentServer = Server(options.AgentServer ?? servers[0].ServerId, "agent_server");
@@ -61,13 +59,14 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         foreach (var a in agents)
         {
             var server = options.AgentServers.TryGetValue(a.Id, out var sid) ? Server(sid, $"agent '{a.Id}'") : agentServer;
-            var line = new AgentLine(a, server, options.AgentEndpoints.TryGetValue(a.Id, out var ep) ? ep : $"PJSIP/{a.Id}");
+            var line = new AgentLine(a, server, options.AgentEndpoints.TryGetValue(a.Id, out var ep) ? ep : $"PJSIP/{a.Id}", _owner);
             _agents[a.Index] = line;
             _agentById[a.Id] = line;
             _agentById.TryAdd(EndpointResource(line.Endpoint), line); // [dialer-agents] passes ${CHANNEL(endpoint)}
             _agentByChannel[line.DialedId] = line;
         }
         _trunkServer = new AriClient[trunks.Count];
+        _trunkEndpoint = new string[trunks.Count];
         for (var t = 0; t < trunks.Count; t++)
         {
             var tr = trunks[t];
@@ -77,8 +76,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             if (options.InterServerEndpoint is null && _agents.FirstOrDefault(a => a.Server != _trunkServer[t]) is { } far)
                 throw new ArgumentException($"trunk '{tr.Name}' is on server '{_trunkServer[t].ServerId}' but agent '{far.Agent.Id}' is on '{far.Server.ServerId}': " +
                                             "set ari.inter_server_endpoint (e.g. \"PJSIP/{agent}@{server}\") so calls can cross, or keep them on one server");
-            _trunkByEndpoint[EndpointResource(tr.Endpoint)] = t;
+            _trunkEndpoint[t] = EndpointResource(tr.Endpoint);
+            _trunkByEndpoint[_trunkEndpoint[t]] = t;
         }
+        InitHealth(servers);
     }
 
     public TrunkHealth Health { get; }
@@ -94,6 +95,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     /// </summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
+        _forwarding = Task.Run(ForwardNotices);
         foreach (var s in _servers.Values) s.Start(this);
         _housekeeping = Task.Run(() => Housekeeping(_stop.Token));
         await Task.WhenAll(_servers.Keys.Select(id => _firstReconcile[id].Task)).WaitAsync(ct);
@@ -107,7 +109,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var leg = new Leg(call, _trunkServer[t], t);
         _legs[leg.Id] = leg; // before the request: Asterisk's first events often beat its reply
         Health.OnPlaced(t, _time.GetUtcNow());
-        Queue(leg, PlaceAsync, ringTimeout);
+        Queue(leg, CallCommand.Originate, PlaceAsync, ringTimeout);
     }
 
     public void Connect(Call call, Agent agent)
@@ -120,20 +122,24 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         }
         if (leg.AnsweredTicks != 0) Stats.AnswerToBridge.Add(Stopwatch.GetElapsedTime(leg.AnsweredTicks));
         leg.Agent = _agents[agent.Index];
-        Queue(leg, static (d, l, _, ct) => d.BridgeAsync(l, ct));
+        Queue(leg, CallCommand.Connect, static (d, l, _, ct) => d.BridgeAsync(l, ct));
     }
 
     public void SafeHarbor(Call call)
     {
-        if (_legs.TryGetValue(call.ChannelId, out var leg)) Queue(leg, static (d, l, _, ct) => d.SafeHarborAsync(l, ct));
+        if (_legs.TryGetValue(call.ChannelId, out var leg)) Queue(leg, CallCommand.SafeHarbor, static (d, l, _, ct) => d.SafeHarborAsync(l, ct));
     }
 
     public void Hangup(Call call)
     {
-        if (_legs.TryGetValue(call.ChannelId, out var leg)) Queue(leg, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+        if (_legs.TryGetValue(call.ChannelId, out var leg)) Queue(leg, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
     }
 
-    /// <summary>Hangs up every call and agent phone and removes the agents' bridges.</summary>
+    /// <summary>
+    /// Hangs up every call and agent phone and removes the agents' bridges. Every call's end is reported to the engine
+    /// (its ChannelDestroyed, or — if Asterisk does not confirm before <paramref name="ct"/> ends or cannot be reached — an
+    /// end with cause 0), so every attempt can be closed: keep the engine loop running until this returns.
+    /// </summary>
     public async Task StopAsync(CancellationToken ct = default)
     {
         var work = new List<Task>();
@@ -149,12 +155,26 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             work.Add(Quietly(a.Server.DeleteBridgeAsync(a.BridgeId, ct)));
         }
         await Task.WhenAll(work);
+        // The hang-ups' ChannelDestroyed end the calls; wait for them, then end what Asterisk never confirmed.
+        try
+        {
+            while (!_legs.IsEmpty) await Task.Delay(TimeSpan.FromMilliseconds(10), _time, ct);
+        }
+        catch (OperationCanceledException) { }
+        foreach (var leg in _legs.Values) await EndAsync(leg, cause: 0, networkFailure: false);
+        await Flushed();
+    }
+
+    /// <summary>Waits until every notice queued so far reached the engine.</summary>
+    private async Task Flushed()
+    {
+        for (var i = 0; i < 200 && _waitingPosts.Reader.Count > 0; i++) await Task.Delay(5);
     }
 
     private static async Task Quietly(Task t)
     {
         try { await t; }
-        catch (AriException) { }
+        catch (Exception e) when (e is AriException or OperationCanceledException) { }
     }
 
     // ---- REST work per call --------------------------------------------------------------------------
@@ -162,12 +182,12 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private delegate Task Work(AriDriver driver, Leg leg, TimeSpan arg, CancellationToken ct);
 
     /// <summary>Appends work to the call's queue: it runs after the call's earlier work, off the caller's thread.</summary>
-    private void Queue(Leg leg, Work work, TimeSpan arg = default)
+    private void Queue(Leg leg, CallCommand command, Work work, TimeSpan arg = default)
     {
-        lock (leg) leg.Tail = Run(leg.Tail, leg, work, arg);
+        lock (leg) leg.Tail = Run(leg.Tail, leg, command, work, arg);
     }
 
-    private async Task Run(Task previous, Leg leg, Work work, TimeSpan arg)
+    private async Task Run(Task previous, Leg leg, CallCommand command, Work work, TimeSpan arg)
     {
         if (previous.IsCompleted) await Task.Yield(); // never run REST on the engine's thread
         else await previous;
@@ -175,11 +195,15 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         {
             await work(this, leg, arg, _stop.Token);
         }
-        catch (Exception e) // a failed command must never fault the call's queue silently: count it, say it, go on
+        catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
+            // A command that did not happen goes back to the engine, which decides (another agent, safe harbor, hang up).
+            // A call already gone needs nothing more: its end is on the way.
             Interlocked.Increment(ref Stats._commandFailures);
-            Log?.Invoke($"call {leg.Call.Id}: {e.Message}");
+            Log?.Invoke($"call {leg.Call.Id}: {command} failed: {e.Message}");
+            if (leg.Ended == 0) await _post(EngineEvent.Failed(leg.Call.Id, command, e.Message, leg.Agent?.Agent.Index ?? -1, _time.GetUtcNow().UtcDateTime));
         }
+        catch (OperationCanceledException) { } // the driver is stopping
     }
 
     private static async Task PlaceAsync(AriDriver d, Leg leg, TimeSpan ringTimeout, CancellationToken ct)
@@ -187,18 +211,21 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var o = d._options;
         var endpoint = DialString(d._trunks[leg.Trunk].Endpoint!, leg.Call.Lead.Phone);
         var callerId = o.CallerIdByRegion.TryGetValue(leg.Call.Lead.Region, out var cid) ? cid : o.DefaultCallerId;
-        var vars = new Dictionary<string, string>(3) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
         try
         {
             if (o.Amd)
-                await leg.Server.OriginateAsync(leg.Id, endpoint, "callee", callerId, timeout, vars, ct);
+            {
+                try { await leg.Server.OriginateAsync(leg.Id, endpoint, "callee", callerId, timeout, vars, ct); }
+                catch (AriConflictException e) when (e.Retried) { } // our own first request got through: the call is dialing
+            }
             else
             {
-                // A created channel has no caller id parameter: set it like the dialplan would.
-                if (callerId is not null) vars["CALLERID(num)"] = callerId;
                 try { await leg.Server.CreateChannelAsync(leg.Id, endpoint, "callee", vars, ct); }
-                catch (AriConflictException) { } // our retry after a lost reply: it exists already
+                catch (AriConflictException e) when (e.Retried) { } // our own first request made it: it exists already
+                // PJSIP builds From: out of the connected line, not CALLERID: set both (as the originate path does), before dialing.
+                if (callerId is not null) await d.SetCallerIdAsync(leg, callerId, ct);
                 await leg.Server.DialAsync(leg.Id, timeout, ct);
             }
             Interlocked.Increment(ref d.Stats._placed);
@@ -209,11 +236,46 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             // Never leave a half-made call behind; then tell the engine the attempt failed (cause 0 → congestion, retried later).
             Interlocked.Increment(ref d.Stats._placeFailures);
             d.Log?.Invoke($"call {leg.Call.Id}: placing on '{d._trunks[leg.Trunk].Name}' failed: {e.Message}");
-            try { await leg.Server.HangupAsync(leg.Id, ct: ct); }
-            catch (AriException) { }
-            // Only a refused allocation (unknown or unusable trunk endpoint) blames the trunk; other REST trouble is Asterisk's.
-            await d.EndAsync(leg, cause: 0, networkFailure: e is AriServerErrorException { AsteriskMessage: "Allocation failed" });
+            // A 409 on a first request is somebody else's channel with our id: never touch it.
+            if (e is not AriConflictException) await Quietly(leg.Server.HangupAsync(leg.Id, ct: ct));
+            var blameTrunk = await d.BlameTrunkAsync(leg, e, ct);
+            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, e.Message, at: d._time.GetUtcNow().UtcDateTime));
+            await d.EndAsync(leg, cause: 0, networkFailure: blameTrunk);
         }
+    }
+
+    /// <summary>CALLERID and CONNECTEDLINE of a created channel, "Name &lt;number&gt;" or a bare number (lab capture b: only CONNECTEDLINE reaches From:).</summary>
+    private async Task SetCallerIdAsync(Leg leg, string callerId, CancellationToken ct)
+    {
+        var lt = callerId.IndexOf('<');
+        var gt = callerId.IndexOf('>');
+        var (name, number) = lt >= 0 && gt > lt ? (callerId[..lt].Trim().Trim('"'), callerId[(lt + 1)..gt]) : ("", callerId.Trim());
+        await leg.Server.SetVariableAsync(leg.Id, "CONNECTEDLINE(num)", number, ct);
+        if (name.Length > 0) await leg.Server.SetVariableAsync(leg.Id, "CONNECTEDLINE(name)", name, ct);
+        await leg.Server.SetVariableAsync(leg.Id, "CALLERID(num)", number, ct);
+    }
+
+    /// <summary>
+    /// Whose fault a refused originate is. No answer from Asterisk at all counts against the trunk (and the server:
+    /// RestHealth). "Allocation failed" means the endpoint is unusable — or that Asterisk is shutting down (lab capture e):
+    /// if the trunk's endpoint reads fine, the server is refusing, its trunks rest and no breaker hears of it.
+    /// </summary>
+    private async Task<bool> BlameTrunkAsync(Leg leg, AriException e, CancellationToken ct)
+    {
+        if (e is AriUnavailableException) return true;
+        if (e is not AriServerErrorException { AsteriskMessage: "Allocation failed" }) return false;
+        try
+        {
+            var ep = await leg.Server.GetEndpointAsync("PJSIP", _trunkEndpoint[leg.Trunk], ct);
+            if (ep.State is "offline" or "missing")
+            {
+                OnEndpointState(leg.Trunk, ep.State);
+                return false;
+            }
+        }
+        catch (AriException) { return false; } // cannot tell: blame nobody
+        SetServerOut(leg.Server, Out.Refusing, true, "refuses new channels while the trunk endpoint is fine (shutting down?)");
+        return false;
     }
 
     private async Task BridgeAsync(Leg leg, CancellationToken ct)
@@ -227,8 +289,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         }
         // The agent is on another Asterisk: bridge the callee here with a leg dialed to the agent's server, where it
         // enters Stasis(dialer,xfer,AGENT) and joins the agent's bridge (OnXferArrived).
-        var xfer = leg.Id + XferSuffix;
-        leg.XferBridge = BridgePrefix + "xfer-" + leg.Call.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var xfer = leg.XferId;
+        leg.XferBridge = leg.Call.Owner.XferBridge(leg.Call.Id);
         _xfers[xfer] = leg;
         await leg.Server.CreateBridgeAsync(leg.XferBridge, "mixing", null, ct);
         var endpoint = _options.InterServerEndpoint!.Replace("{agent}", line.Agent.Id, StringComparison.Ordinal).Replace("{server}", line.Server.ServerId, StringComparison.Ordinal);
@@ -268,23 +330,28 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         catch (Exception e) when (e is AriException or OperationCanceledException) { }
     }
 
-    /// <summary>Ends the call once (events, failed REST and reconciliation may all try).</summary>
-    private async ValueTask EndAsync(Leg leg, int cause, bool networkFailure)
+    /// <summary>
+    /// Ends the call once (events, failed REST, reconciliation and stop may all try). <paramref name="networkFailure"/>
+    /// blames the trunk (its breaker hears of it) and makes an unanswered call's outcome congestion whatever its cause.
+    /// </summary>
+    private async ValueTask EndAsync(Leg leg, int cause, bool networkFailure, DateTime at = default)
     {
         if (Interlocked.Exchange(ref leg.Ended, 1) == 1) return;
         _legs.TryRemove(leg.Id, out _);
+        var outcome = CallOutcome.None;
         if (leg.Answered == 0)
         {
             Interlocked.Increment(ref Stats._unanswered);
-            ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()));
+            ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()), $"cause {cause}");
+            outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
         }
-        await _post(EngineEvent.Ended(leg.Call.Id, leg.Answered == 0 ? CallOutcomes.FromQ850(cause) : CallOutcome.None, cause));
+        await _post(EngineEvent.Ended(leg.Call.Id, outcome, cause, at == default ? _time.GetUtcNow().UtcDateTime : at));
         if (leg.Recording is var (recServer, rec)) _ = Quietly(recServer.StopRecordingAsync(rec, _stop.Token));
         if (leg.XferBridge is { } xb)
         {
             // The callee is gone: drop the inter-server leg (the agent stays in their own bridge) and its bridge.
-            _xfers.TryRemove(leg.Id + XferSuffix, out _);
-            _ = Quietly(leg.Server.HangupAsync(leg.Id + XferSuffix, ct: _stop.Token));
+            _xfers.TryRemove(leg.XferId, out _);
+            _ = Quietly(leg.Server.HangupAsync(leg.XferId, ct: _stop.Token));
             _ = Quietly(leg.Server.DeleteBridgeAsync(xb, _stop.Token));
         }
         if (leg.Agent is { } agent) ReadyAfterWrap(agent);
@@ -306,21 +373,14 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         catch (OperationCanceledException) { }
     }
 
-    private async ValueTask AnsweredAsync(Leg leg, bool human)
+    /// <summary>The callee answered (a person, or AMD's verdict); <paramref name="at"/> is Asterisk's time of it, so the 2 s run from the answer.</summary>
+    private async ValueTask AnsweredAsync(Leg leg, bool human, DateTime at)
     {
         if (Interlocked.Exchange(ref leg.Answered, 1) == 1) return;
         leg.AnsweredTicks = Stopwatch.GetTimestamp();
         Interlocked.Increment(ref Stats._answered);
-        ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure: false, _time.GetUtcNow()));
-        await _post(EngineEvent.Answered(leg.Call.Id, human));
-    }
-
-    private void ApplyBreaker(int trunk, bool? available)
-    {
-        if (available is not { } on) return;
-        Log?.Invoke($"trunk '{_trunks[trunk].Name}': circuit {(on ? "closed, back in service" : "open, out of service")}");
-        if (!on) Interlocked.Increment(ref Stats._breakerTrips);
-        _setTrunkAvailable?.Invoke(trunk, on);
+        ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure: false, _time.GetUtcNow()), "a call answered");
+        await _post(EngineEvent.Answered(leg.Call.Id, human, at == default ? _time.GetUtcNow().UtcDateTime : at));
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------
@@ -348,16 +408,13 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private AriClient Server(string id, string where) =>
         _servers.TryGetValue(id, out var s) ? s : throw new ArgumentException($"{where}: no ARI server '{id}' (known: {string.Join(", ", _servers.Keys)})");
 
-    private static string SafeId(string s) => string.Create(s.Length, s, static (span, src) =>
-    {
-        for (var i = 0; i < src.Length; i++) span[i] = char.IsAsciiLetterOrDigit(src[i]) || src[i] is '-' or '_' ? src[i] : '_';
-    });
-
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
         if (_housekeeping is not null) await _housekeeping;
         foreach (var s in _servers.Values) await s.DisposeAsync();
+        _waitingPosts.Writer.TryComplete();
+        if (_forwarding is not null) await _forwarding;
         _stop.Dispose();
     }
 
@@ -366,6 +423,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         public Call Call { get; } = call;
         public string Id { get; } = call.ChannelId;
+        /// <summary>The leg that carries this callee to an agent on another server.</summary>
+        public string XferId => Call.Owner.Xfer(Call.Id);
         public AriClient Server { get; } = server;
         public int Trunk { get; } = trunk;
         public Task Tail = Task.CompletedTask;
@@ -373,6 +432,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public int Ended;
         public long AnsweredTicks;
         public volatile bool Placed;
+        /// <summary>Ringing or progress was seen: the far end answered SIP (a dial timeout is then a no-answer, not a dead carrier).</summary>
+        public volatile bool Provisional;
+        /// <summary>The last RTCP poll of this call (readings count only when packets arrived since).</summary>
+        public RtcpSummary? LastRtcp;
         public AgentLine? Agent;
         public (AriClient Server, string Name)? Recording;
         /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>
@@ -380,16 +443,16 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     }
 
     /// <summary>An agent's phone and the bridge it waits in while logged in.</summary>
-    private sealed class AgentLine(Agent agent, AriClient server, string endpoint)
+    private sealed class AgentLine(Agent agent, AriClient server, string endpoint, ChannelOwner owner)
     {
         public Agent Agent { get; } = agent;
         public AriClient Server { get; } = server;
         public string Endpoint { get; } = endpoint;
         /// <summary>The channel id we give the agent's phone when we call it.</summary>
-        public string DialedId { get; } = AgentPrefix + SafeId(agent.Id);
+        public string DialedId { get; } = owner.Agent(agent.Id);
         /// <summary>The phone's channel now: <see cref="DialedId"/>, or the agent's own call into [dialer-agents].</summary>
-        public volatile string ChannelId = AgentPrefix + SafeId(agent.Id);
-        public string BridgeId { get; } = BridgePrefix + SafeId(agent.Id);
+        public volatile string ChannelId = owner.Agent(agent.Id);
+        public string BridgeId { get; } = owner.AgentBridge(agent.Id);
         public volatile bool LoggedIn;
         public int Dialing;
     }

@@ -1,8 +1,12 @@
+using Dialer.Core.Domain;
+
 namespace Dialer.Ari.Driver;
 
 /// <summary>How the ARI driver maps the engine's commands onto Asterisk (see asterisk-conf/README.md).</summary>
 public sealed record AriDriverOptions
 {
+    /// <summary>Node and campaign, carried in every channel and bridge id the driver makes (the engine's EngineSetup.Owner must be the same).</summary>
+    public ChannelOwner Owner { get; init; } = ChannelOwner.Default;
     /// <summary>Server id (AriServerOptions.Id) carrying each trunk, by trunk name; unlisted trunks use the first server.</summary>
     public IReadOnlyDictionary<string, string> TrunkServers { get; init; } = new Dictionary<string, string>();
     /// <summary>Server id of the agents' phones and bridges (default: the first server). Calls can only reach agents on their own server.</summary>
@@ -49,14 +53,26 @@ public sealed record AriDriverOptions
     /// </summary>
     public TimeSpan? AutoReadyAfter { get; init; }
 
-    /// <summary>Network failures in a row (cause 27/34/38/41/42/44/102, or no answer from Asterisk at all) that take a trunk out.</summary>
+    /// <summary>REST requests in a row that get no answer (refused, reset, timed out, 502–504) before a server's trunks are taken out.</summary>
+    public int ServerFailures { get; init; } = 3;
+    /// <summary>95th percentile of a server's recent REST latencies above which its trunks are taken out (a slow Asterisk leaves callees in silence).</summary>
+    public TimeSpan ServerMaxLatency { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>After Asterisk refused a call while its trunk endpoint was fine (it is shutting down), its trunks rest this long before calls try again.</summary>
+    public TimeSpan RefusalPause { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Network failures in a row (cause 27/34/38/41/42/44/102, a dial timeout without any provisional response, or no answer from Asterisk at all) that take a trunk out.</summary>
     public int BreakerFailures { get; init; } = 3;
     /// <summary>How long a tripped trunk rests before recovery probes (doubles while probes fail, at most 10 min).</summary>
     public TimeSpan BreakerCooldown { get; init; } = TimeSpan.FromSeconds(30);
-    /// <summary>Smoothed round trip (qualify or RTCP) above which a trunk is taken out.</summary>
+    /// <summary>Smoothed round trip (qualify or fresh RTCP) above which a trunk is taken out.</summary>
     public double MaxRttMs { get; init; } = 500;
     /// <summary>Smoothed share of RTP packets lost (RTCP) above which a trunk is taken out.</summary>
     public double MaxLoss { get; init; } = 0.05;
+    /// <summary>
+    /// Hear every call's RTCP summary as it ends (RTPAUDIOQOS): lets ChannelVarset events through the app's event filter,
+    /// about two thirds of a call's events on a real Asterisk. Off (default): trunk quality comes from polling (<see cref="RtcpPollEvery"/>).
+    /// </summary>
+    public bool EveryCallQuality { get; init; }
     /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all); zero disables it (every answered call still reports RTPAUDIOQOS as it ends).</summary>
     public TimeSpan RtcpPollEvery { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -7,8 +7,9 @@ public enum BreakerState : byte { Closed, Open, HalfOpen }
 /// <summary>
 /// Per-trunk circuit breaker fed by call results and media quality. Closed: the router may pick the trunk.
 /// Open after <see cref="AriDriverOptions.BreakerFailures"/> network failures in a row that are also at least half
-/// of its recent calls (or a round trip above
-/// <see cref="AriDriverOptions.MaxRttMs"/>): the router skips it. After a cool-down it is half-open: calls may
+/// of its recent calls (or a round trip or loss above <see cref="AriDriverOptions.MaxRttMs"/>,
+/// <see cref="AriDriverOptions.MaxLoss"/>): the router skips it. An endpoint that is offline is not a breaker matter
+/// (it is out while offline and back the moment it is reachable: see AriDriver.Health). After a cool-down it is half-open: calls may
 /// go again as recovery probes; the first result closes it, or opens it again with a doubled cool-down.
 /// Thread-safe (one lock): results come from every server's event loop.
 /// </summary>
@@ -48,46 +49,37 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         }
     }
 
-    /// <summary>Round trip of the trunk's SIP qualify or a call's RTCP, in ms; a smoothed value over the limit opens the breaker.</summary>
+    /// <summary>Round trip of the trunk's SIP qualify, in ms: a smoothed value over the limit opens the breaker, one under it closes a half-open one.</summary>
     public bool? OnRtt(int trunk, double rttMs, DateTimeOffset now)
     {
         lock (_gate)
         {
             var t = _t[trunk];
-            t.RttMs = double.IsNaN(t.RttMs) ? rttMs : 0.7 * t.RttMs + 0.3 * rttMs;
+            Smooth(t, rttMs);
             if (t.RttMs > options.MaxRttMs && t.State == BreakerState.Closed) return Open(t, now, options.BreakerCooldown);
             if (t.RttMs <= options.MaxRttMs && t.State == BreakerState.HalfOpen) return Close(t);
             return null;
         }
     }
 
-    /// <summary>A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends): round trip and loss both count against the limits.</summary>
+    /// <summary>
+    /// A fresh RTCP reading of a call up on the trunk: round trip (when the far end reported one) and loss count against
+    /// the limits and may open the breaker. It never closes one: it tells how calls already up sound, not whether new
+    /// calls get through (a dead carrier's last call still reads 0 ms).
+    /// </summary>
     public bool? OnMedia(int trunk, RtcpSummary media, DateTimeOffset now)
     {
         lock (_gate)
         {
             var t = _t[trunk];
+            if (media.HasRtt) Smooth(t, media.RttMs);
             t.Loss = double.IsNaN(t.Loss) ? media.Loss : 0.7 * t.Loss + 0.3 * media.Loss;
-        }
-        var byRtt = OnRtt(trunk, media.RttMs, now);
-        lock (_gate)
-        {
-            var t = _t[trunk];
-            if (t.Loss > options.MaxLoss && t.State == BreakerState.Closed) return Open(t, now, options.BreakerCooldown);
-            return byRtt;
+            var bad = t.Loss > options.MaxLoss || t.RttMs > options.MaxRttMs;
+            return bad && t.State == BreakerState.Closed ? Open(t, now, options.BreakerCooldown) : null;
         }
     }
 
-    /// <summary>The carrier does not answer SIP at all (qualify Unreachable, or its endpoint is offline or missing): out at once.</summary>
-    public bool? OnUnreachable(int trunk, DateTimeOffset now)
-    {
-        lock (_gate)
-        {
-            var t = _t[trunk];
-            t.TotalFailures++;
-            return t.State == BreakerState.Open ? null : Open(t, now, t.State == BreakerState.HalfOpen ? t.Cooldown * 2 : options.BreakerCooldown);
-        }
-    }
+    private static void Smooth(Trunk t, double rttMs) => t.RttMs = double.IsNaN(t.RttMs) ? rttMs : 0.7 * t.RttMs + 0.3 * rttMs;
 
     public double Loss(int trunk) { lock (_gate) return _t[trunk].Loss; }
 
@@ -125,7 +117,6 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
 
     /// <summary>Q.850 causes that blame the network or carrier rather than the callee (DESIGN.md).</summary>
     public static bool IsNetworkFailure(int cause) => cause is 0 or 27 or 34 or 38 or 41 or 42 or 44 or 102;
-
 
     private sealed class Trunk(TimeSpan cooldown)
     {
@@ -169,9 +160,25 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
 /// <summary>
 /// One call's media quality from Asterisk's RTCP summary: <c>CHANNEL(rtcp,all)</c> read while the call is up, or the
 /// <c>RTPAUDIOQOS</c> variable Asterisk sets as the channel ends (fixtures a, f): "ssrc=…;lp=0;rxjitter=…;rxcount=351;…;rtt=0.000000;…".
+/// <see cref="Received"/> and <see cref="Lost"/> are totals since the call began; rtt 0 means no receiver report came (no round trip known).
 /// </summary>
-public readonly record struct RtcpSummary(double RttMs, double Loss, double JitterMs)
+public readonly record struct RtcpSummary(double RttMs, double Loss, double JitterMs, long Received, long Lost)
 {
+    public bool HasRtt => RttMs > 0;
+
+    /// <summary>
+    /// What this reading adds to the one before it on the same call (<paramref name="previous"/>, null for the first):
+    /// null when no packet arrived in between — the far end is gone and the figures are frozen, not a reading.
+    /// </summary>
+    public RtcpSummary? Since(RtcpSummary? previous)
+    {
+        if (previous is not { } p) return this;
+        var rx = Received - p.Received;
+        if (rx <= 0) return null;
+        var lost = Math.Max(0, Lost - p.Lost);
+        return this with { Received = rx, Lost = lost, Loss = (double)lost / (lost + rx) };
+    }
+
     /// <summary>Null when the text is not a summary or carries no packets yet (nothing to judge).</summary>
     public static RtcpSummary? Parse(string? all)
     {
@@ -190,6 +197,6 @@ public readonly record struct RtcpSummary(double RttMs, double Loss, double Jitt
             }
         }
         if (double.IsNaN(rtt) || double.IsNaN(lost) || double.IsNaN(received) || lost + received <= 0) return null;
-        return new RtcpSummary(rtt, lost / (lost + received), jitter);
+        return new RtcpSummary(rtt, lost / (lost + received), jitter, (long)received, (long)lost);
     }
 }

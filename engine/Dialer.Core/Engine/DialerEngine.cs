@@ -30,6 +30,7 @@ public sealed class DialerEngine
     private readonly bool[] _logoutAfterCall;
     private readonly string?[] _pauseAfterCall;
     private long _nextCallId;
+    private readonly ChannelOwner _owner;
     private double _nextDecision;
     private double _retryPlacementAt = double.NegativeInfinity;
     private int _placementDay = int.MinValue;
@@ -56,6 +57,7 @@ public sealed class DialerEngine
         _s = new DialerState(setup.Campaign, setup.Agents, epoch, setup.Trunks.Sum(t => t.Channels)) { FreeChannels = _trunks.FreeChannels };
         Stats = new CampaignStats(setup.Campaign.TimeZone, setup.Trunks.Count, setup.Agents.Count);
         _nextCallId = setup.FirstCallId;
+        _owner = setup.Owner;
     }
 
     public DialerState State => _s;
@@ -150,7 +152,7 @@ public sealed class DialerEngine
         var p = _acceptedP;
         lead.Attempts++;
         lead.LastAttemptAt = utcNow;
-        var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = utcNow, PLive = p };
+        var call = new Call { Id = _nextCallId++, Owner = _owner, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = utcNow, PLive = p };
         _calls.Add(call.Id, call);
         _s.AddRinging(call, now);
         _s.Calibration.Placed(now, p);
@@ -428,4 +430,6 @@ public sealed class EngineSetup
     public IAttemptLog? Log { get; init; }
     /// <summary>First call id; a restarted engine continues after the highest id its store knows.</summary>
     public long FirstCallId { get; init; } = 1;
+    /// <summary>Node and campaign, carried in every channel id (the ARI driver's must be the same).</summary>
+    public ChannelOwner Owner { get; init; } = ChannelOwner.Default;
 }

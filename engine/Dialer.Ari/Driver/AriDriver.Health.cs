@@ -1,0 +1,186 @@
+using System.Threading.Channels;
+using Dialer.Ari.Client;
+using Dialer.Core.Engine;
+
+namespace Dialer.Ari.Driver;
+
+public sealed partial class AriDriver
+{
+    /// <summary>Why a trunk cannot take calls now: its own trouble (breaker, endpoint) or its server's.</summary>
+    [Flags]
+    private enum Out : byte
+    {
+        None = 0,
+        /// <summary>Its circuit breaker is open (network failures, round trip, loss).</summary>
+        Breaker = 1,
+        /// <summary>Its PJSIP endpoint is offline, unreachable or missing: out while so, back the moment it is reachable.</summary>
+        Endpoint = 2,
+        /// <summary>The server's events socket is down: calls placed now could never be followed.</summary>
+        Events = 4,
+        /// <summary>The server's REST gets no answer (refused, reset, timed out, 502–504) several times in a row.</summary>
+        RestFailing = 8,
+        /// <summary>The server's REST answers, but too slowly (p95 over <see cref="AriDriverOptions.ServerMaxLatency"/>).</summary>
+        RestSlow = 16,
+        /// <summary>The server refuses new channels while the trunk's endpoint is fine: Asterisk is shutting down.</summary>
+        Refusing = 32,
+    }
+
+    private const Out ServerFlags = Out.Events | Out.RestFailing | Out.RestSlow | Out.Refusing;
+
+    private readonly Lock _availabilityGate = new();
+    private Out[] _trunkOut = [];
+    private Dictionary<AriClient, ServerState> _serverState = [];
+    private bool[] _told = []; // what the engine was last told per trunk (it starts with every trunk available)
+    // Engine events raised where nobody can await (under a lock, in a timer) go to the inbox at once; the rare post that
+    // has to wait (inbox full) is awaited by one task, so none is lost or left unobserved.
+    private readonly Channel<Task> _waitingPosts = Channel.CreateUnbounded<Task>(); // the multi-reader kind: it can report Count
+    private Task? _forwarding;
+
+    private sealed class ServerState
+    {
+        public Out Out;
+        public DateTimeOffset RefusingSince;
+    }
+
+    private void InitHealth(IEnumerable<AriClient> servers)
+    {
+        _trunkOut = new Out[_trunks.Count];
+        _told = Enumerable.Repeat(true, _trunks.Count).ToArray();
+        _serverState = servers.ToDictionary(s => s, _ => new ServerState());
+    }
+
+    /// <summary>Whether the driver lets the engine use the trunk now (its breaker, endpoint and server all fine; half-open counts as available).</summary>
+    public bool IsAvailable(int trunk)
+    {
+        lock (_availabilityGate) return (_trunkOut[trunk] | _serverState[_trunkServer[trunk]].Out) == Out.None;
+    }
+
+    /// <summary>Whether the server is refusing, failing, slow or unheard (every one of its trunks is then out).</summary>
+    public bool IsServerHealthy(string serverId)
+    {
+        lock (_availabilityGate) return _serverState[_servers[serverId]].Out == Out.None;
+    }
+
+    /// <summary>Sets or clears one trunk's own reason to be out, and tells the engine if its availability changed.</summary>
+    private void SetTrunkOut(int trunk, Out reason, bool on, string why)
+    {
+        lock (_availabilityGate)
+        {
+            var before = _trunkOut[trunk];
+            _trunkOut[trunk] = on ? before | reason : before & ~reason;
+            if (_trunkOut[trunk] != before) Tell(trunk, why);
+        }
+    }
+
+    /// <summary>Sets or clears a server's reason to be out (every trunk it carries follows).</summary>
+    private void SetServerOut(AriClient server, Out reason, bool on, string why)
+    {
+        lock (_availabilityGate)
+        {
+            var s = _serverState[server];
+            var before = s.Out;
+            s.Out = on ? before | reason : before & ~reason;
+            if (s.Out == before) return;
+            if (reason == Out.Refusing && on) s.RefusingSince = _time.GetUtcNow();
+            Log?.Invoke($"ARI {server.ServerId}: {why}");
+            for (var t = 0; t < _trunks.Count; t++)
+                if (_trunkServer[t] == server) Tell(t, why);
+        }
+    }
+
+    /// <summary>Under the gate: posts TrunkAvailability when what the engine knows is no longer true.</summary>
+    private void Tell(int trunk, string why)
+    {
+        var available = (_trunkOut[trunk] | _serverState[_trunkServer[trunk]].Out) == Out.None;
+        if (_told[trunk] == available) return;
+        _told[trunk] = available;
+        Notify(EngineEvent.TrunkAvailability(trunk, available, $"trunk '{_trunks[trunk].Name}': {why}", _time.GetUtcNow().UtcDateTime));
+    }
+
+    private void Notify(EngineEvent e)
+    {
+        var posted = _post(e);
+        if (!posted.IsCompletedSuccessfully) _waitingPosts.Writer.TryWrite(posted.AsTask());
+    }
+
+    private async Task ForwardNotices()
+    {
+        await foreach (var posted in _waitingPosts.Reader.ReadAllAsync())
+        {
+            try { await posted; }
+            catch (Exception x) when (x is InvalidOperationException or OperationCanceledException or ChannelClosedException)
+            {
+                Log?.Invoke($"the engine did not take an event: {x.Message}"); // it is stopping: nothing left to tell
+            }
+        }
+    }
+
+    /// <summary>A breaker decision of <see cref="TrunkHealth"/> (null: no change).</summary>
+    private void ApplyBreaker(int trunk, bool? available, string why)
+    {
+        if (available is not { } on) return;
+        Log?.Invoke($"trunk '{_trunks[trunk].Name}': circuit {(on ? "closed, back in service" : "open, out of service")} ({why})");
+        if (!on) Interlocked.Increment(ref Stats._breakerTrips);
+        SetTrunkOut(trunk, Out.Breaker, !on, on ? "circuit closed" : $"circuit open: {why}");
+    }
+
+    /// <summary>Endpoint states from GET /endpoints, EndpointStateChange and ContactStatusChange: "offline"/"Unreachable"/"missing" are out, anything else in.</summary>
+    private void OnEndpointState(int trunk, string state)
+    {
+        var down = state is "offline" or "Unreachable" or "missing";
+        SetTrunkOut(trunk, Out.Endpoint, down, down ? $"endpoint {state}" : $"endpoint {state}");
+    }
+
+    /// <summary>Housekeeping, twice a second: each server's events socket and REST health; refusals and endpoints looked at again.</summary>
+    private async Task CheckServers(CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var server in _servers.Values)
+        {
+            if (!server.IsConnected) SetServerOut(server, Out.Events, true, "events socket down");
+            var rest = server.RestHealth;
+            var failing = rest.ConsecutiveFailures >= _options.ServerFailures;
+            // A full window only: the first requests of a connection (TCP, JIT) are slow once, and p95 of 20 forgives one.
+            var slow = rest.Samples >= RestHealth.Window && rest.P95Ms() > _options.ServerMaxLatency.TotalMilliseconds;
+            SetServerOut(server, Out.RestFailing, failing, failing ? $"REST not answering ({rest.ConsecutiveFailures} requests in a row)" : "REST answering again");
+            SetServerOut(server, Out.RestSlow, slow, slow ? $"REST slow (p95 {rest.P95Ms():0} ms)" : "REST fast again");
+            bool refusing;
+            lock (_availabilityGate)
+                refusing = (_serverState[server].Out & Out.Refusing) != 0 && now - _serverState[server].RefusingSince < _options.RefusalPause;
+            if (!refusing) SetServerOut(server, Out.Refusing, false, "refusal pause over, calls may try again");
+            // Nothing else asks a server that is out: probe it, or it could never come back.
+            if (failing || slow)
+            {
+                try { await server.PingAsync(ct); }
+                catch (AriException) { } // counted by RestHealth
+            }
+        }
+        await RecheckEndpoints(ct);
+    }
+
+    /// <summary>Endpoints out are asked again (the event that brings them back may never come: qualify off, or not subscribed).</summary>
+    private async Task RecheckEndpoints(CancellationToken ct)
+    {
+        for (var t = 0; t < _trunks.Count; t++)
+        {
+            bool down;
+            lock (_availabilityGate) down = (_trunkOut[t] & Out.Endpoint) != 0;
+            if (!down || !_trunkServer[t].IsConnected) continue;
+            await CheckEndpoint(t, ct);
+        }
+    }
+
+    private async Task CheckEndpoint(int trunk, CancellationToken ct)
+    {
+        var server = _trunkServer[trunk];
+        try
+        {
+            var ep = await server.GetEndpointAsync("PJSIP", _trunkEndpoint[trunk], ct);
+            OnEndpointState(trunk, ep.State ?? "unknown");
+        }
+        catch (AriException e) // Asterisk's trouble, not the trunk's: RestHealth counts it
+        {
+            Log?.Invoke($"trunk '{_trunks[trunk].Name}': endpoint check failed: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Dialer.Emulator;
+
+/// <summary>Events and the JSON Asterisk 22 writes for each object.</summary>
+internal sealed partial class EmulatedAsterisk
+{
+    // ---- JSON ---------------------------------------------------------------------------------------
+
+    private void Emit(string type, Chan ch, Action<Utf8JsonWriter>? fields = null) => Emit(type, w =>
+    {
+        fields?.Invoke(w);
+        WriteChannel(w, ch, "channel");
+    });
+
+    /// <summary>
+    /// Writes one event and hands it to the sockets. Without subscribeAll an app hears only what it is subscribed to (lab
+    /// capture g): its own channels from the moment they are its own (no ChannelCreated, no ChannelDialplan), its bridges
+    /// from their first use (no BridgeCreated), and the endpoints it subscribed to. The app's event filter applies to all.
+    /// </summary>
+    private void Emit(string type, Action<Utf8JsonWriter> fields, string? endpoint = null)
+    {
+        if (!_eventFilter.Allows(type)) return;
+        var subscribed = type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated")
+                         && (endpoint is null || _subscriptions.Contains($"endpoint:PJSIP/{endpoint}"));
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", type);
+            w.WriteString("timestamp", Timestamp());
+            fields(w);
+            w.WriteString("asterisk_id", scenario.AsteriskId);
+            w.WriteString("application", "dialer");
+            w.WriteEndObject();
+        }
+        broadcast(buffer.WrittenSpan.ToArray(), subscribed);
+    }
+
+    private string Timestamp() => time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture);
+
+    private static void WriteChannel(Utf8JsonWriter w, Chan ch, string? property = null)
+    {
+        if (property is null) w.WriteStartObject(); else w.WriteStartObject(property);
+        w.WriteString("id", ch.Id);
+        w.WriteString("name", ch.Name);
+        w.WriteString("state", ch.State);
+        w.WriteString("protocol_id", ch.ProtocolId);
+        w.WriteStartObject("caller");
+        w.WriteString("name", "Dialer");
+        w.WriteString("number", ch.CallerNumber);
+        w.WriteEndObject();
+        w.WriteStartObject("connected");
+        w.WriteString("name", "");
+        w.WriteString("number", "");
+        w.WriteEndObject();
+        w.WriteString("accountcode", "");
+        w.WriteStartObject("dialplan");
+        w.WriteString("context", "from-trunk");
+        w.WriteString("exten", "s");
+        w.WriteNumber("priority", 1);
+        w.WriteString("app_name", ch.InStasis ? "Stasis" : "AppDial2");
+        w.WriteString("app_data", ch.InStasis ? $"{ch.App},{ch.AppArgs}" : "(Outgoing Line)");
+        w.WriteEndObject();
+        w.WriteString("creationtime", ch.CreationTime);
+        w.WriteString("language", "en");
+        w.WriteEndObject();
+    }
+
+    private static void WriteBridge(Utf8JsonWriter w, Bridge b, bool asProperty = true)
+    {
+        if (asProperty) w.WriteStartObject("bridge"); else w.WriteStartObject();
+        w.WriteString("id", b.Id);
+        w.WriteString("technology", "simple_bridge");
+        w.WriteString("bridge_type", b.Type);
+        w.WriteString("bridge_class", "stasis");
+        w.WriteString("creator", "Stasis");
+        w.WriteString("name", b.Name);
+        w.WriteStartArray("channels");
+        foreach (var c in b.Channels) w.WriteStringValue(c);
+        w.WriteEndArray();
+        w.WriteString("creationtime", b.CreationTime);
+        w.WriteString("video_mode", "talker");
+        w.WriteEndObject();
+    }
+
+    private static void WritePlayback(Utf8JsonWriter w, string id, string media, string target, string state, bool asProperty = true)
+    {
+        if (asProperty) w.WriteStartObject("playback"); else w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("media_uri", media);
+        w.WriteString("target_uri", target);
+        w.WriteString("language", "en");
+        w.WriteString("state", state);
+        w.WriteEndObject();
+    }
+
+    private static void WriteRecording(Utf8JsonWriter w, string name, string format, string state, string target, int? duration, bool asProperty = true)
+    {
+        if (asProperty) w.WriteStartObject("recording"); else w.WriteStartObject();
+        w.WriteString("name", name);
+        w.WriteString("format", format);
+        w.WriteString("state", state);
+        w.WriteString("target_uri", target);
+        if (duration is { } d) w.WriteNumber("duration", d);
+        w.WriteEndObject();
+    }
+
+    private void WriteEndpoint(Utf8JsonWriter w, string resource, bool asProperty = true)
+    {
+        if (asProperty) w.WriteStartObject("endpoint"); else w.WriteStartObject();
+        w.WriteString("technology", "PJSIP");
+        w.WriteString("resource", resource);
+        w.WriteString("state", _offline.Contains(resource) ? "offline" : "online");
+        w.WriteStartArray("channel_ids");
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,218 @@
+using Dialer.Ari.Driver;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Emulator;
+
+namespace Dialer.Ari.Tests;
+
+/// <summary>The defects a real Asterisk 22 exposed (issue 11), each taught to the emulator and fixed in the driver.</summary>
+public class ParityTests
+{
+    [Fact]
+    public void Channel_ids_carry_their_owner_and_none_is_the_start_of_another()
+    {
+        var a = new ChannelOwner("pbx-node.1", "Renewals");
+        var b = new ChannelOwner("pbx-node.10", "renewals");
+        var ids = new List<string>();
+        foreach (var o in new[] { a, b, ChannelOwner.Default })
+        {
+            foreach (var n in new long[] { 1, 14, 140, 2, 10, 100 }) ids.AddRange([o.Call(n), o.Xfer(n), o.XferBridge(n)]);
+            foreach (var agent in new[] { "agent1", "agent10", "Agent100", "a-b" }) ids.AddRange([o.Agent(agent), o.AgentBridge(agent)]);
+        }
+        Assert.Equal(ids.Count, ids.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        foreach (var x in ids)
+            foreach (var y in ids)
+                Assert.False(x != y && y.StartsWith(x, StringComparison.OrdinalIgnoreCase), $"'{x}' is the start of '{y}': Asterisk would refuse it (409)");
+        Assert.True(ChannelIds.TryParse(a.Call(14), out var p));
+        Assert.Equal((ChannelKind.Call, 14L), (p.Kind, p.CallId));
+        Assert.True(p.IsOwnedBy(a));
+        Assert.False(p.IsOwnedBy(b));
+        Assert.True(a.Owns(a.Agent("agent1")));
+        Assert.False(a.Owns(b.Call(1)));
+        Assert.False(ChannelIds.TryParse("dialer-14", out _)); // an older id, or anybody else's: not ours
+        Assert.False(ChannelIds.TryParse("1701234567.12", out _));
+    }
+
+    /// <summary>Lab capture a: creating "dialer-1" fails 409 while "dialer-14" is up, by /channels/create and by /channels alike.</summary>
+    [Fact]
+    public async Task The_emulator_refuses_an_id_that_is_the_start_of_a_live_one()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        await using var ari = new Client.AriClient(new Client.AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer" });
+        var sink = new Sink();
+        ari.Start(sink); // the app must be connected, or a created channel fails Stasis and is gone at once
+        await sink.Connected.Task.WaitAsync(TimeSpan.FromSeconds(3));
+        await ari.CreateChannelAsync("dialer-14", "PJSIP/1801@carrier-a", "callee", null);
+        var create = await Assert.ThrowsAsync<Client.AriConflictException>(() => ari.CreateChannelAsync("dialer-1", "PJSIP/1801@carrier-a", "callee", null));
+        Assert.Equal("Channel with given unique ID already exists", create.AsteriskMessage);
+        Assert.False(create.Retried);
+        await Assert.ThrowsAsync<Client.AriConflictException>(() => ari.OriginateAsync("DIALER-1", "PJSIP/1801@carrier-a", "callee", null, 30, null));
+        await ari.CreateChannelAsync("dialer-2", "PJSIP/1801@carrier-a", "callee", null);
+    }
+
+    /// <summary>
+    /// Ten agents: agent1's line drops and the driver calls it back while agent10's is up. With ids that were prefixes of
+    /// each other (dialer-agent-agent1 / …agent10) Asterisk refused it (409) and agent1 never came back.
+    /// </summary>
+    [Fact]
+    public async Task An_agent_whose_id_starts_another_agents_logs_back_in()
+    {
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, [], agents: 10, new AriDriverOptions());
+        await Rig.Until(() => rig.Driver.AgentsConnected == 10, TimeSpan.FromSeconds(5), "ten agents logged in");
+        rig.Emulator.FarEndHangsUp(ChannelOwner.Default.Agent("agent1"));
+        await Rig.Until(() => rig.Driver.AgentsConnected == 9, TimeSpan.FromSeconds(2), "agent1 logged out");
+        rig.Emulator.DropEventSockets(); // the reconnect's reconciliation calls agent1's phone again
+        await Rig.Until(() => rig.Driver.AgentsConnected == 10, TimeSpan.FromSeconds(5), "agent1 back, next to agent10");
+    }
+
+    /// <summary>
+    /// Somebody else's channel already has our id: the 409 on a first /channels/create is not our own retry. Before, the
+    /// driver went on to dial that foreign channel; now the attempt fails cleanly and the channel is left alone.
+    /// </summary>
+    [Fact]
+    public async Task A_409_on_a_first_create_is_not_taken_for_our_own_retry()
+    {
+        var owner = ChannelOwner.Default;
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+2001", "+2002"], agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(20) });
+        await Rig.Until(() => rig.Driver.Stats.Placed >= 1, TimeSpan.FromSeconds(5), "the first call placed");
+        // While it talks (0.3 s), somebody else makes a channel with the id our next call will have.
+        await using (var other = new Client.AriClient(new Client.AriServerOptions { Id = "x", BaseUri = rig.Emulator.BaseUri, User = "dialer", Password = "dialer" }))
+            await other.OriginateAsync(owner.Call(2), "PJSIP/1801@carrier-b", "someone-else", null, 60, null); // rings on
+        await Rig.Until(() => rig.Engine.Stats.Outcomes.Sum() >= 2, TimeSpan.FromSeconds(5), "both attempts ended");
+        Assert.Equal(1, rig.Driver.Stats.PlaceFailures);
+        Assert.Equal(1, rig.Engine.Stats.Outcomes[(int)CallOutcome.Congestion]);
+        Assert.Equal([owner.Call(2)], rig.Emulator.ChannelsOf("carrier-b")); // never dialed by us, never hung up
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(0));
+    }
+
+    /// <summary>
+    /// Lab capture f: a carrier that died sends no SIP response at all; the dial timeout ends the call with cause 19, as if
+    /// nobody answered. With no ringing ever seen it is the network's failure: congestion, and the breaker hears of it.
+    /// </summary>
+    [Fact]
+    public async Task Calls_onto_a_dead_carrier_are_network_failures_not_no_answers()
+    {
+        string[] phones = [.. Enumerable.Range(1, 10).Select(i => $"+2{i:000}")]; // answer at once on a live carrier, hang up 6 s later
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.02 }, phones, agents: 2,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerCooldown = TimeSpan.FromMinutes(5) },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)], beforeStart: emu => { emu.KillTrunk("carrier-a"); return Task.CompletedTask; });
+        await Rig.Until(() => rig.Engine.Stats.TrunkCalls[1] >= 3, TimeSpan.FromSeconds(20), "traffic moved to carrier-b");
+        var outcomes = await rig.Query(e => e.Stats.Outcomes.ToArray());
+        Assert.Equal(0, outcomes[(int)CallOutcome.NoAnswer]); // nobody blamed on the callee
+        Assert.True(outcomes[(int)CallOutcome.Congestion] >= 3);
+        Assert.Equal(BreakerState.Open, rig.Driver.Health.State(0));
+    }
+
+    /// <summary>
+    /// Lab capture e: during "core stop gracefully" every new channel is refused with 500 "Allocation failed" while the
+    /// trunk endpoints read fine. That is the server going away, not the trunk: no breaker opens, the server's trunks rest.
+    /// </summary>
+    [Fact]
+    public async Task Refusals_during_shutdown_do_not_open_the_trunks_breaker()
+    {
+        string[] phones = [.. Enumerable.Range(1, 12).Select(i => $"+486{i:000}")]; // busy: each call over in milliseconds
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.02 }, phones, agents: 2,
+            new AriDriverOptions { BreakerFailures = 2, RefusalPause = TimeSpan.FromMilliseconds(200) });
+        await Rig.Until(() => rig.Driver.AgentsConnected == 2, TimeSpan.FromSeconds(5), "agents in (their phones would be refused too)");
+        rig.Emulator.BeginShutdown();
+        await Rig.Until(() => rig.Driver.Stats.PlaceFailures >= 3, TimeSpan.FromSeconds(10), "calls refused");
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(0));
+        Assert.Equal(0, rig.Driver.Stats.BreakerTrips);
+    }
+
+    /// <summary>
+    /// Lab capture d: the RTCP of a call still up on a dead carrier is frozen (rtt 0, rxcount unchanged). In half-open it was
+    /// read as a 0 ms round trip and closed the breaker; the next calls failed. Now a frozen reading is no reading.
+    /// </summary>
+    [Fact]
+    public async Task A_dead_carriers_frozen_rtcp_never_closes_its_breaker()
+    {
+        var scenario = new EmulatorScenario { TimeScale = 0.05 };
+        await using var rig = await Rig.StartAsync(scenario, ["+1001"], agents: 1,
+            new AriDriverOptions { RtcpPollEvery = TimeSpan.FromMilliseconds(200), BreakerFailures = 2, BreakerCooldown = TimeSpan.FromMilliseconds(300) },
+            trunks: [Rig.Trunk("carrier-a", 0.005)]);
+        await Rig.Until(() => rig.Engine.Stats.Connected >= 1, TimeSpan.FromSeconds(5), "a call up on carrier-a");
+        rig.Emulator.KillTrunk("carrier-a");
+        // Two more failures open the breaker (what the calls after the death would do), then it goes half-open and the poll reads the frozen call.
+        for (var i = 0; i < 2; i++) rig.Driver.Health.OnPlaced(0, DateTimeOffset.UtcNow);
+        for (var i = 0; i < 2; i++) rig.Driver.Health.OnCall(0, networkFailure: true, DateTimeOffset.UtcNow);
+        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.HalfOpen, TimeSpan.FromSeconds(3), "half-open after the cool-down");
+        await Task.Delay(1000); // five polls of the frozen call
+        Assert.Equal(BreakerState.HalfOpen, rig.Driver.Health.State(0));
+    }
+
+    /// <summary>
+    /// After a (re)start Asterisk's trunk endpoints read offline until their first qualify (lab capture c: up to
+    /// qualify_frequency, 11.9 s there), though Asterisk dials them. Before, that opened both breakers for the whole 30 s
+    /// cool-down; now an offline read at connect takes nothing out, and the first call leaves at once.
+    /// </summary>
+    [Fact]
+    public async Task Trunks_offline_until_the_first_qualify_are_back_the_moment_they_are_reachable()
+    {
+        var started = DateTime.UtcNow;
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { BootQualifySeconds = 12 }, ["+1001"], agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(20) },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)]);
+        await Rig.Until(() => rig.Driver.Stats.Placed >= 1, TimeSpan.FromSeconds(5), "the first call placed");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "first call within 3 s of Asterisk's start, not after a cool-down nor the first qualify");
+        Assert.True(rig.Driver.IsAvailable(0));
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(0));
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(1));
+    }
+
+    /// <summary>
+    /// Lab capture b: PJSIP builds From: from the connected line. On /channels/create only CALLERID(num) was set, so the
+    /// carrier saw "Anonymous": local presence was broken without AMD. Both originate paths must show the region's number.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_carrier_sees_the_regions_caller_id_in_from_on_both_originate_paths(bool amd)
+    {
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+1001"], agents: 1,
+            new AriDriverOptions { Amd = amd, AutoReadyAfter = TimeSpan.FromMilliseconds(20), CallerIdByRegion = new Dictionary<string, string> { ["lab"] = "Lab <+15550001>" } });
+        await Rig.Until(() => rig.Emulator.FromOf("+1001") is not null, TimeSpan.FromSeconds(5), "the call dialed");
+        Assert.Equal("+15550001", rig.Emulator.FromOf("+1001"));
+    }
+
+    /// <summary>Without subscribeAll the app hears its own channels and the trunks it subscribed to, and the event filter keeps out the rest.</summary>
+    [Fact]
+    public async Task Subscribing_to_what_the_driver_needs_halves_the_events_per_call()
+    {
+        async Task<double> EventsPerCall(bool all)
+        {
+            string[] phones = [.. Enumerable.Range(1, 6).Select(i => $"+200{i}")];
+            await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.02 }, phones, agents: 2,
+                new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), EveryCallQuality = all }, subscribeAll: all);
+            await rig.WaitDone(TimeSpan.FromSeconds(15));
+            return (double)rig.Emulator.EventsDelivered / phones.Length;
+        }
+        var before = await EventsPerCall(true);
+        var after = await EventsPerCall(false);
+        Assert.True(after <= before / 2, $"events per call: {before:0.0} with subscribeAll and every ChannelVarset, {after:0.0} now");
+    }
+
+    [Fact]
+    public async Task The_events_socket_says_goodbye_with_a_close_frame()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        var ari = new Client.AriClient(new Client.AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer" });
+        var sink = new Sink();
+        ari.Start(sink);
+        await sink.Connected.Task.WaitAsync(TimeSpan.FromSeconds(3));
+        await ari.DisposeAsync();
+        await Rig.Until(() => emu.CloseFramesReceived == 1, TimeSpan.FromSeconds(2), "a close frame reached Asterisk");
+    }
+
+    private sealed class Sink : Client.IAriEventSink
+    {
+        public TaskCompletionSource Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ValueTask OnEventAsync(Client.AriClient server, Client.AriEvent e, CancellationToken ct) => ValueTask.CompletedTask;
+        public ValueTask ReconcileAsync(Client.AriClient server, Client.ReconcileReason reason, CancellationToken ct)
+        {
+            Connected.TrySetResult();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using Dialer.Ari.Client;
+using Dialer.Ari.Driver;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Dialer.Core.Pacing;
+
+namespace Dialer.RealAsterisk.Tests;
+
+/// <summary>Where the real Asterisk and sipp are (environment variables, README.md); null when this machine has none.</summary>
+internal static class Lab
+{
+    public static readonly Uri? Ari = Url("DIALER_ARI_URL");
+    public static readonly Uri? Ari2 = Url("DIALER_ARI_URL2");
+    public static readonly string User = Environment.GetEnvironmentVariable("DIALER_ARI_USER") ?? "dialer";
+    public static readonly string Password = Environment.GetEnvironmentVariable("DIALER_ARI_PASSWORD") ?? "dialer";
+    public static readonly string App = Environment.GetEnvironmentVariable("DIALER_ARI_APP") ?? "dialer";
+    public static readonly string? Sipp = new[] { "SIPP", "DIALER_SIPP" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(p => p is not null && File.Exists(p));
+    public static readonly string? SippLogs = Environment.GetEnvironmentVariable("DIALER_SIPP_LOGS") is { } d && Directory.Exists(d) ? d : null;
+
+    private static Uri? Url(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } u ? new Uri(u.EndsWith('/') ? u : u + "/") : null;
+
+    public static AriClient Client(string id, Uri url) => new(new AriServerOptions
+    {
+        Id = id, BaseUri = url, User = User, Password = Password, App = App,
+        ReconnectMin = TimeSpan.FromMilliseconds(100), ReconnectMax = TimeSpan.FromSeconds(1),
+    });
+}
+
+/// <summary>A test that needs a running Asterisk and sipp: skipped, and reported so, without them.</summary>
+public sealed class RealAsteriskFactAttribute : FactAttribute
+{
+    public RealAsteriskFactAttribute(bool needsSecondServer = false, bool needsSippLogs = false)
+    {
+        if (Lab.Ari is null || Lab.Sipp is null) Skip = "needs a running Asterisk and sipp: set DIALER_ARI_URL and SIPP (see README.md)";
+        else if (needsSecondServer && Lab.Ari2 is null) Skip = "needs a second Asterisk: set DIALER_ARI_URL2";
+        else if (needsSippLogs && Lab.SippLogs is null) Skip = "needs the sipp peers' message logs: set DIALER_SIPP_LOGS";
+    }
+}
+
+/// <summary>The engine in real time with the ARI driver on the real Asterisk: one call in flight per ready agent.</summary>
+internal sealed class LiveRig : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private Task _run = Task.CompletedTask;
+    public required AriDriver Driver { get; init; }
+    public required DialerEngine Engine { get; init; }
+    public required EngineHost Host { get; init; }
+    public required MemoryHopper Hopper { get; init; }
+    public required IReadOnlyList<AriClient> Servers { get; init; }
+    /// <summary>The driver's diagnostics, for failure messages.</summary>
+    public required List<string> Log { get; init; }
+
+    public static async Task<LiveRig> StartAsync(IEnumerable<string> phones, int agents, AriDriverOptions options, string[]? trunks = null, bool twoServers = false)
+    {
+        var servers = new List<AriClient> { Lab.Client("pbx1", Lab.Ari!) };
+        if (twoServers) servers.Add(Lab.Client("pbx2", Lab.Ari2!));
+        var campaign = new CampaignConfig
+        {
+            Name = "real", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, RingTimeoutSeconds = 15,
+            MaxAttempts = 1, MaxAttemptsPerDay = 1, RetryDelaySeconds = new Dictionary<CallOutcome, double>(),
+        };
+        var catalog = new SkillCatalog();
+        var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
+        var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "lab", TimeZone = TimeZoneInfo.Utc }).ToList();
+        var now = DateTime.UtcNow;
+        var hopper = new MemoryHopper(campaign, leads, now);
+        var trunkList = (trunks ?? ["carrier-a"]).Select((t, i) => new TrunkConfig
+        {
+            Name = t, Channels = 30, CallsPerSecond = 20, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = $"PJSIP/{{number}}@{t}",
+        }).ToList();
+        // A run-unique owner: ids never meet those of an earlier run still up on the box.
+        var owner = new ChannelOwner("real-" + Environment.ProcessId, "real");
+        EngineHost? host = null;
+        var log = new List<string>();
+        var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = l => { lock (log) log.Add(l); } };
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = new AgentsReadyPacer(), Control = driver,
+            Leads = hopper, Predictor = new HalfLive(), Owner = owner,
+        }, now);
+        host = new EngineHost(engine, TimeProvider.System);
+        var rig = new LiveRig { Driver = driver, Engine = engine, Host = host, Hopper = hopper, Servers = servers, Log = log };
+        using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await driver.StartAsync(start.Token);
+        rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
+        return rig;
+    }
+
+    public Task<T> Query<T>(Func<DialerEngine, T> read) => Host.QueryAsync(read);
+
+    public async Task WaitDone(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await Query(e => Hopper.Pending == 0 && e.LiveCalls.Count == 0))
+        {
+            if (clock.Elapsed > timeout)
+                lock (Log) Assert.Fail($"not done: {Hopper.Pending} leads pending, {Driver.LiveCalls} calls live; driver said:\n{string.Join("\n", Log)}");
+            await Task.Delay(50);
+        }
+    }
+
+    public static async Task Until(Func<bool> done, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!done())
+        {
+            if (clock.Elapsed > timeout) Assert.Fail("timed out: " + what);
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await Driver.StopAsync(grace.Token);
+        _cts.Cancel();
+        try { await _run; }
+        catch (OperationCanceledException) { }
+        await Driver.DisposeAsync();
+    }
+
+    private sealed class AgentsReadyPacer : IPacer
+    {
+        public string Name => "agents-ready";
+        public bool ReactsToEvents => true;
+        public PacingDecision Decide(DialerState s) => new(Math.Max(0, s.Count(AgentState.Ready) - s.InFlight), s.Now + 0.1);
+    }
+
+    private sealed class HalfLive : IAnswerPredictor
+    {
+        public float PredictLive(Lead lead, DateTime utcNow) => 0.5f;
+        public void Observe(Lead lead, DateTime placedUtc, bool live) { }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text.RegularExpressions;
+using Dialer.Ari.Driver;
+using Dialer.Core.Domain;
+
+namespace Dialer.RealAsterisk.Tests;
+
+/// <summary>Issue 11's suite: real calls through sipp carriers and phones, judged from what the engine recorded and what sipp saw.</summary>
+public class RealAsteriskTests
+{
+    /// <summary>
+    /// One call per carrier behaviour (the sipp carrier reads the number's first digits, so no '+'): busy, unavailable, ring-no-answer, a carrier that never answers SIP at all, and a
+    /// human bridged to the agent: each ends with its outcome, the dead one as congestion (network), never as no answer.
+    /// </summary>
+    [RealAsteriskFact]
+    public async Task Outcomes_follow_the_cause_and_a_silent_carrier_is_not_the_callees_fault()
+    {
+        await using var rig = await LiveRig.StartAsync(["4861", "5031", "1801", "9001", "2001"], agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(200), BreakerFailures = 5 });
+        await rig.WaitDone(TimeSpan.FromSeconds(90));
+        var o = await rig.Query(e => e.Stats.Outcomes.ToArray());
+        Assert.Equal(1, o[(int)CallOutcome.Busy]);
+        Assert.Equal(1, o[(int)CallOutcome.NoAnswer]); // the ringing one only
+        Assert.Equal(2, o[(int)CallOutcome.Congestion]); // 503 and the silent carrier
+        Assert.Equal(1, o[(int)CallOutcome.Human]);
+        Assert.Equal(1, rig.Engine.Stats.Connected);
+        Assert.Equal(0, rig.Driver.Stats.PlaceFailures); // no 409, no refusal
+    }
+
+    /// <summary>AMD in the dialplan: the hello is a human and goes to the agent, the long greeting is a machine and is hung up.</summary>
+    [RealAsteriskFact]
+    public async Task Amd_tells_the_human_from_the_machine()
+    {
+        await using var rig = await LiveRig.StartAsync(["7001", "8001"], agents: 2, // the human stays on the line with the first agent
+            new AriDriverOptions { Amd = true, AutoReadyAfter = TimeSpan.FromMilliseconds(200) });
+        await LiveRig.Until(() => rig.Engine.Stats.Outcomes[(int)CallOutcome.Machine] + rig.Engine.Stats.Connected >= 2, TimeSpan.FromSeconds(40), "both verdicts");
+        Assert.Equal(1, rig.Engine.Stats.Connected);
+        Assert.Equal(1, rig.Engine.Stats.Outcomes[(int)CallOutcome.Machine]);
+    }
+
+    /// <summary>Caller id in From: on both originate paths (lab capture b: /channels/create needs the connected line).</summary>
+    [RealAsteriskFact(needsSippLogs: true)]
+    public async Task The_carrier_sees_the_regions_number_in_from_on_both_paths()
+    {
+        foreach (var (amd, phone) in new[] { (false, "1101"), (true, "1102") })
+        {
+            var log = Path.Combine(Lab.SippLogs!, "carrier-a.msg.log");
+            var from = new FileInfo(log).Length;
+            await using (var rig = await LiveRig.StartAsync([phone], agents: 1,
+                             new AriDriverOptions { Amd = amd, CallerIdByRegion = new Dictionary<string, string> { ["lab"] = "Lab <+15550001>" } }))
+                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 1, TimeSpan.FromSeconds(20), "the call answered");
+            string text;
+            using (var f = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            {
+                f.Seek(from, SeekOrigin.Begin);
+                text = await new StreamReader(f).ReadToEndAsync();
+            }
+            var invite = Regex.Match(text, $@"INVITE sip:{Regex.Escape(phone)}@[^\n]*\n(?:[^\n]+\n)*?From: *([^\n]+)");
+            Assert.True(invite.Success, $"an INVITE to {phone} in {log}");
+            Assert.Contains("+15550001", invite.Groups[1].Value);
+        }
+    }
+
+    /// <summary>A clean stop hangs up every call and agent phone of ours and reports each call's end: nothing of ours is left on the box.</summary>
+    [RealAsteriskFact]
+    public async Task A_stop_with_calls_up_ends_every_call_and_leaves_nothing_behind()
+    {
+        var rig = await LiveRig.StartAsync(["1201", "1202"], agents: 2, new AriDriverOptions());
+        await LiveRig.Until(() => rig.Engine.Stats.Connected >= 2, TimeSpan.FromSeconds(20), "two calls talking");
+        var servers = rig.Servers;
+        await using (var probe = Lab.Client("probe", Lab.Ari!))
+        {
+            await rig.DisposeAsync();
+            var left = (await probe.ListChannelsAsync()).Where(c => c.Id.StartsWith("dialer-real-" + Environment.ProcessId, StringComparison.Ordinal)).ToList();
+            Assert.Empty(left);
+        }
+        Assert.Equal(0, rig.Driver.LiveCalls);
+        Assert.NotEmpty(servers);
+    }
+
+    /// <summary>
+    /// Events per bridged call (answered, bridged to an agent, far end hangs up): the lab counted 42 with subscribeAll
+    /// (capture g). Subscribing to what the driver uses and filtering event types must at least halve that.
+    /// </summary>
+    [RealAsteriskFact]
+    public async Task A_bridged_call_costs_half_the_events_of_subscribe_all_or_fewer()
+    {
+        await using var rig = await LiveRig.StartAsync(["2101", "2102", "2103", "2104"], agents: 2, new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(100) });
+        await LiveRig.Until(() => rig.Driver.AgentsConnected == 2, TimeSpan.FromSeconds(10), "agents in");
+        var before = rig.Servers[0].EventStats.Received;
+        await rig.WaitDone(TimeSpan.FromSeconds(40));
+        var perCall = (rig.Servers[0].EventStats.Received - before) / 4.0;
+        Assert.Equal(4, rig.Engine.Stats.Connected);
+        Assert.True(perCall <= 21, $"{perCall:0.0} events per bridged call (subscribeAll: 42)");
+    }
+
+    /// <summary>A callee answered on pbx1 reaches an agent whose phone is on pbx2, over the inter-server trunk.</summary>
+    [RealAsteriskFact(needsSecondServer: true)]
+    public async Task A_callee_on_one_asterisk_is_bridged_to_an_agent_on_the_other()
+    {
+        await using var rig = await LiveRig.StartAsync(["2001"], agents: 1,
+            new AriDriverOptions { AgentServer = "pbx2", InterServerEndpoint = "PJSIP/{agent}@{server}", AutoReadyAfter = TimeSpan.FromMilliseconds(200) },
+            twoServers: true);
+        await rig.WaitDone(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, rig.Engine.Stats.Connected);
+        Assert.Equal(1, rig.Engine.Stats.Outcomes[(int)CallOutcome.Human]);
+    }
+}
