@@ -159,7 +159,9 @@ public sealed class YamlSection
         }
     }
 
-    public ConfigException Error(string key, YamlNode? node, string message) => At(node ?? _node, Where(key), message);
+    /// <summary>An error at <paramref name="node"/>, else at the key's value when it is there, else at this mapping.</summary>
+    public ConfigException Error(string key, YamlNode? node, string message) =>
+        At(node ?? (_node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : _node), Where(key), message);
 
     private YamlNode? Get(string key)
     {
