@@ -12,8 +12,12 @@ public static class QualityRuleFile
 {
     public const string DefaultName = "qa-rules/car-insurance-renewal.yaml";
 
+    /// <summary>The shipped set, read once.</summary>
+    public static QaRuleSet Shipped => LazyShipped.Value;
+    private static readonly Lazy<QaRuleSet> LazyShipped = new(Default);
+
     /// <summary>The rule set shipped inside this assembly: car-insurance renewal, Chinese and English.</summary>
-    public static QaRuleSet Default()
+    private static QaRuleSet Default()
     {
         using var stream = typeof(QualityRuleFile).Assembly.GetManifestResourceStream(DefaultName)!;
         using var reader = new StreamReader(stream);

@@ -8,7 +8,7 @@ namespace Dialer.Core.Tests;
 
 public class QualityTests(ITestOutputHelper output)
 {
-    private static readonly QaRuleSet Rules = QualityRuleFile.Default();
+    private static readonly QaRuleSet Rules = QualityRuleFile.Shipped;
     private static readonly string[] RuleIds = [.. Rules.Rules.Select(r => r.Id)];
 
     private static Segment A(double start, string text) => new(Speaker.Agent, start, start + 3, text);
