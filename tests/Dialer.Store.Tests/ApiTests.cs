@@ -213,7 +213,7 @@ public sealed class ApiTests : IAsyncLifetime
         var paths = doc.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/campaigns/{name}/leads", paths);
         Assert.Contains("/events", paths);
-        Assert.Equal(22, paths.Count);
+        Assert.Equal(27, paths.Count);
     }
 }
 
