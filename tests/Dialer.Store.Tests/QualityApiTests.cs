@@ -66,7 +66,7 @@ public sealed class QualityApiTests(PostgresServer pg)
     {
         await using var rig = await Start(dialect);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await using var events = rig.App.Services.GetRequiredService<EventHub>().Subscribe(cts.Token).GetAsyncEnumerator(cts.Token);
+        await using var events = rig.App.Services.GetRequiredService<EventHub>().Subscribe(null, cts.Token).GetAsyncEnumerator(cts.Token);
         Assert.True(await events.MoveNextAsync()); // hello: subscribed before the post
 
         var r = await rig.Client.PostAsync("/attempts/101/transcript", Json(Transcript(
