@@ -18,10 +18,13 @@ public sealed class ApiOptions
     public IReadOnlyList<string> MetricsKeys { get; init; } = [];
     /// <summary>Largest leads upload accepted, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 50 * 1024 * 1024;
+    /// <summary>QA rule sets for transcripts (a set names its campaigns, or serves every other one); default: the shipped renewal set.</summary>
+    public IReadOnlyList<Core.Quality.QaRuleSet> QaRules { get; init; } = [QualityRuleFile.Shipped];
 
     /// <summary>
-    /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>metrics_key</c>, <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>; the
-    /// environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_METRICS_KEY, DIALER_PII_KEY) wins over the file.
+    /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>metrics_key</c>, <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>,
+    /// <c>qa_rules</c> (array of QA rule files); the environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_METRICS_KEY,
+    /// DIALER_PII_KEY) wins over the file.
     /// </summary>
     public static ApiOptions From(IConfiguration config)
     {
@@ -42,6 +45,7 @@ public sealed class ApiOptions
             MetricsKeys = metricsKey is null ? [] : [metricsKey],
             Pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) is { Length: > 0 } ? null : config["pii_key"]),
             MaxUploadBytes = max,
+            QaRules = config.GetSection("qa_rules").Get<string[]>() is { Length: > 0 } files ? [.. files.Select(QualityRuleFile.Load)] : [QualityRuleFile.Shipped],
         };
     }
 }

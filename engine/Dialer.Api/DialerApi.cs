@@ -94,7 +94,7 @@ public static class DialerApi
     public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null);
 
     /// <summary>Deserialises a JSON body; a malformed one becomes a 400 naming the field (JSON path) at fault.</summary>
-    private static async Task<(T? Value, IResult? Error)> ReadJson<T>(HttpRequest req) where T : class
+    internal static async Task<(T? Value, IResult? Error)> ReadJson<T>(HttpRequest req) where T : class
     {
         if (!(req.ContentType ?? "").StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             return (null, Invalid("body", "Content-Type must be application/json"));
@@ -114,10 +114,10 @@ public static class DialerApi
         }
     }
 
-    private static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string> { [field] = message });
-    private static IResult Invalid(Dictionary<string, string> errors) =>
+    internal static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string> { [field] = message });
+    internal static IResult Invalid(Dictionary<string, string> errors) =>
         Results.ValidationProblem(errors.ToDictionary(kv => kv.Key, kv => new[] { kv.Value }), title: "invalid request");
-    private static IResult NotFound(string what) => Results.Problem(statusCode: 404, title: "not found", detail: what);
+    internal static IResult NotFound(string what) => Results.Problem(statusCode: 404, title: "not found", detail: what);
 
     // ---- routes ---------------------------------------------------------------------------------
 
@@ -194,6 +194,7 @@ public static class DialerApi
 
         MapLeads(app, db, options, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
+        QualityApi.Map(app, db, options.QaRules, hub);
     }
 
     private static void MapLeads(WebApplication app, StoreDb db, ApiOptions options, Campaigns campaigns)

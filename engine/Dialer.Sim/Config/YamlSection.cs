@@ -29,19 +29,22 @@ public sealed class YamlSection
     public static YamlSection Load(string file)
     {
         if (!File.Exists(file)) throw new ConfigException($"{file}: file not found");
+        using var reader = new StreamReader(file);
+        return Parse(reader, file);
+    }
+
+    /// <summary>A document from a reader (e.g. a file shipped inside an assembly); <paramref name="name"/> is what errors call it.</summary>
+    public static YamlSection Parse(TextReader reader, string name)
+    {
         var yaml = new YamlStream();
-        try
-        {
-            using var reader = new StreamReader(file);
-            yaml.Load(reader);
-        }
+        try { yaml.Load(reader); }
         catch (YamlDotNet.Core.YamlException e)
         {
-            throw new ConfigException($"{file}:{e.Start.Line}: not valid YAML: {e.InnerException?.Message ?? e.Message}");
+            throw new ConfigException($"{name}:{e.Start.Line}: not valid YAML: {e.InnerException?.Message ?? e.Message}");
         }
         if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root)
-            throw new ConfigException($"{file}: expected a mapping of keys at the top level");
-        return new YamlSection(root, file, "");
+            throw new ConfigException($"{name}: expected a mapping of keys at the top level");
+        return new YamlSection(root, name, "");
     }
 
     public bool Has(string key) => _node.Children.ContainsKey(new YamlScalarNode(key));
@@ -116,6 +119,18 @@ public sealed class YamlSection
         return [.. seq.Children.Select((n, i) => ParseNum(n, $"{Where(key)}[{i}]", double.MinValue, double.MaxValue))];
     }
 
+    /// <summary>A list of single values (phrases, names); <see cref="ItemError"/> names an item's own line.</summary>
+    public IReadOnlyList<string> Strings(string key)
+    {
+        var node = Get(key);
+        if (node is null) return [];
+        if (node is not YamlSequenceNode seq) throw Error(key, node, "expected a list");
+        return [.. seq.Children.Select((n, i) => n is YamlScalarNode { Value: { } v } ? v : throw At(n, $"{Where(key)}[{i}]", "expected a single value"))];
+    }
+
+    public ConfigException ItemError(string key, int index, string message) =>
+        Get(key) is YamlSequenceNode seq && index < seq.Children.Count ? At(seq.Children[index], $"{Where(key)}[{index}]", message) : Error(key, null, message);
+
     /// <summary>A mapping of free-form names to numbers, e.g. rates by prefix or skills with levels.</summary>
     public IReadOnlyList<KeyValuePair<string, double>> NumberMap(string key, double min = double.MinValue, double max = double.MaxValue) =>
         OptMap(key)?.AsNumberMap(min, max) ?? [];
@@ -144,7 +159,9 @@ public sealed class YamlSection
         }
     }
 
-    public ConfigException Error(string key, YamlNode? node, string message) => At(node ?? _node, Where(key), message);
+    /// <summary>An error at <paramref name="node"/>, else at the key's value when it is there, else at this mapping.</summary>
+    public ConfigException Error(string key, YamlNode? node, string message) =>
+        At(node ?? (_node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : _node), Where(key), message);
 
     private YamlNode? Get(string key)
     {
