@@ -35,6 +35,8 @@ public sealed record CampaignSettings
     /// <summary>VICIdial pacers: the dial level to start from and the most they may reach (the knobs operators turn).</summary>
     public double InitialDialLevel { get; init; } = 1.0;
     public double MaxDialLevel { get; init; } = 3.0;
+    /// <summary>Tags the importer adds beside the file's own (see <see cref="TagRule"/>); the seed rules by default.</summary>
+    public List<TagRule> TagRules { get; init; } = [.. LeadRules.Seed];
 
     /// <summary>Every invalid field, by its JSON name; empty when the settings are usable.</summary>
     public Dictionary<string, string> Validate()
@@ -56,6 +58,15 @@ public sealed record CampaignSettings
         if (DncDays < 183) errors["dnc_days"] = "must be ≥ 183 (a refusal keeps the number off for at least 6 months)";
         if (InitialDialLevel is < 1 or > 10) errors["initial_dial_level"] = "must be within 1..10";
         if (MaxDialLevel < InitialDialLevel || MaxDialLevel > 10) errors["max_dial_level"] = "must be within initial_dial_level..10";
+        if (TagRules.Count > 32) errors["tag_rules"] = "at most 32 rules";
+        else
+        {
+            for (var i = 0; i < TagRules.Count; i++)
+            {
+                TagRules[i].Validate($"tag_rules[{i}]", errors);
+                if (TagRules.FindIndex(r => r.Tag == TagRules[i].Tag) < i) errors[$"tag_rules[{i}].tag"] = $"'{TagRules[i].Tag}' is given by an earlier rule";
+            }
+        }
         try { CreatePacer(0); }
         catch (ArgumentException e) { errors["pacer"] = e.Message; }
         return errors;

@@ -50,7 +50,9 @@ public static class StoreCommands
             if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, CampaignSettings.Json));
             else
             {
-                Console.WriteLine($"{report.Campaign}: {report.Rows} rows, {report.Accepted} accepted, {report.Merged} merged, {report.Rejected} rejected");
+                Console.WriteLine($"{report.Campaign}: {report.Rows} rows, {report.Accepted} accepted, {report.Merged} merged ({report.Updated} stored leads changed), {report.Rejected} rejected");
+                if (report.RuleTagsAdded.Count > 0) Console.WriteLine($"  rule tags added: {string.Join(", ", report.RuleTagsAdded.Select(kv => $"{kv.Key} {kv.Value}"))}");
+                if (report.RuleTagsRemoved.Count > 0) Console.WriteLine($"  rule tags removed: {string.Join(", ", report.RuleTagsRemoved.Select(kv => $"{kv.Key} {kv.Value}"))}");
                 foreach (var e in report.Errors) Console.WriteLine($"  row {e.Row}, {e.Field}: {e.Reason}");
                 if (report.IgnoredColumns.Count > 0) Console.WriteLine($"  ignored columns: {string.Join(", ", report.IgnoredColumns)}");
             }
