@@ -210,7 +210,7 @@ public static class DialerApi
                 var report = new LeadImporter(db, options.Pii).Import(c.Id, name, reader, DateTime.UtcNow);
                 if (body.Exceeded)
                     return Results.Problem(statusCode: 413, title: "upload too large",
-                        detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; the {report.Rows} rows read before it were imported",
+                        detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; rows 2–{report.LastRow} (the {report.Rows} read before it) were processed as reported, nothing after row {report.LastRow} was read",
                         extensions: new Dictionary<string, object?> { ["report"] = report });
                 return Results.Ok(report);
             }
@@ -250,7 +250,7 @@ public static class DialerApi
     {
         e164 = "";
         var region = PhoneNumbers.NormaliseRegion(body.Region);
-        if (region is null) { error = Invalid("region", $"'{body.Region}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
+        if (region is null) { error = Invalid("region", $"{Pii.Echo(body.Region)} is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
         if (!PhoneNumbers.TryNormalise(body.Phone, region, out e164, out var why)) { error = Invalid("phone", why); return false; }
         error = Results.Empty;
         return true;

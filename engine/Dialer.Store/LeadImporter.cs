@@ -26,7 +26,9 @@ public sealed class ImportReport
     /// <summary>The first <see cref="LeadImporter.MaxReportedErrors"/> rejections, in row order.</summary>
     public List<ImportError> Errors { get; } = [];
     public List<string> IgnoredColumns { get; } = [];
-    /// <summary>Why reading stopped before the end of the input, if it did; the rows counted above were still processed.</summary>
+    /// <summary>The line of the last row read whole: rows 2..LastRow were processed, nothing after them was read.</summary>
+    public long LastRow { get; set; }
+    /// <summary>Why the file looks cut short (input broke off, or the last line stops mid-row), if it does; the rows counted above were still processed.</summary>
     public string? Interrupted { get; set; }
 }
 
@@ -44,6 +46,7 @@ public sealed class LeadImportException(string message) : Exception(message);
 public sealed class LeadImporter(StoreDb db, Pii pii)
 {
     public const int MaxReportedErrors = 1000;
+    private const int MaxIgnoredColumns = 32;
     private static readonly string[] Required = ["phone", "region", "timezone"];
     private static readonly string[] Optional = ["customer_id", "name", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "id_number", "priority"];
     private static readonly string[] LeadColumns =
@@ -64,7 +67,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var csv = new CsvReader(input);
         var record = new List<string>();
         if (!csv.Read(record)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
-        var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header: {csv.Malformed}"), report);
+        var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header (line 1): {csv.Malformed}"), report);
         var zones = new Dictionary<string, string>(StringComparer.Ordinal);
         var batch = new Batch();
         // This thread reads, validates and looks up the next batch while the previous one is written: on two cores
@@ -85,13 +88,20 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         {
             try
             {
+                var broken = false;
                 while (csv.Read(record))
                 {
                     report.Rows++;
+                    report.LastRow = csv.Row;
+                    var errors = batch.Errors.Count;
                     if (csv.Malformed is { } bad) batch.Reject(csv.Row, "*", bad);
                     else if (Parse(csv.Row, record, columns, zones, batch) is { } draft) batch.Drafts.Add(draft);
+                    broken = batch.Errors.Count > errors;
                     if (batch.Drafts.Count + batch.Errors.Count >= BatchSize) Hand();
                 }
+                // A last line that is rejected and has no line break after it is where a copy or download stopped.
+                if (broken && csv.EndedWithoutLineBreak)
+                    report.Interrupted = $"the file ends in the middle of row {csv.Row} (no line break after it, and the row is rejected): it looks cut short";
             }
             catch (IOException e)
             {
@@ -118,17 +128,23 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
     private static Columns ReadHeader(IReadOnlyList<string> header, ImportReport report)
     {
+        // A file without a header has data in its first line: no header cell is echoed unless it is a column we know,
+        // or looks like a column name (a short word, no digits run), so no phone or ID number reaches the message.
         var columns = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < header.Count; i++)
         {
             var name = header[i].Trim().ToLowerInvariant();
-            if (!columns.TryAdd(name, i)) throw new LeadImportException($"leads csv: header names column '{name}' twice");
-            if (!Required.Contains(name) && !Optional.Contains(name)) report.IgnoredColumns.Add(name);
+            var known = Required.Contains(name) || Optional.Contains(name);
+            if (!columns.TryAdd(name, i))
+                throw new LeadImportException($"leads csv: header: column {i + 1} repeats {(known ? $"'{name}'" : $"column {columns[name] + 1}")}");
+            if (!known && report.IgnoredColumns.Count < MaxIgnoredColumns) report.IgnoredColumns.Add(LooksLikeName(name) ? name : $"column {i + 1}");
         }
         var missing = Required.Where(r => !columns.ContainsKey(r)).ToList();
         if (missing.Count > 0)
-            throw new LeadImportException($"leads csv: header is missing required column(s) {string.Join(", ", missing)} (found: {string.Join(", ", header)})");
+            throw new LeadImportException($"leads csv: header (line 1) is missing required column(s) {string.Join(", ", missing)}; it has {header.Count} column(s), " +
+                "none shown (a file without a header has a customer's data there)");
         int At(string name) => columns.TryGetValue(name, out var i) ? i : -1;
+        static bool LooksLikeName(string n) => n.Length is > 0 and <= 40 && char.IsLetter(n[0]) && n.Count(char.IsDigit) <= 2;
         return new Columns(columns.Count, At("phone"), At("region"), At("timezone"), At("customer_id"), At("name"), At("policy_no"),
             At("policy_expiry"), At("premium"), At("claims_3y"), At("tags"), At("id_number"), At("priority"));
     }
@@ -140,38 +156,38 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
         if (record.Count != columns.Count) { Reject("*", $"has {record.Count} fields, the header has {columns.Count}"); return null; }
         var region = PhoneNumbers.NormaliseRegion(record[columns.Region]);
-        if (region is null) { Reject("region", $"'{Get(columns.Region)}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
+        if (region is null) { Reject("region", $"{Pii.Echo(record[columns.Region])} is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
         if (!PhoneNumbers.TryNormalise(record[columns.Phone], region, out var phone, out var phoneError)) { Reject("phone", phoneError); return null; }
         var tzName = record[columns.TimeZone];
         // A file names a handful of zones: each valid one is checked once, and every lead shares its one string.
         if (!zones.TryGetValue(tzName, out var zone))
         {
-            if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz) || !tz.HasIanaId) { Reject("timezone", $"'{tzName}' is not a known IANA time zone"); return null; }
+            if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz) || !tz.HasIanaId) { Reject("timezone", $"{Pii.Echo(tzName)} is not a known IANA time zone"); return null; }
             zones[tzName] = zone = tzName;
         }
 
         DateOnly? expiry = null;
         if (Get(columns.PolicyExpiry) is { } exp)
         {
-            if (!DateOnly.TryParseExact(exp, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("policy_expiry", $"'{exp}' is not a date (yyyy-MM-dd)"); return null; }
+            if (!DateOnly.TryParseExact(exp, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("policy_expiry", $"{Pii.Echo(exp)} is not a date (yyyy-MM-dd)"); return null; }
             expiry = d;
         }
         double? premium = null;
         if (Get(columns.Premium) is { } pr)
         {
-            if (!double.TryParse(pr, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) || p < 0 || !double.IsFinite(p)) { Reject("premium", $"'{pr}' is not a non-negative number"); return null; }
+            if (!double.TryParse(pr, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) || p < 0 || !double.IsFinite(p)) { Reject("premium", $"{Pii.Echo(pr)} is not a non-negative number"); return null; }
             premium = p;
         }
         int? claims = null;
         if (Get(columns.Claims) is { } cl)
         {
-            if (!int.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) { Reject("claims_3y", $"'{cl}' is not a non-negative whole number"); return null; }
+            if (!int.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) { Reject("claims_3y", $"{Pii.Echo(cl)} is not a non-negative whole number"); return null; }
             claims = n;
         }
         int? priority = null;
         if (Get(columns.Priority) is { } pri)
         {
-            if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"'{pri}' is not a whole number within ±1000000"); return null; }
+            if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"{Pii.Echo(pri)} is not a whole number within ±1000000"); return null; }
             priority = n;
         }
         var idNumber = Get(columns.IdNumber);
@@ -255,9 +271,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 byHash.TryGetValue(d.PhoneHash, out var byPhone);
                 Known? byId = null;
                 if (d.CustomerExt is not null) byExt.TryGetValue(d.CustomerExt, out byId);
-                if (byPhone is not null && byId is not null && byPhone.Id != byId.Id)
+                // One record per customer here, so the same object means the same customer (new ones have no id yet).
+                if (byPhone is not null && byId is not null && !ReferenceEquals(byPhone, byId))
                 {
-                    rejected.Add(new ImportError(d.Row, "customer_id", $"'{d.CustomerExt}' is another customer than the one this phone number belongs to"));
+                    rejected.Add(new ImportError(d.Row, "customer_id", "names another customer than the one this row's phone number belongs to"));
                     continue;
                 }
                 var customer = byId ?? byPhone;

@@ -34,7 +34,7 @@ public static class StoreCommands
         var file = new Argument<FileInfo>("FILE") { Description = "Leads CSV: phone, region, timezone [, customer_id, name, policy_no, policy_expiry, premium, claims_3y, tags, id_number, priority]" };
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
         var db = DbOption();
-        var import = new Command("import", "load leads; reports accepted / merged / rejected rows (exit 2 when rows were rejected)") { campaign, file, db, json };
+        var import = new Command("import", "load leads; reports rows read, accepted / merged / rejected (exit 2 when rows were rejected, 3 when the file looks cut short)") { campaign, file, db, json };
         import.SetAction(parse => Run(() =>
         {
             var path = parse.GetValue(file)!;
@@ -55,8 +55,9 @@ public static class StoreCommands
                 if (report.RuleTagsRemoved.Count > 0) Console.WriteLine($"  rule tags removed: {string.Join(", ", report.RuleTagsRemoved.Select(kv => $"{kv.Key} {kv.Value}"))}");
                 foreach (var e in report.Errors) Console.WriteLine($"  row {e.Row}, {e.Field}: {e.Reason}");
                 if (report.IgnoredColumns.Count > 0) Console.WriteLine($"  ignored columns: {string.Join(", ", report.IgnoredColumns)}");
+                if (report.Interrupted is { } why) Console.WriteLine($"  cut short: {why}; rows 2–{report.LastRow} were processed");
             }
-            return report.Rejected > 0 ? 2 : 0;
+            return report.Interrupted is not null ? 3 : report.Rejected > 0 ? 2 : 0;
         }));
         return new Command("leads", "lead lists") { import };
     }
