@@ -50,9 +50,10 @@ public sealed record CampaignSettings
         if (AbandonCap is <= 0 or > 0.03) errors["abandon_cap"] = "must be within (0, 0.03]";
         if (MaxAttempts < 1) errors["max_attempts"] = "must be ≥ 1";
         if (MaxAttemptsPerDay < 1) errors["max_attempts_per_day"] = "must be ≥ 1";
-        foreach (var (k, v) in RetryDelaySeconds)
+        if (RetryDelaySeconds.Count > 16) errors["retry_delay_seconds"] = "at most 16 outcomes"; // and no error per key of a huge body
+        else foreach (var (k, v) in RetryDelaySeconds)
         {
-            if (!CallOutcomes.TryParse(k, out _)) errors[$"retry_delay_seconds.{k}"] = "unknown outcome (human, machine, busy, no_answer, congestion, bad_number, rejected, abandoned)";
+            if (!CallOutcomes.TryParse(k, out _)) errors[$"retry_delay_seconds.{(k.Length <= 32 ? k : k[..32] + "…")}"] = "unknown outcome (human, machine, busy, no_answer, congestion, bad_number, rejected, abandoned)";
             else if (v < 0) errors[$"retry_delay_seconds.{k}"] = "must be ≥ 0";
         }
         if (DncDays < 183) errors["dnc_days"] = "must be ≥ 183 (a refusal keeps the number off for at least 6 months)";
@@ -70,6 +71,28 @@ public sealed record CampaignSettings
         try { CreatePacer(0); }
         catch (ArgumentException e) { errors["pacer"] = e.Message; }
         return errors;
+    }
+
+    /// <summary>
+    /// These settings with a JSON merge patch (RFC 7396) applied: a field left out keeps its value, an object
+    /// (retry_delay_seconds) merges key by key, null resets a field to its default (or removes a key), an array
+    /// (tag_rules) is replaced whole. Unknown fields and wrong types throw <see cref="JsonException"/>.
+    /// </summary>
+    public CampaignSettings Patch(System.Text.Json.Nodes.JsonObject patch)
+    {
+        var current = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
+        Merge(current, patch);
+        return current.Deserialize<CampaignSettings>(Json) ?? throw new JsonException("settings: a JSON object is required");
+    }
+
+    private static void Merge(System.Text.Json.Nodes.JsonObject target, System.Text.Json.Nodes.JsonObject patch)
+    {
+        foreach (var (key, value) in patch.ToList())
+        {
+            if (value is null) target.Remove(key);
+            else if (value is System.Text.Json.Nodes.JsonObject o && target[key] is System.Text.Json.Nodes.JsonObject t) Merge(t, o);
+            else target[key] = value.DeepClone();
+        }
     }
 
     public IPacer CreatePacer(ulong seed) => Pacers.Create(Pacer,

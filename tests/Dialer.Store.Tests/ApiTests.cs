@@ -13,7 +13,7 @@ using Microsoft.AspNetCore.TestHost;
 
 namespace Dialer.Store.Tests;
 
-public sealed class ApiTests : IAsyncLifetime
+public sealed partial class ApiTests : IAsyncLifetime
 {
     private const string Key = "test-key-0123456789abcdef";
     private readonly string _file = Path.Combine(Path.GetTempPath(), $"dialer-api-{Guid.NewGuid():N}.db");
