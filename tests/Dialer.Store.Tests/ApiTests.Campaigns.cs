@@ -62,20 +62,4 @@ public sealed partial class ApiTests
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         Assert.True((await r.Content.ReadAsByteArrayAsync()).Length < 1000);
     }
-
-    [Fact]
-    public async Task A_leads_upload_says_which_rows_it_kept_when_cut_by_the_limit()
-    {
-        await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"big\"}"));
-        var csv = new StringBuilder("phone,region,timezone\n");
-        for (var i = 0; i < 5000; i++) csv.Append("+86138").Append(i.ToString("D8")).Append(",CN,Asia/Shanghai\n");
-        var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(csv.ToString())));
-        content.Headers.ContentType = new("text/csv");
-        var request = new HttpRequestMessage(HttpMethod.Post, "/campaigns/big/leads") { Content = content };
-        request.Headers.TransferEncodingChunked = true;
-        var p = await Problem(await _client.SendAsync(request), HttpStatusCode.RequestEntityTooLarge);
-        var last = p.GetProperty("report").GetProperty("last_row").GetInt32();
-        Assert.Contains($"rows 2–{last}", p.GetProperty("detail").GetString());
-        Assert.Equal(last - 1, p.GetProperty("report").GetProperty("accepted").GetInt32());
-    }
 }
