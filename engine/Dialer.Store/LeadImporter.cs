@@ -62,6 +62,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     {
         var report = new ImportReport { Campaign = campaignName };
         // On PostgreSQL no foreign key guards leads (sql/postgres/002): the campaign is checked here, once.
+        pii.Bind(db); // the key check, before a row is read
         var rules = new Campaigns(db).Get(campaignId)?.Settings.TagRules
             ?? throw new LeadImportException($"leads import: campaign '{campaignName}' (id {campaignId}) does not exist");
         var csv = new CsvReader(input);
@@ -200,9 +201,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         if (Get(columns.Tags) is { } tagList)
             foreach (var t in tagList.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)) tags.Add(t);
         // Hashed and encrypted here, on the reading thread, to keep the writing thread (the slower one) short.
+        var hash = pii.Hash(phone);
         return new LeadDraft
         {
-            Row = row, PhoneEnc = pii.Encrypt(phone), PhoneHash = pii.Hash(phone), Region = region, TimeZone = zone,
+            Row = row, PhoneEnc = pii.Encrypt(phone, PiiColumn.Phone, hash), PhoneHash = hash, Region = region, TimeZone = zone,
             CustomerExt = Get(columns.CustomerId), Name = Get(columns.Name), PolicyNo = Get(columns.PolicyNo), Expiry = expiry,
             Premium = premium, Claims = claims, Priority = priority, IdNumber = idNumber, Tags = tags,
         };
@@ -304,7 +306,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 {
                     var idn = nc.Draft.IdNumber;
                     w.Write(nc.Row.Id); w.Write(nc.Row.ExternalId); w.Write(nc.Row.PhoneHash); w.Write(nc.Draft.Name);
-                    w.Write(idn is null ? null : pii.Encrypt(idn)); w.Write(idn is null ? null : pii.Hash(idn)); w.Write(idn is null ? null : Pii.Mask(idn));
+                    var idHash = idn is null ? null : pii.Hash(idn);
+                    w.Write(idn is null ? null : pii.Encrypt(idn, PiiColumn.IdNumber, idHash)); w.Write(idHash); w.Write(idn is null ? null : Pii.Mask(idn));
                     w.Write(at);
                 });
             }

@@ -6,7 +6,30 @@ namespace Dialer.Store;
 /// <summary>`dialer db migrate` and `dialer leads import`, for the CLI to add to its root command.</summary>
 public static class StoreCommands
 {
-    public static IEnumerable<Command> Create() => [Db(), Leads()];
+    public static IEnumerable<Command> Create() => [Db(), Leads(), PiiCommand()];
+
+    /// <summary>The new key comes from the environment, never the command line (shell history, process lists).</summary>
+    public const string NewKeyEnvVar = "DIALER_PII_NEW_KEY";
+
+    private static Command PiiCommand()
+    {
+        var db = DbOption();
+        var batch = new Option<int>("--batch") { Description = "cipher texts rewritten per transaction", DefaultValueFactory = _ => 5000 };
+        var rotate = new Command("rotate", $"re-encrypt every phone and ID number from ${Pii.EnvVar} (old key) to ${NewKeyEnvVar} (new key), online, in batches; " +
+            "afterwards only the new key opens the store") { db, batch };
+        rotate.SetAction(parse => Run(() =>
+        {
+            if (parse.GetValue(batch) < 1) throw new ArgumentException("--batch: must be ≥ 1");
+            using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
+            var report = new PiiRotation(store, Pii.FromConfig(null), Pii.FromConfig(null, NewKeyEnvVar)) { BatchSize = parse.GetValue(batch) }
+                .Run(Console.WriteLine);
+            Console.WriteLine($"rotated in {report.Seconds:0.0} s: {report.Rewritten} rewritten, {report.AlreadyCurrent} already on the new key, {report.Failed} unreadable");
+            if (report.Failed > 0) Console.WriteLine($"  the old key still opens the store: fix or remove the unreadable rows and run rotate again");
+            else Console.WriteLine($"  from now on set {Pii.EnvVar} to the new key; processes still running on the old one keep working until restarted");
+            return report.Failed > 0 ? 2 : 0;
+        }));
+        return new Command("pii", "personal-data keys") { rotate };
+    }
 
     /// <summary>--db, shared by every store command.</summary>
     public static Option<string?> DbOption() => new("--db")
