@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dialer.Core.Domain;
@@ -56,24 +55,26 @@ public static class DialerApi
         app.UseStatusCodePages();
         app.Use(RequireApiKey(options));
         Map(app, db, options);
+        DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>());
         return app;
     }
 
     private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options)
     {
-        var accepted = options.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
+        var api = new KeyRing(options.ApiKeys);
+        var scrape = new KeyRing(options.ApiKeys.Concat(options.MetricsKeys)); // a metrics key opens /metrics and nothing else
         return async (ctx, next) =>
         {
             if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json") { await next(ctx); return; }
+            var metrics = ctx.Request.Path == DialerMetrics.Path;
             var given = ctx.Request.Headers[KeyHeader].ToString();
+            if (given.Length == 0 && metrics) given = DialerMetrics.BearerToken(ctx.Request); // Prometheus's `authorization:` scrape setting
             if (given.Length == 0)
             {
                 await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header").ExecuteAsync(ctx);
                 return;
             }
-            // Compare digests in constant time: the response time says nothing about how close a guess was.
-            var hash = SHA256.HashData(Encoding.UTF8.GetBytes(given));
-            if (!accepted.Any(a => CryptographicOperations.FixedTimeEquals(a, hash)))
+            if (!(metrics ? scrape : api).Accepts(given))
             {
                 await Results.Problem(statusCode: 401, title: "API key not accepted", detail: $"the {KeyHeader} header does not hold a configured key").ExecuteAsync(ctx);
                 return;
@@ -168,7 +169,13 @@ public static class DialerApi
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
         app.MapGet("/openapi.json", () => Results.Stream(typeof(DialerApi).Assembly.GetManifestResourceStream("openapi.json")!, "application/json"));
-        app.MapGet("/events", (CancellationToken ct) => TypedResults.ServerSentEvents(hub.Subscribe(ct)));
+        app.MapGet("/events", (HttpRequest req, CancellationToken ct) =>
+        {
+            // EventSource sends the header on reconnect; a client that cannot set headers may pass ?last_event_id=.
+            var last = req.Headers[EventHub.LastEventIdHeader].ToString() is { Length: > 0 } h ? h : req.Query["last_event_id"].ToString();
+            if (!EventHub.TryParseId(last, out var from)) return Invalid(EventHub.LastEventIdHeader, "must be the id of an event from this stream (a whole number)");
+            return TypedResults.ServerSentEvents(hub.Subscribe(from, ct));
+        });
 
         app.MapGet("/campaigns", () => Results.Ok(campaigns.List()));
         app.MapPost("/campaigns", async (HttpRequest req) =>
@@ -232,7 +239,7 @@ public static class DialerApi
         {
             var live = new Dictionary<string, object?>();
             foreach (var (name, host) in engines.All) live[name] = await Live(host);
-            return Results.Ok(new { campaigns = live, event_clients = hub.Clients, events_dropped = hub.Dropped });
+            return Results.Ok(new { campaigns = live, event_clients = hub.Clients, event_clients_cut = hub.ClientsCut });
         });
 
         MapLeads(app, db, options, campaigns);
@@ -339,9 +346,9 @@ public static class DialerApi
             return Results.Accepted();
         }
 
-        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, i => EngineEvent.Login(i, DateTime.UtcNow), "login"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, i => EngineEvent.Ready(i, DateTime.UtcNow), "ready"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, i => EngineEvent.Logout(i, DateTime.UtcNow), "logout"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, a => EngineEvent.Login(a), "login"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, a => EngineEvent.Ready(a), "ready"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, a => EngineEvent.Logout(a), "logout"));
         app.MapPost("/campaigns/{name}/agents/{agent}/pause", async (string name, string agent, HttpRequest req) =>
         {
             var (body, error) = await ReadJson<PauseBody>(req);
@@ -385,6 +392,8 @@ public static class DialerApi
         agents_talking = e.State.Count(AgentState.Talking),
         agents_paused = e.State.Count(AgentState.Paused),
         agents_logged_in = e.State.LoggedIn,
+        abandon_rate_today = e.State.Ledger.RateToday,
+        abandon_rate_30d = e.State.Ledger.Rate30,
     });
 }
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using Dialer.Api;
 using Dialer.Runtime;
 using Dialer.Cli.Commands;
-using Dialer.Models.Interop;
 using Dialer.Models.Training;
 using Dialer.Sim.Config;
 using Dialer.Store;
@@ -24,7 +23,7 @@ try
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                           or InvalidDataException or InsufficientHistoryException or ModelParityException or XGBoostException)
+                           or InvalidDataException or InsufficientHistoryException or ModelParityException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;

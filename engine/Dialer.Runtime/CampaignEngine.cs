@@ -34,6 +34,7 @@ public sealed class CampaignEngine : IRunningEngine
     public DialerEngine Engine { get; }
     public AriDriver Driver { get; }
     public IReadOnlyList<AriClient> Servers { get; }
+    public IReadOnlyList<TelephonyLink> Links => [.. Servers.Select(s => new TelephonyLink(s.ServerId, s.IsConnected, s.EventStats.Connects))];
     public DbAttemptLog Attempts { get; }
     /// <summary>What start-up found among the attempts this node had left open (calls that ended while it was down, or still up and hung up now).</summary>
     public ReconcileReport Reconciled { get; }

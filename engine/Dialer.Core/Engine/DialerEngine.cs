@@ -150,7 +150,7 @@ public sealed class DialerEngine
         var p = _acceptedP;
         lead.Attempts++;
         lead.LastAttemptAt = utcNow;
-        var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, PlacedAt = utcNow, PLive = p };
+        var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = utcNow, PLive = p };
         _calls.Add(call.Id, call);
         _s.AddRinging(call, now);
         _s.Calibration.Placed(now, p);
@@ -159,6 +159,7 @@ public sealed class DialerEngine
         _s.CallsToday++;
         _s.RecentLiveP = double.IsNaN(_s.RecentLiveP) ? p : 0.98 * _s.RecentLiveP + 0.02 * p;
         Stats.CallsPlaced++;
+        Stats.TrunkPlaced[trunk]++;
         _log?.Placed(call); // before the call exists in the world: a crash can always be reconciled
         _control.Originate(call, _trunks[trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
         return true;
@@ -191,6 +192,7 @@ public sealed class DialerEngine
         {
             call.Phase = CallPhase.Machine;
             Stats.MachineAnswers++;
+            Stats.TrunkMachine[call.Trunk]++;
             _s.OtherRingTime.Observe(ring);
             _control.Hangup(call);
             return;
@@ -198,6 +200,7 @@ public sealed class DialerEngine
         _s.LiveAnswerDelay.Observe(ring);
         _s.Calibration.Live(now - ring);
         Stats.CountLive(utcNow);
+        Stats.TrunkLive[call.Trunk]++;
         _s.Ledger.Live(utcNow);
         var agent = _router.PickLongestIdle(call.Lead.Requirement);
         if (agent >= 0) Connect(call, agent, now, utcNow);
@@ -230,14 +233,15 @@ public sealed class DialerEngine
             var call = w[0];
             w.RemoveAt(0);
             call.Phase = CallPhase.SafeHarbor;
-            CountAbandon(now, utcNow);
+            CountAbandon(call.Trunk, now, utcNow);
             _control.SafeHarbor(call);
         }
     }
 
-    private void CountAbandon(double now, DateTime utcNow)
+    private void CountAbandon(int trunk, double now, DateTime utcNow)
     {
         Stats.CountAbandoned(utcNow);
+        Stats.TrunkAbandoned[trunk]++;
         _s.Ledger.Abandoned(utcNow);
         _s.DroppedLastMinute.Add((long)now);
     }
@@ -259,7 +263,7 @@ public sealed class DialerEngine
                 break;
             case CallPhase.Waiting: // the callee gave up before anyone reached them
                 _s.WaitingCalls.Remove(call);
-                CountAbandon(now, utcNow);
+                CountAbandon(call.Trunk, now, utcNow);
                 outcome = CallOutcome.Abandoned;
                 break;
             case CallPhase.Connected:
