@@ -105,14 +105,54 @@ public static class DialerApi
         }
         catch (JsonException e)
         {
-            var message = e.Message.Split(" Path:")[0].Trim();
+            var message = Bounded(e.Message.Split(" Path:")[0].Trim());
             // A missing required member is reported on the object, with the member names in the message.
             var missing = System.Text.RegularExpressions.Regex.Match(message, "missing required properties including: '([^']+)'");
-            var field = missing.Success ? (e.Path is { Length: > 2 } o ? o[2..] + "." : "") + missing.Groups[1].Value
-                : e.Path is { Length: > 2 } p ? p[2..] : "body";
+            var field = Bounded(missing.Success ? (e.Path is { Length: > 2 } o ? o[2..] + "." : "") + missing.Groups[1].Value
+                : e.Path is { Length: > 2 } p ? p[2..] : "body", 64);
             return (null, Invalid(field, message));
         }
     }
+
+    private const int MaxSettingsBytes = 64 * 1024;
+
+    /// <summary>
+    /// A campaign body as a JSON object, read whole only when it is at most 64 KiB (a 413 otherwise): settings are
+    /// small, and a bounded body keeps every error reply bounded too. Leaves the body readable again.
+    /// </summary>
+    private static async Task<(System.Text.Json.Nodes.JsonObject? Value, IResult? Error)> ReadSmall(HttpRequest req)
+    {
+        if (await BufferSmall(req) is { } error) return (null, error);
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(req.Body) is System.Text.Json.Nodes.JsonObject o ? (o, null)
+                : (null, Invalid("body", "a JSON object is required"));
+        }
+        catch (JsonException e) { return (null, Invalid("body", Bounded(e.Message))); }
+    }
+
+    /// <summary>Replaces the body by a copy in memory when it is at most 64 KiB; else (or when it is not JSON) the error to answer.</summary>
+    private static async Task<IResult?> BufferSmall(HttpRequest req)
+    {
+        if (!(req.ContentType ?? "").StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return Invalid("body", "Content-Type must be application/json");
+        var tooLarge = Results.Problem(statusCode: 413, title: "body too large", detail: $"a campaign body is at most {MaxSettingsBytes} bytes");
+        if (req.ContentLength > MaxSettingsBytes) return tooLarge;
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int n;
+        while ((n = await req.Body.ReadAsync(chunk, req.HttpContext.RequestAborted)) > 0)
+        {
+            buffer.Write(chunk, 0, n);
+            if (buffer.Length > MaxSettingsBytes) return tooLarge;
+        }
+        buffer.Position = 0;
+        req.Body = buffer;
+        return null;
+    }
+
+    /// <summary>A message cut to 200 characters: a parser's message can quote a key of any length.</summary>
+    private static string Bounded(string message, int length = 200) => message.Length <= length ? message : message[..length] + "…";
 
     internal static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string> { [field] = message });
     internal static IResult Invalid(Dictionary<string, string> errors) =>
@@ -140,28 +180,38 @@ public static class DialerApi
         app.MapGet("/campaigns", () => Results.Ok(campaigns.List()));
         app.MapPost("/campaigns", async (HttpRequest req) =>
         {
+            if (await BufferSmall(req) is { } tooBig) return tooBig;
             var (body, error) = await ReadJson<CreateCampaign>(req);
             if (error is not null) return error;
-            if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 100) return Invalid("name", "must be 1–100 characters");
+            if (Campaigns.NameError(body!.Name) is { } badName) return Invalid("name", badName);
             var settings = body.Settings ?? new CampaignSettings();
             var errors = settings.Validate();
             if (errors.Count > 0) return Invalid(errors.ToDictionary(kv => "settings." + kv.Key, kv => kv.Value));
             if (campaigns.Find(body.Name) is not null) return Results.Problem(statusCode: 409, title: "conflict", detail: $"campaign '{body.Name}' already exists");
             var created = campaigns.Create(body.Name, settings, DateTime.UtcNow);
             hub.Publish("campaign", new { campaign = created.Name, status = "stopped" });
-            return Results.Created($"/campaigns/{created.Name}", created);
+            return Results.Created($"/campaigns/{Uri.EscapeDataString(created.Name)}", created); // a header carries ASCII only
         });
         app.MapGet("/campaigns/{name}", (string name) => campaigns.Find(name) is { } c ? Results.Ok(c) : NotFound($"campaign '{name}'"));
-        app.MapPut("/campaigns/{name}/settings", async (string name, HttpRequest req) =>
-        {
-            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
-            var (settings, error) = await ReadJson<CampaignSettings>(req);
-            if (error is not null) return error;
-            var errors = settings!.Validate();
-            if (errors.Count > 0) return Invalid(errors);
-            campaigns.Update(c.Id, settings, DateTime.UtcNow);
-            return Results.Ok(campaigns.Get(c.Id));
-        });
+        // PATCH changes the fields it gives (JSON merge patch); PUT replaces them all and so must give them all:
+        // a PUT with only max_attempts used to reset the time zone, and with it the calling window, to defaults.
+        var settingNames = JsonSerializer.SerializeToNode(new CampaignSettings(), CampaignSettings.Json)!.AsObject().Select(kv => kv.Key).ToArray();
+        foreach (var replace in new[] { true, false })
+            app.MapMethods("/campaigns/{name}/settings", [replace ? "PUT" : "PATCH"], async (string name, HttpRequest req) =>
+            {
+                if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
+                var (patch, error) = await ReadSmall(req);
+                if (error is not null) return error;
+                if (replace && settingNames.Where(n => !patch!.ContainsKey(n)).ToList() is { Count: > 0 } missing)
+                    return Invalid(missing[0], $"PUT replaces every setting; missing: {string.Join(", ", missing)} (PATCH changes only the fields it gives)");
+                CampaignSettings settings;
+                try { settings = (replace ? new CampaignSettings() : c.Settings).Patch(patch!); }
+                catch (JsonException e) { return Invalid(e.Path is { Length: > 2 } p ? Bounded(p[2..], 64) : "body", Bounded(e.Message.Split(" Path:")[0])); }
+                var errors = settings.Validate();
+                if (errors.Count > 0) return Invalid(errors);
+                campaigns.Update(c.Id, settings, DateTime.UtcNow);
+                return Results.Ok(campaigns.Get(c.Id));
+            });
         // The status is what the database hopper obeys: paused hands out no more leads (calls up finish, agents stay),
         // so pause needs no engine call. Start also starts the engine here and stop hangs it up, when serve has a launcher.
         foreach (var (verb, status) in new[] { ("start", CampaignStatus.Running), ("pause", CampaignStatus.Paused), ("stop", CampaignStatus.Stopped) })
@@ -218,7 +268,7 @@ public static class DialerApi
                 var report = new LeadImporter(db, options.Pii).Import(c.Id, name, reader, DateTime.UtcNow);
                 if (body.Exceeded)
                     return Results.Problem(statusCode: 413, title: "upload too large",
-                        detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; the {report.Rows} rows read before it were imported",
+                        detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; rows 2–{report.LastRow} (the {report.Rows} read before it) were processed as reported, nothing after row {report.LastRow} was read",
                         extensions: new Dictionary<string, object?> { ["report"] = report });
                 return Results.Ok(report);
             }
@@ -258,7 +308,7 @@ public static class DialerApi
     {
         e164 = "";
         var region = PhoneNumbers.NormaliseRegion(body.Region);
-        if (region is null) { error = Invalid("region", $"'{body.Region}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
+        if (region is null) { error = Invalid("region", $"{Pii.Echo(body.Region)} is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
         if (!PhoneNumbers.TryNormalise(body.Phone, region, out e164, out var why)) { error = Invalid("phone", why); return false; }
         error = Results.Empty;
         return true;

@@ -35,6 +35,8 @@ public sealed record CampaignSettings
     /// <summary>VICIdial pacers: the dial level to start from and the most they may reach (the knobs operators turn).</summary>
     public double InitialDialLevel { get; init; } = 1.0;
     public double MaxDialLevel { get; init; } = 3.0;
+    /// <summary>Tags the importer adds beside the file's own (see <see cref="TagRule"/>); the seed rules by default.</summary>
+    public List<TagRule> TagRules { get; init; } = [.. LeadRules.Seed];
 
     /// <summary>Every invalid field, by its JSON name; empty when the settings are usable.</summary>
     public Dictionary<string, string> Validate()
@@ -48,17 +50,49 @@ public sealed record CampaignSettings
         if (AbandonCap is <= 0 or > 0.03) errors["abandon_cap"] = "must be within (0, 0.03]";
         if (MaxAttempts < 1) errors["max_attempts"] = "must be ≥ 1";
         if (MaxAttemptsPerDay < 1) errors["max_attempts_per_day"] = "must be ≥ 1";
-        foreach (var (k, v) in RetryDelaySeconds)
+        if (RetryDelaySeconds.Count > 16) errors["retry_delay_seconds"] = "at most 16 outcomes"; // and no error per key of a huge body
+        else foreach (var (k, v) in RetryDelaySeconds)
         {
-            if (!CallOutcomes.TryParse(k, out _)) errors[$"retry_delay_seconds.{k}"] = "unknown outcome (human, machine, busy, no_answer, congestion, bad_number, rejected, abandoned)";
+            if (!CallOutcomes.TryParse(k, out _)) errors[$"retry_delay_seconds.{(k.Length <= 32 ? k : k[..32] + "…")}"] = "unknown outcome (human, machine, busy, no_answer, congestion, bad_number, rejected, abandoned)";
             else if (v < 0) errors[$"retry_delay_seconds.{k}"] = "must be ≥ 0";
         }
         if (DncDays < 183) errors["dnc_days"] = "must be ≥ 183 (a refusal keeps the number off for at least 6 months)";
         if (InitialDialLevel is < 1 or > 10) errors["initial_dial_level"] = "must be within 1..10";
         if (MaxDialLevel < InitialDialLevel || MaxDialLevel > 10) errors["max_dial_level"] = "must be within initial_dial_level..10";
+        if (TagRules.Count > 32) errors["tag_rules"] = "at most 32 rules";
+        else
+        {
+            for (var i = 0; i < TagRules.Count; i++)
+            {
+                TagRules[i].Validate($"tag_rules[{i}]", errors);
+                if (TagRules.FindIndex(r => r.Tag == TagRules[i].Tag) < i) errors[$"tag_rules[{i}].tag"] = $"'{TagRules[i].Tag}' is given by an earlier rule";
+            }
+        }
         try { CreatePacer(0); }
         catch (ArgumentException e) { errors["pacer"] = e.Message; }
         return errors;
+    }
+
+    /// <summary>
+    /// These settings with a JSON merge patch (RFC 7396) applied: a field left out keeps its value, an object
+    /// (retry_delay_seconds) merges key by key, null resets a field to its default (or removes a key), an array
+    /// (tag_rules) is replaced whole. Unknown fields and wrong types throw <see cref="JsonException"/>.
+    /// </summary>
+    public CampaignSettings Patch(System.Text.Json.Nodes.JsonObject patch)
+    {
+        var current = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
+        Merge(current, patch);
+        return current.Deserialize<CampaignSettings>(Json) ?? throw new JsonException("settings: a JSON object is required");
+    }
+
+    private static void Merge(System.Text.Json.Nodes.JsonObject target, System.Text.Json.Nodes.JsonObject patch)
+    {
+        foreach (var (key, value) in patch.ToList())
+        {
+            if (value is null) target.Remove(key);
+            else if (value is System.Text.Json.Nodes.JsonObject o && target[key] is System.Text.Json.Nodes.JsonObject t) Merge(t, o);
+            else target[key] = value.DeepClone();
+        }
     }
 
     public IPacer CreatePacer(ulong seed) => Pacers.Create(Pacer,

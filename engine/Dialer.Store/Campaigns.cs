@@ -14,8 +14,23 @@ public sealed class Campaigns(StoreDb db)
 {
     private sealed record Row(long Id, string Name, string Status, string Config, long CreatedAt, long UpdatedAt);
 
+    /// <summary>
+    /// Why <paramref name="name"/> cannot name a campaign, or null: 1–100 characters, any script's letters, digits,
+    /// spaces and punctuation, but no '/' (the name is a URL path segment), backslash or control character, and no
+    /// space at either end.
+    /// </summary>
+    public static string? NameError(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 100) return "must be 1–100 characters";
+        if (name.Trim().Length != name.Length) return "must not start or end with a space";
+        foreach (var ch in name)
+            if (ch is '/' or '\\' || char.IsControl(ch)) return "must not contain '/', '\\' or a control character";
+        return null;
+    }
+
     public CampaignRecord Create(string name, CampaignSettings settings, DateTime utcNow)
     {
+        if (NameError(name) is { } bad) throw new ArgumentException($"campaign name: {bad}");
         var at = Time.Ms(utcNow);
         var id = db.Write((c, tx) => c.ExecuteScalar<long>(
             "INSERT INTO campaigns (name, status, config, created_at, updated_at) VALUES (@name, 'stopped', @config, @at, @at) RETURNING id",

@@ -29,7 +29,7 @@ public sealed class DbLeadSource : ILeadSource
     public DbLeadSource(StoreDb db, Pii pii, long campaignId, CampaignConfig config, string owner)
     {
         _db = db;
-        _pii = pii;
+        _pii = pii.Bind(db); // the key check, before a lead is claimed
         _campaignId = campaignId;
         _config = config;
         Owner = owner;
@@ -139,6 +139,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         public long Id { get; set; }
         public byte[] PhoneEnc { get; set; } = [];
+        public byte[] PhoneHash { get; set; } = [];
         public string Region { get; set; } = "";
         public string Timezone { get; set; } = "";
         public string? ExternalId { get; set; }
@@ -168,7 +169,7 @@ public sealed class DbLeadSource : ILeadSource
                   AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
                 LIMIT @BatchSize{_db.Dialect.SkipLocked})
-            RETURNING id, phone_enc, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
+            RETURNING id, phone_enc, phone_hash, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
                       attempts, attempts_today, attempts_day, last_attempt_at, last_outcome,
                       (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
             """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, BatchSize }, tx).ToList());
@@ -187,7 +188,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         var lead = new Lead
         {
-            Id = r.Id, Phone = _pii.Decrypt(r.PhoneEnc), Region = r.Region, TimeZone = TimeZoneInfo.FindSystemTimeZoneById(r.Timezone),
+            Id = r.Id, Phone = _pii.Decrypt(r.PhoneEnc, PiiColumn.Phone, r.PhoneHash), Region = r.Region, TimeZone = TimeZoneInfo.FindSystemTimeZoneById(r.Timezone),
             CustomerId = r.ExternalId, Tags = r.Tags.Split(';', StringSplitOptions.RemoveEmptyEntries), Priority = (int)r.Priority,
             PolicyExpiry = r.PolicyExpiry is { } e ? Time.FromDay((int)e) : null, CreatedAt = Time.FromMs(r.CreatedAt),
             Attempts = (int)r.Attempts, AttemptsToday = (int)r.AttemptsToday, AttemptsDay = r.AttemptsDay == 0 ? default : Time.FromDay((int)r.AttemptsDay),

@@ -5,9 +5,10 @@ namespace Dialer.Store;
 /// <summary>The internal do-not-call list, keyed by the phone number's keyed hash (the number itself is never needed).</summary>
 public sealed class Dnc(StoreDb db, Pii pii)
 {
+    private readonly Pii _pii = pii.Bind(db); // the store's hash key, after the key check
     /// <summary>Adds or renews an entry; <paramref name="expiresUtc"/> null means permanent.</summary>
     public void Add(string e164, string reason, DateTime? expiresUtc, DateTime utcNow) =>
-        db.Write((c, tx) => Add(c, tx, pii.Hash(e164), reason, expiresUtc, utcNow));
+        db.Write((c, tx) => Add(c, tx, _pii.Hash(e164), reason, expiresUtc, utcNow));
 
     internal static int Add(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, byte[] hash, string reason, DateTime? expiresUtc, DateTime utcNow) =>
         c.Execute("""
@@ -17,13 +18,13 @@ public sealed class Dnc(StoreDb db, Pii pii)
 
     /// <summary>True if an entry was removed.</summary>
     public bool Remove(string e164) =>
-        db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash", new { hash = pii.Hash(e164) }, tx)) > 0;
+        db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash", new { hash = _pii.Hash(e164) }, tx)) > 0;
 
     public bool Contains(string e164, DateTime utcNow)
     {
         using var c = db.Connect();
         return c.ExecuteScalar<long>("SELECT COUNT(*) FROM dnc WHERE phone_hash = @hash AND (expires_at IS NULL OR expires_at > @now)",
-            new { hash = pii.Hash(e164), now = Time.Ms(utcNow) }) > 0;
+            new { hash = _pii.Hash(e164), now = Time.Ms(utcNow) }) > 0;
     }
 }
 

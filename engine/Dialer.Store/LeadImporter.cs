@@ -17,10 +17,18 @@ public sealed class ImportReport
     /// <summary>Rows folded into an existing lead of the same customer (same phone or customer id).</summary>
     public long Merged { get; set; }
     public long Rejected { get; set; }
+    /// <summary>Stored leads whose columns the merged rows changed (re-running the same file: 0).</summary>
+    public long Updated { get; set; }
+    /// <summary>Tag → leads the campaign's tag rules newly gave it (beside the file's own tags).</summary>
+    public SortedDictionary<string, long> RuleTagsAdded { get; } = new(StringComparer.Ordinal);
+    /// <summary>Tag → stored leads that lost it because its rule no longer holds.</summary>
+    public SortedDictionary<string, long> RuleTagsRemoved { get; } = new(StringComparer.Ordinal);
     /// <summary>The first <see cref="LeadImporter.MaxReportedErrors"/> rejections, in row order.</summary>
     public List<ImportError> Errors { get; } = [];
     public List<string> IgnoredColumns { get; } = [];
-    /// <summary>Why reading stopped before the end of the input, if it did; the rows counted above were still processed.</summary>
+    /// <summary>The line of the last row read whole: rows 2..LastRow were processed, nothing after them was read.</summary>
+    public long LastRow { get; set; }
+    /// <summary>Why the file looks cut short (input broke off, or the last line stops mid-row), if it does; the rows counted above were still processed.</summary>
     public string? Interrupted { get; set; }
 }
 
@@ -29,16 +37,21 @@ public sealed class LeadImportException(string message) : Exception(message);
 
 /// <summary>
 /// Streams a Leads CSV into a campaign: each row validated (E.164 phone, known region, IANA time zone,
-/// dates, numbers), rows of one customer merged into one lead, tags computed, and each batch of
-/// accepted rows committed in its own transaction, in file order, so an error later in the file loses nothing.
+/// dates, numbers), rows of one customer merged into one lead, and each batch of accepted rows committed in its
+/// own transaction, in file order, so an error later in the file loses nothing. The file's tags and priority are
+/// kept as given; the campaign's tag rules add their tags beside them, and a lead whose file gives no priority gets
+/// the sum of its tags' rule priorities. Merging is deterministic (soonest expiry, highest figures and priority given,
+/// every tag), so importing the same file again changes nothing.
 /// </summary>
 public sealed class LeadImporter(StoreDb db, Pii pii)
 {
     public const int MaxReportedErrors = 1000;
+    private const int MaxIgnoredColumns = 32;
     private static readonly string[] Required = ["phone", "region", "timezone"];
     private static readonly string[] Optional = ["customer_id", "name", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "id_number", "priority"];
     private static readonly string[] LeadColumns =
-        ["id", "campaign_id", "customer_id", "phone_enc", "phone_hash", "region", "timezone", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "priority", "due_at", "created_at"];
+        ["id", "campaign_id", "customer_id", "phone_enc", "phone_hash", "region", "timezone", "policy_no", "policy_expiry", "premium", "claims_3y",
+         "tags", "priority", "rule_tags", "file_priority", "due_at", "created_at"];
     private static readonly string[] CustomerColumns =
         ["id", "external_id", "phone_hash", "name", "id_number_enc", "id_number_hash", "id_number_masked", "created_at"];
 
@@ -49,13 +62,13 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     {
         var report = new ImportReport { Campaign = campaignName };
         // On PostgreSQL no foreign key guards leads (sql/postgres/002): the campaign is checked here, once.
-        using (var c = db.Connect())
-            if (c.ExecuteScalar<long?>("SELECT id FROM campaigns WHERE id = @campaignId", new { campaignId }) is null)
-                throw new LeadImportException($"leads import: campaign '{campaignName}' (id {campaignId}) does not exist");
+        pii.Bind(db); // the key check, before a row is read
+        var rules = new Campaigns(db).Get(campaignId)?.Settings.TagRules
+            ?? throw new LeadImportException($"leads import: campaign '{campaignName}' (id {campaignId}) does not exist");
         var csv = new CsvReader(input);
         var record = new List<string>();
         if (!csv.Read(record)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
-        var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header: {csv.Malformed}"), report);
+        var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header (line 1): {csv.Malformed}"), report);
         var zones = new Dictionary<string, string>(StringComparer.Ordinal);
         var batch = new Batch();
         // This thread reads, validates and looks up the next batch while the previous one is written: on two cores
@@ -66,23 +79,30 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         {
             // The batch before the one in flight is committed, so this lookup sees it; what the batch in flight
             // writes comes back from it as its customers' final state, which wins over whatever the lookup saw.
-            var found = batch.Drafts.Count > 0 ? Lookup(campaignId, batch.Drafts) : [];
+            var found = batch.Drafts.Count > 0 ? Lookup(campaignId, batch.Drafts, LeadRules.NeedAnswerTimes(rules)) : [];
             var inFlight = writing.GetAwaiter().GetResult();
             var full = batch;
-            writing = Task.Run(() => Commit(campaignId, full, inFlight, found, report, utcNow));
+            writing = Task.Run(() => Commit(campaignId, rules, full, inFlight, found, report, utcNow));
             batch = new Batch();
         }
         try
         {
             try
             {
+                var broken = false;
                 while (csv.Read(record))
                 {
                     report.Rows++;
+                    report.LastRow = csv.Row;
+                    var errors = batch.Errors.Count;
                     if (csv.Malformed is { } bad) batch.Reject(csv.Row, "*", bad);
                     else if (Parse(csv.Row, record, columns, zones, batch) is { } draft) batch.Drafts.Add(draft);
+                    broken = batch.Errors.Count > errors;
                     if (batch.Drafts.Count + batch.Errors.Count >= BatchSize) Hand();
                 }
+                // A last line that is rejected and has no line break after it is where a copy or download stopped.
+                if (broken && csv.EndedWithoutLineBreak)
+                    report.Interrupted = $"the file ends in the middle of row {csv.Row} (no line break after it, and the row is rejected): it looks cut short";
             }
             catch (IOException e)
             {
@@ -109,17 +129,23 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
     private static Columns ReadHeader(IReadOnlyList<string> header, ImportReport report)
     {
+        // A file without a header has data in its first line: no header cell is echoed unless it is a column we know,
+        // or looks like a column name (a short word, no digits run), so no phone or ID number reaches the message.
         var columns = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < header.Count; i++)
         {
             var name = header[i].Trim().ToLowerInvariant();
-            if (!columns.TryAdd(name, i)) throw new LeadImportException($"leads csv: header names column '{name}' twice");
-            if (!Required.Contains(name) && !Optional.Contains(name)) report.IgnoredColumns.Add(name);
+            var known = Required.Contains(name) || Optional.Contains(name);
+            if (!columns.TryAdd(name, i))
+                throw new LeadImportException($"leads csv: header: column {i + 1} repeats {(known ? $"'{name}'" : $"column {columns[name] + 1}")}");
+            if (!known && report.IgnoredColumns.Count < MaxIgnoredColumns) report.IgnoredColumns.Add(LooksLikeName(name) ? name : $"column {i + 1}");
         }
         var missing = Required.Where(r => !columns.ContainsKey(r)).ToList();
         if (missing.Count > 0)
-            throw new LeadImportException($"leads csv: header is missing required column(s) {string.Join(", ", missing)} (found: {string.Join(", ", header)})");
+            throw new LeadImportException($"leads csv: header (line 1) is missing required column(s) {string.Join(", ", missing)}; it has {header.Count} column(s), " +
+                "none shown (a file without a header has a customer's data there)");
         int At(string name) => columns.TryGetValue(name, out var i) ? i : -1;
+        static bool LooksLikeName(string n) => n.Length is > 0 and <= 40 && char.IsLetter(n[0]) && n.Count(char.IsDigit) <= 2;
         return new Columns(columns.Count, At("phone"), At("region"), At("timezone"), At("customer_id"), At("name"), At("policy_no"),
             At("policy_expiry"), At("premium"), At("claims_3y"), At("tags"), At("id_number"), At("priority"));
     }
@@ -131,38 +157,38 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
         if (record.Count != columns.Count) { Reject("*", $"has {record.Count} fields, the header has {columns.Count}"); return null; }
         var region = PhoneNumbers.NormaliseRegion(record[columns.Region]);
-        if (region is null) { Reject("region", $"'{Get(columns.Region)}' is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
+        if (region is null) { Reject("region", $"{Pii.Echo(record[columns.Region])} is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
         if (!PhoneNumbers.TryNormalise(record[columns.Phone], region, out var phone, out var phoneError)) { Reject("phone", phoneError); return null; }
         var tzName = record[columns.TimeZone];
         // A file names a handful of zones: each valid one is checked once, and every lead shares its one string.
         if (!zones.TryGetValue(tzName, out var zone))
         {
-            if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz) || !tz.HasIanaId) { Reject("timezone", $"'{tzName}' is not a known IANA time zone"); return null; }
+            if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz) || !tz.HasIanaId) { Reject("timezone", $"{Pii.Echo(tzName)} is not a known IANA time zone"); return null; }
             zones[tzName] = zone = tzName;
         }
 
         DateOnly? expiry = null;
         if (Get(columns.PolicyExpiry) is { } exp)
         {
-            if (!DateOnly.TryParseExact(exp, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("policy_expiry", $"'{exp}' is not a date (yyyy-MM-dd)"); return null; }
+            if (!DateOnly.TryParseExact(exp, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("policy_expiry", $"{Pii.Echo(exp)} is not a date (yyyy-MM-dd)"); return null; }
             expiry = d;
         }
         double? premium = null;
         if (Get(columns.Premium) is { } pr)
         {
-            if (!double.TryParse(pr, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) || p < 0 || !double.IsFinite(p)) { Reject("premium", $"'{pr}' is not a non-negative number"); return null; }
+            if (!double.TryParse(pr, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) || p < 0 || !double.IsFinite(p)) { Reject("premium", $"{Pii.Echo(pr)} is not a non-negative number"); return null; }
             premium = p;
         }
         int? claims = null;
         if (Get(columns.Claims) is { } cl)
         {
-            if (!int.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) { Reject("claims_3y", $"'{cl}' is not a non-negative whole number"); return null; }
+            if (!int.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) { Reject("claims_3y", $"{Pii.Echo(cl)} is not a non-negative whole number"); return null; }
             claims = n;
         }
         int? priority = null;
         if (Get(columns.Priority) is { } pri)
         {
-            if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"'{pri}' is not a whole number within ±1000000"); return null; }
+            if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"{Pii.Echo(pri)} is not a whole number within ±1000000"); return null; }
             priority = n;
         }
         var idNumber = Get(columns.IdNumber);
@@ -175,9 +201,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         if (Get(columns.Tags) is { } tagList)
             foreach (var t in tagList.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)) tags.Add(t);
         // Hashed and encrypted here, on the reading thread, to keep the writing thread (the slower one) short.
+        var hash = pii.Hash(phone);
         return new LeadDraft
         {
-            Row = row, PhoneEnc = pii.Encrypt(phone), PhoneHash = pii.Hash(phone), Region = region, TimeZone = zone,
+            Row = row, PhoneEnc = pii.Encrypt(phone, PiiColumn.Phone, hash), PhoneHash = hash, Region = region, TimeZone = zone,
             CustomerExt = Get(columns.CustomerId), Name = Get(columns.Name), PolicyNo = Get(columns.PolicyNo), Expiry = expiry,
             Premium = premium, Claims = claims, Priority = priority, IdNumber = idNumber, Tags = tags,
         };
@@ -192,6 +219,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         /// <summary>The customer's further numbers (customer_phones): they find the customer as its own number does.</summary>
         public List<byte[]> OtherPhones { get; } = [];
         public string? LastOutcome { get; init; }
+        /// <summary>Local times of the live answers of the customer's stored lead (read only when a rule needs them).</summary>
+        public List<TimeOnly> AnswerTimes { get; } = [];
         public long? LeadId { get; set; }
         /// <summary>The stored lead's merged columns (with <see cref="LeadId"/>).</summary>
         public LeadDraft? Lead { get; set; }
@@ -203,7 +232,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     /// by bulk insert and the merged leads are bulk-loaded into a staging table and updated by one statement.
     /// Returns the customers the batch wrote, in their final state, for the next batch to resolve against.
     /// </summary>
-    private List<Known> Commit(long campaignId, Batch batch, List<Known> before, List<Known> found, ImportReport report, DateTime utcNow)
+    private List<Known> Commit(long campaignId, IReadOnlyList<TagRule> rules, Batch batch, List<Known> before, List<Known> found, ImportReport report, DateTime utcNow)
     {
         var today = DateOnly.FromDateTime(utcNow);
         var at = Time.Ms(utcNow);
@@ -211,6 +240,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var accepted = 0L;
         var merged = 0L;
         var leads = new Dictionary<Known, LeadDraft>(); // the lead each customer ends up with: a new one, or a stored one with rows folded in
+        var ruleAdded = new Dictionary<string, long>(StringComparer.Ordinal);
+        var ruleRemoved = new Dictionary<string, long>(StringComparer.Ordinal);
+        var updated = 0;
+        static void Count(Dictionary<string, long> counts, string tag) => counts[tag] = counts.GetValueOrDefault(tag) + 1;
         if (batch.Drafts.Count > 0) db.Write((c, tx) =>
         {
             // The keyed hash is uniformly random and secret, so its first bytes make a fine, collision-proof dictionary hash.
@@ -223,9 +256,15 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 if (cu.ExternalId is not null) byExt.TryAdd(cu.ExternalId, cu);
             }
             // The batch before may not have been committed when the lookup ran: its own record of a customer comes first.
-            var written = new HashSet<long>();
-            foreach (var cu in before) { Index(cu); written.Add(cu.Id); }
-            foreach (var cu in found) if (!written.Contains(cu.Id)) Index(cu);
+            var written = before.ToDictionary(cu => cu.Id);
+            foreach (var cu in before) Index(cu);
+            foreach (var cu in found)
+            {
+                if (!written.TryGetValue(cu.Id, out var mine)) { Index(cu); continue; }
+                // That batch may not have looked this customer's further numbers up: the lookup's are still theirs.
+                foreach (var other in cu.OtherPhones)
+                    if (byHash.TryAdd(other, mine)) mine.OtherPhones.Add(other);
+            }
 
             var newCustomers = new List<(Known Row, LeadDraft Draft)>();
             var newPhones = new List<(Known Customer, LeadDraft Draft)>();
@@ -234,9 +273,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 byHash.TryGetValue(d.PhoneHash, out var byPhone);
                 Known? byId = null;
                 if (d.CustomerExt is not null) byExt.TryGetValue(d.CustomerExt, out byId);
-                if (byPhone is not null && byId is not null && byPhone.Id != byId.Id)
+                // One record per customer here, so the same object means the same customer (new ones have no id yet).
+                if (byPhone is not null && byId is not null && !ReferenceEquals(byPhone, byId))
                 {
-                    rejected.Add(new ImportError(d.Row, "customer_id", $"'{d.CustomerExt}' is another customer than the one this phone number belongs to"));
+                    rejected.Add(new ImportError(d.Row, "customer_id", "names another customer than the one this row's phone number belongs to"));
                     continue;
                 }
                 var customer = byId ?? byPhone;
@@ -266,7 +306,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 {
                     var idn = nc.Draft.IdNumber;
                     w.Write(nc.Row.Id); w.Write(nc.Row.ExternalId); w.Write(nc.Row.PhoneHash); w.Write(nc.Draft.Name);
-                    w.Write(idn is null ? null : pii.Encrypt(idn)); w.Write(idn is null ? null : pii.Hash(idn)); w.Write(idn is null ? null : Pii.Mask(idn));
+                    var idHash = idn is null ? null : pii.Hash(idn);
+                    w.Write(idn is null ? null : pii.Encrypt(idn, PiiColumn.IdNumber, idHash)); w.Write(idHash); w.Write(idn is null ? null : Pii.Mask(idn));
                     w.Write(at);
                 });
             }
@@ -279,11 +320,13 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             var stale = new List<(Known Customer, LeadDraft Lead)>();
             foreach (var (cu, d) in leads)
             {
-                LeadRules.Apply(d.Tags, d.Premium, d.Claims, d.Expiry, d.LastOutcome, today);
-                // A file's priority stands for a new lead; a stored lead keeps the highest it has been given.
-                d.Priority = cu.LeadId is null ? d.Priority ?? LeadRules.DefaultPriority(d.Tags)
-                    : Math.Max(cu.Lead!.Priority!.Value, Math.Max(d.Priority ?? 0, LeadRules.DefaultPriority(d.Tags)));
-                (cu.LeadId is null ? fresh : stale).Add((cu, d));
+                d.RuleTags = LeadRules.Apply(rules, d.Tags, new LeadFacts(d.Premium, d.Claims, d.Expiry, d.LastOutcome, cu.AnswerTimes), today);
+                d.Effective = d.Priority ?? LeadRules.DefaultPriority(rules, d.Tags, d.RuleTags);
+                var stored = cu.LeadId is null ? null : cu.Lead!;
+                foreach (var tag in d.RuleTags) if (stored is null || !stored.RuleTags.Contains(tag)) Count(ruleAdded, tag);
+                if (stored is not null) foreach (var tag in stored.RuleTags) if (!d.RuleTags.Contains(tag) && !d.Tags.Contains(tag)) Count(ruleRemoved, tag);
+                if (stored is null) fresh.Add((cu, d));
+                else if (!d.SameColumns(stored)) stale.Add((cu, d)); // a row that changes nothing writes nothing
             }
             if (fresh.Count > 0)
             {
@@ -307,17 +350,21 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 });
                 c.Execute("""
                     UPDATE leads SET policy_no = m.policy_no, policy_expiry = m.policy_expiry, premium = m.premium, claims_3y = m.claims_3y,
-                                     tags = m.tags, priority = m.priority
+                                     tags = m.tags, priority = m.priority, rule_tags = m.rule_tags, file_priority = m.file_priority
                     FROM import_merge m WHERE leads.id = m.id;
                     DROP TABLE import_merge;
                     """, transaction: tx);
             }
+            updated = stale.Count;
             return 0;
         });
         // The batch is committed: only now does it count.
         report.Accepted += accepted;
         report.Merged += merged;
         report.Rejected += rejected.Count;
+        report.Updated += updated;
+        foreach (var (tag, n) in ruleAdded) report.RuleTagsAdded[tag] = report.RuleTagsAdded.GetValueOrDefault(tag) + n;
+        foreach (var (tag, n) in ruleRemoved) report.RuleTagsRemoved[tag] = report.RuleTagsRemoved.GetValueOrDefault(tag) + n;
         rejected.Sort((a, b) => a.Row.CompareTo(b.Row));
         report.Errors.AddRange(rejected.Take(MaxReportedErrors - report.Errors.Count));
         foreach (var (cu, d) in leads) cu.Lead = d;
@@ -328,17 +375,15 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
     private const string MergeTable = """
         CREATE TEMP TABLE import_merge (id BIGINT PRIMARY KEY, policy_no TEXT, policy_expiry INTEGER, premium DOUBLE PRECISION,
-                                        claims_3y INTEGER, tags TEXT NOT NULL, priority INTEGER NOT NULL)
+                                        claims_3y INTEGER, tags TEXT NOT NULL, priority INTEGER NOT NULL, rule_tags TEXT NOT NULL, file_priority INTEGER)
         """;
-    private static readonly string[] MergeColumns = ["id", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "priority"];
+    private static readonly string[] MergeColumns = ["id", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "priority", "rule_tags", "file_priority"];
 
     /// <summary>The lead's merged columns, in <see cref="MergeColumns"/> order after the id (and in <see cref="LeadColumns"/> order).</summary>
     private static void WriteMerged(IRowWriter w, LeadDraft d)
     {
         w.Write(d.PolicyNo); w.Write(d.Expiry is { } e ? Time.Day(e) : null); w.Write(d.Premium); w.Write(d.Claims);
-        var tags = d.Tags.ToArray();
-        Array.Sort(tags, StringComparer.Ordinal);
-        w.Write(string.Join(';', tags)); w.Write(d.Priority);
+        w.Write(d.AllTags()); w.Write((int?)d.Effective); w.Write(string.Join(';', d.RuleTags)); w.Write(d.Priority);
     }
 
     /// <summary>
@@ -346,7 +391,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     /// the ids that lookup did not settle (a re-import finds everyone by phone and skips the second query).
     /// Two index lookups, not one query with OR: PostgreSQL plans that as a scan of every customer.
     /// </summary>
-    private List<Known> Lookup(long campaignId, List<LeadDraft> drafts)
+    private List<Known> Lookup(long campaignId, List<LeadDraft> drafts, bool answerTimes)
     {
         using var c = db.Connect();
         var found = Find(c, "cu.phone_hash", campaignId, drafts.Select(d => d.PhoneHash).ToArray());
@@ -356,7 +401,27 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var settled = found.Where(k => k.ExternalId is not null).Select(k => k.ExternalId!).ToHashSet(StringComparer.Ordinal);
         var externals = drafts.Where(d => d.CustomerExt is not null && !settled.Contains(d.CustomerExt)).Select(d => d.CustomerExt!).Distinct().ToArray();
         if (externals.Length > 0) Merge(found, Find(c, "cu.external_id", campaignId, externals));
+        if (answerTimes) ReadAnswerTimes(c, found);
         return found;
+    }
+
+    /// <summary>The local time of each live answer of the stored leads (by the attempts' lead index).</summary>
+    private void ReadAnswerTimes(DbConnection c, List<Known> found)
+    {
+        var byLead = found.Where(k => k.LeadId is not null).ToDictionary(k => k.LeadId!.Value);
+        if (byLead.Count == 0) return;
+        var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
+        using var r = c.ExecuteReader($"""
+            SELECT a.lead_id, a.answered_at FROM attempts a
+            WHERE {db.Dialect.In("a.lead_id", "@ids")} AND a.outcome = 'human' AND a.answered_at IS NOT NULL
+            """, new { ids = byLead.Keys.ToArray() });
+        while (r.Read())
+        {
+            var k = byLead[r.GetInt64(0)];
+            var tzName = k.Lead!.TimeZone;
+            if (!zones.TryGetValue(tzName, out var tz)) zones[tzName] = tz = TimeZoneInfo.FindSystemTimeZoneById(tzName);
+            k.AnswerTimes.Add(TimeOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(Time.FromMs(r.GetInt64(1)), tz)));
+        }
     }
 
     private const string OtherPhonesJoin = "JOIN customer_phones cp ON cp.customer_id = cu.id";
@@ -378,7 +443,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var found = new List<Known>(keys.Length);
         using var r = c.ExecuteReader($"""
             SELECT cu.id, cu.external_id, cu.phone_hash, cu.last_outcome, l.id AS lead_id, l.policy_no, l.policy_expiry, l.premium,
-                   l.claims_3y, l.tags, l.priority{(join == "" ? "" : ", cp.phone_hash")}
+                   l.claims_3y, l.tags, l.priority, l.rule_tags, l.file_priority, l.timezone{(join == "" ? "" : ", cp.phone_hash")}
             FROM customers cu {join} LEFT JOIN leads l ON l.customer_id = cu.id AND l.campaign_id = @campaignId
             WHERE {db.Dialect.In(column, "@keys")}
             """, new { campaignId, keys });
@@ -389,18 +454,26 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             {
                 Id = r.GetInt64(0), ExternalId = r.IsDBNull(1) ? null : r.GetString(1), PhoneHash = phoneHash,
                 LastOutcome = r.IsDBNull(3) ? null : r.GetString(3), LeadId = r.IsDBNull(4) ? null : r.GetInt64(4),
-                Lead = r.IsDBNull(4) ? null : new LeadDraft
-                {
-                    Row = 0, PhoneEnc = [], PhoneHash = phoneHash, Region = "", TimeZone = "",
-                    PolicyNo = r.IsDBNull(5) ? null : r.GetString(5), Expiry = r.IsDBNull(6) ? null : Time.FromDay(r.GetInt32(6)),
-                    Premium = r.IsDBNull(7) ? null : r.GetDouble(7), Claims = r.IsDBNull(8) ? null : r.GetInt32(8),
-                    Tags = new HashSet<string>(r.GetString(9).Split(';', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal),
-                    Priority = r.GetInt32(10),
-                },
+                Lead = r.IsDBNull(4) ? null : StoredLead(r, phoneHash),
             });
-            if (join != "") found[^1].OtherPhones.Add((byte[])r.GetValue(11));
+            if (join != "") found[^1].OtherPhones.Add((byte[])r.GetValue(14));
         }
         return found;
+    }
+
+    /// <summary>A stored lead's columns as a draft: its file tags are its tags less those its rules added.</summary>
+    private static LeadDraft StoredLead(System.Data.IDataReader r, byte[] phoneHash)
+    {
+        var ruleTags = new SortedSet<string>(r.GetString(11).Split(';', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal);
+        var tags = new HashSet<string>(r.GetString(9).Split(';', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal);
+        tags.ExceptWith(ruleTags);
+        return new LeadDraft
+        {
+            Row = 0, PhoneEnc = [], PhoneHash = phoneHash, Region = "", TimeZone = r.GetString(13),
+            PolicyNo = r.IsDBNull(5) ? null : r.GetString(5), Expiry = r.IsDBNull(6) ? null : Time.FromDay(r.GetInt32(6)),
+            Premium = r.IsDBNull(7) ? null : r.GetDouble(7), Claims = r.IsDBNull(8) ? null : r.GetInt32(8),
+            Tags = tags, RuleTags = ruleTags, Effective = r.GetInt32(10), Priority = r.IsDBNull(12) ? null : r.GetInt32(12),
+        };
     }
 }
 
@@ -426,12 +499,22 @@ internal sealed class LeadDraft
     public DateOnly? Expiry { get; set; }
     public double? Premium { get; set; }
     public int? Claims { get; set; }
+    /// <summary>The priority the file gave (file_priority); null when no row of the customer gave one.</summary>
     public int? Priority { get; set; }
     public string? IdNumber { get; init; }
+    /// <summary>The file's tags (never dropped).</summary>
     public required HashSet<string> Tags { get; init; }
+    /// <summary>The tags the campaign's rules added beside the file's (rule_tags).</summary>
+    public SortedSet<string> RuleTags { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>The priority the hopper orders by: the file's, else the rules' default.</summary>
+    public int Effective { get; set; }
     public string? LastOutcome { get; set; }
 
-    /// <summary>Another record of the same customer: keep the soonest renewal, the highest figures, every tag.</summary>
+    /// <summary>
+    /// Another record of the same customer: keep the soonest renewal, the highest figures and priority given, every tag.
+    /// Each only moves one way and lands the same whatever order or batches the rows come in, so a re-run (even one
+    /// cut short) changes nothing.
+    /// </summary>
     public void Absorb(LeadDraft other)
     {
         PolicyNo ??= other.PolicyNo;
@@ -442,13 +525,27 @@ internal sealed class LeadDraft
         Tags.UnionWith(other.Tags);
     }
 
+    /// <summary>The tags column: the file's and the rules' together, sorted.</summary>
+    public string AllTags()
+    {
+        var all = new SortedSet<string>(Tags, StringComparer.Ordinal);
+        all.UnionWith(RuleTags);
+        return string.Join(';', all);
+    }
+
+    /// <summary>True when writing this lead over <paramref name="stored"/> would change no column.</summary>
+    public bool SameColumns(LeadDraft stored) =>
+        PolicyNo == stored.PolicyNo && Expiry == stored.Expiry && Premium == stored.Premium && Claims == stored.Claims &&
+        Priority == stored.Priority && Effective == stored.Effective && Tags.SetEquals(stored.Tags) && RuleTags.SetEquals(stored.RuleTags);
+
     /// <summary>This stored lead with a row folded in, as a new draft: the stored one stays as it was read.</summary>
     public LeadDraft MergedWith(LeadDraft row)
     {
         var lead = new LeadDraft
         {
             Row = row.Row, PhoneEnc = PhoneEnc, PhoneHash = PhoneHash, Region = Region, TimeZone = TimeZone, LastOutcome = row.LastOutcome,
-            PolicyNo = PolicyNo, Expiry = Expiry, Premium = Premium, Claims = Claims, Tags = new HashSet<string>(Tags, StringComparer.Ordinal),
+            PolicyNo = PolicyNo, Expiry = Expiry, Premium = Premium, Claims = Claims, Priority = Priority,
+            Tags = new HashSet<string>(Tags, StringComparer.Ordinal),
         };
         lead.Absorb(row);
         return lead;

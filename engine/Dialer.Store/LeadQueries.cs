@@ -9,12 +9,14 @@ public sealed record LeadView(
 
 public sealed class LeadQueries(StoreDb db, Pii pii)
 {
+    private readonly Pii _pii = pii.Bind(db); // the key check, at start
     private static readonly string[] States = ["pending", "dialing", "done"];
 
     private sealed class Row
     {
         public long Id { get; set; }
         public byte[] PhoneEnc { get; set; } = [];
+        public byte[] PhoneHash { get; set; } = [];
         public string Region { get; set; } = "";
         public string Timezone { get; set; } = "";
         public string? ExternalId { get; set; }
@@ -37,13 +39,13 @@ public sealed class LeadQueries(StoreDb db, Pii pii)
     {
         using var c = db.Connect();
         return c.Query<Row>("""
-            SELECT l.id, l.phone_enc, l.region, l.timezone, cu.external_id, cu.id_number_masked, l.tags, l.priority, l.policy_expiry,
+            SELECT l.id, l.phone_enc, l.phone_hash, l.region, l.timezone, cu.external_id, cu.id_number_masked, l.tags, l.priority, l.policy_expiry,
                    l.state, l.attempts, l.last_outcome, l.due_at, l.callback_at
             FROM leads l JOIN customers cu ON cu.id = l.customer_id
             WHERE l.campaign_id = @campaignId AND l.id > @afterId AND (@state IS NULL OR l.state = @state)
             ORDER BY l.id LIMIT @limit
             """, new { campaignId, afterId, state, limit }).Select(r => new LeadView(
-            r.Id, Pii.Mask(pii.Decrypt(r.PhoneEnc)), r.Region, r.Timezone, r.ExternalId, r.IdNumberMasked,
+            r.Id, Pii.Mask(_pii.Decrypt(r.PhoneEnc, PiiColumn.Phone, r.PhoneHash)), r.Region, r.Timezone, r.ExternalId, r.IdNumberMasked,
             r.Tags.Split(';', StringSplitOptions.RemoveEmptyEntries), (int)r.Priority,
             r.PolicyExpiry is { } e ? Time.FromDay((int)e) : null, States[r.State], (int)r.Attempts, r.LastOutcome,
             Time.FromMs(r.DueAt), r.CallbackAt is { } cb ? Time.FromMs(cb) : null)).ToList();

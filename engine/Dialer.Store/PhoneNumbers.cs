@@ -1,9 +1,14 @@
 namespace Dialer.Store;
 
 /// <summary>
-/// E.164 normalisation without a full numbering-plan database: strips punctuation, accepts +CC or 00CC,
-/// and turns a national number into E.164 with the calling code of the lead's region (dropping a
-/// leading trunk 0). Regions are ISO 3166 codes, <c>CN</c> or with a subdivision <c>CN-GD</c>.
+/// E.164 normalisation without a full numbering-plan database, for the formats CRMs export (Chinese ones included):
+/// full-width digits and signs are read as ASCII; spaces, dashes, dots and brackets are dropped; <c>+CC</c> (also
+/// inside brackets, <c>(+86) 138-0013-8000</c>) or <c>00CC</c> is international; a national number gets the calling
+/// code of the lead's region, dropping a leading trunk 0 (<c>0755 1234 5678</c>). For China a national number that
+/// already starts with 86 and then a mobile number (<c>8613800138000</c>) is taken as international, a trunk 0 after
+/// +86 is dropped (<c>+86 0755...</c>), and the result must be a mobile (1 and 10 digits) or a landline (area code and
+/// number, 10–11 digits). Regions are ISO 3166 codes, <c>CN</c> or with a subdivision <c>CN-GD</c>. Errors name
+/// the rule broken, never the number.
 /// </summary>
 public static class PhoneNumbers
 {
@@ -36,41 +41,69 @@ public static class PhoneNumbers
         return r;
     }
 
-    /// <summary>E.164 form of <paramref name="raw"/>, or an error saying what is wrong with it.</summary>
+    /// <summary>E.164 form of <paramref name="raw"/>, or the rule it breaks (the number itself is never in the error).</summary>
     public static bool TryNormalise(string raw, string region, out string e164, out string error)
     {
         e164 = "";
         Span<char> digits = stackalloc char[32];
         var n = 0;
         var international = false;
-        var s = raw.Trim();
-        for (var i = 0; i < s.Length; i++)
+        foreach (var c in raw)
         {
-            var ch = s[i];
+            // Full-width forms (U+FF01..FF5E) are their ASCII twins shifted by 0xFEE0; the ideographic space is a space.
+            var ch = c is >= '\uFF01' and <= '\uFF5E' ? (char)(c - 0xFEE0) : c;
             if (char.IsAsciiDigit(ch))
             {
-                if (n == digits.Length) { error = $"'{raw}' has too many digits"; return false; }
+                if (n == digits.Length) { error = "has more than 32 digits"; return false; }
                 digits[n++] = ch;
             }
-            else if (ch == '+' && i == 0) international = true;
-            else if (ch is ' ' or '-' or '.' or '(' or ')') continue;
-            else { error = $"'{raw}' contains '{ch}'"; return false; }
+            else if (ch == '+' && n == 0 && !international) international = true;
+            else if (ch is ' ' or '-' or '.' or '(' or ')' or '[' or ']' or '/' or '\u3000' or '\u00A0' or (>= '\u2010' and <= '\u2015')) continue;
+            else { error = "has a character other than digits, a leading +, spaces, dashes, dots or brackets"; return false; }
         }
-        var d = new string(digits[..n]);
-        if (!international && d.StartsWith("00", StringComparison.Ordinal)) { international = true; d = d[2..]; }
-        if (!international)
+        var d = digits[..n];
+        var country = region.Split('-')[0];
+        var cc = CallingCodes[country];
+        if (!international && d.StartsWith("00")) { international = true; d = d[2..]; }
+        // A Chinese national number that already carries 86 before a mobile number: the + was lost in the export.
+        if (!international && cc == "86" && d.Length == 13 && d.StartsWith("861")) international = true;
+        string full;
+        if (international)
         {
-            var country = region.Split('-')[0];
-            var cc = CallingCodes[country];
+            // A trunk 0 kept after the country code (+86 0755..., +44 020...) is dropped; Italy's leading 0 is part of the number.
+            var code = CodeOf(d);
+            full = code is not null && code != "39" && d.Length > code.Length && d[code.Length] == '0'
+                ? string.Concat(d[..code.Length], d[(code.Length + 1)..]) : new string(d);
+        }
+        else
+        {
             // Trunk prefix: 0 in most plans; NANP numbers may carry the leading 1.
             if (cc == "1" && d.Length == 11 && d[0] == '1') d = d[1..];
-            else if (d.StartsWith('0')) d = d[1..];
-            d = cc + d;
+            else if (d.StartsWith("0")) d = d[1..];
+            full = cc + new string(d);
         }
-        if (d.Length is < 8 or > 15) { error = $"'{raw}' is not a valid E.164 number (needs 8–15 digits with the country code)"; return false; }
-        if (d[0] == '0') { error = $"'{raw}': country code cannot start with 0"; return false; }
-        e164 = "+" + d;
+        if (full.Length is < 8 or > 15) { error = "is not a valid E.164 number (needs 8–15 digits with the country code)"; return false; }
+        if (full[0] == '0') { error = "has a country code starting with 0"; return false; }
+        if (full.StartsWith("86", StringComparison.Ordinal))
+        {
+            var national = full.Length - 2;
+            // Mobiles are 1[3-9] and 11 digits; every area code starts 2..9 except Beijing's 10.
+            var mobile = full[2] == '1' && full[3] != '0';
+            var ok = mobile ? national == 11 && full[3] is >= '3' and <= '9' : national is 10 or 11;
+            if (!ok) { error = "is not a Chinese mobile (1, then 3–9, 11 digits) or landline (area code and number, 10–11 digits) number"; return false; }
+        }
+        e164 = "+" + full;
         error = "";
         return true;
     }
+
+    /// <summary>The calling code a full international number starts with, when it is one the dialer knows (codes are prefix-free).</summary>
+    private static string? CodeOf(ReadOnlySpan<char> digits)
+    {
+        for (var len = 1; len <= 3 && len <= digits.Length; len++)
+            if (KnownCodes.Contains(new string(digits[..len]))) return new string(digits[..len]);
+        return null;
+    }
+
+    private static readonly HashSet<string> KnownCodes = [.. CallingCodes.Values];
 }

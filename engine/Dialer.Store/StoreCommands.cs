@@ -6,7 +6,30 @@ namespace Dialer.Store;
 /// <summary>`dialer db migrate` and `dialer leads import`, for the CLI to add to its root command.</summary>
 public static class StoreCommands
 {
-    public static IEnumerable<Command> Create() => [Db(), Leads()];
+    public static IEnumerable<Command> Create() => [Db(), Leads(), PiiCommand()];
+
+    /// <summary>The new key comes from the environment, never the command line (shell history, process lists).</summary>
+    public const string NewKeyEnvVar = "DIALER_PII_NEW_KEY";
+
+    private static Command PiiCommand()
+    {
+        var db = DbOption();
+        var batch = new Option<int>("--batch") { Description = "cipher texts rewritten per transaction", DefaultValueFactory = _ => 5000 };
+        var rotate = new Command("rotate", $"re-encrypt every phone and ID number from ${Pii.EnvVar} (old key) to ${NewKeyEnvVar} (new key), online, in batches; " +
+            "afterwards only the new key opens the store") { db, batch };
+        rotate.SetAction(parse => Run(() =>
+        {
+            if (parse.GetValue(batch) < 1) throw new ArgumentException("--batch: must be ≥ 1");
+            using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
+            var report = new PiiRotation(store, Pii.FromConfig(null), Pii.FromConfig(null, NewKeyEnvVar)) { BatchSize = parse.GetValue(batch) }
+                .Run(Console.WriteLine);
+            Console.WriteLine($"rotated in {report.Seconds:0.0} s: {report.Rewritten} rewritten, {report.AlreadyCurrent} already on the new key, {report.Failed} unreadable");
+            if (report.Failed > 0) Console.WriteLine($"  the old key still opens the store: fix or remove the unreadable rows and run rotate again");
+            else Console.WriteLine($"  from now on set {Pii.EnvVar} to the new key; processes still running on the old one keep working until restarted");
+            return report.Failed > 0 ? 2 : 0;
+        }));
+        return new Command("pii", "personal-data keys") { rotate };
+    }
 
     /// <summary>--db, shared by every store command.</summary>
     public static Option<string?> DbOption() => new("--db")
@@ -34,7 +57,7 @@ public static class StoreCommands
         var file = new Argument<FileInfo>("FILE") { Description = "Leads CSV: phone, region, timezone [, customer_id, name, policy_no, policy_expiry, premium, claims_3y, tags, id_number, priority]" };
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
         var db = DbOption();
-        var import = new Command("import", "load leads; reports accepted / merged / rejected rows (exit 2 when rows were rejected)") { campaign, file, db, json };
+        var import = new Command("import", "load leads; reports rows read, accepted / merged / rejected (exit 2 when rows were rejected, 3 when the file looks cut short)") { campaign, file, db, json };
         import.SetAction(parse => Run(() =>
         {
             var path = parse.GetValue(file)!;
@@ -50,11 +73,14 @@ public static class StoreCommands
             if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, CampaignSettings.Json));
             else
             {
-                Console.WriteLine($"{report.Campaign}: {report.Rows} rows, {report.Accepted} accepted, {report.Merged} merged, {report.Rejected} rejected");
+                Console.WriteLine($"{report.Campaign}: {report.Rows} rows, {report.Accepted} accepted, {report.Merged} merged ({report.Updated} stored leads changed), {report.Rejected} rejected");
+                if (report.RuleTagsAdded.Count > 0) Console.WriteLine($"  rule tags added: {string.Join(", ", report.RuleTagsAdded.Select(kv => $"{kv.Key} {kv.Value}"))}");
+                if (report.RuleTagsRemoved.Count > 0) Console.WriteLine($"  rule tags removed: {string.Join(", ", report.RuleTagsRemoved.Select(kv => $"{kv.Key} {kv.Value}"))}");
                 foreach (var e in report.Errors) Console.WriteLine($"  row {e.Row}, {e.Field}: {e.Reason}");
                 if (report.IgnoredColumns.Count > 0) Console.WriteLine($"  ignored columns: {string.Join(", ", report.IgnoredColumns)}");
+                if (report.Interrupted is { } why) Console.WriteLine($"  cut short: {why}; rows 2–{report.LastRow} were processed");
             }
-            return report.Rejected > 0 ? 2 : 0;
+            return report.Interrupted is not null ? 3 : report.Rejected > 0 ? 2 : 0;
         }));
         return new Command("leads", "lead lists") { import };
     }

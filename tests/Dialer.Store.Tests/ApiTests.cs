@@ -108,6 +108,9 @@ public sealed partial class ApiTests : IAsyncLifetime
         var p = await Problem(await _client.SendAsync(request), HttpStatusCode.RequestEntityTooLarge);
         var kept = p.GetProperty("report").GetProperty("accepted").GetInt32();
         Assert.InRange(kept, 1000, 4999);
+        var last = p.GetProperty("report").GetProperty("last_row").GetInt32();
+        Assert.Equal(last - 1, kept); // says exactly which rows it kept
+        Assert.Contains($"rows 2–{last}", p.GetProperty("detail").GetString());
         var stats = await (await _client.GetAsync("/campaigns/big/stats")).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(kept, stats.GetProperty("store").GetProperty("leads").GetInt32());
 

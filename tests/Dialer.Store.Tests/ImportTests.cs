@@ -39,11 +39,11 @@ public sealed class ImportTests(PostgresServer pg)
         Assert.Contains("Mars/Olympus", report.Errors[1].Reason);
 
         using var c = t.Db.Connect();
-        var leads = c.Query<(long Id, string Tags, long? PolicyExpiry, long Priority, byte[] PhoneEnc)>(
-            "SELECT id, tags, policy_expiry, priority, phone_enc FROM leads ORDER BY id").ToList();
+        var leads = c.Query<(long Id, string Tags, long? PolicyExpiry, long Priority, byte[] PhoneEnc, byte[] PhoneHash)>(
+            "SELECT id, tags, policy_expiry, priority, phone_enc, phone_hash FROM leads ORDER BY id").ToList();
         Assert.Equal(2, leads.Count);
-        Assert.Equal("+8613800138000", TestDb.Pii.Decrypt(leads[0].PhoneEnc));
-        Assert.Equal("+8613800138001", TestDb.Pii.Decrypt(leads[1].PhoneEnc));
+        Assert.Equal("+8613800138000", TestDb.Pii.Decrypt(leads[0].PhoneEnc, PiiColumn.Phone, leads[0].PhoneHash));
+        Assert.Equal("+8613800138001", TestDb.Pii.Decrypt(leads[1].PhoneEnc, PiiColumn.Phone, leads[1].PhoneHash));
         // Row 10 merged into row 2's lead: its sooner expiry (5 days away) makes the customer a churn risk.
         Assert.Equal(20261125, leads[0].PolicyExpiry);
         Assert.Equal("churn-risk;high-value;vip", leads[0].Tags);
