@@ -15,12 +15,16 @@ public sealed class ApiOptions
     public required Pii Pii { get; init; }
     /// <summary>Largest leads upload accepted, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 50 * 1024 * 1024;
+    /// <summary>Log every HTTP request (ASP.NET Core's Information lines); off by default.</summary>
+    public bool LogRequests { get; init; }
+    /// <summary>How long a stop (SIGTERM, Ctrl+C) may take to hang up and close every engine's calls before the host gives up.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(45);
 
     /// <summary>
     /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>; the
     /// environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_PII_KEY) wins over the file.
     /// </summary>
-    public static ApiOptions From(IConfiguration config)
+    public static ApiOptions From(IConfiguration config, bool logRequests = false)
     {
         var keys = Environment.GetEnvironmentVariable(KeysEnvVar) is { Length: > 0 } env
             ? env.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -35,6 +39,7 @@ public sealed class ApiOptions
             ApiKeys = keys,
             Pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) is { Length: > 0 } ? null : config["pii_key"]),
             MaxUploadBytes = max,
+            LogRequests = logRequests,
         };
     }
 }

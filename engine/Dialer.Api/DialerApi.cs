@@ -11,6 +11,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Dialer.Api;
 
@@ -48,6 +50,10 @@ public static class DialerApi
         builder.Services.AddSingleton(new EventHub(Json));
         var registry = new EngineRegistry(engines?.Invoke(db));
         builder.Services.AddSingleton(registry);
+        // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
+        if (!options.LogRequests) builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -185,6 +191,7 @@ public static class DialerApi
             return Results.Ok(new { campaigns = live, event_clients = hub.Clients, events_dropped = hub.Dropped });
         });
 
+        engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
         MapLeads(app, db, options, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
     }
@@ -282,16 +289,18 @@ public static class DialerApi
         {
             if (engines.Find(name) is not { } host)
                 return Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
-            var index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1);
+            int index;
+            try { index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1); }
+            catch (EngineUnavailableException e) { return Results.Problem(statusCode: 409, title: "campaign engine unavailable", detail: e.Message); }
             if (index < 0) return NotFound($"agent '{agentId}' in campaign '{name}'");
             await host.PostAsync(make(index));
             hub.Publish("agent", new { campaign = name, agent = agentId, state, reason });
             return Results.Accepted();
         }
 
-        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, EngineEvent.Login, "login"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, EngineEvent.Ready, "ready"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, EngineEvent.Logout, "logout"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, i => EngineEvent.Login(i), "login"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, i => EngineEvent.Ready(i), "ready"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, i => EngineEvent.Logout(i), "logout"));
         app.MapPost("/campaigns/{name}/agents/{agent}/pause", async (string name, string agent, HttpRequest req) =>
         {
             var (body, error) = await ReadJson<PauseBody>(req);
@@ -322,9 +331,21 @@ public static class DialerApi
         });
     }
 
-    /// <summary>Live numbers read on the engine's own loop; null when the campaign has no engine here.</summary>
-    private static async Task<object?> Live(Core.Hosting.EngineHost? host) => host is null ? null : await host.QueryAsync(e => (object)new
+    /// <summary>Live numbers read on the engine's own loop; null when the campaign has no engine here; an engine that faulted says so and why.</summary>
+    private static async Task<object?> Live(EngineHost? host)
     {
+        if (host is null) return null;
+        try
+        {
+            if (host.Status == EngineStatus.Running) return await host.QueryAsync(LiveFigures);
+        }
+        catch (EngineUnavailableException) { } // it faulted or stopped between the two reads
+        return new { engine = host.Status.ToString().ToLowerInvariant(), error = host.Fault, failures = host.Failures, last_failure = host.LastFailure };
+    }
+
+    private static readonly Func<DialerEngine, object> LiveFigures = e => new
+    {
+        engine = "running",
         pacer = e.PacerName,
         calls_placed = e.Stats.CallsPlaced,
         dial_level = e.State.DialLevel,
@@ -335,7 +356,9 @@ public static class DialerApi
         agents_talking = e.State.Count(AgentState.Talking),
         agents_paused = e.State.Count(AgentState.Paused),
         agents_logged_in = e.State.LoggedIn,
-    });
+        safe_harbor_late_ms_p99 = e.Stats.SafeHarborLateness.Percentile(0.99),
+        command_failures = e.Stats.CommandFailures.Sum(),
+    };
 }
 
 /// <summary>Reads through to the request body and fails once more than the limit has come through.</summary>

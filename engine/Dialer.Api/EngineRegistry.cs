@@ -17,7 +17,14 @@ public sealed class EngineRegistry(IEngineLauncher? launcher = null)
 
     public IEngineLauncher? Launcher => launcher;
 
-    public void Attach(string campaign, EngineHost host) => _hosts[campaign] = host;
+    /// <summary>An engine here faulted (or stopped by itself): campaign, status, why. The API tells the event stream.</summary>
+    public event Action<string, EngineStatus, string?>? StatusChanged;
+
+    public void Attach(string campaign, EngineHost host)
+    {
+        _hosts[campaign] = host;
+        host.StatusChanged += (status, why) => StatusChanged?.Invoke(campaign, status, why);
+    }
     public EngineHost? Find(string campaign) => _hosts.GetValueOrDefault(campaign);
     public IEnumerable<KeyValuePair<string, EngineHost>> All => _hosts;
 
@@ -31,7 +38,7 @@ public sealed class EngineRegistry(IEngineLauncher? launcher = null)
             if (_hosts.ContainsKey(campaign)) return false;
             var run = await launcher.StartAsync(campaign, attemptWritten, ct);
             _started[campaign] = run;
-            _hosts[campaign] = run.Host;
+            Attach(campaign, run.Host);
             return true;
         }
         finally { _gate.Release(); }
