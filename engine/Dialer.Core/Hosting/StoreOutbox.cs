@@ -168,7 +168,10 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
         finally { _stopped.TrySetResult(); }
     }
 
-    /// <summary>Writes the next batch from the head of the queue; false when it failed (nothing is dequeued then: retried whole).</summary>
+    /// <summary>
+    /// Writes the next batch from the head of the queue; false when it failed. In one transaction (<see cref="Batch"/>) a
+    /// failure undoes the batch and it is retried whole; without, the writes made before the failure stay done.
+    /// </summary>
     private bool WriteBatch()
     {
         if (_ops.IsEmpty) return true;
@@ -192,6 +195,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 n++;
             }
         }
+        var ok = true;
         try
         {
             if (Batch is { } batch) batch(Apply);
@@ -203,10 +207,18 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             if (!_failing) Log?.Invoke(Redact.Numbers($"store: writing failed, new calls held until it recovers: {e.GetType().Name}: {e.Message}"));
             LastError = Redact.Numbers(e.Message);
             _failing = true;
-            return false;
+            ok = false;
+            if (Batch is not null)
+            {
+                n = 0;
+                _stored.Clear();
+            }
         }
-        if (_failing) Log?.Invoke("store: writing again, new calls resume");
-        _failing = false;
+        if (ok && _failing)
+        {
+            Log?.Invoke("store: writing again, new calls resume");
+            _failing = false;
+        }
         for (var i = 0; i < n; i++) _ops.TryDequeue(out _);
         Interlocked.Add(ref _queued, -n);
         Interlocked.Add(ref _written, n);
@@ -215,7 +227,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             var posted = _post(EngineEvent.Stored(id));
             if (!posted.IsCompleted) posted.AsTask().GetAwaiter().GetResult();
         }
-        return true;
+        _stored.Clear();
+        return ok;
     }
 
     private void Refill()
