@@ -298,9 +298,9 @@ public static class DialerApi
             return Results.Accepted();
         }
 
-        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, i => EngineEvent.Login(i), "login"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, i => EngineEvent.Ready(i), "ready"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, i => EngineEvent.Logout(i), "logout"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, a => EngineEvent.Login(a), "login"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, a => EngineEvent.Ready(a), "ready"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, a => EngineEvent.Logout(a), "logout"));
         app.MapPost("/campaigns/{name}/agents/{agent}/pause", async (string name, string agent, HttpRequest req) =>
         {
             var (body, error) = await ReadJson<PauseBody>(req);

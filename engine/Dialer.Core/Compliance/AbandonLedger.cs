@@ -35,6 +35,31 @@ public sealed class AbandonLedger(TimeZoneInfo campaignZone)
         Abandoned30++;
     }
 
+    /// <summary>
+    /// Starts from the store's record of past days (campaign-local dates, any order; days outside the 30-day window
+    /// ending today are ignored), so a restart or a takeover by another node continues the same budget.
+    /// </summary>
+    public void Seed(IEnumerable<(DateOnly Day, int Live, int Abandoned)> days, DateTime utcNow)
+    {
+        Array.Clear(_live);
+        Array.Clear(_abandoned);
+        Live30 = Abandoned30 = LiveToday = AbandonedToday = 0;
+        _day = int.MinValue;
+        Roll(utcNow);
+        foreach (var (date, live, abandoned) in days)
+        {
+            var day = date.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+            if (day > _day || _day - day >= Days) continue;
+            _live[Slot(day)] += live;
+            _abandoned[Slot(day)] += abandoned;
+            Live30 += live;
+            Abandoned30 += abandoned;
+            if (day != _day) continue;
+            LiveToday += live;
+            AbandonedToday += abandoned;
+        }
+    }
+
     /// <summary>Moves the window to the day of <paramref name="utc"/>; call it from timers too so a new day starts clean.</summary>
     public void Roll(DateTime utc)
     {

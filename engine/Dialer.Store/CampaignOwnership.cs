@@ -1,0 +1,67 @@
+using Dapper;
+
+namespace Dialer.Store;
+
+/// <summary>A node's hold on a campaign: the fencing epoch and the previous owner it took over from (null if none).</summary>
+public sealed record CampaignLease(long CampaignId, string Node, long Epoch, DateTime Until, string? TakenFrom);
+
+/// <summary>
+/// One pacing owner per campaign, elected through the store with a lease row (campaign_owners): a node takes a campaign
+/// whose row is free or whose lease ran out, renews well inside the lease, and releases it to hand the campaign over.
+/// Every change of owner increments the epoch, so an owner that lost its lease (paused past it, cut off) finds out at its
+/// next renewal and must stop placing calls. A node restarted under the same name takes its campaigns back at once:
+/// node names are unique per machine (the process before it is gone), and waiting out the lease would leave agents idle.
+/// If the store is unreachable, <see cref="TryAcquire"/> and <see cref="Renew"/> throw; the caller treats an owner it
+/// could not renew before <see cref="CampaignLease.Until"/> as lost.
+/// </summary>
+public sealed class CampaignOwnership(StoreDb db, string node)
+{
+    /// <summary>This process: a restart under the same node name is a new instance.</summary>
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+
+    public string Node => node;
+
+    /// <summary>Takes <paramref name="campaignId"/> if it is free, its lease ran out, or this node owned it; null if another live node holds it.</summary>
+    public CampaignLease? TryAcquire(long campaignId, TimeSpan lease, DateTime utcNow) => db.Write((c, tx) =>
+    {
+        var before = c.QuerySingleOrDefault<(string Node, string Instance)?>(
+            "SELECT node, instance FROM campaign_owners WHERE campaign_id = @campaignId", new { campaignId }, tx);
+        var now = Time.Ms(utcNow);
+        var epoch = c.QuerySingleOrDefault<long?>("""
+            INSERT INTO campaign_owners (campaign_id, node, instance, epoch, lease_until, acquired_at)
+            VALUES (@campaignId, @node, @instance, 1, @until, @now)
+            ON CONFLICT (campaign_id) DO UPDATE SET
+                epoch = CASE WHEN campaign_owners.instance = excluded.instance THEN campaign_owners.epoch ELSE campaign_owners.epoch + 1 END,
+                node = excluded.node, instance = excluded.instance, lease_until = excluded.lease_until,
+                acquired_at = CASE WHEN campaign_owners.instance = excluded.instance THEN campaign_owners.acquired_at ELSE excluded.acquired_at END
+            WHERE campaign_owners.lease_until < @now OR campaign_owners.node = @node
+            RETURNING epoch
+            """, new { campaignId, node, instance = _instance, until = now + (long)lease.TotalMilliseconds, now }, tx);
+        if (epoch is null) return null;
+        var from = before is { } b && b.Instance != _instance ? b.Node : null;
+        return new CampaignLease(campaignId, node, epoch.Value, utcNow + lease, from);
+    });
+
+    /// <summary>Extends the lease; null when it was lost (another node took the campaign over): stop placing calls at once.</summary>
+    public CampaignLease? Renew(CampaignLease held, TimeSpan lease, DateTime utcNow)
+    {
+        var until = utcNow + lease;
+        var n = db.Write((c, tx) => c.Execute(
+            "UPDATE campaign_owners SET lease_until = @until WHERE campaign_id = @CampaignId AND instance = @instance AND epoch = @Epoch",
+            new { until = Time.Ms(until), held.CampaignId, instance = _instance, held.Epoch }, tx));
+        return n == 1 ? held with { Until = until, TakenFrom = null } : null;
+    }
+
+    /// <summary>Hands the campaign back (drain or move on purpose): the next node to ask takes it at once.</summary>
+    public void Release(CampaignLease held) => db.Write((c, tx) => c.Execute(
+        "DELETE FROM campaign_owners WHERE campaign_id = @CampaignId AND instance = @instance AND epoch = @Epoch",
+        new { held.CampaignId, instance = _instance, held.Epoch }, tx));
+
+    /// <summary>Who holds the campaign now (null if nobody, or the lease ran out).</summary>
+    public string? Owner(long campaignId, DateTime utcNow)
+    {
+        using var c = db.Connect();
+        return c.QuerySingleOrDefault<string?>("SELECT node FROM campaign_owners WHERE campaign_id = @campaignId AND lease_until >= @now",
+            new { campaignId, now = Time.Ms(utcNow) });
+    }
+}
