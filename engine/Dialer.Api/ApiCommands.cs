@@ -24,28 +24,20 @@ public static class ApiCommands
         if (engines is not null) serve.Options.Add(runConfig);
         serve.SetAction(parse =>
         {
-            WebApplication app;
-            try
-            {
-                var file = parse.GetValue(config);
-                if (file is { Exists: false }) throw new ArgumentException($"--config: '{file.FullName}' does not exist");
-                var builder = new ConfigurationBuilder();
-                if (file is not null) builder.AddJsonFile(file.FullName, optional: false);
-                var options = ApiOptions.From(builder.Build(), parse.GetValue(logRequests));
-                using (var db = StoreDb.Open(options.Db))
-                    foreach (var m in Migrator.Migrate(db)) Console.WriteLine($"applied {m.Name}");
-                var run = parse.GetValue(runConfig);
-                if (run is { Exists: false }) throw new ArgumentException($"--run-config: '{run.FullName}' does not exist");
-                app = DialerApi.Build(options, b => b.WebHost.UseUrls(parse.GetValue(urls)!),
-                    run is null || engines is null ? null : db => engines(run.FullName, options, db));
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidDataException or FormatException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
+            // Failures (bad settings, the database, a port in use) reach the CLI's one handler, which picks the exit code.
+            var file = parse.GetValue(config);
+            if (file is { Exists: false }) throw new ArgumentException($"--config: '{file.FullName}' does not exist");
+            var builder = new ConfigurationBuilder();
+            if (file is not null) builder.AddJsonFile(file.FullName, optional: false);
+            var options = ApiOptions.From(builder.Build(), parse.GetValue(logRequests));
+            using (var db = StoreDb.Open(options.Db))
+                foreach (var m in Migrator.Migrate(db)) Console.WriteLine($"applied {m.Name}");
+            var run = parse.GetValue(runConfig);
+            if (run is { Exists: false }) throw new ArgumentException($"--run-config: '{run.FullName}' does not exist");
+            var app = DialerApi.Build(options, b => b.WebHost.UseUrls(parse.GetValue(urls)!),
+                run is null || engines is null ? null : db => engines(run.FullName, options, db));
             app.Run();
-            return 0;
+            return ExitCodes.Ok;
         });
         return [serve];
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Dialer.Core.Hosting;
 
 namespace Dialer.Store;
 
@@ -18,13 +19,13 @@ public static class StoreCommands
     {
         var db = DbOption();
         var migrate = new Command("migrate", "apply the sql/ migrations the database has not seen yet") { db };
-        migrate.SetAction(parse => Run(() =>
+        migrate.SetAction(parse =>
         {
             using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
             var applied = Migrator.Migrate(store);
             Console.WriteLine(applied.Count == 0 ? "database is up to date" : string.Join('\n', applied.Select(a => $"applied {a.Name}")));
-            return 0;
-        }));
+            return ExitCodes.Ok;
+        });
         return new Command("db", "database maintenance") { migrate };
     }
 
@@ -35,11 +36,14 @@ public static class StoreCommands
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
         var db = DbOption();
         var import = new Command("import", "load leads; reports accepted / merged / rejected rows (exit 2 when rows were rejected)") { campaign, file, db, json };
-        import.SetAction(parse => Run(() =>
+        // Failures (a missing file, the database) reach the CLI's one handler, which prints them and picks the exit code.
+        import.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
             if (!path.Exists) throw new ArgumentException($"FILE: '{path.FullName}' does not exist");
             using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
+            // A store not migrated yet is migrated first (as `dialer db migrate` would): nothing else can be meant.
+            foreach (var m in Migrator.Migrate(store)) Console.Error.WriteLine($"applied {m.Name}");
             var pii = Pii.FromConfig(null);
             var name = parse.GetValue(campaign)!;
             var now = DateTime.UtcNow;
@@ -54,19 +58,8 @@ public static class StoreCommands
                 foreach (var e in report.Errors) Console.WriteLine($"  row {e.Row}, {e.Field}: {e.Reason}");
                 if (report.IgnoredColumns.Count > 0) Console.WriteLine($"  ignored columns: {string.Join(", ", report.IgnoredColumns)}");
             }
-            return report.Rejected > 0 ? 2 : 0;
-        }));
+            return report.Rejected > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        });
         return new Command("leads", "lead lists") { import };
-    }
-
-    /// <summary>Bad input (arguments, files, configuration) ends with its message and exit code 1, not a stack trace.</summary>
-    internal static int Run(Func<int> action)
-    {
-        try { return action(); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or LeadImportException or IOException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
     }
 }

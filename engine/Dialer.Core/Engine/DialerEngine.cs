@@ -160,9 +160,9 @@ public sealed class DialerEngine
 
     private double NextWake()
     {
-        var wake = _nextDecision;
+        var wake = Halted ? double.PositiveInfinity : _nextDecision; // halted, only deadlines wake it
         if (_s.WaitingCalls.Count > 0) wake = Math.Min(wake, Deadline(_s.WaitingCalls[0]));
-        if (_retryPlacementAt > _s.Now) wake = Math.Min(wake, _retryPlacementAt);
+        if (_retryPlacementAt > _s.Now && !Halted) wake = Math.Min(wake, _retryPlacementAt);
         return Math.Max(wake, _s.Now);
     }
 

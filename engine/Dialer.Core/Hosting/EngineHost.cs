@@ -98,6 +98,7 @@ public sealed class EngineHost
             {
                 Guard(null);
                 while (reader.TryRead(out var w)) Apply(w);
+                if (reader.Completion.IsCompleted) return; // completed and drained
                 var wait = _engine.NextWakeAt - Now;
                 if (wait <= TimeSpan.Zero) continue;
                 // Wake at least once a second: a deadline can never be missed by more than that even if the wake-up sum is off.
