@@ -54,6 +54,8 @@ public static class DialerApi
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
         if (!options.LogRequests) builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A start that fails (port in use) is reported by the command's own handler in one line, not logged with its stack here.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         configure?.Invoke(builder);
 
         var app = builder.Build();

@@ -163,7 +163,7 @@ public sealed class DialerEngine
         var wake = Halted ? double.PositiveInfinity : _nextDecision; // halted, only deadlines wake it
         if (_s.WaitingCalls.Count > 0) wake = Math.Min(wake, Deadline(_s.WaitingCalls[0]));
         if (_retryPlacementAt > _s.Now && !Halted) wake = Math.Min(wake, _retryPlacementAt);
-        return Math.Max(wake, _s.Now);
+        return Math.Clamp(wake, _s.Now, _s.Now + 3600); // nothing due (halted): the host wakes it anyway
     }
 
     private double Deadline(Call c) => Seconds(c.AnsweredAt!.Value) + _s.Config.SafeHarborSeconds;
