@@ -218,6 +218,29 @@ public class FailureTests
         Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[0]);
     }
 
+    [Fact]
+    public void A_call_adopted_after_a_restart_goes_on_with_its_agent_and_closes_normally()
+    {
+        var log = new OutboxLog();
+        var (engine, control, _, _) = Make.Engine(2, [], log: log);
+        var lead = Make.Lead(7);
+        lead.Attempts = 2;
+        var freeBefore = engine.State.FreeChannels;
+        var call = engine.AdoptCall(5000, lead, attempt: 2, trunk: 0, placedAt: T0.AddSeconds(-60), answeredAt: T0.AddSeconds(-50), agent: 1, T0);
+        engine.Handle(EngineEvent.Login(0), T0); // the other agent's line, still in its bridge: logged in again at once
+        Assert.Equal(AgentState.Talking, engine.State.AgentStates[1]);
+        Assert.Equal(AgentState.Ready, engine.State.AgentStates[0]);
+        Assert.Equal(freeBefore - 1, engine.State.FreeChannels);
+        Assert.Equal(0, engine.Stats.CallsPlaced); // counted by the engine that placed it
+        engine.Handle(EngineEvent.Ended(5000), T0.AddSeconds(30));
+        Assert.Equal(CallOutcome.Human, call.Outcome);
+        Assert.Equal(80, call.TalkSeconds, 6);
+        Assert.Equal([call], log.Finished);
+        Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[1]);
+        Assert.Equal(freeBefore, engine.State.FreeChannels);
+        Assert.Empty(control.Log);
+    }
+
     /// <summary>An attempt log that queues like the store outbox: the test says when rows are stored and whether it accepts more.</summary>
     private sealed class OutboxLog : IAttemptLog
     {

@@ -127,6 +127,32 @@ public sealed class DialerEngine
         }
     }
 
+    /// <summary>
+    /// Recovery after a restart: a call the last engine placed, still bridged to <paramref name="agent"/> in Asterisk, goes on
+    /// here as a connected call (the agent logged in and talking) and closes normally when its end comes. It was counted
+    /// (placed, live) by the engine that placed it, so it is not counted again.
+    /// </summary>
+    public Call AdoptCall(long callId, Lead lead, int attempt, int trunk, DateTime placedAt, DateTime answeredAt, int agent, DateTime utcNow)
+    {
+        if ((uint)agent >= (uint)_s.Agents.Count) throw new ArgumentOutOfRangeException(nameof(agent), agent, "no such agent");
+        if ((uint)trunk >= (uint)_trunks.Count) throw new ArgumentOutOfRangeException(nameof(trunk), trunk, "no such trunk");
+        if (_s.AgentStates[agent] == AgentState.Talking) throw new InvalidOperationException($"agent '{_s.Agents[agent].Id}' is already on a call");
+        var now = Advance(ref utcNow);
+        var call = new Call { Id = callId, Lead = lead, Attempt = attempt, Trunk = trunk, PlacedAt = placedAt, PLive = 0 };
+        call.AnsweredAt = answeredAt < placedAt ? placedAt : answeredAt;
+        call.ConnectedAt = call.AnsweredAt;
+        call.Phase = CallPhase.Connected;
+        _calls.Add(callId, call);
+        _trunks.Occupy(trunk);
+        _s.FreeChannels--;
+        _router.Remove(agent);
+        SetAgentState(agent, AgentState.Talking, now);
+        var a = _s.Agents[agent];
+        a.CurrentCall = call;
+        call.Agent = a;
+        return call;
+    }
+
     /// <summary>Closes the books: agent time up to <paramref name="utcNow"/> is added to the stats.</summary>
     public void Close(DateTime utcNow)
     {

@@ -88,34 +88,40 @@ public sealed class EngineHost
         return await q.Done.Task.WaitAsync(ct);
     }
 
-    /// <summary>The loop: handle events as they come, and tick the engine whenever it asked to be woken. On return every query left is failed.</summary>
+    /// <summary>The loop: handle events as they come, and tick the engine whenever it asked to be woken. Returns when <paramref name="ct"/> is cancelled or the inbox completed; every query left is then failed.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         var reader = _inbox.Reader;
         try
         {
-            while (!ct.IsCancellationRequested)
-            {
-                Guard(null);
-                while (reader.TryRead(out var w)) Apply(w);
-                if (reader.Completion.IsCompleted) return; // completed and drained
-                var wait = _engine.NextWakeAt - Now;
-                if (wait <= TimeSpan.Zero) continue;
-                // Wake at least once a second: a deadline can never be missed by more than that even if the wake-up sum is off.
-                using var delay = new CancellationTokenSource(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), _time);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, delay.Token);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(timeout.Token)) return; // writer completed
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
-            }
+            await Loop(reader, ct);
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped: not an error
         finally
         {
             if (_status != EngineStatus.Faulted) SetStatus(EngineStatus.Stopped, Fault);
             _inbox.Writer.TryComplete();
             while (reader.TryRead(out var w)) w.Query?.Fail(Unavailable());
+        }
+    }
+
+    private async Task Loop(ChannelReader<Work> reader, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            Guard(null);
+            while (reader.TryRead(out var w)) Apply(w);
+            if (reader.Completion.IsCompleted) return; // completed and drained
+            var wait = _engine.NextWakeAt - Now;
+            if (wait <= TimeSpan.Zero) continue;
+            // Wake at least once a second: a deadline can never be missed by more than that even if the wake-up sum is off.
+            using var delay = new CancellationTokenSource(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, delay.Token);
+            try
+            {
+                if (!await reader.WaitToReadAsync(timeout.Token)) return; // writer completed
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { } // woken to tick
         }
     }
 
