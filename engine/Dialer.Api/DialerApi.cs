@@ -175,7 +175,7 @@ public static class DialerApi
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
                     {
                         campaigns.SetStatus(c.Id, CampaignStatus.Stopped, DateTime.UtcNow);
-                        return Results.Problem(statusCode: 502, title: "engine did not start", detail: e.Message);
+                        return Results.Problem(statusCode: 502, title: "engine did not start", detail: Core.Text.Redact.Numbers(e.Message));
                     }
                 if (status == CampaignStatus.Stopped) await engines.StopAsync(name);
                 hub.Publish("campaign", new { campaign = name, status = status.ToString().ToLowerInvariant() });
