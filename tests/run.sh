@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the solution, on a fresh machine too: installs what the tests need when missing
-# (libxgboost0 for the answer-rate model, PostgreSQL 15 whose binaries the store tests start themselves).
+# (PostgreSQL 15, whose binaries the store tests start themselves).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-ldconfig -p 2>/dev/null | grep -q 'libxgboost\.so\.0' || need+=(libxgboost0)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

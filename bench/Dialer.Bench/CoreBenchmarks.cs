@@ -24,6 +24,8 @@ public class CoreBenchmarks
     // Pacing fixture.
     private DialerState _state = null!;
     private PredictivePacer _predictive = null!;
+    private DialerState _smallState = null!;
+    private PredictivePacer _smallPredictive = null!;
     private VicidialPacer _vicidial = null!;
     private double _vicidialNow;
 
@@ -50,15 +52,28 @@ public class CoreBenchmarks
 
     private void SetupPacing()
     {
+        _state = PacingState(AgentCount, RingingCount, WaitingCount, FreeChannels);
+        // A 25-agent team with 30 calls ringing: under ExactOverflow.MaxTerms, so the exact (Poisson-binomial) path.
+        _smallState = PacingState(25, 30, 1, 120);
+        _predictive = new PredictivePacer(new PredictiveOptions());
+        _smallPredictive = new PredictivePacer(new PredictiveOptions());
+        _vicidial = new VicidialPacer(VicidialDropClamp.Tapered, new VicidialOptions { DroppedPercentage = 2 });
+        _vicidialNow = Now;
+        _predictive.Decide(_state); // warm the histograms' survival tables
+        _smallPredictive.Decide(_smallState);
+    }
+
+    private static DialerState PacingState(int agentCount, int ringingCount, int waitingCount, int freeChannels)
+    {
         var rng = new Random(Seed);
         var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
         var config = new CampaignConfig { TimeZone = zone, WindowStart = new(9, 0), WindowEnd = new(21, 0) };
         var catalog = new SkillCatalog();
         var skills = SkillSet.From(catalog, [new("lang:en", 1)]);
-        var agents = new Agent[AgentCount];
-        for (var i = 0; i < AgentCount; i++) agents[i] = new Agent { Index = i, Id = $"agent-{i}", Skills = skills };
+        var agents = new Agent[agentCount];
+        for (var i = 0; i < agentCount; i++) agents[i] = new Agent { Index = i, Id = $"agent-{i}", Skills = skills };
 
-        var s = _state = new DialerState(config, agents, Epoch, RingingCount + FreeChannels) { Now = Now };
+        var s = new DialerState(config, agents, Epoch, ringingCount + freeChannels) { Now = Now };
 
         // Histograms trained with a few thousand observations each (log-normal-ish answers, exponential talk/wrap).
         for (var i = 0; i < 4000; i++)
@@ -70,7 +85,7 @@ public class CoreBenchmarks
         }
 
         // 2,000 agents: 10% ready, 55% talking, 25% wrap-up, 10% paused, each since a varied time.
-        for (var a = 0; a < AgentCount; a++)
+        for (var a = 0; a < agentCount; a++)
         {
             var u = rng.NextDouble();
             var (st, back) = u switch
@@ -85,15 +100,15 @@ public class CoreBenchmarks
 
         // 5,000 calls ringing with varied live probabilities and ages (0..25 s), plus a few live callees waiting.
         var callId = 0L;
-        for (var i = 0; i < RingingCount; i++)
+        for (var i = 0; i < ringingCount; i++)
         {
             var age = config.RingTimeoutSeconds * rng.NextDouble();
             var call = NewCall(++callId, (float)(0.05 + 0.5 * rng.NextDouble()), Now - age, zone);
             s.AddRinging(call, Now - age);
         }
-        for (var i = 0; i < WaitingCount; i++)
+        for (var i = 0; i < waitingCount; i++)
             s.WaitingCalls.Add(NewCall(++callId, 0.3f, Now - 10, zone));
-        s.FreeChannels = FreeChannels;
+        s.FreeChannels = freeChannels;
         s.RecentLiveP = 0.27;
         s.CallsToday = 4200;
 
@@ -102,10 +117,7 @@ public class CoreBenchmarks
         for (var i = 0; i < 1100; i++) s.Ledger.Live(utc);
         for (var i = 0; i < 25; i++) s.Ledger.Abandoned(utc);
 
-        _predictive = new PredictivePacer(new PredictiveOptions());
-        _vicidial = new VicidialPacer(VicidialDropClamp.Tapered, new VicidialOptions { DroppedPercentage = 2 });
-        _vicidialNow = Now;
-        _predictive.Decide(s); // warm the histograms' survival tables
+        return s;
     }
 
     private static Call NewCall(long id, float pLive, double placedAt, TimeZoneInfo zone) => new()
@@ -121,6 +133,10 @@ public class CoreBenchmarks
     /// <summary>Our pacer on 2,000 agents and 5,000 ringing calls (supply + demand forecast, bisection).</summary>
     [Benchmark]
     public int PredictiveDecide() => _predictive.Decide(_state).CallsToPlace;
+
+    /// <summary>Our pacer on a 25-agent team with 30 calls ringing: the exact overflow, scanned call by call.</summary>
+    [Benchmark]
+    public int PredictiveDecideSmallTeam() => _smallPredictive.Decide(_smallState).CallsToPlace;
 
     /// <summary>
     /// Same, right after a finished call taught the talk-time histogram one more duration, as after every

@@ -13,7 +13,9 @@ using Dialer.Models.Training;
 namespace Dialer.Bench;
 
 /// <summary>
-/// Serving cost of a 200-tree depth-6 answer-rate model (targets: 10 µs single, 0.5 ms per 256, no allocation).
+/// Serving cost of a trained answer-rate model (targets: 10 µs single, 0.5 ms per 256, no allocation): by
+/// default one trained with the default options on 100,000 synthetic rows; with DIALER_BENCH_MODEL=DIR and
+/// DIALER_BENCH_HISTORY=FILE, the model `dialer model train` published, on the last rows of that history.
 /// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*ModelBenchmarks*' --job short
 /// </summary>
 [MemoryDiagnoser]
@@ -23,32 +25,40 @@ public class ModelBenchmarks
     private TreeEnsembleModel _model = null!;
     private RateTableModel _fallback = null!;
     private AttemptContext _context;
-    private readonly float[] _row = new float[64];
+    private float[] _row = [];
     private float[] _batch = [];
     private readonly float[] _probabilities = new float[BatchSize];
-    private string _directory = "";
+    private string? _directory;
     private int _next;
 
     [GlobalSetup]
     public void Setup()
     {
-        var history = SyntheticHistory.Generate(50_000, seed: 5);
-        _directory = Path.Combine(Path.GetTempPath(), "dialer-bench-model-" + Guid.NewGuid().ToString("N"));
-        ModelTrainer.Train(history, _directory, new TrainOptions { MaxRounds = 200, EarlyStoppingRounds = 0, MaxDepth = 6 });
-        _model = TreeEnsembleModel.Load(_directory);
+        string? modelDirectory = Environment.GetEnvironmentVariable("DIALER_BENCH_MODEL"), historyPath = Environment.GetEnvironmentVariable("DIALER_BENCH_HISTORY");
+        if ((modelDirectory is null) != (historyPath is null)) throw new InvalidOperationException("set both DIALER_BENCH_MODEL and DIALER_BENCH_HISTORY, or neither");
+        var history = historyPath is null ? SyntheticHistory.Generate(100_000, seed: 5) : CallHistoryCsv.Read(historyPath);
+        if (modelDirectory is null)
+        {
+            _directory = modelDirectory = Path.Combine(Path.GetTempPath(), "dialer-bench-model-" + Guid.NewGuid().ToString("N"));
+            ModelTrainer.Train(history, modelDirectory);
+        }
+        _model = TreeEnsembleModel.Load(modelDirectory);
+        Console.WriteLine($"// model: {_model.TreeCount} trees, {_model.Schema.FeatureCount} features");
         _fallback = RateTableModel.FromHistory(history);
         var rows = history.Records.Skip(history.Records.Count - BatchSize).ToArray();
         _batch = FeatureMatrix.Build(_model.Schema, rows).Values;
+        _row = new float[_model.Schema.FeatureCount];
         _context = AttemptContext.FromHistory(rows[0]);
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Directory.Delete(_directory, recursive: true);
-
-    private Span<float> Row => _row.AsSpan(0, _model.Schema.FeatureCount);
+    public void Cleanup()
+    {
+        if (_directory is not null) Directory.Delete(_directory, recursive: true);
+    }
 
     [Benchmark]
-    public void ExtractFeatures() => _model.Schema.Extract(_context, Row);
+    public void ExtractFeatures() => _model.Schema.Extract(_context, _row);
 
     // A different row each call, as in serving: the same row every time would let the CPU learn its path.
     [Benchmark]
@@ -67,7 +77,7 @@ public class ModelBenchmarks
 }
 
 /// <summary>
-/// Training on 1,000,000 synthetic rows, measured once (target 60 s on 2 cores). The cleanup prints
+/// Training on 1,000,000 synthetic rows with the default options, measured once (target 60 s on 2 cores). The cleanup prints
 /// the quality figures: validation AUC against the true-probability AUC and the region × hour table.
 /// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*ModelTrainingBenchmarks*'
 /// </summary>
@@ -110,7 +120,7 @@ public class ModelTrainingBenchmarks
         {
             var v = r.Validation;
             Console.WriteLine(
-                $"// quality: trees {r.Trees}, train {r.TrainRows}, validation {r.ValidationRows}, auc {v.Auc:F4}, bayes_auc {v.BayesAuc:F4}, " +
+                $"// quality: {r.Trainer}, trees {r.Trees} of {r.TreesTrained}, train {r.TrainRows}, validation {r.ValidationRows}, auc {v.Auc:F4}, bayes_auc {v.BayesAuc:F4}, " +
                 $"gap {v.BayesAuc - v.Auc:F4}, rate_table_auc {r.RateTableValidation.Auc:F4}, lift {v.Auc - r.RateTableValidation.Auc:F4}, " +
                 $"ece {v.Ece:F4}, log_loss {v.LogLoss:F4}, brier {v.Brier:F4}, parity bit-identical {r.Parity.BitIdenticalRows}/{r.Parity.Rows} " +
                 $"(max diff {r.Parity.MaxAbsDiff:G3}), training {r.TrainingSeconds:F1} s wall, {_cpu.TotalSeconds:F1} s CPU");

@@ -16,7 +16,7 @@ public static class ApiCommands
     /// </param>
     public static IEnumerable<Command> Create(Func<string, ApiOptions, StoreDb, IEngineLauncher>? engines = null)
     {
-        var config = new Option<FileInfo?>("--config") { Description = "JSON settings: db, api_keys, pii_key, max_upload_bytes (DIALER_DB, DIALER_API_KEYS, DIALER_PII_KEY override)" };
+        var config = new Option<FileInfo?>("--config") { Description = "JSON settings: db, api_keys, metrics_key, pii_key, max_upload_bytes (DIALER_DB, DIALER_API_KEYS, DIALER_METRICS_KEY, DIALER_PII_KEY override)" };
         var urls = new Option<string>("--urls") { Description = "where to listen", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var runConfig = new Option<FileInfo?>("--run-config") { Description = "Run engines here: POST /campaigns/{name}/start dials with this file's trunks, agents and ari: servers (see `dialer run`)" };
         var logRequests = new Option<bool>("--log-requests") { Description = "Log every HTTP request (off by default: it costs disk and speed)" };

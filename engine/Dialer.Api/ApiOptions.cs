@@ -7,12 +7,15 @@ namespace Dialer.Api;
 public sealed class ApiOptions
 {
     public const string KeysEnvVar = "DIALER_API_KEYS";
+    public const string MetricsKeyEnvVar = "DIALER_METRICS_KEY";
 
     /// <summary>Connection string: sqlite:PATH or PostgreSQL.</summary>
     public required string Db { get; init; }
     /// <summary>Accepted values of the X-Api-Key header. At least one is required.</summary>
     public required IReadOnlyList<string> ApiKeys { get; init; }
     public required Pii Pii { get; init; }
+    /// <summary>Keys that open /metrics only (for a Prometheus server that must not read leads); the API keys open it too.</summary>
+    public IReadOnlyList<string> MetricsKeys { get; init; } = [];
     /// <summary>Largest leads upload accepted, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 50 * 1024 * 1024;
     /// <summary>Log every HTTP request (ASP.NET Core's Information lines); off by default.</summary>
@@ -21,8 +24,8 @@ public sealed class ApiOptions
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(45);
 
     /// <summary>
-    /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>; the
-    /// environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_PII_KEY) wins over the file.
+    /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>metrics_key</c>, <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>; the
+    /// environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_METRICS_KEY, DIALER_PII_KEY) wins over the file.
     /// </summary>
     public static ApiOptions From(IConfiguration config, bool logRequests = false)
     {
@@ -31,12 +34,16 @@ public sealed class ApiOptions
             : config.GetSection("api_keys").Get<string[]>() ?? [];
         if (keys.Length == 0) throw new InvalidOperationException($"api_keys: no API key configured (config file 'api_keys' or {KeysEnvVar})");
         if (keys.Any(k => k.Length < 16)) throw new InvalidOperationException("api_keys: every key must be at least 16 characters");
+        var metricsKey = Environment.GetEnvironmentVariable(MetricsKeyEnvVar) is { Length: > 0 } m ? m
+            : config["metrics_key"] is { Length: > 0 } c ? c : null;
+        if (metricsKey is { Length: < 16 }) throw new InvalidOperationException($"metrics_key ({MetricsKeyEnvVar}): must be at least 16 characters");
         var max = config.GetValue<long?>("max_upload_bytes") ?? 50 * 1024 * 1024;
         if (max <= 0) throw new InvalidOperationException("max_upload_bytes: must be positive");
         return new ApiOptions
         {
             Db = StoreDb.Resolve(config["db"]),
             ApiKeys = keys,
+            MetricsKeys = metricsKey is null ? [] : [metricsKey],
             Pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) is { Length: > 0 } ? null : config["pii_key"]),
             MaxUploadBytes = max,
             LogRequests = logRequests,

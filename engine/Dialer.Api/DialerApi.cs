@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dialer.Core.Domain;
@@ -64,24 +63,26 @@ public static class DialerApi
         app.UseStatusCodePages();
         app.Use(RequireApiKey(options));
         Map(app, db, options);
+        DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>());
         return app;
     }
 
     private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options)
     {
-        var accepted = options.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
+        var api = new KeyRing(options.ApiKeys);
+        var scrape = new KeyRing(options.ApiKeys.Concat(options.MetricsKeys)); // a metrics key opens /metrics and nothing else
         return async (ctx, next) =>
         {
             if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json") { await next(ctx); return; }
+            var metrics = ctx.Request.Path == DialerMetrics.Path;
             var given = ctx.Request.Headers[KeyHeader].ToString();
+            if (given.Length == 0 && metrics) given = DialerMetrics.BearerToken(ctx.Request); // Prometheus's `authorization:` scrape setting
             if (given.Length == 0)
             {
                 await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header").ExecuteAsync(ctx);
                 return;
             }
-            // Compare digests in constant time: the response time says nothing about how close a guess was.
-            var hash = SHA256.HashData(Encoding.UTF8.GetBytes(given));
-            if (!accepted.Any(a => CryptographicOperations.FixedTimeEquals(a, hash)))
+            if (!(metrics ? scrape : api).Accepts(given))
             {
                 await Results.Problem(statusCode: 401, title: "API key not accepted", detail: $"the {KeyHeader} header does not hold a configured key").ExecuteAsync(ctx);
                 return;
@@ -136,7 +137,13 @@ public static class DialerApi
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
         app.MapGet("/openapi.json", () => Results.Stream(typeof(DialerApi).Assembly.GetManifestResourceStream("openapi.json")!, "application/json"));
-        app.MapGet("/events", (CancellationToken ct) => TypedResults.ServerSentEvents(hub.Subscribe(ct)));
+        app.MapGet("/events", (HttpRequest req, CancellationToken ct) =>
+        {
+            // EventSource sends the header on reconnect; a client that cannot set headers may pass ?last_event_id=.
+            var last = req.Headers[EventHub.LastEventIdHeader].ToString() is { Length: > 0 } h ? h : req.Query["last_event_id"].ToString();
+            if (!EventHub.TryParseId(last, out var from)) return Invalid(EventHub.LastEventIdHeader, "must be the id of an event from this stream (a whole number)");
+            return TypedResults.ServerSentEvents(hub.Subscribe(from, ct));
+        });
 
         app.MapGet("/campaigns", () => Results.Ok(campaigns.List()));
         app.MapPost("/campaigns", async (HttpRequest req) =>
@@ -190,7 +197,7 @@ public static class DialerApi
         {
             var live = new Dictionary<string, object?>();
             foreach (var (name, host) in engines.All) live[name] = await Live(host);
-            return Results.Ok(new { campaigns = live, event_clients = hub.Clients, events_dropped = hub.Dropped });
+            return Results.Ok(new { campaigns = live, event_clients = hub.Clients, event_clients_cut = hub.ClientsCut });
         });
 
         engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
@@ -360,6 +367,8 @@ public static class DialerApi
         agents_logged_in = e.State.LoggedIn,
         safe_harbor_late_ms_p99 = e.Stats.SafeHarborLateness.Percentile(0.99),
         command_failures = e.Stats.CommandFailures.Sum(),
+        abandon_rate_today = e.State.Ledger.RateToday,
+        abandon_rate_30d = e.State.Ledger.Rate30,
     };
 }
 

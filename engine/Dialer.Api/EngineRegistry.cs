@@ -26,6 +26,8 @@ public sealed class EngineRegistry(IEngineLauncher? launcher = null)
         host.StatusChanged += (status, why) => StatusChanged?.Invoke(campaign, status, why);
     }
     public EngineHost? Find(string campaign) => _hosts.GetValueOrDefault(campaign);
+    /// <summary>The engine this registry started for the campaign (not one attached by its runner), for its telephony links.</summary>
+    public IRunningEngine? Started(string campaign) => _started.GetValueOrDefault(campaign);
     public IEnumerable<KeyValuePair<string, EngineHost>> All => _hosts;
 
     /// <summary>Starts the campaign's engine through the launcher unless one runs here already; false when there is nothing to do.</summary>

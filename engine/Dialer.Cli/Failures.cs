@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Dialer.Ari.Client;
 using Dialer.Core.Hosting;
 using Dialer.Core.Text;
-using Dialer.Models.Interop;
 using Dialer.Models.Training;
 using Dialer.Sim.Config;
 using Dialer.Store;
@@ -29,7 +28,7 @@ public static class Failures
         OperationCanceledException => (ExitCodes.Interrupted, "interrupted"),
         ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException
             or YamlDotNet.Core.YamlException or System.Text.Json.JsonException or LeadImportException or InvalidOperationException
-            or InsufficientHistoryException or ModelParityException or XGBoostException or IOException => (ExitCodes.BadInput, e.Message),
+            or InsufficientHistoryException or ModelParityException or IOException => (ExitCodes.BadInput, e.Message),
         _ => (ExitCodes.Internal, $"internal error ({e.GetType().Name}): {e.Message} — a bug: please report it with the command you ran"),
     };
 

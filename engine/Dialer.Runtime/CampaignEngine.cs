@@ -48,6 +48,7 @@ public sealed class CampaignEngine : IRunningEngine
     public DialerEngine Engine { get; }
     public AriDriver Driver { get; }
     public IReadOnlyList<AriClient> Servers { get; }
+    public IReadOnlyList<TelephonyLink> Links => [.. Servers.Select(s => new TelephonyLink(s.ServerId, s.IsConnected, s.EventStats.Connects))];
     public DbAttemptLog Attempts { get; }
     public StoreOutbox Outbox { get; }
     /// <summary>Attempt writes the last stop could not make (the store was down throughout): reconciliation settles them at the next start.</summary>

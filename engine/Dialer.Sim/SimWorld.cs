@@ -40,6 +40,7 @@ public sealed class SimWorld : ICallControl
     private readonly ulong _seed;
     private long _seq;
     private DateTime _now;
+    private readonly Dictionary<string, Lead>? _callees;
 
     /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time and the
     /// best-time predictor (null unless <paramref name="bestTimeToCall"/>); by default an in-memory hopper over <see cref="Leads"/>.</param>
@@ -72,6 +73,8 @@ public sealed class SimWorld : ICallControl
         _now = Start;
         var bestTime = bestTimeToCall ? predictor : null;
         LeadSource = leadSource?.Invoke(Start, bestTime) ?? new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTime);
+        // Leads from elsewhere (the store) carry the importer's ids and tags; the person answering is the one at the number.
+        if (leadSource is not null) _callees = leads.GroupBy(l => l.Phone, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         Engine = new DialerEngine(new EngineSetup
         {
             Campaign = scenario.Campaign,
@@ -95,6 +98,12 @@ public sealed class SimWorld : ICallControl
     /// <summary>End of the last shift of the last day; calls still up then are played out, nothing new is dialed.</summary>
     public DateTime End { get; }
     public DateTime Now => _now;
+
+    /// <summary>
+    /// Who answers a lead's number: the simulated person it was generated as. A store's copy of the lead has its own id
+    /// and the tags the importer gave it, but the callee's behaviour (and so every pacer's traffic) must not depend on that.
+    /// </summary>
+    public Lead CalleeOf(Lead lead) => _callees is not null && _callees.TryGetValue(lead.Phone, out var person) ? person : lead;
 
     /// <summary>Runs until <paramref name="until"/> (or the end of the last shift).</summary>
     public void RunUntil(DateTime until)
@@ -231,7 +240,7 @@ public sealed class SimWorld : ICallControl
 
     void ICallControl.Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
     {
-        var fate = Callees.Draw(call.Lead, call.Attempt, _now, call.Trunk, ringTimeout.TotalSeconds);
+        var fate = Callees.Draw(CalleeOf(call.Lead), call.Attempt, _now, call.Trunk, ringTimeout.TotalSeconds);
         var c = new SimCall(call, fate);
         _calls.Add(call.Id, c);
         var answers = fate.Outcome is CallOutcome.Human or CallOutcome.Machine;

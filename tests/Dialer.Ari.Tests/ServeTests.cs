@@ -10,8 +10,8 @@ using Microsoft.AspNetCore.TestHost;
 
 namespace Dialer.Ari.Tests;
 
-/// <summary>`dialer serve --run-config`: the API starts a campaign's engine on the emulated Asterisk, streams its calls, pauses and stops it.</summary>
-public class ServeTests : IDisposable
+/// <summary>`dialer serve --run-config`: the API starts a campaign's engine on the emulated Asterisk, streams its calls, pauses and stops it (its /metrics in ServeTests.Metrics.cs).</summary>
+public partial class ServeTests : IDisposable
 {
     private const string Key = "serve-test-key-0123456789";
     private readonly string _dir = Directory.CreateTempSubdirectory("dialer-serve-").FullName;
@@ -21,17 +21,7 @@ public class ServeTests : IDisposable
     {
         await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
         await using var app = await StartApi(emu.BaseUri, TimeSpan.FromSeconds(10));
-        using var http = app.GetTestClient();
-        http.DefaultRequestHeaders.Add(DialerApi.KeyHeader, Key);
-
-        var created = await http.PostAsJsonAsync("/campaigns", new
-        {
-            name = "renewals",
-            settings = new { time_zone = "UTC", window_start = "00:00", window_end = "23:59", pacer = "progressive", retry_delay_seconds = new Dictionary<string, double> { ["busy"] = 3600 } },
-        });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var upload = await http.PostAsync("/campaigns/renewals/leads", new StringContent(RunConfigTests.Leads, Encoding.UTF8, "text/csv"));
-        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        using var http = await CreateRenewals(app);
         Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsync("/campaigns/renewals/agents/agent1/ready", null)).StatusCode); // no engine yet
 
         // The event stream, read in the background.
@@ -79,6 +69,22 @@ public class ServeTests : IDisposable
         Assert.Contains("pbx1", await start.Content.ReadAsStringAsync());
         Assert.Contains("\"status\":\"stopped\"", await http.GetStringAsync("/campaigns/renewals"));
         await app.StopAsync();
+    }
+
+    /// <summary>A client with the key, and campaign "renewals" created with the two leads (one answers, one is busy), not started.</summary>
+    private static async Task<HttpClient> CreateRenewals(Microsoft.AspNetCore.Builder.WebApplication app)
+    {
+        var http = app.GetTestClient();
+        http.DefaultRequestHeaders.Add(DialerApi.KeyHeader, Key);
+        var created = await http.PostAsJsonAsync("/campaigns", new
+        {
+            name = "renewals",
+            settings = new { time_zone = "UTC", window_start = "00:00", window_end = "23:59", pacer = "progressive", retry_delay_seconds = new Dictionary<string, double> { ["busy"] = 3600 } },
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var upload = await http.PostAsync("/campaigns/renewals/leads", new StringContent(RunConfigTests.Leads, Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        return http;
     }
 
     /// <summary>The API in memory, launching engines with a run config's telephony (one agent, one trunk, ARI at <paramref name="ari"/>).</summary>

@@ -194,6 +194,62 @@ public class PacerTests
     }
 
     [Fact]
+    public void Predictive_places_one_call_per_ready_agent_even_with_the_days_budget_spent()
+    {
+        var engine = State(3, 0, 0);
+        var s = engine.State;
+        for (var i = 0; i < 40; i++) s.Ledger.Live(T0);
+        for (var i = 0; i < 2; i++) s.Ledger.Abandoned(T0); // 5%: over the cap, the controller allows no risk
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        Assert.Equal(3, pacer.Decide(s).CallsToPlace); // none of these calls can meet a busy agent
+        Assert.Equal(AbandonBudget.MinRisk, pacer.Risk);
+    }
+
+    [Fact]
+    public void Exact_overflow_of_one_call_for_one_ready_agent_is_zero_and_of_two_calls_their_both_answering()
+    {
+        var exact = new ExactOverflow();
+        exact.Begin(ready: 1, waiting: 0, free: [], live: [], factor: 1, relativeVariance: 0);
+        exact.Add(0.3);
+        Assert.Equal(0, exact.Overflow(), 12);
+        exact.Add(0.3);
+        Assert.Equal(0.09, exact.Overflow(), 12);
+        Assert.Equal(0.6, exact.Demand, 12);
+    }
+
+    [Fact]
+    public void Exact_overflow_matches_enumerating_every_outcome()
+    {
+        float[] free = [0.2f, 0.7f, 0.5f];
+        float[] live = [0.1f, 0.45f, 0.3f, 0.8f];
+        const double p = 0.25;
+        var exact = new ExactOverflow();
+        exact.Begin(ready: 1, waiting: 1, free, live, factor: 1, relativeVariance: 0);
+        exact.Add(p);
+        exact.Add(p);
+        double[] chances = [.. live.Select(q => (double)q), p, p];
+        double expected = 0;
+        for (var mask = 0; mask < 1 << (free.Length + chances.Length); mask++)
+        {
+            double prob = 1;
+            var d = 1; // the waiting callee
+            var supply = 1; // the ready agent
+            for (var i = 0; i < free.Length; i++) { var up = (mask >> i & 1) == 1; prob *= up ? free[i] : 1 - free[i]; supply += up ? 1 : 0; }
+            for (var i = 0; i < chances.Length; i++) { var up = (mask >> (free.Length + i) & 1) == 1; prob *= up ? chances[i] : 1 - chances[i]; d += up ? 1 : 0; }
+            expected += prob * Math.Max(d - supply, 0);
+        }
+        Assert.Equal(expected, exact.Overflow(), 6);
+    }
+
+    [Fact]
+    public void Predictive_dials_a_small_team_at_least_one_to_one_where_the_normal_approximation_did_not()
+    {
+        // One ready agent, nothing ringing: one call of p ≈ 0.2 cannot overflow, a second rarely does.
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        Assert.InRange(pacer.Decide(State(1, 0, 0).State).CallsToPlace, 1, 3);
+    }
+
+    [Fact]
     public void Abandon_budget_tightens_after_abandons_and_shuts_at_the_cap()
     {
         var s = State(1, 0, 0).State;

@@ -16,7 +16,7 @@ public sealed class TrainedModelFixture : IDisposable
     {
         System.IO.Directory.CreateDirectory(Directory);
         CallHistoryCsv.Write(HistoryPath, SyntheticHistory.Generate(20_000, seed: 1).Records);
-        Report = ModelTrainer.TrainFromCsv(HistoryPath, ModelDirectory, new TrainOptions { MaxRounds = 60 });
+        Report = ModelTrainer.TrainFromCsv(HistoryPath, ModelDirectory, new TrainOptions { MaxTrees = 60 });
     }
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);

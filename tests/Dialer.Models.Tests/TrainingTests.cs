@@ -1,7 +1,6 @@
 using Dialer.Models.Evaluation;
 using Dialer.Models.Features;
 using Dialer.Models.History;
-using Dialer.Models.Interop;
 using Dialer.Models.Serving;
 using Dialer.Models.Synthetic;
 using Dialer.Models.Training;
@@ -23,52 +22,41 @@ public class TrainingTests(TrainedModelFixture model)
         {
             Assert.Contains(key, metrics);
         }
+        Assert.Equal(60, model.Report.TreesTrained);
         Assert.InRange(model.Report.Trees, 1, 60);
+        Assert.StartsWith("ML.NET FastTree 5.", model.Report.Trainer);
         Assert.True(model.Report.Validation.Auc > model.Report.RateTableValidation.Auc);
     }
 
     [Fact]
-    public void ManagedEvaluatorIsBitIdenticalToXGBoost()
+    public void ManagedEvaluatorIsBitIdenticalToFastTree()
     {
         Assert.True(model.Report.Parity.BitIdentical, $"max diff {model.Report.Parity.MaxAbsDiff}");
         Assert.Equal(model.Report.ValidationRows, model.Report.Parity.Rows);
     }
 
     [Fact]
-    public void ReloadedModelPredictsWhatNativeXGBoostPredicts()
+    public void PublishedModelIsThePrefixWithTheBestValidationLogLoss()
     {
+        // Reloaded from disk and scored on the validation rows, it scores what training chose it for.
         var loaded = TreeEnsembleModel.Load(model.ModelDirectory);
-        var history = CallHistoryCsv.Read(model.HistoryPath);
-        var rows = FeatureMatrix.Build(loaded.Schema, history.Records.Take(5000).ToArray());
+        Assert.Equal(model.Report.Trees, loaded.TreeCount);
+        var validation = CallHistoryCsv.Read(model.HistoryPath).Records.Where(r => r.StartedAt >= model.Report.ValidationFrom).ToArray();
+        var rows = FeatureMatrix.Build(loaded.Schema, validation);
+        var p = new float[rows.Rows];
+        loaded.PredictBatch(rows.Values, p);
+        Assert.Equal(model.Report.BestValidationLogLoss, Metrics.LogLoss(p, rows.Labels));
 
-        using var booster = Booster.LoadJson(File.ReadAllBytes(Path.Combine(model.ModelDirectory, ModelFiles.Model)));
-        using var matrix = DMatrix.FromDense(rows.Values, rows.Columns, []);
-        float[] native = booster.Predict(matrix);
-
-        var batch = new float[rows.Rows];
-        loaded.PredictBatch(rows.Values, batch);
-        Assert.Equal(native, batch);
-        for (int i = 0; i < rows.Rows; i += 97) Assert.Equal(native[i], loaded.Predict(rows.Row(i)));
+        // Every other prefix of the trees trained does no better.
+        var train = TrainingRows(loaded.Schema);
+        var fit = FastTreeFit.Train(train.Values, train.Labels, train.Columns, new TrainOptions { MaxTrees = 60 });
+        var losses = TreeEnsembleModel.Create(fit.Export(loaded.Schema.FeatureNames), loaded.Schema, "refit").LogLossByTreeCount(rows.Values, rows.Labels);
+        Assert.Equal(model.Report.BestValidationLogLoss, losses.Min());
+        Assert.Equal(model.Report.Trees, Array.IndexOf(losses, losses.Min()) + 1);
     }
 
-    [Fact]
-    public void MissingValuesFollowXGBoostsDefaultDirection()
-    {
-        // Rows the history never shows: any feature may be missing, values anywhere in or beyond range.
-        var loaded = TreeEnsembleModel.Load(model.ModelDirectory);
-        int width = loaded.Schema.FeatureCount, rows = 3999; // not a whole number of 8-row blocks
-        var random = new Random(9);
-        var values = new float[rows * width];
-        for (int i = 0; i < values.Length; i++)
-        {
-            values[i] = random.NextDouble() < 0.3 ? float.NaN : (float)(random.NextDouble() * 400 - 100);
-        }
-        using var booster = Booster.LoadJson(File.ReadAllBytes(Path.Combine(model.ModelDirectory, ModelFiles.Model)));
-        using var matrix = DMatrix.FromDense(values, width, []);
-        var managed = new float[rows];
-        loaded.PredictBatch(values, managed);
-        Assert.Equal(booster.Predict(matrix), managed);
-    }
+    private FeatureMatrix TrainingRows(FeatureSchema schema) =>
+        FeatureMatrix.Build(schema, CallHistoryCsv.Read(model.HistoryPath).Records.Where(r => r.StartedAt < model.Report.ValidationFrom).ToArray());
 
     [Fact]
     public void ServingAllocatesNothing()
@@ -124,6 +112,15 @@ public class TrainingTests(TrainedModelFixture model)
     }
 
     [Fact]
+    public void ModelOfAnotherFormatIsRefused()
+    {
+        string copy = CopyModel();
+        File.WriteAllText(Path.Combine(copy, ModelFiles.Model), """{"learner": {"objective": {"name": "binary:logistic"}}}"""); // an XGBoost model.json
+        var e = Assert.Throws<InvalidDataException>(() => TreeEnsembleModel.Load(copy));
+        Assert.Contains(TreeModelFile.CurrentFormat, e.Message);
+    }
+
+    [Fact]
     public void MissingModelFallsBackToTheRateTable()
     {
         string empty = Path.Combine(model.Directory, "no-model");
@@ -145,7 +142,7 @@ public class TrainingTests(TrainedModelFixture model)
         string path = Path.Combine(model.Directory, "with-bad-row.csv");
         File.WriteAllText(path, string.Join('\n', lines));
 
-        var report = ModelTrainer.TrainFromCsv(path, Path.Combine(model.Directory, "bad-row-model"), new TrainOptions { MaxRounds = 5 });
+        var report = ModelTrainer.TrainFromCsv(path, Path.Combine(model.Directory, "bad-row-model"), new TrainOptions { MaxTrees = 5 });
         Assert.Equal(1, report.BadRowCount);
         var bad = Assert.Single(report.BadRows);
         Assert.Equal((11, "outcome"), (bad.Row, bad.Field));

@@ -22,6 +22,11 @@ public class ScenarioTests
     [InlineData("medium-team", 25)]
     [InlineData("large-team", 100)]
     [InlineData("heavy-tail", 25)]
+    [InlineData("tiny-team", 5)]
+    [InlineData("low-answer", 40)]
+    [InlineData("long-variable", 30)]
+    [InlineData("evening-surge", 60)]
+    [InlineData("skill-pools", 45)]
     public void Shipped_scenarios_load(string name, int agents)
     {
         var s = Scenario.Load(Shipped(name));

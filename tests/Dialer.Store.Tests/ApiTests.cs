@@ -13,16 +13,18 @@ using Microsoft.AspNetCore.TestHost;
 
 namespace Dialer.Store.Tests;
 
-public sealed class ApiTests : IAsyncLifetime
+/// <summary>The API in memory (TestServer); the event stream's and /metrics' tests are in ApiTests.*.cs.</summary>
+public sealed partial class ApiTests : IAsyncLifetime
 {
     private const string Key = "test-key-0123456789abcdef";
+    private const string MetricsKey = "metrics-key-0123456789abcdef";
     private readonly string _file = Path.Combine(Path.GetTempPath(), $"dialer-api-{Guid.NewGuid():N}.db");
     private WebApplication _app = null!;
     private HttpClient _client = null!;
 
     public async Task InitializeAsync()
     {
-        var options = new ApiOptions { Db = "sqlite:" + _file, ApiKeys = [Key], Pii = TestDb.Pii, MaxUploadBytes = 64 * 1024 };
+        var options = new ApiOptions { Db = "sqlite:" + _file, ApiKeys = [Key], MetricsKeys = [MetricsKey], Pii = TestDb.Pii, MaxUploadBytes = 64 * 1024 };
         using (var db = StoreDb.Open(options.Db)) Migrator.Migrate(db);
         _app = DialerApi.Build(options, b => b.WebHost.UseTestServer());
         await _app.StartAsync();
@@ -142,24 +144,8 @@ public sealed class ApiTests : IAsyncLifetime
         var bad = await Problem(await _client.PutAsync("/agents/a2", JsonBody("{\"skills\": {\"x\": 300}}")), HttpStatusCode.BadRequest);
         Assert.True(bad.GetProperty("errors").TryGetProperty("skills.x", out _));
 
-        await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"c\"}"));
-        var settings = new CampaignSettings();
-        var config = settings.ToConfig("c");
-        var now = DateTime.UtcNow;
-        var engine = new DialerEngine(new EngineSetup
-        {
-            Campaign = config,
-            Agents = [new Agent { Index = 0, Id = "a1", Skills = SkillSet.From(new SkillCatalog(), []) }],
-            Trunks = [new TrunkConfig { Name = "t", Channels = 1, CallsPerSecond = 1, RatePerMinute = new Dictionary<string, double> { ["+"] = 0.01 } }],
-            Pacer = settings.CreatePacer(1),
-            Control = new NoCalls(),
-            Leads = new MemoryHopper(config, [], now),
-            Predictor = new NoPrediction(),
-        }, now);
-        var host = new EngineHost(engine, TimeProvider.System);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var loop = host.RunAsync(cts.Token);
-        _app.Services.GetRequiredService<EngineRegistry>().Attach("c", host);
+        var (host, loop) = await RunEngine("c", cts.Token);
 
         Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync("/campaigns/c/agents/a1/login", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync("/campaigns/c/agents/a1/pause", JsonBody("{\"reason\": \"lunch\"}"))).StatusCode);
@@ -172,6 +158,28 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(EngineStatus.Stopped, host.Status);
         var stopped = await (await _client.GetAsync("/campaigns/c/stats")).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("stopped", stopped.GetProperty("live").GetProperty("engine").GetString()); // never a query left waiting
+    }
+
+    /// <summary>Campaign <paramref name="name"/> created, and its engine (agent a1, trunk "t", no leads) attached to the API and running until <paramref name="ct"/>.</summary>
+    private async Task<(EngineHost Host, Task Loop)> RunEngine(string name, CancellationToken ct)
+    {
+        await _client.PostAsync("/campaigns", JsonBody($"{{\"name\": \"{name}\"}}"), ct);
+        var settings = new CampaignSettings();
+        var config = settings.ToConfig(name);
+        var now = DateTime.UtcNow;
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = config,
+            Agents = [new Agent { Index = 0, Id = "a1", Skills = SkillSet.From(new SkillCatalog(), []) }],
+            Trunks = [new TrunkConfig { Name = "t", Channels = 1, CallsPerSecond = 1, RatePerMinute = new Dictionary<string, double> { ["+"] = 0.01 } }],
+            Pacer = settings.CreatePacer(1),
+            Control = new NoCalls(),
+            Leads = new MemoryHopper(config, [], now),
+            Predictor = new NoPrediction(),
+        }, now);
+        var host = new EngineHost(engine, TimeProvider.System);
+        _app.Services.GetRequiredService<EngineRegistry>().Attach(name, host);
+        return (host, host.RunAsync(ct));
     }
 
     private sealed class NoCalls : ICallControl
@@ -202,11 +210,12 @@ public sealed class ApiTests : IAsyncLifetime
         var log = new DbAttemptLog(_app.Services.GetRequiredService<StoreDb>(), 1, "node-1");
         _app.Services.GetRequiredService<EventHub>().Follow("live", log);
         var lead = new Lead { Id = 1, Phone = "+8613800138000", Region = "CN", TimeZone = TimeZoneInfo.Utc, Attempts = 1 };
-        log.Placed(new Call { Id = 7, Lead = lead, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0.5f });
+        log.Placed(new Call { Id = 7, Lead = lead, Attempt = 1, Trunk = 0, TrunkName = "carrier-a", PlacedAt = DateTime.UtcNow, PLive = 0.5f });
         string? line;
         do line = await reader.ReadLineAsync(cts.Token); while (line is not null && !line.StartsWith("data: {\"campaign\":\"live\",\"call_id\""));
         Assert.Contains("\"channel_id\":\"dialer-7\"", line);
         Assert.Contains("\"phase\":\"placed\"", line);
+        Assert.Contains("\"trunk\":\"carrier-a\"", line); // by name, not index
     }
 
     [Fact]
@@ -216,7 +225,7 @@ public sealed class ApiTests : IAsyncLifetime
         var paths = doc.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/campaigns/{name}/leads", paths);
         Assert.Contains("/events", paths);
-        Assert.Equal(22, paths.Count);
+        Assert.Equal(23, paths.Count);
     }
 }
 

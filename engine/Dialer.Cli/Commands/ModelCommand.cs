@@ -12,7 +12,7 @@ internal static class ModelCommand
         var history = new Option<FileInfo>("--history") { Description = "Call history CSV (DESIGN.md format)", Required = true };
         var outDir = new Option<DirectoryInfo>("--out") { Description = "Directory to write model.json, schema.json, metrics.json", Required = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var train = new Command("train", "Train the answer-rate model (XGBoost) with a time-based validation split") { history, outDir, json };
+        var train = new Command("train", "Train the answer-rate model (ML.NET FastTree) with a time-based validation split") { history, outDir, json };
         train.SetAction(parse =>
         {
             var report = ModelTrainer.TrainFromCsv(parse.GetValue(history)!.FullName, parse.GetValue(outDir)!.FullName);

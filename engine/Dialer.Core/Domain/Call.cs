@@ -22,6 +22,8 @@ public sealed class Call
     /// <summary>1-based attempt number of this lead.</summary>
     public required int Attempt { get; init; }
     public required int Trunk { get; init; }
+    /// <summary>The trunk's name (what operators, events and metrics call it); empty on calls made outside an engine.</summary>
+    public string TrunkName { get; init; } = "";
     public required DateTime PlacedAt { get; init; }
     /// <summary>Probability of a live answer, predicted when the call was placed.</summary>
     public required float PLive { get; init; }

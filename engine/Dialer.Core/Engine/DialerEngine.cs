@@ -138,7 +138,7 @@ public sealed class DialerEngine
         if ((uint)trunk >= (uint)_trunks.Count) throw new ArgumentOutOfRangeException(nameof(trunk), trunk, "no such trunk");
         if (_s.AgentStates[agent] == AgentState.Talking) throw new InvalidOperationException($"agent '{_s.Agents[agent].Id}' is already on a call");
         var now = Advance(ref utcNow);
-        var call = new Call { Id = callId, Lead = lead, Attempt = attempt, Trunk = trunk, PlacedAt = placedAt, PLive = 0 };
+        var call = new Call { Id = callId, Lead = lead, Attempt = attempt, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = placedAt, PLive = 0 };
         call.AnsweredAt = answeredAt < placedAt ? placedAt : answeredAt;
         call.ConnectedAt = call.AnsweredAt;
         call.Phase = CallPhase.Connected;
@@ -234,7 +234,7 @@ public sealed class DialerEngine
         var p = _acceptedP;
         lead.Attempts++;
         lead.LastAttemptAt = utcNow;
-        var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, PlacedAt = utcNow, PLive = p };
+        var call = new Call { Id = _nextCallId++, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = utcNow, PLive = p };
         _calls.Add(call.Id, call);
         _s.AddRinging(call, now);
         _s.Calibration.Placed(now, p);
@@ -243,6 +243,7 @@ public sealed class DialerEngine
         _s.CallsToday++;
         _s.RecentLiveP = double.IsNaN(_s.RecentLiveP) ? p : 0.98 * _s.RecentLiveP + 0.02 * p;
         Stats.CallsPlaced++;
+        Stats.TrunkPlaced[trunk]++;
         _log?.Placed(call); // before the call exists in the world: a crash can always be reconciled
         if (_log is { Deferred: true }) call.AwaitingStore = true; // originated when the outbox says the row is durable
         else Originate(call);
@@ -308,6 +309,7 @@ public sealed class DialerEngine
         {
             call.Phase = CallPhase.Machine;
             Stats.MachineAnswers++;
+            Stats.TrunkMachine[call.Trunk]++;
             _s.OtherRingTime.Observe(ring);
             HangUp(call);
             return;
@@ -315,6 +317,7 @@ public sealed class DialerEngine
         _s.LiveAnswerDelay.Observe(ring);
         _s.Calibration.Live(Seconds(call.PlacedAt));
         Stats.CountLive(at);
+        Stats.TrunkLive[call.Trunk]++;
         _s.Ledger.Live(at);
         if (Halted)
         {
@@ -365,7 +368,7 @@ public sealed class DialerEngine
             Stats.SafeHarborLateness.Add(Math.Max(0, now - Deadline(call)) * 1000);
         }
         call.Phase = CallPhase.SafeHarbor;
-        CountAbandon(now, utcNow);
+        CountAbandon(call.Trunk, now, utcNow);
         _control.SafeHarbor(call);
     }
 
@@ -428,9 +431,10 @@ public sealed class DialerEngine
         else SendToSafeHarbor(call, now, utcNow);
     }
 
-    private void CountAbandon(double now, DateTime utcNow)
+    private void CountAbandon(int trunk, double now, DateTime utcNow)
     {
         Stats.CountAbandoned(utcNow);
+        Stats.TrunkAbandoned[trunk]++;
         _s.Ledger.Abandoned(utcNow);
         _s.DroppedLastMinute.Add((long)now);
     }
@@ -464,7 +468,7 @@ public sealed class DialerEngine
                 break;
             case CallPhase.Waiting: // the callee gave up before anyone reached them
                 _s.WaitingCalls.Remove(call);
-                CountAbandon(now, utcNow);
+                CountAbandon(call.Trunk, now, utcNow);
                 outcome = CallOutcome.Abandoned;
                 break;
             case CallPhase.Connected:

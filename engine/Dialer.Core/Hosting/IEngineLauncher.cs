@@ -19,4 +19,10 @@ public interface IEngineLauncher
 public interface IRunningEngine : IAsyncDisposable
 {
     EngineHost Host { get; }
+
+    /// <summary>The telephony servers this engine talks to, read from any thread (metrics); none for an engine without any.</summary>
+    IReadOnlyList<TelephonyLink> Links => [];
 }
+
+/// <summary>One telephony server's connection as the engine sees it: up now, and how many times it connected (1 + reconnects).</summary>
+public readonly record struct TelephonyLink(string Server, bool Connected, long Connects);

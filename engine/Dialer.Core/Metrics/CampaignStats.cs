@@ -13,7 +13,13 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     /// <summary>Abandoned per live answer so far (0 before the first).</summary>
     public double AbandonRate => LiveAnswers == 0 ? 0 : (double)Abandoned / LiveAnswers;
     public long[] Outcomes { get; } = new long[Enum.GetValues<CallOutcome>().Length];
+    /// <summary>Calls ended, by trunk index.</summary>
     public long[] TrunkCalls { get; } = new long[trunks];
+    // Placed, live answers, machines and abandons by trunk: an answer rate per carrier (the /metrics series).
+    public long[] TrunkPlaced { get; } = new long[trunks];
+    public long[] TrunkLive { get; } = new long[trunks];
+    public long[] TrunkMachine { get; } = new long[trunks];
+    public long[] TrunkAbandoned { get; } = new long[trunks];
     public double[] TrunkCost { get; } = new double[trunks];
     /// <summary>Seconds agents spent in each <see cref="AgentState"/>, summed over agents.</summary>
     public double[] AgentSeconds { get; } = new double[Enum.GetValues<AgentState>().Length];
@@ -21,6 +27,8 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     /// <summary>Live answer → agent connected, in milliseconds (last bin: 2 s or more).</summary>
     public MillisecondHistogram AnswerToAgent { get; } = new(2000);
     public double AnswerToAgentMsSum => AnswerToAgent.SumMs;
+    /// <summary>Connects per whole millisecond from live answer (last bin: 2 s or more).</summary>
+    public long[] AnswerToAgentMs => AnswerToAgent.Bins;
     /// <summary>How late past the 2 s each callee sent to safe harbor went (ms): the loop's own delay in acting on the deadline.</summary>
     public MillisecondHistogram SafeHarborLateness { get; } = new(10_000);
     /// <summary>Commands the driver reported failed, by <see cref="Engine.CallCommand"/>.</summary>

@@ -5,6 +5,8 @@ public sealed class MillisecondHistogram(int ceilingMs)
 {
     private readonly long[] _bins = new long[ceilingMs + 1];
 
+    /// <summary>Counts per whole millisecond (index = ms; the last holds the ceiling and above). Read only.</summary>
+    public long[] Bins => _bins;
     public long Count { get; private set; }
     public double SumMs { get; private set; }
     public double MaxMs { get; private set; }

@@ -39,6 +39,8 @@ public sealed record PredictiveOptions
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 {
     private float[] _ringRatio = [];
+    private readonly ExactOverflow _exact = new();
+    private readonly float[] _free = new float[ExactOverflow.MaxTerms], _live = new float[ExactOverflow.MaxTerms];
     public string Name => "predictive";
     public bool ReactsToEvents => true;
     /// <summary>Allowed overflow fraction at the last decision (for monitoring).</summary>
@@ -50,16 +52,43 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         var next = new PacingDecision(0, now + options.Interval);
         if (s.LoggedIn == 0) return next;
 
+        // The zero-risk floor: a call for a ready agent no other call in flight can take cannot overflow, so it is
+        // placed even at the cap (progressive's count); a nearly spent budget must not leave a ready agent idle.
+        var ready = s.Count(AgentState.Ready);
+        var floor = Math.Clamp(ready - s.InFlight, 0, s.FreeChannels);
         var outlook = Forecast.Of(s);
-        var (supply, varSupply) = Supply(s, outlook);
         var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
         // Predictions times how live answers have matched them lately; the match's uncertainty is demand's too.
         var factor = s.Calibration.Factor;
         var relativeVariance = s.Calibration.Variance / (factor * factor);
+        var p = Math.Clamp(double.IsNaN(s.RecentLiveP) ? 0.2 : s.RecentLiveP, 0.01 / factor, 0.99 / factor);
+        var n = BusyTerms(s, outlook) + s.Ringing <= ExactOverflow.MaxTerms
+            ? MostExact(s, outlook, risk, p, factor, relativeVariance)
+            : MostApproximate(s, outlook, risk, p * factor, factor, relativeVariance);
+        return next with { CallsToPlace = Math.Max(floor, n) };
+    }
+
+    /// <summary>The most new calls for which the exact expected overflow stays within <paramref name="risk"/> of the expected live answers.</summary>
+    private int MostExact(DialerState s, in Outlook outlook, double risk, double p, double factor, double relativeVariance)
+    {
+        var free = _free.AsSpan(0, FillFree(s, outlook, _free));
+        var live = _live.AsSpan(0, FillStillLive(s, _live));
+        var exact = _exact;
+        exact.Begin(s.Count(AgentState.Ready), s.Waiting, free, live, factor, relativeVariance);
+        var most = Math.Min(s.FreeChannels, ExactOverflow.MaxNew);
+        // Overflow grows faster than demand: the first n that does not fit ends the scan.
+        while (exact.Added < most && exact.Add(p))
+            if (exact.Overflow() > risk * Math.Max(exact.Demand, 1e-9)) return exact.Added - 1;
+        return exact.Added;
+    }
+
+    /// <summary>Same test with a normal approximation (many agents and calls, where it is accurate), by bisection.</summary>
+    private int MostApproximate(DialerState s, in Outlook outlook, double risk, double p, double factor, double relativeVariance)
+    {
+        var (supply, varSupply) = Supply(s, outlook);
         var (ringing, varDemand) = RingingDemand(s, Avx2.IsSupported);
         ringing *= factor;
         var waiting = s.Waiting;
-        var p = Math.Clamp((double.IsNaN(s.RecentLiveP) ? 0.2 : s.RecentLiveP) * factor, 0.01, 0.99);
         // The largest n with overflow(n) ≤ risk · demand(n): overflow grows faster than demand, so bisect.
         int lo = 0, hi = s.FreeChannels;
         if (!Fits(hi)) while (lo < hi)
@@ -68,7 +97,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
             if (Fits(mid)) lo = mid; else hi = mid - 1;
         }
         else lo = hi;
-        return next with { CallsToPlace = lo };
+        return lo;
 
         bool Fits(int n)
         {
@@ -80,26 +109,60 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         }
     }
 
+    /// <summary>Busy agents who may be free within the horizon: the uncertain part of supply (an upper bound: leaving agents are skipped later).</summary>
+    private static int BusyTerms(DialerState s, in Outlook outlook) =>
+        s.Count(AgentState.WrapUp) + s.Count(AgentState.Paused) + (outlook.TalkCanEndInTime ? s.Count(AgentState.Talking) : 0);
+
+    /// <summary>Whether agent <paramref name="a"/> counts towards supply beyond the ready ones (busy, staying, able to be free in time).</summary>
+    private static bool MayBeFree(DialerState s, in Outlook outlook, int a)
+    {
+        var st = s.AgentStates[a];
+        return !s.Leaving[a] && (st == AgentState.WrapUp || st == AgentState.Paused || (st == AgentState.Talking && outlook.TalkCanEndInTime));
+    }
+
+    /// <summary>Each busy agent's chance to be free within the horizon, into <paramref name="into"/>; returns how many.</summary>
+    private static int FillFree(DialerState s, in Outlook outlook, float[] into)
+    {
+        var k = 0;
+        for (var a = 0; a < s.AgentStates.Length; a++)
+            if (MayBeFree(s, outlook, a)) into[k++] = outlook.FreeWithin(s.AgentStates[a], s.Now - s.AgentSince[a]);
+        return k;
+    }
+
     /// <summary>Ready agents, plus the chance each busy or paused agent is free within the horizon.</summary>
     private static (double Mean, double Var) Supply(DialerState s, in Outlook outlook)
     {
         double mean = s.Count(AgentState.Ready), var = 0;
-        var states = s.AgentStates;
-        var since = s.AgentSince;
-        var now = s.Now;
-        // When wrap-up alone outlasts the horizon, no talking agent can be free in time: skip them.
-        var talkCounts = outlook.TalkCanEndInTime;
-        var leaving = s.Leaving;
-        for (var a = 0; a < states.Length; a++)
+        for (var a = 0; a < s.AgentStates.Length; a++)
         {
-            var st = states[a];
-            if (st != AgentState.WrapUp && st != AgentState.Paused && (st != AgentState.Talking || !talkCounts)) continue;
-            if (leaving[a]) continue;
-            var q = outlook.FreeWithin(states[a], now - since[a]);
+            if (!MayBeFree(s, outlook, a)) continue;
+            var q = outlook.FreeWithin(s.AgentStates[a], s.Now - s.AgentSince[a]);
             mean += q;
             var += q * (1 - q);
         }
         return (mean, var);
+    }
+
+    /// <summary>Each ringing call's chance to still bring a live person, into <paramref name="into"/>; returns how many.</summary>
+    private int FillStillLive(DialerState s, float[] into)
+    {
+        var live = s.LiveAnswerDelay.Curve;
+        var ratio = RingRatio(live.Table, s.OtherRingTime.Curve.Table);
+        var perSecond = (float)live.PerSecond;
+        var top = ratio.Length - 1.001f;
+        var odds = s.RingingLiveOdds;
+        var placed = s.RingingSince;
+        for (var i = 0; i < odds.Length; i++) into[i] = StillLive(ratio, odds[i], (float)(s.Now - placed[i]) * perSecond, top);
+        return odds.Length;
+    }
+
+    /// <summary>Bayes on the call's prior odds with the ring-time ratio at its age (in table bins).</summary>
+    private static float StillLive(ReadOnlySpan<float> ratio, float odds, float bins, float top)
+    {
+        var x = Math.Min(bins, top);
+        var b = (int)x;
+        var r = ratio[b] + (ratio[b + 1] - ratio[b]) * (x - b);
+        return 1f / (1f + odds * r);
     }
 
     /// <summary>
@@ -122,10 +185,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         var (sum, sumSquares) = vectorize ? DemandAvx2(ratio, odds, placed, now, perSecond, top, ref i) : (0f, 0f);
         for (; i < odds.Length; i++)
         {
-            var x = Math.Min((float)(now - placed[i]) * perSecond, top);
-            var b = (int)x;
-            var r = ratio[b] + (ratio[b + 1] - ratio[b]) * (x - b);
-            var q = 1f / (1f + odds[i] * r);
+            var q = StillLive(ratio, odds[i], (float)(now - placed[i]) * perSecond, top);
             sum += q;
             sumSquares += q * q;
         }

@@ -40,12 +40,15 @@ public static class Metrics
     {
         CheckLengths(probabilities, labels);
         double sum = 0;
-        for (int i = 0; i < probabilities.Length; i++)
-        {
-            double p = Math.Clamp(probabilities[i], Epsilon, 1 - Epsilon);
-            sum -= labels[i] > 0.5f ? Math.Log(p) : Math.Log(1 - p);
-        }
+        for (int i = 0; i < probabilities.Length; i++) sum += LogLoss(probabilities[i], labels[i]);
         return probabilities.Length == 0 ? 0 : sum / probabilities.Length;
+    }
+
+    /// <summary>The log-loss of one prediction.</summary>
+    internal static double LogLoss(float probability, float label)
+    {
+        double p = Math.Clamp(probability, Epsilon, 1 - Epsilon);
+        return label > 0.5f ? -Math.Log(p) : -Math.Log(1 - p);
     }
 
     public static double Brier(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> labels)

@@ -3,7 +3,7 @@ namespace Dialer.Models.Serving;
 /// <summary>The files of a published model directory.</summary>
 public static class ModelFiles
 {
-    /// <summary>XGBoost's own JSON model (loadable by XGBoost and by the managed evaluator).</summary>
+    /// <summary>The trained trees and calibrator as a <see cref="TreeModelFile"/> (what the managed evaluator reads).</summary>
     public const string Model = "model.json";
 
     /// <summary>The <see cref="Features.FeatureSchema"/> the model was trained with.</summary>

@@ -1,23 +1,20 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text.Json;
+using Dialer.Models.Evaluation;
 using Dialer.Models.Features;
 
 namespace Dialer.Models.Serving;
 
 /// <summary>
-/// Managed evaluator of a saved XGBoost binary:logistic model. Sums run in float in tree order from
-/// the base margin and end in the same sigmoid as XGBoost, which reproduces its predictions bit for bit.
+/// Managed evaluator of a <see cref="TreeModelFile"/> (FastTree's trees, exported): leaf values summed in
+/// double in tree order, cast to float, then Platt's sigmoid, which is ML.NET's own arithmetic and
+/// reproduces its predictions bit for bit.
 /// <list type="bullet">
 /// <item>Trees are flattened breadth-first with siblings adjacent and leaves pointing at themselves,
 /// so a row walks a tree in exactly "depth" branch-free steps: nothing to mispredict.</item>
-/// <item>Missing values cost nothing per node: a row is widened once into a copy with NaN as −∞ and a
-/// copy with NaN as +∞; a node whose missing values go left reads the first (−∞ &lt; threshold), one
-/// whose missing values go right reads the second, which is XGBoost's default_left rule.</item>
-/// <item>Widened rows are stored in blocks of <see cref="Lanes"/>, feature-major, so the eight walks of
-/// a block share one base address and run side by side; a batch goes tree by tree over its blocks,
-/// keeping each tree in cache.</item>
+/// <item>Rows are copied into blocks of <see cref="Lanes"/>, feature-major, so the eight walks of a block
+/// share one base address and run side by side; a batch goes tree by tree over its blocks, keeping each
+/// tree in cache.</item>
 /// </list>
 /// </summary>
 [SkipLocalsInit]
@@ -25,7 +22,7 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
 {
     private struct Node
     {
-        public float Value;       // split: go left when x < Value; leaf: the leaf value
+        public float Threshold;   // split: go left when x <= Threshold
         public int Left;          // byte offset of the left child; the right child follows it
         public int FeatureOffset; // byte offset of the feature within a block's lane 0
         public int RightDelta;    // byte distance to the right child: one node on splits, 0 on leaves (which point at themselves)
@@ -35,20 +32,21 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
 
     private static readonly int NodeSize = Unsafe.SizeOf<Node>();
 
-    // Blocks widened per chunk of a batch, sized so the widened copy (on the stack) stays near 32 KB.
-    private const int WidenedFloatsPerChunk = 8192;
+    // Blocks copied per chunk of a batch, sized so the copy (on the stack) stays near 32 KB.
+    private const int BlockFloatsPerChunk = 8192;
 
     private readonly Node[] _nodes;
+    private readonly double[] _leafValues; // by node index; read once per tree, so kept out of the nodes the walk touches
     private readonly int[] _roots; // byte offsets
     private readonly int[] _depths;
-    private readonly float _baseMargin;
+    private readonly double _plattSlope, _plattOffset;
 
     public FeatureSchema Schema { get; }
     public bool IsFallback => false;
     public int TreeCount => _roots.Length;
 
-    private TreeEnsembleModel(FeatureSchema schema, Node[] nodes, int[] roots, int[] depths, float baseMargin) =>
-        (Schema, _nodes, _roots, _depths, _baseMargin) = (schema, nodes, roots, depths, baseMargin);
+    private TreeEnsembleModel(FeatureSchema schema, Node[] nodes, double[] leafValues, int[] roots, int[] depths, double plattSlope, double plattOffset) =>
+        (Schema, _nodes, _leafValues, _roots, _depths, _plattSlope, _plattOffset) = (schema, nodes, leafValues, roots, depths, plattSlope, plattOffset);
 
     /// <summary>Loads a published model directory, refusing a model whose schema or features don't match.</summary>
     public static TreeEnsembleModel Load(string directory)
@@ -57,200 +55,190 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
         if (!File.Exists(schemaPath)) throw new FileNotFoundException($"{schemaPath}: no feature schema; a model directory holds {ModelFiles.Model} and {ModelFiles.Schema}", schemaPath);
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"{modelPath}: no model; a model directory holds {ModelFiles.Model} and {ModelFiles.Schema}", modelPath);
         var schema = FeatureSchema.FromJson(File.ReadAllText(schemaPath), schemaPath);
-        return FromXGBoostJson(File.ReadAllBytes(modelPath), schema, modelPath);
+        return Create(TreeModelFile.FromJson(File.ReadAllBytes(modelPath), modelPath), schema, modelPath);
     }
 
-    /// <summary>Parses XGBoost's JSON model; its feature names must be exactly the schema's.</summary>
-    public static TreeEnsembleModel FromXGBoostJson(ReadOnlySpan<byte> json, FeatureSchema schema, string source)
+    /// <summary>The evaluator of <paramref name="file"/>, whose feature names must be exactly the schema's.</summary>
+    public static TreeEnsembleModel Create(TreeModelFile file, FeatureSchema schema, string source)
     {
-        JsonDocument doc;
-        try
+        FeatureSchema.RequireSameFeatures(schema.FeatureNames, file.FeatureNames ?? [], source);
+        if (file.Trees is not { Length: > 0 } trees) throw new InvalidDataException($"{source}: model has no trees");
+        if (!double.IsFinite(file.PlattSlope) || !double.IsFinite(file.PlattOffset))
         {
-            doc = JsonDocument.Parse(json.ToArray());
+            throw new InvalidDataException($"{source}: Platt slope {file.PlattSlope} or offset {file.PlattOffset} is not finite");
         }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: not JSON: {e.Message}", e);
-        }
-        using (doc)
-        {
-            try
-            {
-                return Parse(doc.RootElement, schema, source);
-            }
-            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
-            {
-                throw new InvalidDataException($"{source}: not an XGBoost JSON model: {e.Message}", e);
-            }
-        }
-    }
-
-    private static TreeEnsembleModel Parse(JsonElement root, FeatureSchema schema, string source)
-    {
-        var learner = root.GetProperty("learner");
-        string objective = learner.GetProperty("objective").GetProperty("name").GetString() ?? "";
-        if (objective != "binary:logistic") throw new InvalidDataException($"{source}: objective is '{objective}', expected binary:logistic");
-        var names = learner.TryGetProperty("feature_names", out var fn)
-            ? fn.EnumerateArray().Select(e => e.GetString() ?? "").ToArray()
-            : [];
-        FeatureSchema.RequireSameFeatures(schema.FeatureNames, names, source);
-
-        // base_score is a probability stored as a string; it enters the sum as log-odds, in float as XGBoost does.
-        float baseScore = float.Parse(learner.GetProperty("learner_model_param").GetProperty("base_score").GetString() ?? "", CultureInfo.InvariantCulture);
-        float baseMargin = -MathF.Log(1f / baseScore - 1f);
-
-        var booster = learner.GetProperty("gradient_booster");
-        string kind = booster.GetProperty("name").GetString() ?? "";
-        if (kind != "gbtree") throw new InvalidDataException($"{source}: booster is '{kind}', only gbtree is supported");
         var nodes = new List<Node>();
-        var roots = new List<int>();
-        var depths = new List<int>();
-        int t = 0;
-        foreach (var tree in booster.GetProperty("model").GetProperty("trees").EnumerateArray())
+        var leafValues = new List<double>();
+        var roots = new int[trees.Length];
+        var depths = new int[trees.Length];
+        for (int t = 0; t < trees.Length; t++)
         {
-            roots.Add(checked(nodes.Count * NodeSize));
-            depths.Add(AddTree(tree, nodes, schema.FeatureCount, $"{source}: tree {t++}"));
+            roots[t] = checked(nodes.Count * NodeSize);
+            depths[t] = AddTree(trees[t], nodes, leafValues, schema.FeatureCount, $"{source}: tree {t}");
         }
-        return new TreeEnsembleModel(schema, nodes.ToArray(), roots.ToArray(), depths.ToArray(), baseMargin);
+        return new TreeEnsembleModel(schema, nodes.ToArray(), leafValues.ToArray(), roots, depths, file.PlattSlope, file.PlattOffset);
     }
 
     /// <summary>Appends one tree breadth-first (siblings adjacent) and returns its depth.</summary>
-    private static int AddTree(JsonElement tree, List<Node> nodes, int featureCount, string where)
+    private static int AddTree(TreeModelFile.Tree tree, List<Node> nodes, List<double> leafValues, int featureCount, string where)
     {
-        int[] left = Ints(tree, "left_children"), right = Ints(tree, "right_children"), feature = Ints(tree, "split_indices");
-        int[] defaultLeft = Ints(tree, "default_left");
-        float[] value = tree.GetProperty("split_conditions").EnumerateArray().Select(e => e.GetSingle()).ToArray();
-        int n = left.Length, offset = nodes.Count;
-        if (n == 0 || right.Length != n || feature.Length != n || defaultLeft.Length != n || value.Length != n)
+        int[] left = tree.Left ?? [], right = tree.Right ?? [], feature = tree.Feature ?? [];
+        float[] threshold = tree.Threshold ?? [];
+        double[] leaves = tree.LeafValues ?? [];
+        int splits = left.Length, offset = nodes.Count;
+        if (right.Length != splits || feature.Length != splits || threshold.Length != splits || leaves.Length != splits + 1)
         {
-            throw new InvalidDataException($"{where}: node arrays are empty or of different lengths");
+            throw new InvalidDataException($"{where}: {splits} split nodes need as many right children, features and thresholds, and {splits + 1} leaf values");
         }
-        // order[k] is the XGBoost node placed at offset + k; level[k] its depth.
-        var order = new List<int> { 0 };
+        // A child link as read: split nodes are 0..splits-1, leaf j is splits + j.
+        int Node(int child) => child >= 0 ? child : splits + ~child;
+        // order[k] is the node placed at offset + k; level[k] its depth.
+        var order = new List<int> { splits == 0 ? Node(~0) : 0 };
         var level = new List<int> { 0 };
         int depth = 0;
         for (int k = 0; k < order.Count; k++)
         {
             int i = order[k];
-            if (order.Count > n) throw new InvalidDataException($"{where}: child links do not form a tree");
+            if (order.Count > 2 * splits + 1) throw new InvalidDataException($"{where}: child links do not form a tree");
             depth = Math.Max(depth, level[k]);
-            if (left[i] == -1)
+            if (i >= splits)
             {
-                nodes.Add(new Node { Value = value[i], Left = (offset + k) * NodeSize });
+                nodes.Add(new Node { Left = (offset + k) * NodeSize });
+                leafValues.Add(leaves[i - splits]);
                 continue;
             }
-            if ((uint)left[i] >= (uint)n || (uint)right[i] >= (uint)n || (uint)feature[i] >= (uint)featureCount)
+            int l = Node(left[i]), r = Node(right[i]);
+            if ((uint)l >= (uint)(2 * splits + 1) || (uint)r >= (uint)(2 * splits + 1) || (uint)feature[i] >= (uint)featureCount)
             {
                 throw new InvalidDataException($"{where}: node {i} points outside the tree or at feature {feature[i]} of {featureCount}");
             }
-            // The ±∞ stand-ins for missing values are only exact against finite thresholds.
-            if (!float.IsFinite(value[i])) throw new InvalidDataException($"{where}: node {i} splits at {value[i]}");
             nodes.Add(new Node
             {
-                Value = value[i],
+                Threshold = threshold[i],
                 Left = checked((offset + order.Count) * NodeSize),
-                FeatureOffset = (defaultLeft[i] != 0 ? feature[i] : featureCount + feature[i]) * Lanes * sizeof(float),
+                FeatureOffset = feature[i] * Lanes * sizeof(float),
                 RightDelta = NodeSize,
             });
-            order.Add(left[i]);
-            order.Add(right[i]);
+            leafValues.Add(0);
+            order.Add(l);
+            order.Add(r);
             level.Add(level[k] + 1);
             level.Add(level[k] + 1);
         }
         return depth;
     }
 
-    // default_left is written as 0/1 numbers by XGBoost 1.7 and as booleans by some writers.
-    private static int[] Ints(JsonElement tree, string name) => tree.GetProperty(name).EnumerateArray()
-        .Select(e => e.ValueKind switch { JsonValueKind.True => 1, JsonValueKind.False => 0, _ => e.GetInt32() })
-        .ToArray();
-
     public float Predict(ReadOnlySpan<float> features)
     {
         ModelInput.CheckRow(Schema, features);
-        Span<float> block = stackalloc float[2 * features.Length * Lanes];
-        Widen(features, block, 0);
+        Span<float> block = stackalloc float[features.Length * Lanes];
+        CopyIntoLane(features, block, 0);
         ref Node nodes = ref MemoryMarshal.GetArrayDataReference(_nodes);
         ref float lane = ref MemoryMarshal.GetReference(block);
-        float sum = _baseMargin;
+        double sum = 0;
         for (int t = 0; t < _roots.Length; t++)
         {
             int i = _roots[t];
             for (int d = _depths[t]; d > 0; d--) i = Step(ref nodes, i, ref lane);
-            sum += Unsafe.AddByteOffset(ref nodes, (nint)i).Value;
+            sum += LeafValue(i);
         }
-        return Sigmoid(sum);
+        return Probability(sum);
     }
 
     public void PredictBatch(ReadOnlySpan<float> rows, Span<float> probabilities)
     {
         ModelInput.CheckBatch(Schema, rows, probabilities);
-        int width = Schema.FeatureCount, blockFloats = 2 * width * Lanes;
-        int blocksPerChunk = Math.Max(1, WidenedFloatsPerChunk / blockFloats);
-        Span<float> wide = stackalloc float[blocksPerChunk * blockFloats];
-        Span<float> margins = stackalloc float[blocksPerChunk * Lanes];
+        int blockFloats = Schema.FeatureCount * Lanes;
+        Span<float> blocks = stackalloc float[BlocksPerChunk(blockFloats) * blockFloats];
+        Span<double> margins = stackalloc double[BlocksPerChunk(blockFloats) * Lanes];
         for (int start = 0; start < probabilities.Length; start += margins.Length)
         {
-            int count = Math.Min(margins.Length, probabilities.Length - start), blocks = (count + Lanes - 1) / Lanes;
-            for (int r = 0; r < blocks * Lanes; r++)
-            {
-                // Spare lanes of the last block repeat the last row; their results are dropped.
-                int source = start + Math.Min(r, count - 1);
-                Widen(rows.Slice(source * width, width), wide.Slice(r / Lanes * blockFloats, blockFloats), r % Lanes);
-            }
-            SumTrees(wide, blocks, blockFloats, margins[..(blocks * Lanes)]);
-            margins[..count].CopyTo(probabilities.Slice(start, count));
+            int count = Math.Min(margins.Length, probabilities.Length - start);
+            int blockCount = CopyChunk(rows, start, count, blocks, margins);
+            for (int t = 0; t < _roots.Length; t++) AddTree(t, blocks, blockCount, blockFloats, margins);
+            for (int r = 0; r < count; r++) probabilities[start + r] = Probability(margins[r]);
         }
-        for (int r = 0; r < probabilities.Length; r++) probabilities[r] = Sigmoid(probabilities[r]);
     }
 
-    private void SumTrees(ReadOnlySpan<float> wide, int blocks, int blockFloats, Span<float> margins)
+    /// <summary>
+    /// Log-loss of every prefix of the ensemble on labelled rows: element k − 1 is that of the first k trees,
+    /// each computed exactly as <see cref="Metrics.LogLoss(ReadOnlySpan{float}, ReadOnlySpan{float})"/> would
+    /// score that prefix's predictions. One pass over the trees serves every prefix.
+    /// </summary>
+    internal double[] LogLossByTreeCount(ReadOnlySpan<float> rows, ReadOnlySpan<float> labels)
+    {
+        int blockFloats = Schema.FeatureCount * Lanes;
+        if (rows.Length != labels.Length * Schema.FeatureCount) throw new ArgumentException($"{rows.Length} feature values is not {labels.Length} rows of {Schema.FeatureCount} features", nameof(rows));
+        var losses = new double[_roots.Length];
+        var blocks = new float[BlocksPerChunk(blockFloats) * blockFloats];
+        var margins = new double[BlocksPerChunk(blockFloats) * Lanes];
+        for (int start = 0; start < labels.Length; start += margins.Length)
+        {
+            int count = Math.Min(margins.Length, labels.Length - start);
+            int blockCount = CopyChunk(rows, start, count, blocks, margins);
+            for (int t = 0; t < _roots.Length; t++)
+            {
+                AddTree(t, blocks, blockCount, blockFloats, margins);
+                for (int r = 0; r < count; r++) losses[t] += Metrics.LogLoss(Probability(margins[r]), labels[start + r]);
+            }
+        }
+        for (int t = 0; t < losses.Length; t++) losses[t] = labels.Length == 0 ? 0 : losses[t] / labels.Length;
+        return losses;
+    }
+
+    private static int BlocksPerChunk(int blockFloats) => Math.Max(1, BlockFloatsPerChunk / blockFloats);
+
+    /// <summary>Copies rows start..start+count into blocks, zeroes their margins, and returns the number of blocks.</summary>
+    private int CopyChunk(ReadOnlySpan<float> rows, int start, int count, Span<float> blocks, Span<double> margins)
+    {
+        int width = Schema.FeatureCount, blockFloats = width * Lanes, blockCount = (count + Lanes - 1) / Lanes;
+        for (int r = 0; r < blockCount * Lanes; r++)
+        {
+            // Spare lanes of the last block repeat the last row; their results are dropped.
+            int source = start + Math.Min(r, count - 1);
+            CopyIntoLane(rows.Slice(source * width, width), blocks.Slice(r / Lanes * blockFloats, blockFloats), r % Lanes);
+        }
+        margins[..(blockCount * Lanes)].Clear();
+        return blockCount;
+    }
+
+    /// <summary>Adds tree <paramref name="t"/>'s leaf value to the margin of every lane of every block.</summary>
+    private void AddTree(int t, ReadOnlySpan<float> blocks, int blockCount, int blockFloats, Span<double> margins)
     {
         ref Node nodes = ref MemoryMarshal.GetArrayDataReference(_nodes);
-        ref float first = ref MemoryMarshal.GetReference(wide);
-        margins.Fill(_baseMargin);
-        for (int t = 0; t < _roots.Length; t++)
+        ref float first = ref MemoryMarshal.GetReference(blocks);
+        int root = _roots[t], depth = _depths[t];
+        for (int b = 0; b < blockCount; b++)
         {
-            int root = _roots[t], depth = _depths[t];
-            for (int b = 0; b < blocks; b++)
+            ref float lane = ref Unsafe.Add(ref first, b * blockFloats);
+            int i0 = root, i1 = root, i2 = root, i3 = root, i4 = root, i5 = root, i6 = root, i7 = root;
+            for (int d = depth; d > 0; d--)
             {
-                ref float lane = ref Unsafe.Add(ref first, b * blockFloats);
-                int i0 = root, i1 = root, i2 = root, i3 = root, i4 = root, i5 = root, i6 = root, i7 = root;
-                for (int d = depth; d > 0; d--)
-                {
-                    i0 = Step(ref nodes, i0, ref lane);
-                    i1 = Step(ref nodes, i1, ref Unsafe.Add(ref lane, 1));
-                    i2 = Step(ref nodes, i2, ref Unsafe.Add(ref lane, 2));
-                    i3 = Step(ref nodes, i3, ref Unsafe.Add(ref lane, 3));
-                    i4 = Step(ref nodes, i4, ref Unsafe.Add(ref lane, 4));
-                    i5 = Step(ref nodes, i5, ref Unsafe.Add(ref lane, 5));
-                    i6 = Step(ref nodes, i6, ref Unsafe.Add(ref lane, 6));
-                    i7 = Step(ref nodes, i7, ref Unsafe.Add(ref lane, 7));
-                }
-                var m = margins.Slice(b * Lanes, Lanes);
-                m[0] += Unsafe.AddByteOffset(ref nodes, (nint)i0).Value;
-                m[1] += Unsafe.AddByteOffset(ref nodes, (nint)i1).Value;
-                m[2] += Unsafe.AddByteOffset(ref nodes, (nint)i2).Value;
-                m[3] += Unsafe.AddByteOffset(ref nodes, (nint)i3).Value;
-                m[4] += Unsafe.AddByteOffset(ref nodes, (nint)i4).Value;
-                m[5] += Unsafe.AddByteOffset(ref nodes, (nint)i5).Value;
-                m[6] += Unsafe.AddByteOffset(ref nodes, (nint)i6).Value;
-                m[7] += Unsafe.AddByteOffset(ref nodes, (nint)i7).Value;
+                i0 = Step(ref nodes, i0, ref lane);
+                i1 = Step(ref nodes, i1, ref Unsafe.Add(ref lane, 1));
+                i2 = Step(ref nodes, i2, ref Unsafe.Add(ref lane, 2));
+                i3 = Step(ref nodes, i3, ref Unsafe.Add(ref lane, 3));
+                i4 = Step(ref nodes, i4, ref Unsafe.Add(ref lane, 4));
+                i5 = Step(ref nodes, i5, ref Unsafe.Add(ref lane, 5));
+                i6 = Step(ref nodes, i6, ref Unsafe.Add(ref lane, 6));
+                i7 = Step(ref nodes, i7, ref Unsafe.Add(ref lane, 7));
             }
+            var m = margins.Slice(b * Lanes, Lanes);
+            m[0] += LeafValue(i0);
+            m[1] += LeafValue(i1);
+            m[2] += LeafValue(i2);
+            m[3] += LeafValue(i3);
+            m[4] += LeafValue(i4);
+            m[5] += LeafValue(i5);
+            m[6] += LeafValue(i6);
+            m[7] += LeafValue(i7);
         }
     }
 
-    /// <summary>Writes a row into one lane of a block: feature f at f·Lanes (NaN as −∞), then again from width·Lanes (NaN as +∞).</summary>
-    private static void Widen(ReadOnlySpan<float> row, Span<float> block, int lane)
+    /// <summary>Writes a row into one lane of a block: feature f at f·Lanes + lane.</summary>
+    private static void CopyIntoLane(ReadOnlySpan<float> row, Span<float> block, int lane)
     {
-        int right = row.Length * Lanes;
-        for (int f = 0; f < row.Length; f++)
-        {
-            float x = row[f];
-            bool missing = float.IsNaN(x);
-            block[f * Lanes + lane] = missing ? float.NegativeInfinity : x;
-            block[right + f * Lanes + lane] = missing ? float.PositiveInfinity : x;
-        }
+        for (int f = 0; f < row.Length; f++) block[f * Lanes + lane] = row[f];
     }
 
     /// <summary>
@@ -262,10 +250,13 @@ public sealed class TreeEnsembleModel : IAnswerRateModel
     private static int Step(ref Node nodes, int offset, ref float lane)
     {
         ref Node node = ref Unsafe.AddByteOffset(ref nodes, (nint)offset);
-        int goLeft = Unsafe.AddByteOffset(ref lane, (nint)node.FeatureOffset) < node.Value ? 1 : 0;
+        int goLeft = Unsafe.AddByteOffset(ref lane, (nint)node.FeatureOffset) <= node.Threshold ? 1 : 0;
         return node.Left + (node.RightDelta & (goLeft - 1));
     }
 
-    // XGBoost's common::Sigmoid, in float.
-    private static float Sigmoid(float margin) => 1f / (1f + MathF.Exp(-margin));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double LeafValue(int offset) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_leafValues), offset / NodeSize);
+
+    // ML.NET's order of operations: the score is the float of the double sum; Platt's sigmoid runs in double.
+    private float Probability(double margin) => (float)(1 / (1 + Math.Exp(_plattSlope * (float)margin + _plattOffset)));
 }

@@ -3,7 +3,6 @@ using System.Globalization;
 using Dialer.Models.Evaluation;
 using Dialer.Models.Features;
 using Dialer.Models.History;
-using Dialer.Models.Interop;
 using Dialer.Models.Serving;
 
 namespace Dialer.Models.Training;
@@ -19,8 +18,9 @@ public static class ModelTrainer
     }
 
     /// <summary>
-    /// Trains on the earliest part of the history, early-stops on the latest part, and publishes
-    /// model.json, schema.json and metrics.json only if the managed evaluator reproduces XGBoost.
+    /// Trains FastTree on the earliest part of the history, keeps the number of trees with the best log-loss
+    /// on the latest part, and publishes model.json, schema.json and metrics.json only if the managed
+    /// evaluator reproduces ML.NET's predictions.
     /// </summary>
     public static TrainReport Train(CallHistory history, string outputDirectory, TrainOptions? options = null)
     {
@@ -43,42 +43,27 @@ public static class ModelTrainer
         var trainMatrix = FeatureMatrix.Build(schema, train);
         var validMatrix = FeatureMatrix.Build(schema, validation);
 
-        using var dtrain = DMatrix.FromDense(trainMatrix.Values, schema.FeatureCount, trainMatrix.Labels);
-        using var dvalid = DMatrix.FromDense(validMatrix.Values, schema.FeatureCount, validMatrix.Labels);
-        using var booster = Booster.Create(dtrain, dvalid);
-        Configure(booster, options, schema, trainMatrix.Labels.Average());
-
-        double bestLoss = double.PositiveInfinity;
-        int bestRounds = 0;
-        for (int iteration = 0; iteration < options.MaxRounds; iteration++)
-        {
-            booster.UpdateOneIter(iteration, dtrain);
-            double loss = booster.Evaluate(iteration, dvalid, "logloss");
-            if (loss < bestLoss)
-            {
-                (bestLoss, bestRounds) = (loss, iteration + 1);
-            }
-            else if (options.EarlyStoppingRounds > 0 && iteration + 1 - bestRounds >= options.EarlyStoppingRounds)
-            {
-                break;
-            }
-        }
-        if (options.EarlyStoppingRounds == 0) bestRounds = booster.BoostedRounds;
-
-        using var best = bestRounds == booster.BoostedRounds ? null : booster.Slice(bestRounds);
-        var final = best ?? booster;
-        final.SetFeatureNames(schema.FeatureNames);
-        byte[] modelJson = final.SaveJson();
-        var managed = TreeEnsembleModel.FromXGBoostJson(modelJson, schema, ModelFiles.Model);
-        var predictions = new float[validMatrix.Rows];
-        managed.PredictBatch(validMatrix.Values, predictions);
-        var parity = CompareWithNative(final.Predict(dvalid), predictions);
+        var fit = FastTreeFit.Train(trainMatrix.Values, trainMatrix.Labels, schema.FeatureCount, options);
+        var trained = fit.Export(schema.FeatureNames);
+        var all = TreeEnsembleModel.Create(trained, schema, "trained model");
+        var allPredictions = new float[validMatrix.Rows];
+        all.PredictBatch(validMatrix.Values, allPredictions);
+        var parity = CompareWithMlNet(fit.Predict(validMatrix.Values), allPredictions);
         if (parity.MaxAbsDiff > options.ParityTolerance)
         {
             throw new ModelParityException(
-                $"managed evaluator differs from XGBoost by up to {parity.MaxAbsDiff:G3} on {parity.Rows - parity.BitIdenticalRows} of {parity.Rows} validation rows " +
+                $"managed evaluator differs from ML.NET by up to {parity.MaxAbsDiff:G3} on {parity.Rows - parity.BitIdenticalRows} of {parity.Rows} validation rows " +
                 $"(tolerance {options.ParityTolerance:G3}); model not published");
         }
+
+        // FastTree's own early stopping judges the validation error rate; the pacer needs calibrated
+        // probabilities, so the number of trees is chosen on log-loss, over every prefix of the verified walk.
+        var losses = all.LogLossByTreeCount(validMatrix.Values, validMatrix.Labels);
+        int trees = Array.IndexOf(losses, losses.Min()) + 1;
+        var published = trained.Prefix(trees);
+        var managed = TreeEnsembleModel.Create(published, schema, ModelFiles.Model);
+        var predictions = new float[validMatrix.Rows];
+        managed.PredictBatch(validMatrix.Values, predictions);
 
         var rateTable = RateTableModel.FromFeatures(schema, trainMatrix);
         var tablePredictions = new float[validMatrix.Rows];
@@ -88,7 +73,7 @@ public static class ModelTrainer
         var report = new TrainReport
         {
             OutputDirectory = Path.GetFullPath(outputDirectory),
-            XgboostVersion = Booster.Version,
+            Trainer = FastTreeFit.Trainer,
             RowsRead = history.RowsRead,
             BadRowCount = history.BadRowCount,
             BadRows = history.BadRows,
@@ -96,32 +81,16 @@ public static class ModelTrainer
             ValidationRows = validation.Length,
             ValidationFrom = validationFrom,
             Features = schema.FeatureNames,
+            TreesTrained = trained.Trees!.Length,
             Trees = managed.TreeCount,
-            BestValidationLogLoss = bestLoss,
+            BestValidationLogLoss = losses[trees - 1],
             TrainingSeconds = clock.Elapsed.TotalSeconds,
             Parity = parity,
             RateTableValidation = Scores.Compute(tablePredictions, validMatrix.Labels, options.CalibrationBins).Scores,
             Validation = EvalReport.Compute(schema, validMatrix, predictions, truth, options.CalibrationBins),
         };
-        Publish(outputDirectory, modelJson, schema, report);
+        Publish(outputDirectory, published.ToJson(), schema, report);
         return report;
-    }
-
-    private static void Configure(Booster booster, TrainOptions o, FeatureSchema schema, double baseRate)
-    {
-        booster.SetParam("objective", "binary:logistic");
-        booster.SetParam("eval_metric", "logloss");
-        booster.SetParam("tree_method", "hist");
-        booster.SetParam("eta", o.LearningRate);
-        booster.SetParam("max_depth", o.MaxDepth);
-        booster.SetParam("min_child_weight", o.MinChildWeight);
-        booster.SetParam("lambda", o.L2);
-        booster.SetParam("max_bin", o.MaxBin);
-        booster.SetParam("nthread", o.Threads);
-        booster.SetParam("seed", o.Seed);
-        // Starting from the observed rate saves the first rounds from learning the intercept.
-        booster.SetParam("base_score", baseRate);
-        booster.SetFeatureNames(schema.FeatureNames);
     }
 
     private static void RequireTrainable(IReadOnlyList<CallRecord> rows, int minRows, string what, int badRows)
@@ -138,16 +107,16 @@ public static class ModelTrainer
         }
     }
 
-    private static ParityCheck CompareWithNative(ReadOnlySpan<float> native, ReadOnlySpan<float> managed)
+    private static ParityCheck CompareWithMlNet(ReadOnlySpan<float> mlNet, ReadOnlySpan<float> managed)
     {
         int identical = 0;
         double maxDiff = 0;
-        for (int i = 0; i < native.Length; i++)
+        for (int i = 0; i < mlNet.Length; i++)
         {
-            if (BitConverter.SingleToInt32Bits(native[i]) == BitConverter.SingleToInt32Bits(managed[i])) identical++;
-            maxDiff = Math.Max(maxDiff, Math.Abs((double)native[i] - managed[i]));
+            if (BitConverter.SingleToInt32Bits(mlNet[i]) == BitConverter.SingleToInt32Bits(managed[i])) identical++;
+            maxDiff = Math.Max(maxDiff, Math.Abs((double)mlNet[i] - managed[i]));
         }
-        return new ParityCheck(native.Length, identical, maxDiff);
+        return new ParityCheck(mlNet.Length, identical, maxDiff);
     }
 
     /// <summary>Writes each file beside its final name and renames it, so a reader never sees half a model.</summary>

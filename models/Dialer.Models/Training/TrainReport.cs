@@ -3,7 +3,7 @@ using Dialer.Models.History;
 
 namespace Dialer.Models.Training;
 
-/// <summary>How the managed evaluator compared with XGBoost's native predictions on the validation rows.</summary>
+/// <summary>How the managed evaluator compared with ML.NET's own predictions (all trees trained) on the validation rows.</summary>
 public sealed record ParityCheck(int Rows, int BitIdenticalRows, double MaxAbsDiff)
 {
     public bool BitIdentical => BitIdenticalRows == Rows;
@@ -13,7 +13,8 @@ public sealed record ParityCheck(int Rows, int BitIdenticalRows, double MaxAbsDi
 public sealed record TrainReport
 {
     public required string OutputDirectory { get; init; }
-    public required string XgboostVersion { get; init; }
+    /// <summary>What trained the model, with its version ("ML.NET FastTree 5.0.1").</summary>
+    public required string Trainer { get; init; }
     public required int RowsRead { get; init; }
     public required int BadRowCount { get; init; }
     public required IReadOnlyList<BadRow> BadRows { get; init; }
@@ -21,6 +22,8 @@ public sealed record TrainReport
     public required int ValidationRows { get; init; }
     public required DateTimeOffset ValidationFrom { get; init; }
     public required IReadOnlyList<string> Features { get; init; }
+    /// <summary>Trees grown; <see cref="Trees"/> of them, the prefix with the best validation log-loss, are published.</summary>
+    public required int TreesTrained { get; init; }
     public required int Trees { get; init; }
     public required double BestValidationLogLoss { get; init; }
     public required double TrainingSeconds { get; init; }

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Prometheus;
+
+namespace Dialer.Api;
+
+/// <summary>
+/// Prometheus `/metrics` (text exposition, prometheus-net) for the engines running on this node. The engine loop owns
+/// its state, so nothing is counted on the hot path: each scrape reads every engine with one
+/// <see cref="EngineHost.QueryAsync{T}"/> (a snapshot copied on the loop) and sets the series from it. An engine that
+/// does not answer within the timeout shows <c>dialer_engine_up 0</c> and keeps its last values; a stopped campaign's
+/// series go away, and a restarted engine's counters start again from 0 (a reset, which rate() handles).
+/// </summary>
+public sealed class DialerMetrics
+{
+    public const string Path = "/metrics";
+    /// <summary>Answer → agent buckets, seconds: the 2 s safe-harbor limit is the last one that matters.</summary>
+    private static readonly double[] BridgeBuckets = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2];
+    private static readonly string[] PhaseNames = Names<CallPhase>();
+    private static readonly string[] AgentStateNames = Names<AgentState>();
+
+    private readonly EngineRegistry _engines;
+    private readonly EventHub _hub;
+    private readonly TimeSpan _timeout;
+    private readonly SemaphoreSlim _gate = new(1, 1); // two scrapes at once would both apply the same histogram deltas
+    private readonly Dictionary<string, CampaignSeries> _campaigns = new(StringComparer.Ordinal);
+
+    private readonly Counter _placed, _live, _machine, _abandoned, _ariReconnects, _clientsCut;
+    private readonly Gauge _calls, _trunkInUse, _trunkChannels, _trunkAvailable, _abandonRate, _abandonCap, _dialLevel, _agents, _up, _ariConnected, _eventClients;
+    private readonly Histogram _answerToAgent;
+
+    public DialerMetrics(EngineRegistry engines, EventHub hub, TimeSpan? queryTimeout = null)
+    {
+        _engines = engines;
+        _hub = hub;
+        _timeout = queryTimeout ?? TimeSpan.FromSeconds(2);
+        var f = Metrics.WithCustomRegistry(Registry);
+        string[] ct = ["campaign", "trunk"];
+        _placed = f.CreateCounter("dialer_calls_placed_total", "Calls originated, by campaign and trunk.", ct);
+        _live = f.CreateCounter("dialer_live_answers_total", "Calls a live person answered.", ct);
+        _machine = f.CreateCounter("dialer_machine_answers_total", "Calls an answering machine answered.", ct);
+        _abandoned = f.CreateCounter("dialer_abandoned_total", "Live answers no agent reached within the safe-harbor time.", ct);
+        _calls = f.CreateGauge("dialer_calls", "Calls up now, by phase (ringing, waiting, connected, safe_harbor, machine).", "campaign", "trunk", "phase");
+        _trunkInUse = f.CreateGauge("dialer_trunk_channels_in_use", "Trunk channels this campaign holds.", ct);
+        _trunkChannels = f.CreateGauge("dialer_trunk_channels", "Channels the carrier allows on the trunk.", ct);
+        _trunkAvailable = f.CreateGauge("dialer_trunk_available", "1 when the trunk takes calls, 0 while it is out (breaker, endpoint down).", ct);
+        _abandonRate = f.CreateGauge("dialer_abandon_rate", "Abandoned per live answer, window today (campaign-local day) or 30d (rolling): what the cap is judged on.", "campaign", "window");
+        _abandonCap = f.CreateGauge("dialer_abandon_cap", "The campaign's abandon-rate cap.", "campaign");
+        _dialLevel = f.CreateGauge("dialer_dial_level", "Calls in flight per agent ready or talking.", "campaign");
+        _agents = f.CreateGauge("dialer_agents", "Agents by state (logged_out, ready, talking, wrap_up, paused).", "campaign", "state");
+        _answerToAgent = f.CreateHistogram("dialer_answer_to_agent_seconds", "Live answer → agent bridged (from the engine's millisecond bins).",
+            ["campaign"], new HistogramConfiguration { Buckets = BridgeBuckets });
+        _up = f.CreateGauge("dialer_engine_up", "1 when the campaign's engine answered this scrape, 0 when it did not in time.", "campaign");
+        _ariConnected = f.CreateGauge("dialer_ari_connected", "1 while the engine's events connection to the Asterisk server is up.", "campaign", "server");
+        _ariReconnects = f.CreateCounter("dialer_ari_reconnects_total", "Times the engine's events connection to the Asterisk server came back after a drop.", "campaign", "server");
+        _eventClients = f.CreateGauge("dialer_event_clients", "Clients on the /events stream.");
+        _clientsCut = f.CreateCounter("dialer_event_clients_cut_total", "/events clients cut off for reading too slowly (they resume with Last-Event-ID).");
+        Registry.AddBeforeCollectCallback(CollectAsync);
+    }
+
+    public CollectorRegistry Registry { get; } = Metrics.NewCustomRegistry();
+
+    /// <summary>Serves the app's <see cref="DialerMetrics"/> at <see cref="Path"/> (the API key middleware guards it).</summary>
+    public static void Map(WebApplication app, EngineRegistry engines, EventHub hub) =>
+        app.MapMetrics(Path, new DialerMetrics(engines, hub).Registry);
+
+    /// <summary>The token of an <c>Authorization: Bearer …</c> header, or empty.</summary>
+    public static string BearerToken(HttpRequest req) =>
+        req.Headers.Authorization.ToString() is var h && h.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? h[7..].Trim() : "";
+
+    private async Task CollectAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var running = _engines.All.ToList();
+            foreach (var (name, series) in _campaigns.ToList())
+                if (!running.Any(r => r.Key == name && ReferenceEquals(r.Value, series.Host))) Forget(name); // stopped, or restarted
+            var snapshots = await Task.WhenAll(running.Select(r => ReadAsync(r.Value, ct)));
+            for (var i = 0; i < running.Count; i++)
+            {
+                var (name, host) = running[i];
+                if (!_campaigns.TryGetValue(name, out var series)) _campaigns[name] = series = new CampaignSeries(host);
+                series.Keep(_up.WithLabels(name)).Set(snapshots[i] is null ? 0 : 1);
+                if (snapshots[i] is { } s) Publish(name, series, s);
+                foreach (var link in _engines.Started(name)?.Links ?? [])
+                {
+                    series.Keep(_ariConnected.WithLabels(name, link.Server)).Set(link.Connected ? 1 : 0);
+                    series.Keep(_ariReconnects.WithLabels(name, link.Server)).IncTo(Math.Max(0, link.Connects - 1));
+                }
+            }
+            _eventClients.Set(_hub.Clients);
+            _clientsCut.IncTo(_hub.ClientsCut);
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>One query on the engine's loop; null when it did not answer in time or stopped meanwhile.</summary>
+    private async Task<Snapshot?> ReadAsync(EngineHost host, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_timeout);
+        try { return await host.QueryAsync(Snapshot.Read, timeout.Token); }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return null; } // a stalled loop must not stall the scrape
+        catch (ChannelClosedException) { return null; } // the engine was stopped between listing and reading
+    }
+
+    private void Publish(string campaign, CampaignSeries series, Snapshot s)
+    {
+        foreach (var t in s.Trunks)
+        {
+            series.Keep(_placed.WithLabels(campaign, t.Name)).IncTo(t.Placed);
+            series.Keep(_live.WithLabels(campaign, t.Name)).IncTo(t.Live);
+            series.Keep(_machine.WithLabels(campaign, t.Name)).IncTo(t.Machine);
+            series.Keep(_abandoned.WithLabels(campaign, t.Name)).IncTo(t.Abandoned);
+            series.Keep(_trunkInUse.WithLabels(campaign, t.Name)).Set(t.InUse);
+            series.Keep(_trunkChannels.WithLabels(campaign, t.Name)).Set(t.Channels);
+            series.Keep(_trunkAvailable.WithLabels(campaign, t.Name)).Set(t.Available ? 1 : 0);
+            for (var p = 0; p < (int)CallPhase.Ended; p++)
+                series.Keep(_calls.WithLabels(campaign, t.Name, PhaseNames[p])).Set(t.ByPhase[p]);
+        }
+        series.Keep(_abandonRate.WithLabels(campaign, "today")).Set(s.AbandonRateToday);
+        series.Keep(_abandonRate.WithLabels(campaign, "30d")).Set(s.AbandonRate30);
+        series.Keep(_abandonCap.WithLabels(campaign)).Set(s.AbandonCap);
+        series.Keep(_dialLevel.WithLabels(campaign)).Set(s.DialLevel);
+        for (var a = 0; a < s.Agents.Length; a++) series.Keep(_agents.WithLabels(campaign, AgentStateNames[a])).Set(s.Agents[a]);
+        // The engine keeps whole-millisecond bins; what arrived since the last scrape is observed at its bin's value.
+        var h = series.Keep(_answerToAgent.WithLabels(campaign));
+        var seen = series.SeenAnswerToAgentMs;
+        for (var ms = 0; ms < s.AnswerToAgentMs.Length; ms++)
+            if (s.AnswerToAgentMs[ms] - (ms < seen.Length ? seen[ms] : 0) is var arrived and > 0) h.Observe(ms / 1000.0, arrived);
+        series.SeenAnswerToAgentMs = s.AnswerToAgentMs;
+    }
+
+    private void Forget(string campaign)
+    {
+        foreach (var child in _campaigns[campaign].Children) child.Remove();
+        _campaigns.Remove(campaign);
+    }
+
+    private static string[] Names<T>() where T : struct, Enum =>
+        [.. Enum.GetValues<T>().Select(v => JsonNamingPolicy.SnakeCaseLower.ConvertName(v.ToString()))];
+
+    /// <summary>A campaign's series, so they can all be removed when its engine goes; and what the histogram has seen.</summary>
+    private sealed class CampaignSeries(EngineHost host)
+    {
+        public EngineHost Host { get; } = host;
+        public HashSet<ChildBase> Children { get; } = [];
+        public long[] SeenAnswerToAgentMs { get; set; } = [];
+
+        public T Keep<T>(T child) where T : ChildBase
+        {
+            Children.Add(child);
+            return child;
+        }
+    }
+
+    private sealed record TrunkRead(string Name, long Placed, long Live, long Machine, long Abandoned, int InUse, int Channels, bool Available, int[] ByPhase);
+
+    /// <summary>What a scrape needs from one engine, copied on its loop.</summary>
+    private sealed record Snapshot(TrunkRead[] Trunks, int[] Agents, double AbandonRateToday, double AbandonRate30, double AbandonCap, double DialLevel, long[] AnswerToAgentMs)
+    {
+        public static Snapshot Read(DialerEngine e)
+        {
+            var stats = e.Stats;
+            var byPhase = new int[e.Trunks.Count][];
+            for (var t = 0; t < byPhase.Length; t++) byPhase[t] = new int[(int)CallPhase.Ended];
+            foreach (var call in e.LiveCalls)
+                if (call.Phase != CallPhase.Ended) byPhase[call.Trunk][(int)call.Phase]++;
+            var trunks = new TrunkRead[byPhase.Length];
+            for (var t = 0; t < trunks.Length; t++)
+                trunks[t] = new TrunkRead(e.Trunks[t].Name, stats.TrunkPlaced[t], stats.TrunkLive[t], stats.TrunkMachine[t], stats.TrunkAbandoned[t],
+                    e.Trunks.InUse(t), e.Trunks[t].Channels, e.Trunks.IsAvailable(t), byPhase[t]);
+            var agents = new int[AgentStateNames.Length];
+            for (var a = 0; a < agents.Length; a++) agents[a] = e.State.Count((AgentState)a);
+            var ledger = e.State.Ledger;
+            return new Snapshot(trunks, agents, ledger.RateToday, ledger.Rate30, e.State.Config.AbandonCap, e.State.DialLevel, (long[])stats.AnswerToAgentMs.Clone());
+        }
+    }
+}

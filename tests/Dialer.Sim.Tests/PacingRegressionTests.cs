@@ -1,0 +1,26 @@
+using Dialer.Sim;
+
+namespace Dialer.Sim.Tests;
+
+/// <summary>
+/// The predictive pacer's two promises on every shipped scenario, on fixed seeds (not timed): every simulated day stays
+/// at or under the abandon cap, and agents wait no longer than with one call per ready agent (progressive).
+/// </summary>
+public class PacingRegressionTests
+{
+    public static TheoryData<string> Shipped => new(Directory.GetFiles(Path.Combine(ScenarioTests.RepoRoot, "scenarios"), "*.yaml")
+        .Select(f => Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal));
+
+    [Theory, MemberData(nameof(Shipped))]
+    public void Predictive_holds_the_cap_every_day_and_idles_no_more_than_progressive(string name)
+    {
+        var s = Scenario.Load(ScenarioTests.Shipped(name));
+        const ulong seed = 2;
+        var predictive = Simulation.Run(s, "predictive", seed);
+        var progressive = Simulation.Run(s, "progressive", seed);
+        Assert.All(predictive.Days, d => Assert.True(d.AbandonRate <= s.Campaign.AbandonCap,
+            $"{name} {d.Day}: {d.Abandoned} abandoned of {d.LiveAnswers} live ({d.AbandonRate:P2}) is over the cap"));
+        Assert.True(predictive.IdleSecondsPerAgentHour <= progressive.IdleSecondsPerAgentHour,
+            $"{name}: predictive idles {predictive.IdleSecondsPerAgentHour:0} s/h, progressive {progressive.IdleSecondsPerAgentHour:0} s/h");
+    }
+}
