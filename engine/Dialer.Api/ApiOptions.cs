@@ -20,13 +20,17 @@ public sealed class ApiOptions
     public long MaxUploadBytes { get; init; } = 50 * 1024 * 1024;
     /// <summary>QA rule sets for transcripts (a set names its campaigns, or serves every other one); default: the shipped renewal set.</summary>
     public IReadOnlyList<Core.Quality.QaRuleSet> QaRules { get; init; } = [QualityRuleFile.Shipped];
+    /// <summary>Log every HTTP request (ASP.NET Core's Information lines); off by default.</summary>
+    public bool LogRequests { get; init; }
+    /// <summary>How long a stop (SIGTERM, Ctrl+C) may take to hang up and close every engine's calls before the host gives up.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(45);
 
     /// <summary>
     /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>metrics_key</c>, <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>,
     /// <c>qa_rules</c> (array of QA rule files); the environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_METRICS_KEY,
     /// DIALER_PII_KEY) wins over the file.
     /// </summary>
-    public static ApiOptions From(IConfiguration config)
+    public static ApiOptions From(IConfiguration config, bool logRequests = false)
     {
         var keys = Environment.GetEnvironmentVariable(KeysEnvVar) is { Length: > 0 } env
             ? env.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -46,6 +50,7 @@ public sealed class ApiOptions
             Pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) is { Length: > 0 } ? null : config["pii_key"]),
             MaxUploadBytes = max,
             QaRules = config.GetSection("qa_rules").Get<string[]>() is { Length: > 0 } files ? [.. files.Select(QualityRuleFile.Load)] : [QualityRuleFile.Shipped],
+            LogRequests = logRequests,
         };
     }
 }

@@ -10,6 +10,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Dialer.Api;
 
@@ -47,6 +49,12 @@ public static class DialerApi
         builder.Services.AddSingleton(new EventHub(Json));
         var registry = new EngineRegistry(engines?.Invoke(db));
         builder.Services.AddSingleton(registry);
+        // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
+        if (!options.LogRequests) builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // A start that fails (port in use) is reported by the command's own handler in one line, not logged with its stack here.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -224,7 +232,7 @@ public static class DialerApi
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
                     {
                         campaigns.SetStatus(c.Id, CampaignStatus.Stopped, DateTime.UtcNow);
-                        return Results.Problem(statusCode: 502, title: "engine did not start", detail: e.Message);
+                        return Results.Problem(statusCode: 502, title: "engine did not start", detail: Core.Text.Redact.Numbers(e.Message));
                     }
                 if (status == CampaignStatus.Stopped) await engines.StopAsync(name);
                 hub.Publish("campaign", new { campaign = name, status = status.ToString().ToLowerInvariant() });
@@ -242,6 +250,7 @@ public static class DialerApi
             return Results.Ok(new { campaigns = live, event_clients = hub.Clients, event_clients_cut = hub.ClientsCut });
         });
 
+        engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
         MapLeads(app, db, options, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
@@ -340,7 +349,9 @@ public static class DialerApi
         {
             if (engines.Find(name) is not { } host)
                 return Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
-            var index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1);
+            int index;
+            try { index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1); }
+            catch (EngineUnavailableException e) { return Results.Problem(statusCode: 409, title: "campaign engine unavailable", detail: e.Message); }
             if (index < 0) return NotFound($"agent '{agentId}' in campaign '{name}'");
             await host.PostAsync(make(index));
             hub.Publish("agent", new { campaign = name, agent = agentId, state, reason });
@@ -380,9 +391,21 @@ public static class DialerApi
         });
     }
 
-    /// <summary>Live numbers read on the engine's own loop; null when the campaign has no engine here.</summary>
-    private static async Task<object?> Live(Core.Hosting.EngineHost? host) => host is null ? null : await host.QueryAsync(e => (object)new
+    /// <summary>Live numbers read on the engine's own loop; null when the campaign has no engine here; an engine that faulted says so and why.</summary>
+    private static async Task<object?> Live(EngineHost? host)
     {
+        if (host is null) return null;
+        try
+        {
+            if (host.Status == EngineStatus.Running) return await host.QueryAsync(LiveFigures);
+        }
+        catch (EngineUnavailableException) { } // it faulted or stopped between the two reads
+        return new { engine = host.Status.ToString().ToLowerInvariant(), error = host.Fault, failures = host.Failures, last_failure = host.LastFailure };
+    }
+
+    private static readonly Func<DialerEngine, object> LiveFigures = e => new
+    {
+        engine = "running",
         pacer = e.PacerName,
         calls_placed = e.Stats.CallsPlaced,
         dial_level = e.State.DialLevel,
@@ -393,9 +416,11 @@ public static class DialerApi
         agents_talking = e.State.Count(AgentState.Talking),
         agents_paused = e.State.Count(AgentState.Paused),
         agents_logged_in = e.State.LoggedIn,
+        safe_harbor_late_ms_p99 = e.Stats.SafeHarborLateness.Percentile(0.99),
+        command_failures = e.Stats.CommandFailures.Sum(),
         abandon_rate_today = e.State.Ledger.RateToday,
         abandon_rate_30d = e.State.Ledger.Rate30,
-    });
+    };
 }
 
 /// <summary>Reads through to the request body and fails once more than the limit has come through.</summary>

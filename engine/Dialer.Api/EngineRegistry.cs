@@ -17,7 +17,14 @@ public sealed class EngineRegistry(IEngineLauncher? launcher = null)
 
     public IEngineLauncher? Launcher => launcher;
 
-    public void Attach(string campaign, EngineHost host) => _hosts[campaign] = host;
+    /// <summary>An engine here faulted (or stopped by itself): campaign, status, why. The API tells the event stream.</summary>
+    public event Action<string, EngineStatus, string?>? StatusChanged;
+
+    public void Attach(string campaign, EngineHost host)
+    {
+        _hosts[campaign] = host;
+        host.StatusChanged += (status, why) => StatusChanged?.Invoke(campaign, status, why);
+    }
     public EngineHost? Find(string campaign) => _hosts.GetValueOrDefault(campaign);
     /// <summary>The engine this registry started for the campaign (not one attached by its runner), for its telephony links.</summary>
     public IRunningEngine? Started(string campaign) => _started.GetValueOrDefault(campaign);
@@ -33,7 +40,7 @@ public sealed class EngineRegistry(IEngineLauncher? launcher = null)
             if (_hosts.ContainsKey(campaign)) return false;
             var run = await launcher.StartAsync(campaign, attemptWritten, ct);
             _started[campaign] = run;
-            _hosts[campaign] = run.Host;
+            Attach(campaign, run.Host);
             return true;
         }
         finally { _gate.Release(); }

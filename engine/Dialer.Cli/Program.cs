@@ -2,8 +2,7 @@ using System.CommandLine;
 using Dialer.Api;
 using Dialer.Runtime;
 using Dialer.Cli.Commands;
-using Dialer.Models.Training;
-using Dialer.Sim.Config;
+using Dialer.Cli;
 using Dialer.Store;
 
 var root = new RootCommand("dialer — a predictive dialer engine on Asterisk ARI, with a simulator for capacity planning");
@@ -20,11 +19,13 @@ foreach (var c in StoreCommands.Create().Concat(serve).Concat(AriCommands.Create
 
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    // SIGTERM / Ctrl+C cancel the command's token; a stop hangs up and closes every attempt, so it gets its time before the process is ended.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+    {
+        EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = CampaignEngine.StopTimeout + TimeSpan.FromSeconds(5),
+    });
 }
-catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                           or InvalidDataException or InsufficientHistoryException or ModelParityException)
+catch (Exception e)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
+    return Failures.Report(e);
 }

@@ -3,6 +3,7 @@ using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
 using Dialer.Sim.Config;
 using Dialer.Store;
 
@@ -11,11 +12,14 @@ namespace Dialer.Runtime;
 /// <summary><c>dialer run</c>: the campaign's engine in real time on one or more Asterisk servers and the store, with a live status line.</summary>
 public static class AriRunner
 {
-    public static async Task RunAsync(RunConfig config, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
+    /// <summary>Runs until <paramref name="ct"/> (Ctrl+C, SIGTERM), then stops cleanly; returns how the engine ended (faulted or stopped).</summary>
+    public static async Task<EngineStatus> RunAsync(RunConfig config, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
     {
+        // Every connection is proven before anything is written: the store first, then each ARI server.
         using var db = StoreDb.Open(config.Db);
         foreach (var m in Migrator.Migrate(db)) output.WriteLine($"dialer run: store: applied {m.Name}");
         var pii = config.Pii();
+        await CampaignEngine.CheckTelephonyAsync(config.Telephony, TimeSpan.FromSeconds(30), ct);
         var campaigns = new Campaigns(db);
         var record = campaigns.Find(config.Name) ?? campaigns.Create(config.Name, new CampaignSettings { TimeZone = config.TimeZone.Id }, DateTime.UtcNow);
         if (config.LeadsFile is { } file) Import(db, pii, record, file, output);
@@ -35,12 +39,18 @@ public static class AriRunner
             {
                 using var timer = new PeriodicTimer(statusEvery);
                 while (await timer.WaitForNextTickAsync(ct))
-                    output.WriteLine(await run.Host.QueryAsync(e => StatusLine(e, run.Driver, run.Servers), ct));
+                    output.WriteLine(run.Host.Status == EngineStatus.Running
+                        ? await run.Host.QueryAsync(e => StatusLine(e, run.Driver, run.Servers), ct)
+                        : $"{DateTime.UtcNow:HH:mm:ss} engine FAULTED: {run.Host.Fault} | no new calls; Ctrl+C hangs up and stops");
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+            catch (EngineUnavailableException e) { output.WriteLine($"dialer run: {e.Message}"); } // it faulted between two reads
             output.WriteLine($"dialer run: stopping: hanging up {run.Driver.LiveCalls} calls and {run.Driver.AgentsConnected} agent lines");
             await run.DisposeAsync(); // before the last line: the engine loop has stopped, its state is ours to read
             output.WriteLine(StatusLine(run.Engine, run.Driver, run.Servers));
+            output.WriteLine($"dialer run: stopped: {run.Engine.LiveCalls.Count} calls open, {run.Unwritten} attempt writes unwritten, " +
+                             $"{run.Host.Failures} loop failures{(run.Host.Status == EngineStatus.Faulted ? $", FAULTED: {run.Host.Fault}" : "")}");
+            return run.Host.Status;
         }
         finally
         {

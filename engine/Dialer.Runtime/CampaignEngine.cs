@@ -5,14 +5,16 @@ using Dialer.Core.Engine;
 using Dialer.Core.Hosting;
 using Dialer.Core.Pacing;
 using Dialer.Core.Routing;
+using Dialer.Core.Text;
 using Dialer.Store;
 
 namespace Dialer.Runtime;
 
 /// <summary>
-/// One campaign's engine on Asterisk with the store: leads from the database hopper (leased), every attempt written
-/// before its call is placed, and attempts this node left open reconciled against Asterisk's live channels before the
-/// first new call. `dialer run` runs one; `dialer serve` starts and stops them through <see cref="AriEngineLauncher"/>.
+/// One campaign's engine on Asterisk with the store: leads from the database hopper (leased) and every attempt written
+/// before its call is placed, both through a <see cref="StoreOutbox"/> so no database call runs on the engine loop; attempts
+/// this node left open reconciled against Asterisk's live channels before the first new call. `dialer run` runs one;
+/// `dialer serve` starts and stops them through <see cref="AriEngineLauncher"/>. ARCHITECTURE.md has its failure model.
 /// </summary>
 public sealed class CampaignEngine : IRunningEngine
 {
@@ -20,15 +22,27 @@ public sealed class CampaignEngine : IRunningEngine
     private Task _loop = Task.CompletedTask;
     private int _disposed;
 
-    private CampaignEngine(DialerEngine engine, EngineHost host, AriDriver driver, IReadOnlyList<AriClient> servers, DbAttemptLog attempts, ReconcileReport reconciled)
+    private readonly Action<string> _log;
+
+    private CampaignEngine(DialerEngine engine, EngineHost host, AriDriver driver, IReadOnlyList<AriClient> servers, DbAttemptLog attempts,
+        StoreOutbox outbox, ReconcileReport reconciled, Action<string> log)
     {
         Engine = engine;
         Host = host;
         Driver = driver;
         Servers = servers;
         Attempts = attempts;
+        Outbox = outbox;
         Reconciled = reconciled;
+        _log = log;
     }
+
+    /// <summary>How long stop waits for Asterisk to hang up the calls and agent lines, and then for their ends to come back.</summary>
+    public static readonly TimeSpan HangupTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long stop keeps retrying the last attempt rows against a store that is down.</summary>
+    public static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>The most a stop takes: the command-line and API hosts wait at least this long on SIGTERM.</summary>
+    public static readonly TimeSpan StopTimeout = HangupTimeout * 2 + FlushTimeout + TimeSpan.FromSeconds(5);
 
     public EngineHost Host { get; }
     public DialerEngine Engine { get; }
@@ -36,6 +50,9 @@ public sealed class CampaignEngine : IRunningEngine
     public IReadOnlyList<AriClient> Servers { get; }
     public IReadOnlyList<TelephonyLink> Links => [.. Servers.Select(s => new TelephonyLink(s.ServerId, s.IsConnected, s.EventStats.Connects))];
     public DbAttemptLog Attempts { get; }
+    public StoreOutbox Outbox { get; }
+    /// <summary>Attempt writes the last stop could not make (the store was down throughout): reconciliation settles them at the next start.</summary>
+    public int Unwritten { get; private set; }
     /// <summary>What start-up found among the attempts this node had left open (calls that ended while it was down, or still up and hung up now).</summary>
     public ReconcileReport Reconciled { get; }
 
@@ -43,6 +60,7 @@ public sealed class CampaignEngine : IRunningEngine
     public static async Task<CampaignEngine> StartAsync(Telephony telephony, StoreDb db, Pii pii, CampaignRecord campaign, CampaignConfig config,
         IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct)
     {
+        log = Redact.Masking(log); // ARI errors carry the originate's query string, with the number in it
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
         try
         {
@@ -53,14 +71,18 @@ public sealed class CampaignEngine : IRunningEngine
             var reconciled = await ReconcileAsync(attempts, config, servers, owner, connect.Token);
             EngineHost? host = null;
             var driver = new AriDriver(telephony.Driver with { Owner = owner }, servers, telephony.Trunks, telephony.Agents, e => host!.PostAsync(e)) { Log = log };
+            var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
+            var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
+            {
+                IsOpen = leads.IsRunning, Batch = db.Batch, OnStopped = leads.ReleaseLeases, Log = log,
+            };
             var engine = new DialerEngine(new EngineSetup
             {
                 Campaign = config, Agents = telephony.Agents, Trunks = telephony.Trunks, Pacer = pacer, Control = driver,
-                Leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) },
-                Predictor = new RateTable(perRegionHour: true), Log = attempts, FirstCallId = attempts.ReserveCallIds(), Owner = owner,
+                Leads = outbox, Predictor = new RateTable(perRegionHour: true), Log = outbox, FirstCallId = attempts.ReserveCallIds(), Owner = owner,
             }, DateTime.UtcNow);
-            host = new EngineHost(engine, TimeProvider.System);
-            var run = new CampaignEngine(engine, host, driver, servers, attempts, reconciled);
+            host = new EngineHost(engine, TimeProvider.System) { Log = log };
+            var run = new CampaignEngine(engine, host, driver, servers, attempts, outbox, reconciled, log);
             try
             {
                 await driver.StartAsync(connect.Token); // no call before the events flow: its first events would be lost
@@ -71,6 +93,7 @@ public sealed class CampaignEngine : IRunningEngine
                 throw new TimeoutException($"ARI: not every server connected within {connectTimeout.TotalSeconds:0} s " +
                                            $"({string.Join(", ", servers.Select(s => $"{s.ServerId} {(s.IsConnected ? "up" : "down")}"))})");
             }
+            outbox.Start();
             run._loop = Task.Run(() => host.RunAsync(run._stop.Token), CancellationToken.None);
             return run;
         }
@@ -78,6 +101,25 @@ public sealed class CampaignEngine : IRunningEngine
         {
             foreach (var s in servers) await s.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Asks every ARI server for its channels once: a wrong user or password, an Asterisk not running or one too slow to
+    /// answer fails here (naming the server) before anything is imported or written.
+    /// </summary>
+    public static async Task CheckTelephonyAsync(Telephony telephony, TimeSpan timeout, CancellationToken ct)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(timeout);
+        foreach (var o in telephony.Servers)
+        {
+            await using var client = new AriClient(o);
+            try { await client.ListChannelsAsync(limit.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"ARI server '{o.Id}' at {o.BaseUri} did not answer within {timeout.TotalSeconds:0} s");
+            }
         }
     }
 
@@ -100,16 +142,49 @@ public sealed class CampaignEngine : IRunningEngine
         return report with { Closed = report.Closed + closed.Closed };
     }
 
-    /// <summary>Stops deciding first (no call may be placed while we hang up), then hangs up every call and agent line.</summary>
+    /// <summary>
+    /// Stops so that nothing is left behind, and never throws before the driver has hung up: no new call (waiting callees to
+    /// safe harbor, ringing calls hung up), every call and agent line hung up, their ends taken in by the loop, any end that
+    /// did not come back closed by the engine itself, every attempt row written and every lease released. Bounded by <see cref="StopTimeout"/>.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        await _stop.CancelAsync();
-        try { await _loop; }
-        catch (OperationCanceledException) { }
-        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await Driver.StopAsync(grace.Token);
-        await Driver.DisposeAsync();
+        if (Host.Status == EngineStatus.Running) await Safely("halting", () => Host.QueryAsync(e => { e.Halt(Host.Now); return 0; }));
+        await Safely("hanging up", async () =>
+        {
+            using var grace = new CancellationTokenSource(HangupTimeout);
+            await Driver.StopAsync(grace.Token);
+        });
+        await Safely("waiting for the calls to end", async () =>
+        {
+            var until = DateTime.UtcNow + HangupTimeout;
+            while (Driver.LiveCalls > 0 && DateTime.UtcNow < until) await Task.Delay(20);
+        });
+        Host.Complete(); // the loop takes in what has come and returns
+        await Safely("stopping the loop", async () =>
+        {
+            try { await _loop.WaitAsync(TimeSpan.FromSeconds(2)); }
+            catch (TimeoutException) { await _stop.CancelAsync(); await _loop; }
+        });
+        // The loop has returned: the engine is ours alone now.
+        await Safely("closing the calls left", () => { Engine.EndAll(Host.Now); return Task.CompletedTask; });
+        await Safely("writing the last attempts", async () =>
+        {
+            Unwritten = await Outbox.StopAsync(FlushTimeout);
+            if (Unwritten > 0) _log($"stop: {Unwritten} attempt writes could not be made (store down): they are reconciled at the next start");
+        });
+        await Safely("closing ARI", async () => await Driver.DisposeAsync());
         _stop.Dispose();
+    }
+
+    private async Task Safely(string what, Func<Task> step)
+    {
+        try { await step(); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log(Redact.Numbers($"stop: {what} failed: {e.Message}"));
+        }
     }
 }
 

@@ -31,6 +31,7 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
             c.Execute("""
                 INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at)
                 VALUES (@Id, @campaignId, @lead, @Attempt, @ChannelId, @node, @Trunk, @at)
+                ON CONFLICT (id) DO NOTHING
                 """, new { call.Id, campaignId, lead = lead.Id, call.Attempt, call.ChannelId, node, call.Trunk, at = Time.Ms(call.PlacedAt) }, tx);
             return c.Execute("""
                 UPDATE leads SET state = 1, attempts = @Attempts, attempts_today = @AttemptsToday, attempts_day = @day,

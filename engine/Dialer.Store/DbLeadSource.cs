@@ -69,18 +69,6 @@ public sealed class DbLeadSource : ILeadSource
         }
     }
 
-    /// <summary>Like the interface's default, but the leads passed over go back best-last, so the buffer keeps its order.</summary>
-    public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
-    {
-        var passed = new List<Lead>();
-        Lead? found = null;
-        while (found is null && passed.Count < lookahead && Next(utcNow) is { } lead)
-            if (accept(lead)) found = lead;
-            else passed.Add(lead);
-        for (var i = passed.Count - 1; i >= 0; i--) Release(passed[i], utcNow);
-        return found;
-    }
-
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
@@ -112,13 +100,21 @@ public sealed class DbLeadSource : ILeadSource
         _statusReadAt = now;
         using (var c = _db.Connect())
             _running = c.ExecuteScalar<string>("SELECT status FROM campaigns WHERE id = @_campaignId", new { _campaignId }) == "running";
-        if (!_running && _buffer.Count > 0)
-        {
-            var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
-            _buffer.Clear();
-            _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
-        }
+        if (!_running) ReleaseLeases();
         return _running;
+    }
+
+    /// <summary>Whether the campaign's status lets leads go out now (read at most once a second); not running, the buffered leases are handed back.</summary>
+    public bool IsRunning(DateTime utcNow) => Running(Time.Ms(utcNow));
+
+    /// <summary>Hands back the leases on the leads buffered here (at pause, and when the engine stops).</summary>
+    public void ReleaseLeases()
+    {
+        FlushDeferred();
+        if (_buffer.Count == 0) return;
+        var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
+        _buffer.Clear();
+        _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
     }
 
     /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Dialer.Core.Hosting;
 
 namespace Dialer.Store;
 
@@ -17,7 +18,8 @@ public static class StoreCommands
         var batch = new Option<int>("--batch") { Description = "cipher texts rewritten per transaction", DefaultValueFactory = _ => 5000 };
         var rotate = new Command("rotate", $"re-encrypt every phone and ID number from ${Pii.EnvVar} (old key) to ${NewKeyEnvVar} (new key), online, in batches; " +
             "afterwards only the new key opens the store") { db, batch };
-        rotate.SetAction(parse => Run(() =>
+        // Failures reach the CLI's one handler, which prints them and picks the exit code.
+        rotate.SetAction(parse =>
         {
             if (parse.GetValue(batch) < 1) throw new ArgumentException("--batch: must be ≥ 1");
             using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
@@ -26,8 +28,8 @@ public static class StoreCommands
             Console.WriteLine($"rotated in {report.Seconds:0.0} s: {report.Rewritten} rewritten, {report.AlreadyCurrent} already on the new key, {report.Failed} unreadable");
             if (report.Failed > 0) Console.WriteLine($"  the old key still opens the store: fix or remove the unreadable rows and run rotate again");
             else Console.WriteLine($"  from now on set {Pii.EnvVar} to the new key; processes still running on the old one keep working until restarted");
-            return report.Failed > 0 ? 2 : 0;
-        }));
+            return report.Failed > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        });
         return new Command("pii", "personal-data keys") { rotate };
     }
 
@@ -41,13 +43,13 @@ public static class StoreCommands
     {
         var db = DbOption();
         var migrate = new Command("migrate", "apply the sql/ migrations the database has not seen yet") { db };
-        migrate.SetAction(parse => Run(() =>
+        migrate.SetAction(parse =>
         {
             using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
             var applied = Migrator.Migrate(store);
             Console.WriteLine(applied.Count == 0 ? "database is up to date" : string.Join('\n', applied.Select(a => $"applied {a.Name}")));
-            return 0;
-        }));
+            return ExitCodes.Ok;
+        });
         return new Command("db", "database maintenance") { migrate };
     }
 
@@ -57,12 +59,15 @@ public static class StoreCommands
         var file = new Argument<FileInfo>("FILE") { Description = "Leads CSV: phone, region, timezone [, customer_id, name, policy_no, policy_expiry, premium, claims_3y, tags, id_number, priority]" };
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
         var db = DbOption();
-        var import = new Command("import", "load leads; reports rows read, accepted / merged / rejected (exit 2 when rows were rejected, 3 when the file looks cut short)") { campaign, file, db, json };
-        import.SetAction(parse => Run(() =>
+        var import = new Command("import", "load leads; reports rows read, accepted / merged / rejected (exit 2 when rows were rejected, 7 when the file looks cut short)") { campaign, file, db, json };
+        // Failures (a missing file, the database) reach the CLI's one handler, which prints them and picks the exit code.
+        import.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
             if (!path.Exists) throw new ArgumentException($"FILE: '{path.FullName}' does not exist");
             using var store = StoreDb.Open(StoreDb.Resolve(parse.GetValue(db)));
+            // A store not migrated yet is migrated first (as `dialer db migrate` would): nothing else can be meant.
+            foreach (var m in Migrator.Migrate(store)) Console.Error.WriteLine($"applied {m.Name}");
             var pii = Pii.FromConfig(null);
             var name = parse.GetValue(campaign)!;
             var now = DateTime.UtcNow;
@@ -80,19 +85,8 @@ public static class StoreCommands
                 if (report.IgnoredColumns.Count > 0) Console.WriteLine($"  ignored columns: {string.Join(", ", report.IgnoredColumns)}");
                 if (report.Interrupted is { } why) Console.WriteLine($"  cut short: {why}; rows 2–{report.LastRow} were processed");
             }
-            return report.Interrupted is not null ? 3 : report.Rejected > 0 ? 2 : 0;
-        }));
+            return report.Interrupted is not null ? ExitCodes.CutShort : report.Rejected > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        });
         return new Command("leads", "lead lists") { import };
-    }
-
-    /// <summary>Bad input (arguments, files, configuration) ends with its message and exit code 1, not a stack trace.</summary>
-    internal static int Run(Func<int> action)
-    {
-        try { return action(); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or LeadImportException or IOException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
     }
 }

@@ -45,9 +45,32 @@ public sealed class StoreDb : IDisposable
 
     public DbConnection Connect() => Dialect.Open();
 
-    /// <summary>Runs <paramref name="work"/> in one write transaction and commits it.</summary>
+    // The batch open on the thread that opened it (an outbox's worker): its writes join that transaction.
+    private volatile OpenBatch? _batch;
+
+    private sealed record OpenBatch(DbConnection Connection, DbTransaction Transaction, int Thread);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with every <see cref="Write{T}"/> it makes on this thread in one transaction, committed
+    /// at the end (rolled back whole if anything throws). Other threads' writes are not part of it.
+    /// </summary>
+    public void Batch(Action work)
+    {
+        using var c = Connect();
+        using var tx = c.BeginTransaction();
+        _batch = new OpenBatch(c, tx, Environment.CurrentManagedThreadId);
+        try
+        {
+            work();
+            tx.Commit();
+        }
+        finally { _batch = null; }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one write transaction and commits it (inside this thread's <see cref="Batch"/>, in that one).</summary>
     public T Write<T>(Func<DbConnection, DbTransaction, T> work)
     {
+        if (_batch is { } b && b.Thread == Environment.CurrentManagedThreadId) return work(b.Connection, b.Transaction);
         using var c = Connect();
         using var tx = c.BeginTransaction();
         var result = work(c, tx);

@@ -166,11 +166,20 @@ public class EngineTests
     }
 
     [Fact]
-    public void Time_going_backwards_is_refused()
+    public void A_clock_stepped_back_holds_engine_time_instead_of_throwing()
     {
-        var (engine, _, _, _) = Make.Engine(1, []);
+        var (engine, control, pacer, _) = Make.Engine(1, [Make.Lead(1)]);
+        engine.Handle(EngineEvent.Login(0), T0);
+        pacer.Next = 1;
         engine.Tick(T0.AddSeconds(10));
-        Assert.Throws<ArgumentOutOfRangeException>(() => engine.Tick(T0));
+        var call = control.Originated[0];
+        engine.Handle(EngineEvent.Answered(call.Id, human: true), T0.AddSeconds(9)); // the wall clock stepped back 1 s
+        Assert.Equal(10, engine.State.Now);
+        Assert.Equal(T0.AddSeconds(10), call.AnsweredAt);
+        engine.Tick(T0);
+        Assert.Equal(10, engine.State.Now);
+        engine.Handle(EngineEvent.Ended(call.Id), T0.AddSeconds(70));
+        Assert.Equal(60, call.TalkSeconds, 6);
     }
 
     [Fact]

@@ -62,7 +62,7 @@ internal static class Make
         };
 
     public static (DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, MemoryHopper Hopper) Engine(
-        int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null)
+        int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null, IAttemptLog? log = null, TrunkConfig[]? trunks = null)
     {
         campaign ??= new CampaignConfig { TimeZone = Shanghai };
         var control = new RecordingControl();
@@ -73,11 +73,12 @@ internal static class Make
         {
             Campaign = campaign,
             Agents = list,
-            Trunks = [Trunk("t1")],
+            Trunks = trunks ?? [Trunk("t1")],
             Pacer = pacer,
             Control = control,
             Leads = hopper,
             Predictor = new FixedPredictor(0.3f),
+            Log = log,
         }, T0);
         return (engine, control, pacer, hopper);
     }

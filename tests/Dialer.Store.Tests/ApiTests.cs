@@ -157,7 +157,10 @@ public sealed partial class ApiTests : IAsyncLifetime
         var stats = await (await _client.GetAsync("/campaigns/c/stats")).Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(1, stats.GetProperty("live").GetProperty("agents_paused").GetInt32());
         await cts.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop); // the loop ends by cancellation
+        await loop.WaitAsync(TimeSpan.FromSeconds(10)); // cancelled, the loop returns (not an error)
+        Assert.Equal(EngineStatus.Stopped, host.Status);
+        var stopped = await (await _client.GetAsync("/campaigns/c/stats")).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("stopped", stopped.GetProperty("live").GetProperty("engine").GetString()); // never a query left waiting
     }
 
     /// <summary>Campaign <paramref name="name"/> created, and its engine (agent a1, trunk "t", no leads) attached to the API and running until <paramref name="ct"/>.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using Dapper;
 using Dialer.Core.Domain;
+using Dialer.Core.Engine;
 
 namespace Dialer.Store.Tests;
 
@@ -35,7 +36,7 @@ public sealed class HopperTests(PostgresServer pg)
 
         // Leads passed over by a filter (no free agent with the skills) keep their place in the order.
         h = Hopper(t, id, owner: "node-c");
-        Assert.Equal("+8613800000002", h.Next(TestDb.Noon.AddMinutes(10), l => l.Phone == "+8613800000002")?.Phone);
+        Assert.Equal("+8613800000002", ((ILeadSource)h).Next(TestDb.Noon.AddMinutes(10), l => l.Phone == "+8613800000002")?.Phone);
         Assert.Equal("+8613800000003", h.Next(TestDb.Noon.AddMinutes(10))?.Phone);
         Assert.Equal("+8613800000001", h.Next(TestDb.Noon.AddMinutes(10))?.Phone);
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Dialer.Core.Hosting;
 using Dialer.Emulator;
 using Dialer.Runtime;
 
@@ -21,8 +22,8 @@ public static class AriCommands
         cmd.SetAction(async (parse, ct) =>
         {
             var run = RunConfig.Load(parse.GetValue(config)!.FullName);
-            await AriRunner.RunAsync(run, Console.Out, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(status))), ct);
-            return 0;
+            var status_ = await AriRunner.RunAsync(run, Console.Out, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(status))), ct);
+            return status_ == EngineStatus.Faulted ? ExitCodes.Faulted : ExitCodes.Ok;
         });
         return cmd;
     }
@@ -37,19 +38,10 @@ public static class AriCommands
         {
             var file = parse.GetValue(scenario);
             var count = parse.GetValue(servers);
-            EmulatorScenario s;
-            Uri baseUrl;
-            try
-            {
-                if (count is < 1 or > 16) throw new ArgumentException($"--servers: {count} is not between 1 and 16");
-                if (!Uri.TryCreate(parse.GetValue(urls), UriKind.Absolute, out baseUrl!)) throw new ArgumentException($"--urls: '{parse.GetValue(urls)}' is not an absolute URL");
-                s = file is null ? new EmulatorScenario() : EmulatorScenario.Load(file.FullName);
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or YamlDotNet.Core.YamlException)
-            {
-                await Console.Error.WriteLineAsync($"ari-emulator: {e.Message}");
-                return 2;
-            }
+            // Bad input reaches the CLI's one handler (exit code table in ExitCodes).
+            if (count is < 1 or > 16) throw new ArgumentException($"--servers: {count} is not between 1 and 16");
+            if (!Uri.TryCreate(parse.GetValue(urls), UriKind.Absolute, out var baseUrl)) throw new ArgumentException($"--urls: '{parse.GetValue(urls)}' is not an absolute URL");
+            var s = file is null ? new EmulatorScenario() : EmulatorScenario.Load(file.FullName);
             var emulators = new List<AriEmulator>();
             try
             {

@@ -38,6 +38,11 @@ public sealed class Call
     public double Cost { get; internal set; }
     /// <summary>We hung it up while it rang (no agent left to take it): ends as no answer, to be retried.</summary>
     public bool Cancelled { get; internal set; }
+    /// <summary>Placed, but its attempt row is still in the outbox: not originated until the row is durable.</summary>
+    public bool AwaitingStore { get; internal set; }
+    /// <summary>It never reached the network (called off before its row was stored, or the originate failed): the lead keeps the attempt.</summary>
+    public bool NeverPlaced { get; internal set; }
+    internal int HangupsSent { get; set; }
     /// <summary>Slot in the engine's dense in-flight table while ringing, else -1.</summary>
     internal int Slot { get; set; } = -1;
 

@@ -34,6 +34,8 @@ public sealed class DialerEngine
     private double _nextDecision;
     private double _retryPlacementAt = double.NegativeInfinity;
     private int _placementDay = int.MinValue;
+    private double _rampFrom = double.NegativeInfinity;
+    private DateTime _lastUtc;
 
     public DialerEngine(EngineSetup setup, DateTime epoch)
     {
@@ -68,41 +70,117 @@ public sealed class DialerEngine
     // Rounded up a tick past the due time: rounding down would wake the engine just before it is due, forever.
     public DateTime NextWakeAt => _s.Epoch.AddTicks((long)Math.Ceiling(NextWake() * TimeSpan.TicksPerSecond) + 1);
     public IReadOnlyCollection<Call> LiveCalls => _calls.Values;
+    /// <summary>Set by <see cref="Halt"/>: no call is placed any more, and a live callee goes to safe harbor.</summary>
+    public bool Halted { get; private set; }
+    /// <summary>
+    /// Seconds a restart ramps up over after telephony comes back (a trunk back in service): placements are held to
+    /// one call per ready agent at first and reach the pacer's full figure by the end, so a pacer that learned from
+    /// failed calls cannot over-dial the moment they stop failing.
+    /// </summary>
+    public double RecoveryRampSeconds { get; init; } = 30;
 
+    /// <summary>
+    /// Handles one event. <paramref name="utcNow"/> is the loop's (monotonic) time; the event's own <see cref="EngineEvent.At"/>
+    /// (when it happened, never later than now) dates what it reports, so a callee's 2 s run from the answer, not from the dequeue.
+    /// </summary>
     public void Handle(in EngineEvent e, DateTime utcNow)
     {
-        var now = Advance(utcNow);
+        var now = Advance(ref utcNow);
+        var at = e.At == default || e.At > utcNow ? utcNow : e.At;
+        ExpireWaiting(now, utcNow); // deadlines are checked between events, not only on the ticks
         switch (e.Kind)
         {
-            case EventKind.CallAnswered: OnAnswered(e.CallId, e.Human, now, utcNow); break;
-            case EventKind.CallEnded: OnEnded(e.CallId, e.Outcome, e.Cause, now, utcNow); break;
+            case EventKind.CallAnswered: OnAnswered(e.CallId, e.Human, now, utcNow, at); break;
+            case EventKind.CallEnded: OnEnded(e.CallId, e.Outcome, e.Cause, now, at); break;
             case EventKind.AgentLogin: OnAgentAvailable(e.Agent, now, login: true); break;
             case EventKind.AgentReady: OnAgentAvailable(e.Agent, now, login: false); break;
             case EventKind.AgentPause: OnAgentPause(e.Agent, e.Reason ?? "", now); break;
             case EventKind.AgentLogout: OnAgentLogout(e.Agent, now); break;
-            case EventKind.TrunkState: _trunks.SetAvailable(e.Trunk, e.Available); break;
+            case EventKind.TrunkState: OnTrunkState(e.Trunk, e.Available, now); break;
+            case EventKind.CommandFailed: OnCommandFailed(e, now, utcNow, at); break;
+            case EventKind.AttemptStored: OnStored(e.CallId, now, utcNow); break;
         }
         if (_pacer.ReactsToEvents) Pace(now, utcNow, force: true);
     }
 
     public void Tick(DateTime utcNow)
     {
-        var now = Advance(utcNow);
+        var now = Advance(ref utcNow);
         ExpireWaiting(now, utcNow);
         Pace(now, utcNow, force: false);
+    }
+
+    /// <summary>
+    /// At stop, after the driver hung everything up: every call still open is closed as if its hang-up had come back (an
+    /// end event lost on the way must not leave an attempt open or a lead leased). One never originated keeps its attempt.
+    /// </summary>
+    public void EndAll(DateTime utcNow)
+    {
+        var now = Advance(ref utcNow);
+        foreach (var call in _calls.Values.ToList())
+        {
+            if (call.AwaitingStore)
+            {
+                call.AwaitingStore = false;
+                call.NeverPlaced = true;
+            }
+            call.Cancelled |= call.Phase == CallPhase.Ringing;
+            OnEnded(call.Id, CallOutcome.None, 16, now, utcNow);
+        }
+    }
+
+    /// <summary>
+    /// Recovery after a restart: a call the last engine placed, still bridged to <paramref name="agent"/> in Asterisk, goes on
+    /// here as a connected call (the agent logged in and talking) and closes normally when its end comes. It was counted
+    /// (placed, live) by the engine that placed it, so it is not counted again.
+    /// </summary>
+    public Call AdoptCall(long callId, Lead lead, int attempt, int trunk, DateTime placedAt, DateTime answeredAt, int agent, DateTime utcNow)
+    {
+        if ((uint)agent >= (uint)_s.Agents.Count) throw new ArgumentOutOfRangeException(nameof(agent), agent, "no such agent");
+        if ((uint)trunk >= (uint)_trunks.Count) throw new ArgumentOutOfRangeException(nameof(trunk), trunk, "no such trunk");
+        if (_s.AgentStates[agent] == AgentState.Talking) throw new InvalidOperationException($"agent '{_s.Agents[agent].Id}' is already on a call");
+        var now = Advance(ref utcNow);
+        var call = new Call { Id = callId, Lead = lead, Attempt = attempt, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = placedAt, PLive = 0 };
+        call.AnsweredAt = answeredAt < placedAt ? placedAt : answeredAt;
+        call.ConnectedAt = call.AnsweredAt;
+        call.Phase = CallPhase.Connected;
+        _calls.Add(callId, call);
+        _trunks.Occupy(trunk);
+        _s.FreeChannels--;
+        _router.Remove(agent);
+        SetAgentState(agent, AgentState.Talking, now);
+        var a = _s.Agents[agent];
+        a.CurrentCall = call;
+        call.Agent = a;
+        return call;
     }
 
     /// <summary>Closes the books: agent time up to <paramref name="utcNow"/> is added to the stats.</summary>
     public void Close(DateTime utcNow)
     {
-        var now = Advance(utcNow);
+        var now = Advance(ref utcNow);
         for (var a = 0; a < _s.Agents.Count; a++) Account(a, now);
     }
 
-    private double Advance(DateTime utcNow)
+    /// <summary>
+    /// Stops dialing for good (the host found the loop in a state it cannot vouch for): no new call, ringing calls hung up,
+    /// callees waiting for an agent sent to safe harbor now rather than left in silence. Events are still handled, so the
+    /// calls up end and their attempts are closed.
+    /// </summary>
+    public void Halt(DateTime utcNow)
     {
+        var now = Advance(ref utcNow);
+        Halted = true;
+        while (_s.WaitingCalls.Count > 0) SendToSafeHarbor(_s.WaitingCalls[0], now, utcNow);
+        CancelRinging();
+    }
+
+    // Engine time never goes back: a wall-clock step back holds it where it is until the clock catches up.
+    private double Advance(ref DateTime utcNow)
+    {
+        if (utcNow < _lastUtc) utcNow = _lastUtc;
+        _lastUtc = utcNow;
         var now = (utcNow - _s.Epoch).TotalSeconds;
-        if (now < _s.Now) throw new ArgumentOutOfRangeException(nameof(utcNow), $"time went backwards: {utcNow:O} is before {_s.UtcNow:O}");
         _s.Now = now;
         _s.Ledger.Roll(utcNow);
         return now;
@@ -110,10 +188,10 @@ public sealed class DialerEngine
 
     private double NextWake()
     {
-        var wake = _nextDecision;
+        var wake = Halted ? double.PositiveInfinity : _nextDecision; // halted, only deadlines wake it
         if (_s.WaitingCalls.Count > 0) wake = Math.Min(wake, Deadline(_s.WaitingCalls[0]));
-        if (_retryPlacementAt > _s.Now) wake = Math.Min(wake, _retryPlacementAt);
-        return Math.Max(wake, _s.Now);
+        if (_retryPlacementAt > _s.Now && !Halted) wake = Math.Min(wake, _retryPlacementAt);
+        return Math.Clamp(wake, _s.Now, _s.Now + 3600); // nothing due (halted): the host wakes it anyway
     }
 
     private double Deadline(Call c) => Seconds(c.AnsweredAt!.Value) + _s.Config.SafeHarborSeconds;
@@ -123,11 +201,17 @@ public sealed class DialerEngine
 
     private void Pace(double now, DateTime utcNow, bool force)
     {
-        if (!force && now < _nextDecision) return;
+        if (Halted || (!force && now < _nextDecision)) return;
         var d = _pacer.Decide(_s);
         _nextDecision = Math.Max(d.NextDecisionAt, now);
-        var n = Math.Min(d.CallsToPlace, _s.FreeChannels);
+        var n = Math.Min(Ramp(d.CallsToPlace, now), _s.FreeChannels);
         if (n <= 0 || now < _retryPlacementAt) return;
+        if (_log is { Accepting: false })
+        {
+            _retryPlacementAt = now + 0.1; // the store is behind: no call may leave without its row, look again shortly
+            Stats.PlacementsHeldForStore++;
+            return;
+        }
         _skills.Begin(_s);
         for (var i = 0; i < n; i++)
             if (!PlaceOne(now, utcNow)) break;
@@ -163,8 +247,40 @@ public sealed class DialerEngine
         Stats.CallsPlaced++;
         Stats.TrunkPlaced[trunk]++;
         _log?.Placed(call); // before the call exists in the world: a crash can always be reconciled
-        _control.Originate(call, _trunks[trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+        if (_log is { Deferred: true }) call.AwaitingStore = true; // originated when the outbox says the row is durable
+        else Originate(call);
         return true;
+    }
+
+    private void Originate(Call call) => _control.Originate(call, _trunks[call.Trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+
+    /// <summary>The outbox wrote the attempt row: the call may leave now, unless it was called off meanwhile (then it never existed in the world).</summary>
+    private void OnStored(long id, double now, DateTime utcNow)
+    {
+        if (!_calls.TryGetValue(id, out var call) || !call.AwaitingStore) return;
+        call.AwaitingStore = false;
+        if (call.Cancelled || Halted)
+        {
+            call.NeverPlaced = true;
+            OnEnded(id, CallOutcome.None, 0, now, utcNow);
+        }
+        else Originate(call);
+    }
+
+    /// <summary>While ramping up after an outage: at most one call in flight per ready agent at first, the pacer's full figure by the end.</summary>
+    private int Ramp(int calls, double now)
+    {
+        var f = (now - _rampFrom) / RecoveryRampSeconds;
+        if (f >= 1) return calls;
+        var cap = _s.Count(AgentState.Ready) - _s.InFlight + (int)(Math.Max(f, 0) * calls);
+        return Math.Min(calls, Math.Max(cap, 0));
+    }
+
+    private void OnTrunkState(int trunk, bool available, double now)
+    {
+        if ((uint)trunk >= (uint)_trunks.Count) return;
+        if (available && !_trunks.IsAvailable(trunk)) _rampFrom = now;
+        _trunks.SetAvailable(trunk, available);
     }
 
     private bool AcceptLead(Lead lead)
@@ -183,35 +299,47 @@ public sealed class DialerEngine
 
     // ---- calls ---------------------------------------------------------------------------------
 
-    private void OnAnswered(long id, bool human, double now, DateTime utcNow)
+    private void OnAnswered(long id, bool human, double now, DateTime utcNow, DateTime at)
     {
-        if (!_calls.TryGetValue(id, out var call) || call.Phase != CallPhase.Ringing) return;
+        if (!_calls.TryGetValue(id, out var call) || call.Phase != CallPhase.Ringing || call.AwaitingStore) return;
         _s.RemoveRinging(call);
         _predictor.Observe(call.Lead, call.PlacedAt, human);
-        call.AnsweredAt = utcNow;
-        var ring = (utcNow - call.PlacedAt).TotalSeconds;
+        if (at < call.PlacedAt) at = call.PlacedAt;
+        call.AnsweredAt = at;
+        var ring = (at - call.PlacedAt).TotalSeconds;
         if (!human)
         {
             call.Phase = CallPhase.Machine;
             Stats.MachineAnswers++;
             Stats.TrunkMachine[call.Trunk]++;
             _s.OtherRingTime.Observe(ring);
-            _control.Hangup(call);
+            HangUp(call);
             return;
         }
         _s.LiveAnswerDelay.Observe(ring);
-        _s.Calibration.Live(now - ring);
-        Stats.CountLive(utcNow);
+        _s.Calibration.Live(Seconds(call.PlacedAt));
+        Stats.CountLive(at);
         Stats.TrunkLive[call.Trunk]++;
-        _s.Ledger.Live(utcNow);
+        _s.Ledger.Live(at);
+        if (Halted)
+        {
+            SendToSafeHarbor(call, now, utcNow);
+            return;
+        }
         var agent = _router.PickLongestIdle(call.Lead.Requirement);
         if (agent >= 0) Connect(call, agent, now, utcNow);
-        else
-        {
-            call.Phase = CallPhase.Waiting;
-            _s.WaitingCalls.Add(call);
-            if (_s.Config.SafeHarborSeconds <= 0) ExpireWaiting(now, utcNow);
-        }
+        else Wait(call, now, utcNow);
+    }
+
+    /// <summary>The callee waits for an agent, in answer order (events may come in slightly out of it), until their 2 s are up.</summary>
+    private void Wait(Call call, double now, DateTime utcNow)
+    {
+        call.Phase = CallPhase.Waiting;
+        var w = _s.WaitingCalls;
+        var i = w.Count;
+        while (i > 0 && w[i - 1].AnsweredAt > call.AnsweredAt) i--;
+        w.Insert(i, call);
+        ExpireWaiting(now, utcNow);
     }
 
     private void Connect(Call call, int agent, double now, DateTime utcNow)
@@ -230,14 +358,79 @@ public sealed class DialerEngine
     private void ExpireWaiting(double now, DateTime utcNow)
     {
         var w = _s.WaitingCalls;
-        while (w.Count > 0 && Deadline(w[0]) <= now)
+        while (w.Count > 0 && Deadline(w[0]) <= now) SendToSafeHarbor(w[0], now, utcNow);
+    }
+
+    /// <summary>Nobody can take this live callee in time: the safe-harbor message, counted as abandoned, and how late past the 2 s it went.</summary>
+    private void SendToSafeHarbor(Call call, double now, DateTime utcNow)
+    {
+        if (call.Phase == CallPhase.Waiting)
         {
-            var call = w[0];
-            w.RemoveAt(0);
-            call.Phase = CallPhase.SafeHarbor;
-            CountAbandon(call.Trunk, now, utcNow);
-            _control.SafeHarbor(call);
+            _s.WaitingCalls.Remove(call);
+            Stats.SafeHarborLateness.Add(Math.Max(0, now - Deadline(call)) * 1000);
         }
+        call.Phase = CallPhase.SafeHarbor;
+        CountAbandon(call.Trunk, now, utcNow);
+        _control.SafeHarbor(call);
+    }
+
+    private void HangUp(Call call)
+    {
+        call.HangupsSent++;
+        _control.Hangup(call);
+    }
+
+    /// <summary>A command the driver could not carry out: decide so that no callee is left in silence.</summary>
+    private void OnCommandFailed(in EngineEvent e, double now, DateTime utcNow, DateTime at)
+    {
+        Stats.CommandFailures[(int)e.Command]++;
+        if (!_calls.TryGetValue(e.CallId, out var call)) return; // already over
+        switch (e.Command)
+        {
+            case CallCommand.Originate when call.Phase == CallPhase.Ringing:
+                // It never reached the network: Asterisk's trouble, not the lead's, so the attempt is given back.
+                call.NeverPlaced = true;
+                _s.Calibration.Unplaced(Seconds(call.PlacedAt), call.PLive);
+                OnEnded(call.Id, CallOutcome.Congestion, 0, now, at);
+                break;
+            case CallCommand.Continue when call.Phase == CallPhase.Ringing:
+                // AMD never gave its verdict: whoever answered may be a person, so treat them as one.
+                OnAnswered(call.Id, human: true, now, utcNow, at);
+                break;
+            case CallCommand.Connect when call.Phase == CallPhase.Connected:
+                Reconnect(call, now, utcNow);
+                break;
+            case CallCommand.SafeHarbor when call.Phase == CallPhase.SafeHarbor:
+                HangUp(call); // no message could be played: end it now (it already counts as abandoned)
+                break;
+            case CallCommand.Hangup:
+                if (call.HangupsSent < MaxHangups) HangUp(call);
+                else Stats.HangupsGivenUp++; // the driver's reconciliation ends it when Asterisk shows it gone
+                break;
+        }
+    }
+
+    /// <summary>Hang-up commands sent per call before the engine leaves it to the driver's reconciliation.</summary>
+    public const int MaxHangups = 3;
+
+    /// <summary>The bridge to the reserved agent failed: another agent within the callee's 2 s, else safe harbor.</summary>
+    private void Reconnect(Call call, double now, DateTime utcNow)
+    {
+        var failed = call.Agent!.Index;
+        Stats.UncountConnect((call.ConnectedAt!.Value - call.AnsweredAt!.Value).TotalSeconds);
+        call.Agent.CurrentCall = null;
+        call.Agent = null;
+        call.ConnectedAt = null;
+        // The agent never talked: back to ready (a dead line is the driver's to log out), but not for this callee;
+        // one who asked to pause or leave after this call goes now.
+        var leaving = _logoutAfterCall[failed] || _pauseAfterCall[failed] is not null;
+        if (leaving) EndTalk(failed, now);
+        else SetAgentState(failed, AgentState.Ready, now);
+        var agent = Deadline(call) > now ? _router.PickLongestIdle(call.Lead.Requirement) : -1;
+        if (!leaving) _router.MarkReady(failed, now);
+        if (agent >= 0) Connect(call, agent, now, utcNow);
+        else if (Deadline(call) > now) Wait(call, now, utcNow);
+        else SendToSafeHarbor(call, now, utcNow);
     }
 
     private void CountAbandon(int trunk, double now, DateTime utcNow)
@@ -250,7 +443,10 @@ public sealed class DialerEngine
 
     private void OnEnded(long id, CallOutcome unanswered, int cause, double now, DateTime utcNow)
     {
-        if (!_calls.Remove(id, out var call)) return;
+        if (!_calls.TryGetValue(id, out var call) || call.AwaitingStore) return; // its row is not written yet: it ends once it is
+        _calls.Remove(id);
+        var floor = call.ConnectedAt ?? call.AnsweredAt ?? call.PlacedAt;
+        if (utcNow < floor) utcNow = floor;
         call.Cause = cause;
         call.EndedAt = utcNow;
         CallOutcome outcome;
@@ -258,6 +454,15 @@ public sealed class DialerEngine
         {
             case CallPhase.Ringing:
                 _s.RemoveRinging(call);
+                if (call.NeverPlaced)
+                {
+                    // Called off, or refused, before it reached the network: the lead keeps its attempt.
+                    call.NeverPlaced = true;
+                    call.Lead.Attempts--;
+                    call.Lead.AttemptsToday--;
+                    outcome = CallOutcome.Congestion;
+                    break;
+                }
                 if (!call.Cancelled) _predictor.Observe(call.Lead, call.PlacedAt, false);
                 outcome = call.Cancelled ? CallOutcome.NoAnswer
                     : unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
@@ -392,7 +597,7 @@ public sealed class DialerEngine
             var call = _s.RingingCalls[i];
             if (call.Cancelled) continue;
             call.Cancelled = true;
-            _control.Hangup(call);
+            if (!call.AwaitingStore) HangUp(call); // one not yet originated ends when its row is stored
         }
     }
 

@@ -16,6 +16,8 @@ public enum EventKind : byte
     CommandFailed,
     /// <summary>A trunk can (or can no longer) take calls: its server's event socket or REST is down or slow, its endpoint offline, its breaker open.</summary>
     TrunkState,
+    /// <summary>The call's attempt row is durable (an outbox <see cref="IAttemptLog"/> wrote it): the engine may now originate it.</summary>
+    AttemptStored,
 }
 
 /// <summary>The commands whose failure comes back to the engine as <see cref="EventKind.CommandFailed"/>.</summary>
@@ -61,6 +63,7 @@ public readonly record struct EngineEvent
     /// <summary><paramref name="agent"/> is the agent the command concerned (Connect), or −1.</summary>
     public static EngineEvent Failed(long callId, CallCommand command, string reason, int agent = -1, DateTime at = default) =>
         new() { Kind = EventKind.CommandFailed, CallId = callId, Command = command, Reason = reason, Agent = agent, At = at };
+    public static EngineEvent Stored(long callId, DateTime at = default) => new() { Kind = EventKind.AttemptStored, CallId = callId, At = at };
     public static EngineEvent TrunkAvailability(int trunk, bool available, string reason, DateTime at = default) =>
         new() { Kind = EventKind.TrunkState, Trunk = trunk, Available = available, Reason = reason, At = at };
 }

@@ -23,6 +23,13 @@ public interface IAttemptLog
 {
     void Placed(Call call);
     void Finished(Call call);
+    /// <summary>
+    /// True when <see cref="Placed"/> only queues the row (an outbox): the engine originates the call when
+    /// <see cref="EventKind.AttemptStored"/> says the row is durable, never before. False: the row is written when Placed returns.
+    /// </summary>
+    bool Deferred => false;
+    /// <summary>False while the writes are backed up (the database is slow or down): the engine places no new call until it clears.</summary>
+    bool Accepting => true;
 }
 
 /// <summary>Hands out the next lead to dial (priority order, compliance already applied) and takes it back after the attempt.</summary>
@@ -46,8 +53,9 @@ public interface ILeadSource
             if (accept(lead)) found = lead;
             else (passed ??= []).Add(lead);
         }
+        // Best-last: a source that stacks released leads keeps its order.
         if (passed is not null)
-            foreach (var lead in passed) Release(lead, utcNow);
+            for (var i = passed.Count - 1; i >= 0; i--) Release(passed[i], utcNow);
         return found;
     }
     /// <summary>A lead handed out by <see cref="Next"/> could not be dialed after all (no trunk free): give it back untouched.</summary>

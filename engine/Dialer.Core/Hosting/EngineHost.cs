@@ -1,55 +1,127 @@
 using System.Threading.Channels;
 using Dialer.Core.Engine;
+using Dialer.Core.Text;
 
 namespace Dialer.Core.Hosting;
 
-/// <summary>
-/// Runs a <see cref="DialerEngine"/> in real time: the one loop that owns it. Drivers and the API post
-/// events into a bounded channel (writers wait when it is full: events are never dropped) and read the
-/// engine through <see cref="QueryAsync{T}"/>, which runs on the loop. Time comes from a
-/// <see cref="TimeProvider"/>, so tests can drive it with a fake clock.
-/// </summary>
-public sealed class EngineHost(DialerEngine engine, TimeProvider time, int capacity = 65_536)
+public enum EngineStatus : byte
 {
-    private readonly Channel<Work> _inbox = Channel.CreateBounded<Work>(
-        new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    Running,
+    /// <summary>The loop failed in a way that leaves its state unknown: it places no call, sends waiting callees to safe harbor, refuses queries, and still ends the calls up.</summary>
+    Faulted,
+    Stopped,
+}
 
-    public TimeProvider Time => time;
+/// <summary>A query the engine cannot answer: it has faulted or stopped. The message says which, and why.</summary>
+public sealed class EngineUnavailableException(EngineStatus status, string message) : Exception(message)
+{
+    public EngineStatus Status { get; } = status;
+}
 
-    public ValueTask PostAsync(EngineEvent e, CancellationToken ct = default) => _inbox.Writer.WriteAsync(new Work(e, null), ct);
+/// <summary>
+/// Runs a <see cref="DialerEngine"/> in real time: the one loop that owns it, and what ARCHITECTURE.md calls the supervisor.
+/// Drivers and the API post events into a bounded channel (writers wait when it is full: events are never dropped) and read
+/// the engine through <see cref="QueryAsync{T}"/>, which runs on the loop. Engine time is monotonic (the start's wall clock
+/// plus a monotonic stopwatch), so a wall-clock step back never reaches the engine; each event is stamped with its arrival
+/// unless it carries when it happened.
+/// A failure handling an event or a tick is logged (numbers masked), counted and kept in <see cref="LastFailure"/>, and the
+/// loop goes on; <see cref="FaultAfter"/> failures within <see cref="FaultWindow"/> mean the state can no longer be trusted:
+/// the host halts the engine (<see cref="DialerEngine.Halt"/>), reports <see cref="EngineStatus.Faulted"/>, and fails every
+/// pending and future query with <see cref="EngineUnavailableException"/>, so no caller waits forever.
+/// </summary>
+public sealed class EngineHost
+{
+    private readonly Channel<Work> _inbox;
+    private readonly DialerEngine _engine;
+    private readonly TimeProvider _time;
+    private readonly DateTime _startUtc;
+    private readonly long _startTicks;
+    private readonly Queue<DateTime> _recentFailures = new();
+    private volatile EngineStatus _status;
+    private long _failures;
 
-    /// <summary>Runs <paramref name="read"/> on the engine loop (engine state is not thread-safe) and returns its result.</summary>
-    public async Task<T> QueryAsync<T>(Func<DialerEngine, T> read, CancellationToken ct = default)
+    public EngineHost(DialerEngine engine, TimeProvider time, int capacity = 65_536)
     {
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _inbox.Writer.WriteAsync(new Work(default, e =>
-        {
-            try { done.SetResult(read(e)); }
-            catch (Exception ex) { done.SetException(ex); }
-        }), ct);
-        return await done.Task.WaitAsync(ct);
+        _engine = engine;
+        _time = time;
+        _startUtc = time.GetUtcNow().UtcDateTime;
+        _startTicks = time.GetTimestamp();
+        _inbox = Channel.CreateBounded<Work>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
-    /// <summary>The loop: handle events as they come, and tick the engine whenever it asked to be woken.</summary>
+    public TimeProvider Time => _time;
+    /// <summary>The loop's clock: monotonic, in UTC terms.</summary>
+    public DateTime Now => _startUtc + _time.GetElapsedTime(_startTicks);
+    public EngineStatus Status => _status;
+    /// <summary>Why the engine faulted (null while it has not).</summary>
+    public string? Fault { get; private set; }
+    /// <summary>Events and ticks whose handling threw, since start.</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+    public string? LastFailure { get; private set; }
+    public int FaultAfter { get; init; } = 3;
+    public TimeSpan FaultWindow { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Where failures are told (already masked).</summary>
+    public Action<string>? Log { get; init; }
+    /// <summary>Raised on the loop when the status changes (to faulted or stopped), with the reason.</summary>
+    public event Action<EngineStatus, string?>? StatusChanged;
+
+    /// <summary>Posts an event, stamped with its arrival unless it says when it happened. After the loop stopped it is dropped: nothing is left to act on it.</summary>
+    public ValueTask PostAsync(EngineEvent e, CancellationToken ct = default)
+    {
+        var w = new Work(e.HappenedAt(Now), null);
+        return _inbox.Writer.TryWrite(w) ? default : PostSlowAsync(w, ct);
+    }
+
+    private async ValueTask PostSlowAsync(Work w, CancellationToken ct)
+    {
+        try { await _inbox.Writer.WriteAsync(w, ct); }
+        catch (ChannelClosedException) { }
+    }
+
+    /// <summary>Runs <paramref name="read"/> on the engine loop (engine state is not thread-safe) and returns its result; throws <see cref="EngineUnavailableException"/> once the engine faulted or stopped.</summary>
+    public async Task<T> QueryAsync<T>(Func<DialerEngine, T> read, CancellationToken ct = default)
+    {
+        ThrowIfUnavailable();
+        var q = new Query<T>(read);
+        try { await _inbox.Writer.WriteAsync(new Work(default, q), ct); }
+        catch (ChannelClosedException) { throw Unavailable(); }
+        return await q.Done.Task.WaitAsync(ct);
+    }
+
+    /// <summary>The loop: handle events as they come, and tick the engine whenever it asked to be woken. Returns when <paramref name="ct"/> is cancelled or the inbox completed; every query left is then failed.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         var reader = _inbox.Reader;
+        try
+        {
+            await Loop(reader, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped: not an error
+        finally
+        {
+            if (_status != EngineStatus.Faulted) SetStatus(EngineStatus.Stopped, Fault);
+            _inbox.Writer.TryComplete();
+            while (reader.TryRead(out var w)) w.Query?.Fail(Unavailable());
+        }
+    }
+
+    private async Task Loop(ChannelReader<Work> reader, CancellationToken ct)
+    {
         while (!ct.IsCancellationRequested)
         {
-            var now = time.GetUtcNow().UtcDateTime;
-            engine.Tick(now);
+            Guard(null);
             while (reader.TryRead(out var w)) Apply(w);
-            var wait = engine.NextWakeAt - time.GetUtcNow().UtcDateTime;
+            if (reader.Completion.IsCompleted) return; // completed and drained
+            var wait = _engine.NextWakeAt - Now;
             if (wait <= TimeSpan.Zero) continue;
-            // Wake at least once a second so a clock step never strands the engine.
-            using var delay = new CancellationTokenSource(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), time);
+            // Wake at least once a second: a deadline can never be missed by more than that even if the wake-up sum is off.
+            using var delay = new CancellationTokenSource(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), _time);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, delay.Token);
             try
             {
-                if (await reader.WaitToReadAsync(timeout.Token)) continue;
-                return; // writer completed
+                if (!await reader.WaitToReadAsync(timeout.Token)) return; // writer completed
             }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { } // woken to tick
         }
     }
 
@@ -58,9 +130,79 @@ public sealed class EngineHost(DialerEngine engine, TimeProvider time, int capac
 
     private void Apply(in Work w)
     {
-        if (w.Query is { } q) q(engine);
-        else engine.Handle(w.Event, time.GetUtcNow().UtcDateTime);
+        if (w.Query is { } q)
+        {
+            if (_status == EngineStatus.Faulted) q.Fail(Unavailable());
+            else q.Run(_engine);
+        }
+        else Guard(w.Event);
     }
 
-    private readonly record struct Work(EngineEvent Event, Action<DialerEngine>? Query);
+    /// <summary>One event (or, with null, a tick) on the engine; a throw is counted and may fault the host, never ends the loop.</summary>
+    private void Guard(EngineEvent? e)
+    {
+        try
+        {
+            if (e is { } ev) _engine.Handle(ev, Now);
+            else _engine.Tick(Now);
+        }
+        catch (Exception ex)
+        {
+            Failed(e is { } ev ? $"handling {ev.Kind}" : "pacing", ex);
+        }
+    }
+
+    private void Failed(string what, Exception ex)
+    {
+        Interlocked.Increment(ref _failures);
+        var message = Redact.Numbers($"engine: {what} failed: {ex.GetType().Name}: {ex.Message}");
+        LastFailure = message;
+        Log?.Invoke(message);
+        var now = Now;
+        _recentFailures.Enqueue(now);
+        while (_recentFailures.Peek() < now - FaultWindow) _recentFailures.Dequeue();
+        if (_status != EngineStatus.Running || _recentFailures.Count < FaultAfter) return;
+        Fault = $"{_recentFailures.Count} failures within {FaultWindow.TotalSeconds:0} s, the last: {message}";
+        SetStatus(EngineStatus.Faulted, Fault);
+        try { _engine.Halt(now); }
+        catch (Exception halt) { Log?.Invoke(Redact.Numbers($"engine: halting failed too: {halt.Message}")); }
+        Log?.Invoke($"engine: FAULTED: no new calls; waiting callees sent to safe harbor ({Fault})");
+    }
+
+    private void SetStatus(EngineStatus status, string? reason)
+    {
+        if (_status == status) return;
+        _status = status;
+        StatusChanged?.Invoke(status, reason);
+    }
+
+    private void ThrowIfUnavailable()
+    {
+        if (_status != EngineStatus.Running) throw Unavailable();
+    }
+
+    private EngineUnavailableException Unavailable() => _status == EngineStatus.Faulted
+        ? new EngineUnavailableException(EngineStatus.Faulted, $"the campaign engine has faulted: {Fault}")
+        : new EngineUnavailableException(EngineStatus.Stopped, "the campaign engine has stopped");
+
+    private abstract class QueryBase
+    {
+        public abstract void Run(DialerEngine engine);
+        public abstract void Fail(Exception e);
+    }
+
+    private sealed class Query<T>(Func<DialerEngine, T> read) : QueryBase
+    {
+        public TaskCompletionSource<T> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Run(DialerEngine engine)
+        {
+            try { Done.SetResult(read(engine)); }
+            catch (Exception ex) { Done.SetException(ex); }
+        }
+
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
+
+    private readonly record struct Work(EngineEvent Event, QueryBase? Query);
 }

@@ -24,9 +24,19 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     /// <summary>Seconds agents spent in each <see cref="AgentState"/>, summed over agents.</summary>
     public double[] AgentSeconds { get; } = new double[Enum.GetValues<AgentState>().Length];
     public double[] AgentLoggedInSeconds { get; } = new double[agents];
-    /// <summary>Live answer → agent connected, in whole milliseconds (last bin = 2 s or more).</summary>
-    public long[] AnswerToAgentMs { get; } = new long[2001];
-    public double AnswerToAgentMsSum { get; private set; }
+    /// <summary>Live answer → agent connected, in milliseconds (last bin: 2 s or more).</summary>
+    public MillisecondHistogram AnswerToAgent { get; } = new(2000);
+    public double AnswerToAgentMsSum => AnswerToAgent.SumMs;
+    /// <summary>Connects per whole millisecond from live answer (last bin: 2 s or more).</summary>
+    public long[] AnswerToAgentMs => AnswerToAgent.Bins;
+    /// <summary>How late past the 2 s each callee sent to safe harbor went (ms): the loop's own delay in acting on the deadline.</summary>
+    public MillisecondHistogram SafeHarborLateness { get; } = new(10_000);
+    /// <summary>Commands the driver reported failed, by <see cref="Engine.CallCommand"/>.</summary>
+    public long[] CommandFailures { get; } = new long[Enum.GetValues<Engine.CallCommand>().Length];
+    /// <summary>Calls whose hang-up failed <see cref="Engine.DialerEngine.MaxHangups"/> times: left to the driver's reconciliation.</summary>
+    public long HangupsGivenUp { get; internal set; }
+    /// <summary>Pacing decisions that placed nothing because the attempt store was behind (database slow or down).</summary>
+    public long PlacementsHeldForStore { get; internal set; }
     public SortedDictionary<DateOnly, (long Live, long Abandoned)> ByDay { get; } = [];
     public SortedDictionary<DateTime, (long Live, long Abandoned)> ByHour { get; } = [];
 
@@ -45,24 +55,18 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     internal void CountConnect(double answerToAgentSeconds)
     {
         Connected++;
-        var ms = answerToAgentSeconds * 1000;
-        AnswerToAgentMsSum += ms;
-        AnswerToAgentMs[Math.Clamp((int)Math.Round(ms), 0, AnswerToAgentMs.Length - 1)]++;
+        AnswerToAgent.Add(answerToAgentSeconds * 1000);
+    }
+
+    /// <summary>A connect counted by <see cref="CountConnect"/> did not happen (the bridge failed).</summary>
+    internal void UncountConnect(double answerToAgentSeconds)
+    {
+        Connected--;
+        AnswerToAgent.Remove(answerToAgentSeconds * 1000);
     }
 
     /// <summary>The smallest whole millisecond value at or below which <paramref name="q"/> of connects fell.</summary>
-    public double AnswerToAgentPercentile(double q)
-    {
-        if (Connected == 0) return 0;
-        var target = q * Connected;
-        long seen = 0;
-        for (var ms = 0; ms < AnswerToAgentMs.Length; ms++)
-        {
-            seen += AnswerToAgentMs[ms];
-            if (seen >= target) return ms;
-        }
-        return AnswerToAgentMs.Length - 1;
-    }
+    public double AnswerToAgentPercentile(double q) => AnswerToAgent.Percentile(q);
 
     private void Bump(DateTime utc, int live, int abandoned)
     {

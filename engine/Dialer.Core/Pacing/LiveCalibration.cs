@@ -51,6 +51,15 @@ public sealed class LiveCalibration
         _promised[slot] += p;
     }
 
+    /// <summary>A call counted by <see cref="Placed"/> never reached the network (its originate failed): it promised nothing.</summary>
+    public void Unplaced(double placedAt, double p)
+    {
+        var slot = Slot(placedAt, out var second);
+        if (_second[slot] != second) return; // already settled: one call's weight, not worth undoing
+        _calls[slot]--;
+        _promised[slot] -= p;
+    }
+
     /// <summary>The call placed at <paramref name="placedAt"/> brought a live person.</summary>
     public void Live(double placedAt)
     {

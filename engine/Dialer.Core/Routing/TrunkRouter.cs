@@ -99,6 +99,9 @@ public sealed class TrunkRouter
 
     public void Release(int trunk) => _inUse[trunk]--;
 
+    /// <summary>A call already up on <paramref name="trunk"/> (adopted after a restart) holds a channel; no CPS token, it was placed long ago.</summary>
+    public void Occupy(int trunk) => _inUse[trunk]++;
+
     /// <summary>Per-minute rate of <paramref name="phone"/> on <paramref name="trunk"/> (0 if unpriced).</summary>
     public double RateOf(int trunk, string phone)
     {

@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Text;
+
+namespace Dialer.Core.Hosting;
+
+/// <summary>
+/// Keeps the store's blocking I/O off the engine loop. To the engine it is the lead source and the attempt log, and every
+/// call it takes returns at once: leads come from an in-memory prefetch, writes go into a queue. One background thread owns
+/// the real (blocking) lead source and attempt log and is the only one to touch them: it writes the queue in order, in
+/// batches (one transaction each when <see cref="Batch"/> is given), retrying with back-off until the store takes them, and
+/// refills the prefetch while the campaign is open.
+/// The attempt row is still durable before its call exists: the outbox is <see cref="IAttemptLog.Deferred"/>, so the engine
+/// holds the originate until the batch holding the row has committed and <see cref="EventKind.AttemptStored"/> comes back.
+/// Back-pressure: while writes fail or the oldest waits longer than <see cref="MaxLag"/> (or more than <see cref="MaxBacklog"/>
+/// are queued), <see cref="Accepting"/> is false and the engine places nothing; it resumes by itself once the store catches up.
+/// A retried batch may repeat writes that had committed before a lost reply, so the writes must be idempotent (the attempt
+/// insert ignores a row already there; the updates set values).
+/// </summary>
+public sealed class StoreOutbox : ILeadSource, IAttemptLog
+{
+    private readonly ILeadSource _leads;
+    private readonly IAttemptLog _log;
+    private readonly Func<EngineEvent, ValueTask> _post;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentQueue<Op> _ops = new();
+    // Prefetched leads, best last (the engine takes from the end, and gives back there).
+    private readonly List<Lead> _ready = [];
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<long> _stored = [];
+    private Thread? _worker;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _failing;
+    private int _queued;
+    private long _writeFailures, _claimFailures, _written;
+    private DateTime _cycleAt;
+
+    /// <param name="post">Where <see cref="EventKind.AttemptStored"/> goes (EngineHost.PostAsync).</param>
+    public StoreOutbox(ILeadSource leads, IAttemptLog log, Func<EngineEvent, ValueTask> post, TimeProvider time)
+    {
+        _leads = leads;
+        _log = log;
+        _post = post;
+        _time = time;
+    }
+
+    /// <summary>Leads kept ready for the engine.</summary>
+    public int Prefetch { get; init; } = 64;
+    public int MaxBacklog { get; init; } = 5_000;
+    public TimeSpan MaxLag { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Writes per batch at most.</summary>
+    public int BatchSize { get; init; } = 256;
+    /// <summary>Prefetched leads go back to the source this often, so none outlives its lease in the prefetch.</summary>
+    public TimeSpan Cycle { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Whether the campaign may dial now (its status in the store): read here, off the loop; closed, the prefetch is handed back.</summary>
+    public Func<DateTime, bool>? IsOpen { get; init; }
+    /// <summary>Runs its argument in one transaction (the store's batch); without it each write is its own.</summary>
+    public Action<Action>? Batch { get; init; }
+    /// <summary>Runs on the worker after the last write at stop (e.g. the lead source releases the leases it holds).</summary>
+    public Action? OnStopped { get; init; }
+    public Action<string>? Log { get; init; }
+
+    public bool Deferred => true;
+    public bool Accepting => !_failing && Volatile.Read(ref _queued) < MaxBacklog && !(_ops.TryPeek(out var head) && Stopwatch.GetElapsedTime(head.Queued) > MaxLag);
+    /// <summary>Writes waiting or in progress.</summary>
+    public int Backlog => Volatile.Read(ref _queued);
+    public long Written => Interlocked.Read(ref _written);
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+    public long ClaimFailures => Interlocked.Read(ref _claimFailures);
+    public string? LastError { get; private set; }
+    public int Prefetched { get { lock (_ready) return _ready.Count; } }
+
+    public void Start()
+    {
+        _worker = new Thread(Work) { IsBackground = true, Name = "store-outbox" };
+        _worker.Start();
+    }
+
+    // ---- the engine's side (its loop thread): never blocks --------------------------------------------
+
+    public Lead? Next(DateTime utcNow)
+    {
+        Lead? lead = null;
+        lock (_ready)
+            if (_ready.Count > 0)
+            {
+                lead = _ready[^1];
+                _ready.RemoveAt(_ready.Count - 1);
+            }
+        if (lead is null || _ready.Count < Prefetch / 2) Wake();
+        return lead;
+    }
+
+    public void Release(Lead lead, DateTime utcNow)
+    {
+        lock (_ready) _ready.Add(lead);
+    }
+
+    public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow) => Enqueue(new Op(OpKind.LeadFinished, null, lead, outcome, utcNow));
+    public void Placed(Call call) => Enqueue(new Op(OpKind.Placed, call, call.Lead, default, default));
+    public void Finished(Call call) => Enqueue(new Op(OpKind.CallFinished, call, call.Lead, default, default));
+
+    private void Enqueue(in Op op)
+    {
+        Interlocked.Increment(ref _queued);
+        _ops.Enqueue(op with { Queued = Stopwatch.GetTimestamp() });
+        Wake();
+    }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+            try { _wake.Release(); }
+            catch (SemaphoreFullException) { } // another thread woke it first
+    }
+
+    /// <summary>
+    /// Stops: writes everything queued (retrying for up to <paramref name="timeout"/>), hands the prefetch back to the lead
+    /// source and runs <see cref="OnStopped"/>. Returns the writes left unwritten (0: nothing lost; else they are settled by
+    /// reconciliation at the next start).
+    /// </summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        if (_worker is null) return Backlog;
+        _stopDeadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        await _stop.CancelAsync();
+        Wake();
+        await _stopped.Task.WaitAsync(timeout + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        return Backlog;
+    }
+
+    private long _stopDeadline = long.MaxValue;
+
+    // ---- the worker thread: owns the real lead source and attempt log ----------------------------------
+
+    private void Work()
+    {
+        var backoff = TimeSpan.FromMilliseconds(50);
+        try
+        {
+            while (true)
+            {
+                var stopping = _stop.IsCancellationRequested;
+                if (!WriteBatch())
+                {
+                    if (stopping && Stopwatch.GetTimestamp() > _stopDeadline) break;
+                    Thread.Sleep(backoff);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                    continue;
+                }
+                backoff = TimeSpan.FromMilliseconds(50);
+                if (!_ops.IsEmpty) continue;
+                if (stopping) break;
+                Refill();
+                _wake.Wait(TimeSpan.FromMilliseconds(100));
+            }
+            HandBack();
+            OnStopped?.Invoke();
+        }
+        catch (Exception e)
+        {
+            LastError = Redact.Numbers($"store: stopping: {e.Message}");
+            Log?.Invoke(LastError);
+        }
+        finally { _stopped.TrySetResult(); }
+    }
+
+    /// <summary>
+    /// Writes the next batch from the head of the queue; false when it failed. In one transaction (<see cref="Batch"/>) a
+    /// failure undoes the batch and it is retried whole; without, the writes made before the failure stay done.
+    /// </summary>
+    private bool WriteBatch()
+    {
+        if (_ops.IsEmpty) return true;
+        var n = 0;
+        void Apply()
+        {
+            n = 0;
+            _stored.Clear();
+            foreach (var op in _ops)
+            {
+                if (n == BatchSize) break;
+                switch (op.Kind)
+                {
+                    case OpKind.Placed:
+                        _log.Placed(op.Call!);
+                        _stored.Add(op.Call!.Id);
+                        break;
+                    case OpKind.CallFinished: _log.Finished(op.Call!); break;
+                    case OpKind.LeadFinished: _leads.Finished(op.Lead, op.Outcome, op.At); break;
+                }
+                n++;
+            }
+        }
+        var ok = true;
+        try
+        {
+            if (Batch is { } batch) batch(Apply);
+            else Apply();
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _writeFailures);
+            if (!_failing) Log?.Invoke(Redact.Numbers($"store: writing failed, new calls held until it recovers: {e.GetType().Name}: {e.Message}"));
+            LastError = Redact.Numbers(e.Message);
+            _failing = true;
+            ok = false;
+            if (Batch is not null)
+            {
+                n = 0;
+                _stored.Clear();
+            }
+        }
+        if (ok && _failing)
+        {
+            Log?.Invoke("store: writing again, new calls resume");
+            _failing = false;
+        }
+        for (var i = 0; i < n; i++) _ops.TryDequeue(out _);
+        Interlocked.Add(ref _queued, -n);
+        Interlocked.Add(ref _written, n);
+        foreach (var id in _stored)
+        {
+            var posted = _post(EngineEvent.Stored(id));
+            if (!posted.IsCompleted) posted.AsTask().GetAwaiter().GetResult();
+        }
+        _stored.Clear();
+        return ok;
+    }
+
+    private void Refill()
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        try
+        {
+            if (IsOpen is { } open && !open(now))
+            {
+                HandBack();
+                _leads.Next(now); // a closed campaign's source lets its leases go when asked
+                return;
+            }
+            if (now - _cycleAt > Cycle)
+            {
+                _cycleAt = now;
+                HandBack();
+            }
+            int have;
+            lock (_ready) have = _ready.Count;
+            if (have >= Prefetch) return;
+            var fresh = new List<Lead>(Prefetch - have);
+            while (fresh.Count < Prefetch - have && _leads.Next(now) is { } lead) fresh.Add(lead);
+            if (fresh.Count == 0) return;
+            fresh.Reverse(); // worst first: the engine takes from the end
+            lock (_ready) _ready.InsertRange(0, fresh);
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _claimFailures);
+            LastError = Redact.Numbers(e.Message);
+            Log?.Invoke(Redact.Numbers($"store: claiming leads failed (retried): {e.GetType().Name}: {e.Message}"));
+        }
+    }
+
+    /// <summary>Prefetched leads go back to the lead source untouched.</summary>
+    private void HandBack()
+    {
+        List<Lead> back;
+        lock (_ready)
+        {
+            back = [.. _ready];
+            _ready.Clear();
+        }
+        var now = _time.GetUtcNow().UtcDateTime;
+        foreach (var lead in back) _leads.Release(lead, now); // best last in, best first out of a stacking source
+    }
+
+    private enum OpKind : byte { Placed, CallFinished, LeadFinished }
+
+    private readonly record struct Op(OpKind Kind, Call? Call, Lead Lead, CallOutcome Outcome, DateTime At)
+    {
+        public long Queued { get; init; }
+    }
+}

@@ -1,0 +1,254 @@
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+
+namespace Dialer.Core.Tests;
+
+/// <summary>What the engine does when the world fails it: late events, failed commands, a store that is behind, trunks out.</summary>
+public class FailureTests
+{
+    private static readonly DateTime T0 = Make.T0;
+
+    /// <summary>Logs in <paramref name="agents"/> agents, places <paramref name="calls"/> calls and returns them.</summary>
+    private static (DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, List<Call> Calls) Placed(int agents, int calls, IAttemptLog? log = null)
+    {
+        var (engine, control, pacer, _) = Make.Engine(agents, Enumerable.Range(1, calls).Select(i => Make.Lead(i)), log: log);
+        for (var a = 0; a < agents; a++) engine.Handle(EngineEvent.Login(a), T0);
+        pacer.Next = calls;
+        pacer.Interval = 3600;
+        engine.Tick(T0);
+        return (engine, control, pacer, control.Originated.ToList());
+    }
+
+    [Fact]
+    public void The_2_s_run_from_the_answer_not_from_when_the_event_is_handled_and_lateness_is_measured()
+    {
+        var (engine, control, _, calls) = Placed(agents: 1, calls: 2);
+        engine.Handle(EngineEvent.Answered(calls[0].Id, true), T0.AddSeconds(5));
+        // Answered at 6.0, handled at 7.5 (a busy loop): the deadline is 8.0, not 9.5.
+        engine.Handle(EngineEvent.Answered(calls[1].Id, true, at: T0.AddSeconds(6)), T0.AddSeconds(7.5));
+        Assert.Equal(T0.AddSeconds(6), calls[1].AnsweredAt);
+        Assert.Equal(T0.AddSeconds(8).AddTicks(1), engine.NextWakeAt);
+        engine.Tick(T0.AddSeconds(8.25));
+        Assert.Contains($"safe-harbor {calls[1].Id}", control.Log);
+        Assert.Equal(1, engine.Stats.SafeHarborLateness.Count);
+        Assert.Equal(250, engine.Stats.SafeHarborLateness.Percentile(0.99));
+    }
+
+    [Fact]
+    public void Deadlines_are_checked_between_events_not_only_on_ticks()
+    {
+        var (engine, control, _, calls) = Placed(agents: 1, calls: 2);
+        engine.Handle(EngineEvent.Answered(calls[0].Id, true), T0.AddSeconds(5));
+        engine.Handle(EngineEvent.Answered(calls[1].Id, true), T0.AddSeconds(6));
+        engine.Handle(EngineEvent.Pause(0, "x"), T0.AddSeconds(8.5)); // any event past the deadline
+        Assert.Equal(CallPhase.SafeHarbor, calls[1].Phase);
+        Assert.Equal(500, engine.Stats.SafeHarborLateness.Percentile(1));
+    }
+
+    [Fact]
+    public void A_failed_bridge_goes_to_another_agent_within_the_2_s_and_the_agent_is_ready_again()
+    {
+        var (engine, control, _, calls) = Placed(agents: 2, calls: 1);
+        var call = calls[0];
+        engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
+        var first = call.Agent!;
+        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Connect, "addChannel: 500", first.Index), T0.AddSeconds(5.1));
+        var second = call.Agent!;
+        Assert.NotEqual(first.Index, second.Index);
+        Assert.Contains($"connect {call.Id} to {second.Id}", control.Log);
+        Assert.Equal(AgentState.Ready, engine.State.AgentStates[first.Index]);
+        Assert.Equal(AgentState.Talking, engine.State.AgentStates[second.Index]);
+        Assert.Equal(1, engine.Stats.Connected);
+        Assert.Equal(1, engine.Stats.CommandFailures[(int)CallCommand.Connect]);
+        engine.Handle(EngineEvent.Ended(call.Id), T0.AddSeconds(60));
+        Assert.Equal(CallOutcome.Human, call.Outcome);
+    }
+
+    [Fact]
+    public void A_failed_bridge_with_nobody_else_free_waits_then_gets_safe_harbor_and_counts_abandoned()
+    {
+        var (engine, control, _, calls) = Placed(agents: 1, calls: 1);
+        var call = calls[0];
+        engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
+        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Connect, "bridge gone", 0), T0.AddSeconds(5.2));
+        Assert.Equal(CallPhase.Waiting, call.Phase);
+        Assert.Equal(0, engine.Stats.Connected);
+        engine.Tick(T0.AddSeconds(7));
+        Assert.Contains($"safe-harbor {call.Id}", control.Log);
+        Assert.Equal(1, engine.Stats.Abandoned);
+        engine.Handle(EngineEvent.Ended(call.Id), T0.AddSeconds(12));
+        Assert.Equal(CallOutcome.Abandoned, call.Outcome);
+    }
+
+    [Fact]
+    public void A_failed_AMD_continue_is_treated_as_a_live_callee()
+    {
+        var (engine, control, _, calls) = Placed(agents: 1, calls: 1);
+        var call = calls[0];
+        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Continue, "continue: 404", at: T0.AddSeconds(4)), T0.AddSeconds(4.1));
+        Assert.Equal(CallPhase.Connected, call.Phase);
+        Assert.Equal(T0.AddSeconds(4), call.AnsweredAt);
+        Assert.Contains($"connect {call.Id} to a0", control.Log);
+        Assert.Equal(1, engine.Stats.LiveAnswers);
+    }
+
+    [Fact]
+    public void A_failed_safe_harbor_hangs_up_and_stays_abandoned_and_a_failed_hangup_is_retried_then_left_to_reconciliation()
+    {
+        var (engine, control, _, calls) = Placed(agents: 0, calls: 1);
+        var call = calls[0];
+        engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
+        engine.Tick(T0.AddSeconds(7));
+        Assert.Equal(CallPhase.SafeHarbor, call.Phase);
+        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.SafeHarbor, "play: 500"), T0.AddSeconds(7.1));
+        Assert.Contains($"hangup {call.Id}", control.Log);
+        for (var i = 0; i < DialerEngine.MaxHangups; i++)
+            engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Hangup, "hangup: 500"), T0.AddSeconds(8 + i));
+        Assert.Equal(DialerEngine.MaxHangups, control.Log.Count(l => l == $"hangup {call.Id}"));
+        Assert.Equal(1, engine.Stats.HangupsGivenUp);
+        Assert.Equal(1, engine.Stats.Abandoned);
+        engine.Handle(EngineEvent.Ended(call.Id), T0.AddSeconds(20));
+        Assert.Equal(CallOutcome.Abandoned, call.Outcome);
+    }
+
+    [Fact]
+    public void A_failed_originate_ends_as_network_trouble_and_the_lead_keeps_its_attempt()
+    {
+        var (engine, _, _, calls) = Placed(agents: 1, calls: 1);
+        var call = calls[0];
+        Assert.Equal(1, call.Lead.Attempts);
+        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Originate, "ARI: connection refused"), T0.AddSeconds(0.2));
+        Assert.Equal(CallOutcome.Congestion, call.Outcome);
+        Assert.True(call.NeverPlaced);
+        Assert.Equal(0, call.Lead.Attempts);
+        Assert.Empty(engine.LiveCalls);
+        Assert.Equal(0, engine.State.Ringing);
+    }
+
+    [Fact]
+    public void Halt_sends_waiting_callees_to_safe_harbor_hangs_up_ringing_calls_and_places_no_more()
+    {
+        var (engine, control, pacer, calls) = Placed(agents: 1, calls: 3);
+        engine.Handle(EngineEvent.Answered(calls[0].Id, true), T0.AddSeconds(5));
+        engine.Handle(EngineEvent.Answered(calls[1].Id, true), T0.AddSeconds(5.5));
+        engine.Halt(T0.AddSeconds(6));
+        Assert.Contains($"safe-harbor {calls[1].Id}", control.Log);
+        Assert.Contains($"hangup {calls[2].Id}", control.Log);
+        Assert.Equal(CallPhase.Connected, calls[0].Phase); // the conversation goes on
+        pacer.Next = 5;
+        engine.Tick(T0.AddSeconds(7));
+        Assert.Equal(3, control.Originated.Count);
+        // A live answer that comes in anyway is never left in silence.
+        engine.Handle(EngineEvent.Answered(calls[2].Id, true), T0.AddSeconds(7.5));
+        Assert.Contains($"safe-harbor {calls[2].Id}", control.Log);
+    }
+
+    [Fact]
+    public void With_an_outbox_the_call_leaves_only_once_its_row_is_stored_and_nothing_is_placed_while_the_store_is_behind()
+    {
+        var log = new OutboxLog();
+        var (engine, control, pacer, _) = Make.Engine(2, Enumerable.Range(1, 5).Select(i => Make.Lead(i)), log: log);
+        engine.Handle(EngineEvent.Login(0), T0);
+        engine.Handle(EngineEvent.Login(1), T0);
+        pacer.Next = 2;
+        engine.Tick(T0);
+        Assert.Equal(2, log.Placed.Count);
+        Assert.Empty(control.Originated);
+        Assert.Equal(2, engine.State.Ringing); // counted as in flight: the pacer does not place them twice
+        engine.Handle(EngineEvent.Stored(log.Placed[0].Id), T0.AddSeconds(0.01));
+        Assert.Equal([log.Placed[0]], control.Originated);
+
+        log.Accepting = false;
+        pacer.Next = 2;
+        engine.Tick(T0.AddSeconds(1));
+        Assert.Equal(2, log.Placed.Count);
+        Assert.True(engine.Stats.PlacementsHeldForStore > 0);
+        log.Accepting = true;
+        pacer.Next = 1;
+        engine.Tick(T0.AddSeconds(2));
+        Assert.Equal(3, log.Placed.Count);
+
+        // The last agent leaves before the second row is stored: that call never leaves, and its lead keeps the attempt.
+        var held = log.Placed[1];
+        engine.Handle(EngineEvent.Logout(0), T0.AddSeconds(3));
+        engine.Handle(EngineEvent.Logout(1), T0.AddSeconds(3));
+        Assert.DoesNotContain($"hangup {held.Id}", control.Log);
+        engine.Handle(EngineEvent.Stored(held.Id), T0.AddSeconds(3.1));
+        Assert.DoesNotContain(held, control.Originated);
+        Assert.True(held.NeverPlaced);
+        Assert.Equal(0, held.Lead.Attempts);
+        Assert.Contains(held, log.Finished);
+    }
+
+    [Fact]
+    public void No_call_goes_out_on_a_trunk_taken_out_and_after_it_comes_back_placements_ramp_up()
+    {
+        var (engine, control, pacer, _) = Make.Engine(2, Enumerable.Range(1, 40).Select(i => Make.Lead(i)));
+        engine.Handle(EngineEvent.Login(0), T0);
+        engine.Handle(EngineEvent.Login(1), T0);
+        engine.Handle(EngineEvent.TrunkAvailability(0, false, "ARI down"), T0);
+        pacer.Next = 10;
+        engine.Tick(T0.AddSeconds(1));
+        Assert.Empty(control.Originated);
+        engine.Handle(EngineEvent.TrunkAvailability(0, true, "ARI back"), T0.AddSeconds(30));
+        pacer.Next = 10;
+        engine.Tick(T0.AddSeconds(31));
+        Assert.Equal(2, control.Originated.Count); // one per ready agent at first, not the pacer's 10
+        pacer.Next = 10;
+        engine.Tick(T0.AddSeconds(30 + engine.RecoveryRampSeconds));
+        Assert.Equal(12, control.Originated.Count);
+    }
+
+    [Fact]
+    public void EndAll_closes_every_open_attempt_at_stop()
+    {
+        var log = new OutboxLog();
+        var (engine, control, pacer, _) = Make.Engine(1, Enumerable.Range(1, 3).Select(i => Make.Lead(i)), log: log);
+        engine.Handle(EngineEvent.Login(0), T0);
+        pacer.Next = 3;
+        engine.Tick(T0);
+        engine.Handle(EngineEvent.Stored(log.Placed[0].Id), T0);
+        engine.Handle(EngineEvent.Stored(log.Placed[1].Id), T0);
+        engine.Handle(EngineEvent.Answered(log.Placed[0].Id, true), T0.AddSeconds(3));
+        engine.Halt(T0.AddSeconds(4));
+        engine.EndAll(T0.AddSeconds(5));
+        Assert.Empty(engine.LiveCalls);
+        Assert.Equal(3, log.Finished.Count);
+        Assert.Equal([CallOutcome.Human, CallOutcome.NoAnswer, CallOutcome.Congestion], log.Placed.Select(c => c.Outcome));
+        Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[0]);
+    }
+
+    [Fact]
+    public void A_call_adopted_after_a_restart_goes_on_with_its_agent_and_closes_normally()
+    {
+        var log = new OutboxLog();
+        var (engine, control, _, _) = Make.Engine(2, [], log: log);
+        var lead = Make.Lead(7);
+        lead.Attempts = 2;
+        var freeBefore = engine.State.FreeChannels;
+        var call = engine.AdoptCall(5000, lead, attempt: 2, trunk: 0, placedAt: T0.AddSeconds(-60), answeredAt: T0.AddSeconds(-50), agent: 1, T0);
+        engine.Handle(EngineEvent.Login(0), T0); // the other agent's line, still in its bridge: logged in again at once
+        Assert.Equal(AgentState.Talking, engine.State.AgentStates[1]);
+        Assert.Equal(AgentState.Ready, engine.State.AgentStates[0]);
+        Assert.Equal(freeBefore - 1, engine.State.FreeChannels);
+        Assert.Equal(0, engine.Stats.CallsPlaced); // counted by the engine that placed it
+        engine.Handle(EngineEvent.Ended(5000), T0.AddSeconds(30));
+        Assert.Equal(CallOutcome.Human, call.Outcome);
+        Assert.Equal(80, call.TalkSeconds, 6);
+        Assert.Equal([call], log.Finished);
+        Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[1]);
+        Assert.Equal(freeBefore, engine.State.FreeChannels);
+        Assert.Empty(control.Log);
+    }
+
+    /// <summary>An attempt log that queues like the store outbox: the test says when rows are stored and whether it accepts more.</summary>
+    private sealed class OutboxLog : IAttemptLog
+    {
+        public List<Call> Placed { get; } = [];
+        public List<Call> Finished { get; } = [];
+        public bool Deferred => true;
+        public bool Accepting { get; set; } = true;
+        void IAttemptLog.Placed(Call call) => Placed.Add(call);
+        void IAttemptLog.Finished(Call call) => Finished.Add(call);
+    }
+}

@@ -1,0 +1,222 @@
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Dialer.Core.Text;
+
+namespace Dialer.Core.Tests;
+
+/// <summary>The supervised loop (EngineHost) and the store outbox, in real time with short bounds.</summary>
+public class HostTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    /// <summary>A lead source whose next lead throws while <see cref="Throwing"/> (a database gone away on the loop).</summary>
+    private sealed class ThrowingLeads(IEnumerable<Lead> leads) : ILeadSource
+    {
+        private readonly Queue<Lead> _q = new(leads);
+        public volatile bool Throwing;
+        public Lead? Next(DateTime utcNow) => Throwing ? throw new InvalidOperationException("57P01: terminating connection for +8613800001234") : _q.TryDequeue(out var l) ? l : null;
+        public void Release(Lead lead, DateTime utcNow) => _q.Enqueue(lead);
+        public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow) { }
+    }
+
+    private static (EngineHost Host, DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, ThrowingLeads Leads) Host(int agents, int leads, TimeProvider? time = null, List<string>? log = null)
+    {
+        var control = new RecordingControl();
+        var pacer = new ScriptedPacer();
+        var source = new ThrowingLeads(Enumerable.Range(1, leads).Select(i => Make.Lead(i)));
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = new CampaignConfig { TimeZone = TimeZoneInfo.Utc, WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue },
+            Agents = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"a{i}", Skills = new SkillSet() }).ToList(),
+            Trunks = [Make.Trunk("t1")], Pacer = pacer, Control = control, Leads = source, Predictor = new FixedPredictor(0.3f),
+        }, (time ?? TimeProvider.System).GetUtcNow().UtcDateTime);
+        var host = new EngineHost(engine, time ?? TimeProvider.System) { Log = log is null ? null : m => { lock (log) log.Add(m); } };
+        return (host, engine, control, pacer, source);
+    }
+
+    [Fact]
+    public async Task A_throwing_lead_source_is_counted_and_masked_then_faults_the_engine_which_stops_dialing_rescues_callees_and_fails_queries()
+    {
+        var log = new List<string>();
+        var (host, engine, control, pacer, leads) = Host(agents: 1, leads: 5, log: log);
+        using var cts = new CancellationTokenSource();
+        var loop = Task.Run(() => host.RunAsync(cts.Token));
+        await host.PostAsync(EngineEvent.Login(0));
+        pacer.Next = 2;
+        await host.QueryAsync(e => 0);
+        await Until(() => control.Originated.Count == 2);
+        var (talking, waiting) = (control.Originated[0], control.Originated[1]);
+        await host.PostAsync(EngineEvent.Answered(talking.Id, true));
+        await host.PostAsync(EngineEvent.Answered(waiting.Id, true));
+        Assert.Equal(CallPhase.Waiting, await host.QueryAsync(_ => waiting.Phase));
+
+        leads.Throwing = true;
+        pacer.Next = 1;
+        await host.PostAsync(EngineEvent.Pause(0, "x")); // one event whose placement throws
+        await Until(() => host.Failures == 1);
+        Assert.Equal(EngineStatus.Running, host.Status);
+        Assert.Equal(CallPhase.Waiting, await host.QueryAsync(_ => waiting.Phase)); // one failure: the loop goes on
+        Assert.DoesNotContain("8613800001234", host.LastFailure);
+        Assert.Contains("****1234", host.LastFailure);
+
+        for (var i = 2; i <= 3; i++)
+        {
+            pacer.Next = 1;
+            await host.PostAsync(EngineEvent.Ready(0));
+            await Until(() => host.Failures == i);
+        }
+        await Until(() => host.Status == EngineStatus.Faulted);
+        Assert.Contains($"safe-harbor {waiting.Id}", control.Log);
+        Assert.True(engine.Halted);
+        var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => host.QueryAsync(e => e.State.Now));
+        Assert.Contains("faulted", e.Message);
+        Assert.All(log, l => Assert.DoesNotContain("8613800001234", l));
+
+        // Still handling the ends, so the calls up close.
+        await host.PostAsync(EngineEvent.Ended(talking.Id));
+        await Until(() => talking.Phase == CallPhase.Ended);
+        cts.Cancel();
+        await loop;
+    }
+
+    [Fact]
+    public async Task Queries_never_wait_forever_once_the_loop_stopped()
+    {
+        var (host, _, _, _, _) = Host(agents: 1, leads: 0);
+        using var cts = new CancellationTokenSource();
+        var loop = Task.Run(() => host.RunAsync(cts.Token));
+        Assert.Equal(0, await host.QueryAsync(e => e.State.Count(AgentState.Ready)));
+        cts.Cancel();
+        await loop.WaitAsync(Bound);
+        Assert.Equal(EngineStatus.Stopped, host.Status);
+        await Assert.ThrowsAsync<EngineUnavailableException>(() => host.QueryAsync(e => 0).WaitAsync(Bound));
+        await host.PostAsync(EngineEvent.Login(0)); // an event after stop is dropped, not an error
+    }
+
+    /// <summary>A wall clock that steps back by a second whenever asked; the monotonic timestamp runs on.</summary>
+    private sealed class SteppingBackClock : TimeProvider
+    {
+        private DateTimeOffset _wall = DateTimeOffset.UtcNow;
+        public override DateTimeOffset GetUtcNow() => _wall = _wall.AddSeconds(-1);
+    }
+
+    [Fact]
+    public async Task A_wall_clock_stepping_back_never_reaches_the_engine()
+    {
+        var (host, engine, control, pacer, _) = Host(agents: 1, leads: 3, time: new SteppingBackClock());
+        using var cts = new CancellationTokenSource();
+        var loop = Task.Run(() => host.RunAsync(cts.Token));
+        await host.PostAsync(EngineEvent.Login(0));
+        pacer.Next = 1;
+        var t1 = await host.QueryAsync(e => e.State.Now);
+        await Task.Delay(50);
+        await host.PostAsync(EngineEvent.Pause(0, "x"));
+        var t2 = await host.QueryAsync(e => e.State.Now);
+        Assert.True(t2 > t1);
+        Assert.Equal(0, host.Failures);
+        Assert.Single(control.Originated);
+        cts.Cancel();
+        await loop;
+    }
+
+    /// <summary>An attempt log standing in for the database: fails, or stalls, while told to.</summary>
+    private sealed class FlakyStore : IAttemptLog
+    {
+        public readonly List<long> Rows = [];
+        public volatile int FailNext;
+        public volatile int StallMs;
+        public void Placed(Call call)
+        {
+            if (StallMs > 0) Thread.Sleep(StallMs);
+            if (FailNext > 0 && FailNext-- > 0) throw new InvalidOperationException("57P01: terminating connection due to administrator command");
+            lock (Rows) Rows.Add(call.Id);
+        }
+        public void Finished(Call call) { }
+    }
+
+    private sealed class RecordingPost
+    {
+        public readonly List<long> Stored = [];
+        public ValueTask Post(EngineEvent e)
+        {
+            lock (Stored) Stored.Add(e.CallId);
+            return default;
+        }
+    }
+
+    private static Call CallOf(long id) => new() { Id = id, Lead = Make.Lead(id), Attempt = 1, Trunk = 0, PlacedAt = Make.T0, PLive = 0.3f };
+
+    [Fact]
+    public async Task The_outbox_retries_a_restarted_database_holds_placement_meanwhile_and_reports_each_row_stored_once_in_order()
+    {
+        var store = new FlakyStore { FailNext = 3 };
+        var post = new RecordingPost();
+        var outbox = new StoreOutbox(new ThrowingLeads([]), store, post.Post, TimeProvider.System) { MaxLag = TimeSpan.FromMilliseconds(50) };
+        outbox.Start();
+        IAttemptLog log = outbox;
+        for (var i = 1; i <= 5; i++) log.Placed(CallOf(i));
+        await Until(() => outbox.WriteFailures >= 1);
+        Assert.False(log.Accepting);
+        await Until(() => post.Stored.Count == 5);
+        Assert.True(log.Accepting);
+        Assert.Equal([1, 2, 3, 4, 5], store.Rows);
+        Assert.Equal([1, 2, 3, 4, 5], post.Stored);
+        Assert.Equal(0, await outbox.StopAsync(Bound));
+    }
+
+    [Fact]
+    public async Task A_stalled_database_stops_new_placements_without_blocking_the_loop_and_they_resume_by_themselves()
+    {
+        var store = new FlakyStore { StallMs = 1500 };
+        var post = new RecordingPost();
+        var outbox = new StoreOutbox(new ThrowingLeads([]), store, post.Post, TimeProvider.System) { MaxLag = TimeSpan.FromMilliseconds(100) };
+        outbox.Start();
+        IAttemptLog log = outbox;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        log.Placed(CallOf(1));
+        Assert.True(sw.ElapsedMilliseconds < 100); // the engine's call returns at once
+        await Task.Delay(300);
+        Assert.False(log.Accepting);
+        store.StallMs = 0;
+        await Until(() => post.Stored.Count == 1);
+        Assert.True(log.Accepting);
+        await outbox.StopAsync(Bound);
+    }
+
+    [Fact]
+    public async Task The_outbox_prefetches_leads_off_the_loop_and_hands_them_back_at_stop()
+    {
+        var leads = new ThrowingLeads(Enumerable.Range(1, 10).Select(i => Make.Lead(i)));
+        var outbox = new StoreOutbox(leads, new FlakyStore(), new RecordingPost().Post, TimeProvider.System) { Prefetch = 4 };
+        ILeadSource source = outbox;
+        Assert.Null(source.Next(Make.T0)); // nothing yet, and no blocking
+        outbox.Start();
+        await Until(() => outbox.Prefetched == 4);
+        Assert.Equal(1, source.Next(Make.T0)!.Id);
+        await outbox.StopAsync(Bound);
+        Assert.Equal(0, outbox.Prefetched);
+        var back = new List<long>();
+        while (leads.Next(Make.T0) is { } l) back.Add(l.Id);
+        Assert.Equal(9, back.Count); // the 3 prefetched went back, and 6 were never taken
+    }
+
+    [Fact]
+    public void Numbers_are_masked_but_short_ids_and_words_are_not()
+    {
+        Assert.Equal("call ******0123: POST /channels?endpoint=PJSIP/+*******1234@carrier-a failed (lead 42)",
+            Redact.Numbers("call 1000000123: POST /channels?endpoint=PJSIP/+86138001234@carrier-a failed (lead 42)"));
+        Assert.Equal("id ***** **** 0190", Redact.Numbers("id 11010 1990 0190"));
+        Assert.Equal("nothing here 123456", Redact.Numbers("nothing here 123456"));
+    }
+
+    private static async Task Until(Func<bool> done)
+    {
+        var until = DateTime.UtcNow + Bound;
+        while (!done())
+        {
+            if (DateTime.UtcNow > until) Assert.Fail("timed out");
+            await Task.Delay(5);
+        }
+    }
+}

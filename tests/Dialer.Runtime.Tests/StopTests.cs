@@ -1,0 +1,73 @@
+using System.Security.Cryptography;
+using Dapper;
+using Dialer.Emulator;
+using Dialer.Runtime;
+using Dialer.Store;
+
+namespace Dialer.Runtime.Tests;
+
+/// <summary>`dialer run` on the ARI emulator and SQLite: what a stop leaves behind.</summary>
+public sealed class StopTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dialer-runtime-").FullName;
+    private string Db => $"sqlite:{Path.Combine(_dir, "run.db")}";
+
+    /// <summary>
+    /// 10 agents, a 15:1 ratio: ~10 customers talking (+7…: human, talks until hung up) and 100+ calls ringing (+1802…:
+    /// rings until the time-out) when the stop comes.
+    /// </summary>
+    private string Config(Uri ari)
+    {
+        var leads = new List<string> { "phone,region,timezone" };
+        for (var i = 0; i < 20; i++) leads.Add($"+7916555{i:D4},RU,UTC");
+        for (var i = 0; i < 300; i++) leads.Add($"+1802555{i:D4},US,UTC");
+        File.WriteAllLines(Path.Combine(_dir, "leads.csv"), leads);
+        var agents = string.Join("\n", Enumerable.Range(1, 10).Select(i => $"  - {{id: agent{i}}}"));
+        var file = Path.Combine(_dir, "run.yaml");
+        File.WriteAllText(file, $$"""
+            name: stop
+            timezone: UTC
+            pacer: "ratio:15"
+            campaign: {window: {start: "00:00", end: "24:00"}, ring_timeout_seconds: 120}
+            trunks:
+              - {name: carrier-a, channels: 400, calls_per_second: 200, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
+            agents:
+            {{agents}}
+            db: "{{Db}}"
+            pii_key: "{{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}}"
+            node: stop-node
+            leads: leads.csv
+            ari:
+              servers: [{id: pbx1, url: "{{ari}}", user: dialer, password: dialer}]
+            """);
+        return file;
+    }
+
+    [Fact]
+    public async Task Stop_with_100_plus_calls_up_hangs_up_everything_and_closes_every_attempt_and_lease()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        var config = RunConfig.Load(Config(emu.BaseUri));
+        var output = TextWriter.Synchronized(new StringWriter());
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var run = AriRunner.RunAsync(config, output, TimeSpan.FromSeconds(1), cts.Token);
+        var until = DateTime.UtcNow.AddSeconds(40);
+        while (emu.ActiveChannels < 120 && !run.IsCompleted && DateTime.UtcNow < until) await Task.Delay(50);
+        Assert.True(emu.ActiveChannels >= 120, $"only {emu.ActiveChannels} channels up: {output}");
+        await cts.CancelAsync();
+        await run.WaitAsync(CampaignEngine.StopTimeout);
+
+        Assert.Equal(0, emu.ActiveChannels); // every call and agent line hung up
+        using var db = StoreDb.Open(Db);
+        using var c = db.Connect();
+        var (attempts, open, noOutcome) = c.QuerySingle<(long, long, long)>(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN ended_at IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END), 0) FROM attempts");
+        Assert.True(attempts >= 110, $"{attempts} attempts");
+        Assert.Equal(0, open);
+        Assert.Equal(0, noOutcome);
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
+        Assert.True(c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE outcome = 'human'") >= 5);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
