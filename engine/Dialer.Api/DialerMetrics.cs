@@ -107,7 +107,7 @@ public sealed class DialerMetrics
         timeout.CancelAfter(_timeout);
         try { return await host.QueryAsync(Snapshot.Read, timeout.Token); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return null; } // a stalled loop must not stall the scrape
-        catch (ChannelClosedException) { return null; } // the engine was stopped between listing and reading
+        catch (Exception e) when (e is ChannelClosedException or EngineUnavailableException) { return null; } // stopped or faulted between listing and reading
     }
 
     private void Publish(string campaign, CampaignSeries series, Snapshot s)

@@ -203,10 +203,10 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
         }
         catch (Exception e)
         {
-            Interlocked.Increment(ref _writeFailures);
             if (!_failing) Log?.Invoke(Redact.Numbers($"store: writing failed, new calls held until it recovers: {e.GetType().Name}: {e.Message}"));
             LastError = Redact.Numbers(e.Message);
-            _failing = true;
+            _failing = true; // before the count: whoever sees the failure counted sees placement held
+            Interlocked.Increment(ref _writeFailures);
             ok = false;
             if (Batch is not null)
             {
