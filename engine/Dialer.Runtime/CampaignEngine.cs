@@ -81,6 +81,8 @@ public sealed class CampaignEngine : IRunningEngine
                 Campaign = config, Agents = telephony.Agents, Trunks = telephony.Trunks, Pacer = pacer, Control = driver,
                 Leads = outbox, Predictor = new RateTable(perRegionHour: true), Log = outbox, FirstCallId = attempts.ReserveCallIds(), Owner = owner,
             }, DateTime.UtcNow);
+            // The cap's budget is the campaign's: today's and the 30 days' live answers and abandons go on from the store.
+            engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);
             host = new EngineHost(engine, TimeProvider.System) { Log = log };
             var run = new CampaignEngine(engine, host, driver, servers, attempts, outbox, reconciled, log);
             try
