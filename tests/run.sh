@@ -18,7 +18,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 dotnet test Dialer.sln -c Release 2>&1 | tee "$log" || status=$?
 # One closing line for the whole solution, summed over the test projects.
-awk '/(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+/ {
+awk '/(Passed|Failed|Skipped)! +- +Failed: +[0-9]+, +Passed: +[0-9]+/ {
        gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit $status
