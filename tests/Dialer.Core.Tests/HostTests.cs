@@ -185,6 +185,19 @@ public class HostTests
     }
 
     [Fact]
+    public async Task A_stop_with_a_slow_database_ends_at_its_deadline_and_reports_what_is_unwritten()
+    {
+        var store = new FlakyStore { StallMs = 100 };
+        var outbox = new StoreOutbox(new ThrowingLeads([]), store, new RecordingPost().Post, TimeProvider.System) { BatchSize = 5 };
+        outbox.Start();
+        IAttemptLog log = outbox;
+        for (var i = 1; i <= 100; i++) log.Placed(CallOf(i)); // 10 s of writing
+        var unwritten = await outbox.StopAsync(TimeSpan.FromMilliseconds(300));
+        Assert.InRange(unwritten, 1, 99);
+        lock (store.Rows) Assert.Equal(100 - unwritten, store.Rows.Count);
+    }
+
+    [Fact]
     public async Task The_outbox_prefetches_leads_off_the_loop_and_hands_them_back_at_stop()
     {
         var leads = new ThrowingLeads(Enumerable.Range(1, 10).Select(i => Make.Lead(i)));

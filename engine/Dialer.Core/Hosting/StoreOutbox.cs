@@ -152,6 +152,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                     continue;
                 }
                 backoff = TimeSpan.FromMilliseconds(50);
+                // A slow store may still be writing at the stop deadline: what is left is reported, not waited for.
+                if (stopping && Stopwatch.GetTimestamp() > _stopDeadline) break;
                 if (!_ops.IsEmpty) continue;
                 if (stopping) break;
                 Refill();
