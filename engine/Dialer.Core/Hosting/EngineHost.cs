@@ -62,6 +62,11 @@ public sealed class EngineHost
     public TimeSpan FaultWindow { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Where failures are told (already masked).</summary>
     public Action<string>? Log { get; init; }
+    /// <summary>
+    /// Told, on the loop, how long the engine took on each event (its kind) or tick (null): the loop's own time, for load
+    /// runs. It runs on the hot path, so it must be quick and allocate nothing; null (the default) costs nothing.
+    /// </summary>
+    public Action<EventKind?, TimeSpan>? Handled { get; init; }
     /// <summary>Raised on the loop when the status changes (to faulted or stopped), with the reason.</summary>
     public event Action<EngineStatus, string?>? StatusChanged;
 
@@ -141,6 +146,8 @@ public sealed class EngineHost
     /// <summary>One event (or, with null, a tick) on the engine; a throw is counted and may fault the host, never ends the loop.</summary>
     private void Guard(EngineEvent? e)
     {
+        var handled = Handled;
+        var started = handled is null ? 0 : _time.GetTimestamp();
         try
         {
             if (e is { } ev) _engine.Handle(ev, Now);
@@ -150,6 +157,7 @@ public sealed class EngineHost
         {
             Failed(e is { } ev ? $"handling {ev.Kind}" : "pacing", ex);
         }
+        handled?.Invoke(e?.Kind, _time.GetElapsedTime(started));
     }
 
     private void Failed(string what, Exception ex)
