@@ -49,6 +49,7 @@ public static class DialerApi
         builder.Services.AddSingleton(new EventHub(Json));
         var registry = new EngineRegistry(engines?.Invoke(db));
         builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db)));
         // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
@@ -58,28 +59,37 @@ public static class DialerApi
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStopping.Register(() => registry.StopAllAsync().GetAwaiter().GetResult()); // hang up before the process goes
+        var feed = app.Services.GetRequiredService<LiveFeed>();
+        app.Lifetime.ApplicationStarted.Register(feed.Start);
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            feed.DisposeAsync().AsTask().GetAwaiter().GetResult(); // no more reads of engines that are about to go
+            registry.StopAllAsync().GetAwaiter().GetResult(); // hang up before the process goes
+        });
         app.Lifetime.ApplicationStopped.Register(db.Dispose);
         app.UseStatusCodePages();
-        app.Use(RequireApiKey(options));
+        var dashboard = new Dashboard(new KeyRing(options.ApiKeys));
+        app.Use(RequireApiKey(options, dashboard));
+        dashboard.Map(app, feed);
         Map(app, db, options);
         DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>());
         return app;
     }
 
-    private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options)
+    private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options, Dashboard dashboard)
     {
         var api = new KeyRing(options.ApiKeys);
         var scrape = new KeyRing(options.ApiKeys.Concat(options.MetricsKeys)); // a metrics key opens /metrics and nothing else
         return async (ctx, next) =>
         {
-            if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json") { await next(ctx); return; }
+            if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json" || Dashboard.Public.Contains(ctx.Request.Path.Value ?? "")) { await next(ctx); return; }
             var metrics = ctx.Request.Path == DialerMetrics.Path;
             var given = ctx.Request.Headers[KeyHeader].ToString();
+            if (given.Length == 0 && dashboard.SignedIn(ctx.Request)) { await next(ctx); return; } // the dashboard's session cookie stands for the key
             if (given.Length == 0 && metrics) given = DialerMetrics.BearerToken(ctx.Request); // Prometheus's `authorization:` scrape setting
             if (given.Length == 0)
             {
-                await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header").ExecuteAsync(ctx);
+                await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header (or sign in at /)").ExecuteAsync(ctx);
                 return;
             }
             if (!(metrics ? scrape : api).Accepts(given))
@@ -174,6 +184,9 @@ public static class DialerApi
         var campaigns = new Campaigns(db);
         var hub = app.Services.GetRequiredService<EventHub>();
         var engines = app.Services.GetRequiredService<EngineRegistry>();
+        var feed = app.Services.GetRequiredService<LiveFeed>();
+        // A campaign's state changed: the stream hears of it and the dashboard's campaign list is read again.
+        void CampaignEvent(object data) { feed.CampaignsChanged(); hub.Publish("campaign", data); }
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
         app.MapGet("/openapi.json", () => Results.Stream(typeof(DialerApi).Assembly.GetManifestResourceStream("openapi.json")!, "application/json"));
@@ -197,7 +210,7 @@ public static class DialerApi
             if (errors.Count > 0) return Invalid(errors.ToDictionary(kv => "settings." + kv.Key, kv => kv.Value));
             if (campaigns.Find(body.Name) is not null) return Results.Problem(statusCode: 409, title: "conflict", detail: $"campaign '{body.Name}' already exists");
             var created = campaigns.Create(body.Name, settings, DateTime.UtcNow);
-            hub.Publish("campaign", new { campaign = created.Name, status = "stopped" });
+            CampaignEvent(new { campaign = created.Name, status = "stopped" });
             return Results.Created($"/campaigns/{Uri.EscapeDataString(created.Name)}", created); // a header carries ASCII only
         });
         app.MapGet("/campaigns/{name}", (string name) => campaigns.Find(name) is { } c ? Results.Ok(c) : NotFound($"campaign '{name}'"));
@@ -235,7 +248,7 @@ public static class DialerApi
                         return Results.Problem(statusCode: 502, title: "engine did not start", detail: Core.Text.Redact.Numbers(e.Message));
                     }
                 if (status == CampaignStatus.Stopped) await engines.StopAsync(name);
-                hub.Publish("campaign", new { campaign = name, status = status.ToString().ToLowerInvariant() });
+                CampaignEvent(new { campaign = name, status = status.ToString().ToLowerInvariant() });
                 return Results.Ok(campaigns.Get(c.Id));
             });
         app.MapGet("/campaigns/{name}/stats", async (string name) =>

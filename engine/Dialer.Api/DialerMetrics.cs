@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Hosting;
@@ -81,7 +80,7 @@ public sealed class DialerMetrics
             var running = _engines.All.ToList();
             foreach (var (name, series) in _campaigns.ToList())
                 if (!running.Any(r => r.Key == name && ReferenceEquals(r.Value, series.Host))) Forget(name); // stopped, or restarted
-            var snapshots = await Task.WhenAll(running.Select(r => ReadAsync(r.Value, ct)));
+            var snapshots = await Task.WhenAll(running.Select(r => EngineSnapshot.TryReadAsync(r.Value, _timeout, ct)));
             for (var i = 0; i < running.Count; i++)
             {
                 var (name, host) = running[i];
@@ -100,17 +99,7 @@ public sealed class DialerMetrics
         finally { _gate.Release(); }
     }
 
-    /// <summary>One query on the engine's loop; null when it did not answer in time or stopped meanwhile.</summary>
-    private async Task<Snapshot?> ReadAsync(EngineHost host, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_timeout);
-        try { return await host.QueryAsync(Snapshot.Read, timeout.Token); }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return null; } // a stalled loop must not stall the scrape
-        catch (Exception e) when (e is ChannelClosedException or EngineUnavailableException) { return null; } // stopped or faulted between listing and reading
-    }
-
-    private void Publish(string campaign, CampaignSeries series, Snapshot s)
+    private void Publish(string campaign, CampaignSeries series, EngineSnapshot s)
     {
         foreach (var t in s.Trunks)
         {
@@ -157,29 +146,6 @@ public sealed class DialerMetrics
         {
             Children.Add(child);
             return child;
-        }
-    }
-
-    private sealed record TrunkRead(string Name, long Placed, long Live, long Machine, long Abandoned, int InUse, int Channels, bool Available, int[] ByPhase);
-
-    /// <summary>What a scrape needs from one engine, copied on its loop.</summary>
-    private sealed record Snapshot(TrunkRead[] Trunks, int[] Agents, double AbandonRateToday, double AbandonRate30, double AbandonCap, double DialLevel, long[] AnswerToAgentMs)
-    {
-        public static Snapshot Read(DialerEngine e)
-        {
-            var stats = e.Stats;
-            var byPhase = new int[e.Trunks.Count][];
-            for (var t = 0; t < byPhase.Length; t++) byPhase[t] = new int[(int)CallPhase.Ended];
-            foreach (var call in e.LiveCalls)
-                if (call.Phase != CallPhase.Ended) byPhase[call.Trunk][(int)call.Phase]++;
-            var trunks = new TrunkRead[byPhase.Length];
-            for (var t = 0; t < trunks.Length; t++)
-                trunks[t] = new TrunkRead(e.Trunks[t].Name, stats.TrunkPlaced[t], stats.TrunkLive[t], stats.TrunkMachine[t], stats.TrunkAbandoned[t],
-                    e.Trunks.InUse(t), e.Trunks[t].Channels, e.Trunks.IsAvailable(t), byPhase[t]);
-            var agents = new int[AgentStateNames.Length];
-            for (var a = 0; a < agents.Length; a++) agents[a] = e.State.Count((AgentState)a);
-            var ledger = e.State.Ledger;
-            return new Snapshot(trunks, agents, ledger.RateToday, ledger.Rate30, e.State.Config.AbandonCap, e.State.DialLevel, (long[])stats.AnswerToAgentMs.Clone());
         }
     }
 }
