@@ -43,6 +43,8 @@ public static class DialerApi
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
         builder.Services.AddProblemDetails();
+        // A query or route value that does not bind (limit=abc) throws, so that NameBindingFailures can say which one.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         var db = StoreDb.Open(options.Db);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(db);
@@ -50,6 +52,8 @@ public static class DialerApi
         var registry = new EngineRegistry(engines?.Invoke(db));
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db)));
+        builder.Services.AddSingleton(sp => new Webhooks(options.Webhooks, sp.GetRequiredService<EventHub>()));
+        builder.Services.AddSingleton(sp => new CallPhaseFeed(sp.GetRequiredService<EventHub>()));
         // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
@@ -60,20 +64,34 @@ public static class DialerApi
 
         var app = builder.Build();
         var feed = app.Services.GetRequiredService<LiveFeed>();
+        var webhooks = app.Services.GetRequiredService<Webhooks>();
         app.Lifetime.ApplicationStarted.Register(feed.Start);
         app.Lifetime.ApplicationStopping.Register(() =>
         {
             feed.DisposeAsync().AsTask().GetAwaiter().GetResult(); // no more reads of engines that are about to go
             registry.StopAllAsync().GetAwaiter().GetResult(); // hang up before the process goes
         });
+        app.Lifetime.ApplicationStopped.Register(() => webhooks.DisposeAsync().AsTask().GetAwaiter().GetResult()); // after the stops' last events
         app.Lifetime.ApplicationStopped.Register(db.Dispose);
         app.UseStatusCodePages();
+        app.Use(NameBindingFailures);
         var dashboard = new Dashboard(new KeyRing(options.ApiKeys));
         app.Use(RequireApiKey(options, dashboard));
         dashboard.Map(app, feed);
         Map(app, db, options);
-        DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>());
+        DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>(), webhooks);
         return app;
+    }
+
+    /// <summary>A value that did not bind becomes the usual one-line 400 naming the parameter (never the framework's message or a stack).</summary>
+    private static async Task NameBindingFailures(HttpContext ctx, RequestDelegate next)
+    {
+        try { await next(ctx); }
+        catch (BadHttpRequestException e) when (e.StatusCode == 400 && !ctx.Response.HasStarted)
+        {
+            var name = System.Text.RegularExpressions.Regex.Match(e.Message, "parameter \"(?:[^\"]*\\s)?(\\w+)\" from") is { Success: true } m ? m.Groups[1].Value : "request";
+            await Invalid(name, name == "request" ? Bounded(e.Message) : "is not a value of the right type (a whole number, or the form the parameter documents)").ExecuteAsync(ctx);
+        }
     }
 
     private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options, Dashboard dashboard)
@@ -185,8 +203,18 @@ public static class DialerApi
         var hub = app.Services.GetRequiredService<EventHub>();
         var engines = app.Services.GetRequiredService<EngineRegistry>();
         var feed = app.Services.GetRequiredService<LiveFeed>();
+        var phases = app.Services.GetRequiredService<CallPhaseFeed>();
         // A campaign's state changed: the stream hears of it and the dashboard's campaign list is read again.
         void CampaignEvent(object data) { feed.CampaignsChanged(); hub.Publish("campaign", data); }
+        var audit = new AuditLog(db);
+        var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent);
+        var trunks = new TrunkNames();
+        feed.Sampled += (name, s, status) =>
+        {
+            if (s is not null) trunks.Learn(name, s);
+            alerts.Evaluate(name, s, status);
+        };
+        feed.Alerts = () => alerts.Recent;
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
         app.MapGet("/openapi.json", () => Results.Stream(typeof(DialerApi).Assembly.GetManifestResourceStream("openapi.json")!, "application/json"));
@@ -241,13 +269,19 @@ public static class DialerApi
                 if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
                 campaigns.SetStatus(c.Id, status, DateTime.UtcNow);
                 if (status == CampaignStatus.Running)
-                    try { await engines.StartAsync(name, hub.CallEvents(name), ct); }
+                    try
+                    {
+                        if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
+                            // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
+                            try { await started.QueryAsync(e => e.PhaseChanged = phases.For(name), ct); }
+                            catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
+                    }
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
                     {
                         campaigns.SetStatus(c.Id, CampaignStatus.Stopped, DateTime.UtcNow);
                         return Results.Problem(statusCode: 502, title: "engine did not start", detail: Core.Text.Redact.Numbers(e.Message));
                     }
-                if (status == CampaignStatus.Stopped) await engines.StopAsync(name);
+                if (status == CampaignStatus.Stopped && await engines.StopAsync(name)) alerts.Forget(name);
                 CampaignEvent(new { campaign = name, status = status.ToString().ToLowerInvariant() });
                 return Results.Ok(campaigns.Get(c.Id));
             });
@@ -265,6 +299,8 @@ public static class DialerApi
 
         engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
         MapLeads(app, db, options, campaigns);
+        CallRecords.Map(app, db, options, campaigns, trunks, hub, CampaignEvent, engines, audit);
+        Reports.Map(app, db, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
     }

@@ -18,6 +18,9 @@ public sealed record EngineSnapshot(
     int Ringing, int Waiting, TrunkSnapshot[] Trunks, int[] Agents, AgentSnapshot[] Seats,
     double AbandonRateToday, double AbandonRate30, double AbandonCap, double DialLevel, long[] AnswerToAgentMs)
 {
+    /// <summary>The host's step times (pacing ticks [0], events [1]) in power-of-two microsecond bins, copied on the loop.</summary>
+    public long[][] StepMicros { get; init; } = [];
+
     /// <summary>Calls a person (or machine) is on now, across trunks: by phase, <see cref="CallPhase"/> order.</summary>
     public int CallsIn(CallPhase phase) => Trunks.Sum(t => t.ByPhase[(int)phase]);
 
@@ -32,7 +35,7 @@ public sealed record EngineSnapshot(
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
-        try { return await host.QueryAsync(Read, limit.Token); }
+        try { return await host.QueryAsync(e => Read(e) with { StepMicros = [.. host.StepMicros.Select(b => (long[])b.Clone())] }, limit.Token); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return null; }
         catch (Exception e) when (e is System.Threading.Channels.ChannelClosedException or Core.Hosting.EngineUnavailableException) { return null; }
     }

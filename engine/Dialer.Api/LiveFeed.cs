@@ -60,10 +60,14 @@ public sealed class LiveFeed : IAsyncDisposable
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 
+    /// <summary>The recent alerts, for a freshly opened dashboard.</summary>
+    public Func<IReadOnlyList<AlertEvent>> Alerts { get; set; } = () => [];
+
     /// <summary>Everything a freshly opened dashboard needs, from memory.</summary>
     public object State() => new
     {
         campaigns = _list,
+        alerts = Alerts(),
         live = _last,
         history = _history.ToDictionary(kv => kv.Key, kv => { lock (kv.Value) return kv.Value.ToArray(); }),
         last_event_id = _hub.LastId,

@@ -104,4 +104,23 @@ public sealed class DashboardTests
         Assert.Equal(HttpStatusCode.NoContent, (await anonymous.PostAsync("/logout", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/dashboard/state")).StatusCode);
     }
+
+    [ChromiumFact]
+    public async Task An_alert_raised_on_the_floor_shows_on_the_dashboard_with_the_action_it_took()
+    {
+        await using var floor = await AlertTests.Overdialing(new[] { new { kind = "abandon_near_cap", threshold = 0.5, actions = new[] { "pause_campaign" } } });
+        await using var browser = await Chromium.StartAsync(TimeSpan.FromSeconds(30));
+        await browser.Navigate(floor.BaseUri.ToString());
+        await browser.Until("!document.querySelector('#login').hidden", TimeSpan.FromSeconds(10), "the sign-in form");
+        await browser.Eval($"document.querySelector('#login input').value = '{Floor.Key}'; document.querySelector('#login').requestSubmit()");
+        const string card = "document.querySelector('article[data-campaign=\"renewals\"]')";
+        await browser.Until($"{card} && document.querySelector('#link').textContent === 'live'", TimeSpan.FromSeconds(10), "the card and the stream");
+        await browser.Eval($"{card}.querySelector('button[data-action=start]').click()");
+        const string alert = "document.querySelector('#alerts li[data-rule=\"abandon_near_cap\"]')";
+        await browser.Until($"{alert} && {alert}.textContent.includes('pause_campaign')", TimeSpan.FromSeconds(30), "the alert with its action on the page");
+        await browser.Until($"{card}.querySelector('.badge.status').textContent === 'paused'", TimeSpan.FromSeconds(10), "the campaign paused by the alert, on the page");
+        Assert.Contains("critical", (await browser.Eval($"{alert}.className"))!.GetValue<string>());
+        await browser.Screenshot(Path.Combine(Shots, "3-alert.png"));
+        Assert.Equal(HttpStatusCode.OK, (await floor.Http.PostAsync("/campaigns/renewals/stop", null)).StatusCode);
+    }
 }

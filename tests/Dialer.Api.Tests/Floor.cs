@@ -25,10 +25,11 @@ internal sealed class Floor : IAsyncDisposable
     public required Uri BaseUri { get; init; }
     public required HttpClient Http { get; init; }
     public required string Dir { get; init; }
+    public string Db => $"sqlite:{Path.Combine(Dir, "floor.db")}";
 
     /// <param name="leads">How many leads "renewals" gets (distinct South African mobiles).</param>
     /// <param name="settings">Campaign settings beyond the test defaults (open all day, UTC).</param>
-    public static async Task<Floor> StartAsync(int agents, int leads, EmulatorScenario scenario, object? settings = null)
+    public static async Task<Floor> StartAsync(int agents, int leads, EmulatorScenario scenario, object? settings = null, IReadOnlyList<WebhookTarget>? webhooks = null)
     {
         var emulator = await AriEmulator.StartAsync(scenario);
         var dir = Directory.CreateTempSubdirectory("dialer-floor-").FullName;
@@ -48,7 +49,7 @@ internal sealed class Floor : IAsyncDisposable
         var pii = Pii.FromConfig(PiiKey);
         var db = $"sqlite:{Path.Combine(dir, "floor.db")}";
         using (var store = StoreDb.Open(db)) Migrator.Migrate(store);
-        var options = new ApiOptions { Db = db, ApiKeys = [Key], Pii = pii };
+        var options = new ApiOptions { Db = db, ApiKeys = [Key], Pii = pii, Webhooks = webhooks ?? [] };
         var app = DialerApi.Build(options, b => b.WebHost.UseUrls("http://127.0.0.1:0"),
             store => new AriEngineLauncher(run.Telephony, store, pii, "floor-node", _ => { }) { ConnectTimeout = TimeSpan.FromSeconds(10) });
         await app.StartAsync();

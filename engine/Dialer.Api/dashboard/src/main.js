@@ -150,7 +150,7 @@ function addAlert(a) {
   const text = a.message || (a.rule_id ? `QA: ${a.rule_id} (${a.severity}) on attempt ${a.attempt_id}` : JSON.stringify(a));
   const li = el("li", { class: `${a.severity || "warning"} ${a.state || "raised"}`, "data-rule": a.rule || a.rule_id || "" },
     el("div", { class: "when" }, `${new Date(a.at || Date.now()).toLocaleTimeString()} ${a.campaign || ""} ${a.state === "cleared" ? "cleared" : ""}`),
-    el("div", {}, text), a.action_taken ? el("div", { class: "when" }, `action: ${a.action_taken}`) : "");
+    el("div", {}, text), a.actions_taken?.length ? el("div", { class: "when action" }, `action: ${a.actions_taken.join(", ")}`) : "");
   $("#alerts").prepend(li);
   while ($("#alerts").children.length > 100) $("#alerts").lastElementChild.remove();
 }
