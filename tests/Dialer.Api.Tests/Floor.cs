@@ -29,7 +29,8 @@ internal sealed class Floor : IAsyncDisposable
 
     /// <param name="leads">How many leads "renewals" gets (distinct South African mobiles).</param>
     /// <param name="settings">Campaign settings beyond the test defaults (open all day, UTC).</param>
-    public static async Task<Floor> StartAsync(int agents, int leads, EmulatorScenario scenario, object? settings = null, IReadOnlyList<WebhookTarget>? webhooks = null)
+    public static async Task<Floor> StartAsync(int agents, int leads, EmulatorScenario scenario, object? settings = null, IReadOnlyList<WebhookTarget>? webhooks = null,
+        int channels = 60, int callsPerSecond = 50)
     {
         var emulator = await AriEmulator.StartAsync(scenario);
         var dir = Directory.CreateTempSubdirectory("dialer-floor-").FullName;
@@ -38,7 +39,7 @@ internal sealed class Floor : IAsyncDisposable
         File.WriteAllText(runFile, $$"""
             timezone: UTC
             trunks:
-              - {name: carrier-a, channels: 60, calls_per_second: 50, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
+              - {name: carrier-a, channels: {{channels}}, calls_per_second: {{callsPerSecond}}, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
             agents:
             {{agentLines}}
             ari:

@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.TestHost;
 namespace Dialer.Api.Tests;
 
 /// <summary>Call records, dispositions, recordings, the DNC list, campaign delete and the floor's reports, over the API in memory.</summary>
-public sealed class RecordsTests : IAsyncLifetime
+public sealed partial class RecordsTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Key = "records-test-key-0123456789";
     private readonly string _dir = Directory.CreateTempSubdirectory("dialer-records-").FullName;
