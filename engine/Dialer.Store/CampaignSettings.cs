@@ -37,6 +37,8 @@ public sealed record CampaignSettings
     public double MaxDialLevel { get; init; } = 3.0;
     /// <summary>Tags the importer adds beside the file's own (see <see cref="TagRule"/>); the seed rules by default.</summary>
     public List<TagRule> TagRules { get; init; } = [.. LeadRules.Seed];
+    /// <summary>Alert rules and the actions they take (see <see cref="AlertRule"/>); the seed rules by default.</summary>
+    public List<AlertRule> Alerts { get; init; } = [.. AlertRule.Seed];
 
     /// <summary>Every invalid field, by its JSON name; empty when the settings are usable.</summary>
     public Dictionary<string, string> Validate()
@@ -68,6 +70,8 @@ public sealed record CampaignSettings
                 if (TagRules.FindIndex(r => r.Tag == TagRules[i].Tag) < i) errors[$"tag_rules[{i}].tag"] = $"'{TagRules[i].Tag}' is given by an earlier rule";
             }
         }
+        if (Alerts.Count > 32) errors["alerts"] = "at most 32 rules";
+        else for (var i = 0; i < Alerts.Count; i++) Alerts[i].Validate($"alerts[{i}]", errors);
         try { CreatePacer(0); }
         catch (ArgumentException e) { errors["pacer"] = e.Message; }
         return errors;
