@@ -242,7 +242,7 @@ public static class StoreCommands
         var profiles = new Command("profiles", "the shipped compliance profiles (a campaign names one in compliance_profile) with every rule and its source") { json };
         profiles.SetAction(parse =>
         {
-            var all = ComplianceProfiles.Names.Select(n => ComplianceProfiles.Get(n)!).ToList();
+            var all = Core.Compliance.ComplianceProfiles.Names.Select(n => Core.Compliance.ComplianceProfiles.Get(n)!).ToList();
             if (parse.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(all, CampaignSettings.Json)); return ExitCodes.Ok; }
             foreach (var p in all)
             {

@@ -14,4 +14,3 @@ INSERT INTO dnc_entries (phone_hash, source, reason, added_at, expires_at)
     SELECT phone_hash, CASE WHEN reason LIKE 'disposition %' THEN 'refusal' ELSE 'internal' END, reason, added_at, expires_at FROM dnc;
 DROP TABLE dnc;
 ALTER TABLE dnc_entries RENAME TO dnc;
-CREATE INDEX dnc_source ON dnc (source);

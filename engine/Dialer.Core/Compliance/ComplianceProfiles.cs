@@ -1,15 +1,22 @@
 using System.Text.Json;
-using Dialer.Core.Compliance;
+using System.Text.Json.Serialization;
 
-namespace Dialer.Store;
+namespace Dialer.Core.Compliance;
 
 /// <summary>
-/// The shipped compliance profiles (<c>compliance-profiles/*.json</c> in this assembly: cn-auto-renewal, cn-life,
-/// us-tsr), by id. A campaign names one in <c>compliance_profile</c> or gives its own in <c>custom_profile</c>.
+/// The shipped compliance profiles (<c>Compliance/profiles/*.json</c>, built into this assembly: cn-auto-renewal,
+/// cn-life, us-tsr), by id: one set for the store's campaigns and the simulator's scenarios. A campaign names one in
+/// <c>compliance_profile</c> or gives its own in <c>custom_profile</c>.
 /// </summary>
 public static class ComplianceProfiles
 {
     private static readonly Lazy<IReadOnlyDictionary<string, ComplianceProfile>> Shipped = new(Load);
+    /// <summary>The files' JSON: snake_case names, an unknown field is an error (the store's settings read profiles the same way).</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
     public static IReadOnlyList<string> Names => [.. Shipped.Value.Keys];
 
@@ -23,7 +30,7 @@ public static class ComplianceProfiles
         {
             using var s = asm.GetManifestResourceStream(name)!;
             // A shipped file that does not read or validate is a bug of this build: say which file and field.
-            var p = JsonSerializer.Deserialize<ComplianceProfile>(s, CampaignSettings.Json) ?? throw new InvalidOperationException($"{name}: empty");
+            var p = JsonSerializer.Deserialize<ComplianceProfile>(s, Json) ?? throw new InvalidOperationException($"{name}: empty");
             var errors = new Dictionary<string, string>();
             p.Validate("profile", errors);
             if (errors.Count > 0) throw new InvalidOperationException($"{name}: {string.Join("; ", errors.Select(e => $"{e.Key}: {e.Value}"))}");
