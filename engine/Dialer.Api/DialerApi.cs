@@ -423,7 +423,7 @@ public static class DialerApi
             var (body, error) = await ReadJson<DispositionBody>(req);
             if (error is not null) return error;
             if (string.IsNullOrWhiteSpace(body!.Code) || body.Code.Length > 40) return Invalid("code", "must be 1–40 characters");
-            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.DncDays, DateTime.UtcNow))
+            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.RefusalBlockDays(), DateTime.UtcNow))
                 return Invalid("lead_id", $"lead {body.LeadId} does not exist");
             hub.Publish("disposition", new { campaign = name, agent, lead_id = body.LeadId, code = body.Code });
             return Results.Created();
