@@ -73,7 +73,7 @@ public class ResilienceTests(ITestOutputHelper output)
     /// failure (congestion, retried), never as the callee's; calls move to carrier-b; carrier-a stays out while dead even
     /// though the calls still up on it keep returning frozen RTCP (polled every second), and comes back once it answers again.
     /// </summary>
-    [RealAsteriskFact(needsSippLogs: true, needsCarrierControl: true)]
+    [RealAsteriskFact(needsCarrierControl: true)]
     public async Task A_carrier_killed_mid_run_fails_over_blames_no_callee_and_stays_out_until_it_answers_again()
     {
         // Mostly busy (quick turnover, the breaker ignores busy), one in ten answers and talks 6 s (calls up for the frozen RTCP).
@@ -84,18 +84,13 @@ public class ResilienceTests(ITestOutputHelper output)
         await LiveRig.Until(() => rig.Attempts.AllPlaced.Count(p => p.Call.TrunkName == "carrier-a") >= 10
                                   && rig.Attempts.AllPlaced.Any(p => p.Call.TrunkName == "carrier-a" && p.Call.Phase == CallPhase.Connected),
             TimeSpan.FromSeconds(40), "calls on carrier-a, one of them talking");
-        var markB = SippLog.Mark("carrier-b");
         var killed = DateTime.UtcNow;
-        DateTime outOfService = default, firstOnB = default, restarted;
+        DateTime outOfService = default, restarted;
         try
         {
             await Lab.Sh(Lab.CarrierAKill!, TimeSpan.FromSeconds(5));
-            await LiveRig.Until(() =>
-            {
-                if (outOfService == default && !rig.Driver.IsAvailable(0)) outOfService = DateTime.UtcNow;
-                firstOnB = SippLog.Read("carrier-b", markB).FirstOrDefault(m => !m.Sent && m.IsRequest("INVITE"))?.At ?? default;
-                return outOfService != default && firstOnB != default;
-            }, TimeSpan.FromSeconds(30), "carrier-a out of service and calls on carrier-b");
+            await LiveRig.Until(() => !rig.Driver.IsAvailable(0), TimeSpan.FromSeconds(30), "carrier-a out of service");
+            outOfService = DateTime.UtcNow;
             // The talking calls left on dead carrier-a return frozen RTCP until rtp_timeout ends them: long enough for several polls.
             await Task.Delay(TimeSpan.FromSeconds(18));
         }
@@ -109,13 +104,18 @@ public class ResilienceTests(ITestOutputHelper output)
             "carrier-a back in service after it answers again");
         var back = rig.Attempts.AllPlaced.First(p => p.Call.TrunkName == "carrier-a" && p.At > restarted).At;
 
-        var swallowed = rig.Attempts.AllFinished.Where(c => c.TrunkName == "carrier-a" && c.AnsweredAt is null && c.PlacedAt >= killed.AddSeconds(-0.2)).ToList();
-        var blamed = swallowed.Count(c => c.Outcome is not CallOutcome.Congestion);
-        output.WriteLine($"kill → carrier-a out of service {(outOfService - killed).TotalSeconds:0.00} s; kill → first INVITE on carrier-b {(firstOnB - killed).TotalSeconds:0.00} s; " +
-                         $"calls carrier-a swallowed {swallowed.Count} (congestion {swallowed.Count - blamed}, blamed on the callee {blamed}); " +
+        // Swallowed: unanswered on carrier-a, ended after the kill with no final response from the carrier (a 486 that made it
+        // before the kill is a busy callee: cause 17 needs the carrier's answer). sipp's own log loses its last lines to SIGKILL.
+        var swallowed = rig.Attempts.AllFinished.Where(c => c.TrunkName == "carrier-a" && c.AnsweredAt is null && c.EndedAt > killed && c.Cause is 0 or 18 or 19 or 44).ToList();
+        var blamed = swallowed.Where(c => c.Outcome is not CallOutcome.Congestion).ToList();
+        var onB = rig.Attempts.AllPlaced.Count(p => p.Call.TrunkName == "carrier-b" && p.At > outOfService && p.At < restarted);
+        var why = rig.Said().Split('\n').FirstOrDefault(l => l.Contains("'carrier-a'", StringComparison.Ordinal) && (l.Contains("open", StringComparison.Ordinal) || l.Contains("Unreachable", StringComparison.Ordinal) || l.Contains("offline", StringComparison.Ordinal)));
+        output.WriteLine($"kill → carrier-a out of service {(outOfService - killed).TotalSeconds:0.00} s ({why ?? "not the breaker: its endpoint, by qualify"}); calls placed on carrier-b while a was out {onB}; " +
+                         $"calls carrier-a swallowed {swallowed.Count} (congestion {swallowed.Count - blamed.Count}, blamed on the callee {blamed.Count}: {string.Join(", ", blamed.Select(c => $"{c.Outcome} cause {c.Cause}"))}); " +
                          $"calls placed on carrier-a while out {stale.Count}; carrier-a restarted → back in service {(back - restarted).TotalSeconds:0.0} s");
 
-        Assert.Equal(0, blamed);
+        Assert.Empty(blamed);
+        Assert.True(onB > 0, "calls went on over carrier-b while carrier-a was out");
         Assert.Empty(stale); // nothing (a stale RTCP reading, a probe) put the dead trunk back in service
         Assert.DoesNotContain(rig.Said().Split('\n'), l => l.Contains("circuit closed", StringComparison.Ordinal) && l.Contains("RTCP", StringComparison.Ordinal));
         Assert.True((outOfService - killed).TotalSeconds <= 10, $"carrier-a out {(outOfService - killed).TotalSeconds:0.0} s after it died (qualify every 5 s, timeout 2 s)");
