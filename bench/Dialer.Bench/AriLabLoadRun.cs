@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.NoEmit;
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
@@ -18,11 +21,18 @@ namespace Dialer.Bench;
 /// ratio, events per call, originate → first channel event and verdict → bridge p50/p95 on Asterisk's own timestamps.
 /// Lost = a call placed but never followed to its end (refused originate, failed command, ended only by reconciliation,
 /// events dropped); calls still up 30 s after the run (every lab callee ends within that) are shown beside it. Agents' phones: DIALER_LOAD_AGENT_PHONES (default PJSIP/agent1..3, each answers many calls).
-/// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*AriLabLoadRun*' --inProcess
+/// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*AriLabLoadRun*' (it runs in-process, once)
 /// </summary>
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 0, iterationCount: 1)]
+[Config(typeof(OneShotInProcess))]
 public class AriLabLoadRun
 {
+    /// <summary>One run, in this process (no separate build: the run needs the lab's environment and takes minutes).</summary>
+    private sealed class OneShotInProcess : ManualConfig
+    {
+        public OneShotInProcess() => AddJob(Job.Dry.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(0).WithIterationCount(1)
+            .WithToolchain(InProcessNoEmitToolchain.Instance));
+    }
+
     [Benchmark]
     public async Task RealAsterisk()
     {
