@@ -79,7 +79,7 @@ public class RuntimeLoadRun
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = config, Agents = agents, Trunks = [trunk], Pacer = new FixedRatePacer(CallsPerSecond, seed: 1), Control = driver,
-            Leads = outbox, Log = outbox, Predictor = new AriLoadRun.Flat(), FirstCallId = attempts.ReserveCallIds(), Owner = owner,
+            Leads = outbox, Log = outbox, Predictor = new LoadRig.Flat(), FirstCallId = attempts.ReserveCallIds(), Owner = owner,
         }, start);
         _events = _ticks = 0;
         host = new EngineHost(engine, TimeProvider.System) { Handled = Record };

@@ -44,6 +44,22 @@ public class AgentTests
     }
 
     /// <summary>
+    /// A phone that dialed 500 is the app's only while in Stasis: when it hangs up, Asterisk 22 sends StasisEnd and no
+    /// ChannelDestroyed (lab capture i). The agent is logged out all the same, and no call is placed for them any more.
+    /// </summary>
+    [Fact]
+    public async Task An_agent_who_dialed_in_is_logged_out_by_hanging_up_though_only_StasisEnd_says_so()
+    {
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+2001", "+2002"], agents: 1,
+            new AriDriverOptions { CallAgents = false });
+        var phone = rig.Emulator.PhoneDialsIn("agent1");
+        await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(3), "agent logged in from the phone");
+        rig.Emulator.FarEndHangsUp(phone);
+        await Rig.Until(() => State(rig).Result == AgentState.LoggedOut, TimeSpan.FromSeconds(3), "hanging up logs out");
+        Assert.Equal(0, rig.Driver.AgentsConnected);
+    }
+
+    /// <summary>
     /// The trunk is on pbx1, the only agent's phone on pbx2: each answered callee is bridged on pbx1 with a leg over the
     /// inter-server trunk, which lands in the agent's bridge on pbx2. Hang-ups on either side clean up both.
     /// </summary>

@@ -9,6 +9,7 @@ internal sealed class RecordingControl : ICallControl
 {
     public List<string> Log { get; } = [];
     public List<Call> Originated { get; } = [];
+    public TimeSpan CommandLead { get; init; }
 
     public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
     {
@@ -62,10 +63,11 @@ internal static class Make
         };
 
     public static (DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, MemoryHopper Hopper) Engine(
-        int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null, IAttemptLog? log = null, TrunkConfig[]? trunks = null)
+        int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null, IAttemptLog? log = null, TrunkConfig[]? trunks = null,
+        TimeSpan commandLead = default)
     {
         campaign ??= new CampaignConfig { TimeZone = Shanghai };
-        var control = new RecordingControl();
+        var control = new RecordingControl { CommandLead = commandLead };
         var pacer = new ScriptedPacer();
         var hopper = new MemoryHopper(campaign, leads, T0);
         var list = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"a{i}", Skills = skills?[i] ?? new SkillSet() }).ToList();

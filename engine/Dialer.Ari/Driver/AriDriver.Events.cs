@@ -14,6 +14,12 @@ public sealed partial class AriDriver
             case AriEventType.ContactStatusChange or AriEventType.PeerStatusChange or AriEventType.EndpointStateChange:
                 OnEndpointEvent(e);
                 return;
+            case AriEventType.PlaybackStarted:
+                // The safe-harbor message began: how long after the answer, on Asterisk's clock (the 2 s rule).
+                if (e.Playback?.TargetUri is { } started && started.StartsWith("channel:", StringComparison.Ordinal)
+                    && _legs.TryGetValue(started["channel:".Length..], out var held) && held.Server == server && held.AnsweredAt != default)
+                    Stats.AnswerToSafeHarbor.Add(e.Timestamp - held.AnsweredAt);
+                return;
             case AriEventType.PlaybackFinished:
                 // The safe-harbor message is over: hang up ("channel:{id}").
                 if (e.Playback?.TargetUri is { } target && target.StartsWith("channel:", StringComparison.Ordinal)
@@ -72,8 +78,16 @@ public sealed partial class AriDriver
 
     private async ValueTask OnCallEvent(Leg leg, AriEvent e, AriChannel chan)
     {
+        if (leg.OriginateSentTicks != 0 && e.Timestamp != default)
+        {
+            Stats.OriginateToChannel.Add(e.Timestamp - new DateTime(leg.OriginateSentTicks, DateTimeKind.Utc));
+            leg.OriginateSentTicks = 0;
+        }
         switch (e.Type)
         {
+            case AriEventType.ChannelEnteredBridge when leg.AnsweredAt != default:
+                Stats.VerdictToBridge.Add(e.Timestamp - leg.AnsweredAt);
+                break;
             case AriEventType.ChannelStateChange when chan.State == ChannelState.Ringing:
             case AriEventType.Dial when e.DialStatus is DialStatus.Ringing or DialStatus.Progress:
                 leg.Provisional = true;
@@ -125,7 +139,9 @@ public sealed partial class AriDriver
                 else if (key == _options.DtmfHangup && _legs.Values.FirstOrDefault(l => l.Agent == line) is { } talking)
                     Queue(talking, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
                 break;
-            case AriEventType.ChannelDestroyed:
+            // A phone that dialed in is ours only while in Stasis: when it hangs up, Asterisk sends StasisEnd and nothing
+            // after it (lab capture i). Our own agent call ends with StasisEnd and then ChannelDestroyed: the first one counts.
+            case AriEventType.StasisEnd or AriEventType.ChannelDestroyed:
                 Volatile.Write(ref line.Dialing, 0);
                 if (chan.Id != line.DialedId) _agentByChannel.TryRemove(chan.Id, out _);
                 line.ChannelId = line.DialedId;
@@ -205,7 +221,7 @@ public sealed partial class AriDriver
     private static readonly string[] EventsWeUse =
     [
         "StasisStart", "StasisEnd", "ChannelStateChange", "Dial", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelDtmfReceived",
-        "PlaybackFinished", "ContactStatusChange", "PeerStatusChange", "EndpointStateChange",
+        "PlaybackStarted", "PlaybackFinished", "ContactStatusChange", "PeerStatusChange", "EndpointStateChange",
     ];
 
     /// <summary>

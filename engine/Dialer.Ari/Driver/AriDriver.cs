@@ -82,6 +82,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         InitHealth(servers);
     }
 
+    /// <summary>The engine sends the safe-harbor message this long before the 2 s are up (<see cref="AriDriverOptions.SafeHarborLead"/>).</summary>
+    public TimeSpan CommandLead => _options.SafeHarborLead;
     public TrunkHealth Health { get; }
     public AriDriverStats Stats { get; } = new();
     public int LiveCalls => _legs.Count;
@@ -213,6 +215,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var callerId = o.CallerIdByRegion.TryGetValue(leg.Call.Lead.Region, out var cid) ? cid : o.DefaultCallerId;
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
+        leg.OriginateSentTicks = d._time.GetUtcNow().UtcTicks;
         try
         {
             if (o.Amd)
@@ -378,6 +381,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         if (Interlocked.Exchange(ref leg.Answered, 1) == 1) return;
         leg.AnsweredTicks = Stopwatch.GetTimestamp();
+        leg.AnsweredAt = at;
         Interlocked.Increment(ref Stats._answered);
         ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure: false, _time.GetUtcNow()), "a call answered");
         await _post(EngineEvent.Answered(leg.Call.Id, human, at == default ? _time.GetUtcNow().UtcDateTime : at));
@@ -431,6 +435,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public int Answered;
         public int Ended;
         public long AnsweredTicks;
+        /// <summary>Asterisk's time of the answer (or AMD verdict), for the latencies on its own clock.</summary>
+        public DateTime AnsweredAt;
+        /// <summary>When the originate was sent (UTC ticks; 0 once its first channel event was seen).</summary>
+        public long OriginateSentTicks;
         public volatile bool Placed;
         /// <summary>Ringing or progress was seen: the far end answered SIP (a dial timeout is then a no-answer, not a dead carrier).</summary>
         public volatile bool Provisional;
@@ -474,24 +482,33 @@ public sealed class AriDriverStats
     public long CommandFailures => Volatile.Read(ref _commandFailures);
     /// <summary>From the answer event's arrival at the driver to the engine's bridge command (through the engine's inbox and decision).</summary>
     public LatencyHistogram AnswerToBridge { get; } = new();
+
+    // The three below are read off Asterisk's own event timestamps (millisecond resolution), so they include
+    // Asterisk's queues and not only ours. Same host clock for "sent": Asterisk and the dialer on one machine.
+    /// <summary>From sending a call's originate to Asterisk's timestamp of the first event about its channel (the Dial that starts it).</summary>
+    public LatencyHistogram OriginateToChannel { get; } = new(binMicroseconds: 1000, bins: 10_000);
+    /// <summary>From Asterisk's answer (or AMD verdict) of a callee to its ChannelEnteredBridge with the agent.</summary>
+    public LatencyHistogram VerdictToBridge { get; } = new(binMicroseconds: 1000, bins: 10_000);
+    /// <summary>From Asterisk's answer (or AMD verdict) of a callee nobody took to the start of its safe-harbor message (rule: ≤ 2 s).</summary>
+    public LatencyHistogram AnswerToSafeHarbor { get; } = new(binMicroseconds: 1000, bins: 10_000);
 }
 
-/// <summary>Lock-free latency histogram in 10 µs bins up to 100 ms.</summary>
-public sealed class LatencyHistogram
+/// <summary>Lock-free latency histogram: <c>bins</c> bins of <c>binMicroseconds</c> (default 10 µs up to 100 ms); negative times count as 0.</summary>
+public sealed class LatencyHistogram(int binMicroseconds = 10, int bins = 10_000)
 {
-    private readonly long[] _bins = new long[10_001];
+    private readonly long[] _bins = new long[bins + 1];
     private long _count;
 
     public long Count => Volatile.Read(ref _count);
 
     public void Add(TimeSpan t)
     {
-        var bin = (int)Math.Min(t.Ticks / 100, _bins.Length - 1);
+        var bin = (int)Math.Clamp(t.Ticks / (binMicroseconds * 10L), 0, _bins.Length - 1);
         Interlocked.Increment(ref _bins[bin]);
         Interlocked.Increment(ref _count);
     }
 
-    /// <summary>The q-quantile in milliseconds (upper edge of its bin).</summary>
+    /// <summary>The q-quantile in milliseconds (upper edge of its bin); the largest bin stands for "that or more".</summary>
     public double Percentile(double q)
     {
         var n = Count;
@@ -500,8 +517,8 @@ public sealed class LatencyHistogram
         for (var i = 0; i < _bins.Length; i++)
         {
             seen += Volatile.Read(ref _bins[i]);
-            if (seen >= q * n) return (i + 1) * 0.01;
+            if (seen >= q * n) return (i + 1) * binMicroseconds / 1000.0;
         }
-        return 100;
+        return _bins.Length * binMicroseconds / 1000.0;
     }
 }

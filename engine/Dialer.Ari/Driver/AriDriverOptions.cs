@@ -36,6 +36,11 @@ public sealed record AriDriverOptions
 
     /// <summary>What a live callee nobody could take within 2 s hears before we hang up.</summary>
     public string SafeHarborMedia { get; init; } = "sound:dialer/safe-harbor";
+    /// <summary>
+    /// Sent this long before the callee's 2 s are up, so the message starts within them: Asterisk 22 began it 21 ms after a
+    /// command sent at exactly 2.00 s on an idle lab machine (issue 11); the margin covers a loaded one.
+    /// </summary>
+    public TimeSpan SafeHarborLead { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Hang up a safe-harbor call after this long even if Asterisk never reports the playback finished.</summary>
     public TimeSpan SafeHarborMax { get; init; } = TimeSpan.FromSeconds(20);
 

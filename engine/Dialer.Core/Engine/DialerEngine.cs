@@ -31,6 +31,7 @@ public sealed class DialerEngine
     private readonly string?[] _pauseAfterCall;
     private long _nextCallId;
     private readonly ChannelOwner _owner;
+    private readonly double _commandLead;
     private double _nextDecision;
     private double _retryPlacementAt = double.NegativeInfinity;
     private int _placementDay = int.MinValue;
@@ -60,6 +61,7 @@ public sealed class DialerEngine
         Stats = new CampaignStats(setup.Campaign.TimeZone, setup.Trunks.Count, setup.Agents.Count);
         _nextCallId = setup.FirstCallId;
         _owner = setup.Owner;
+        _commandLead = setup.Control.CommandLead.TotalSeconds;
     }
 
     public DialerState State => _s;
@@ -199,7 +201,8 @@ public sealed class DialerEngine
         return Math.Clamp(wake, _s.Now, _s.Now + 3600); // nothing due (halted): the host wakes it anyway
     }
 
-    private double Deadline(Call c) => Seconds(c.AnsweredAt!.Value) + _s.Config.SafeHarborSeconds;
+    // The send-by moment of the safe-harbor message: the 2 s less what the telephony needs to start it.
+    private double Deadline(Call c) => Seconds(c.AnsweredAt!.Value) + Math.Max(0, _s.Config.SafeHarborSeconds - _commandLead);
     private double Seconds(DateTime utc) => (utc - _s.Epoch).TotalSeconds;
 
     // ---- pacing and placement ------------------------------------------------------------------

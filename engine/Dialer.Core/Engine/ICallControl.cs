@@ -16,6 +16,11 @@ public interface ICallControl
     void SafeHarbor(Call call);
     /// <summary>Hang the call up (machines, shutdown).</summary>
     void Hangup(Call call);
+    /// <summary>
+    /// How long before a deadline a command must leave to take effect by it (the telephony's own delay): the safe-harbor
+    /// message is sent this long before the callee's 2 s are up, so that it starts within them. Zero in virtual time.
+    /// </summary>
+    TimeSpan CommandLead => TimeSpan.Zero;
 }
 
 /// <summary>Where attempts are written: before the call is placed (crash safety) and when it is over.</summary>
