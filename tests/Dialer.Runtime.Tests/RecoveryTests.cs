@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Dapper;
 using Dialer.Ari.Client;
 using Dialer.Core.Domain;
@@ -23,31 +22,8 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
     private readonly string _dir = Directory.CreateTempSubdirectory("dialer-recovery-").FullName;
 
     /// <summary>14 callees who answer and talk until hung up (+7…: 10 reach an agent, 4 go to safe harbor) and 16 who ring (+1802…).</summary>
-    private string Config(Uri ari, string db)
-    {
-        var leads = new List<string> { "phone,region,timezone" };
-        for (var i = 0; i < 14; i++) leads.Add($"+7916555{i:D4},RU,UTC");
-        for (var i = 0; i < 16; i++) leads.Add($"+1802555{i:D4},US,UTC");
-        File.WriteAllLines(Path.Combine(_dir, "leads.csv"), leads);
-        var agents = string.Join("\n", Enumerable.Range(1, Agents).Select(i => $"  - {{id: agent{i}}}"));
-        var file = Path.Combine(_dir, "run.yaml");
-        File.WriteAllText(file, $$"""
-            name: recovery
-            timezone: UTC
-            pacer: "ratio:3"
-            campaign: {window: {start: "00:00", end: "24:00"}, ring_timeout_seconds: 120}
-            trunks:
-              - {name: carrier-a, channels: 100, calls_per_second: 100, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
-            agents:
-            {{agents}}
-            db: "{{db}}"
-            pii_key: "{{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}}"
-            node: node-a
-            ari:
-              servers: [{id: pbx1, url: "{{ari}}", user: dialer, password: dialer}]
-            """);
-        return file;
-    }
+    private string Config(Uri ari, string db) => RunFiles.Write(_dir, ari, db, "recovery", "node-a", "ratio:3", Agents, channels: 100,
+        [.. Enumerable.Range(0, 14).Select(i => ($"+7916555{i:D4}", "RU")), .. Enumerable.Range(0, 16).Select(i => ($"+1802555{i:D4}", "US"))]);
 
     [Theory]
     [InlineData("sqlite", "node-a", null)]     // the same node restarted
