@@ -35,12 +35,8 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         // Safe-harbor messages last long enough that the callees in them are still up (live, unreached) at the kill.
         await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { PlaybackSeconds = 60 });
         var config = RunConfig.Load(Config(emu.BaseUri, dialect == "sqlite" ? $"sqlite:{Path.Combine(_dir, "run.db")}" : pg.NewDatabase()));
-        using var db = StoreDb.Open(config.Db);
-        Migrator.Migrate(db);
-        var pii = config.Pii();
-        var record = new Campaigns(db).Create(config.Name, new CampaignSettings { TimeZone = "UTC" }, DateTime.UtcNow);
-        using (var csv = new StreamReader(Path.Combine(_dir, "leads.csv"))) new LeadImporter(db, pii).Import(record.Id, record.Name, csv, DateTime.UtcNow);
-        new Campaigns(db).SetStatus(record.Id, CampaignStatus.Running, DateTime.UtcNow);
+        var (db, pii, record) = RunFiles.Prepare(config, _dir);
+        using var store = db;
         var log = TextWriter.Synchronized(new StringWriter());
         Task<CampaignEngine> Start(string node, IReadOnlyCollection<string>? over) => CampaignEngine.StartAsync(config.Telephony, db, pii, record,
             config.Campaign!, config.Pacer!, node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, over);
@@ -56,7 +52,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         await ari.OriginateAsync(otherCampaign.Call(2), "PJSIP/+79165559998@carrier-a", "callee", null, 60, null);
         await ari.CreateBridgeAsync(otherNode.AgentBridge("agent1"));
         string[] foreign = [otherNode.Call(1), otherCampaign.Call(2)];
-        await Until(async () => await first.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents && e.Stats.Abandoned >= 4),
+        await RunFiles.Until(async () => await first.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents && e.Stats.Abandoned >= 4),
             TimeSpan.FromSeconds(30), "10 agents talking and 4 callees in safe harbor", log);
         await ari.AddChannelAsync(otherNode.AgentBridge("agent1"), otherNode.Call(1)); // answered by now: into the foreign bridge
 
@@ -73,7 +69,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         await first.DieAsync(); // kill -9: nothing hung up, nothing closed
         var restart = Stopwatch.StartNew();
         await using var second = await Start(restartAs, takenOver is null ? null : [takenOver]);
-        await Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents), TimeSpan.FromSeconds(10), "agents back on their calls", log);
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents), TimeSpan.FromSeconds(10), "agents back on their calls", log);
         var agentsBack = restart.Elapsed;
 
         // Every conversation kept, with its agent; every agent line taken back, no phone called again.
@@ -92,9 +88,9 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
 
         // The conversations end: each attempt the dead process left open is closed by its hang-up, as a conversation.
         foreach (var id in talking) emu.FarEndHangsUp(id);
-        await Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) == Agents), TimeSpan.FromSeconds(10), "agents in wrap-up", log);
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) == Agents), TimeSpan.FromSeconds(10), "agents in wrap-up", log);
         foreach (var i in Enumerable.Range(1, Agents)) emu.PressKey(a.Agent($"agent{i}"), "1"); // ready, from the phone taken back
-        await Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) + e.State.Count(AgentState.LoggedOut) == 0),
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) + e.State.Count(AgentState.LoggedOut) == 0),
             TimeSpan.FromSeconds(10), "agents ready again", log);
         await second.DisposeAsync();
 
@@ -113,16 +109,6 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
     }
 
     private static bool IsCall(string id) => ChannelIds.TryParse(id, out var p) && p.Kind == ChannelKind.Call;
-
-    private static async Task Until(Func<Task<bool>> done, TimeSpan timeout, string what, TextWriter log)
-    {
-        var until = DateTime.UtcNow + timeout;
-        while (!await done())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"timed out: {what}\n{log}");
-            await Task.Delay(20);
-        }
-    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
