@@ -34,7 +34,9 @@ public static class AriRunner
         {
             await using var run = await CampaignEngine.StartAsync(t, db, pii, record, campaign, pacer, config.Node, m => output.WriteLine(m), TimeSpan.FromSeconds(30), ct);
             var r = run.Reconciled;
-            output.WriteLine($"dialer run: reconciled the attempts left open: {r.Closed} closed, {r.StillLive.Count} still up (hung up), {r.LeasesReleased} leases released");
+            output.WriteLine($"dialer run: recovery: calls adopted (still bridged to an agent) {r.Adopted}, agent lines taken back {run.Driver.Stats.AgentsTakenBack}, " +
+                             $"channels hung up (nobody could own them) {r.HungUp}; open attempts closed {r.Attempts.Closed} ({r.Attempts.Abandoned} as abandoned), " +
+                             $"leases released {r.Attempts.LeasesReleased}");
             try
             {
                 using var timer = new PeriodicTimer(statusEvery);

@@ -167,9 +167,7 @@ public sealed class DbLeadSource : ILeadSource
                   AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
                 LIMIT @BatchSize{_db.Dialect.SkipLocked})
-            RETURNING id, phone_enc, phone_hash, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
-                      attempts, attempts_today, attempts_day, last_attempt_at, last_outcome, consent_source, consent_at,
-                      (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
+            RETURNING {LeadColumns}
             """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, BatchSize }, tx).ToList());
         if (rows.Count == 0) return false;
         _leaseUntil = until;
@@ -177,6 +175,24 @@ public sealed class DbLeadSource : ILeadSource
         rows.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
         foreach (var r in rows) _buffer.Push(ToLead(r));
         return true;
+    }
+
+    private const string LeadColumns = """
+        id, phone_enc, phone_hash, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
+        attempts, attempts_today, attempts_day, last_attempt_at, last_outcome, consent_source, consent_at,
+        (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
+        """;
+
+    /// <summary>
+    /// Leads of this campaign by id, as the engine holds them (recovery: the lead of a call a dead process left up, which the
+    /// engine adopts and closes). Not leased: such a lead is "dialing" until its call is finished. Unknown ids are left out.
+    /// </summary>
+    public IReadOnlyDictionary<long, Lead> Load(IReadOnlyCollection<long> ids)
+    {
+        if (ids.Count == 0) return new Dictionary<long, Lead>();
+        using var c = _db.Connect();
+        return c.Query<ClaimRow>($"SELECT {LeadColumns} FROM leads WHERE campaign_id = @_campaignId AND {_db.Dialect.In("id", "@ids")}",
+            new { _campaignId, ids = ids.ToArray() }).Select(ToLead).ToDictionary(l => l.Id);
     }
 
     private static (int, long, long, long) Rank(ClaimRow r) =>

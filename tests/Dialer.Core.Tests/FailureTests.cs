@@ -247,8 +247,10 @@ public class FailureTests
         var lead = Make.Lead(7);
         lead.Attempts = 2;
         var freeBefore = engine.State.FreeChannels;
-        var call = engine.AdoptCall(5000, lead, attempt: 2, trunk: 0, placedAt: T0.AddSeconds(-60), answeredAt: T0.AddSeconds(-50), agent: 1, T0);
+        var dead = new ChannelOwner("node-dead", "renewals"); // taken over from a dead node: its channel id keeps that owner
+        var call = engine.AdoptCall(5000, dead, lead, attempt: 2, trunk: 0, placedAt: T0.AddSeconds(-60), answeredAt: T0.AddSeconds(-50), agent: 1, T0);
         engine.Handle(EngineEvent.Login(0), T0); // the other agent's line, still in its bridge: logged in again at once
+        Assert.Equal(dead.Call(5000), call.ChannelId);
         Assert.Equal(AgentState.Talking, engine.State.AgentStates[1]);
         Assert.Equal(AgentState.Ready, engine.State.AgentStates[0]);
         Assert.Equal(freeBefore - 1, engine.State.FreeChannels);

@@ -23,6 +23,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 {
     private readonly AriDriverOptions _options;
     private readonly ChannelOwner _owner;
+    private readonly ChannelOwners _owners;
     private readonly Dictionary<string, AriClient> _servers;
     private readonly AriClient[] _trunkServer;
     private readonly IReadOnlyList<TrunkConfig> _trunks;
@@ -48,6 +49,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         if (servers.Count == 0) throw new ArgumentException("at least one ARI server is needed", nameof(servers));
         _options = options;
         _owner = options.Owner;
+        _owners = new ChannelOwners(options.Owner, options.TakenOver);
         _servers = servers.ToDictionary(s => s.ServerId, StringComparer.Ordinal);
         _firstReconcile = servers.ToDictionary(s => s.ServerId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), StringComparer.Ordinal);
         _trunks = trunks;
@@ -103,6 +105,25 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         await Task.WhenAll(_servers.Keys.Select(id => _firstReconcile[id].Task)).WaitAsync(ct);
     }
 
+    /// <summary>
+    /// Recovery: a call a previous engine placed, found still bridged to <paramref name="agent"/> on <paramref name="serverId"/>,
+    /// is followed from now on like one placed here (answered, connected; its end goes to the engine, which adopted it too).
+    /// Call before <see cref="StartAsync"/>: the first reconciliation would hang up a channel nobody claims. The agent's line
+    /// itself is taken back by that reconciliation, from the agent's bridge.
+    /// </summary>
+    public void AdoptCall(Call call, Agent agent, string serverId)
+    {
+        var server = Server(serverId, $"call {call.Id}");
+        var line = _agents[agent.Index];
+        if (line.Server != server)
+            throw new ArgumentException($"call {call.Id}: agent '{agent.Id}' is configured on '{line.Server.ServerId}', the call is bridged on '{serverId}'");
+        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line };
+        _legs[leg.Id] = leg;
+    }
+
+    /// <summary>The id of the ARI server the agent's phone and bridge are on.</summary>
+    public string AgentServerId(int agent) => _agents[agent].Server.ServerId;
+
     // ---- commands from the engine (return at once) -------------------------------------------------
 
     public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
@@ -155,6 +176,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         {
             work.Add(Quietly(a.Server.HangupAsync(a.ChannelId, ct: ct)));
             work.Add(Quietly(a.Server.DeleteBridgeAsync(a.BridgeId, ct)));
+            if (a.BridgeId != a.OwnBridgeId) work.Add(Quietly(a.Server.DeleteBridgeAsync(a.OwnBridgeId, ct)));
         }
         await Task.WhenAll(work);
         // The hang-ups' ChannelDestroyed end the calls; wait for them, then end what Asterisk never confirmed.
@@ -357,7 +379,9 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             _ = Quietly(leg.Server.HangupAsync(leg.XferId, ct: _stop.Token));
             _ = Quietly(leg.Server.DeleteBridgeAsync(xb, _stop.Token));
         }
-        if (leg.Agent is { } agent) ReadyAfterWrap(agent);
+        if (leg.Agent is not { } agent) return;
+        if (Interlocked.Exchange(ref agent.ReadyWhenFree, 0) == 1) await _post(EngineEvent.Ready(agent.Agent.Index, _time.GetUtcNow().UtcDateTime));
+        else ReadyAfterWrap(agent);
     }
 
     /// <summary>Unattended runs only (<see cref="AriDriverOptions.AutoReadyAfter"/>): the agent is made ready after a fixed wrap-up.</summary>
@@ -460,16 +484,21 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public string DialedId { get; } = owner.Agent(agent.Id);
         /// <summary>The phone's channel now: <see cref="DialedId"/>, or the agent's own call into [dialer-agents].</summary>
         public volatile string ChannelId = owner.Agent(agent.Id);
-        public string BridgeId { get; } = owner.AgentBridge(agent.Id);
+        /// <summary>The bridge of this node's own making.</summary>
+        public string OwnBridgeId { get; } = owner.AgentBridge(agent.Id);
+        /// <summary>The bridge the phone waits in: <see cref="OwnBridgeId"/>, or a dead node's bridge the line was taken back in.</summary>
+        public volatile string BridgeId = owner.AgentBridge(agent.Id);
         public volatile bool LoggedIn;
         public int Dialing;
+        /// <summary>1: the agent pressed ready while their call was still up; they are made ready when it ends.</summary>
+        public int ReadyWhenFree;
     }
 }
 
 /// <summary>What the driver did, for the console and tests.</summary>
 public sealed class AriDriverStats
 {
-    internal long _placed, _placeFailures, _answered, _unanswered, _breakerTrips, _reconciliations, _reconciledEnds, _orphansHungUp, _commandFailures;
+    internal long _placed, _placeFailures, _answered, _unanswered, _breakerTrips, _reconciliations, _reconciledEnds, _orphansHungUp, _commandFailures, _agentsTakenBack;
     public long Placed => Volatile.Read(ref _placed);
     public long PlaceFailures => Volatile.Read(ref _placeFailures);
     public long Answered => Volatile.Read(ref _answered);
@@ -479,6 +508,8 @@ public sealed class AriDriverStats
     /// <summary>Calls found gone at reconciliation (their ChannelDestroyed was lost with the connection).</summary>
     public long ReconciledEnds => Volatile.Read(ref _reconciledEnds);
     public long OrphansHungUp => Volatile.Read(ref _orphansHungUp);
+    /// <summary>Agent lines found still up in their bridges (after a restart or lost events) and taken back without calling the phone again.</summary>
+    public long AgentsTakenBack => Volatile.Read(ref _agentsTakenBack);
     public long CommandFailures => Volatile.Read(ref _commandFailures);
     /// <summary>From the answer event's arrival at the driver to the engine's bridge command (through the engine's inbox and decision).</summary>
     public LatencyHistogram AnswerToBridge { get; } = new();

@@ -7,6 +7,11 @@ public sealed record AriDriverOptions
 {
     /// <summary>Node and campaign, carried in every channel and bridge id the driver makes (the engine's EngineSetup.Owner must be the same).</summary>
     public ChannelOwner Owner { get; init; } = ChannelOwner.Default;
+    /// <summary>
+    /// Owners whose campaign this driver's engine took over (dead nodes): their agent lines still in their bridges are taken
+    /// back and their channels count as ours at reconciliation. New channels and bridges always carry <see cref="Owner"/>.
+    /// </summary>
+    public IReadOnlyList<ChannelOwner> TakenOver { get; init; } = [];
     /// <summary>Server id (AriServerOptions.Id) carrying each trunk, by trunk name; unlisted trunks use the first server.</summary>
     public IReadOnlyDictionary<string, string> TrunkServers { get; init; } = new Dictionary<string, string>();
     /// <summary>Server id of the agents' phones and bridges (default: the first server). Calls can only reach agents on their own server.</summary>

@@ -139,15 +139,16 @@ public sealed class DialerEngine
     /// <summary>
     /// Recovery after a restart: a call the last engine placed, still bridged to <paramref name="agent"/> in Asterisk, goes on
     /// here as a connected call (the agent logged in and talking) and closes normally when its end comes. It was counted
-    /// (placed, live) by the engine that placed it, so it is not counted again.
+    /// (placed, live) by the engine that placed it, so it is not counted again. <paramref name="owner"/> is the one in its
+    /// channel id: this node, or a dead one whose campaign this engine took over.
     /// </summary>
-    public Call AdoptCall(long callId, Lead lead, int attempt, int trunk, DateTime placedAt, DateTime answeredAt, int agent, DateTime utcNow)
+    public Call AdoptCall(long callId, ChannelOwner owner, Lead lead, int attempt, int trunk, DateTime placedAt, DateTime answeredAt, int agent, DateTime utcNow)
     {
         if ((uint)agent >= (uint)_s.Agents.Count) throw new ArgumentOutOfRangeException(nameof(agent), agent, "no such agent");
         if ((uint)trunk >= (uint)_trunks.Count) throw new ArgumentOutOfRangeException(nameof(trunk), trunk, "no such trunk");
         if (_s.AgentStates[agent] == AgentState.Talking) throw new InvalidOperationException($"agent '{_s.Agents[agent].Id}' is already on a call");
         var now = Advance(ref utcNow);
-        var call = new Call { Id = callId, Lead = lead, Attempt = attempt, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = placedAt, PLive = 0 };
+        var call = new Call { Id = callId, Owner = owner, Lead = lead, Attempt = attempt, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = placedAt, PLive = 0 };
         call.AnsweredAt = answeredAt < placedAt ? placedAt : answeredAt;
         call.ConnectedAt = call.AnsweredAt;
         call.Phase = CallPhase.Connected;
