@@ -57,8 +57,9 @@ public sealed class CampaignEngine : IRunningEngine
     public ReconcileReport Reconciled { get; }
 
     /// <summary>Starts the campaign: reconcile, connect every ARI server, then the engine loop. Fails if a server cannot be reached in <paramref name="connectTimeout"/>.</summary>
+    /// <param name="takenOver">Dead owners this node took the campaign over from (the lease row's previous node): their open attempts and channels are settled too.</param>
     public static async Task<CampaignEngine> StartAsync(Telephony telephony, StoreDb db, Pii pii, CampaignRecord campaign, CampaignConfig config,
-        IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct)
+        IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct, IReadOnlyCollection<string>? takenOver = null)
     {
         log = Redact.Masking(log); // ARI errors carry the originate's query string, with the number in it
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
@@ -68,13 +69,14 @@ public sealed class CampaignEngine : IRunningEngine
             connect.CancelAfter(connectTimeout);
             var attempts = new DbAttemptLog(db, campaign.Id, node);
             var owner = new ChannelOwner(node, campaign.Name);
-            var reconciled = await ReconcileAsync(attempts, config, servers, owner, connect.Token);
+            var dead = (takenOver ?? []).Where(n => n != node).Select(n => new ChannelOwner(n, campaign.Name)).ToList();
+            var reconciled = await ReconcileAsync(attempts, config, servers, owner, dead, connect.Token);
             EngineHost? host = null;
             var driver = new AriDriver(telephony.Driver with { Owner = owner }, servers, telephony.Trunks, telephony.Agents, e => host!.PostAsync(e)) { Log = log };
             var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {
-                IsOpen = leads.IsRunning, Batch = db.Batch, OnStopped = leads.ReleaseLeases, Log = log,
+                IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = db.Batch, OnStopped = leads.ReleaseLeases, Log = log,
             };
             var engine = new DialerEngine(new EngineSetup
             {
@@ -126,21 +128,32 @@ public sealed class CampaignEngine : IRunningEngine
     }
 
     /// <summary>
-    /// Open attempts of this node whose channel Asterisk no longer has are closed (their leads return to the queue);
-    /// calls still up from before a crash cannot be adopted by a fresh engine, so they are hung up and closed too.
+    /// Open attempts of this node and of the dead owners taken over whose channel Asterisk no longer has are closed (their
+    /// leads return to the queue); calls still up from before a crash cannot be adopted by a fresh engine, so they are hung
+    /// up and closed too, and so is every other channel a dead owner left (its agents' lines). Nobody else's is touched.
     /// </summary>
-    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, IReadOnlyList<AriClient> servers, ChannelOwner owner, CancellationToken ct)
+    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, IReadOnlyList<AriClient> servers, ChannelOwner owner,
+        IReadOnlyList<ChannelOwner> dead, CancellationToken ct)
     {
+        var nodes = dead.Select(d => d.Node).Prepend(owner.Node).ToList();
         var live = new HashSet<string>(StringComparer.Ordinal);
+        var leftByDead = new List<(AriClient Server, string Id)>();
         foreach (var s in servers)
             foreach (var ch in await s.ListChannelsAsync(ct))
                 if (owner.Owns(ch.Id)) live.Add(ch.Id);
-        var report = attempts.Reconcile(live, config, DateTime.UtcNow);
+                else if (dead.Any(d => d.Owns(ch.Id)))
+                {
+                    live.Add(ch.Id);
+                    leftByDead.Add((s, ch.Id));
+                }
+        var report = attempts.Reconcile(live, config, DateTime.UtcNow, nodes);
+        foreach (var (s, id) in leftByDead)
+            if (!report.StillLive.Contains(id)) await s.HangupAsync(id, ct: ct);
         if (report.StillLive.Count == 0) return report;
         foreach (var id in report.StillLive)
             foreach (var s in servers) await s.HangupAsync(id, ct: ct);
         live.ExceptWith(report.StillLive);
-        var closed = attempts.Reconcile(live, config, DateTime.UtcNow);
+        var closed = attempts.Reconcile(live, config, DateTime.UtcNow, nodes);
         return report with { Closed = report.Closed + closed.Closed };
     }
 

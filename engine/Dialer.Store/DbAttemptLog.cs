@@ -63,22 +63,25 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     }
 
     /// <summary>
-    /// Run once at start, before dialing, with the channel ids the driver reports live. An open attempt whose
+    /// Run once at start, before dialing, with the channel ids the driver reports live. <paramref name="owners"/> are the nodes
+    /// whose attempts are settled: this node (the default) and, after a takeover, the dead owner named by the lease row
+    /// (<see cref="CampaignLease.TakenFrom"/>), whatever its name. An open attempt whose
     /// channel is gone is closed (outcome unknown, marked reconciled) and counted as an attempt that met network
     /// trouble: its lead is retired at its attempt cap, else returns after the campaign's congestion retry delay
     /// (never at once: the callee may have just been talking to us). One still live is left open and returned,
-    /// for the caller to hang up or adopt; leases the node held on leads it never dialed are released.
+    /// for the caller to hang up or adopt; leases those nodes held on leads never dialed are released.
     /// No lead is lost and none is dialed while its call may be up.
     /// </summary>
-    public ReconcileReport Reconcile(IReadOnlySet<string> liveChannels, CampaignConfig config, DateTime utcNow)
+    public ReconcileReport Reconcile(IReadOnlySet<string> liveChannels, CampaignConfig config, DateTime utcNow, IReadOnlyCollection<string>? owners = null)
     {
         var now = Time.Ms(utcNow);
+        var nodes = (owners ?? [node]).ToArray();
         return db.Write((c, tx) =>
         {
-            var open = c.Query<(long Id, long LeadId, string ChannelId, long Attempts)>("""
+            var open = c.Query<(long Id, long LeadId, string ChannelId, long Attempts)>($"""
                 SELECT a.id, a.lead_id, a.channel_id, l.attempts FROM attempts a JOIN leads l ON l.id = a.lead_id
-                WHERE a.node = @node AND a.campaign_id = @campaignId AND a.ended_at IS NULL
-                """, new { node, campaignId }, tx).ToList();
+                WHERE {db.Dialect.In("a.node", "@nodes")} AND a.campaign_id = @campaignId AND a.ended_at IS NULL
+                """, new { nodes, campaignId }, tx).ToList();
             var gone = open.Where(a => !liveChannels.Contains(a.ChannelId)).ToList();
             c.Execute("UPDATE attempts SET ended_at = @now, reconciled = 1 WHERE id = @Id", gone.Select(a => new { now, a.Id }), tx);
             c.Execute("UPDATE leads SET state = @state, due_at = @due WHERE id = @LeadId AND state = 1", gone.Select(a =>
@@ -86,8 +89,8 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
                 var delay = Retry.Delay(config, (int)a.Attempts, CallOutcome.Congestion);
                 return new { state = delay is null ? LeadState.Done : LeadState.Pending, due = now + (long)((delay ?? 0) * 1000), a.LeadId };
             }), tx);
-            var released = c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE campaign_id = @campaignId AND lease_owner = @node AND state = 0",
-                new { campaignId, node }, tx);
+            var released = c.Execute($"UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE campaign_id = @campaignId AND {db.Dialect.In("lease_owner", "@nodes")} AND state = 0",
+                new { campaignId, nodes }, tx);
             var live = open.Where(a => liveChannels.Contains(a.ChannelId)).Select(a => a.ChannelId).ToList();
             return new ReconcileReport(gone.Count, live, released);
         });
