@@ -21,9 +21,9 @@ public sealed record NodeOptions
 /// holds, one <see cref="CampaignEngine"/> each, and stands by for the rest. Leases are renewed on this host's own timer,
 /// never on an engine loop. A campaign whose lease could not be renewed before it ran out, or was taken by another node
 /// (fenced: the epoch moved on), stops placing calls at once; its calls up finish, then its engine stops, and the lease
-/// is left to the new owner. A free campaign (never owned, released, or its owner's lease ran out) is taken by the least
-/// loaded node first: a node waits one renewal period per campaign it already paces before taking another, so campaigns
-/// spread over nodes. Taking over from a dead owner reconciles that owner's open attempts and channels (its name comes
+/// is left to the new owner. A free campaign (never owned, released, or its owner's lease ran out) goes to a standby
+/// first: a node that paces campaigns already waits one renewal period, and a node just started takes a second one only
+/// after two leases, so campaigns spread over nodes started together. Taking over from a dead owner reconciles that owner's open attempts and channels (its name comes
 /// from the lease row), and the new engine seeds its abandon ledger from the store: one budget per campaign.
 /// If the store fails, renewals fail: held campaigns stop placing calls when their lease runs out; nothing new is taken.
 /// </summary>
@@ -85,7 +85,13 @@ public sealed class NodeHost : IAsyncDisposable
     public event Action<NodeEvent>? Changed;
 
     /// <summary>Starts the renewal timer; campaigns are taken on its first tick.</summary>
-    public void Start() => _loop = Task.Run(() => LoopAsync(_stop.Token));
+    public void Start()
+    {
+        _startedAt = DateTime.UtcNow;
+        _loop = Task.Run(() => LoopAsync(_stop.Token));
+    }
+
+    private DateTime _startedAt;
 
     private async Task LoopAsync(CancellationToken ct)
     {
@@ -133,6 +139,8 @@ public sealed class NodeHost : IAsyncDisposable
             else lock (_gate) if (slot.Lease == held) slot.Lease = renewed;
         }
         if (_stopping) return;
+        // A node just started takes one campaign, more only after two leases: nodes started together share them out.
+        var settling = now - _startedAt < _options.Lease * 2;
         int owned;
         lock (_gate) owned = _slots.Count(s => s.Lease is not null || s.Engine is not null || s.Starting);
         for (var k = 0; k < _slots.Length; k++)
@@ -146,10 +154,10 @@ public sealed class NodeHost : IAsyncDisposable
                 slot.FreeSince = null;
                 continue;
             }
-            // A free campaign goes to the least loaded node: one renewal period of waiting per campaign paced here.
+            // A free campaign goes to a standby first: a node pacing campaigns already waits one renewal period.
             // Held under this node's own name, it is a previous process's: taken back at once.
             slot.FreeSince ??= now;
-            if (owner is null && now - slot.FreeSince < _options.RenewEvery * owned) continue;
+            if (owner is null && owned > 0 && (settling || now - slot.FreeSince < _options.RenewEvery)) continue;
             var lease = _ownership.TryAcquire(slot.Record.Id, _options.Lease, now);
             if (lease is null) continue;
             slot.FreeSince = null;
@@ -159,11 +167,11 @@ public sealed class NodeHost : IAsyncDisposable
                 slot.Starting = true;
             }
             owned++;
-            Track(StartAsync(slot, lease, DateTime.UtcNow - now));
+            Track(Task.Run(() => StartAsync(slot, lease, now), CancellationToken.None)); // never on this timer's thread
         }
     }
 
-    private async Task StartAsync(Slot slot, CampaignLease lease, TimeSpan waited)
+    private async Task StartAsync(Slot slot, CampaignLease lease, DateTime leaseAt)
     {
         var c = slot.Config;
         try
@@ -184,7 +192,7 @@ public sealed class NodeHost : IAsyncDisposable
             {
                 slot.Engine = engine;
                 slot.Starting = false;
-                lost = slot.Lease != lease;
+                lost = slot.Lease?.Epoch != lease.Epoch; // renewals replace the lease; a loss clears it
                 if (lost) slot.Losing = true;
             }
             if (lost)
@@ -195,8 +203,8 @@ public sealed class NodeHost : IAsyncDisposable
             }
             var r = engine.Reconciled;
             var ledger = engine.Engine.State.Ledger;
-            var e = new NodeEvent(NodeEventKind.Took, c.Name, Node, lease.TakenFrom, lease.Epoch, DateTime.UtcNow,
-                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}); reconciled {r.Closed} closed, " +
+            var e = new NodeEvent(NodeEventKind.Took, c.Name, Node, lease.TakenFrom, lease.Epoch, DateTime.UtcNow, leaseAt,
+                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; reconciled {r.Closed} closed, " +
                 $"{r.StillLive.Count} still up (hung up), {r.LeasesReleased} leases released; abandon budget from the store: " +
                 $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}");
             Raise(e);
@@ -244,7 +252,7 @@ public sealed class NodeHost : IAsyncDisposable
             slot.Losing = true;
         }
         engine.Outbox.Held = true;
-        Raise(new NodeEvent(NodeEventKind.Lost, slot.Config.Name, Node, null, 0, DateTime.UtcNow, why));
+        Raise(new NodeEvent(NodeEventKind.Lost, slot.Config.Name, Node, null, 0, DateTime.UtcNow, null, why));
         Track(FinishAsync(slot, engine, release: null, why, _options.Lease));
     }
 
@@ -292,7 +300,7 @@ public sealed class NodeHost : IAsyncDisposable
             catch (Exception e) when (e is not OutOfMemoryException) { _log(Redact.Numbers($"node {Node}: release failed: {e.Message} (it runs out in {_options.Lease.TotalSeconds:0} s)")); }
         }
         Raise(new NodeEvent(release is null ? NodeEventKind.Stopped : NodeEventKind.HandedOver, slot.Config.Name, Node, null, release?.Epoch ?? 0,
-            DateTime.UtcNow, $"{why}; stopped with {left} calls up (hung up), {engine.Unwritten} attempt writes unwritten, {engine.Host.Failures} loop failures" +
+            DateTime.UtcNow, null, $"{why}; stopped with {left} calls up (hung up), {engine.Unwritten} attempt writes unwritten, {engine.Host.Failures} loop failures" +
                              (engine.Host.Status == EngineStatus.Faulted ? $", FAULTED: {engine.Host.Fault}" : "")));
     }
 
@@ -362,5 +370,5 @@ public sealed class NodeHost : IAsyncDisposable
 
 public enum NodeEventKind : byte { Took, Lost, HandedOver, Stopped }
 
-/// <summary>What happened to a campaign on a node: taken (from whom, with which epoch), lost, handed over, stopped.</summary>
-public sealed record NodeEvent(NodeEventKind Kind, string Campaign, string Node, string? TakenFrom, long Epoch, DateTime At, string Detail);
+/// <summary>What happened to a campaign on a node: taken (from whom, with which epoch, when the lease was taken; At is when pacing began), lost, handed over, stopped.</summary>
+public sealed record NodeEvent(NodeEventKind Kind, string Campaign, string Node, string? TakenFrom, long Epoch, DateTime At, DateTime? LeaseAt, string Detail);
