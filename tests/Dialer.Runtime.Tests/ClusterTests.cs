@@ -76,6 +76,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
 
         var takeovers = new List<double>();
         var pacing = new List<double>();
+        var gaps = new List<(long Campaign, DateTime From, DateTime To)>(); // while a campaign had no owner pacing it
         foreach (var campaign in Campaigns)
         {
             await Task.Delay(TimeSpan.FromSeconds(12), limit.Token);
@@ -85,6 +86,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
             await _nodes[owner].WaitForExitAsync(limit.Token);
             var took = await Until(() => Events("Took").FirstOrDefault(e => e.Campaign == campaign && e.From == owner && e.At > killedAt), TimeSpan.FromSeconds(60),
                 $"{campaign} taken over from {owner}");
+            gaps.Add((ids[campaign], killedAt, took.At));
             takeovers.Add((took.LeaseAt - killedAt).TotalSeconds);
             pacing.Add((took.At - killedAt).TotalSeconds);
             Start(owner, files); // the host comes back under its name, as a standby
@@ -98,6 +100,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         await _nodes[from].StandardInput.WriteLineAsync($"drain {moved}");
         var handed = await Until(() => Events("HandedOver").FirstOrDefault(e => e.Campaign == moved && e.At > drainAt), TimeSpan.FromSeconds(60), "drained");
         var retaken = await Until(() => Events("Took").FirstOrDefault(e => e.Campaign == moved && e.At >= handed.At), TimeSpan.FromSeconds(60), "taken after the drain");
+        gaps.Add((ids[moved], drainAt, retaken.At));
         await Task.Delay(TimeSpan.FromSeconds(5), limit.Token);
         foreach (var p in _nodes.Values) await p.StandardInput.WriteLineAsync("stop");
         foreach (var p in _nodes.Values) await p.WaitForExitAsync(limit.Token);
@@ -107,6 +110,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         var attempts = c.Query<(long Id, long Campaign, long Lead, long Placed, long? Ended, string? Outcome, long Reconciled, string Node)>(
             "SELECT id, campaign_id, lead_id, placed_at, ended_at, outcome, reconciled, node FROM attempts ORDER BY lead_id, placed_at, id").ToList();
         var lateness = new List<double>();
+        var owned = new List<double>(); // retries due and placed while an owner paced the campaign
         var early = new List<string>();
         foreach (var lead in attempts.GroupBy(a => a.Lead))
         {
@@ -119,14 +123,18 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
                 var due = prev.Ended!.Value + (long)(Retry[outcome] * 1000);
                 if (list[i].Placed < due - 50) early.Add($"lead {lead.Key} attempt {list[i].Id} {due - list[i].Placed} ms early after {prev.Outcome ?? "reconciled"}");
                 lateness.Add((list[i].Placed - due) / 1000.0);
+                var (dueAt, placedAt) = (Time(due), Time(list[i].Placed));
+                if (!gaps.Any(g => g.Campaign == lead.First().Campaign && g.From < placedAt && g.To > dueAt)) owned.Add((list[i].Placed - due) / 1000.0);
             }
         }
         lateness.Sort();
+        owned.Sort();
         var figures = new List<string>
         {
             $"takeover seconds, kill → lease taken: {Seconds(takeovers)}; kill → new owner pacing: {Seconds(pacing)} (lease {LeaseMs / 1000.0:0.#} s)",
             $"drain: {handed.Detail}; taken by {retaken.Node} {(retaken.At - handed.At).TotalSeconds:0.0} s later",
-            $"attempts {attempts.Count}, retries {lateness.Count}: lateness due → placed median {Percentile(lateness, 0.5):0.00} s, p95 {Percentile(lateness, 0.95):0.00} s, max {lateness.LastOrDefault():0.00} s",
+            $"attempts {attempts.Count}, retries {lateness.Count}: lateness due → placed median {Percentile(lateness, 0.5):0.00} s, p95 {Percentile(lateness, 0.95):0.00} s, max {lateness.LastOrDefault():0.00} s; " +
+            $"the {owned.Count} not across a takeover or drain: median {Percentile(owned, 0.5):0.00} s, p95 {Percentile(owned, 0.95):0.00} s",
         };
         foreach (var (name, id) in ids)
         {
@@ -217,9 +225,10 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
 
     private List<Event> Events(string kind) => [.. _lines.Select(l => l.Line.Split('|', 9))
         .Where(f => f is ["event", _, _, _, _, _, _, _, _] && f[1] == kind)
-        .Select(f => new Event(f[1], f[2], f[3], f[4], long.Parse(f[5], CultureInfo.InvariantCulture), Time(f[6]), Time(f[7]), f[8]))];
+        .Select(f => new Event(f[1], f[2], f[3], f[4], long.Parse(f[5], CultureInfo.InvariantCulture),
+            Time(long.Parse(f[6], CultureInfo.InvariantCulture)), Time(long.Parse(f[7], CultureInfo.InvariantCulture)), f[8]))];
 
-    private static DateTime Time(string ms) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture)).UtcDateTime;
+    private static DateTime Time(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime;
 
     private string Dump() => string.Join("\n", _lines.Where(l => !l.Line.StartsWith("log|", StringComparison.Ordinal) || l.Line.Contains("node ")).Select(l => $"{l.Node}: {l.Line}").TakeLast(80));
 
