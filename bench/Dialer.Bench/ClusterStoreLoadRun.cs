@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Engines;
 using Dapper;
 using Dialer.Core.Domain;
 using Dialer.Core.Hosting;
@@ -18,9 +17,9 @@ namespace Dialer.Bench;
 /// outbox holds placements once a write waits over 250 ms), transactions and row writes per call placed (from
 /// pg_stat_database and pg_stat_user_tables) and the statements per call the code issues.
 /// Needs DIALER_BENCH_DB (a scratch PostgreSQL database: it is migrated and filled).
-/// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*ClusterStoreLoadRun*'
+/// One iteration, in process (it is a soak run, not a micro-benchmark, and needs no separate build):
+/// dotnet run -c Release --project bench/Dialer.Bench -- --filter '*ClusterStoreLoadRun*' --inProcess --strategy Monitoring --launchCount 1 --warmupCount 0 --iterationCount 1
 /// </summary>
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 0, iterationCount: 1)]
 public class ClusterStoreLoadRun
 {
     [Params(3)] public int Campaigns { get; set; }

@@ -31,6 +31,11 @@ public static class AriRunner
         var pii = first.Pii();
         foreach (var c in configs) await CampaignEngine.CheckTelephonyAsync(c.Telephony, TimeSpan.FromSeconds(30), ct);
         void Say(string m) { lock (output) output.WriteLine(m); }
+        // A config's leads CSV goes in first, on whichever node is started with it (an import changes nothing the second time).
+        var campaigns = new Campaigns(db);
+        foreach (var c in configs)
+            if (c.LeadsFile is { } file)
+                Import(db, pii, campaigns.Find(c.Name) ?? campaigns.Create(c.Name, new CampaignSettings { TimeZone = c.TimeZone.Id }, DateTime.UtcNow), file, Say);
         var node = new NodeHost(db, pii, first.Node, configs, options, Say);
         Say($"dialer run: node {first.Node}, campaigns {string.Join(", ", configs.Select(c => $"'{c.Name}'"))}, lease {options.Lease.TotalSeconds:0.#} s; " +
             $"ARI {string.Join(", ", configs.SelectMany(c => c.Telephony.Servers).DistinctBy(s => s.Id).Select(s => $"{s.Id}={s.BaseUri}"))}");
@@ -57,7 +62,7 @@ public static class AriRunner
     }
 
     /// <summary>The run config's leads CSV enters the campaign through the store's importer, like `dialer leads import`.</summary>
-    internal static void Import(StoreDb db, Pii pii, CampaignRecord campaign, string file, Action<string> output)
+    private static void Import(StoreDb db, Pii pii, CampaignRecord campaign, string file, Action<string> output)
     {
         ImportReport report;
         using (var reader = new StreamReader(file))

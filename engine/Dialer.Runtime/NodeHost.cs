@@ -176,11 +176,6 @@ public sealed class NodeHost : IAsyncDisposable
         var c = slot.Config;
         try
         {
-            if (!slot.Imported && c.LeadsFile is { } file)
-            {
-                AriRunner.Import(_db, _pii, slot.Record, file, _log);
-                slot.Imported = true;
-            }
             // The database hopper hands out leads only while the campaign is running.
             new Campaigns(_db).SetStatus(slot.Record.Id, CampaignStatus.Running, DateTime.UtcNow);
             var telephony = c.Telephony with { Driver = c.Telephony.Driver with { SharedServers = true } };
@@ -204,7 +199,7 @@ public sealed class NodeHost : IAsyncDisposable
             var r = engine.Reconciled;
             var ledger = engine.Engine.State.Ledger;
             var e = new NodeEvent(NodeEventKind.Took, c.Name, Node, lease.TakenFrom, lease.Epoch, DateTime.UtcNow, leaseAt,
-                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; reconciled {r.Closed} closed, " +
+                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; reconciled the attempts left open: {r.Closed} closed, " +
                 $"{r.StillLive.Count} still up (hung up), {r.LeasesReleased} leases released; abandon budget from the store: " +
                 $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}");
             Raise(e);
@@ -361,7 +356,6 @@ public sealed class NodeHost : IAsyncDisposable
         /// <summary>Lost, handed over or stopping: no new call; the engine is finishing its calls.</summary>
         public bool Losing;
         public bool Starting;
-        public bool Imported;
         public DateTime? FreeSince;
         /// <summary>Not taken before (after a drain, or a start that failed).</summary>
         public DateTime NotBefore;
