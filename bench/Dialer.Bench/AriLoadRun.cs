@@ -24,15 +24,16 @@ public class AriLoadRun
     [Params(60)] public int Seconds { get; set; }
     [Params(550)] public int CallsPerSecond { get; set; }
 
+    /// <summary>Most calls ring out (15 s), so concurrency builds to rate × ring time; a tenth are humans for the agents.</summary>
+    internal static EmulatorScenario Traffic => new()
+    {
+        Mix = new CalleeMix { Human = 0.1, NoAnswer = 0.7, Busy = 0.1, Congestion = 0.1, Machine = 0, BadNumber = 0, RingMinSeconds = 2, RingMaxSeconds = 6, TalkMinSeconds = 3, TalkMaxSeconds = 8 },
+    };
+
     [Benchmark]
     public async Task Soak()
     {
-        var scenario = new EmulatorScenario
-        {
-            // Most calls ring out (15 s), so concurrency builds to rate × ring time; a tenth are humans for the agents.
-            Mix = new CalleeMix { Human = 0.1, NoAnswer = 0.7, Busy = 0.1, Congestion = 0.1, Machine = 0, BadNumber = 0, RingMinSeconds = 2, RingMaxSeconds = 6, TalkMinSeconds = 3, TalkMaxSeconds = 8 },
-        };
-        await using var emulator = await AriEmulator.StartAsync(scenario);
+        await using var emulator = await AriEmulator.StartAsync(Traffic);
         var client = new AriClient(new AriServerOptions { Id = "pbx1", BaseUri = emulator.BaseUri, User = "dialer", Password = "dialer" });
         var campaign = new CampaignConfig { Name = "load", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, RingTimeoutSeconds = 15, RetryDelaySeconds = new Dictionary<CallOutcome, double>() };
         var catalog = new SkillCatalog();
@@ -76,7 +77,8 @@ public class AriLoadRun
         await driver.DisposeAsync();
     }
 
-    private sealed class Flat : IAnswerPredictor
+    /// <summary>Every lead the same live chance: the load runs measure the runtime, not the predictor.</summary>
+    internal sealed class Flat : IAnswerPredictor
     {
         public float PredictLive(Lead lead, DateTime utcNow) => 0.1f;
         public void Observe(Lead lead, DateTime placedUtc, bool live) { }

@@ -21,7 +21,7 @@ public sealed class DbLeadSource : ILeadSource
     private readonly long _campaignId;
     private readonly CampaignConfig _config;
     private readonly Stack<Lead> _buffer = new();
-    private readonly List<(long Id, long DueAt)> _deferred = [];
+    private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
     private long _leaseUntil = long.MaxValue;
     private long? _statusReadAt;
     private bool _running;
@@ -87,10 +87,10 @@ public sealed class DbLeadSource : ILeadSource
     /// <summary>The lead if its calling window and daily cap let it be dialed now; else it is deferred (null).</summary>
     private Lead? Admit(Lead lead, DateTime utcNow)
     {
-        var heldUntil = CallingWindow.HeldUntil(_config, lead, utcNow);
-        if (heldUntil > utcNow)
+        if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held)
         {
-            _deferred.Add((lead.Id, Time.Ms(heldUntil)));
+            // A lead no time opens (no consent yet) is looked at again in a day: a re-import may bring its consent.
+            _deferred.Add((lead.Id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow)));
             return null;
         }
         FlushDeferred();
@@ -193,6 +193,8 @@ public sealed class DbLeadSource : ILeadSource
         public long AttemptsDay { get; set; }
         public long? LastAttemptAt { get; set; }
         public string? LastOutcome { get; set; }
+        public string? ConsentSource { get; set; }
+        public long? ConsentAt { get; set; }
     }
 
     /// <param name="dueOnly">Only leads dialed before (a retry whose delay is over) or with a callback: see <see cref="ClaimDue"/>.</param>
@@ -212,7 +214,7 @@ public sealed class DbLeadSource : ILeadSource
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
                 LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING id, phone_enc, phone_hash, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
-                      attempts, attempts_today, attempts_day, last_attempt_at, last_outcome,
+                      attempts, attempts_today, attempts_day, last_attempt_at, last_outcome, consent_source, consent_at,
                       (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
             """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, batch }, tx).ToList());
         if (rows.Count == 0) return false;
@@ -237,6 +239,7 @@ public sealed class DbLeadSource : ILeadSource
             Attempts = (int)r.Attempts, AttemptsToday = (int)r.AttemptsToday, AttemptsDay = r.AttemptsDay == 0 ? default : Time.FromDay((int)r.AttemptsDay),
             LastAttemptAt = r.LastAttemptAt is { } la ? Time.FromMs(la) : null,
             LastOutcome = r.LastOutcome is { } o && CallOutcomes.TryParse(o, out var oc) ? oc : CallOutcome.None,
+            ConsentAt = r.ConsentAt is { } ca ? Time.FromMs(ca) : null, ConsentSource = r.ConsentSource,
         };
         Routing?.Apply(lead);
         return lead;
@@ -246,8 +249,10 @@ public sealed class DbLeadSource : ILeadSource
     private void FlushDeferred()
     {
         if (_deferred.Count == 0) return;
-        _db.Write((c, tx) => c.Execute("UPDATE leads SET due_at = @DueAt, lease_owner = NULL, lease_until = NULL WHERE id = @Id",
-            _deferred.Select(d => new { d.Id, d.DueAt }), tx));
+        // The rule that held each lead is kept with it: the "why (not) called" answer names it.
+        _db.Write((c, tx) => c.Execute("""
+            UPDATE leads SET due_at = @DueAt, lease_owner = NULL, lease_until = NULL, held_by = @Rule, held_reason = @Reason, held_at = @At WHERE id = @Id
+            """, _deferred.Select(d => new { d.Id, d.DueAt, d.Rule, d.Reason, d.At }), tx));
         _deferred.Clear();
     }
 }

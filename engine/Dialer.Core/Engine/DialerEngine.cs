@@ -70,6 +70,11 @@ public sealed class DialerEngine
     // Rounded up a tick past the due time: rounding down would wake the engine just before it is due, forever.
     public DateTime NextWakeAt => _s.Epoch.AddTicks((long)Math.Ceiling(NextWake() * TimeSpan.TicksPerSecond) + 1);
     public IReadOnlyCollection<Call> LiveCalls => _calls.Values;
+    /// <summary>
+    /// Told on the loop whenever a call changes phase: ringing (originated), waiting or machine (answered: the AMD verdict),
+    /// connected (bridged to its agent), safe harbor, ended. It runs on the hot path: it must only copy what it needs and queue it.
+    /// </summary>
+    public Action<Call>? PhaseChanged { get; set; }
     /// <summary>Set by <see cref="Halt"/>: no call is placed any more, and a live callee goes to safe harbor.</summary>
     public bool Halted { get; private set; }
     /// <summary>
@@ -252,7 +257,17 @@ public sealed class DialerEngine
         return true;
     }
 
-    private void Originate(Call call) => _control.Originate(call, _trunks[call.Trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+    private void Originate(Call call)
+    {
+        _control.Originate(call, _trunks[call.Trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+        PhaseChanged?.Invoke(call); // ringing: it left for the network
+    }
+
+    private void SetPhase(Call call, CallPhase phase)
+    {
+        call.Phase = phase;
+        PhaseChanged?.Invoke(call);
+    }
 
     /// <summary>The outbox wrote the attempt row: the call may leave now, unless it was called off meanwhile (then it never existed in the world).</summary>
     private void OnStored(long id, double now, DateTime utcNow)
@@ -309,7 +324,7 @@ public sealed class DialerEngine
         var ring = (at - call.PlacedAt).TotalSeconds;
         if (!human)
         {
-            call.Phase = CallPhase.Machine;
+            SetPhase(call, CallPhase.Machine);
             Stats.MachineAnswers++;
             Stats.TrunkMachine[call.Trunk]++;
             _s.OtherRingTime.Observe(ring);
@@ -334,7 +349,7 @@ public sealed class DialerEngine
     /// <summary>The callee waits for an agent, in answer order (events may come in slightly out of it), until their 2 s are up.</summary>
     private void Wait(Call call, double now, DateTime utcNow)
     {
-        call.Phase = CallPhase.Waiting;
+        SetPhase(call, CallPhase.Waiting);
         var w = _s.WaitingCalls;
         var i = w.Count;
         while (i > 0 && w[i - 1].AnsweredAt > call.AnsweredAt) i--;
@@ -349,7 +364,7 @@ public sealed class DialerEngine
         var a = _s.Agents[agent];
         a.CurrentCall = call;
         call.Agent = a;
-        call.Phase = CallPhase.Connected;
+        SetPhase(call, CallPhase.Connected);
         call.ConnectedAt = utcNow;
         Stats.CountConnect((utcNow - call.AnsweredAt!.Value).TotalSeconds);
         _control.Connect(call, a);
@@ -369,7 +384,7 @@ public sealed class DialerEngine
             _s.WaitingCalls.Remove(call);
             Stats.SafeHarborLateness.Add(Math.Max(0, now - Deadline(call)) * 1000);
         }
-        call.Phase = CallPhase.SafeHarbor;
+        SetPhase(call, CallPhase.SafeHarbor);
         CountAbandon(call.Trunk, now, utcNow);
         _control.SafeHarbor(call);
     }
@@ -485,7 +500,7 @@ public sealed class DialerEngine
                 outcome = CallOutcome.Machine;
                 break;
         }
-        call.Phase = CallPhase.Ended;
+        SetPhase(call, CallPhase.Ended);
         call.Outcome = outcome;
         _trunks.Release(call.Trunk);
         _s.FreeChannels++;

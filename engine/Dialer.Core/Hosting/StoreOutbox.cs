@@ -174,7 +174,15 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                     continue;
                 }
                 backoff = TimeSpan.FromMilliseconds(50);
-                if (!_ops.IsEmpty) continue;
+                // A slow store may still be writing at the stop deadline: what is left is reported, not waited for.
+                if (stopping && Stopwatch.GetTimestamp() > _stopDeadline) break;
+                if (!_ops.IsEmpty)
+                {
+                    // At a high call rate writes never run out: the prefetch is topped up between batches, else the
+                    // engine runs dry of leads (measured: 35 of 500 calls/s placed on a loaded machine).
+                    if (!stopping && Prefetched < Prefetch / 2) Refill();
+                    continue;
+                }
                 if (stopping) break;
                 Refill();
                 _wake.Wait(TimeSpan.FromMilliseconds(100));

@@ -1,3 +1,4 @@
+using Dialer.Core.Compliance;
 using Dialer.Core.Domain;
 using Dialer.Core.Pacing;
 
@@ -37,6 +38,9 @@ public static class ConfigSections
             MaxAttemptsPerDay = c.Int("max_attempts_per_day", 3, 1, 100),
             RetryDelaySeconds = retry,
             Routing = routing,
+            Profile = c.OptStr("compliance_profile") is { } id
+                ? ComplianceProfiles.Get(id) ?? throw c.Error("compliance_profile", null, $"expected a shipped profile: {string.Join(", ", ComplianceProfiles.Names)}")
+                : null,
         };
         window?.Done();
         c.Done();
