@@ -22,9 +22,12 @@ public sealed class DbLeadSource : ILeadSource
     private readonly CampaignConfig _config;
     private readonly Stack<Lead> _buffer = new();
     private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
-    private long _leaseUntil;
+    private long _leaseUntil = long.MaxValue;
     private long? _statusReadAt;
     private bool _running;
+    // Leads handed out (net of those given back) in the minute now counting and in the last full one: the claim's size.
+    private long _minuteStart;
+    private int _thisMinute, _lastMinute;
 
     public DbLeadSource(StoreDb db, Pii pii, long campaignId, CampaignConfig config, string owner)
     {
@@ -37,8 +40,13 @@ public sealed class DbLeadSource : ILeadSource
 
     /// <summary>This node's name on the leases it takes (the same name as its <see cref="DbAttemptLog"/>, whose reconciliation frees them).</summary>
     public string Owner { get; }
+    /// <summary>The most leads one claim takes; a claim asks for about the last minute's placements (<see cref="MinBatch"/> at least).</summary>
     public int BatchSize { get; init; } = 500;
-    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(5);
+    public int MinBatch { get; init; } = 8;
+    /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
+    public int NextBatch => Math.Clamp(Math.Max(_lastMinute, _thisMinute), Math.Min(MinBatch, BatchSize), BatchSize);
     /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>
     public RoutingRules? Routing { get; init; }
     /// <summary>When given, retries go to each lead's best hour by this predictor (<see cref="Retry.Next"/>), as in <see cref="MemoryHopper"/>.</summary>
@@ -50,30 +58,65 @@ public sealed class DbLeadSource : ILeadSource
     {
         var now = Time.Ms(utcNow);
         if (!Running(now)) return null;
-        // A buffered lead is ours only while the lease holds (with a margin for the call to be logged).
-        if (_buffer.Count > 0 && now > _leaseUntil - 30_000) Renew(now);
+        // A buffered lead is ours only while the lease holds: renewed once a quarter of it is gone, so a lead handed out has
+        // three quarters of a lease left (90 s), more than the outbox keeps it before handing it back (StoreOutbox.Cycle, 60 s).
+        if (_buffer.Count > 0 && now > _leaseUntil - (long)Lease.TotalMilliseconds * 3 / 4) Renew(now);
         while (true)
         {
-            if (_buffer.Count == 0 && !Claim(utcNow)) { FlushDeferred(); return null; }
-            var lead = _buffer.Pop();
-            if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held)
-            {
-                // A lead no time opens (no consent yet) is looked at again in a day: a re-import may bring its consent.
-                _deferred.Add((lead.Id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, now));
-                continue;
-            }
-            FlushDeferred();
-            lead.AttemptsToday++;
-            Claimed++;
-            return lead;
+            if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false)) { FlushDeferred(); return null; }
+            if (Admit(_buffer.Pop(), utcNow) is { } lead) return lead;
         }
+    }
+
+    /// <summary>
+    /// Due retries and callbacks, claimed apart from the buffer of fresh leads (at most one claim's worth): the outbox puts
+    /// them ahead of its prefetch (StoreOutbox.Due), so a retry is never held behind fresh leads claimed before it was due.
+    /// </summary>
+    public IReadOnlyList<Lead> ClaimDue(DateTime utcNow)
+    {
+        if (!Running(Time.Ms(utcNow))) return [];
+        var kept = _buffer.Count;
+        if (!Claim(utcNow, dueOnly: true)) return [];
+        var due = new List<Lead>(_buffer.Count - kept);
+        while (_buffer.Count > kept)
+            if (Admit(_buffer.Pop(), utcNow) is { } lead) due.Add(lead);
+        FlushDeferred();
+        return due;
+    }
+
+    /// <summary>The lead if its calling window and daily cap let it be dialed now; else it is deferred (null).</summary>
+    private Lead? Admit(Lead lead, DateTime utcNow)
+    {
+        if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held)
+        {
+            // A lead no time opens (no consent yet) is looked at again in a day: a re-import may bring its consent.
+            _deferred.Add((lead.Id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow)));
+            return null;
+        }
+        FlushDeferred();
+        lead.AttemptsToday++;
+        Claimed++;
+        Count(Time.Ms(utcNow), 1);
+        return lead;
     }
 
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
         Claimed--;
+        Count(Time.Ms(utcNow), -1);
         _buffer.Push(lead);
+    }
+
+    private void Count(long now, int n)
+    {
+        if (now - _minuteStart >= 60_000)
+        {
+            _lastMinute = now - _minuteStart < 120_000 ? _thisMinute : 0;
+            _thisMinute = 0;
+            _minuteStart = now;
+        }
+        _thisMinute = Math.Max(0, _thisMinute + n);
     }
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
@@ -115,6 +158,7 @@ public sealed class DbLeadSource : ILeadSource
         var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
         _buffer.Clear();
         _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        _leaseUntil = long.MaxValue;
     }
 
     /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>
@@ -153,24 +197,27 @@ public sealed class DbLeadSource : ILeadSource
         public long? ConsentAt { get; set; }
     }
 
-    private bool Claim(DateTime utcNow)
+    /// <param name="dueOnly">Only leads dialed before (a retry whose delay is over) or with a callback: see <see cref="ClaimDue"/>.</param>
+    private bool Claim(DateTime utcNow, bool dueOnly)
     {
         var now = Time.Ms(utcNow);
         var until = now + (long)Lease.TotalMilliseconds;
+        var batch = NextBatch;
         var rows = _db.Write((c, tx) => c.Query<ClaimRow>($"""
             UPDATE leads SET lease_owner = @Owner, lease_until = @until
             WHERE id IN (
                 SELECT id FROM leads l
                 WHERE l.campaign_id = @_campaignId AND l.state = 0 AND l.due_at <= @now
                   AND (l.lease_until IS NULL OR l.lease_until < @now)
-                  AND l.attempts < @max
+                  AND l.attempts < @max{(dueOnly ? " AND (l.attempts > 0 OR l.callback_at IS NOT NULL)" : "")}
                   AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
-                LIMIT @BatchSize{_db.Dialect.SkipLocked})
+                LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING {LeadColumns}
-            """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, BatchSize }, tx).ToList());
+            """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, batch }, tx).ToList());
         if (rows.Count == 0) return false;
-        _leaseUntil = until;
+        // The buffer's oldest lease decides when to renew; due leads go out at once with a whole lease.
+        if (!dueOnly) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
         // RETURNING order is unspecified: sort so the stack pops the best lead first.
         rows.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
         foreach (var r in rows) _buffer.Push(ToLead(r));

@@ -25,7 +25,7 @@ public sealed class StopTests : IDisposable
         var config = RunConfig.Load(Config(emu.BaseUri));
         var output = TextWriter.Synchronized(new StringWriter());
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var run = AriRunner.RunAsync(config, output, TimeSpan.FromSeconds(1), cts.Token);
+        var run = AriRunner.RunAsync([config], new NodeOptions(), output, TimeSpan.FromSeconds(1), cts.Token);
         var until = DateTime.UtcNow.AddSeconds(40);
         while (emu.ActiveChannels < 120 && !run.IsCompleted && DateTime.UtcNow < until) await Task.Delay(50);
         Assert.True(emu.ActiveChannels >= 120, $"only {emu.ActiveChannels} channels up: {output}");

@@ -54,6 +54,7 @@ public sealed partial class AriDriver
     {
         if (!_agentById.TryGetValue(agentId, out var line) || line.Server != server)
         {
+            if (line is null && _options.SharedServers) return; // another campaign's or node's agent: theirs to answer
             Log?.Invoke($"ARI {server.ServerId}: phone call in for unknown agent '{agentId}' (or one configured on another server): hung up");
             _ = Quietly(server.HangupAsync(chan.Id, ct: _stop.Token));
             return;
@@ -69,6 +70,7 @@ public sealed partial class AriDriver
     {
         if (_agentById.TryGetValue(agentId, out var line) && line.Server == server && line.LoggedIn)
             _ = Quietly(server.AddChannelAsync(line.BridgeId, chan.Id, _stop.Token));
+        else if (line is null && _options.SharedServers) return; // a leg another campaign or node sent to its own agent
         else
         {
             Log?.Invoke($"ARI {server.ServerId}: inter-server call for agent '{agentId}', who is not logged in here: hung up");

@@ -23,6 +23,11 @@ public sealed record AriDriverOptions
     /// (a PJSIP endpoint per peer server whose calls land in [dialer-interserver]). Needed when agents and trunks span servers.
     /// </summary>
     public string? InterServerEndpoint { get; init; }
+    /// <summary>
+    /// Other campaigns or engine nodes use these Asterisk servers too: a phone calling in (or an inter-server leg arriving)
+    /// for an agent this driver does not know is left alone for its owner, never hung up. Off: it is hung up as a stray.
+    /// </summary>
+    public bool SharedServers { get; init; }
     /// <summary>Call each agent's phone into its bridge at start and after reconnects; false: agents dial in through [dialer-agents].</summary>
     public bool CallAgents { get; init; } = true;
     /// <summary>Keys on the agent's phone: ready (ends wrap-up or a pause), pause, and hang up the callee.</summary>
