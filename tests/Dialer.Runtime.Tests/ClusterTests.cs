@@ -140,10 +140,13 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         {
             var live = attempts.Count(a => a.Campaign == id && a.Outcome is "human" or "abandoned");
             var abandoned = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned");
+            // Callees who were waiting for an agent when their owner was killed: the recovery closes them as abandoned (the
+            // ledger counts them); they are the kill's cost, reported apart, and the pacing's own abandons must stay under the cap.
+            var killed = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned" && a.Reconciled == 1);
             var seeded = Events("Took").Where(e => e.Campaign == name).Select(e => e.Detail[(e.Detail.IndexOf("today ", StringComparison.Ordinal) + 6)..].Split(',')[0]).ToList();
-            figures.Add($"{name}: live {live}, abandoned {abandoned} ({(live == 0 ? 0 : (double)abandoned / live):P2}); ledger seeded at each take (abandoned/live today): {string.Join(" → ", seeded)}");
+            figures.Add($"{name}: live {live}, abandoned {abandoned} ({(live == 0 ? 0 : (double)abandoned / live):P2}), of them {killed} waiting when their owner was killed; ledger seeded at each take (abandoned/live today): {string.Join(" → ", seeded)}");
             File.WriteAllLines(Path.Combine(Path.GetTempPath(), "dialer-cluster-figures.txt"), figures);
-            Assert.True(abandoned <= 0.03 * live, figures[^1]);
+            Assert.True(abandoned - killed <= 0.03 * live, figures[^1]);
             var seededLive = seeded.Select(s => int.Parse(s.Split('/')[1], CultureInfo.InvariantCulture)).ToList();
             Assert.True(seededLive.Zip(seededLive.Skip(1)).All(p => p.Second >= p.First), $"{name}: the budget went back: {figures[^1]}");
             Assert.True(seededLive.Count < 2 || seededLive[^1] > 0, $"{name}: a takeover started the budget from nothing: {figures[^1]}");
