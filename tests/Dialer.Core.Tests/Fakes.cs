@@ -25,7 +25,9 @@ internal sealed class RecordingControl : ICallControl
 /// <summary>A pacer that places exactly what the test says.</summary>
 internal sealed class ScriptedPacer : IPacer
 {
-    public int Next { get; set; }
+    private int _next;
+    /// <summary>Calls the next decision asks for; taken atomically, since tests set it while the loop decides.</summary>
+    public int Next { get => Volatile.Read(ref _next); set => Volatile.Write(ref _next, value); }
     /// <summary>Seconds until it asks to decide again (0: at every tick).</summary>
     public double Interval { get; set; }
     public string Name => "scripted";
@@ -33,8 +35,7 @@ internal sealed class ScriptedPacer : IPacer
 
     public PacingDecision Decide(DialerState s)
     {
-        var n = Next;
-        Next = 0;
+        var n = Interlocked.Exchange(ref _next, 0);
         return new(n, s.Now + Interval);
     }
 }
