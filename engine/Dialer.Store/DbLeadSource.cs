@@ -76,6 +76,17 @@ public sealed class DbLeadSource : ILeadSource
         _buffer.Push(lead);
     }
 
+    /// <summary>Not dialed (preview: skipped, or a callback asked for): due again at <paramref name="dueUtc"/>; a callback goes first in the claim order.</summary>
+    public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow)
+    {
+        lead.AttemptsToday--;
+        Claimed--;
+        _db.Write((c, tx) => c.Execute("""
+            UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
+            WHERE id = @Id
+            """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
+    }
+
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
         var next = Retry.Next(_config, lead, outcome, utcNow, BestTime);
