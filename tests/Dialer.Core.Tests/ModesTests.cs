@@ -232,7 +232,7 @@ public class AgentlessTests
         var (c1, c2) = (control.Originated[0], control.Originated[1]);
         engine.Handle(EngineEvent.Answered(c1.Id, true), T0.AddSeconds(5));
         Assert.Contains($"script {c1.Id}", control.Log); // nobody logged in: no transfer offered
-        Assert.Equal(0, engine.State.Ledger.LiveToday); // an answer in the script is not the cap's business
+        Assert.Equal(1, engine.State.Ledger.LiveToday); // reached by the script at once: a live answer, not an abandon
         Assert.Equal(2, control.Originated.Count);
 
         engine.Handle(EngineEvent.Login(0), T0.AddSeconds(6));
@@ -240,7 +240,7 @@ public class AgentlessTests
         Assert.Contains($"script {c2.Id} +transfer", control.Log);
         engine.Handle(EngineEvent.ScriptOver(c2.Id, PressTwoForAgent(control.Scripts[c2.Id])), T0.AddSeconds(20));
         Assert.Contains($"connect {c2.Id} to a0", control.Log);
-        Assert.Equal((1, 1L), (engine.State.Ledger.LiveToday, engine.Stats.Transfers));
+        Assert.Equal((2, 1L), (engine.State.Ledger.LiveToday, engine.Stats.Transfers));
 
         // c1's survey completes: a reached person with the answers.
         var r1 = control.Scripts[c1.Id];
@@ -262,7 +262,7 @@ public class AgentlessTests
         Assert.DoesNotContain($"safe-harbor {c3.Id}", control.Log);
         engine.Tick(T0.AddSeconds(52.1));
         Assert.Contains($"safe-harbor {c3.Id}", control.Log);
-        Assert.Equal((2, 1), (engine.State.Ledger.LiveToday, engine.State.Ledger.AbandonedToday));
+        Assert.Equal((3, 1), (engine.State.Ledger.LiveToday, engine.State.Ledger.AbandonedToday));
     }
 
     [Fact]

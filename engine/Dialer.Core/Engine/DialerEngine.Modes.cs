@@ -198,8 +198,9 @@ public sealed partial class DialerEngine
     }
 
     /// <summary>
-    /// The script is over. A transfer is a live callee asking for an agent: counted as a live answer in the abandon ledger
-    /// (the cap is about these) and routed like a predictive call's answer, with 2 s from the key press.
+    /// The script is over. A transfer is routed like a predictive call's answer, with 2 s from the key press: no agent by
+    /// then is an abandon in the ledger, whose live answers are every person the script reached (each heard it at once,
+    /// nobody was left in silence) — the same accounting as a predictive campaign's.
     /// </summary>
     private void OnScriptDone(long id, ScriptResult? result, double now, DateTime utcNow, DateTime at)
     {
@@ -209,7 +210,6 @@ public sealed partial class DialerEngine
         _s.InScript--;
         call.TransferAt = at < call.AnsweredAt ? call.AnsweredAt : at;
         Stats.Transfers++;
-        _s.Ledger.Live(call.TransferAt.Value);
         if (Halted)
         {
             SendToSafeHarbor(call, now, utcNow);

@@ -194,7 +194,8 @@ public sealed partial class DialerEngine
 
     private double NextWake()
     {
-        var wake = Halted ? double.PositiveInfinity : _nextDecision; // halted, only deadlines wake it
+        // Halted, only deadlines wake it; preview only, no pacer decides (offers and their time-outs do).
+        var wake = Halted || _s.Config.Mode == Modes.DialingMode.Preview ? double.PositiveInfinity : _nextDecision;
         if (_s.WaitingCalls.Count > 0) wake = Math.Min(wake, Deadline(_s.WaitingCalls[0]));
         if (_retryPlacementAt > _s.Now && !Halted) wake = Math.Min(wake, _retryPlacementAt);
         wake = Math.Min(wake, NextOfferWake());
@@ -344,6 +345,7 @@ public sealed partial class DialerEngine
                 _s.Calibration.Live(Seconds(call.PlacedAt));
                 Stats.CountLive(at);
                 Stats.TrunkLive[call.Trunk]++;
+                _s.Ledger.Live(at); // reached at once, by the script's voice: a live answer nobody left in silence
             }
             else
             {
@@ -351,7 +353,7 @@ public sealed partial class DialerEngine
                 Stats.MachineAnswers++;
                 Stats.TrunkMachine[call.Trunk]++;
             }
-            StartScript(call, machine: !human); // the ledger hears of it only if the callee asks for an agent
+            StartScript(call, machine: !human);
             return;
         }
         if (!human)

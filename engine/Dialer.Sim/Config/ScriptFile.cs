@@ -29,7 +29,7 @@ public static class ScriptFile
     public static CallScript? Optional(YamlSection parent, string key)
     {
         if (!parent.Has(key)) return null;
-        if (parent.OptMap(key) is { } inline) return Read(inline, key);
+        if (parent.HasMap(key)) return Read(parent.Map(key), key);
         var path = parent.Str(key);
         var full = Path.IsPathRooted(path) ? path : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(parent.File)) ?? ".", path);
         return Load(full);

@@ -63,6 +63,8 @@ public sealed class YamlSection
     }
 
     public bool Has(string key) => _node.Children.ContainsKey(new YamlScalarNode(key));
+    /// <summary>Whether the key holds a mapping (rather than a single value).</summary>
+    public bool HasMap(string key) => _node.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlMappingNode;
 
     public string Str(string key) => OptStr(key) ?? throw Error(key, null, "is required");
 
