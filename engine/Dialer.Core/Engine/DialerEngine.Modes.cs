@@ -210,14 +210,7 @@ public sealed partial class DialerEngine
         _s.InScript--;
         call.TransferAt = at < call.AnsweredAt ? call.AnsweredAt : at;
         Stats.Transfers++;
-        if (Halted)
-        {
-            SendToSafeHarbor(call, now, utcNow);
-            return;
-        }
-        var agent = _router.PickLongestIdle(call.Lead.Requirement);
-        if (agent >= 0) Connect(call, agent, now, utcNow);
-        else Wait(call, now, utcNow);
+        RouteToAgent(call, now, utcNow);
     }
 
     /// <summary>When a live callee's 2 s start: their answer, or for an agentless transfer the key press.</summary>

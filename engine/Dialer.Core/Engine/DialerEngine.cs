@@ -339,14 +339,7 @@ public sealed partial class DialerEngine
         }
         if (_s.Config.Agentless && (human || _s.Config.Script!.Machine == Modes.MachineAction.LeaveMessage) && !Halted)
         {
-            if (human)
-            {
-                _s.LiveAnswerDelay.Observe(ring);
-                _s.Calibration.Live(Seconds(call.PlacedAt));
-                Stats.CountLive(at);
-                Stats.TrunkLive[call.Trunk]++;
-                _s.Ledger.Live(at); // reached at once, by the script's voice: a live answer nobody left in silence
-            }
+            if (human) CountLiveAnswer(call, ring, at); // reached at once, by the script's voice: nobody is left in silence
             else
             {
                 call.AnsweredByMachine = true;
@@ -365,11 +358,23 @@ public sealed partial class DialerEngine
             HangUp(call);
             return;
         }
+        CountLiveAnswer(call, ring, at);
+        RouteToAgent(call, now, utcNow);
+    }
+
+    /// <summary>A person answered a call the pool may have to take: forecasts, stats and the abandon ledger hear of it.</summary>
+    private void CountLiveAnswer(Call call, double ring, DateTime at)
+    {
         _s.LiveAnswerDelay.Observe(ring);
         _s.Calibration.Live(Seconds(call.PlacedAt));
         Stats.CountLive(at);
         Stats.TrunkLive[call.Trunk]++;
         _s.Ledger.Live(at);
+    }
+
+    /// <summary>A live callee wants an agent: the longest-idle able one now, else the wait (2 s), or safe harbor when halted.</summary>
+    private void RouteToAgent(Call call, double now, DateTime utcNow)
+    {
         if (Halted)
         {
             SendToSafeHarbor(call, now, utcNow);
