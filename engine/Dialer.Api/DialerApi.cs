@@ -254,6 +254,7 @@ public static class DialerApi
         MapLeads(app, db, options, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
+        PreviewApi.Map(app, engines);
     }
 
     private static void MapLeads(WebApplication app, StoreDb db, ApiOptions options, Campaigns campaigns)

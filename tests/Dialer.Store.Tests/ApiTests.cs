@@ -229,7 +229,7 @@ public sealed partial class ApiTests : IAsyncLifetime
         var paths = doc.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/campaigns/{name}/leads", paths);
         Assert.Contains("/events", paths);
-        Assert.Equal(28, paths.Count); // 23 + the five QA routes
+        Assert.Equal(30, paths.Count); // 23 + the five QA routes + the two preview routes
     }
 }
 
