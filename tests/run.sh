@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the solution, on a fresh machine too: installs what the tests need when missing
-# (PostgreSQL 15, whose binaries the store tests start themselves).
+# (PostgreSQL 15, whose binaries the store tests start themselves; Chromium, which the dashboard test drives headless).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${CHROMIUM:-}" ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   echo "installing: ${need[*]}"

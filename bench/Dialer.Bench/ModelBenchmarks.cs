@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Dialer.Models.Evaluation;
 using Dialer.Models.Features;
 using Dialer.Models.History;
@@ -105,12 +102,6 @@ public class ModelTrainingBenchmarks
         _report = ModelTrainer.Train(_history, _directory);
         _cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         return _report;
-    }
-
-    /// <summary>One cold run in this process: a minute-long job needs no statistics, and skips a second build.</summary>
-    private sealed class OnceInProcess : ManualConfig
-    {
-        public OnceInProcess() => AddJob(Job.Dry.WithToolchain(InProcessEmitToolchain.Instance));
     }
 
     [GlobalCleanup]

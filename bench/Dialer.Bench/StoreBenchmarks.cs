@@ -24,10 +24,7 @@ public class StoreBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var conn = Environment.GetEnvironmentVariable("DIALER_BENCH_DB")
-            ?? throw new InvalidOperationException("DIALER_BENCH_DB: set it to a scratch PostgreSQL connection string");
-        _db = StoreDb.Open(conn);
-        Migrator.Migrate(_db);
+        _db = BenchStore.Open();
         _pii = new Pii(RandomNumberGenerator.GetBytes(32));
         var csv = new StringBuilder("phone,region,timezone,customer_id,policy_expiry,premium,claims_3y,tags\n");
         for (var i = 0; i < Rows; i++)
@@ -62,5 +59,18 @@ public class StoreBenchmarks
         var h = new DbLeadSource(_db, _pii, _campaign, new CampaignSettings().ToConfig("bench"), $"bench-{_iteration++}");
         while (h.Next(Noon) is not null) { }
         return h.Claimed == Rows ? Rows : throw new InvalidOperationException($"claimed {h.Claimed} of {Rows} leads");
+    }
+}
+
+/// <summary>The store benchmarks' database: DIALER_BENCH_DB, migrated.</summary>
+internal static class BenchStore
+{
+    public static StoreDb Open()
+    {
+        var conn = Environment.GetEnvironmentVariable("DIALER_BENCH_DB")
+            ?? throw new InvalidOperationException("DIALER_BENCH_DB: set it to a scratch PostgreSQL connection string");
+        var db = StoreDb.Open(conn);
+        Migrator.Migrate(db);
+        return db;
     }
 }

@@ -20,6 +20,10 @@ public sealed class ApiOptions
     public long MaxUploadBytes { get; init; } = 50 * 1024 * 1024;
     /// <summary>QA rule sets for transcripts (a set names its campaigns, or serves every other one); default: the shipped renewal set.</summary>
     public IReadOnlyList<Core.Quality.QaRuleSet> QaRules { get; init; } = [QualityRuleFile.Shipped];
+    /// <summary>Where call recordings are (a recorder such as Asterisk's MixMonitor writes `{channel_id}.wav|mp3|ogg|gsm`); null: none.</summary>
+    public string? RecordingsDir { get; init; }
+    /// <summary>Webhooks that get the stream's events (see <see cref="Api.Webhooks"/>).</summary>
+    public IReadOnlyList<WebhookTarget> Webhooks { get; init; } = [];
     /// <summary>Log every HTTP request (ASP.NET Core's Information lines); off by default.</summary>
     public bool LogRequests { get; init; }
     /// <summary>How long a stop (SIGTERM, Ctrl+C) may take to hang up and close every engine's calls before the host gives up.</summary>
@@ -27,7 +31,8 @@ public sealed class ApiOptions
 
     /// <summary>
     /// Keys: <c>db</c>, <c>api_keys</c> (array), <c>metrics_key</c>, <c>pii_key</c> (base64 of 32 bytes), <c>max_upload_bytes</c>,
-    /// <c>qa_rules</c> (array of QA rule files); the environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_METRICS_KEY,
+    /// <c>qa_rules</c> (array of QA rule files), <c>recordings_dir</c>, <c>webhooks</c> (array of <c>{url, secret, events: [call, agent,
+    /// campaign, disposition, alert]}</c>); the environment (DIALER_DB, DIALER_API_KEYS comma-separated, DIALER_METRICS_KEY,
     /// DIALER_PII_KEY) wins over the file.
     /// </summary>
     public static ApiOptions From(IConfiguration config, bool logRequests = false)
@@ -51,6 +56,21 @@ public sealed class ApiOptions
             MaxUploadBytes = max,
             QaRules = config.GetSection("qa_rules").Get<string[]>() is { Length: > 0 } files ? [.. files.Select(QualityRuleFile.Load)] : [QualityRuleFile.Shipped],
             LogRequests = logRequests,
+            RecordingsDir = config["recordings_dir"] is { Length: > 0 } dir ? (Directory.Exists(dir) ? dir : throw new InvalidOperationException($"recordings_dir: '{dir}' is not a folder")) : null,
+            Webhooks = [.. config.GetSection("webhooks").GetChildren().Select((w, i) => Webhook(w, $"webhooks[{i}]"))],
         };
+    }
+
+    private static WebhookTarget Webhook(IConfigurationSection w, string path)
+    {
+        if (!Uri.TryCreate(w["url"], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            throw new InvalidOperationException($"{path}.url: must be an absolute http or https URL");
+        var secret = w["secret"] is { Length: > 0 } s ? s : null;
+        if (secret is { Length: < 16 }) throw new InvalidOperationException($"{path}.secret: must be at least 16 characters");
+        var events = w.GetSection("events").Get<string[]>() ?? [];
+        if (events.Length == 0) throw new InvalidOperationException($"{path}.events: name at least one of {string.Join(", ", WebhookTarget.Types)}");
+        if (events.FirstOrDefault(e => !WebhookTarget.Types.Contains(e)) is { } bad)
+            throw new InvalidOperationException($"{path}.events: '{bad}' is not one of {string.Join(", ", WebhookTarget.Types)}");
+        return new WebhookTarget(url, secret, events.ToHashSet(StringComparer.Ordinal));
     }
 }

@@ -43,12 +43,17 @@ public static class DialerApi
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
         builder.Services.AddProblemDetails();
+        // A query or route value that does not bind (limit=abc) throws, so that NameBindingFailures can say which one.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         var db = StoreDb.Open(options.Db);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(db);
         builder.Services.AddSingleton(new EventHub(Json));
         var registry = new EngineRegistry(engines?.Invoke(db));
         builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db)));
+        builder.Services.AddSingleton(sp => new Webhooks(options.Webhooks, sp.GetRequiredService<EventHub>()));
+        builder.Services.AddSingleton(sp => new CallPhaseFeed(sp.GetRequiredService<EventHub>()));
         // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
@@ -58,28 +63,51 @@ public static class DialerApi
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStopping.Register(() => registry.StopAllAsync().GetAwaiter().GetResult()); // hang up before the process goes
+        var feed = app.Services.GetRequiredService<LiveFeed>();
+        var webhooks = app.Services.GetRequiredService<Webhooks>();
+        app.Lifetime.ApplicationStarted.Register(feed.Start);
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            feed.DisposeAsync().AsTask().GetAwaiter().GetResult(); // no more reads of engines that are about to go
+            registry.StopAllAsync().GetAwaiter().GetResult(); // hang up before the process goes
+        });
+        app.Lifetime.ApplicationStopped.Register(() => webhooks.DisposeAsync().AsTask().GetAwaiter().GetResult()); // after the stops' last events
         app.Lifetime.ApplicationStopped.Register(db.Dispose);
         app.UseStatusCodePages();
-        app.Use(RequireApiKey(options));
+        app.Use(NameBindingFailures);
+        var dashboard = new Dashboard(new KeyRing(options.ApiKeys));
+        app.Use(RequireApiKey(options, dashboard));
+        dashboard.Map(app, feed);
         Map(app, db, options);
-        DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>());
+        DialerMetrics.Map(app, registry, app.Services.GetRequiredService<EventHub>(), webhooks);
         return app;
     }
 
-    private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options)
+    /// <summary>A value that did not bind becomes the usual one-line 400 naming the parameter (never the framework's message or a stack).</summary>
+    private static async Task NameBindingFailures(HttpContext ctx, RequestDelegate next)
+    {
+        try { await next(ctx); }
+        catch (BadHttpRequestException e) when (e.StatusCode == 400 && !ctx.Response.HasStarted)
+        {
+            var name = System.Text.RegularExpressions.Regex.Match(e.Message, "parameter \"(?:[^\"]*\\s)?(\\w+)\" from") is { Success: true } m ? m.Groups[1].Value : "request";
+            await Invalid(name, name == "request" ? Bounded(e.Message) : "is not a value of the right type (a whole number, or the form the parameter documents)").ExecuteAsync(ctx);
+        }
+    }
+
+    private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(ApiOptions options, Dashboard dashboard)
     {
         var api = new KeyRing(options.ApiKeys);
         var scrape = new KeyRing(options.ApiKeys.Concat(options.MetricsKeys)); // a metrics key opens /metrics and nothing else
         return async (ctx, next) =>
         {
-            if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json") { await next(ctx); return; }
+            if (ctx.Request.Path == "/health" || ctx.Request.Path == "/openapi.json" || Dashboard.Public.Contains(ctx.Request.Path.Value ?? "")) { await next(ctx); return; }
             var metrics = ctx.Request.Path == DialerMetrics.Path;
             var given = ctx.Request.Headers[KeyHeader].ToString();
+            if (given.Length == 0 && dashboard.SignedIn(ctx.Request)) { await next(ctx); return; } // the dashboard's session cookie stands for the key
             if (given.Length == 0 && metrics) given = DialerMetrics.BearerToken(ctx.Request); // Prometheus's `authorization:` scrape setting
             if (given.Length == 0)
             {
-                await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header").ExecuteAsync(ctx);
+                await Results.Problem(statusCode: 401, title: "API key required", detail: $"send the key in the {KeyHeader} header (or sign in at /)").ExecuteAsync(ctx);
                 return;
             }
             if (!(metrics ? scrape : api).Accepts(given))
@@ -174,6 +202,19 @@ public static class DialerApi
         var campaigns = new Campaigns(db);
         var hub = app.Services.GetRequiredService<EventHub>();
         var engines = app.Services.GetRequiredService<EngineRegistry>();
+        var feed = app.Services.GetRequiredService<LiveFeed>();
+        var phases = app.Services.GetRequiredService<CallPhaseFeed>();
+        // A campaign's state changed: the stream hears of it and the dashboard's campaign list is read again.
+        void CampaignEvent(object data) { feed.CampaignsChanged(); hub.Publish("campaign", data); }
+        var audit = new AuditLog(db);
+        var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent);
+        var trunks = new TrunkNames();
+        feed.Sampled += (name, s, status) =>
+        {
+            if (s is not null) trunks.Learn(name, s);
+            alerts.Evaluate(name, s, status);
+        };
+        feed.Alerts = () => alerts.Recent;
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
         app.MapGet("/openapi.json", () => Results.Stream(typeof(DialerApi).Assembly.GetManifestResourceStream("openapi.json")!, "application/json"));
@@ -197,7 +238,7 @@ public static class DialerApi
             if (errors.Count > 0) return Invalid(errors.ToDictionary(kv => "settings." + kv.Key, kv => kv.Value));
             if (campaigns.Find(body.Name) is not null) return Results.Problem(statusCode: 409, title: "conflict", detail: $"campaign '{body.Name}' already exists");
             var created = campaigns.Create(body.Name, settings, DateTime.UtcNow);
-            hub.Publish("campaign", new { campaign = created.Name, status = "stopped" });
+            CampaignEvent(new { campaign = created.Name, status = "stopped" });
             return Results.Created($"/campaigns/{Uri.EscapeDataString(created.Name)}", created); // a header carries ASCII only
         });
         app.MapGet("/campaigns/{name}", (string name) => campaigns.Find(name) is { } c ? Results.Ok(c) : NotFound($"campaign '{name}'"));
@@ -228,14 +269,20 @@ public static class DialerApi
                 if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
                 campaigns.SetStatus(c.Id, status, DateTime.UtcNow);
                 if (status == CampaignStatus.Running)
-                    try { await engines.StartAsync(name, hub.CallEvents(name), ct); }
+                    try
+                    {
+                        if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
+                            // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
+                            try { await started.QueryAsync(e => e.PhaseChanged = phases.For(name), ct); }
+                            catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
+                    }
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
                     {
                         campaigns.SetStatus(c.Id, CampaignStatus.Stopped, DateTime.UtcNow);
                         return Results.Problem(statusCode: 502, title: "engine did not start", detail: Core.Text.Redact.Numbers(e.Message));
                     }
-                if (status == CampaignStatus.Stopped) await engines.StopAsync(name);
-                hub.Publish("campaign", new { campaign = name, status = status.ToString().ToLowerInvariant() });
+                if (status == CampaignStatus.Stopped && await engines.StopAsync(name)) alerts.Forget(name);
+                CampaignEvent(new { campaign = name, status = status.ToString().ToLowerInvariant() });
                 return Results.Ok(campaigns.Get(c.Id));
             });
         app.MapGet("/campaigns/{name}/stats", async (string name) =>
@@ -252,6 +299,8 @@ public static class DialerApi
 
         engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
         MapLeads(app, db, options, campaigns);
+        CallRecords.Map(app, db, options, campaigns, trunks, hub, CampaignEvent, engines, audit);
+        Reports.Map(app, db, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
         PreviewApi.Map(app, engines);
@@ -375,7 +424,7 @@ public static class DialerApi
             var (body, error) = await ReadJson<DispositionBody>(req);
             if (error is not null) return error;
             if (string.IsNullOrWhiteSpace(body!.Code) || body.Code.Length > 40) return Invalid("code", "must be 1–40 characters");
-            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.DncDays, DateTime.UtcNow))
+            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.RefusalBlockDays(), DateTime.UtcNow))
                 return Invalid("lead_id", $"lead {body.LeadId} does not exist");
             hub.Publish("disposition", new { campaign = name, agent, lead_id = body.LeadId, code = body.Code });
             return Results.Created();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Hosting;
@@ -21,23 +20,28 @@ public sealed class DialerMetrics
     public const string Path = "/metrics";
     /// <summary>Answer → agent buckets, seconds: the 2 s safe-harbor limit is the last one that matters.</summary>
     private static readonly double[] BridgeBuckets = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2];
+    /// <summary>Engine step buckets, seconds: 16 µs to 262 ms by powers of 4 (the engine's bins are powers of 2).</summary>
+    private static readonly double[] StepBuckets = [16e-6, 64e-6, 256e-6, 1.024e-3, 4.096e-3, 16.384e-3, 65.536e-3, 262.144e-3];
+    private static readonly string[] StepNames = ["tick", "event"];
     private static readonly string[] PhaseNames = Names<CallPhase>();
     private static readonly string[] AgentStateNames = Names<AgentState>();
 
     private readonly EngineRegistry _engines;
     private readonly EventHub _hub;
+    private readonly Webhooks? _webhooks;
     private readonly TimeSpan _timeout;
     private readonly SemaphoreSlim _gate = new(1, 1); // two scrapes at once would both apply the same histogram deltas
     private readonly Dictionary<string, CampaignSeries> _campaigns = new(StringComparer.Ordinal);
 
-    private readonly Counter _placed, _live, _machine, _abandoned, _ariReconnects, _clientsCut;
-    private readonly Gauge _calls, _trunkInUse, _trunkChannels, _trunkAvailable, _abandonRate, _abandonCap, _dialLevel, _agents, _up, _ariConnected, _eventClients;
-    private readonly Histogram _answerToAgent;
+    private readonly Counter _placed, _live, _machine, _abandoned, _ariReconnects, _clientsCut, _outboxFailures, _webhookDeliveries, _webhookRetries;
+    private readonly Gauge _calls, _trunkInUse, _trunkChannels, _trunkAvailable, _abandonRate, _abandonCap, _dialLevel, _agents, _up, _ariConnected, _eventClients, _outboxDepth, _webhookQueued;
+    private readonly Histogram _answerToAgent, _step;
 
-    public DialerMetrics(EngineRegistry engines, EventHub hub, TimeSpan? queryTimeout = null)
+    public DialerMetrics(EngineRegistry engines, EventHub hub, TimeSpan? queryTimeout = null, Webhooks? webhooks = null)
     {
         _engines = engines;
         _hub = hub;
+        _webhooks = webhooks;
         _timeout = queryTimeout ?? TimeSpan.FromSeconds(2);
         var f = Metrics.WithCustomRegistry(Registry);
         string[] ct = ["campaign", "trunk"];
@@ -55,6 +59,13 @@ public sealed class DialerMetrics
         _agents = f.CreateGauge("dialer_agents", "Agents by state (logged_out, ready, talking, wrap_up, paused).", "campaign", "state");
         _answerToAgent = f.CreateHistogram("dialer_answer_to_agent_seconds", "Live answer → agent bridged (from the engine's millisecond bins).",
             ["campaign"], new HistogramConfiguration { Buckets = BridgeBuckets });
+        _step = f.CreateHistogram("dialer_engine_step_seconds", "Time the engine took over one pacing decision (step=tick) or one event (step=event), from the host's power-of-two microsecond bins.",
+            ["campaign", "step"], new HistogramConfiguration { Buckets = StepBuckets });
+        _outboxDepth = f.CreateGauge("dialer_outbox_depth", "Attempt writes queued for the store; new calls wait while it is backed up (5,000 queued or the oldest 250 ms old).", "campaign");
+        _outboxFailures = f.CreateCounter("dialer_outbox_write_failures_total", "Store writes of the outbox that failed (retried whole with back-off).", "campaign");
+        _webhookDeliveries = f.CreateCounter("dialer_webhook_deliveries_total", "Webhook deliveries by result: delivered, failed (given up after its retries), dropped (its queue was full).", "result");
+        _webhookRetries = f.CreateCounter("dialer_webhook_retries_total", "Webhook deliveries sent again after a failure.");
+        _webhookQueued = f.CreateGauge("dialer_webhook_queued", "Events waiting for a webhook delivery.");
         _up = f.CreateGauge("dialer_engine_up", "1 when the campaign's engine answered this scrape, 0 when it did not in time.", "campaign");
         _ariConnected = f.CreateGauge("dialer_ari_connected", "1 while the engine's events connection to the Asterisk server is up.", "campaign", "server");
         _ariReconnects = f.CreateCounter("dialer_ari_reconnects_total", "Times the engine's events connection to the Asterisk server came back after a drop.", "campaign", "server");
@@ -66,8 +77,8 @@ public sealed class DialerMetrics
     public CollectorRegistry Registry { get; } = Metrics.NewCustomRegistry();
 
     /// <summary>Serves the app's <see cref="DialerMetrics"/> at <see cref="Path"/> (the API key middleware guards it).</summary>
-    public static void Map(WebApplication app, EngineRegistry engines, EventHub hub) =>
-        app.MapMetrics(Path, new DialerMetrics(engines, hub).Registry);
+    public static void Map(WebApplication app, EngineRegistry engines, EventHub hub, Webhooks webhooks) =>
+        app.MapMetrics(Path, new DialerMetrics(engines, hub, webhooks: webhooks).Registry);
 
     /// <summary>The token of an <c>Authorization: Bearer …</c> header, or empty.</summary>
     public static string BearerToken(HttpRequest req) =>
@@ -81,13 +92,18 @@ public sealed class DialerMetrics
             var running = _engines.All.ToList();
             foreach (var (name, series) in _campaigns.ToList())
                 if (!running.Any(r => r.Key == name && ReferenceEquals(r.Value, series.Host))) Forget(name); // stopped, or restarted
-            var snapshots = await Task.WhenAll(running.Select(r => ReadAsync(r.Value, ct)));
+            var snapshots = await Task.WhenAll(running.Select(r => EngineSnapshot.TryReadAsync(r.Value, _timeout, ct)));
             for (var i = 0; i < running.Count; i++)
             {
                 var (name, host) = running[i];
                 if (!_campaigns.TryGetValue(name, out var series)) _campaigns[name] = series = new CampaignSeries(host);
                 series.Keep(_up.WithLabels(name)).Set(snapshots[i] is null ? 0 : 1);
                 if (snapshots[i] is { } s) Publish(name, series, s);
+                if (_engines.Started(name)?.Outbox is { } outbox)
+                {
+                    series.Keep(_outboxDepth.WithLabels(name)).Set(outbox.Backlog);
+                    series.Keep(_outboxFailures.WithLabels(name)).IncTo(outbox.WriteFailures);
+                }
                 foreach (var link in _engines.Started(name)?.Links ?? [])
                 {
                     series.Keep(_ariConnected.WithLabels(name, link.Server)).Set(link.Connected ? 1 : 0);
@@ -95,22 +111,20 @@ public sealed class DialerMetrics
                 }
             }
             _eventClients.Set(_hub.Clients);
+            if (_webhooks is { } w)
+            {
+                _webhookDeliveries.WithLabels("delivered").IncTo(w.Delivered);
+                _webhookDeliveries.WithLabels("failed").IncTo(w.Failed);
+                _webhookDeliveries.WithLabels("dropped").IncTo(w.Dropped);
+                _webhookRetries.IncTo(w.Retries);
+                _webhookQueued.Set(w.Queued);
+            }
             _clientsCut.IncTo(_hub.ClientsCut);
         }
         finally { _gate.Release(); }
     }
 
-    /// <summary>One query on the engine's loop; null when it did not answer in time or stopped meanwhile.</summary>
-    private async Task<Snapshot?> ReadAsync(EngineHost host, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_timeout);
-        try { return await host.QueryAsync(Snapshot.Read, timeout.Token); }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return null; } // a stalled loop must not stall the scrape
-        catch (Exception e) when (e is ChannelClosedException or EngineUnavailableException) { return null; } // stopped or faulted between listing and reading
-    }
-
-    private void Publish(string campaign, CampaignSeries series, Snapshot s)
+    private void Publish(string campaign, CampaignSeries series, EngineSnapshot s)
     {
         foreach (var t in s.Trunks)
         {
@@ -135,6 +149,16 @@ public sealed class DialerMetrics
         for (var ms = 0; ms < s.AnswerToAgentMs.Length; ms++)
             if (s.AnswerToAgentMs[ms] - (ms < seen.Length ? seen[ms] : 0) is var arrived and > 0) h.Observe(ms / 1000.0, arrived);
         series.SeenAnswerToAgentMs = s.AnswerToAgentMs;
+        // Steps likewise: what each power-of-two bin gained since the last scrape, observed at the bin's lower bound.
+        for (var k = 0; k < s.StepMicros.Length; k++)
+        {
+            var step = series.Keep(_step.WithLabels(campaign, StepNames[k]));
+            var before = k < series.SeenStepMicros.Length ? series.SeenStepMicros[k] : [];
+            for (var bin = 0; bin < s.StepMicros[k].Length; bin++)
+                if (s.StepMicros[k][bin] - (bin < before.Length ? before[bin] : 0) is var arrived and > 0)
+                    step.Observe(bin == 0 ? 0 : Math.Pow(2, bin - 1) * 1e-6, arrived);
+        }
+        series.SeenStepMicros = s.StepMicros;
     }
 
     private void Forget(string campaign)
@@ -152,34 +176,12 @@ public sealed class DialerMetrics
         public EngineHost Host { get; } = host;
         public HashSet<ChildBase> Children { get; } = [];
         public long[] SeenAnswerToAgentMs { get; set; } = [];
+        public long[][] SeenStepMicros { get; set; } = [];
 
         public T Keep<T>(T child) where T : ChildBase
         {
             Children.Add(child);
             return child;
-        }
-    }
-
-    private sealed record TrunkRead(string Name, long Placed, long Live, long Machine, long Abandoned, int InUse, int Channels, bool Available, int[] ByPhase);
-
-    /// <summary>What a scrape needs from one engine, copied on its loop.</summary>
-    private sealed record Snapshot(TrunkRead[] Trunks, int[] Agents, double AbandonRateToday, double AbandonRate30, double AbandonCap, double DialLevel, long[] AnswerToAgentMs)
-    {
-        public static Snapshot Read(DialerEngine e)
-        {
-            var stats = e.Stats;
-            var byPhase = new int[e.Trunks.Count][];
-            for (var t = 0; t < byPhase.Length; t++) byPhase[t] = new int[(int)CallPhase.Ended];
-            foreach (var call in e.LiveCalls)
-                if (call.Phase != CallPhase.Ended) byPhase[call.Trunk][(int)call.Phase]++;
-            var trunks = new TrunkRead[byPhase.Length];
-            for (var t = 0; t < trunks.Length; t++)
-                trunks[t] = new TrunkRead(e.Trunks[t].Name, stats.TrunkPlaced[t], stats.TrunkLive[t], stats.TrunkMachine[t], stats.TrunkAbandoned[t],
-                    e.Trunks.InUse(t), e.Trunks[t].Channels, e.Trunks.IsAvailable(t), byPhase[t]);
-            var agents = new int[AgentStateNames.Length];
-            for (var a = 0; a < agents.Length; a++) agents[a] = e.State.Count((AgentState)a);
-            var ledger = e.State.Ledger;
-            return new Snapshot(trunks, agents, ledger.RateToday, ledger.Rate30, e.State.Config.AbandonCap, e.State.DialLevel, (long[])stats.AnswerToAgentMs.Clone());
         }
     }
 }

@@ -47,6 +47,12 @@ public sealed class EventHub
     /// <summary>The id of the newest event (one below the first id before any).</summary>
     public long LastId { get { lock (_lock) return _lastId; } }
 
+    /// <summary>
+    /// Every event as it is published, in id order (under the hub's lock: a listener only queues, it never blocks or
+    /// throws): type, id, JSON payload, and the object it was made from. The webhooks listen.
+    /// </summary>
+    public event Action<string, long, string, object>? Published;
+
     public void Publish(string type, object data)
     {
         var payload = JsonSerializer.Serialize(data, _json); // outside the lock: publishers on other threads do not wait on it
@@ -57,6 +63,7 @@ public sealed class EventHub
             _replay[_replayNext] = item;
             _replayNext = (_replayNext + 1) % _replay.Length;
             _replayCount = Math.Min(_replayCount + 1, _replay.Length);
+            Published?.Invoke(type, _lastId, payload, data);
             foreach (var (key, ch) in _clients)
                 if (!ch.Writer.TryWrite(item)) (cut ??= []).Add(key);
             if (cut is null) return;

@@ -22,10 +22,18 @@ try
     // SIGTERM / Ctrl+C cancel the command's token; a stop hangs up and closes every attempt, so it gets its time before the process is ended.
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration
     {
-        EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = CampaignEngine.StopTimeout + TimeSpan.FromSeconds(5),
+        EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = CampaignEngine.StopTimeout + TimeSpan.FromSeconds(5) + DrainTime(args),
     });
 }
 catch (Exception e)
 {
     return Failures.Report(e);
+}
+
+// `run --drain-seconds N` lets calls finish for N s at stop: the process waits for that too (a bad value fails in the command).
+static TimeSpan DrainTime(string[] args)
+{
+    var i = Array.IndexOf(args, "--drain-seconds");
+    return i >= 0 && i + 1 < args.Length && double.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out var s) && s is > 0 and <= 86_400
+        ? TimeSpan.FromSeconds(s) : TimeSpan.Zero;
 }

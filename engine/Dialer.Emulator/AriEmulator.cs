@@ -196,7 +196,7 @@ public sealed class AriEmulator : IAsyncDisposable
             ("POST", ["channels", "create"]) => _world.Originate(q, await Variables(ctx), createOnly: true),
             ("GET", ["channels"]) => _world.ListChannels(),
             ("GET", ["channels", var id]) => _world.GetChannel(id),
-            ("DELETE", ["channels", var id]) => _world.Hangup(id, q),
+            ("DELETE", ["channels", var id]) => Hangup(id, q, ctx.Request),
             ("POST", ["channels", var id, "dial"]) => _world.Dial(id, q),
             ("POST", ["channels", var id, "continue"]) => _world.Continue(id, q),
             ("POST", ["channels", var id, "answer"]) => _world.Answer(id),
@@ -233,21 +233,32 @@ public sealed class AriEmulator : IAsyncDisposable
         await Write(ctx, reply);
     }
 
-    private bool Authorized(HttpRequest request)
+    private bool Authorized(HttpRequest request) => User(request) is not null;
+
+    /// <summary>The ARI user the request authenticated as (the scenario's user or one of its <see cref="EmulatorScenario.OtherUsers"/>), or null.</summary>
+    private string? User(HttpRequest request)
     {
         var s = _world.Scenario;
-        var expected = $"{s.User}:{s.Password}";
-        if (request.Query.TryGetValue("api_key", out var key)) return key == expected;
-        var header = request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Basic ", StringComparison.Ordinal)) return false;
-        try
-        {
-            return Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..])) == expected;
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
+        string? credentials = null;
+        if (request.Query.TryGetValue("api_key", out var key)) credentials = key.ToString();
+        else if (request.Headers.Authorization.ToString() is { } header && header.StartsWith("Basic ", StringComparison.Ordinal))
+            try { credentials = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..])); }
+            catch (FormatException) { return null; }
+        if (credentials?.Split(':', 2) is not [var user, var password] || password != s.Password) return null;
+        return user == s.User || s.OtherUsers.Contains(user) ? user : null;
+    }
+
+    /// <summary>Every channel hung up over REST (DELETE /channels/{id}), with the ARI user who asked and when: who touched whose calls.</summary>
+    public IReadOnlyList<(string ChannelId, string User, DateTime At)> HangupRequests
+    {
+        get { lock (_hangups) return [.. _hangups]; }
+    }
+    private readonly List<(string, string, DateTime)> _hangups = [];
+
+    private Reply Hangup(string id, Args q, HttpRequest request)
+    {
+        lock (_hangups) _hangups.Add((id, User(request)!, DateTime.UtcNow));
+        return _world.Hangup(id, q);
     }
 
     private static async Task<Dictionary<string, string>?> Variables(HttpContext ctx)

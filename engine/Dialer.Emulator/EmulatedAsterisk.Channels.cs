@@ -195,7 +195,7 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             var id = $"{time.GetUtcNow().ToUnixTimeSeconds()}.{++_idSeq}";
-            var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, "dialer", args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer };
+            var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, "dialer", args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer, FromDialplan = true };
             _channels.Add(id, ch);
             ChannelsCreated++;
             Emit("ChannelCreated", ch);
@@ -302,6 +302,12 @@ internal sealed partial class EmulatedAsterisk
     {
         if (!_channels.Remove(ch.Id)) return;
         if (ch.PeerLink is var (peerWorld, peerId)) _ = Task.Run(() => peerWorld.HangupFromFarEnd(peerId)); // SIP BYE over the inter-server trunk
+        if (ch.FromDialplan && ch.InStasis)
+        {
+            // A phone that came in through the dialplan leaves Stasis first, and the app hears nothing after it (lab capture i).
+            ch.InStasis = false;
+            Emit("StasisEnd", ch);
+        }
         // A channel that carried media reports its RTCP summary as it goes (fixtures a, e, f, h); on "core stop now" only after StasisEnd (g2).
         var stopping = hangupCause == 4;
         if (ch.State == "Up" && !stopping) EmitQos(ch);
@@ -314,6 +320,7 @@ internal sealed partial class EmulatedAsterisk
             });
         if (dialStatus is not null) EmitDial(ch, dialStatus);
         if (ch.InStasis) LeaveStasis(ch);
+        else if (ch.Bridge is not null) Leave(ch);
         if (ch.State == "Up" && stopping) EmitQos(ch);
         Emit("ChannelDestroyed", ch, w =>
         {

@@ -9,21 +9,23 @@ internal sealed partial class EmulatedAsterisk
 {
     // ---- JSON ---------------------------------------------------------------------------------------
 
+    // A channel that came in through the dialplan (an agent's phone dialing 500, an inter-server leg) is the app's only
+    // while in Stasis: after its StasisEnd the app hears nothing more of it, not even ChannelDestroyed (lab capture i).
     private void Emit(string type, Chan ch, Action<Utf8JsonWriter>? fields = null) => Emit(type, w =>
     {
         fields?.Invoke(w);
         WriteChannel(w, ch, "channel");
-    });
+    }, appHears: !ch.FromDialplan || ch.InStasis || type == "StasisEnd");
 
     /// <summary>
     /// Writes one event and hands it to the sockets. Without subscribeAll an app hears only what it is subscribed to (lab
     /// capture g): its own channels from the moment they are its own (no ChannelCreated, no ChannelDialplan), its bridges
     /// from their first use (no BridgeCreated), and the endpoints it subscribed to. The app's event filter applies to all.
     /// </summary>
-    private void Emit(string type, Action<Utf8JsonWriter> fields, string? endpoint = null)
+    private void Emit(string type, Action<Utf8JsonWriter> fields, string? endpoint = null, bool appHears = true)
     {
         if (!_eventFilter.Allows(type)) return;
-        var subscribed = type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated")
+        var subscribed = appHears && type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated")
                          && (endpoint is null || _subscriptions.Contains($"endpoint:PJSIP/{endpoint}"));
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer))

@@ -104,6 +104,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public string App { get; } = app;
         public string AppArgs { get; } = appArgs;
         public bool CreatedInStasis { get; } = createdInStasis;
+        /// <summary>It reached the app from the dialplan (Stasis() in extensions.conf), not through ARI: subscribed only while in Stasis.</summary>
+        public bool FromDialplan { get; init; }
         public string ProtocolId { get; } = Guid.NewGuid().ToString();
         public string CreationTime { get; } = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture);
         public string State { get; set; } = "Down";

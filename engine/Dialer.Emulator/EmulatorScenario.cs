@@ -15,6 +15,8 @@ public sealed class EmulatorScenario
     public string AsteriskId { get; set; } = "02:fc:00:00:00:01";
     public string User { get; set; } = "dialer";
     public string Password { get; set; } = "dialer";
+    /// <summary>Further ARI users with the same password (one per engine node, so a test can tell whose request was whose).</summary>
+    public List<string> OtherUsers { get; set; } = [];
     /// <summary>PJSIP endpoints that are carrier trunks (dialed as PJSIP/{number}@{trunk}).</summary>
     public List<string> Trunks { get; set; } = ["carrier-a", "carrier-b"];
     /// <summary>PJSIP endpoints whose name starts with this are agent phones: they answer at once and stay up.</summary>

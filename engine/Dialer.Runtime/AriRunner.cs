@@ -9,65 +9,68 @@ using Dialer.Store;
 
 namespace Dialer.Runtime;
 
-/// <summary><c>dialer run</c>: the campaign's engine in real time on one or more Asterisk servers and the store, with a live status line.</summary>
+/// <summary>
+/// <c>dialer run</c>: an engine node in real time on one or more Asterisk servers and the store, with a live status line.
+/// It paces each of its campaigns while it holds the campaign's ownership lease (<see cref="NodeHost"/>): other nodes with
+/// the same campaigns stand by and take over a dead owner's.
+/// </summary>
 public static class AriRunner
 {
-    /// <summary>Runs until <paramref name="ct"/> (Ctrl+C, SIGTERM), then stops cleanly; returns how the engine ended (faulted or stopped).</summary>
-    public static async Task<EngineStatus> RunAsync(RunConfig config, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
+    /// <summary>
+    /// Runs until <paramref name="ct"/> (Ctrl+C, SIGTERM), then stops (draining for <see cref="NodeOptions.DrainTimeout"/>) and
+    /// hands its campaigns over; returns Faulted if an engine faulted, else Stopped. All configs share the store and node name.
+    /// </summary>
+    public static async Task<EngineStatus> RunAsync(IReadOnlyList<RunConfig> configs, NodeOptions options, TextWriter output, TimeSpan statusEvery, CancellationToken ct)
     {
+        var first = configs[0];
+        if (configs.FirstOrDefault(c => c.Db != first.Db || c.Node != first.Node) is { } other)
+            throw new ConfigException($"campaign '{other.Name}': every config of a node needs the same db: and node: (got '{other.Node}' beside '{first.Node}')");
         // Every connection is proven before anything is written: the store first, then each ARI server.
-        using var db = StoreDb.Open(config.Db);
+        using var db = StoreDb.Open(first.Db);
         foreach (var m in Migrator.Migrate(db)) output.WriteLine($"dialer run: store: applied {m.Name}");
-        var pii = config.Pii();
-        await CampaignEngine.CheckTelephonyAsync(config.Telephony, TimeSpan.FromSeconds(30), ct);
+        var pii = first.Pii();
+        foreach (var c in configs) await CampaignEngine.CheckTelephonyAsync(c.Telephony, TimeSpan.FromSeconds(30), ct);
+        void Say(string m) { lock (output) output.WriteLine(m); }
+        // A config's leads CSV goes in first, on whichever node is started with it (an import changes nothing the second time).
         var campaigns = new Campaigns(db);
-        var record = campaigns.Find(config.Name) ?? campaigns.Create(config.Name, new CampaignSettings { TimeZone = config.TimeZone.Id }, DateTime.UtcNow);
-        if (config.LeadsFile is { } file) Import(db, pii, record, file, output);
-        var campaign = config.Campaign ?? record.Settings.ToConfig(record.Name);
-        var pacer = config.Pacer ?? record.Settings.CreatePacer(1);
-        var t = config.Telephony;
-        output.WriteLine($"dialer run: campaign '{record.Name}' ({campaigns.Counts(record.Id).Pending} leads pending), pacer {pacer.Name}, {t.Agents.Count} agents, " +
-                         $"{t.Trunks.Count} trunks; connecting to ARI {string.Join(", ", t.Servers.Select(s => $"{s.Id}={s.BaseUri}"))}");
-        // The database hopper hands out leads only while the campaign is running.
-        campaigns.SetStatus(record.Id, CampaignStatus.Running, DateTime.UtcNow);
+        foreach (var c in configs)
+            if (c.LeadsFile is { } file)
+                Import(db, pii, campaigns.Find(c.Name) ?? campaigns.Create(c.Name, new CampaignSettings { TimeZone = c.TimeZone.Id }, DateTime.UtcNow), file, Say);
+        var node = new NodeHost(db, pii, first.Node, configs, options, Say);
+        Say($"dialer run: node {first.Node}, campaigns {string.Join(", ", configs.Select(c => $"'{c.Name}'"))}, lease {options.Lease.TotalSeconds:0.#} s; " +
+            $"ARI {string.Join(", ", configs.SelectMany(c => c.Telephony.Servers).DistinctBy(s => s.Id).Select(s => $"{s.Id}={s.BaseUri}"))}");
+        node.Start();
         try
         {
-            await using var run = await CampaignEngine.StartAsync(t, db, pii, record, campaign, pacer, config.Node, m => output.WriteLine(m), TimeSpan.FromSeconds(30), ct);
-            var r = run.Reconciled;
-            output.WriteLine($"dialer run: reconciled the attempts left open: {r.Closed} closed, {r.StillLive.Count} still up (hung up), {r.LeasesReleased} leases released");
-            try
-            {
-                using var timer = new PeriodicTimer(statusEvery);
-                while (await timer.WaitForNextTickAsync(ct))
-                    output.WriteLine(run.Host.Status == EngineStatus.Running
-                        ? await run.Host.QueryAsync(e => StatusLine(e, run.Driver, run.Servers), ct)
-                        : $"{DateTime.UtcNow:HH:mm:ss} engine FAULTED: {run.Host.Fault} | no new calls; Ctrl+C hangs up and stops");
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-            catch (EngineUnavailableException e) { output.WriteLine($"dialer run: {e.Message}"); } // it faulted between two reads
-            output.WriteLine($"dialer run: stopping: hanging up {run.Driver.LiveCalls} calls and {run.Driver.AgentsConnected} agent lines");
-            await run.DisposeAsync(); // before the last line: the engine loop has stopped, its state is ours to read
-            output.WriteLine(StatusLine(run.Engine, run.Driver, run.Servers));
-            output.WriteLine($"dialer run: stopped: {run.Engine.LiveCalls.Count} calls open, {run.Unwritten} attempt writes unwritten, " +
-                             $"{run.Host.Failures} loop failures{(run.Host.Status == EngineStatus.Faulted ? $", FAULTED: {run.Host.Fault}" : "")}");
-            return run.Host.Status;
+            using var timer = new PeriodicTimer(statusEvery);
+            while (await timer.WaitForNextTickAsync(ct))
+                foreach (var (name, run) in node.Running)
+                    try
+                    {
+                        var line = run.Host.Status == EngineStatus.Running
+                            ? await run.Host.QueryAsync(e => StatusLine(e, run.Driver, run.Servers), ct)
+                            : $"{DateTime.UtcNow:HH:mm:ss} engine FAULTED: {run.Host.Fault} | no new calls; Ctrl+C hangs up and stops";
+                        Say(configs.Count == 1 ? line : $"{name}: {line}");
+                    }
+                    catch (EngineUnavailableException e) { Say($"dialer run: {name}: {e.Message}"); } // it faulted or stopped between two reads
         }
-        finally
-        {
-            campaigns.SetStatus(record.Id, CampaignStatus.Stopped, DateTime.UtcNow);
-        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        Say($"dialer run: stopping: {(options.DrainTimeout > TimeSpan.Zero ? $"calls up finish (up to {options.DrainTimeout.TotalSeconds:0} s), then" : "")} " +
+            $"hanging up {node.Running.Sum(r => r.Engine.Driver.LiveCalls)} calls and {node.Running.Sum(r => r.Engine.Driver.AgentsConnected)} agent lines; campaigns handed over");
+        await node.DisposeAsync();
+        return node.Faulted ? EngineStatus.Faulted : EngineStatus.Stopped;
     }
 
     /// <summary>The run config's leads CSV enters the campaign through the store's importer, like `dialer leads import`.</summary>
-    private static void Import(StoreDb db, Pii pii, CampaignRecord campaign, string file, TextWriter output)
+    private static void Import(StoreDb db, Pii pii, CampaignRecord campaign, string file, Action<string> output)
     {
         ImportReport report;
         using (var reader = new StreamReader(file))
             try { report = new LeadImporter(db, pii).Import(campaign.Id, campaign.Name, reader, DateTime.UtcNow); }
             catch (LeadImportException e) { throw new ConfigException($"leads: {file}: {e.Message}"); }
-        output.WriteLine($"dialer run: leads {file}: {report.Rows} rows, accepted {report.Accepted}, merged {report.Merged}, rejected {report.Rejected}");
-        foreach (var e in report.Errors.Take(20)) output.WriteLine($"  {Path.GetFileName(file)}:{e.Row}: {e.Field}: {e.Reason}");
-        if (report.Errors.Count > 20) output.WriteLine($"  … {report.Errors.Count - 20} more rejected rows");
+        output($"dialer run: leads {file}: {report.Rows} rows, accepted {report.Accepted}, merged {report.Merged}, rejected {report.Rejected}");
+        foreach (var e in report.Errors.Take(20)) output($"  {Path.GetFileName(file)}:{e.Row}: {e.Field}: {e.Reason}");
+        if (report.Errors.Count > 20) output($"  … {report.Errors.Count - 20} more rejected rows");
     }
 
     /// <summary>One line of live status: dial level, calls in flight, agents by state, abandon rate, ARI health.</summary>

@@ -16,7 +16,7 @@ namespace Dialer.Runtime;
 /// this node left open reconciled against Asterisk's live channels before the first new call. `dialer run` runs one;
 /// `dialer serve` starts and stops them through <see cref="AriEngineLauncher"/>. ARCHITECTURE.md has its failure model.
 /// </summary>
-public sealed class CampaignEngine : IRunningEngine
+public sealed partial class CampaignEngine : IRunningEngine
 {
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
@@ -25,7 +25,7 @@ public sealed class CampaignEngine : IRunningEngine
     private readonly Action<string> _log;
 
     private CampaignEngine(DialerEngine engine, EngineHost host, AriDriver driver, IReadOnlyList<AriClient> servers, DbAttemptLog attempts,
-        StoreOutbox outbox, ReconcileReport reconciled, Action<string> log)
+        StoreOutbox outbox, Recovery reconciled, Action<string> log)
     {
         Engine = engine;
         Host = host;
@@ -53,12 +53,17 @@ public sealed class CampaignEngine : IRunningEngine
     public StoreOutbox Outbox { get; }
     /// <summary>Attempt writes the last stop could not make (the store was down throughout): reconciliation settles them at the next start.</summary>
     public int Unwritten { get; private set; }
-    /// <summary>What start-up found among the attempts this node had left open (calls that ended while it was down, or still up and hung up now).</summary>
-    public ReconcileReport Reconciled { get; }
+    /// <summary>What start-up recovery found: calls adopted (still bridged to an agent), channels hung up, attempts closed.</summary>
+    public Recovery Reconciled { get; }
 
-    /// <summary>Starts the campaign: reconcile, connect every ARI server, then the engine loop. Fails if a server cannot be reached in <paramref name="connectTimeout"/>.</summary>
+    /// <summary>
+    /// Starts the campaign: recovery (calls still bridged to an agent adopted, agent lines still in their bridges taken back,
+    /// the rest hung up and its attempts closed), then every ARI server connected, then the engine loop. Fails if a server
+    /// cannot be reached in <paramref name="connectTimeout"/>. <paramref name="takenOver"/>: nodes whose campaign this node takes
+    /// over (they died): what they left is recovered as this node's own.
+    /// </summary>
     public static async Task<CampaignEngine> StartAsync(Telephony telephony, StoreDb db, Pii pii, CampaignRecord campaign, CampaignConfig config,
-        IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct)
+        IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct, IReadOnlyCollection<string>? takenOver = null)
     {
         log = Redact.Masking(log); // ARI errors carry the originate's query string, with the number in it
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
@@ -67,14 +72,16 @@ public sealed class CampaignEngine : IRunningEngine
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connect.CancelAfter(connectTimeout);
             var attempts = new DbAttemptLog(db, campaign.Id, node);
-            var owner = new ChannelOwner(node, campaign.Name);
-            var reconciled = await ReconcileAsync(attempts, config, servers, owner, connect.Token);
+            var owners = new ChannelOwners(new ChannelOwner(node, campaign.Name), (takenOver ?? []).Select(n => new ChannelOwner(n, campaign.Name)));
+            var owner = owners.Self;
             EngineHost? host = null;
-            var driver = new AriDriver(telephony.Driver with { Owner = owner }, servers, telephony.Trunks, telephony.Agents, e => host!.PostAsync(e)) { Log = log };
+            var driver = new AriDriver(telephony.Driver with { Owner = owner, TakenOver = owners.All.Skip(1).ToList() }, servers, telephony.Trunks, telephony.Agents,
+                e => host!.PostAsync(e)) { Log = log };
+            var (reconciled, adopt) = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token);
             var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {
-                IsOpen = leads.IsRunning, Batch = db.Batch, OnStopped = leads.ReleaseLeases, Log = log,
+                IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = db.Batch, OnStopped = leads.ReleaseLeases, Log = log,
             };
             var engine = new DialerEngine(new EngineSetup
             {
@@ -83,6 +90,7 @@ public sealed class CampaignEngine : IRunningEngine
             }, DateTime.UtcNow);
             // The cap's budget is the campaign's: today's and the 30 days' live answers and abandons go on from the store.
             engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);
+            Adopt(engine, driver, leads, telephony.Agents, adopt, DateTime.UtcNow); // the loop has not started: the engine is ours here
             host = new EngineHost(engine, TimeProvider.System) { Log = log };
             var run = new CampaignEngine(engine, host, driver, servers, attempts, outbox, reconciled, log);
             try
@@ -126,25 +134,6 @@ public sealed class CampaignEngine : IRunningEngine
     }
 
     /// <summary>
-    /// Open attempts of this node whose channel Asterisk no longer has are closed (their leads return to the queue);
-    /// calls still up from before a crash cannot be adopted by a fresh engine, so they are hung up and closed too.
-    /// </summary>
-    private static async Task<ReconcileReport> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, IReadOnlyList<AriClient> servers, ChannelOwner owner, CancellationToken ct)
-    {
-        var live = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var s in servers)
-            foreach (var ch in await s.ListChannelsAsync(ct))
-                if (owner.Owns(ch.Id)) live.Add(ch.Id);
-        var report = attempts.Reconcile(live, config, DateTime.UtcNow);
-        if (report.StillLive.Count == 0) return report;
-        foreach (var id in report.StillLive)
-            foreach (var s in servers) await s.HangupAsync(id, ct: ct);
-        live.ExceptWith(report.StillLive);
-        var closed = attempts.Reconcile(live, config, DateTime.UtcNow);
-        return report with { Closed = report.Closed + closed.Closed };
-    }
-
-    /// <summary>
     /// Stops so that nothing is left behind, and never throws before the driver has hung up: no new call (waiting callees to
     /// safe harbor, ringing calls hung up), every call and agent line hung up, their ends taken in by the loop, any end that
     /// did not come back closed by the engine itself, every attempt row written and every lease released. Bounded by <see cref="StopTimeout"/>.
@@ -177,6 +166,21 @@ public sealed class CampaignEngine : IRunningEngine
             if (Unwritten > 0) _log($"stop: {Unwritten} attempt writes could not be made (store down): they are reconciled at the next start");
         });
         await Safely("closing ARI", async () => await Driver.DisposeAsync());
+        _stop.Dispose();
+    }
+
+    /// <summary>
+    /// Test hook for recovery: the process dies here as far as Asterisk can tell (kill -9): the loop stops, the sockets and
+    /// HTTP close, nothing is hung up, no attempt is closed. The outbox's last milliseconds of queued writes still go out and
+    /// its prefetched leases are handed back (a real kill loses both; start-up reconciliation settles either way).
+    /// </summary>
+    internal async Task DieAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        await _stop.CancelAsync();
+        await _loop;
+        await Outbox.StopAsync(TimeSpan.Zero);
+        await Driver.DisposeAsync();
         _stop.Dispose();
     }
 

@@ -352,7 +352,9 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
 
     void ICallControl.SafeHarbor(Call call)
     {
-        var c = _calls[call.Id];
+        // The callee hung up as their 2 s ran out (after the last shift no tick marks the deadline, so the hang-up event
+        // finds it first): there is nobody to play the message to, and the end event on its way closes the call.
+        if (!_calls.TryGetValue(call.Id, out var c)) return;
         c.Leg = Leg.Connected; // the callee hears the message; patience no longer matters
         At(_now.AddSeconds(_scenario.Callees.SafeHarborMessageSeconds), Kind.Hangup, call.Id);
     }

@@ -35,8 +35,18 @@ public sealed record CampaignSettings
     /// <summary>VICIdial pacers: the dial level to start from and the most they may reach (the knobs operators turn).</summary>
     public double InitialDialLevel { get; init; } = 1.0;
     public double MaxDialLevel { get; init; } = 3.0;
+    /// <summary>A shipped compliance profile by id (cn-auto-renewal, cn-life, us-tsr; see <see cref="Core.Compliance.ComplianceProfiles"/>); null: none.</summary>
+    public string? ComplianceProfile { get; init; }
+    /// <summary>The campaign's own profile (the shipped files' schema); when given it is the profile, and compliance_profile is left out.</summary>
+    public Core.Compliance.ComplianceProfile? CustomProfile { get; init; }
+    /// <summary>The profile the campaign dials under (its own, else the named one), null for none.</summary>
+    public Core.Compliance.ComplianceProfile? Profile() => CustomProfile ?? (ComplianceProfile is { } id ? Core.Compliance.ComplianceProfiles.Get(id) : null);
+    /// <summary>Days a refusal keeps the number on the do-not-call list: dnc_days, or the profile's refusal block when longer.</summary>
+    public int RefusalBlockDays() => Math.Max(DncDays, Profile()?.RefusalBlock?.Days ?? 0);
     /// <summary>Tags the importer adds beside the file's own (see <see cref="TagRule"/>); the seed rules by default.</summary>
     public List<TagRule> TagRules { get; init; } = [.. LeadRules.Seed];
+    /// <summary>Alert rules and the actions they take (see <see cref="AlertRule"/>); the seed rules by default.</summary>
+    public List<AlertRule> Alerts { get; init; } = [.. AlertRule.Seed];
 
     /// <summary>Every invalid field, by its JSON name; empty when the settings are usable.</summary>
     public Dictionary<string, string> Validate()
@@ -68,6 +78,15 @@ public sealed record CampaignSettings
                 if (TagRules.FindIndex(r => r.Tag == TagRules[i].Tag) < i) errors[$"tag_rules[{i}].tag"] = $"'{TagRules[i].Tag}' is given by an earlier rule";
             }
         }
+        if (Alerts.Count > 32) errors["alerts"] = "at most 32 rules";
+        else for (var i = 0; i < Alerts.Count; i++) Alerts[i].Validate($"alerts[{i}]", errors);
+        if (CustomProfile is { } own)
+        {
+            if (ComplianceProfile is not null) errors["compliance_profile"] = "leave it out when custom_profile is given";
+            own.Validate("custom_profile", errors);
+        }
+        else if (ComplianceProfile is { } id && Core.Compliance.ComplianceProfiles.Get(id) is null)
+            errors["compliance_profile"] = $"{Pii.Echo(id)} is not a shipped profile ({string.Join(", ", Core.Compliance.ComplianceProfiles.Names)}); give your own in custom_profile";
         try { CreatePacer(0); }
         catch (ArgumentException e) { errors["pacer"] = e.Message; }
         return errors;
@@ -110,6 +129,7 @@ public sealed record CampaignSettings
         AbandonCap = AbandonCap,
         MaxAttempts = MaxAttempts,
         MaxAttemptsPerDay = MaxAttemptsPerDay,
+        Profile = Profile(),
         RetryDelaySeconds = RetryDelaySeconds.ToDictionary(kv => { CallOutcomes.TryParse(kv.Key, out var o); return o; }, kv => kv.Value),
     };
 }

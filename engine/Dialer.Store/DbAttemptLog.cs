@@ -4,8 +4,14 @@ using Dialer.Core.Engine;
 
 namespace Dialer.Store;
 
-/// <summary>What start-up reconciliation found among the attempts a node left open.</summary>
-public sealed record ReconcileReport(int Closed, IReadOnlyList<string> StillLive, int LeasesReleased);
+/// <summary>
+/// What start-up reconciliation found among the attempts a node left open: closed (their call is gone, or was hung up now;
+/// <see cref="Abandoned"/> of them live callees nobody had reached), still live (kept open: their calls are adopted), leases freed.
+/// </summary>
+public sealed record ReconcileReport(int Closed, IReadOnlyList<string> StillLive, int LeasesReleased, int Abandoned = 0);
+
+/// <summary>An attempt whose call had not ended when its node stopped (a crash): what recovery needs to adopt its call.</summary>
+public sealed record OpenAttempt(long Id, string Node, long LeadId, int AttemptNo, string ChannelId, int Trunk, DateTime PlacedAt);
 
 /// <summary>
 /// Attempts on the database. <see cref="Placed"/> commits the attempt row (with its channel id) and marks
@@ -62,34 +68,53 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
         Written?.Invoke(call, true);
     }
 
+    /// <summary>The attempts of this campaign that <paramref name="nodes"/> (default: this node) left open, oldest first.</summary>
+    public IReadOnlyList<OpenAttempt> Open(IReadOnlyCollection<string>? nodes = null)
+    {
+        using var c = db.Connect();
+        return c.Query<(long Id, string Node, long LeadId, long AttemptNo, string ChannelId, long Trunk, long PlacedAt)>($"""
+            SELECT id, node, lead_id, attempt_no, channel_id, trunk, placed_at FROM attempts
+            WHERE campaign_id = @campaignId AND ended_at IS NULL AND {db.Dialect.In("node", "@nodes")} ORDER BY id
+            """, new { campaignId, nodes = (nodes ?? [node]).ToArray() })
+            .Select(a => new OpenAttempt(a.Id, a.Node, a.LeadId, (int)a.AttemptNo, a.ChannelId, (int)a.Trunk, Time.FromMs(a.PlacedAt))).ToList();
+    }
+
     /// <summary>
-    /// Run once at start, before dialing, with the channel ids the driver reports live. An open attempt whose
-    /// channel is gone is closed (outcome unknown, marked reconciled) and counted as an attempt that met network
-    /// trouble: its lead is retired at its attempt cap, else returns after the campaign's congestion retry delay
-    /// (never at once: the callee may have just been talking to us). One still live is left open and returned,
-    /// for the caller to hang up or adopt; leases the node held on leads it never dialed are released.
-    /// No lead is lost and none is dialed while its call may be up.
+    /// Run once at start, before dialing, with the channel ids still live that the caller adopts. Every other open
+    /// attempt of <paramref name="nodes"/> (default: this node) is closed, marked reconciled. One in
+    /// <paramref name="abandoned"/> was a live callee nobody had reached, hung up now: it closes as abandoned, answered now,
+    /// so the abandon ledger (seeded from the store) counts it, and its lead follows the abandoned retry rule. Any other
+    /// met network trouble (outcome unknown): its lead is retired at its attempt cap, else returns after the campaign's
+    /// congestion retry delay (never at once: the callee may have just been talking to us). Leases these nodes held on
+    /// leads they never dialed are released. No lead is lost and none is dialed while its call may be up.
     /// </summary>
-    public ReconcileReport Reconcile(IReadOnlySet<string> liveChannels, CampaignConfig config, DateTime utcNow)
+    public ReconcileReport Reconcile(IReadOnlySet<string> liveChannels, CampaignConfig config, DateTime utcNow,
+        IReadOnlyCollection<string>? nodes = null, IReadOnlySet<string>? abandoned = null)
     {
         var now = Time.Ms(utcNow);
+        var owners = (nodes ?? [node]).ToArray();
         return db.Write((c, tx) =>
         {
-            var open = c.Query<(long Id, long LeadId, string ChannelId, long Attempts)>("""
+            var open = c.Query<(long Id, long LeadId, string ChannelId, long Attempts)>($"""
                 SELECT a.id, a.lead_id, a.channel_id, l.attempts FROM attempts a JOIN leads l ON l.id = a.lead_id
-                WHERE a.node = @node AND a.campaign_id = @campaignId AND a.ended_at IS NULL
-                """, new { node, campaignId }, tx).ToList();
+                WHERE {db.Dialect.In("a.node", "@owners")} AND a.campaign_id = @campaignId AND a.ended_at IS NULL
+                """, new { owners, campaignId }, tx).ToList();
             var gone = open.Where(a => !liveChannels.Contains(a.ChannelId)).ToList();
-            c.Execute("UPDATE attempts SET ended_at = @now, reconciled = 1 WHERE id = @Id", gone.Select(a => new { now, a.Id }), tx);
+            bool Abandoned(string channel) => abandoned?.Contains(channel) == true;
+            c.Execute("UPDATE attempts SET ended_at = @now, reconciled = 1, answered_at = @answered, outcome = @outcome WHERE id = @Id", gone.Select(a =>
+            {
+                var lost = Abandoned(a.ChannelId);
+                return new { now, answered = lost ? now : (long?)null, outcome = lost ? CallOutcome.Abandoned.ToCsv() : null, a.Id };
+            }), tx);
             c.Execute("UPDATE leads SET state = @state, due_at = @due WHERE id = @LeadId AND state = 1", gone.Select(a =>
             {
-                var delay = Retry.Delay(config, (int)a.Attempts, CallOutcome.Congestion);
+                var delay = Retry.Delay(config, (int)a.Attempts, Abandoned(a.ChannelId) ? CallOutcome.Abandoned : CallOutcome.Congestion);
                 return new { state = delay is null ? LeadState.Done : LeadState.Pending, due = now + (long)((delay ?? 0) * 1000), a.LeadId };
             }), tx);
-            var released = c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE campaign_id = @campaignId AND lease_owner = @node AND state = 0",
-                new { campaignId, node }, tx);
+            var released = c.Execute($"UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE campaign_id = @campaignId AND {db.Dialect.In("lease_owner", "@owners")} AND state = 0",
+                new { campaignId, owners }, tx);
             var live = open.Where(a => liveChannels.Contains(a.ChannelId)).Select(a => a.ChannelId).ToList();
-            return new ReconcileReport(gone.Count, live, released);
+            return new ReconcileReport(gone.Count, live, released, gone.Count(a => Abandoned(a.ChannelId)));
         });
     }
 

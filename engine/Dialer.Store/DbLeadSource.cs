@@ -21,10 +21,13 @@ public sealed class DbLeadSource : ILeadSource
     private readonly long _campaignId;
     private readonly CampaignConfig _config;
     private readonly Stack<Lead> _buffer = new();
-    private readonly List<(long Id, long DueAt)> _deferred = [];
-    private long _leaseUntil;
+    private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
+    private long _leaseUntil = long.MaxValue;
     private long? _statusReadAt;
     private bool _running;
+    // Leads handed out (net of those given back) in the minute now counting and in the last full one: the claim's size.
+    private long _minuteStart;
+    private int _thisMinute, _lastMinute;
 
     public DbLeadSource(StoreDb db, Pii pii, long campaignId, CampaignConfig config, string owner)
     {
@@ -37,8 +40,13 @@ public sealed class DbLeadSource : ILeadSource
 
     /// <summary>This node's name on the leases it takes (the same name as its <see cref="DbAttemptLog"/>, whose reconciliation frees them).</summary>
     public string Owner { get; }
+    /// <summary>The most leads one claim takes; a claim asks for about the last minute's placements (<see cref="MinBatch"/> at least).</summary>
     public int BatchSize { get; init; } = 500;
-    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(5);
+    public int MinBatch { get; init; } = 8;
+    /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
+    public int NextBatch => Math.Clamp(Math.Max(_lastMinute, _thisMinute), Math.Min(MinBatch, BatchSize), BatchSize);
     /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>
     public RoutingRules? Routing { get; init; }
     /// <summary>When given, retries go to each lead's best hour by this predictor (<see cref="Retry.Next"/>), as in <see cref="MemoryHopper"/>.</summary>
@@ -50,29 +58,53 @@ public sealed class DbLeadSource : ILeadSource
     {
         var now = Time.Ms(utcNow);
         if (!Running(now)) return null;
-        // A buffered lead is ours only while the lease holds (with a margin for the call to be logged).
-        if (_buffer.Count > 0 && now > _leaseUntil - 30_000) Renew(now);
+        // A buffered lead is ours only while the lease holds: renewed once a quarter of it is gone, so a lead handed out has
+        // three quarters of a lease left (90 s), more than the outbox keeps it before handing it back (StoreOutbox.Cycle, 60 s).
+        if (_buffer.Count > 0 && now > _leaseUntil - (long)Lease.TotalMilliseconds * 3 / 4) Renew(now);
         while (true)
         {
-            if (_buffer.Count == 0 && !Claim(utcNow)) { FlushDeferred(); return null; }
-            var lead = _buffer.Pop();
-            var heldUntil = CallingWindow.HeldUntil(_config, lead, utcNow);
-            if (heldUntil > utcNow)
-            {
-                _deferred.Add((lead.Id, Time.Ms(heldUntil)));
-                continue;
-            }
-            FlushDeferred();
-            lead.AttemptsToday++;
-            Claimed++;
-            return lead;
+            if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false)) { FlushDeferred(); return null; }
+            if (Admit(_buffer.Pop(), utcNow) is { } lead) return lead;
         }
+    }
+
+    /// <summary>
+    /// Due retries and callbacks, claimed apart from the buffer of fresh leads (at most one claim's worth): the outbox puts
+    /// them ahead of its prefetch (StoreOutbox.Due), so a retry is never held behind fresh leads claimed before it was due.
+    /// </summary>
+    public IReadOnlyList<Lead> ClaimDue(DateTime utcNow)
+    {
+        if (!Running(Time.Ms(utcNow))) return [];
+        var kept = _buffer.Count;
+        if (!Claim(utcNow, dueOnly: true)) return [];
+        var due = new List<Lead>(_buffer.Count - kept);
+        while (_buffer.Count > kept)
+            if (Admit(_buffer.Pop(), utcNow) is { } lead) due.Add(lead);
+        FlushDeferred();
+        return due;
+    }
+
+    /// <summary>The lead if its calling window and daily cap let it be dialed now; else it is deferred (null).</summary>
+    private Lead? Admit(Lead lead, DateTime utcNow)
+    {
+        if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held)
+        {
+            // A lead no time opens (no consent yet) is looked at again in a day: a re-import may bring its consent.
+            _deferred.Add((lead.Id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow)));
+            return null;
+        }
+        FlushDeferred();
+        lead.AttemptsToday++;
+        Claimed++;
+        Count(Time.Ms(utcNow), 1);
+        return lead;
     }
 
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
         Claimed--;
+        Count(Time.Ms(utcNow), -1);
         _buffer.Push(lead);
     }
 
@@ -80,11 +112,22 @@ public sealed class DbLeadSource : ILeadSource
     public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow)
     {
         lead.AttemptsToday--;
-        Claimed--;
+        Claimed--; // the claim's size still counts it: an offer used it up, as a placement would
         _db.Write((c, tx) => c.Execute("""
             UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
             """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
+    }
+
+    private void Count(long now, int n)
+    {
+        if (now - _minuteStart >= 60_000)
+        {
+            _lastMinute = now - _minuteStart < 120_000 ? _thisMinute : 0;
+            _thisMinute = 0;
+            _minuteStart = now;
+        }
+        _thisMinute = Math.Max(0, _thisMinute + n);
     }
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
@@ -126,6 +169,7 @@ public sealed class DbLeadSource : ILeadSource
         var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
         _buffer.Clear();
         _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        _leaseUntil = long.MaxValue;
     }
 
     /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>
@@ -160,32 +204,53 @@ public sealed class DbLeadSource : ILeadSource
         public long AttemptsDay { get; set; }
         public long? LastAttemptAt { get; set; }
         public string? LastOutcome { get; set; }
+        public string? ConsentSource { get; set; }
+        public long? ConsentAt { get; set; }
     }
 
-    private bool Claim(DateTime utcNow)
+    /// <param name="dueOnly">Only leads dialed before (a retry whose delay is over) or with a callback: see <see cref="ClaimDue"/>.</param>
+    private bool Claim(DateTime utcNow, bool dueOnly)
     {
         var now = Time.Ms(utcNow);
         var until = now + (long)Lease.TotalMilliseconds;
+        var batch = NextBatch;
         var rows = _db.Write((c, tx) => c.Query<ClaimRow>($"""
             UPDATE leads SET lease_owner = @Owner, lease_until = @until
             WHERE id IN (
                 SELECT id FROM leads l
                 WHERE l.campaign_id = @_campaignId AND l.state = 0 AND l.due_at <= @now
                   AND (l.lease_until IS NULL OR l.lease_until < @now)
-                  AND l.attempts < @max
+                  AND l.attempts < @max{(dueOnly ? " AND (l.attempts > 0 OR l.callback_at IS NOT NULL)" : "")}
                   AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
-                LIMIT @BatchSize{_db.Dialect.SkipLocked})
-            RETURNING id, phone_enc, phone_hash, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
-                      attempts, attempts_today, attempts_day, last_attempt_at, last_outcome,
-                      (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
-            """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, BatchSize }, tx).ToList());
+                LIMIT @batch{_db.Dialect.SkipLocked})
+            RETURNING {LeadColumns}
+            """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, batch }, tx).ToList());
         if (rows.Count == 0) return false;
-        _leaseUntil = until;
+        // The buffer's oldest lease decides when to renew; due leads go out at once with a whole lease.
+        if (!dueOnly) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
         // RETURNING order is unspecified: sort so the stack pops the best lead first.
         rows.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
         foreach (var r in rows) _buffer.Push(ToLead(r));
         return true;
+    }
+
+    private const string LeadColumns = """
+        id, phone_enc, phone_hash, region, timezone, tags, priority, policy_expiry, created_at, callback_at,
+        attempts, attempts_today, attempts_day, last_attempt_at, last_outcome, consent_source, consent_at,
+        (SELECT external_id FROM customers cu WHERE cu.id = leads.customer_id) AS external_id
+        """;
+
+    /// <summary>
+    /// Leads of this campaign by id, as the engine holds them (recovery: the lead of a call a dead process left up, which the
+    /// engine adopts and closes). Not leased: such a lead is "dialing" until its call is finished. Unknown ids are left out.
+    /// </summary>
+    public IReadOnlyDictionary<long, Lead> Load(IReadOnlyCollection<long> ids)
+    {
+        if (ids.Count == 0) return new Dictionary<long, Lead>();
+        using var c = _db.Connect();
+        return c.Query<ClaimRow>($"SELECT {LeadColumns} FROM leads WHERE campaign_id = @_campaignId AND {_db.Dialect.In("id", "@ids")}",
+            new { _campaignId, ids = ids.ToArray() }).Select(ToLead).ToDictionary(l => l.Id);
     }
 
     private static (int, long, long, long) Rank(ClaimRow r) =>
@@ -201,6 +266,7 @@ public sealed class DbLeadSource : ILeadSource
             Attempts = (int)r.Attempts, AttemptsToday = (int)r.AttemptsToday, AttemptsDay = r.AttemptsDay == 0 ? default : Time.FromDay((int)r.AttemptsDay),
             LastAttemptAt = r.LastAttemptAt is { } la ? Time.FromMs(la) : null,
             LastOutcome = r.LastOutcome is { } o && CallOutcomes.TryParse(o, out var oc) ? oc : CallOutcome.None,
+            ConsentAt = r.ConsentAt is { } ca ? Time.FromMs(ca) : null, ConsentSource = r.ConsentSource,
         };
         Routing?.Apply(lead);
         return lead;
@@ -210,8 +276,10 @@ public sealed class DbLeadSource : ILeadSource
     private void FlushDeferred()
     {
         if (_deferred.Count == 0) return;
-        _db.Write((c, tx) => c.Execute("UPDATE leads SET due_at = @DueAt, lease_owner = NULL, lease_until = NULL WHERE id = @Id",
-            _deferred.Select(d => new { d.Id, d.DueAt }), tx));
+        // The rule that held each lead is kept with it: the "why (not) called" answer names it.
+        _db.Write((c, tx) => c.Execute("""
+            UPDATE leads SET due_at = @DueAt, lease_owner = NULL, lease_until = NULL, held_by = @Rule, held_reason = @Reason, held_at = @At WHERE id = @Id
+            """, _deferred.Select(d => new { d.Id, d.DueAt, d.Rule, d.Reason, d.At }), tx));
         _deferred.Clear();
     }
 }

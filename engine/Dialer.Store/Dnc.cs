@@ -1,31 +1,178 @@
+using System.Data.Common;
+using System.Diagnostics;
 using Dapper;
+using Dialer.Core.Text;
 
 namespace Dialer.Store;
 
-/// <summary>The internal do-not-call list, keyed by the phone number's keyed hash (the number itself is never needed).</summary>
+/// <summary>One list's hold on a number: which list, why, since when, until when (null: permanent).</summary>
+public sealed record DncEntry(string Source, string Reason, DateTime AddedUtc, DateTime? ExpiresUtc);
+
+/// <summary>One do-not-call list as stored: entries, how many are in force, the newest addition and the last expiry.</summary>
+public sealed record DncList(string Source, long Entries, long Active, DateTime? LastAddedUtc, DateTime? LastExpiryUtc, bool HasPermanent);
+
+public sealed class DncImportReport
+{
+    public required string Source { get; init; }
+    public long Rows { get; set; }
+    /// <summary>Numbers stored (new to the list, or renewed).</summary>
+    public long Stored { get; set; }
+    public long Rejected { get; set; }
+    public List<ImportError> Errors { get; } = [];
+    public double Seconds { get; set; }
+}
+
+/// <summary>
+/// The do-not-call lists, shared by every campaign and keyed by the number's keyed hash (the number itself is never
+/// stored): the company's own (<see cref="Internal"/>), the refusals fed by dispositions (<see cref="Refusal"/>) and
+/// any industry-shared list imported from a file under its own name. A number is blocked while any list holds it.
+/// The hopper checks it in its claim (on the outbox's thread, never the engine loop).
+/// </summary>
 public sealed class Dnc(StoreDb db, Pii pii)
 {
+    public const string Internal = "internal", Refusal = "refusal";
+    private const int ImportBatch = 20_000;
     private readonly Pii _pii = pii.Bind(db); // the store's hash key, after the key check
-    /// <summary>Adds or renews an entry; <paramref name="expiresUtc"/> null means permanent.</summary>
-    public void Add(string e164, string reason, DateTime? expiresUtc, DateTime utcNow) =>
-        db.Write((c, tx) => Add(c, tx, _pii.Hash(e164), reason, expiresUtc, utcNow));
 
-    internal static int Add(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, byte[] hash, string reason, DateTime? expiresUtc, DateTime utcNow) =>
-        c.Execute("""
-            INSERT INTO dnc (phone_hash, reason, added_at, expires_at) VALUES (@hash, @reason, @at, @expires)
-            ON CONFLICT (phone_hash) DO UPDATE SET reason = excluded.reason, added_at = excluded.added_at, expires_at = excluded.expires_at
-            """, new { hash, reason, at = Time.Ms(utcNow), expires = expiresUtc is { } e ? Time.Ms(e) : (long?)null }, tx);
+    /// <summary>Adds or renews <paramref name="e164"/> on <paramref name="source"/>; <paramref name="expiresUtc"/> null means permanent.</summary>
+    public void Add(string e164, string reason, DateTime? expiresUtc, DateTime utcNow, string source = Internal) =>
+        db.Write((c, tx) => Add(c, tx, _pii.Hash(e164), source, reason, expiresUtc, utcNow));
 
-    /// <summary>True if an entry was removed.</summary>
-    public bool Remove(string e164) =>
-        db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash", new { hash = _pii.Hash(e164) }, tx)) > 0;
+    internal static int Add(DbConnection c, DbTransaction tx, byte[] hash, string source, string reason, DateTime? expiresUtc, DateTime utcNow) =>
+        c.Execute(Upsert, new { hash, source, reason, at = Time.Ms(utcNow), expires = expiresUtc is { } e ? Time.Ms(e) : (long?)null }, tx);
 
-    public bool Contains(string e164, DateTime utcNow)
+    private const string Upsert = """
+        INSERT INTO dnc (phone_hash, source, reason, added_at, expires_at) VALUES (@hash, @source, @reason, @at, @expires)
+        ON CONFLICT (phone_hash, source) DO UPDATE SET reason = excluded.reason, added_at = excluded.added_at, expires_at = excluded.expires_at
+        """;
+
+    /// <summary>Removes the number from <paramref name="source"/> (every list when null); true if an entry was removed.</summary>
+    public bool Remove(string e164, string? source = null) =>
+        db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash AND (@source IS NULL OR source = @source)", new { hash = _pii.Hash(e164), source }, tx)) > 0;
+
+    /// <summary>Removes a whole list; returns how many entries it had.</summary>
+    public long RemoveList(string source) => db.Write((c, tx) => (long)c.Execute("DELETE FROM dnc WHERE source = @source", new { source }, tx));
+
+    public bool Contains(string e164, DateTime utcNow) => Holds(e164, utcNow).Count > 0;
+
+    /// <summary>The lists holding <paramref name="e164"/> at <paramref name="utcNow"/>.</summary>
+    public IReadOnlyList<DncEntry> Holds(string e164, DateTime utcNow) => HoldsHash(_pii.Hash(e164), utcNow);
+
+    internal IReadOnlyList<DncEntry> HoldsHash(byte[] hash, DateTime utcNow)
     {
         using var c = db.Connect();
-        return c.ExecuteScalar<long>("SELECT COUNT(*) FROM dnc WHERE phone_hash = @hash AND (expires_at IS NULL OR expires_at > @now)",
-            new { hash = _pii.Hash(e164), now = Time.Ms(utcNow) }) > 0;
+        return c.Query<(string Source, string Reason, long AddedAt, long? ExpiresAt)>(
+                "SELECT source, reason, added_at, expires_at FROM dnc WHERE phone_hash = @hash AND (expires_at IS NULL OR expires_at > @now) ORDER BY source",
+                new { hash, now = Time.Ms(utcNow) })
+            .Select(r => new DncEntry(r.Source, r.Reason, Time.FromMs(r.AddedAt), r.ExpiresAt is { } e ? Time.FromMs(e) : null)).ToList();
     }
+
+    /// <summary>Every list with its counts (numbers are never listed: the store has only their hashes).</summary>
+    public IReadOnlyList<DncList> Lists(DateTime utcNow)
+    {
+        using var c = db.Connect();
+        return c.Query<(string Source, long Entries, long Active, long? LastAdded, long? LastExpiry, long Permanent)>("""
+            SELECT source, COUNT(*), SUM(CASE WHEN expires_at IS NULL OR expires_at > @now THEN 1 ELSE 0 END), MAX(added_at), MAX(expires_at),
+                   SUM(CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END)
+            FROM dnc GROUP BY source ORDER BY source
+            """, new { now = Time.Ms(utcNow) })
+            .Select(r => new DncList(r.Source, r.Entries, r.Active, r.LastAdded is { } a ? Time.FromMs(a) : null, r.LastExpiry is { } e ? Time.FromMs(e) : null, r.Permanent > 0))
+            .ToList();
+    }
+
+    /// <summary>
+    /// Streams a list file into <paramref name="source"/>: a CSV with a <c>phone</c> column (optionally <c>region</c>, the
+    /// default being <paramref name="region"/>, for numbers written nationally), each number normalised as the leads
+    /// importer does, hashed, and stored with <paramref name="expiresUtc"/>. A bad row costs that row (reported by row
+    /// number and rule, never the number); each batch commits on its own, so a failure keeps the batches before it.
+    /// The reading thread normalises and hashes the next batch while the one before is written.
+    /// </summary>
+    public DncImportReport Import(string source, TextReader input, string region, DateTime? expiresUtc, DateTime utcNow, string reason = "imported list")
+    {
+        var report = new DncImportReport { Source = source };
+        var watch = Stopwatch.StartNew();
+        var csv = new CsvReader(input);
+        var record = new List<string>();
+        if (!csv.Read(record)) throw new LeadImportException("dnc csv: the file is empty; a header row with a 'phone' column is required");
+        var header = record.Select(h => h.Trim().ToLowerInvariant()).ToList();
+        var phoneAt = header.IndexOf("phone");
+        var regionAt = header.IndexOf("region");
+        if (phoneAt < 0 || csv.Malformed is not null)
+            throw new LeadImportException($"dnc csv: header (line 1) has no 'phone' column; it has {header.Count} column(s), none shown (a file without a header has a number there)");
+        var defaultRegion = PhoneNumbers.NormaliseRegion(region) ?? throw new ArgumentException($"--region: {Pii.Echo(region)} is not a known region (ISO 3166 code such as CN)");
+        var at = Time.Ms(utcNow);
+        long? expires = expiresUtc is { } e ? Time.Ms(e) : null;
+        // One batch written while the next is read; a write failure surfaces at the next hand-over, and nothing after it is read.
+        var writing = Task.CompletedTask;
+        var batch = new List<byte[]>(ImportBatch);
+        void Hand()
+        {
+            writing.GetAwaiter().GetResult();
+            var full = batch;
+            writing = full.Count == 0 ? Task.CompletedTask : Task.Run(() => { Store(full, source, reason, at, expires); report.Stored += full.Count; });
+            batch = new List<byte[]>(ImportBatch);
+        }
+        void Reject(string field, string why)
+        {
+            report.Rejected++;
+            if (report.Errors.Count < LeadImporter.MaxReportedErrors) report.Errors.Add(new ImportError(csv.Row, field, why));
+        }
+        try
+        {
+            while (csv.Read(record))
+            {
+                report.Rows++;
+                if (csv.Malformed is { } bad) { Reject("*", bad); continue; }
+                if (record.Count <= phoneAt || (regionAt >= 0 && record.Count <= regionAt)) { Reject("*", $"has {record.Count} fields, the header has {header.Count}"); continue; }
+                var r = defaultRegion;
+                if (regionAt >= 0 && record[regionAt].Length > 0)
+                {
+                    if (PhoneNumbers.NormaliseRegion(record[regionAt]) is not { } given) { Reject("region", $"{Pii.Echo(record[regionAt])} is not a known region"); continue; }
+                    r = given;
+                }
+                if (!PhoneNumbers.TryNormalise(record[phoneAt], r, out var e164, out var error)) { Reject("phone", error); continue; }
+                batch.Add(_pii.Hash(e164));
+                if (batch.Count >= ImportBatch) Hand();
+            }
+            Hand();
+        }
+        finally { writing.GetAwaiter().GetResult(); }
+        report.Seconds = watch.Elapsed.TotalSeconds;
+        return report;
+    }
+
+    /// <summary>One batch of hashes upserted in one transaction: COPY into a staging table then one statement on PostgreSQL, a prepared upsert on SQLite.</summary>
+    private void Store(List<byte[]> hashes, string source, string reason, long at, long? expires) => db.Write((c, tx) =>
+    {
+        if (db.Dialect.Name == "postgres")
+        {
+            c.Execute("CREATE TEMP TABLE IF NOT EXISTS dnc_import (phone_hash BYTEA) ON COMMIT DELETE ROWS", transaction: tx);
+            db.Dialect.BulkInsert(c, tx, "dnc_import", ["phone_hash"], hashes, (w, h) => w.Write(h));
+            return c.Execute("""
+                INSERT INTO dnc (phone_hash, source, reason, added_at, expires_at) SELECT DISTINCT phone_hash, @source, @reason, @at, @expires FROM dnc_import
+                ON CONFLICT (phone_hash, source) DO UPDATE SET reason = excluded.reason, added_at = excluded.added_at, expires_at = excluded.expires_at
+                """, new { source, reason, at, expires }, tx);
+        }
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO dnc (phone_hash, source, reason, added_at, expires_at) VALUES ($h, $s, $r, $a, $e) " +
+                          "ON CONFLICT (phone_hash, source) DO UPDATE SET reason = excluded.reason, added_at = excluded.added_at, expires_at = excluded.expires_at";
+        var h = cmd.CreateParameter(); h.ParameterName = "$h"; cmd.Parameters.Add(h);
+        foreach (var (name, value) in new (string, object?)[] { ("$s", source), ("$r", reason), ("$a", at), ("$e", expires) })
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            cmd.Parameters.Add(p);
+        }
+        cmd.Prepare();
+        foreach (var hash in hashes)
+        {
+            h.Value = hash;
+            cmd.ExecuteNonQuery();
+        }
+        return hashes.Count;
+    });
 }
 
 /// <summary>What agents record about a lead after a call: dispositions (a refusal puts the number on DNC) and callbacks.</summary>
@@ -43,7 +190,7 @@ public sealed class Dispositions(StoreDb db)
             new { attemptId, leadId, agent, code, note, at = Time.Ms(utcNow) }, tx);
         if (Refusals.Contains(code))
         {
-            Dnc.Add(c, tx, hash, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);
+            Dnc.Add(c, tx, hash, Dnc.Refusal, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);
             c.Execute("UPDATE leads SET state = 2 WHERE id = @leadId AND state = 0", new { leadId }, tx);
         }
         Audit.Write(c, tx, agent, "disposition", $"lead:{leadId}", code, utcNow);

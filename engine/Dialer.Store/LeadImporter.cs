@@ -48,10 +48,10 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     public const int MaxReportedErrors = 1000;
     private const int MaxIgnoredColumns = 32;
     private static readonly string[] Required = ["phone", "region", "timezone"];
-    private static readonly string[] Optional = ["customer_id", "name", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "id_number", "priority"];
+    private static readonly string[] Optional = ["customer_id", "name", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "id_number", "priority", "consent_source", "consent_at"];
     private static readonly string[] LeadColumns =
         ["id", "campaign_id", "customer_id", "phone_enc", "phone_hash", "region", "timezone", "policy_no", "policy_expiry", "premium", "claims_3y",
-         "tags", "priority", "rule_tags", "file_priority", "due_at", "created_at"];
+         "tags", "priority", "rule_tags", "file_priority", "consent_source", "consent_at", "due_at", "created_at"];
     private static readonly string[] CustomerColumns =
         ["id", "external_id", "phone_hash", "name", "id_number_enc", "id_number_hash", "id_number_masked", "created_at"];
 
@@ -125,7 +125,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
     /// <summary>Where each column sits in a record, -1 when the file has none: looked up once, not per row.</summary>
     private sealed record Columns(int Count, int Phone, int Region, int TimeZone, int CustomerId, int Name, int PolicyNo,
-        int PolicyExpiry, int Premium, int Claims, int Tags, int IdNumber, int Priority);
+        int PolicyExpiry, int Premium, int Claims, int Tags, int IdNumber, int Priority, int ConsentSource, int ConsentAt);
 
     private static Columns ReadHeader(IReadOnlyList<string> header, ImportReport report)
     {
@@ -147,7 +147,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         int At(string name) => columns.TryGetValue(name, out var i) ? i : -1;
         static bool LooksLikeName(string n) => n.Length is > 0 and <= 40 && char.IsLetter(n[0]) && n.Count(char.IsDigit) <= 2;
         return new Columns(columns.Count, At("phone"), At("region"), At("timezone"), At("customer_id"), At("name"), At("policy_no"),
-            At("policy_expiry"), At("premium"), At("claims_3y"), At("tags"), At("id_number"), At("priority"));
+            At("policy_expiry"), At("premium"), At("claims_3y"), At("tags"), At("id_number"), At("priority"), At("consent_source"), At("consent_at"));
     }
 
     private LeadDraft? Parse(long row, List<string> record, Columns columns, Dictionary<string, string> zones, Batch batch)
@@ -191,6 +191,14 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"{Pii.Echo(pri)} is not a whole number within ±1000000"); return null; }
             priority = n;
         }
+        DateTime? consentAt = null;
+        if (Get(columns.ConsentAt) is { } ca)
+        {
+            if (!DateOnly.TryParseExact(ca, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("consent_at", $"{Pii.Echo(ca)} is not a date (yyyy-MM-dd)"); return null; }
+            consentAt = d.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+        }
+        var consentSource = Get(columns.ConsentSource);
+        if ((consentAt is null) != (consentSource is null)) { Reject(consentAt is null ? "consent_at" : "consent_source", "consent needs both its source and its date"); return null; }
         var idNumber = Get(columns.IdNumber);
         if (idNumber is not null && (idNumber.Length is < 4 or > 32 || !idNumber.All(char.IsAsciiLetterOrDigit)))
         {
@@ -206,7 +214,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         {
             Row = row, PhoneEnc = pii.Encrypt(phone, PiiColumn.Phone, hash), PhoneHash = hash, Region = region, TimeZone = zone,
             CustomerExt = Get(columns.CustomerId), Name = Get(columns.Name), PolicyNo = Get(columns.PolicyNo), Expiry = expiry,
-            Premium = premium, Claims = claims, Priority = priority, IdNumber = idNumber, Tags = tags,
+            Premium = premium, Claims = claims, Priority = priority, IdNumber = idNumber, Tags = tags, ConsentAt = consentAt, ConsentSource = consentSource,
         };
     }
 
@@ -350,7 +358,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 });
                 c.Execute("""
                     UPDATE leads SET policy_no = m.policy_no, policy_expiry = m.policy_expiry, premium = m.premium, claims_3y = m.claims_3y,
-                                     tags = m.tags, priority = m.priority, rule_tags = m.rule_tags, file_priority = m.file_priority
+                                     tags = m.tags, priority = m.priority, rule_tags = m.rule_tags, file_priority = m.file_priority,
+                                     consent_source = m.consent_source, consent_at = m.consent_at
                     FROM import_merge m WHERE leads.id = m.id;
                     DROP TABLE import_merge;
                     """, transaction: tx);
@@ -375,15 +384,17 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
     private const string MergeTable = """
         CREATE TEMP TABLE import_merge (id BIGINT PRIMARY KEY, policy_no TEXT, policy_expiry INTEGER, premium DOUBLE PRECISION,
-                                        claims_3y INTEGER, tags TEXT NOT NULL, priority INTEGER NOT NULL, rule_tags TEXT NOT NULL, file_priority INTEGER)
+                                        claims_3y INTEGER, tags TEXT NOT NULL, priority INTEGER NOT NULL, rule_tags TEXT NOT NULL, file_priority INTEGER,
+                                        consent_source TEXT, consent_at BIGINT)
         """;
-    private static readonly string[] MergeColumns = ["id", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "priority", "rule_tags", "file_priority"];
+    private static readonly string[] MergeColumns = ["id", "policy_no", "policy_expiry", "premium", "claims_3y", "tags", "priority", "rule_tags", "file_priority", "consent_source", "consent_at"];
 
     /// <summary>The lead's merged columns, in <see cref="MergeColumns"/> order after the id (and in <see cref="LeadColumns"/> order).</summary>
     private static void WriteMerged(IRowWriter w, LeadDraft d)
     {
         w.Write(d.PolicyNo); w.Write(d.Expiry is { } e ? Time.Day(e) : null); w.Write(d.Premium); w.Write(d.Claims);
         w.Write(d.AllTags()); w.Write((int?)d.Effective); w.Write(string.Join(';', d.RuleTags)); w.Write(d.Priority);
+        w.Write(d.ConsentSource); w.Write(d.ConsentAt is { } c ? Time.Ms(c) : null);
     }
 
     /// <summary>
@@ -411,10 +422,11 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var byLead = found.Where(k => k.LeadId is not null).ToDictionary(k => k.LeadId!.Value);
         if (byLead.Count == 0) return;
         var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
+        var args = new DynamicParameters();
         using var r = c.ExecuteReader($"""
             SELECT a.lead_id, a.answered_at FROM attempts a
-            WHERE {db.Dialect.In("a.lead_id", "@ids")} AND a.outcome = 'human' AND a.answered_at IS NOT NULL
-            """, new { ids = byLead.Keys.ToArray() });
+            WHERE {db.Dialect.InKeys(c, "a.lead_id", byLead.Keys.ToArray(), args)} AND a.outcome = 'human' AND a.answered_at IS NOT NULL
+            """, args);
         while (r.Read())
         {
             var k = byLead[r.GetInt64(0)];
@@ -441,12 +453,14 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     private List<Known> Find<TKey>(DbConnection c, string column, long campaignId, TKey[] keys, string join = "")
     {
         var found = new List<Known>(keys.Length);
+        var args = new DynamicParameters(new { campaignId });
+        var where = db.Dialect.InKeys(c, column, keys, args);
         using var r = c.ExecuteReader($"""
             SELECT cu.id, cu.external_id, cu.phone_hash, cu.last_outcome, l.id AS lead_id, l.policy_no, l.policy_expiry, l.premium,
-                   l.claims_3y, l.tags, l.priority, l.rule_tags, l.file_priority, l.timezone{(join == "" ? "" : ", cp.phone_hash")}
+                   l.claims_3y, l.tags, l.priority, l.rule_tags, l.file_priority, l.timezone, l.consent_source, l.consent_at{(join == "" ? "" : ", cp.phone_hash")}
             FROM customers cu {join} LEFT JOIN leads l ON l.customer_id = cu.id AND l.campaign_id = @campaignId
-            WHERE {db.Dialect.In(column, "@keys")}
-            """, new { campaignId, keys });
+            WHERE {where}
+            """, args);
         while (r.Read())
         {
             var phoneHash = (byte[])r.GetValue(2);
@@ -456,7 +470,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 LastOutcome = r.IsDBNull(3) ? null : r.GetString(3), LeadId = r.IsDBNull(4) ? null : r.GetInt64(4),
                 Lead = r.IsDBNull(4) ? null : StoredLead(r, phoneHash),
             });
-            if (join != "") found[^1].OtherPhones.Add((byte[])r.GetValue(14));
+            if (join != "") found[^1].OtherPhones.Add((byte[])r.GetValue(16));
         }
         return found;
     }
@@ -473,6 +487,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             PolicyNo = r.IsDBNull(5) ? null : r.GetString(5), Expiry = r.IsDBNull(6) ? null : Time.FromDay(r.GetInt32(6)),
             Premium = r.IsDBNull(7) ? null : r.GetDouble(7), Claims = r.IsDBNull(8) ? null : r.GetInt32(8),
             Tags = tags, RuleTags = ruleTags, Effective = r.GetInt32(10), Priority = r.IsDBNull(12) ? null : r.GetInt32(12),
+            ConsentSource = r.IsDBNull(14) ? null : r.GetString(14), ConsentAt = r.IsDBNull(15) ? null : Time.FromMs(r.GetInt64(15)),
         };
     }
 }
@@ -509,6 +524,9 @@ internal sealed class LeadDraft
     /// <summary>The priority the hopper orders by: the file's, else the rules' default.</summary>
     public int Effective { get; set; }
     public string? LastOutcome { get; set; }
+    /// <summary>The most recent consent given (its date and where it was given).</summary>
+    public DateTime? ConsentAt { get; set; }
+    public string? ConsentSource { get; set; }
 
     /// <summary>
     /// Another record of the same customer: keep the soonest renewal, the highest figures and priority given, every tag.
@@ -523,6 +541,7 @@ internal sealed class LeadDraft
         Claims = Max(Claims, other.Claims);
         Priority = Max(Priority, other.Priority);
         Tags.UnionWith(other.Tags);
+        if (other.ConsentAt is { } ca && (ConsentAt is null || ca > ConsentAt)) (ConsentAt, ConsentSource) = (ca, other.ConsentSource);
     }
 
     /// <summary>The tags column: the file's and the rules' together, sorted.</summary>
@@ -536,7 +555,8 @@ internal sealed class LeadDraft
     /// <summary>True when writing this lead over <paramref name="stored"/> would change no column.</summary>
     public bool SameColumns(LeadDraft stored) =>
         PolicyNo == stored.PolicyNo && Expiry == stored.Expiry && Premium == stored.Premium && Claims == stored.Claims &&
-        Priority == stored.Priority && Effective == stored.Effective && Tags.SetEquals(stored.Tags) && RuleTags.SetEquals(stored.RuleTags);
+        Priority == stored.Priority && Effective == stored.Effective && Tags.SetEquals(stored.Tags) && RuleTags.SetEquals(stored.RuleTags) &&
+        ConsentAt == stored.ConsentAt && ConsentSource == stored.ConsentSource;
 
     /// <summary>This stored lead with a row folded in, as a new draft: the stored one stays as it was read.</summary>
     public LeadDraft MergedWith(LeadDraft row)
@@ -545,7 +565,7 @@ internal sealed class LeadDraft
         {
             Row = row.Row, PhoneEnc = PhoneEnc, PhoneHash = PhoneHash, Region = Region, TimeZone = TimeZone, LastOutcome = row.LastOutcome,
             PolicyNo = PolicyNo, Expiry = Expiry, Premium = Premium, Claims = Claims, Priority = Priority,
-            Tags = new HashSet<string>(Tags, StringComparer.Ordinal),
+            ConsentAt = ConsentAt, ConsentSource = ConsentSource, Tags = new HashSet<string>(Tags, StringComparer.Ordinal),
         };
         lead.Absorb(row);
         return lead;

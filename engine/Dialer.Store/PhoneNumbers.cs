@@ -25,7 +25,7 @@ public static class PhoneNumbers
         ["AU"] = "61", ["NZ"] = "64",
     };
 
-    /// <summary>Upper-cased region if it is <c>CC</c> or <c>CC-SUB</c> with a known country, else null.</summary>
+    /// <summary>Upper-cased region if it is <c>CC</c>, <c>CC-SUB</c> or <c>CC-SUB-CITY</c> with a known country, else null.</summary>
     public static string? NormaliseRegion(string region)
     {
         var r = region.Trim().ToUpperInvariant();
@@ -34,9 +34,10 @@ public static class PhoneNumbers
         if (!CallingCodes.ContainsKey(country)) return null;
         if (dash >= 0)
         {
-            var sub = r.AsSpan(dash + 1);
-            if (sub.Length is < 1 or > 3) return null;
-            foreach (var ch in sub) if (!char.IsAsciiLetterOrDigit(ch)) return null;
+            // A subdivision (ISO 3166-2: CN-GD), optionally a city below it (CN-GD-SZ) for rules set by a city.
+            var parts = r[(dash + 1)..].Split('-');
+            if (parts.Length > 2 || parts[0].Length is < 1 or > 3 || (parts.Length == 2 && parts[1].Length is < 1 or > 4)) return null;
+            foreach (var part in parts) foreach (var ch in part) if (!char.IsAsciiLetterOrDigit(ch)) return null;
         }
         return r;
     }

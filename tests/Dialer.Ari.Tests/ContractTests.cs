@@ -153,6 +153,42 @@ public class ContractTests
         await drain.WaitAsync(TimeSpan.FromSeconds(2));
     }
 
+    /// <summary>
+    /// Lab capture i: an agent's phone dials 500 (Stasis(dialer,agent,agent5)), is put in a bridge, presses 1, 2 and # and
+    /// hangs up. Without subscribeAll the app hears StasisStart, the bridge entry, the three keys and StasisEnd, and nothing
+    /// after (no hang-up request, no ChannelDestroyed): a channel from the dialplan is the app's only while in Stasis.
+    /// </summary>
+    [Fact]
+    public async Task Emulator_reproduces_a_phone_that_dials_in_presses_keys_and_hangs_up()
+    {
+        const string file = "lab/i_agent_dialin_keys_hangup.jsonl";
+        var records = Fixtures.Load(file);
+        var expected = records.Where(r => Kind(r) == "event").Select(r => r.GetProperty("event")).Where(IsKey).ToList();
+        var bridge = records.First(r => Kind(r) == "rest" && r.GetProperty("path").GetString() == "/ari/bridges").GetProperty("query").GetProperty("bridgeId").GetString()!;
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.02 });
+        using var http = new HttpClient { BaseAddress = new Uri(emu.BaseUri, "/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("dialer:dialer"u8.ToArray()));
+        var got = new ConcurrentQueue<JsonElement>();
+        using var anyMessage = new ManualResetEventSlim();
+        using var ws = new ClientWebSocket();
+        ws.Options.SetRequestHeader("Authorization", http.DefaultRequestHeaders.Authorization.ToString());
+        await ws.ConnectAsync(new Uri($"ws://{emu.BaseUri.Authority}/ari/events?app=dialer&subscribeAll=false"), CancellationToken.None);
+        var reader = Task.Run(() => ReadAll(ws, got, anyMessage));
+
+        var phone = emu.PhoneDialsIn("agent5");
+        await WaitFor(() => got.Count >= 1, $"{file}: StasisStart of the phone");
+        Assert.True((await http.PostAsync($"ari/bridges?type=mixing&bridgeId={bridge}", null)).IsSuccessStatusCode);
+        Assert.True((await http.PostAsync($"ari/bridges/{bridge}/addChannel?channel={phone}", null)).IsSuccessStatusCode);
+        await WaitFor(() => got.Count >= 2, $"{file}: the phone in the bridge");
+        foreach (var key in new[] { "1", "2", "#" }) emu.PressKey(phone, key);
+        emu.FarEndHangsUp(phone);
+        await WaitFor(() => got.Count >= expected.Count, $"{file}: expected {expected.Count} key events, got {got.Count}");
+        await Task.Delay(50); // nothing extra may follow
+        Assert.Equal(Canonical(expected), Canonical([.. got.Where(IsKey)]));
+        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        await reader.WaitAsync(TimeSpan.FromSeconds(2));
+    }
+
     private static string Kind(JsonElement r) => r.GetProperty("kind").GetString()!;
 
     private static bool IsKey(JsonElement e)
@@ -184,6 +220,7 @@ public class ContractTests
                 "ChannelVarset" => $"{e.GetProperty("variable").GetString()}={e.GetProperty("value").GetString()}",
                 "PlaybackStarted" or "PlaybackFinished" => $"{e.GetProperty("playback").GetProperty("target_uri").GetString()![..6]} {e.GetProperty("playback").GetProperty("state").GetString()}",
                 "RecordingStarted" or "RecordingFinished" => $"{e.GetProperty("recording").GetProperty("state").GetString()} duration={Opt(e.GetProperty("recording"), "duration") != "-"}",
+                "ChannelDtmfReceived" => e.GetProperty("digit").GetString(),
                 "ChannelEnteredBridge" or "ChannelLeftBridge" => $"in bridge with {e.GetProperty("bridge").GetProperty("channels").GetArrayLength()}",
                 _ => "",
             };

@@ -65,8 +65,15 @@ public class ParsingTests
                     Assert.NotNull(JsonSerializer.Deserialize(json, AriJsonContext.Default.AriVariable)!.Value);
                 else if (path.StartsWith("/ari/channels") && r.GetProperty("method").GetString() == "POST" && !path.Contains("/play"))
                     Assert.Equal(body.GetProperty("id").GetString(), JsonSerializer.Deserialize(json, AriJsonContext.Default.AriChannel)!.Id);
+                else if (path == "/ari/bridges" && body.ValueKind == JsonValueKind.Array)
+                    Assert.Equal(body.EnumerateArray().Select(b => b.GetProperty("channels").EnumerateArray().Select(c => c.GetString()!).ToArray()),
+                        JsonSerializer.Deserialize(json, AriJsonContext.Default.AriBridgeArray)!.Select(b => b.Channels));
                 else if (path == "/ari/bridges" || path.StartsWith("/ari/bridges/") && body.TryGetProperty("bridge_type", out _))
-                    Assert.Equal(body.GetProperty("id").GetString(), JsonSerializer.Deserialize(json, AriJsonContext.Default.AriBridge)!.Id);
+                {
+                    var bridge = JsonSerializer.Deserialize(json, AriJsonContext.Default.AriBridge)!;
+                    Assert.Equal(body.GetProperty("id").GetString(), bridge.Id);
+                    Assert.Equal(body.GetProperty("channels").EnumerateArray().Select(c => c.GetString()), bridge.Channels); // who is in it: recovery reads this
+                }
                 else if (path.EndsWith("/play"))
                     Assert.Equal(body.GetProperty("id").GetString(), JsonSerializer.Deserialize(json, AriJsonContext.Default.AriPlayback)!.Id);
                 else if (path.EndsWith("/record") || path.StartsWith("/ari/recordings/live/"))
@@ -75,6 +82,28 @@ public class ParsingTests
                 checkedBodies++;
             }
         Assert.True(checkedBodies > 40, $"only {checkedBodies} REST bodies checked");
+    }
+
+    /// <summary>A REST bridge says who is in it (recovery takes calls and agent lines back from it); an event's bridge skips that list, allocating nothing for it.</summary>
+    [Fact]
+    public void Bridge_members_are_read_from_rest_answers_and_skipped_in_events()
+    {
+        var rest = JsonSerializer.Deserialize("""{"id":"b1","bridge_type":"mixing","channels":["dialer-n-c-agent-a1-","dialer-n-c-call-7-"],"name":""}"""u8,
+            AriJsonContext.Default.AriBridge)!;
+        Assert.Equal(["dialer-n-c-agent-a1-", "dialer-n-c-call-7-"], rest.Channels);
+        var members = string.Join(",", Enumerable.Range(0, 40).Select(i => $"\"dialer-n-c-call-{i}-\""));
+        var full = Encoding.UTF8.GetBytes($$$"""{"type":"ChannelEnteredBridge","timestamp":"2026-12-01T10:00:00.000+0000","bridge":{"id":"b1","channels":[{{{members}}}]},"channel":{"id":"c1","state":"Up"}}""");
+        var bare = Encoding.UTF8.GetBytes("""{"type":"ChannelEnteredBridge","timestamp":"2026-12-01T10:00:00.000+0000","bridge":{"id":"b1","channels":[]},"channel":{"id":"c1","state":"Up"}}""");
+        var e = AriEventParser.Parse(full)!;
+        Assert.Equal("b1", e.Bridge!.Id);
+        Assert.Empty(e.Bridge.Channels);
+        AriEventParser.Parse(bare);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        AriEventParser.Parse(bare);
+        var withoutMembers = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        AriEventParser.Parse(full);
+        Assert.Equal(withoutMembers, GC.GetAllocatedBytesForCurrentThread() - before); // 40 members cost the event path nothing
     }
 
     [Fact]

@@ -13,6 +13,8 @@ internal sealed class Rig : IAsyncDisposable
 {
     private readonly CancellationTokenSource _cts = new();
     private Task _run = Task.CompletedTask;
+    private bool _ownsEmulator = true;
+    private bool _dead;
 
     public required AriEmulator Emulator { get; init; }
     /// <summary>A second Asterisk ("pbx2"), linked to the first ("pbx1") by an inter-server trunk, when the test asked for one.</summary>
@@ -26,10 +28,11 @@ internal sealed class Rig : IAsyncDisposable
 
     public static async Task<Rig> StartAsync(EmulatorScenario scenario, IEnumerable<string> phones, int agents, AriDriverOptions options,
         TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0, EmulatorScenario? pbx2 = null,
-        Func<AriEmulator, Task>? beforeStart = null, Action<string>? log = null, bool subscribeAll = false,
+        Func<AriEmulator, Task>? beforeStart = null, Action<string>? log = null, bool subscribeAll = false, AriEmulator? emulator = null,
         CampaignConfig? campaign = null, IPacer? pacer = null, IPreviewDesk? desk = null, IAttemptLog? attempts = null)
     {
-        var emulator = await AriEmulator.StartAsync(scenario);
+        var ownsEmulator = emulator is null; // given one: what an earlier rig left in it is this rig's to find
+        emulator ??= await AriEmulator.StartAsync(scenario);
         if (beforeStart is not null) await beforeStart(emulator);
         var emulator2 = pbx2 is null ? null : await AriEmulator.StartAsync(pbx2);
         if (emulator2 is not null) AriEmulator.Link(emulator, "pbx1", emulator2, "pbx2");
@@ -59,7 +62,7 @@ internal sealed class Rig : IAsyncDisposable
             Leads = hopper, Predictor = new FixedPredictor(), Desk = desk, Log = attempts,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new Rig { Emulator = emulator, Emulator2 = emulator2, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads };
+        var rig = new Rig { Emulator = emulator, Emulator2 = emulator2, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads, _ownsEmulator = ownsEmulator };
         await driver.StartAsync();
         rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
@@ -96,14 +99,27 @@ internal sealed class Rig : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>The process dies (kill -9, as far as Asterisk can tell): the loop and the sockets stop, nothing is hung up.</summary>
+    public async Task DieAsync()
     {
+        _dead = true;
         _cts.Cancel();
         try { await _run; }
-        catch (OperationCanceledException) { } // the host's loop ends by cancellation
-        await Driver.StopAsync();
+        catch (OperationCanceledException) { }
         await Driver.DisposeAsync();
-        await Emulator.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_dead)
+        {
+            _cts.Cancel();
+            try { await _run; }
+            catch (OperationCanceledException) { } // the host's loop ends by cancellation
+            await Driver.StopAsync();
+            await Driver.DisposeAsync();
+        }
+        if (_ownsEmulator) await Emulator.DisposeAsync();
         if (Emulator2 is not null) await Emulator2.DisposeAsync();
     }
 

@@ -52,7 +52,7 @@ public class RunConfigTests : IDisposable
         var output = TextWriter.Synchronized(log);
         string Text() { lock (output) return log.ToString(); } // the synchronized writer locks on itself
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var run = AriRunner.RunAsync(config, output, TimeSpan.FromMilliseconds(100), cts.Token);
+        var run = AriRunner.RunAsync([config], new NodeOptions(), output, TimeSpan.FromMilliseconds(100), cts.Token);
         await Rig.Until(() => until(Text()) || run.IsCompleted, TimeSpan.FromSeconds(10), "the run got there");
         await cts.CancelAsync();
         await run;
@@ -72,7 +72,7 @@ public class RunConfigTests : IDisposable
         using var db = StoreDb.Open(Db);
         var campaigns = new Campaigns(db);
         var c = campaigns.Find("lab")!;
-        Assert.Equal(CampaignStatus.Stopped, c.Status);
+        Assert.Null(new CampaignOwnership(db, "another-node").Owner(c.Id, DateTime.UtcNow)); // the stop handed the campaign over
         var counts = campaigns.Counts(c.Id);
         Assert.Equal(2, counts.Attempts);
         Assert.Equal(0, counts.Dialing);
@@ -106,15 +106,15 @@ public class RunConfigTests : IDisposable
     }
 
     /// <summary>
-    /// A node crashed with two attempts open: one call ended meanwhile, one is still up in Asterisk. The next run closes
-    /// both (the live one is hung up: a fresh engine cannot adopt it) as network trouble, and after that retry delay
-    /// (1 s here) the leads are dialed again, once each.
+    /// A node crashed with two attempts open: one call ended meanwhile, one is still up in Asterisk with nobody (no agent's
+    /// bridge holds it). The next run closes the first as network trouble and hangs up the second, closed as abandoned; after
+    /// their retry delays (1 s here) the leads are dialed again, once each.
     /// </summary>
     [Fact]
     public async Task Run_reconciles_attempts_left_open_against_asterisks_channels_before_dialing()
     {
         await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
-        var file = Write(Yaml(emu.BaseUri, leads: ""), leads: null);
+        var file = Write(Yaml(emu.BaseUri, leads: "", retries: "congestion: 1, abandoned: 1"), leads: null);
         var config = RunConfig.Load(file);
         using (var db = StoreDb.Open(Db))
         {
@@ -146,7 +146,9 @@ public class RunConfigTests : IDisposable
             Assert.Equal(2, campaigns.Counts(c.Id).Dialing);
         }
         var text = await Run(config, t => t.Contains("placed 2 live 1"));
-        Assert.Contains("reconciled the attempts left open: 2 closed, 1 still up (hung up)", text);
+        // The call still up had answered with nobody to take it (no agent's bridge holds it): hung up, closed as abandoned.
+        Assert.Contains("calls adopted (still bridged to an agent) 0, agent lines taken back 0, channels hung up (nobody could own them) 1; " +
+                        "open attempts closed 2 (1 as abandoned)", text);
         using (var db = StoreDb.Open(Db))
         {
             var campaigns = new Campaigns(db);

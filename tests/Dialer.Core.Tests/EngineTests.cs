@@ -197,4 +197,27 @@ public class EngineTests
         // The only agent speaks no Cantonese: the higher-priority Guangdong lead waits, Beijing goes.
         Assert.Equal(2, Assert.Single(control.Originated).Lead.Id);
     }
+
+    [Fact]
+    public void A_pool_that_takes_anyone_is_not_counted_whole_for_its_own_callees_while_others_are_expected()
+    {
+        var catalog = new SkillCatalog();
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Routing = [new RoutingRule(null, "vip", [("seniority", 2)])] };
+        // 24 ordinary leads first, then a high-value one (seniors only), then ordinary ones again.
+        var leads = Enumerable.Range(1, 24).Select(i => Make.Lead(i, priority: 9)).Append(Make.Lead(25, priority: 5, region: "vip"))
+            .Concat(Enumerable.Range(26, 10).Select(i => Make.Lead(i))).ToList();
+        new Routing.RoutingRules(campaign, catalog, new RequirementTable()).Apply(leads[24]);
+        var senior = SkillSet.From(catalog, [new("seniority", 2)]);
+        // Four generalists and four seniors, all ready; seniors can take anyone.
+        var (engine, control, pacer, _) = Make.Engine(8, leads, campaign, [new(), new(), new(), new(), senior, senior, senior, senior]);
+        for (var a = 0; a < 8; a++) engine.Handle(EngineEvent.Login(a), T0);
+        pacer.Next = 24;
+        engine.Tick(T0);
+        Assert.Equal(24, control.Originated.Count);
+        // 24 ordinary calls ringing promise 7.2 live answers for 8 agents: the seniors will mostly be taken by them, so
+        // the high-value lead (whose callee only a senior may take) waits and an ordinary one goes.
+        pacer.Next = 1;
+        engine.Tick(T0.AddSeconds(0.5));
+        Assert.Equal(26, control.Originated[^1].Lead.Id);
+    }
 }

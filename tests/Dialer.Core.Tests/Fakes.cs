@@ -9,6 +9,7 @@ internal sealed class RecordingControl : ICallControl
 {
     public List<string> Log { get; } = [];
     public List<Call> Originated { get; } = [];
+    public TimeSpan CommandLead { get; init; }
 
     public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
     {
@@ -40,7 +41,9 @@ internal sealed class RecordingDesk : IPreviewDesk
 /// <summary>A pacer that places exactly what the test says.</summary>
 internal sealed class ScriptedPacer : IPacer
 {
-    public int Next { get; set; }
+    private int _next;
+    /// <summary>Calls the next decision asks for; taken atomically, since tests set it while the loop decides.</summary>
+    public int Next { get => Volatile.Read(ref _next); set => Volatile.Write(ref _next, value); }
     /// <summary>Seconds until it asks to decide again (0: at every tick).</summary>
     public double Interval { get; set; }
     public string Name => "scripted";
@@ -48,8 +51,7 @@ internal sealed class ScriptedPacer : IPacer
 
     public PacingDecision Decide(DialerState s)
     {
-        var n = Next;
-        Next = 0;
+        var n = Interlocked.Exchange(ref _next, 0);
         return new(n, s.Now + Interval);
     }
 }
@@ -79,10 +81,10 @@ internal static class Make
 
     public static (DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, MemoryHopper Hopper) Engine(
         int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null, IAttemptLog? log = null, TrunkConfig[]? trunks = null,
-        IPreviewDesk? desk = null, IPacer? pacer = null)
+        IPreviewDesk? desk = null, IPacer? pacer = null, TimeSpan commandLead = default)
     {
         campaign ??= new CampaignConfig { TimeZone = Shanghai };
-        var control = new RecordingControl();
+        var control = new RecordingControl { CommandLead = commandLead };
         var scripted = new ScriptedPacer();
         var hopper = new MemoryHopper(campaign, leads, T0);
         var list = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"a{i}", Skills = skills?[i] ?? new SkillSet() }).ToList();

@@ -186,6 +186,40 @@ public class HostTests
     }
 
     [Fact]
+    public async Task A_stop_with_a_slow_database_ends_at_its_deadline_and_reports_what_is_unwritten()
+    {
+        var store = new FlakyStore { StallMs = 100 };
+        var outbox = new StoreOutbox(new ThrowingLeads([]), store, new RecordingPost().Post, TimeProvider.System) { BatchSize = 5 };
+        outbox.Start();
+        IAttemptLog log = outbox;
+        for (var i = 1; i <= 100; i++) log.Placed(CallOf(i)); // 10 s of writing
+        var unwritten = await outbox.StopAsync(TimeSpan.FromMilliseconds(300));
+        Assert.InRange(unwritten, 1, 99);
+        lock (store.Rows) Assert.Equal(100 - unwritten, store.Rows.Count);
+    }
+
+    [Fact]
+    public async Task The_prefetch_is_topped_up_while_writes_keep_coming()
+    {
+        var leads = new ThrowingLeads(Enumerable.Range(1, 100).Select(i => Make.Lead(i)));
+        var outbox = new StoreOutbox(leads, new FlakyStore { StallMs = 5 }, new RecordingPost().Post, TimeProvider.System) { Prefetch = 4, BatchSize = 1 };
+        ILeadSource source = outbox;
+        IAttemptLog log = outbox;
+        outbox.Start();
+        var taken = 0;
+        var until = DateTime.UtcNow + Bound;
+        // Ten writes of 5 ms for every lead asked for: the write queue never empties, as at a high call rate.
+        for (var id = 1000; taken < 20 && DateTime.UtcNow < until; id += 10)
+        {
+            for (var i = 0; i < 10; i++) log.Placed(CallOf(id + i));
+            if (source.Next(Make.T0) is not null) taken++;
+            await Task.Delay(2);
+        }
+        Assert.Equal(20, taken);
+        await outbox.StopAsync(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
     public async Task The_outbox_prefetches_leads_off_the_loop_and_hands_them_back_at_stop()
     {
         var leads = new ThrowingLeads(Enumerable.Range(1, 10).Select(i => Make.Lead(i)));

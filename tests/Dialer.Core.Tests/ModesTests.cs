@@ -21,6 +21,16 @@ public class PreviewTests
     }
 
     [Fact]
+    public void An_agent_logging_in_gets_an_offer_at_once_under_a_pacer_that_decides_on_ticks()
+    {
+        var desk = new RecordingDesk();
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Mode = DialingMode.Preview };
+        var (engine, _, _, _) = Make.Engine(1, [Make.Lead(1)], campaign, desk: desk, pacer: Pacers.Create("vicidial-tapered", new VicidialOptions(), new PredictiveOptions(), 0));
+        engine.Handle(EngineEvent.Login(0), T0);
+        Assert.Equal(1L, Assert.Single(desk.Offered).Lead.Id);
+    }
+
+    [Fact]
     public void Accepted_lead_is_dialed_for_that_agent_and_its_answer_skips_the_ledger()
     {
         var (engine, control, _, desk) = Preview(2, [Make.Lead(1, priority: 5), Make.Lead(2)]);

@@ -18,6 +18,31 @@ internal static class Lab
     public static readonly string App = Environment.GetEnvironmentVariable("DIALER_ARI_APP") ?? "dialer";
     public static readonly string? Sipp = new[] { "SIPP", "DIALER_SIPP" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(p => p is not null && File.Exists(p));
     public static readonly string? SippLogs = Environment.GetEnvironmentVariable("DIALER_SIPP_LOGS") is { } d && Directory.Exists(d) ? d : null;
+    /// <summary>Asterisk's SIP port (the agent phone the suite starts dials 500 there).</summary>
+    public static readonly int SipPort = int.TryParse(Environment.GetEnvironmentVariable("DIALER_SIP_PORT"), out var p) ? p : 5060;
+    /// <summary>A command that runs an Asterisk CLI command on the first server, given as one more argument (e.g. "/work/lab/bin/ast-cli 1").</summary>
+    public static readonly string? AstCli = Command("DIALER_AST_CLI");
+    /// <summary>Commands that kill carrier-a's sipp at once (SIGKILL: a dead carrier, not a polite one) and start it again.</summary>
+    public static readonly string? CarrierAKill = Command("DIALER_CARRIER_A_KILL");
+    public static readonly string? CarrierAStart = Command("DIALER_CARRIER_A_START");
+
+    private static string? Command(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } c ? c : null;
+
+    /// <summary>Runs a lab command through /bin/sh; a non-zero exit or one that takes longer than <paramref name="timeout"/> fails the test.</summary>
+    public static async Task Sh(string command, TimeSpan timeout)
+    {
+        using var sh = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        using var cts = new CancellationTokenSource(timeout);
+        var output = sh.StandardOutput.ReadToEndAsync(cts.Token);
+        var errors = sh.StandardError.ReadToEndAsync(cts.Token);
+        try { await sh.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            sh.Kill(entireProcessTree: true);
+            Assert.Fail($"'{command}' did not finish within {timeout.TotalSeconds:0} s");
+        }
+        Assert.True(sh.ExitCode == 0, $"'{command}' exited {sh.ExitCode}: {await output}{await errors}");
+    }
 
     private static Uri? Url(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } u ? new Uri(u.EndsWith('/') ? u : u + "/") : null;
@@ -32,11 +57,13 @@ internal static class Lab
 /// <summary>A test that needs a running Asterisk and sipp: skipped, and reported so, without them.</summary>
 public sealed class RealAsteriskFactAttribute : FactAttribute
 {
-    public RealAsteriskFactAttribute(bool needsSecondServer = false, bool needsSippLogs = false)
+    public RealAsteriskFactAttribute(bool needsSecondServer = false, bool needsSippLogs = false, bool needsCli = false, bool needsCarrierControl = false)
     {
         if (Lab.Ari is null || Lab.Sipp is null) Skip = "needs a running Asterisk and sipp: set DIALER_ARI_URL and SIPP (see README.md)";
         else if (needsSecondServer && Lab.Ari2 is null) Skip = "needs a second Asterisk: set DIALER_ARI_URL2";
         else if (needsSippLogs && Lab.SippLogs is null) Skip = "needs the sipp peers' message logs: set DIALER_SIPP_LOGS";
+        else if (needsCli && Lab.AstCli is null) Skip = "needs the Asterisk CLI: set DIALER_AST_CLI";
+        else if (needsCarrierControl && (Lab.CarrierAKill is null || Lab.CarrierAStart is null)) Skip = "needs to kill and start carrier-a: set DIALER_CARRIER_A_KILL and DIALER_CARRIER_A_START";
     }
 }
 
@@ -49,11 +76,17 @@ internal sealed class LiveRig : IAsyncDisposable
     public required DialerEngine Engine { get; init; }
     public required EngineHost Host { get; init; }
     public required MemoryHopper Hopper { get; init; }
+    /// <summary>Every attempt the engine placed and finished (the attempts table of a run on the store).</summary>
+    public required AttemptTable Attempts { get; init; }
     public required IReadOnlyList<AriClient> Servers { get; init; }
     /// <summary>The driver's diagnostics, for failure messages.</summary>
     public required List<string> Log { get; init; }
 
-    public static async Task<LiveRig> StartAsync(IEnumerable<string> phones, int agents, AriDriverOptions options, string[]? trunks = null, bool twoServers = false)
+    /// <param name="region">Each lead's region (local presence), "lab" by default.</param>
+    /// <param name="agentIds">The agents' ids (their PJSIP endpoints), agent1..agentN by default.</param>
+    /// <param name="callsPerReadyAgent">Calls kept in flight per ready agent: above 1 a live callee can find nobody (safe harbor).</param>
+    public static async Task<LiveRig> StartAsync(IEnumerable<string> phones, int agents, AriDriverOptions options, string[]? trunks = null, bool twoServers = false,
+        Func<string, string>? region = null, string[]? agentIds = null, int callsPerReadyAgent = 1, double trunkCallsPerSecond = 20)
     {
         var servers = new List<AriClient> { Lab.Client("pbx1", Lab.Ari!) };
         if (twoServers) servers.Add(Lab.Client("pbx2", Lab.Ari2!));
@@ -63,26 +96,27 @@ internal sealed class LiveRig : IAsyncDisposable
             MaxAttempts = 1, MaxAttemptsPerDay = 1, RetryDelaySeconds = new Dictionary<CallOutcome, double>(),
         };
         var catalog = new SkillCatalog();
-        var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
-        var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "lab", TimeZone = TimeZoneInfo.Utc }).ToList();
+        var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = agentIds?[i] ?? $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
+        var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = region?.Invoke(p) ?? "lab", TimeZone = TimeZoneInfo.Utc }).ToList();
         var now = DateTime.UtcNow;
         var hopper = new MemoryHopper(campaign, leads, now);
         var trunkList = (trunks ?? ["carrier-a"]).Select((t, i) => new TrunkConfig
         {
-            Name = t, Channels = 30, CallsPerSecond = 20, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = $"PJSIP/{{number}}@{t}",
+            Name = t, Channels = 30, CallsPerSecond = trunkCallsPerSecond, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = $"PJSIP/{{number}}@{t}",
         }).ToList();
         // A run-unique owner: ids never meet those of an earlier run still up on the box.
         var owner = new ChannelOwner("real-" + Environment.ProcessId, "real");
         EngineHost? host = null;
         var log = new List<string>();
+        var attempts = new AttemptTable();
         var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = l => { lock (log) log.Add(l); } };
         var engine = new DialerEngine(new EngineSetup
         {
-            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = new AgentsReadyPacer(), Control = driver,
-            Leads = hopper, Predictor = new HalfLive(), Owner = owner,
+            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = new AgentsReadyPacer(callsPerReadyAgent), Control = driver,
+            Leads = hopper, Predictor = new HalfLive(), Owner = owner, Log = attempts,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new LiveRig { Driver = driver, Engine = engine, Host = host, Hopper = hopper, Servers = servers, Log = log };
+        var rig = new LiveRig { Driver = driver, Engine = engine, Host = host, Hopper = hopper, Servers = servers, Log = log, Attempts = attempts };
         using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await driver.StartAsync(start.Token);
         rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
@@ -120,16 +154,59 @@ internal sealed class LiveRig : IAsyncDisposable
         await Driver.DisposeAsync();
     }
 
-    private sealed class AgentsReadyPacer : IPacer
+    /// <summary>The driver's diagnostics so far, for failure messages.</summary>
+    public string Said()
+    {
+        lock (Log) return string.Join("\n", Log);
+    }
+
+    public static async Task Until(Func<Task<bool>> done, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await done())
+        {
+            if (clock.Elapsed > timeout) Assert.Fail("timed out: " + what);
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed class AgentsReadyPacer(int perReadyAgent) : IPacer
     {
         public string Name => "agents-ready";
         public bool ReactsToEvents => true;
-        public PacingDecision Decide(DialerState s) => new(Math.Max(0, s.Count(AgentState.Ready) - s.InFlight), s.Now + 0.1);
+        public PacingDecision Decide(DialerState s) => new(Math.Max(0, perReadyAgent * s.Count(AgentState.Ready) - s.InFlight), s.Now + 0.1);
     }
 
     private sealed class HalfLive : IAnswerPredictor
     {
         public float PredictLive(Lead lead, DateTime utcNow) => 0.5f;
         public void Observe(Lead lead, DateTime placedUtc, bool live) { }
+    }
+}
+
+/// <summary>The attempts the engine wrote: each call as placed (with the wall-clock time) and as finished. Thread-safe.</summary>
+internal sealed class AttemptTable : IAttemptLog
+{
+    private readonly List<(Call Call, DateTime At)> _placed = [];
+    private readonly List<Call> _finished = [];
+
+    public void Placed(Call call)
+    {
+        lock (_placed) _placed.Add((call, DateTime.UtcNow));
+    }
+
+    public void Finished(Call call)
+    {
+        lock (_finished) _finished.Add(call);
+    }
+
+    public IReadOnlyList<(Call Call, DateTime At)> AllPlaced
+    {
+        get { lock (_placed) return [.. _placed]; }
+    }
+
+    public IReadOnlyList<Call> AllFinished
+    {
+        get { lock (_finished) return [.. _finished]; }
     }
 }

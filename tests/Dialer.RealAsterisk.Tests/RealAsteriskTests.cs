@@ -37,26 +37,53 @@ public class RealAsteriskTests
         Assert.Equal(1, rig.Engine.Stats.Outcomes[(int)CallOutcome.Machine]);
     }
 
-    /// <summary>Caller id in From: on both originate paths (lab capture b: /channels/create needs the connected line).</summary>
+    /// <summary>
+    /// Local presence: the carrier sees the caller id of the callee's region in From:, on both originate paths
+    /// (/channels/create needs the connected line, lab capture b; the AMD path passes callerId to POST /channels).
+    /// </summary>
     [RealAsteriskFact(needsSippLogs: true)]
-    public async Task The_carrier_sees_the_regions_number_in_from_on_both_paths()
+    public async Task The_carrier_sees_the_callees_regions_number_in_from_on_both_paths()
     {
-        foreach (var (amd, phone) in new[] { (false, "1101"), (true, "1102") })
+        var byRegion = new Dictionary<string, string> { ["beijing"] = "Beijing Office <+861011110001>", ["shanghai"] = "+862122220002" };
+        foreach (var (amd, phones) in new[] { (false, new[] { "1101", "1102" }), (true, new[] { "1103", "1104" }) })
         {
-            var log = Path.Combine(Lab.SippLogs!, "carrier-a.msg.log");
-            var from = new FileInfo(log).Length;
-            await using (var rig = await LiveRig.StartAsync([phone], agents: 1,
-                             new AriDriverOptions { Amd = amd, CallerIdByRegion = new Dictionary<string, string> { ["lab"] = "Lab <+15550001>" } }))
-                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 1, TimeSpan.FromSeconds(20), "the call answered");
-            string text;
-            using (var f = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            var region = (string p) => p[^1] == '1' || p[^1] == '3' ? "beijing" : "shanghai";
+            var mark = SippLog.Mark("carrier-a");
+            await using (var rig = await LiveRig.StartAsync(phones, agents: 2, new AriDriverOptions { Amd = amd, CallerIdByRegion = byRegion }, region: region))
+                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 2, TimeSpan.FromSeconds(20), "both calls answered");
+            var invites = SippLog.Read("carrier-a", mark).Where(m => !m.Sent && m.IsRequest("INVITE")).ToList();
+            foreach (var phone in phones)
             {
-                f.Seek(from, SeekOrigin.Begin);
-                text = await new StreamReader(f).ReadToEndAsync();
+                var from = invites.FirstOrDefault(m => m.Number == phone)?.Header("From");
+                Assert.True(from is not null, $"an INVITE to {phone} at carrier-a ({(amd ? "AMD" : "create + dial")} path)");
+                Assert.Contains(region(phone) == "beijing" ? "<sip:+861011110001@" : "<sip:+862122220002@", from);
+                if (region(phone) == "beijing") Assert.StartsWith("\"Beijing Office\"", from);
             }
-            var invite = Regex.Match(text, $@"INVITE sip:{Regex.Escape(phone)}@[^\n]*\n(?:[^\n]+\n)*?From: *([^\n]+)");
-            Assert.True(invite.Success, $"an INVITE to {phone} in {log}");
-            Assert.Contains("+15550001", invite.Groups[1].Value);
+        }
+    }
+
+    /// <summary>
+    /// Three callees answer at once and one agent is free: the two nobody can take hear the safe-harbor message, which
+    /// starts by 2 s after their answer on Asterisk's own clock; the carrier sees them held until then, not dropped.
+    /// </summary>
+    [RealAsteriskFact(needsSippLogs: true)]
+    public async Task A_callee_nobody_can_take_hears_the_safe_harbor_message_by_2_seconds()
+    {
+        var mark = SippLog.Mark("carrier-a");
+        await using var rig = await LiveRig.StartAsync(["1701", "1702", "1703"], agents: 1, new AriDriverOptions(), callsPerReadyAgent: 3);
+        await LiveRig.Until(() => rig.Driver.Stats.AnswerToSafeHarbor.Count >= 2, TimeSpan.FromSeconds(20), "two safe-harbor messages started");
+        await LiveRig.Until(() => rig.Attempts.AllFinished.Count >= 2, TimeSpan.FromSeconds(30), "the two safe-harbor calls ended");
+        var late = rig.Driver.Stats.AnswerToSafeHarbor.Percentile(1.0);
+        Assert.True(late <= 2000, $"the message started {late:0} ms after the answer (rule: within 2 s)");
+        Assert.True(rig.Driver.Stats.AnswerToSafeHarbor.Percentile(0.01) >= 1500, "the message came early: an agent might still have come free");
+        Assert.Equal(2, rig.Engine.Stats.Abandoned);
+        var sip = SippLog.Read("carrier-a", mark);
+        foreach (var call in rig.Attempts.AllFinished)
+        {
+            var callId = sip.First(m => !m.Sent && m.IsRequest("INVITE") && m.Number == call.Lead.Phone).CallId;
+            var answered = sip.First(m => m.Sent && m.CallId == callId && m.IsResponse(200, "INVITE")).At;
+            var bye = sip.First(m => !m.Sent && m.CallId == callId && m.IsRequest("BYE")).At;
+            Assert.True((bye - answered).TotalSeconds >= 2, $"a safe-harbor callee was hung up {(bye - answered).TotalSeconds:0.00} s after answering, before the message");
         }
     }
 

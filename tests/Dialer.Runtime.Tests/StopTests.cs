@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Dapper;
 using Dialer.Emulator;
 using Dialer.Runtime;
@@ -16,32 +15,8 @@ public sealed class StopTests : IDisposable
     /// 10 agents, a 15:1 ratio: ~10 customers talking (+7…: human, talks until hung up) and 100+ calls ringing (+1802…:
     /// rings until the time-out) when the stop comes.
     /// </summary>
-    private string Config(Uri ari)
-    {
-        var leads = new List<string> { "phone,region,timezone" };
-        for (var i = 0; i < 20; i++) leads.Add($"+7916555{i:D4},RU,UTC");
-        for (var i = 0; i < 300; i++) leads.Add($"+1802555{i:D4},US,UTC");
-        File.WriteAllLines(Path.Combine(_dir, "leads.csv"), leads);
-        var agents = string.Join("\n", Enumerable.Range(1, 10).Select(i => $"  - {{id: agent{i}}}"));
-        var file = Path.Combine(_dir, "run.yaml");
-        File.WriteAllText(file, $$"""
-            name: stop
-            timezone: UTC
-            pacer: "ratio:15"
-            campaign: {window: {start: "00:00", end: "24:00"}, ring_timeout_seconds: 120}
-            trunks:
-              - {name: carrier-a, channels: 400, calls_per_second: 200, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
-            agents:
-            {{agents}}
-            db: "{{Db}}"
-            pii_key: "{{Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))}}"
-            node: stop-node
-            leads: leads.csv
-            ari:
-              servers: [{id: pbx1, url: "{{ari}}", user: dialer, password: dialer}]
-            """);
-        return file;
-    }
+    private string Config(Uri ari) => RunFiles.Write(_dir, ari, Db, "stop", "stop-node", "ratio:15", agents: 10, channels: 400,
+        [.. Enumerable.Range(0, 20).Select(i => ($"+7916555{i:D4}", "RU")), .. Enumerable.Range(0, 300).Select(i => ($"+1802555{i:D4}", "US"))]);
 
     [Fact]
     public async Task Stop_with_100_plus_calls_up_hangs_up_everything_and_closes_every_attempt_and_lease()
@@ -50,7 +25,7 @@ public sealed class StopTests : IDisposable
         var config = RunConfig.Load(Config(emu.BaseUri));
         var output = TextWriter.Synchronized(new StringWriter());
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var run = AriRunner.RunAsync(config, output, TimeSpan.FromSeconds(1), cts.Token);
+        var run = AriRunner.RunAsync([config], new NodeOptions(), output, TimeSpan.FromSeconds(1), cts.Token);
         var until = DateTime.UtcNow.AddSeconds(40);
         while (emu.ActiveChannels < 120 && !run.IsCompleted && DateTime.UtcNow < until) await Task.Delay(50);
         Assert.True(emu.ActiveChannels >= 120, $"only {emu.ActiveChannels} channels up: {output}");

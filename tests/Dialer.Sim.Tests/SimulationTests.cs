@@ -23,6 +23,16 @@ public class SimulationTests
     }
 
     [Fact]
+    public void A_callee_who_hangs_up_after_the_last_shift_as_their_2_s_run_out_is_counted_abandoned_and_the_run_ends()
+    {
+        // ratio:2 on long-variable, seed 1, leaves callees waiting at the end of the last shift; one gives up after their
+        // deadline, which no tick marks once the shift is over, so the engine sends them to safe harbor as the hang-up comes.
+        var r = Simulation.Run(Scenario.Load(ScenarioTests.Shipped("long-variable")), "ratio:2", 1);
+        Assert.True(r.Abandoned > 0);
+        Assert.True(r.CallsPlaced > r.LiveAnswers);
+    }
+
+    [Fact]
     public void A_leads_fate_on_an_attempt_depends_only_on_seed_lead_and_attempt()
     {
         var s = Small;

@@ -100,6 +100,13 @@ public sealed partial class AriClient : IAsyncDisposable
     public Task SetVariableAsync(string channelId, string variable, string value, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/variable").Add("variable", variable).Add("value", value), null, null, ct);
 
+    /// <summary>GET /channels/{id}; null when Asterisk has no such channel.</summary>
+    public async Task<AriChannel?> GetChannelAsync(string channelId, CancellationToken ct = default)
+    {
+        try { return await SendAsync(HttpMethod.Get, new Query($"channels/{Esc(channelId)}"), null, AriJsonContext.Default.AriChannel, ct); }
+        catch (AriNotFoundException) { return null; }
+    }
+
     public async Task<AriChannel[]> ListChannelsAsync(CancellationToken ct = default) =>
         await SendAsync(HttpMethod.Get, new Query("channels"), null, AriJsonContext.Default.AriChannelArray, ct) ?? [];
 
@@ -111,6 +118,13 @@ public sealed partial class AriClient : IAsyncDisposable
 
     public async Task<AriBridge[]> ListBridgesAsync(CancellationToken ct = default) =>
         await SendAsync(HttpMethod.Get, new Query("bridges"), null, AriJsonContext.Default.AriBridgeArray, ct) ?? [];
+
+    /// <summary>GET /bridges/{id} with the channels in it; null when Asterisk has no such bridge.</summary>
+    public async Task<AriBridge?> GetBridgeAsync(string bridgeId, CancellationToken ct = default)
+    {
+        try { return await SendAsync(HttpMethod.Get, new Query($"bridges/{Esc(bridgeId)}"), null, AriJsonContext.Default.AriBridge, ct); }
+        catch (AriNotFoundException) { return null; }
+    }
 
     public async Task DeleteBridgeAsync(string bridgeId, CancellationToken ct = default)
     {

@@ -149,7 +149,22 @@ public sealed class AriChannelConverter() : FlatObjectConverter<AriChannel>(("id
     }
 }
 
-public sealed class AriBridgeConverter() : FlatObjectConverter<AriBridge>(("id", (b, v) => b.Id = v));
+/// <summary>A bridge in a REST answer: its id and the channels in it (what reconciliation reads to take calls and agent lines back).</summary>
+public sealed class AriBridgeConverter() : FlatObjectConverter<AriBridge>(("id", (b, v) => b.Id = v))
+{
+    protected override bool ReadOther(ref Utf8JsonReader reader, AriBridge value)
+    {
+        if (!reader.ValueTextEquals("channels"u8)) return false;
+        reader.Read();
+        value.Channels = Strings.Read(ref reader, typeof(string[]), JsonSerializerOptions.Default) ?? [];
+        return true;
+    }
+
+    private static readonly StringArrayConverter Strings = new();
+}
+
+/// <summary>A bridge in an event: its id only (the event path allocates nothing for the member list it skips).</summary>
+public sealed class AriBridgeIdConverter() : FlatObjectConverter<AriBridge>(("id", (b, v) => b.Id = v));
 
 public sealed class AriPlaybackConverter() : FlatObjectConverter<AriPlayback>(
     ("id", (p, v) => p.Id = v), ("media_uri", (p, v) => p.MediaUri = v), ("target_uri", (p, v) => p.TargetUri = v), ("state", (p, v) => p.State = v));

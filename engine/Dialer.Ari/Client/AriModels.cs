@@ -14,11 +14,13 @@ public sealed class AriChannel
     [JsonPropertyName("state")] public ChannelState State { get; set; }
 }
 
-/// <summary>ARI "Bridge".</summary>
+/// <summary>ARI "Bridge". <see cref="Channels"/> is read from REST answers only (GET /bridges): in events it stays empty, so parsing one allocates no list.</summary>
 [JsonConverter(typeof(AriBridgeConverter))]
 public sealed class AriBridge
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
+    /// <summary>The ids of the channels in it now.</summary>
+    [JsonPropertyName("channels")] public string[] Channels { get; set; } = [];
 }
 
 /// <summary>ARI "Playback".</summary>
@@ -95,7 +97,7 @@ public sealed class AriEvent
     [JsonPropertyName("tech_cause")] public int? TechCause { get; set; }
     [JsonPropertyName("soft")] public bool Soft { get; set; }
     [JsonPropertyName("dialstatus")] public DialStatus DialStatus { get; set; }
-    [JsonPropertyName("bridge")] public AriBridge? Bridge { get; set; }
+    [JsonPropertyName("bridge"), JsonConverter(typeof(AriBridgeIdConverter))] public AriBridge? Bridge { get; set; }
     [JsonPropertyName("playback")] public AriPlayback? Playback { get; set; }
     [JsonPropertyName("recording")] public AriLiveRecording? Recording { get; set; }
     [JsonPropertyName("endpoint")] public AriEndpoint? Endpoint { get; set; }

@@ -14,6 +14,12 @@ public sealed partial class AriDriver
             case AriEventType.ContactStatusChange or AriEventType.PeerStatusChange or AriEventType.EndpointStateChange:
                 OnEndpointEvent(e);
                 return;
+            case AriEventType.PlaybackStarted:
+                // The safe-harbor message began: how long after the answer, on Asterisk's clock (the 2 s rule).
+                if (e.Playback?.TargetUri is { } started && started.StartsWith("channel:", StringComparison.Ordinal)
+                    && _legs.TryGetValue(started["channel:".Length..], out var held) && held.Server == server && held.AnsweredAt != default)
+                    Stats.AnswerToSafeHarbor.Add(e.Timestamp - held.AnsweredAt);
+                return;
             case AriEventType.PlaybackFinished:
                 // A script's prompt is over (it goes on), or the safe-harbor message is (hang up). Target: "channel:{id}".
                 if (e.Playback?.TargetUri is { } target && target.StartsWith("channel:", StringComparison.Ordinal)
@@ -49,6 +55,7 @@ public sealed partial class AriDriver
     {
         if (!_agentById.TryGetValue(agentId, out var line) || line.Server != server)
         {
+            if (line is null && _options.SharedServers) return; // another campaign's or node's agent: theirs to answer
             Log?.Invoke($"ARI {server.ServerId}: phone call in for unknown agent '{agentId}' (or one configured on another server): hung up");
             _ = Quietly(server.HangupAsync(chan.Id, ct: _stop.Token));
             return;
@@ -64,6 +71,7 @@ public sealed partial class AriDriver
     {
         if (_agentById.TryGetValue(agentId, out var line) && line.Server == server && line.LoggedIn)
             _ = Quietly(server.AddChannelAsync(line.BridgeId, chan.Id, _stop.Token));
+        else if (line is null && _options.SharedServers) return; // a leg another campaign or node sent to its own agent
         else
         {
             Log?.Invoke($"ARI {server.ServerId}: inter-server call for agent '{agentId}', who is not logged in here: hung up");
@@ -73,8 +81,16 @@ public sealed partial class AriDriver
 
     private async ValueTask OnCallEvent(Leg leg, AriEvent e, AriChannel chan)
     {
+        if (leg.OriginateSentTicks != 0 && e.Timestamp != default)
+        {
+            Stats.OriginateToChannel.Add(e.Timestamp - new DateTime(leg.OriginateSentTicks, DateTimeKind.Utc));
+            leg.OriginateSentTicks = 0;
+        }
         switch (e.Type)
         {
+            case AriEventType.ChannelEnteredBridge when leg.AnsweredAt != default:
+                Stats.VerdictToBridge.Add(e.Timestamp - leg.AnsweredAt);
+                break;
             case AriEventType.ChannelStateChange when chan.State == ChannelState.Ringing:
             case AriEventType.Dial when e.DialStatus is DialStatus.Ringing or DialStatus.Progress:
                 leg.Provisional = true;
@@ -124,15 +140,26 @@ public sealed partial class AriDriver
                 await _post(EngineEvent.Login(line.Agent.Index, Stamp(e)));
                 break;
             case AriEventType.ChannelDtmfReceived when line.LoggedIn && e.Digit is { } key:
-                if (key == _options.DtmfReady) await _post(EngineEvent.Ready(line.Agent.Index, Stamp(e)));
+                // Ready pressed while the call is still on the line (right after the hang-up key, before Asterisk's end of the
+                // call has come back) would reach the engine before the call's end and be dropped as stale: it counts once the call has ended.
+                if (key == _options.DtmfReady && _legs.Values.Any(l => l.Agent == line)) Volatile.Write(ref line.ReadyWhenFree, 1);
+                else if (key == _options.DtmfReady) await _post(EngineEvent.Ready(line.Agent.Index, Stamp(e)));
                 else if (key == _options.DtmfPause) await _post(EngineEvent.Pause(line.Agent.Index, "phone", Stamp(e)));
                 else if (key == _options.DtmfHangup && _legs.Values.FirstOrDefault(l => l.Agent == line) is { } talking)
                     Queue(talking, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
                 break;
-            case AriEventType.ChannelDestroyed:
+            // A phone that dialed in is ours only while in Stasis: when it hangs up, Asterisk sends StasisEnd and nothing
+            // after it (lab capture i). Our own agent call ends with StasisEnd and then ChannelDestroyed: the first one counts.
+            case AriEventType.StasisEnd or AriEventType.ChannelDestroyed:
                 Volatile.Write(ref line.Dialing, 0);
                 if (chan.Id != line.DialedId) _agentByChannel.TryRemove(chan.Id, out _);
                 line.ChannelId = line.DialedId;
+                if (line.BridgeId != line.OwnBridgeId)
+                {
+                    // The line had been taken back in a dead node's bridge: that bridge has no use now; the next login makes ours.
+                    _ = Quietly(line.Server.DeleteBridgeAsync(line.BridgeId, _stop.Token));
+                    line.BridgeId = line.OwnBridgeId;
+                }
                 if (!line.LoggedIn) break;
                 line.LoggedIn = false;
                 await _post(EngineEvent.Logout(line.Agent.Index, Stamp(e)));
@@ -143,10 +170,22 @@ public sealed partial class AriDriver
     /// <summary>Asterisk's time of the event, or now when it carried none.</summary>
     private DateTime Stamp(AriEvent e) => e.Timestamp == default ? _time.GetUtcNow().UtcDateTime : e.Timestamp;
 
-    /// <summary>The agent's phone into their bridge; if that fails the agent cannot take calls: their line is hung up (they log in again).</summary>
+    /// <summary>
+    /// The agent's phone into their bridge. A phone up before the login made the bridge (an agent dialing in right after a
+    /// connect: the bridge is made off the event loop) gets it made now. If that fails the agent cannot take calls: their
+    /// line is hung up (they log in again).
+    /// </summary>
     private async Task JoinBridge(AgentLine line, string channelId)
     {
-        try { await line.Server.AddChannelAsync(line.BridgeId, channelId, _stop.Token); }
+        try
+        {
+            try { await line.Server.AddChannelAsync(line.BridgeId, channelId, _stop.Token); }
+            catch (AriNotFoundException) when (line.BridgeId == line.OwnBridgeId)
+            {
+                await MakeBridgeAsync(line, _stop.Token);
+                await line.Server.AddChannelAsync(line.BridgeId, channelId, _stop.Token);
+            }
+        }
         catch (Exception e) when (e is AriException or OperationCanceledException)
         {
             Log?.Invoke($"agent {line.Agent.Id}: phone could not join the bridge: {e.Message}");
@@ -209,7 +248,7 @@ public sealed partial class AriDriver
     private static readonly string[] EventsWeUse =
     [
         "StasisStart", "StasisEnd", "ChannelStateChange", "Dial", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelDtmfReceived",
-        "PlaybackFinished", "ContactStatusChange", "PeerStatusChange", "EndpointStateChange",
+        "PlaybackStarted", "PlaybackFinished", "ContactStatusChange", "PeerStatusChange", "EndpointStateChange",
     ];
 
     /// <summary>
@@ -247,6 +286,9 @@ public sealed partial class AriDriver
         await SubscribeAsync(server, ct);
         await CheckTrunkEndpoints(server, ct);
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var bridges = (await server.ListBridgesAsync(ct)).ToDictionary(b => b.Id, StringComparer.Ordinal);
+        foreach (var line in _agents)
+            if (line.Server == server && !line.LoggedIn) await TakeBackAsync(line, channels, bridges);
         foreach (var leg in _legs.Values)
         {
             if (leg.Server != server || !leg.Placed) continue; // a call still being placed is not known to Asterisk yet
@@ -258,8 +300,8 @@ public sealed partial class AriDriver
             else if (ch.State == ChannelState.Up && !_options.Amd) await AnsweredAsync(leg, human: true, default);
         }
         foreach (var id in channels.Keys)
-            // Only our own: other nodes (and other campaigns) may share this Asterisk.
-            if (_owner.Owns(id) && !_legs.ContainsKey(id) && !_agentByChannel.ContainsKey(id) && !_xfers.ContainsKey(id))
+            // Only our own (and those of nodes taken over): other nodes and campaigns may share this Asterisk.
+            if (_owners.Owns(id) && !_legs.ContainsKey(id) && !_agentByChannel.ContainsKey(id) && !_xfers.ContainsKey(id))
             {
                 Interlocked.Increment(ref Stats._orphansHungUp);
                 await server.HangupAsync(id, ct: ct);
@@ -280,8 +322,48 @@ public sealed partial class AriDriver
     }
 
     /// <summary>
+    /// An agent line still up in its bridge (after a restart, or events lost while the socket was down) is taken back: the
+    /// agent is logged in again at once, without a new call to their phone (which Asterisk would refuse, 409). The bridge is
+    /// this node's, or a dead node's taken over; the phone is the channel we dialed, or the one the agent dialed in on (the
+    /// bridge's only member that is not a call of ours). A bridge with the agent's callee in it stays as it is.
+    /// </summary>
+    private async ValueTask<bool> TakeBackAsync(AgentLine line, IReadOnlyDictionary<string, AriChannel> channels, IReadOnlyDictionary<string, AriBridge> bridges)
+    {
+        foreach (var owner in _owners.All)
+        {
+            if (!bridges.TryGetValue(owner.AgentBridge(line.Agent.Id), out var bridge)) continue;
+            var phone = AgentPhoneIn(bridge, owner.Agent(line.Agent.Id));
+            if (phone is null || !channels.TryGetValue(phone, out var ch) || ch.State != ChannelState.Up) continue;
+            _agentByChannel[phone] = line;
+            line.ChannelId = phone;
+            line.BridgeId = bridge.Id;
+            line.LoggedIn = true;
+            Volatile.Write(ref line.Dialing, 0);
+            Interlocked.Increment(ref Stats._agentsTakenBack);
+            Log?.Invoke($"agent {line.Agent.Id}: line still up in bridge {bridge.Id}: taken back");
+            await _post(EngineEvent.Login(line.Agent.Index, _time.GetUtcNow().UtcDateTime));
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>The agent's phone among a bridge's members: the channel we dialed, else the one member that is none of our calls.</summary>
+    private string? AgentPhoneIn(AriBridge bridge, string dialedId)
+    {
+        string? other = null;
+        var others = 0;
+        foreach (var id in bridge.Channels)
+        {
+            if (id == dialedId) return id;
+            if (_owners.OwnerOf(id, out _) is null) { other = id; others++; }
+        }
+        return others == 1 ? other : null; // two foreign members (an inter-server leg beside a dialed-in phone): cannot tell which
+    }
+
+    /// <summary>
     /// Makes the agent's bridge and, unless agents dial in themselves, calls the agent's phone into it (the agent
-    /// answers once per session and stays on the line).
+    /// answers once per session and stays on the line). A phone already up (409: a line that outlived our knowledge of it)
+    /// is taken back instead.
     /// </summary>
     private async Task LoginAsync(AgentLine line)
     {
@@ -289,8 +371,7 @@ public sealed partial class AriDriver
         var ct = _stop.Token;
         try
         {
-            try { await line.Server.CreateBridgeAsync(line.BridgeId, "mixing", line.Agent.Id, ct); }
-            catch (AriServerErrorException e) when (e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
+            await MakeBridgeAsync(line, ct);
             if (!_options.CallAgents)
             {
                 Volatile.Write(ref line.Dialing, 0);
@@ -298,13 +379,36 @@ public sealed partial class AriDriver
             }
             try { await line.Server.CreateChannelAsync(line.DialedId, line.Endpoint, $"agent,{line.Agent.Id}", null, ct); }
             catch (AriConflictException) { }
-            await line.Server.DialAsync(line.DialedId, _options.AgentRingSeconds, ct);
+            try { await line.Server.DialAsync(line.DialedId, _options.AgentRingSeconds, ct); }
+            catch (AriConflictException) { await TakeBackDialedAsync(line, ct); }
         }
         catch (Exception e) when (e is AriException or OperationCanceledException)
         {
             Volatile.Write(ref line.Dialing, 0);
             Log?.Invoke($"agent {line.Agent.Id}: login call failed: {e.Message}");
         }
+    }
+
+    /// <summary>The agent's own bridge; one that exists already (a restart, a second login) is fine.</summary>
+    private static async Task MakeBridgeAsync(AgentLine line, CancellationToken ct)
+    {
+        try { await line.Server.CreateBridgeAsync(line.OwnBridgeId, "mixing", line.Agent.Id, ct); }
+        catch (AriServerErrorException e) when (e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
+    }
+
+    /// <summary>
+    /// Our call to the agent's phone exists already and was dialed ("Channel is already dialed"): in the bridge → taken back;
+    /// up but outside it → into the bridge (its ChannelEnteredBridge logs the agent in); still ringing → its answer will.
+    /// </summary>
+    private async Task TakeBackDialedAsync(AgentLine line, CancellationToken ct)
+    {
+        Volatile.Write(ref line.Dialing, 0);
+        var bridge = await line.Server.GetBridgeAsync(line.OwnBridgeId, ct);
+        var ch = await line.Server.GetChannelAsync(line.DialedId, ct);
+        if (ch is null || bridge is null) return;
+        var channels = new Dictionary<string, AriChannel>(StringComparer.Ordinal) { [ch.Id] = ch };
+        if (await TakeBackAsync(line, channels, new Dictionary<string, AriBridge>(StringComparer.Ordinal) { [bridge.Id] = bridge })) return;
+        if (ch.State == ChannelState.Up) await JoinBridge(line, ch.Id);
     }
 
     // ---- periodic work -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 {
     private readonly AriDriverOptions _options;
     private readonly ChannelOwner _owner;
+    private readonly ChannelOwners _owners;
     private readonly Dictionary<string, AriClient> _servers;
     private readonly AriClient[] _trunkServer;
     private readonly IReadOnlyList<TrunkConfig> _trunks;
@@ -49,6 +50,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         if (servers.Count == 0) throw new ArgumentException("at least one ARI server is needed", nameof(servers));
         _options = options;
         _owner = options.Owner;
+        _owners = new ChannelOwners(options.Owner, options.TakenOver);
         _servers = servers.ToDictionary(s => s.ServerId, StringComparer.Ordinal);
         _firstReconcile = servers.ToDictionary(s => s.ServerId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), StringComparer.Ordinal);
         _trunks = trunks;
@@ -83,6 +85,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         InitHealth(servers);
     }
 
+    /// <summary>The engine sends the safe-harbor message this long before the 2 s are up (<see cref="AriDriverOptions.SafeHarborLead"/>).</summary>
+    public TimeSpan CommandLead => _options.SafeHarborLead;
     public TrunkHealth Health { get; }
     public AriDriverStats Stats { get; } = new();
     public int LiveCalls => _legs.Count;
@@ -101,6 +105,25 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         _housekeeping = Task.Run(() => Housekeeping(_stop.Token));
         await Task.WhenAll(_servers.Keys.Select(id => _firstReconcile[id].Task)).WaitAsync(ct);
     }
+
+    /// <summary>
+    /// Recovery: a call a previous engine placed, found still bridged to <paramref name="agent"/> on <paramref name="serverId"/>,
+    /// is followed from now on like one placed here (answered, connected; its end goes to the engine, which adopted it too).
+    /// Call before <see cref="StartAsync"/>: the first reconciliation would hang up a channel nobody claims. The agent's line
+    /// itself is taken back by that reconciliation, from the agent's bridge.
+    /// </summary>
+    public void AdoptCall(Call call, Agent agent, string serverId)
+    {
+        var server = Server(serverId, $"call {call.Id}");
+        var line = _agents[agent.Index];
+        if (line.Server != server)
+            throw new ArgumentException($"call {call.Id}: agent '{agent.Id}' is configured on '{line.Server.ServerId}', the call is bridged on '{serverId}'");
+        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line };
+        _legs[leg.Id] = leg;
+    }
+
+    /// <summary>The id of the ARI server the agent's phone and bridge are on.</summary>
+    public string AgentServerId(int agent) => _agents[agent].Server.ServerId;
 
     // ---- commands from the engine (return at once) -------------------------------------------------
 
@@ -154,6 +177,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         {
             work.Add(Quietly(a.Server.HangupAsync(a.ChannelId, ct: ct)));
             work.Add(Quietly(a.Server.DeleteBridgeAsync(a.BridgeId, ct)));
+            if (a.BridgeId != a.OwnBridgeId) work.Add(Quietly(a.Server.DeleteBridgeAsync(a.OwnBridgeId, ct)));
         }
         await Task.WhenAll(work);
         // The hang-ups' ChannelDestroyed end the calls; wait for them, then end what Asterisk never confirmed.
@@ -215,6 +239,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
+        leg.OriginateSentTicks = d._time.GetUtcNow().UtcTicks;
         try
         {
             if (o.Amd)
@@ -357,7 +382,9 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             _ = Quietly(leg.Server.HangupAsync(leg.XferId, ct: _stop.Token));
             _ = Quietly(leg.Server.DeleteBridgeAsync(xb, _stop.Token));
         }
-        if (leg.Agent is { } agent) ReadyAfterWrap(agent);
+        if (leg.Agent is not { } agent) return;
+        if (Interlocked.Exchange(ref agent.ReadyWhenFree, 0) == 1) await _post(EngineEvent.Ready(agent.Agent.Index, _time.GetUtcNow().UtcDateTime));
+        else ReadyAfterWrap(agent);
     }
 
     /// <summary>Unattended runs only (<see cref="AriDriverOptions.AutoReadyAfter"/>): the agent is made ready after a fixed wrap-up.</summary>
@@ -381,6 +408,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         if (Interlocked.Exchange(ref leg.Answered, 1) == 1) return;
         leg.AnsweredTicks = Stopwatch.GetTimestamp();
+        leg.AnsweredAt = at;
         Interlocked.Increment(ref Stats._answered);
         ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure: false, _time.GetUtcNow()), "a call answered");
         await _post(EngineEvent.Answered(leg.Call.Id, human, at == default ? _time.GetUtcNow().UtcDateTime : at));
@@ -434,6 +462,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public int Answered;
         public int Ended;
         public long AnsweredTicks;
+        /// <summary>Asterisk's time of the answer (or AMD verdict), for the latencies on its own clock.</summary>
+        public DateTime AnsweredAt;
+        /// <summary>When the originate was sent (UTC ticks; 0 once its first channel event was seen).</summary>
+        public long OriginateSentTicks;
         public volatile bool Placed;
         /// <summary>Ringing or progress was seen: the far end answered SIP (a dial timeout is then a no-answer, not a dead carrier).</summary>
         public volatile bool Provisional;
@@ -459,16 +491,21 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public string DialedId { get; } = owner.Agent(agent.Id);
         /// <summary>The phone's channel now: <see cref="DialedId"/>, or the agent's own call into [dialer-agents].</summary>
         public volatile string ChannelId = owner.Agent(agent.Id);
-        public string BridgeId { get; } = owner.AgentBridge(agent.Id);
+        /// <summary>The bridge of this node's own making.</summary>
+        public string OwnBridgeId { get; } = owner.AgentBridge(agent.Id);
+        /// <summary>The bridge the phone waits in: <see cref="OwnBridgeId"/>, or a dead node's bridge the line was taken back in.</summary>
+        public volatile string BridgeId = owner.AgentBridge(agent.Id);
         public volatile bool LoggedIn;
         public int Dialing;
+        /// <summary>1: the agent pressed ready while their call was still up; they are made ready when it ends.</summary>
+        public int ReadyWhenFree;
     }
 }
 
 /// <summary>What the driver did, for the console and tests.</summary>
 public sealed class AriDriverStats
 {
-    internal long _placed, _placeFailures, _answered, _unanswered, _breakerTrips, _reconciliations, _reconciledEnds, _orphansHungUp, _commandFailures;
+    internal long _placed, _placeFailures, _answered, _unanswered, _breakerTrips, _reconciliations, _reconciledEnds, _orphansHungUp, _commandFailures, _agentsTakenBack;
     public long Placed => Volatile.Read(ref _placed);
     public long PlaceFailures => Volatile.Read(ref _placeFailures);
     public long Answered => Volatile.Read(ref _answered);
@@ -478,27 +515,38 @@ public sealed class AriDriverStats
     /// <summary>Calls found gone at reconciliation (their ChannelDestroyed was lost with the connection).</summary>
     public long ReconciledEnds => Volatile.Read(ref _reconciledEnds);
     public long OrphansHungUp => Volatile.Read(ref _orphansHungUp);
+    /// <summary>Agent lines found still up in their bridges (after a restart or lost events) and taken back without calling the phone again.</summary>
+    public long AgentsTakenBack => Volatile.Read(ref _agentsTakenBack);
     public long CommandFailures => Volatile.Read(ref _commandFailures);
     /// <summary>From the answer event's arrival at the driver to the engine's bridge command (through the engine's inbox and decision).</summary>
     public LatencyHistogram AnswerToBridge { get; } = new();
+
+    // The three below are read off Asterisk's own event timestamps (millisecond resolution), so they include
+    // Asterisk's queues and not only ours. Same host clock for "sent": Asterisk and the dialer on one machine.
+    /// <summary>From sending a call's originate to Asterisk's timestamp of the first event about its channel (the Dial that starts it).</summary>
+    public LatencyHistogram OriginateToChannel { get; } = new(binMicroseconds: 1000, bins: 10_000);
+    /// <summary>From Asterisk's answer (or AMD verdict) of a callee to its ChannelEnteredBridge with the agent.</summary>
+    public LatencyHistogram VerdictToBridge { get; } = new(binMicroseconds: 1000, bins: 10_000);
+    /// <summary>From Asterisk's answer (or AMD verdict) of a callee nobody took to the start of its safe-harbor message (rule: ≤ 2 s).</summary>
+    public LatencyHistogram AnswerToSafeHarbor { get; } = new(binMicroseconds: 1000, bins: 10_000);
 }
 
-/// <summary>Lock-free latency histogram in 10 µs bins up to 100 ms.</summary>
-public sealed class LatencyHistogram
+/// <summary>Lock-free latency histogram: <c>bins</c> bins of <c>binMicroseconds</c> (default 10 µs up to 100 ms); negative times count as 0.</summary>
+public sealed class LatencyHistogram(int binMicroseconds = 10, int bins = 10_000)
 {
-    private readonly long[] _bins = new long[10_001];
+    private readonly long[] _bins = new long[bins + 1];
     private long _count;
 
     public long Count => Volatile.Read(ref _count);
 
     public void Add(TimeSpan t)
     {
-        var bin = (int)Math.Min(t.Ticks / 100, _bins.Length - 1);
+        var bin = (int)Math.Clamp(t.Ticks / (binMicroseconds * 10L), 0, _bins.Length - 1);
         Interlocked.Increment(ref _bins[bin]);
         Interlocked.Increment(ref _count);
     }
 
-    /// <summary>The q-quantile in milliseconds (upper edge of its bin).</summary>
+    /// <summary>The q-quantile in milliseconds (upper edge of its bin); the largest bin stands for "that or more".</summary>
     public double Percentile(double q)
     {
         var n = Count;
@@ -507,8 +555,8 @@ public sealed class LatencyHistogram
         for (var i = 0; i < _bins.Length; i++)
         {
             seen += Volatile.Read(ref _bins[i]);
-            if (seen >= q * n) return (i + 1) * 0.01;
+            if (seen >= q * n) return (i + 1) * binMicroseconds / 1000.0;
         }
-        return 100;
+        return _bins.Length * binMicroseconds / 1000.0;
     }
 }

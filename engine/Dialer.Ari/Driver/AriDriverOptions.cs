@@ -7,6 +7,11 @@ public sealed record AriDriverOptions
 {
     /// <summary>Node and campaign, carried in every channel and bridge id the driver makes (the engine's EngineSetup.Owner must be the same).</summary>
     public ChannelOwner Owner { get; init; } = ChannelOwner.Default;
+    /// <summary>
+    /// Owners whose campaign this driver's engine took over (dead nodes): their agent lines still in their bridges are taken
+    /// back and their channels count as ours at reconciliation. New channels and bridges always carry <see cref="Owner"/>.
+    /// </summary>
+    public IReadOnlyList<ChannelOwner> TakenOver { get; init; } = [];
     /// <summary>Server id (AriServerOptions.Id) carrying each trunk, by trunk name; unlisted trunks use the first server.</summary>
     public IReadOnlyDictionary<string, string> TrunkServers { get; init; } = new Dictionary<string, string>();
     /// <summary>Server id of the agents' phones and bridges (default: the first server). Calls can only reach agents on their own server.</summary>
@@ -18,6 +23,11 @@ public sealed record AriDriverOptions
     /// (a PJSIP endpoint per peer server whose calls land in [dialer-interserver]). Needed when agents and trunks span servers.
     /// </summary>
     public string? InterServerEndpoint { get; init; }
+    /// <summary>
+    /// Other campaigns or engine nodes use these Asterisk servers too: a phone calling in (or an inter-server leg arriving)
+    /// for an agent this driver does not know is left alone for its owner, never hung up. Off: it is hung up as a stray.
+    /// </summary>
+    public bool SharedServers { get; init; }
     /// <summary>Call each agent's phone into its bridge at start and after reconnects; false: agents dial in through [dialer-agents].</summary>
     public bool CallAgents { get; init; } = true;
     /// <summary>Keys on the agent's phone: ready (ends wrap-up or a pause), pause, and hang up the callee.</summary>
@@ -41,6 +51,11 @@ public sealed record AriDriverOptions
 
     /// <summary>What a live callee nobody could take within 2 s hears before we hang up.</summary>
     public string SafeHarborMedia { get; init; } = "sound:dialer/safe-harbor";
+    /// <summary>
+    /// Sent this long before the callee's 2 s are up, so the message starts within them: Asterisk 22 began it 21 ms after a
+    /// command sent at exactly 2.00 s on an idle lab machine (issue 11); the margin covers a loaded one.
+    /// </summary>
+    public TimeSpan SafeHarborLead { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Hang up a safe-harbor call after this long even if Asterisk never reports the playback finished.</summary>
     public TimeSpan SafeHarborMax { get; init; } = TimeSpan.FromSeconds(20);
 

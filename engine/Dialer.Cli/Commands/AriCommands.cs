@@ -16,13 +16,28 @@ public static class AriCommands
 
     private static Command Run()
     {
-        var config = new Option<FileInfo>("--config") { Description = "Run config: campaign, pacer, trunks, agents, leads CSV and the ari: servers (see asterisk-conf/README.md)", Required = true };
+        var config = new Option<FileInfo[]>("--config")
+        {
+            Description = "Run config: campaign, pacer, trunks, agents, leads CSV and the ari: servers (see asterisk-conf/README.md); " +
+                          "give it once per campaign this node may pace (every node of a cluster can be given the same files)",
+            Required = true, AllowMultipleArgumentsPerToken = false,
+        };
         var status = new Option<double>("--status-seconds") { Description = "Seconds between live status lines", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("run", "The engine in real time against one or more Asterisk ARI servers, with live status; Ctrl+C hangs up and stops") { config, status };
+        var node = new Option<string?>("--node") { Description = "This engine node's name, unique in the cluster (default: the config's node:, else the host name)" };
+        var lease = new Option<double>("--lease-seconds") { Description = "A campaign's ownership lease: a standby takes a dead node's campaigns within it", DefaultValueFactory = _ => 15 };
+        var drain = new Option<double>("--drain-seconds") { Description = "At stop, let the calls up finish for this long before hanging up the rest (0: hang up at once)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("run", "An engine node in real time against one or more Asterisk ARI servers, with live status: it paces the campaigns whose " +
+                                     "lease it holds and stands by for the others; Ctrl+C hangs up (or drains) and hands them over") { config, status, node, lease, drain };
         cmd.SetAction(async (parse, ct) =>
         {
-            var run = RunConfig.Load(parse.GetValue(config)!.FullName);
-            var status_ = await AriRunner.RunAsync(run, Console.Out, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(status))), ct);
+            var name = parse.GetValue(node);
+            var runs = parse.GetValue(config)!.Select(f => RunConfig.Load(f.FullName)).Select(r => name is null ? r : r with { Node = name }).ToList();
+            var seconds = parse.GetValue(lease);
+            if (seconds is < 1 or > 3600) throw new ArgumentException($"--lease-seconds: {seconds} is not between 1 and 3600");
+            var drainSeconds = parse.GetValue(drain);
+            if (drainSeconds is < 0 or > 86_400) throw new ArgumentException($"--drain-seconds: {drainSeconds} is not between 0 and 86400");
+            var options = new NodeOptions { Lease = TimeSpan.FromSeconds(seconds), DrainTimeout = TimeSpan.FromSeconds(drainSeconds) };
+            var status_ = await AriRunner.RunAsync(runs, options, Console.Out, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(status))), ct);
             return status_ == EngineStatus.Faulted ? ExitCodes.Faulted : ExitCodes.Ok;
         });
         return cmd;

@@ -24,23 +24,10 @@ public static class CallingWindow
     }
 
     /// <summary>
-    /// When <paramref name="lead"/> may next be dialed: now if its window is open and today's attempts are
-    /// under the cap, else the next opening (tomorrow's, once the cap is reached). Rolls the lead's daily
-    /// count over when its own day has changed. Every hopper applies this one rule.
+    /// When <paramref name="lead"/> may next be dialed: now if every rule allows it (<see cref="ComplianceGate.Check"/>:
+    /// the window, the daily cap and the campaign's compliance profile), else when the rule holding it lets go
+    /// (<see cref="DateTime.MaxValue"/> for a lead no time will open). Every hopper applies this one rule.
     /// </summary>
-    public static DateTime HeldUntil(CampaignConfig c, Lead lead, DateTime utcNow)
-    {
-        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone));
-        if (lead.AttemptsDay != today)
-        {
-            lead.AttemptsDay = today;
-            lead.AttemptsToday = 0;
-        }
-        if (lead.AttemptsToday >= c.MaxAttemptsPerDay)
-        {
-            var tomorrow = TimeZoneInfo.ConvertTimeToUtc(today.AddDays(1).ToDateTime(TimeOnly.MinValue), lead.TimeZone);
-            return NextOpen(c, lead, tomorrow);
-        }
-        return NextOpen(c, lead, utcNow);
-    }
+    public static DateTime HeldUntil(CampaignConfig c, Lead lead, DateTime utcNow) =>
+        ComplianceGate.Check(c, lead, utcNow) is { Allowed: false } v ? v.Until ?? DateTime.MaxValue : utcNow;
 }

@@ -26,6 +26,8 @@ public sealed class CampaignConfig
         [CallOutcome.Congestion] = 300,
         [CallOutcome.Abandoned] = 3600,
     };
+    /// <summary>The market's rules (calling hours by region, holidays, earliest contact before expiry, caps, consent); null: the campaign's window and caps only.</summary>
+    public Compliance.ComplianceProfile? Profile { get; init; }
     /// <summary>Routing rules: leads matching a rule need the rule's skills (all matching rules apply).</summary>
     public IReadOnlyList<RoutingRule> Routing { get; init; } = [];
     /// <summary>How this campaign reaches people: the pacer's calls for agents, preview, or agentless survey / notice.</summary>

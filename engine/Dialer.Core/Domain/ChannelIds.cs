@@ -67,6 +67,37 @@ public sealed class ChannelOwner
     }
 }
 
+/// <summary>
+/// The owners one engine acts for: itself, plus the nodes whose campaign it took over (their calls and agent lines are
+/// its to adopt or hang up). Reconciliation touches only ids one of these owns: other nodes and campaigns may share the Asterisk.
+/// </summary>
+public sealed class ChannelOwners
+{
+    private readonly ChannelOwner[] _all;
+
+    public ChannelOwners(ChannelOwner self, IEnumerable<ChannelOwner>? takenOver = null)
+    {
+        Self = self;
+        _all = [self, .. (takenOver ?? []).Where(o => o.Prefix != self.Prefix).DistinctBy(o => o.Prefix)];
+    }
+
+    /// <summary>This node: what it creates from now on carries this owner.</summary>
+    public ChannelOwner Self { get; }
+    /// <summary><see cref="Self"/> first, then the owners taken over.</summary>
+    public IReadOnlyList<ChannelOwner> All => _all;
+
+    /// <summary>The owner of <paramref name="id"/> among these, and what the id names; null if none of them made it.</summary>
+    public ChannelOwner? OwnerOf(string id, out ParsedChannelId parsed)
+    {
+        if (ChannelIds.TryParse(id, out parsed))
+            foreach (var o in _all)
+                if (parsed.IsOwnedBy(o)) return o;
+        return null;
+    }
+
+    public bool Owns(string id) => OwnerOf(id, out _) is not null;
+}
+
 /// <summary>One of our ids read back: whose it is and what it names.</summary>
 public readonly record struct ParsedChannelId(string Node, string Campaign, ChannelKind Kind, string Key)
 {

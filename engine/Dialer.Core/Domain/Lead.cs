@@ -14,6 +14,9 @@ public sealed class Lead
     public int Priority { get; init; }
     public DateOnly? PolicyExpiry { get; init; }
     public DateTime CreatedAt { get; init; }
+    /// <summary>When the customer consented to calls (a profile with a consent rule calls no lead without it), and where it was given.</summary>
+    public DateTime? ConsentAt { get; init; }
+    public string? ConsentSource { get; init; }
     /// <summary>Skills the agent who takes this lead's call must have.</summary>
     public SkillRequirement Requirement { get; set; } = SkillRequirement.None;
 

@@ -23,6 +23,13 @@ public sealed partial class DialerEngine
 
     private bool Previews => _s.Config.Mode == DialingMode.Preview || _s.Config.PreviewTag is not null;
 
+    /// <summary>Time-outs first (their agents are paused, their leads back in the order), then new offers.</summary>
+    private void Offer(double now, DateTime utcNow)
+    {
+        ExpireOffers(now);
+        OfferPreviews(now, utcNow);
+    }
+
     /// <summary>Offers due leads to ready agents able to take them, longest idle first, until either runs out.</summary>
     private void OfferPreviews(double now, DateTime utcNow)
     {
@@ -170,7 +177,7 @@ public sealed partial class DialerEngine
     {
         if (!human)
         {
-            call.Phase = CallPhase.Machine;
+            SetPhase(call, CallPhase.Machine);
             Stats.MachineAnswers++;
             Stats.TrunkMachine[call.Trunk]++;
             HangUp(call);
@@ -191,7 +198,7 @@ public sealed partial class DialerEngine
         var ledger = _s.Ledger;
         var cap = _s.Config.AbandonCap;
         var offer = !machine && script.HasTransfer && !Halted && _s.LoggedIn > 0 && ledger.RateToday < cap && ledger.Rate30 < cap;
-        call.Phase = CallPhase.Script;
+        SetPhase(call, CallPhase.Script);
         _s.InScript++;
         if (!offer && script.HasTransfer && !machine) Stats.TransfersWithheld++;
         _control.RunScript(call, new ScriptRun(script, offer, machine));

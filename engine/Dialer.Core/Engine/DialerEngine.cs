@@ -31,6 +31,7 @@ public sealed partial class DialerEngine
     private readonly string?[] _pauseAfterCall;
     private long _nextCallId;
     private readonly ChannelOwner _owner;
+    private readonly double _commandLead;
     private double _nextDecision;
     private double _retryPlacementAt = double.NegativeInfinity;
     private int _placementDay = int.MinValue;
@@ -63,6 +64,7 @@ public sealed partial class DialerEngine
         _desk = setup.Desk;
         _offerOf = new PreviewOffer?[setup.Agents.Count];
         if (Previews && _desk is null) throw new ArgumentException("a campaign with preview needs a preview desk (where offers go to agents)");
+        _commandLead = setup.Control.CommandLead.TotalSeconds;
     }
 
     public DialerState State => _s;
@@ -73,6 +75,11 @@ public sealed partial class DialerEngine
     // Rounded up a tick past the due time: rounding down would wake the engine just before it is due, forever.
     public DateTime NextWakeAt => _s.Epoch.AddTicks((long)Math.Ceiling(NextWake() * TimeSpan.TicksPerSecond) + 1);
     public IReadOnlyCollection<Call> LiveCalls => _calls.Values;
+    /// <summary>
+    /// Told on the loop whenever a call changes phase: ringing (originated), waiting or machine (answered: the AMD verdict),
+    /// connected (bridged to its agent), safe harbor, ended. It runs on the hot path: it must only copy what it needs and queue it.
+    /// </summary>
+    public Action<Call>? PhaseChanged { get; set; }
     /// <summary>Set by <see cref="Halt"/>: no call is placed any more, and a live callee goes to safe harbor.</summary>
     public bool Halted { get; private set; }
     /// <summary>
@@ -106,6 +113,7 @@ public sealed partial class DialerEngine
             case EventKind.ScriptDone: OnScriptDone(e.CallId, e.Script, now, utcNow, at); break;
         }
         if (_pacer.ReactsToEvents) Pace(now, utcNow, force: true);
+        else Offer(now, utcNow); // an agent free or an offer decided: offers do not wait for a pacer that decides on its ticks
     }
 
     public void Tick(DateTime utcNow)
@@ -137,15 +145,16 @@ public sealed partial class DialerEngine
     /// <summary>
     /// Recovery after a restart: a call the last engine placed, still bridged to <paramref name="agent"/> in Asterisk, goes on
     /// here as a connected call (the agent logged in and talking) and closes normally when its end comes. It was counted
-    /// (placed, live) by the engine that placed it, so it is not counted again.
+    /// (placed, live) by the engine that placed it, so it is not counted again. <paramref name="owner"/> is the one in its
+    /// channel id: this node, or a dead one whose campaign this engine took over.
     /// </summary>
-    public Call AdoptCall(long callId, Lead lead, int attempt, int trunk, DateTime placedAt, DateTime answeredAt, int agent, DateTime utcNow)
+    public Call AdoptCall(long callId, ChannelOwner owner, Lead lead, int attempt, int trunk, DateTime placedAt, DateTime answeredAt, int agent, DateTime utcNow)
     {
         if ((uint)agent >= (uint)_s.Agents.Count) throw new ArgumentOutOfRangeException(nameof(agent), agent, "no such agent");
         if ((uint)trunk >= (uint)_trunks.Count) throw new ArgumentOutOfRangeException(nameof(trunk), trunk, "no such trunk");
         if (_s.AgentStates[agent] == AgentState.Talking) throw new InvalidOperationException($"agent '{_s.Agents[agent].Id}' is already on a call");
         var now = Advance(ref utcNow);
-        var call = new Call { Id = callId, Lead = lead, Attempt = attempt, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = placedAt, PLive = 0 };
+        var call = new Call { Id = callId, Owner = owner, Lead = lead, Attempt = attempt, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = placedAt, PLive = 0 };
         call.AnsweredAt = answeredAt < placedAt ? placedAt : answeredAt;
         call.ConnectedAt = call.AnsweredAt;
         call.Phase = CallPhase.Connected;
@@ -202,15 +211,16 @@ public sealed partial class DialerEngine
         return Math.Clamp(wake, _s.Now, _s.Now + 3600); // nothing due (halted): the host wakes it anyway
     }
 
-    private double Deadline(Call c) => Seconds(HeardFrom(c)) + _s.Config.SafeHarborSeconds;
+    // The send-by moment of the safe-harbor message: the 2 s (from the answer, or from an agentless transfer's key) less what
+    // the telephony needs to start it.
+    private double Deadline(Call c) => Seconds(HeardFrom(c)) + Math.Max(0, _s.Config.SafeHarborSeconds - _commandLead);
     private double Seconds(DateTime utc) => (utc - _s.Epoch).TotalSeconds;
 
     // ---- pacing and placement ------------------------------------------------------------------
 
     private void Pace(double now, DateTime utcNow, bool force)
     {
-        ExpireOffers(now);
-        OfferPreviews(now, utcNow);
+        Offer(now, utcNow);
         // Preview only: nothing is dialed without an agent's yes.
         if (Halted || _s.Config.Mode == Modes.DialingMode.Preview || (!force && now < _nextDecision)) return;
         var d = _pacer.Decide(_s);
@@ -276,7 +286,17 @@ public sealed partial class DialerEngine
         else Originate(call);
     }
 
-    private void Originate(Call call) => _control.Originate(call, _trunks[call.Trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+    private void Originate(Call call)
+    {
+        _control.Originate(call, _trunks[call.Trunk], TimeSpan.FromSeconds(_s.Config.RingTimeoutSeconds));
+        PhaseChanged?.Invoke(call); // ringing: it left for the network
+    }
+
+    private void SetPhase(Call call, CallPhase phase)
+    {
+        call.Phase = phase;
+        PhaseChanged?.Invoke(call);
+    }
 
     /// <summary>The outbox wrote the attempt row: the call may leave now, unless it was called off meanwhile (then it never existed in the world).</summary>
     private void OnStored(long id, double now, DateTime utcNow)
@@ -351,7 +371,7 @@ public sealed partial class DialerEngine
         }
         if (!human)
         {
-            call.Phase = CallPhase.Machine;
+            SetPhase(call, CallPhase.Machine);
             Stats.MachineAnswers++;
             Stats.TrunkMachine[call.Trunk]++;
             _s.OtherRingTime.Observe(ring);
@@ -388,7 +408,7 @@ public sealed partial class DialerEngine
     /// <summary>The callee waits for an agent, in answer order (events may come in slightly out of it), until their 2 s are up.</summary>
     private void Wait(Call call, double now, DateTime utcNow)
     {
-        call.Phase = CallPhase.Waiting;
+        SetPhase(call, CallPhase.Waiting);
         var w = _s.WaitingCalls;
         var i = w.Count;
         while (i > 0 && HeardFrom(w[i - 1]) > HeardFrom(call)) i--;
@@ -403,7 +423,7 @@ public sealed partial class DialerEngine
         var a = _s.Agents[agent];
         a.CurrentCall = call;
         call.Agent = a;
-        call.Phase = CallPhase.Connected;
+        SetPhase(call, CallPhase.Connected);
         call.ConnectedAt = utcNow;
         Stats.CountConnect((utcNow - HeardFrom(call)).TotalSeconds);
         _control.Connect(call, a);
@@ -423,7 +443,7 @@ public sealed partial class DialerEngine
             _s.WaitingCalls.Remove(call);
             Stats.SafeHarborLateness.Add(Math.Max(0, now - Deadline(call)) * 1000);
         }
-        call.Phase = CallPhase.SafeHarbor;
+        SetPhase(call, CallPhase.SafeHarbor);
         CountAbandon(call, now, utcNow);
         _control.SafeHarbor(call);
     }
@@ -546,7 +566,7 @@ public sealed partial class DialerEngine
         }
         // A preview call that never reached its agent (no answer, busy, machine) frees them.
         if (call.ReservedFor is { } reserved && reserved.State == AgentState.Previewing && reserved.CurrentCall == call) ReadyAgain(reserved.Index, now);
-        call.Phase = CallPhase.Ended;
+        SetPhase(call, CallPhase.Ended);
         call.Outcome = outcome;
         _trunks.Release(call.Trunk);
         _s.FreeChannels++;

@@ -22,6 +22,11 @@ public interface ICallControl
     /// the engine's Connect; otherwise hang up.
     /// </summary>
     void RunScript(Call call, Modes.ScriptRun run);
+    /// <summary>
+    /// How long before a deadline a command must leave to take effect by it (the telephony's own delay): the safe-harbor
+    /// message is sent this long before the callee's 2 s are up, so that it starts within them. Zero in virtual time.
+    /// </summary>
+    TimeSpan CommandLead => TimeSpan.Zero;
 }
 
 /// <summary>A lead offered to an agent in preview: they decide before <see cref="Deadline"/>.</summary>

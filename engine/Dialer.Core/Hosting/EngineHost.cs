@@ -60,8 +60,20 @@ public sealed class EngineHost
     public string? LastFailure { get; private set; }
     public int FaultAfter { get; init; } = 3;
     public TimeSpan FaultWindow { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long the engine took over each pacing tick ([0]) and each event ([1]), in power-of-two microsecond bins: bin i
+    /// counts steps of at least 2^(i-1) and under 2^i µs (bin 0: under 1 µs; the last bin: the rest). Written on the loop; read it there (<see cref="QueryAsync{T}"/>).
+    /// </summary>
+    public long[][] StepMicros { get; } = [new long[StepBins], new long[StepBins]];
+    public const int StepBins = 24;
+
     /// <summary>Where failures are told (already masked).</summary>
     public Action<string>? Log { get; init; }
+    /// <summary>
+    /// Told, on the loop, how long the engine took on each event (its kind) or tick (null): the loop's own time, for load
+    /// runs. It runs on the hot path, so it must be quick and allocate nothing; null (the default) costs nothing.
+    /// </summary>
+    public Action<EventKind?, TimeSpan>? Handled { get; init; }
     /// <summary>Raised on the loop when the status changes (to faulted or stopped), with the reason.</summary>
     public event Action<EngineStatus, string?>? StatusChanged;
 
@@ -141,6 +153,7 @@ public sealed class EngineHost
     /// <summary>One event (or, with null, a tick) on the engine; a throw is counted and may fault the host, never ends the loop.</summary>
     private void Guard(EngineEvent? e)
     {
+        var started = _time.GetTimestamp();
         try
         {
             if (e is { } ev) _engine.Handle(ev, Now);
@@ -150,6 +163,11 @@ public sealed class EngineHost
         {
             Failed(e is { } ev ? $"handling {ev.Kind}" : "pacing", ex);
         }
+        // One reading serves the /metrics histogram and a load run's exact timings.
+        var took = _time.GetElapsedTime(started);
+        var micros = (long)took.TotalMicroseconds;
+        StepMicros[e is null ? 0 : 1][Math.Min(StepBins - 1, micros <= 0 ? 0 : 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)micros))]++;
+        Handled?.Invoke(e?.Kind, took);
     }
 
     private void Failed(string what, Exception ex)

@@ -22,6 +22,9 @@ public interface IRunningEngine : IAsyncDisposable
 
     /// <summary>The telephony servers this engine talks to, read from any thread (metrics); none for an engine without any.</summary>
     IReadOnlyList<TelephonyLink> Links => [];
+
+    /// <summary>The store outbox the engine writes attempts through (its depth is read by /metrics and the alert rules); null without one.</summary>
+    StoreOutbox? Outbox => null;
 }
 
 /// <summary>One telephony server's connection as the engine sees it: up now, and how many times it connected (1 + reconnects).</summary>

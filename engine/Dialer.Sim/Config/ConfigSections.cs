@@ -1,3 +1,4 @@
+using Dialer.Core.Compliance;
 using Dialer.Core.Domain;
 using Dialer.Core.Modes;
 using Dialer.Core.Pacing;
@@ -52,6 +53,9 @@ public static class ConfigSections
             PreviewTimeoutSeconds = c.OptNum("preview_timeout_seconds", 30, 5, 600),
             PreviewSkipRetrySeconds = c.OptNum("preview_skip_retry_seconds", 3600, 0),
             Script = ScriptFile.Optional(c, "script"),
+            Profile = c.OptStr("compliance_profile") is { } id
+                ? ComplianceProfiles.Get(id) ?? throw c.Error("compliance_profile", null, $"expected a shipped profile: {string.Join(", ", ComplianceProfiles.Names)}")
+                : null,
         };
         try { config.Validate(); }
         catch (ArgumentException e) { throw c.Error(e.Message.Split(':')[0], null, e.Message[(e.Message.IndexOf(':') + 2)..]); }

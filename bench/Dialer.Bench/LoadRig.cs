@@ -1,0 +1,58 @@
+using Dialer.Ari.Client;
+using Dialer.Ari.Driver;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Dialer.Core.Pacing;
+
+namespace Dialer.Bench;
+
+/// <summary>The real-time engine on the ARI driver at a fixed call rate, as the load runs use it (emulator or a real Asterisk).</summary>
+internal sealed class LoadRig : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private Task _loop = Task.CompletedTask;
+    public required AriDriver Driver { get; init; }
+    public required DialerEngine Engine { get; init; }
+    public required AriClient Client { get; init; }
+
+    /// <param name="phones">Numbers to dial, in order (the lead list).</param>
+    public static async Task<LoadRig> StartAsync(AriClient client, AriDriverOptions options, IReadOnlyList<TrunkConfig> trunks, int agents, double callsPerSecond,
+        IEnumerable<string> phones, ChannelOwner owner)
+    {
+        var campaign = new CampaignConfig { Name = "load", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, RingTimeoutSeconds = 15, RetryDelaySeconds = new Dictionary<CallOutcome, double>() };
+        var catalog = new SkillCatalog();
+        var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
+        var start = DateTime.UtcNow;
+        var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "load", TimeZone = TimeZoneInfo.Utc });
+        EngineHost? host = null;
+        var driver = new AriDriver(options with { Owner = owner }, [client], trunks, agentList, e => host!.PostAsync(e));
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = new FixedRatePacer(callsPerSecond, seed: 1), Control = driver,
+            Leads = new MemoryHopper(campaign, leads, start), Predictor = new Flat(), Owner = owner,
+        }, start);
+        host = new EngineHost(engine, TimeProvider.System);
+        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client };
+        await driver.StartAsync();
+        rig._loop = Task.Run(() => host.RunAsync(rig._cts.Token));
+        return rig;
+    }
+
+    /// <summary>Stops the engine loop and the driver (every call still up is hung up and closed).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await Driver.StopAsync(grace.Token);
+        await _cts.CancelAsync();
+        try { await _loop; }
+        catch (OperationCanceledException) { }
+        await Driver.DisposeAsync();
+    }
+
+    /// <summary>Every lead the same live chance: the load runs measure the runtime, not the predictor.</summary>
+    internal sealed class Flat : IAnswerPredictor
+    {
+        public float PredictLive(Lead lead, DateTime utcNow) => 0.1f;
+        public void Observe(Lead lead, DateTime placedUtc, bool live) { }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using Dialer.Ari.Client;
+using Dialer.Ari.Driver;
+using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Dialer.Core.Pacing;
+using Dialer.Emulator;
+using Dialer.Store;
+
+namespace Dialer.Bench;
+
+/// <summary>
+/// Issue 9's runtime figures: the production composition (the engine loop in <see cref="EngineHost"/>, the ARI driver
+/// against the emulator on loopback, leads claimed from and every attempt written to PostgreSQL through the
+/// <see cref="StoreOutbox"/>) placing <see cref="CallsPerSecond"/> calls a second for <see cref="Seconds"/>. With
+/// <see cref="SlowStoreMs"/> &gt; 0 every store transaction is held that much longer (a slow database: the outbox holds
+/// placements while its writes lag, answers still have to reach agents). Printed on the console: the loop's own time per
+/// event and per tick (p50 / p99 / max, exact), answer → bridge command (p50 / p99, 10 µs bins), calls placed, placements
+/// held for the store, attempts written, and the load average (the machine is shared: a loaded machine gives upper bounds).
+/// Goals: loop time per event p99 &lt; 50 µs with the store writing at 500 calls/s; answer → bridge p99 ≤ 1 ms with the
+/// store slow. Needs DIALER_BENCH_DB, a scratch PostgreSQL database (migrated and filled with a campaign per run).
+/// Run: DIALER_BENCH_DB=... dotnet run -c Release --project bench/Dialer.Bench -- --filter '*RuntimeLoadRun*'
+/// </summary>
+[Config(typeof(OnceInProcess))]
+public class RuntimeLoadRun
+{
+    [Params(30)] public int Seconds { get; set; }
+    [Params(500)] public int CallsPerSecond { get; set; }
+    [Params(0, 400)] public int SlowStoreMs { get; set; }
+
+    private static readonly byte[] BenchKey = SHA256.HashData("dialer-bench-pii-key"u8);
+
+    // One slot per event or tick the loop handles: written by the loop thread only, read after it stopped.
+    private readonly long[] _eventTicks = new long[4_000_000], _tickTicks = new long[4_000_000];
+    private int _events, _ticks;
+
+    [Benchmark]
+    public async Task Soak()
+    {
+        var conn = Environment.GetEnvironmentVariable("DIALER_BENCH_DB")
+            ?? throw new InvalidOperationException("DIALER_BENCH_DB: set it to a scratch PostgreSQL connection string");
+        var db = StoreDb.Open(conn);
+        Migrator.Migrate(db);
+        var pii = new Pii(BenchKey); // one key for every run: the store keeps the key ring of the first
+        var start = DateTime.UtcNow;
+        // Open all day in UTC, no retries: every lead is dialed once.
+        var settings = new CampaignSettings { WindowStart = "00:00", WindowEnd = "23:59", RingTimeoutSeconds = 15, RetryDelaySeconds = new() };
+        var campaigns = new Campaigns(db);
+        var campaign = campaigns.Create($"load-{Guid.NewGuid():N}", settings, start);
+        var csv = new StringBuilder("phone,region,timezone\n");
+        for (var i = 0; i < CallsPerSecond * (Seconds + 5); i++) csv.Append("+1212").Append(2_000_000 + i).Append(",US-NY,Etc/UTC\n");
+        new LeadImporter(db, pii).Import(campaign.Id, "load", new StringReader(csv.ToString()), start);
+        campaigns.SetStatus(campaign.Id, CampaignStatus.Running, start);
+        var config = settings.ToConfig(campaign.Name);
+
+        await using var emulator = await AriEmulator.StartAsync(AriLoadRun.Traffic);
+        var client = new AriClient(new AriServerOptions { Id = "pbx1", BaseUri = emulator.BaseUri, User = "dialer", Password = "dialer" });
+        var catalog = new SkillCatalog();
+        var agents = Enumerable.Range(0, 600).Select(i => new Agent { Index = i, Id = $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
+        var trunk = new TrunkConfig { Name = "carrier-a", Channels = 20_000, CallsPerSecond = CallsPerSecond * 1.2, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 }, Endpoint = "PJSIP/{number}@carrier-a" };
+        const string node = "bench";
+        var owner = new ChannelOwner(node, campaign.Name);
+        var attempts = new DbAttemptLog(db, campaign.Id, node);
+        var leads = new DbLeadSource(db, pii, campaign.Id, config, node);
+        var slow = SlowStoreMs;
+        EngineHost? host = null;
+        var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
+        {
+            IsOpen = leads.IsRunning, OnStopped = leads.ReleaseLeases,
+            // A slow database: each transaction is held open this much longer before it commits.
+            Batch = slow > 0 ? work => db.Batch(() => { Thread.Sleep(slow); work(); }) : db.Batch,
+        };
+        var driver = new AriDriver(new AriDriverOptions { AutoReadyAfter = TimeSpan.FromSeconds(1), RtcpPollEvery = TimeSpan.Zero, Owner = owner }, [client], [trunk], agents,
+            e => host!.PostAsync(e));
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = config, Agents = agents, Trunks = [trunk], Pacer = new FixedRatePacer(CallsPerSecond, seed: 1), Control = driver,
+            Leads = outbox, Log = outbox, Predictor = new LoadRig.Flat(), FirstCallId = attempts.ReserveCallIds(), Owner = owner,
+        }, start);
+        _events = _ticks = 0;
+        host = new EngineHost(engine, TimeProvider.System) { Handled = Record };
+        await driver.StartAsync();
+        outbox.Start();
+        using var cts = new CancellationTokenSource();
+        var loop = Task.Run(() => host.RunAsync(cts.Token));
+        var clock = Stopwatch.StartNew();
+        var load0 = LoadAverage();
+        await Task.Delay(TimeSpan.FromSeconds(Seconds));
+        var load = LoadAverage();
+        await cts.CancelAsync();
+        await loop;
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var stats = engine.Stats;
+        Console.WriteLine($"// runtime load, store {(slow > 0 ? $"slow (+{slow} ms a transaction)" : "PostgreSQL")}: {stats.CallsPlaced} calls placed in {elapsed:0.0} s = {stats.CallsPlaced / elapsed:0}/s " +
+                          $"(asked {CallsPerSecond}/s); placements held for the store {stats.PlacementsHeldForStore}; attempts written {outbox.Written}, write failures {outbox.WriteFailures}, backlog {outbox.Backlog}; " +
+                          $"connected to agents {stats.Connected}, abandoned {stats.Abandoned}");
+        Console.WriteLine($"// loop time per event: {Summary(_eventTicks, _events)}; per tick: {Summary(_tickTicks, _ticks)}");
+        Console.WriteLine($"// answer→bridge command p50 {driver.Stats.AnswerToBridge.Percentile(0.5):0.00} ms p99 {driver.Stats.AnswerToBridge.Percentile(0.99):0.00} ms over {driver.Stats.AnswerToBridge.Count}; " +
+                          $"load average {load0} at start, {load} at end (2 cores)");
+        await driver.StopAsync();
+        await outbox.StopAsync(TimeSpan.FromSeconds(10));
+        await driver.DisposeAsync();
+    }
+
+    private void Record(EventKind? kind, TimeSpan took)
+    {
+        if (kind is null) { if (_ticks < _tickTicks.Length) _tickTicks[_ticks++] = took.Ticks; }
+        else if (_events < _eventTicks.Length) _eventTicks[_events++] = took.Ticks;
+    }
+
+    private static string Summary(long[] ticks, int n)
+    {
+        if (n == 0) return "none";
+        Array.Sort(ticks, 0, n);
+        double Us(double q) => ticks[Math.Min(n - 1, (int)(q * n))] / 10.0;
+        return $"p50 {Us(0.5):0.0} µs p99 {Us(0.99):0.0} µs p99.9 {Us(0.999):0.0} µs max {ticks[n - 1] / 10.0:0} µs over {n}";
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+}

@@ -1,0 +1,209 @@
+using System.Globalization;
+using Dialer.Core.Domain;
+
+namespace Dialer.Core.Compliance;
+
+/// <summary>
+/// The rules of a market for a campaign, as data (<c>cn-auto-renewal</c>, <c>cn-life</c>, <c>us-tsr</c>, or a campaign's
+/// own): when, how often and whom it may call. Every rule names its source, and the profile has a version, so a held
+/// or refused lead is explained by rule id and version. A rule left out (null) is not checked.
+/// </summary>
+public sealed record ComplianceProfile
+{
+    public required string Id { get; init; }
+    public int Version { get; init; } = 1;
+    public string? Description { get; init; }
+    /// <summary>The country the rules are for (ISO 3166-1, e.g. CN).</summary>
+    public required string Country { get; init; }
+    /// <summary>The country's calling hours, lead-local.</summary>
+    public required HoursRule CallingHours { get; init; }
+    /// <summary>Calling hours of a region (ISO 3166-2, or a city below it: CN-GD-SZ); the most specific one matching a lead's region wins over the country's.</summary>
+    public List<RegionHoursRule> Regions { get; init; } = [];
+    /// <summary>Public holidays (lead-local dates) with no calls at all.</summary>
+    public HolidayRule? Holidays { get; init; }
+    /// <summary>A renewal is called no earlier than this many days before its policy expires.</summary>
+    public DaysRule? EarliestBeforeExpiry { get; init; }
+    /// <summary>After this many attempts in a lead-local day, no more calls that day.</summary>
+    public CountRule? DailyCap { get; init; }
+    /// <summary>A refusal puts the number on the do-not-call list for this many days.</summary>
+    public DaysRule? RefusalBlock { get; init; }
+    /// <summary>Only leads with a recorded consent (source and date) are called.</summary>
+    public FlagRule? Consent { get; init; }
+    /// <summary>Only the campaign's registered calling number (or pool) may be shown.</summary>
+    public FlagRule? RegisteredCallerId { get; init; }
+    /// <summary>Every call is recorded and the recording kept for <see cref="DaysRule.Days"/> (years × 365).</summary>
+    public DaysRule? Recording { get; init; }
+
+    /// <summary>The calling hours that apply in <paramref name="region"/>, and the rule id that sets them.</summary>
+    public (TimeOnly Start, TimeOnly End, string Rule) HoursFor(string region)
+    {
+        RegionHoursRule? best = null;
+        foreach (var r in Regions)
+            if ((region == r.Region || region.StartsWith(r.Region + "-", StringComparison.Ordinal)) && (best is null || r.Region.Length > best.Region.Length))
+                best = r;
+        return best is null ? (CallingHours.Opens(), CallingHours.Closes(), Rules.CallingHours) : (best.Opens(), best.Closes(), $"{Rules.CallingHours}:{best.Region}");
+    }
+
+    /// <summary>Every invalid field under <paramref name="path"/>, by name.</summary>
+    public void Validate(string path, Dictionary<string, string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(Id) || Id.Length > 64) errors[path + ".id"] = "must be 1–64 characters";
+        if (Version < 1) errors[path + ".version"] = "must be ≥ 1";
+        if (string.IsNullOrWhiteSpace(Country) || Country.Length != 2) errors[path + ".country"] = "must be an ISO 3166-1 code such as CN";
+        CallingHours.Validate(path + ".calling_hours", errors);
+        for (var i = 0; i < Regions.Count; i++)
+        {
+            Regions[i].Validate($"{path}.regions[{i}]", errors);
+            if (!Regions[i].Region.StartsWith(Country + "-", StringComparison.Ordinal)) errors[$"{path}.regions[{i}].region"] = $"must be a region of {Country} ({Country}-XX)";
+        }
+        if (Holidays is { } h)
+            for (var i = 0; i < h.Dates.Count; i++)
+                if (!DateOnly.TryParseExact(h.Dates[i], "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _)) errors[$"{path}.holidays.dates[{i}]"] = "must be yyyy-MM-dd";
+        if (EarliestBeforeExpiry is { Days: < 0 or > 3660 }) errors[path + ".earliest_before_expiry.days"] = "must be within 0..3660";
+        if (DailyCap is { Max: < 1 }) errors[path + ".daily_cap.max"] = "must be ≥ 1";
+        if (RefusalBlock is { Days: < 1 }) errors[path + ".refusal_block.days"] = "must be ≥ 1";
+        if (Recording is { Days: < 0 }) errors[path + ".recording.days"] = "must be ≥ 0";
+    }
+
+    /// <summary>Rule ids, as the audit trail and the "why" answer name them.</summary>
+    public static class Rules
+    {
+        public const string CallingHours = "calling_hours", Holiday = "holiday", EarliestBeforeExpiry = "earliest_before_expiry",
+            DailyCap = "daily_cap", Consent = "consent", DoNotCall = "do_not_call", MaxAttempts = "max_attempts";
+    }
+}
+
+/// <summary>A rule's source: the notice, law or house policy it comes from (shown with the rule).</summary>
+public abstract record SourcedRule
+{
+    public string? Source { get; init; }
+}
+
+public record HoursRule : SourcedRule
+{
+    /// <summary>HH:mm, lead-local; calls only in [start, end).</summary>
+    public required string Start { get; init; }
+    public required string End { get; init; }
+    public TimeOnly Opens() => TimeOnly.ParseExact(Start, "HH:mm", CultureInfo.InvariantCulture);
+    public TimeOnly Closes() => TimeOnly.ParseExact(End, "HH:mm", CultureInfo.InvariantCulture);
+
+    public void Validate(string path, Dictionary<string, string> errors)
+    {
+        if (!TimeOnly.TryParseExact(Start, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var s)) errors[path + ".start"] = "must be HH:mm";
+        else if (!TimeOnly.TryParseExact(End, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var e)) errors[path + ".end"] = "must be HH:mm";
+        else if (s >= e) errors[path + ".end"] = "must be after start";
+    }
+}
+
+public sealed record RegionHoursRule : HoursRule
+{
+    public required string Region { get; init; }
+}
+
+public sealed record HolidayRule : SourcedRule
+{
+    /// <summary>yyyy-MM-dd.</summary>
+    public List<string> Dates { get; init; } = [];
+}
+
+public sealed record DaysRule : SourcedRule
+{
+    public required int Days { get; init; }
+}
+
+public sealed record CountRule : SourcedRule
+{
+    public required int Max { get; init; }
+}
+
+public sealed record FlagRule : SourcedRule
+{
+    public bool Required { get; init; } = true;
+}
+
+/// <summary>What the rules say about dialing a lead at an instant: allowed, held until a time, or never (with the rule and its profile version).</summary>
+public readonly record struct Verdict(DateTime? Until, string? Rule, string Reason)
+{
+    public bool Allowed => Rule is null;
+    /// <summary>Held for good (no consent, on DNC, attempts used up): no time will open it.</summary>
+    public bool Never => Rule is not null && Until is null;
+    public static Verdict Allow => new(null, null, "every rule allows the call");
+}
+
+/// <summary>
+/// The one place a lead's dialing is judged against its campaign's rules: the campaign's own window and caps, and its
+/// compliance profile when it names one. Pure: both hoppers call it (they run off the engine loop) and the "why"
+/// answer calls it again with the store's view of the lead.
+/// </summary>
+public static class ComplianceGate
+{
+    /// <summary>
+    /// The first rule, in a fixed order (never-rules first, then the one that holds the lead longest), that stops a
+    /// call to <paramref name="lead"/> at <paramref name="utcNow"/>; <see cref="Verdict.Allow"/> if none does.
+    /// Rolls the lead's daily count over when its own day has changed.
+    /// </summary>
+    public static Verdict Check(CampaignConfig c, Lead lead, DateTime utcNow)
+    {
+        var p = c.Profile;
+        if (lead.Attempts >= c.MaxAttempts) return new(null, ComplianceProfile.Rules.MaxAttempts, $"all {c.MaxAttempts} attempts used");
+        if (p?.Consent is { Required: true } && lead.ConsentAt is null)
+            return new(null, Named(p, ComplianceProfile.Rules.Consent), "no consent on record (consent_source and consent_at)");
+        var local = TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone);
+        var today = DateOnly.FromDateTime(local);
+        if (lead.AttemptsDay != today)
+        {
+            lead.AttemptsDay = today;
+            lead.AttemptsToday = 0;
+        }
+        // Each rule gives the earliest instant it allows; the lead waits for the latest of them, found by iterating
+        // (a later day may itself be a holiday, or outside the window), a few rounds at most.
+        var at = utcNow;
+        string? rule = null, reason = null;
+        for (var round = 0; round < 32; round++)
+        {
+            var (next, r, why) = Earliest(c, lead, at, today);
+            if (next <= at) break;
+            if (rule is null) (rule, reason) = (r, why);
+            at = next;
+        }
+        return rule is null ? Verdict.Allow : new(at, p is null ? rule : Named(p, rule!), reason!);
+    }
+
+    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v1/holiday</c>.</summary>
+    private static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
+
+    private static (DateTime Next, string Rule, string Reason) Earliest(CampaignConfig c, Lead lead, DateTime utcNow, DateOnly today)
+    {
+        var p = c.Profile;
+        var tz = lead.TimeZone;
+        var local = TimeZoneInfo.ConvertTimeFromUtc(utcNow, tz);
+        var day = DateOnly.FromDateTime(local);
+        var cap = Math.Min(c.MaxAttemptsPerDay, p?.DailyCap?.Max ?? int.MaxValue);
+        if (day == today && lead.AttemptsToday >= cap)
+            return (StartOf(day.AddDays(1), tz), p?.DailyCap is { Max: var m } && m <= c.MaxAttemptsPerDay ? ComplianceProfile.Rules.DailyCap : "max_attempts_per_day",
+                $"{lead.AttemptsToday} attempts today, the cap is {cap}");
+        if (p?.EarliestBeforeExpiry is { Days: var d } && lead.PolicyExpiry is { } expiry && expiry.AddDays(-d) > day)
+            return (StartOf(expiry.AddDays(-d), tz), ComplianceProfile.Rules.EarliestBeforeExpiry,
+                $"the policy expires in {expiry.DayNumber - day.DayNumber} days; renewal calls start {d} days before");
+        if (p?.Holidays is { } h && h.Dates.Contains(day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)))
+            return (StartOf(day.AddDays(1), tz), ComplianceProfile.Rules.Holiday, $"{day:yyyy-MM-dd} is a public holiday");
+        var (start, end, hoursRule) = p?.HoursFor(lead.Region) ?? (c.WindowStart, c.WindowEnd, ComplianceProfile.Rules.CallingHours);
+        // The campaign's window narrows the profile's, never widens it.
+        if (p is not null) (start, end) = (start > c.WindowStart ? start : c.WindowStart, end < c.WindowEnd ? end : c.WindowEnd);
+        var time = TimeOnly.FromDateTime(local);
+        if (time >= start && time < end) return (utcNow, "", "");
+        var open = local.Date + start.ToTimeSpan();
+        if (open <= local) open = open.AddDays(1);
+        // A DST gap can swallow the opening minute; step forward until the local time exists.
+        while (tz.IsInvalidTime(open)) open = open.AddMinutes(1);
+        return (TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(open, DateTimeKind.Unspecified), tz), hoursRule,
+            $"{time:HH:mm} lead-local is outside {start:HH:mm}–{end:HH:mm}");
+    }
+
+    private static DateTime StartOf(DateOnly day, TimeZoneInfo tz)
+    {
+        var t = day.ToDateTime(TimeOnly.MinValue);
+        while (tz.IsInvalidTime(t)) t = t.AddMinutes(1);
+        return TimeZoneInfo.ConvertTimeToUtc(t, tz);
+    }
+}

@@ -1,0 +1,369 @@
+using Dialer.Core.Hosting;
+using Dialer.Core.Text;
+using Dialer.Store;
+
+namespace Dialer.Runtime;
+
+/// <summary>How a node holds its campaigns (<c>dialer run --lease-seconds</c>, <c>--drain-seconds</c>).</summary>
+public sealed record NodeOptions
+{
+    /// <summary>How long a campaign stays this node's without a renewal: a standby takes a dead owner's campaign within it.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>How often leases are renewed and free campaigns looked for: a third of the lease, so two renewals may fail before it runs out.</summary>
+    public TimeSpan RenewEvery => Lease / 3;
+    /// <summary>How long a drain (and a node's stop, when above zero) lets the calls up finish before the rest is hung up.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.Zero;
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// An engine node: of the campaigns it is configured for, it paces only those whose ownership lease (campaign_owners) it
+/// holds, one <see cref="CampaignEngine"/> each, and stands by for the rest. Leases are renewed on this host's own timer,
+/// never on an engine loop. A campaign whose lease could not be renewed before it ran out, or was taken by another node
+/// (fenced: the epoch moved on), stops placing calls at once; its calls up finish, then its engine stops, and the lease
+/// is left to the new owner. A free campaign (never owned, released, or its owner's lease ran out) goes to a standby
+/// first: a node that paces campaigns already waits one renewal period, and a node just started takes a second one only
+/// after two leases, so campaigns spread over nodes started together. Taking over from a dead owner reconciles that owner's open attempts and channels (its name comes
+/// from the lease row), and the new engine seeds its abandon ledger from the store: one budget per campaign.
+/// If the store fails, renewals fail: held campaigns stop placing calls when their lease runs out; nothing new is taken.
+/// </summary>
+public sealed class NodeHost : IAsyncDisposable
+{
+    private readonly StoreDb _db;
+    private readonly Pii _pii;
+    private readonly NodeOptions _options;
+    private readonly Action<string> _log;
+    private readonly CampaignOwnership _ownership;
+    private readonly Slot[] _slots;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private readonly List<Task> _work = [];
+    private Task _loop = Task.CompletedTask;
+
+    public NodeHost(StoreDb db, Pii pii, string node, IReadOnlyList<RunConfig> campaigns, NodeOptions options, Action<string> log)
+    {
+        if (campaigns.Count == 0) throw new ArgumentException("a node needs at least one campaign");
+        if (campaigns.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"campaign '{twice.Key}' is given twice");
+        _db = db;
+        _pii = pii;
+        _options = options;
+        _log = Redact.Masking(log);
+        Node = node;
+        _ownership = new CampaignOwnership(db, node);
+        var records = new Campaigns(db);
+        _slots = campaigns.Select(c =>
+        {
+            var record = records.Find(c.Name) ?? records.Create(c.Name, new CampaignSettings { TimeZone = c.TimeZone.Id }, DateTime.UtcNow);
+            return new Slot(c, record);
+        }).ToArray();
+        // Nodes try the free campaigns in different orders, so that nodes starting together rarely race for the same one.
+        _first = (int)((uint)node.Aggregate(17, (h, ch) => h * 31 + ch) % (uint)_slots.Length);
+    }
+
+    private readonly int _first;
+
+    public string Node { get; }
+    public NodeOptions Options => _options;
+
+    /// <summary>The campaigns paced here now (a snapshot).</summary>
+    public IReadOnlyList<(string Campaign, CampaignEngine Engine)> Running
+    {
+        get
+        {
+            lock (_gate) return [.. _slots.Where(s => s.Engine is not null && !s.Losing).Select(s => (s.Config.Name, s.Engine!))];
+        }
+    }
+
+    /// <summary>The engines whose campaign was lost or handed over and that are still finishing their calls.</summary>
+    public int Finishing { get { lock (_gate) return _slots.Count(s => s.Engine is not null && s.Losing); } }
+
+    /// <summary>Whether an engine of this node faulted (`dialer run` then exits 6).</summary>
+    public bool Faulted { get; private set; }
+
+    /// <summary>Takeovers and losses, in order: what the status line and tests read.</summary>
+    public event Action<NodeEvent>? Changed;
+
+    /// <summary>Starts the renewal timer; campaigns are taken on its first tick.</summary>
+    public void Start()
+    {
+        _startedAt = DateTime.UtcNow;
+        _loop = Task.Run(() => LoopAsync(_stop.Token));
+    }
+
+    private DateTime _startedAt;
+
+    private async Task LoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_options.RenewEvery);
+        do
+        {
+            // The store's calls block: off this loop's thread, and a stalled store still loses the leases on time.
+            var tick = Task.Run(Tick, CancellationToken.None);
+            while (!tick.IsCompleted)
+            {
+                await Task.WhenAny(tick, Task.Delay(100, CancellationToken.None));
+                Expire(DateTime.UtcNow);
+            }
+            try { await tick; }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log(Redact.Numbers($"node {Node}: store: {e.Message} (leases are kept until they run out)"));
+            }
+        } while (await Wait(timer, ct));
+    }
+
+    private static async Task<bool> Wait(PeriodicTimer timer, CancellationToken ct)
+    {
+        try { return await timer.WaitForNextTickAsync(ct); }
+        catch (OperationCanceledException) { return false; }
+    }
+
+    /// <summary>One renewal round: renew what is held, take what is free and due for this node.</summary>
+    private void Tick()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var slot in _slots)
+        {
+            CampaignLease? held;
+            lock (_gate) held = slot.Lease; // a campaign draining keeps its lease until its calls are done
+            if (held is null) continue;
+            CampaignLease? renewed;
+            try { renewed = _ownership.Renew(held, _options.Lease, now); }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log(Redact.Numbers($"node {Node}: campaign '{slot.Config.Name}': lease renewal failed: {e.Message}"));
+                continue; // Expire stops it if this goes on past the lease
+            }
+            if (renewed is null) Lose(slot, "fenced: another node holds the campaign now");
+            else lock (_gate) if (slot.Lease == held) slot.Lease = renewed;
+        }
+        if (_stopping) return;
+        // A node just started takes one campaign, more only after two leases: nodes started together share them out.
+        var settling = now - _startedAt < _options.Lease * 2;
+        int owned;
+        lock (_gate) owned = _slots.Count(s => s.Lease is not null || s.Engine is not null || s.Starting);
+        for (var k = 0; k < _slots.Length; k++)
+        {
+            var slot = _slots[(_first + k) % _slots.Length];
+            lock (_gate)
+                if (slot.Lease is not null || slot.Engine is not null || slot.Starting || now < slot.NotBefore) continue;
+            var owner = _ownership.Owner(slot.Record.Id, now);
+            if (owner is not null && owner != Node)
+            {
+                slot.FreeSince = null;
+                continue;
+            }
+            // A free campaign goes to a standby first: a node pacing campaigns already waits one renewal period.
+            // Held under this node's own name, it is a previous process's: taken back at once.
+            slot.FreeSince ??= now;
+            if (owner is null && owned > 0 && (settling || now - slot.FreeSince < _options.RenewEvery)) continue;
+            var lease = _ownership.TryAcquire(slot.Record.Id, _options.Lease, now);
+            if (lease is null) continue;
+            slot.FreeSince = null;
+            lock (_gate)
+            {
+                slot.Lease = lease;
+                slot.Starting = true;
+            }
+            owned++;
+            Track(Task.Run(() => StartAsync(slot, lease, now), CancellationToken.None)); // never on this timer's thread
+        }
+    }
+
+    private async Task StartAsync(Slot slot, CampaignLease lease, DateTime leaseAt)
+    {
+        var c = slot.Config;
+        try
+        {
+            // The database hopper hands out leads only while the campaign is running.
+            new Campaigns(_db).SetStatus(slot.Record.Id, CampaignStatus.Running, DateTime.UtcNow);
+            var telephony = c.Telephony with { Driver = c.Telephony.Driver with { SharedServers = true } };
+            var engine = await CampaignEngine.StartAsync(telephony, _db, _pii, slot.Record, c.Campaign ?? slot.Record.Settings.ToConfig(c.Name),
+                c.Pacer ?? slot.Record.Settings.CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token,
+                lease.TakenFrom is { } from ? [from] : null);
+            bool lost;
+            lock (_gate)
+            {
+                slot.Engine = engine;
+                slot.Starting = false;
+                lost = slot.Lease?.Epoch != lease.Epoch; // renewals replace the lease; a loss clears it
+                if (lost) slot.Losing = true;
+            }
+            if (lost)
+            {
+                engine.Outbox.Held = true;
+                Track(FinishAsync(slot, engine, release: null, "lost while starting", _options.Lease));
+                return;
+            }
+            var r = engine.Reconciled;
+            var ledger = engine.Engine.State.Ledger;
+            var e = new NodeEvent(NodeEventKind.Took, c.Name, Node, lease.TakenFrom, lease.Epoch, DateTime.UtcNow, leaseAt,
+                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; recovery: calls adopted (still bridged to an agent) {r.Adopted}, " +
+                $"agent lines taken back {engine.Driver.Stats.AgentsTakenBack}, channels hung up (nobody could own them) {r.HungUp}; open attempts closed " +
+                $"{r.Attempts.Closed} ({r.Attempts.Abandoned} as abandoned), {r.Attempts.LeasesReleased} leases released; abandon budget from the store: " +
+                $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}");
+            Raise(e);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Could not start (Asterisk unreachable, store failing): hand the campaign back for another node to try.
+            _log(Redact.Numbers($"node {Node}: campaign '{c.Name}': could not start: {e.Message}; released"));
+            lock (_gate)
+            {
+                slot.Lease = null;
+                slot.Starting = false;
+                slot.NotBefore = DateTime.UtcNow + _options.Lease;
+            }
+            try { _ownership.Release(lease); }
+            catch (Exception re) when (re is not OutOfMemoryException) { _log(Redact.Numbers($"node {Node}: release failed: {re.Message}")); }
+        }
+    }
+
+    /// <summary>Between renewals: a lease whose time is up (renewals failing) stops its campaign's placements.</summary>
+    private void Expire(DateTime utcNow)
+    {
+        foreach (var slot in _slots)
+        {
+            bool due;
+            lock (_gate) due = slot.Lease is { } l && utcNow >= l.Until;
+            if (due) Lose(slot, "lease ran out: the store did not take the renewal in time");
+        }
+    }
+
+    /// <summary>
+    /// No new placement at once; the calls up go on for up to a lease (by then the new owner has taken over and settled
+    /// them as a dead owner's), then the engine stops. The lease is not ours to release.
+    /// </summary>
+    private void Lose(Slot slot, string why)
+    {
+        CampaignEngine? engine;
+        lock (_gate)
+        {
+            if (slot.Lease is null) return;
+            engine = slot.Engine;
+            slot.Lease = null;
+            // Still starting: StartAsync sees the lease gone. Draining: it already places nothing and its calls are finishing.
+            if (engine is null || slot.Losing) return;
+            slot.Losing = true;
+        }
+        engine.Outbox.Held = true;
+        Raise(new NodeEvent(NodeEventKind.Lost, slot.Config.Name, Node, null, 0, DateTime.UtcNow, null, why));
+        Track(FinishAsync(slot, engine, release: null, why, _options.Lease));
+    }
+
+    /// <summary>
+    /// Moves a campaign off this node on purpose without dropping a call: no new placement, the calls up finish (up to
+    /// <paramref name="timeout"/>; the rest is then hung up), the engine stops, and the lease is released so the next node
+    /// takes the campaign at once. This node does not take it back for two leases.
+    /// </summary>
+    public async Task<bool> DrainAsync(string campaign, TimeSpan timeout)
+    {
+        var slot = _slots.FirstOrDefault(s => s.Config.Name == campaign) ?? throw new ArgumentException($"campaign '{campaign}' is not on node {Node}");
+        CampaignEngine? engine;
+        CampaignLease? lease;
+        lock (_gate)
+        {
+            if (slot.Losing || slot.Engine is null || slot.Lease is null) return false;
+            engine = slot.Engine;
+            lease = slot.Lease;
+            slot.Losing = true;
+            slot.NotBefore = DateTime.UtcNow + _options.Lease * 2;
+        }
+        engine.Outbox.Held = true;
+        await FinishAsync(slot, engine, lease, "drained", timeout);
+        return true;
+    }
+
+    /// <summary>Waits up to <paramref name="wait"/> for the calls up to end, stops the engine (what is left is hung up), releases <paramref name="release"/>.</summary>
+    private async Task FinishAsync(Slot slot, CampaignEngine engine, CampaignLease? release, string why, TimeSpan wait)
+    {
+        var until = DateTime.UtcNow + wait;
+        while (engine.Driver.LiveCalls > 0 && DateTime.UtcNow < until) await Task.Delay(50, CancellationToken.None);
+        var left = engine.Driver.LiveCalls;
+        await engine.DisposeAsync();
+        if (engine.Host.Status == EngineStatus.Faulted) Faulted = true;
+        lock (_gate)
+        {
+            slot.Engine = null;
+            slot.Losing = false;
+            if (release is not null) slot.Lease = null;
+        }
+        if (release is not null)
+        {
+            // Renewals kept it ours while draining; released last, after the engine wrote its last rows.
+            try { _ownership.Release(release); }
+            catch (Exception e) when (e is not OutOfMemoryException) { _log(Redact.Numbers($"node {Node}: release failed: {e.Message} (it runs out in {_options.Lease.TotalSeconds:0} s)")); }
+        }
+        Raise(new NodeEvent(release is null ? NodeEventKind.Stopped : NodeEventKind.HandedOver, slot.Config.Name, Node, null, release?.Epoch ?? 0,
+            DateTime.UtcNow, null, $"{why}; stopped with {left} calls up (hung up), {engine.Unwritten} attempt writes unwritten, {engine.Host.Failures} loop failures" +
+                             (engine.Host.Status == EngineStatus.Faulted ? $", FAULTED: {engine.Host.Fault}" : "")));
+    }
+
+    private void Track(Task work)
+    {
+        lock (_work)
+        {
+            _work.RemoveAll(t => t.IsCompleted);
+            _work.Add(work);
+        }
+    }
+
+    private void Raise(NodeEvent e)
+    {
+        _log($"node {Node}: campaign '{e.Campaign}': {e.Detail}");
+        Changed?.Invoke(e);
+    }
+
+    /// <summary>
+    /// Stops the node: the renewal timer, then every campaign: drained for <see cref="NodeOptions.DrainTimeout"/> when it is
+    /// above zero, else stopped at once (calls hung up); each lease is released so a standby takes over at once.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stopping = true; // nothing new is taken; renewals go on while the campaigns drain
+        Task[] pending;
+        lock (_work) pending = [.. _work];
+        await Task.WhenAll(pending); // starts in progress end; engines that lost their campaign finish
+        var drains = new List<Task>();
+        foreach (var slot in _slots)
+        {
+            CampaignEngine? engine;
+            CampaignLease? lease;
+            lock (_gate)
+            {
+                engine = slot.Losing ? null : slot.Engine;
+                lease = slot.Lease;
+                if (engine is not null) slot.Losing = true;
+            }
+            if (engine is null) continue;
+            engine.Outbox.Held = true;
+            drains.Add(FinishAsync(slot, engine, lease, "node stopping", _options.DrainTimeout));
+        }
+        await Task.WhenAll(drains);
+        await _stop.CancelAsync();
+        await _loop;
+        _stop.Dispose();
+    }
+
+    private volatile bool _stopping;
+
+    private sealed class Slot(RunConfig config, CampaignRecord record)
+    {
+        public RunConfig Config { get; } = config;
+        public CampaignRecord Record { get; } = record;
+        public CampaignLease? Lease;
+        public CampaignEngine? Engine;
+        /// <summary>Lost, handed over or stopping: no new call; the engine is finishing its calls.</summary>
+        public bool Losing;
+        public bool Starting;
+        public DateTime? FreeSince;
+        /// <summary>Not taken before (after a drain, or a start that failed).</summary>
+        public DateTime NotBefore;
+    }
+}
+
+public enum NodeEventKind : byte { Took, Lost, HandedOver, Stopped }
+
+/// <summary>What happened to a campaign on a node: taken (from whom, with which epoch, when the lease was taken; At is when pacing began), lost, handed over, stopped.</summary>
+public sealed record NodeEvent(NodeEventKind Kind, string Campaign, string Node, string? TakenFrom, long Epoch, DateTime At, DateTime? LeaseAt, string Detail);

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Dapper;
+using Dialer.Ari.Client;
+using Dialer.Core.Domain;
+using Dialer.Emulator;
+using Dialer.Runtime;
+using Dialer.Store;
+using Dialer.Store.Tests;
+using Xunit.Abstractions;
+
+namespace Dialer.Runtime.Tests;
+
+/// <summary>
+/// kill -9 with 10 agents on calls, then a restart against the same Asterisk (the emulator) and store: what is still up
+/// is taken back (conversations go on and close normally, agents are logged in at once), what nobody can own is hung up
+/// and counted right, and nothing of another node or campaign is touched.
+/// </summary>
+[Collection("db")]
+public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) : IDisposable
+{
+    private const int Agents = 10;
+    private readonly string _dir = Directory.CreateTempSubdirectory("dialer-recovery-").FullName;
+
+    /// <summary>14 callees who answer and talk until hung up (+7…: 10 reach an agent, 4 go to safe harbor) and 16 who ring (+1802…).</summary>
+    private string Config(Uri ari, string db) => RunFiles.Write(_dir, ari, db, "recovery", "node-a", "ratio:3", Agents, channels: 100,
+        [.. Enumerable.Range(0, 14).Select(i => ($"+7916555{i:D4}", "RU")), .. Enumerable.Range(0, 16).Select(i => ($"+1802555{i:D4}", "US"))]);
+
+    [Theory]
+    [InlineData("sqlite", "node-a", null)]     // the same node restarted
+    [InlineData("sqlite", "node-b", "node-a")] // another node takes the dead node's campaign over
+    [InlineData("postgres", "node-a", null)]
+    public async Task Kill_9_with_10_agents_on_calls_then_restart_keeps_every_conversation_and_agent_and_touches_nothing_else(
+        string dialect, string restartAs, string? takenOver)
+    {
+        // Safe-harbor messages last long enough that the callees in them are still up (live, unreached) at the kill.
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { PlaybackSeconds = 60 });
+        var config = RunConfig.Load(Config(emu.BaseUri, dialect == "sqlite" ? $"sqlite:{Path.Combine(_dir, "run.db")}" : pg.NewDatabase()));
+        var (db, pii, record) = RunFiles.Prepare(config, _dir);
+        using var store = db;
+        var log = TextWriter.Synchronized(new StringWriter());
+        Task<CampaignEngine> Start(string node, IReadOnlyCollection<string>? over) => CampaignEngine.StartAsync(config.Telephony, db, pii, record,
+            config.Campaign!, config.Pacer!, node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, over);
+
+        var a = new ChannelOwner("node-a", config.Name);
+        var first = await Start("node-a", null);
+
+        // Another node's call in its agent's bridge, and this node's call for another campaign: not ours to touch.
+        await using var ari = new AriClient(new AriServerOptions { Id = "probe", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer" });
+        var otherNode = new ChannelOwner("node-z", config.Name);
+        var otherCampaign = new ChannelOwner("node-a", "another");
+        await ari.OriginateAsync(otherNode.Call(1), "PJSIP/+79165559999@carrier-a", "callee", null, 60, null);
+        await ari.OriginateAsync(otherCampaign.Call(2), "PJSIP/+79165559998@carrier-a", "callee", null, 60, null);
+        await ari.CreateBridgeAsync(otherNode.AgentBridge("agent1"));
+        string[] foreign = [otherNode.Call(1), otherCampaign.Call(2)];
+        await RunFiles.Until(async () => await first.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents && e.Stats.Abandoned >= 4),
+            TimeSpan.FromSeconds(30), "10 agents talking and 4 callees in safe harbor", log);
+        await ari.AddChannelAsync(otherNode.AgentBridge("agent1"), otherNode.Call(1)); // answered by now: into the foreign bridge
+
+        // What Asterisk holds at the kill.
+        var bridges = await ari.ListBridgesAsync();
+        var talking = bridges.Where(b => a.Owns(b.Id)).SelectMany(b => b.Channels).Where(IsCall).ToHashSet();
+        var channels = await ari.ListChannelsAsync();
+        var unreached = channels.Where(c => c.State == ChannelState.Up && a.Owns(c.Id) && IsCall(c.Id) && !talking.Contains(c.Id)).Select(c => c.Id).ToHashSet();
+        var ringing = channels.Count(c => c.State != ChannelState.Up && a.Owns(c.Id));
+        Assert.Equal(Agents, talking.Count);
+        Assert.Equal(4, unreached.Count);
+        Assert.True(ringing >= 10, $"{ringing} calls ringing");
+
+        await first.DieAsync(); // kill -9: nothing hung up, nothing closed
+        var restart = Stopwatch.StartNew();
+        await using var second = await Start(restartAs, takenOver is null ? null : [takenOver]);
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents), TimeSpan.FromSeconds(10), "agents back on their calls", log);
+        var agentsBack = restart.Elapsed;
+
+        // Every conversation kept, with its agent; every agent line taken back, no phone called again.
+        Assert.Equal(Agents, second.Reconciled.Adopted);
+        Assert.Equal(Agents, second.Driver.Stats.AgentsTakenBack);
+        var live = (await ari.ListChannelsAsync()).Select(c => c.Id).ToHashSet();
+        Assert.Subset(live, talking);
+        Assert.Equal(talking, (await second.Host.QueryAsync(e => e.LiveCalls.Select(c => c.ChannelId).ToList())).ToHashSet());
+        // The unreached callees and the ringing calls are hung up; the callees count as abandoned in the ledger.
+        Assert.Empty(live.Intersect(unreached));
+        Assert.Equal(0, live.Count(id => a.Owns(id) && IsCall(id) && !talking.Contains(id)));
+        var (liveToday, abandonedToday) = await second.Host.QueryAsync(e => (e.State.Ledger.LiveToday, e.State.Ledger.AbandonedToday));
+        Assert.Equal(unreached.Count, abandonedToday);
+        Assert.Equal(unreached.Count + Agents, liveToday);
+        Assert.Subset(live, foreign.ToHashSet());
+
+        // The conversations end: each attempt the dead process left open is closed by its hang-up, as a conversation.
+        foreach (var id in talking) emu.FarEndHangsUp(id);
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) == Agents), TimeSpan.FromSeconds(10), "agents in wrap-up", log);
+        foreach (var i in Enumerable.Range(1, Agents)) emu.PressKey(a.Agent($"agent{i}"), "1"); // ready, from the phone taken back
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) + e.State.Count(AgentState.LoggedOut) == 0),
+            TimeSpan.FromSeconds(10), "agents ready again", log);
+        await second.DisposeAsync();
+
+        using var c = db.Connect();
+        var rows = c.Query<(string ChannelId, string? Outcome, long Reconciled, string? Agent)>("SELECT channel_id, outcome, reconciled, agent FROM attempts").ToList();
+        Assert.All(rows.Where(r => talking.Contains(r.ChannelId)), r => Assert.Equal(("human", 0L), (r.Outcome, r.Reconciled)));
+        Assert.Equal(Agents, rows.Count(r => talking.Contains(r.ChannelId) && r.Agent is not null));
+        Assert.All(rows.Where(r => unreached.Contains(r.ChannelId)), r => Assert.Equal(("abandoned", 1L), (r.Outcome, r.Reconciled)));
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE ended_at IS NULL"));
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
+        Assert.Subset((await ari.ListChannelsAsync()).Select(ch => ch.Id).ToHashSet(), foreign.ToHashSet());
+        Assert.Contains(otherNode.AgentBridge("agent1"), (await ari.ListBridgesAsync()).Select(b => b.Id));
+        output.WriteLine($"{dialect}, restarted as {restartAs}{(takenOver is null ? "" : $" taking over {takenOver}")}: {Agents} agents on calls back in " +
+                         $"{agentsBack.TotalSeconds:0.00} s; conversations kept {talking.Count}/{talking.Count}; unreached callees hung up as abandoned " +
+                         $"{unreached.Count}; ringing calls hung up {ringing}");
+    }
+
+    private static bool IsCall(string id) => ChannelIds.TryParse(id, out var p) && p.Kind == ChannelKind.Call;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}

@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Dialer.Core.Compliance;
+
+namespace Dialer.Store.Tests;
+
+/// <summary>Profiles chosen per campaign, DNC lists as data, the customer view and the "why" answer, on both databases.</summary>
+[Collection("db")]
+public sealed class ComplianceStoreTests(PostgresServer pg)
+{
+    private static readonly CampaignSettings CnAuto = new() { ComplianceProfile = "cn-auto-renewal", TimeZone = "Asia/Shanghai" };
+
+    private static DbLeadSource Hopper(TestDb t, long campaign, CampaignSettings s) => new(t.Db, TestDb.Pii, campaign, s.ToConfig("renewals"), "node-a");
+
+    [Fact]
+    public void The_shipped_profiles_read_and_validate_and_a_campaign_names_them_by_id()
+    {
+        Assert.Equal(["cn-auto-renewal", "cn-life", "us-tsr"], ComplianceProfiles.Names);
+        var p = CnAuto.Profile()!;
+        Assert.Equal(("CN", 40, 3, 365), (p.Country, p.EarliestBeforeExpiry!.Days, p.DailyCap!.Max, p.RefusalBlock!.Days));
+        Assert.All(ComplianceProfiles.Names, n => Assert.False(string.IsNullOrWhiteSpace(ComplianceProfiles.Get(n)!.CallingHours.Source)));
+        Assert.Equal(365, CnAuto.RefusalBlockDays()); // the profile's block is longer than dnc_days' 183
+        Assert.Empty(CnAuto.Validate());
+        var errors = (CnAuto with { ComplianceProfile = "cn-auto" }).Validate();
+        Assert.Contains("not a shipped profile", errors["compliance_profile"]);
+        var own = CnAuto.Profile()! with { Id = "", DailyCap = new() { Max = 0 } };
+        errors = new CampaignSettings { CustomProfile = own }.Validate();
+        Assert.Equal(["custom_profile.daily_cap.max", "custom_profile.id"], errors.Keys.Order());
+        // The settings round-trip through their JSON (the store's and the API's) with a custom profile.
+        var json = JsonSerializer.Serialize(new CampaignSettings { CustomProfile = p with { Id = "house" } }, CampaignSettings.Json);
+        Assert.Equal("house", JsonSerializer.Deserialize<CampaignSettings>(json, CampaignSettings.Json)!.Profile()!.Id);
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void The_hopper_holds_what_the_profile_forbids_and_records_the_rule_the_why_answer_names(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign(settings: CnAuto);
+        // TestDb.Noon is 20:00 in Shanghai: Guangzhou is open (until 21:00), Shenzhen closed (until 20:00).
+        t.Import(id, """
+            phone,region,timezone,policy_expiry
+            +8613800000001,CN-GD,Asia/Shanghai,2026-12-20
+            +8613800000002,CN-GD-SZ,Asia/Shanghai,2026-12-20
+            +8613800000003,CN-GD,Asia/Shanghai,2027-03-01
+            """);
+        var h = Hopper(t, id, CnAuto);
+        var got = new List<string>();
+        while (h.Next(TestDb.Noon) is { } lead) got.Add(lead.Phone);
+        Assert.Equal(["+8613800000001"], got);
+        using var c = t.Db.Connect();
+        Assert.Equal(["", "cn-auto-renewal/v1/calling_hours:CN-GD-SZ", "cn-auto-renewal/v1/earliest_before_expiry"],
+            c.Query<string?>("SELECT held_by FROM leads ORDER BY id").Select(r => r ?? ""));
+
+        var views = new CustomerViews(t.Db, TestDb.Pii);
+        var why = views.Why(3, TestDb.Noon)!;
+        Assert.Equal((false, false, "cn-auto-renewal/v1/earliest_before_expiry", "cn-auto-renewal v1"), (why.Called, why.Allowed, why.Rule, why.Profile));
+        Assert.Equal(new DateTime(2027, 1, 20, 1, 0, 0, DateTimeKind.Utc), why.HeldUntilUtc); // 40 days before 2027-03-01, 09:00 Shanghai
+        Assert.Contains("earliest_before_expiry", why.LastHold ?? "");
+        Assert.True(views.Why(1, TestDb.Noon)!.Allowed);
+        Assert.Null(views.Why(99, TestDb.Noon));
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_dnc_list_is_imported_as_data_blocks_its_numbers_in_every_campaign_and_goes_away_whole(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var a = t.Campaign("a");
+        var b = t.Campaign("b");
+        const string leads = "phone,region,timezone,customer_id\n+8613800000001,CN,Asia/Shanghai,C1\n+8613800000002,CN,Asia/Shanghai,C2\n";
+        t.Import(a, leads);
+        t.Import(b, leads);
+        var dnc = new Dnc(t.Db, TestDb.Pii);
+        // National and bracketed forms normalise as in a leads file; a bad row costs its row and is reported without its number.
+        var report = dnc.Import("industry-2026", new StringReader("phone\n(+86) 138-0000-0002\n13800000009\nnot a number 13800000008\n\"open\n"), "CN", null, TestDb.Noon);
+        Assert.Equal((4L, 2L, 2L), (report.Rows, report.Stored, report.Rejected));
+        Assert.Equal([4L, 5L], report.Errors.Select(e => e.Row));
+        Assert.DoesNotContain("13800000008", string.Join(" ", report.Errors.Select(e => e.Reason)));
+        dnc.Add("+8613800000002", "asked on the phone", null, TestDb.Noon); // the same number on the company's own list too
+        Assert.Equal(["industry-2026", "internal"], dnc.Holds("+8613800000002", TestDb.Noon).Select(e => e.Source));
+        Assert.Equal([("industry-2026", 2L), ("internal", 1L)], dnc.Lists(TestDb.Noon).Select(l => (l.Source, l.Active)));
+
+        foreach (var campaign in new[] { a, b })
+            Assert.Equal(["+8613800000001"], Drain(Hopper(t, campaign, new CampaignSettings())));
+        var why = new CustomerViews(t.Db, TestDb.Pii).Why(2, TestDb.Noon.AddMinutes(1))!;
+        Assert.Equal(("do_not_call", false), (why.Rule, why.Allowed));
+        Assert.Contains("industry-2026", why.Reason);
+
+        Assert.Equal(2, dnc.RemoveList("industry-2026"));
+        Assert.True(dnc.Contains("+8613800000002", TestDb.Noon)); // still on the company's own list
+        Assert.True(dnc.Remove("+8613800000002"));
+        Assert.Contains("+8613800000002", Drain(Hopper(t, a, new CampaignSettings()), TestDb.Noon.AddMinutes(10)));
+    }
+
+    private static List<string> Drain(DbLeadSource h, DateTime? at = null)
+    {
+        var got = new List<string>();
+        while (h.Next(at ?? TestDb.Noon) is { } lead) got.Add(lead.Phone);
+        return got;
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void One_customer_shows_every_lead_attempt_and_block_across_campaigns_with_numbers_masked(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var a = t.Campaign("a");
+        var b = t.Campaign("b");
+        t.Import(a, "phone,region,timezone,customer_id,id_number,consent_source,consent_at\n+8613800000001,CN,Asia/Shanghai,C1,110105199001011234,renewal form,2026-10-01\n");
+        t.Import(b, "phone,region,timezone,customer_id\n+8613900000002,CN,Asia/Shanghai,C1\n");
+        using (var c = t.Db.Connect())
+            c.Execute("INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at, ended_at, outcome) VALUES (1, @a, 1, 1, 'ch-1', 'n', 0, @at, @at, 'no_answer')",
+                new { a, at = new DateTimeOffset(TestDb.Noon).ToUnixTimeMilliseconds() });
+        new Dispositions(t.Db).Record(1, 1, "agent7", "refused", null, CnAuto.RefusalBlockDays(), TestDb.Noon);
+
+        var view = new CustomerViews(t.Db, TestDb.Pii).ForExternalId("C1", TestDb.Noon)!;
+        Assert.Equal(["a", "b"], view.Leads.Select(l => l.Campaign));
+        Assert.Equal(["**********0001", "**********0002"], view.Phones);
+        Assert.Equal("**************1234", view.IdNumber);
+        Assert.Equal(("no_answer", "refused"), (view.Leads[0].AttemptHistory.Single().Outcome, view.Leads[0].Dispositions.Single().Code));
+        Assert.Equal(("renewal form", Dnc.Refusal), (view.Leads[0].ConsentSource, view.Blocks.Single().Source));
+        Assert.Equal(TestDb.Noon.AddDays(365), view.Blocks.Single().ExpiresUtc);
+        var json = JsonSerializer.Serialize(view, CampaignSettings.Json);
+        Assert.DoesNotContain("13800000001", json);
+        Assert.DoesNotContain("199001011234", json);
+        // The attempt is the call asked about; the number is blocked since the refusal.
+        var why = new CustomerViews(t.Db, TestDb.Pii).Why(1, TestDb.Noon.AddSeconds(20))!;
+        Assert.True(why.Called);
+        Assert.Equal(1, why.Attempt!.AttemptNo);
+    }
+
+    [Fact]
+    public void A_lookup_batch_larger_than_sqlites_parameter_limit_imports_and_re_imports_unchanged()
+    {
+        // 40,000 keys in one lookup: an expanded IN list would pass SQLite's 32,766 parameters (and bind in n²).
+        using var t = new TestDb("sqlite", null!);
+        var id = t.Campaign();
+        var csv = new StringBuilder("phone,region,timezone,customer_id\n");
+        for (var i = 0; i < 40_000; i++) csv.Append("+86138").Append(i.ToString("D8")).Append(",CN,Asia/Shanghai,C").Append(i).Append('\n');
+        var first = t.Import(id, csv.ToString(), batchSize: 40_000);
+        var again = t.Import(id, csv.ToString(), batchSize: 40_000);
+        Assert.Equal((40_000L, 40_000L, 0L), (first.Accepted, again.Merged, again.Updated));
+    }
+}
