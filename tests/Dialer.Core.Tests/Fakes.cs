@@ -1,31 +1,33 @@
+using System.Collections.Concurrent;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Pacing;
 
 namespace Dialer.Core.Tests;
 
-/// <summary>Records the engine's commands instead of carrying them out.</summary>
+/// <summary>Records the engine's commands instead of carrying them out. The log is a concurrent queue because the host
+/// tests read it while the engine loop appends to it on another thread.</summary>
 internal sealed class RecordingControl : ICallControl
 {
-    public List<string> Log { get; } = [];
+    public ConcurrentQueue<string> Log { get; } = [];
     public List<Call> Originated { get; } = [];
     public TimeSpan CommandLead { get; init; }
 
     public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
     {
         Originated.Add(call);
-        Log.Add($"originate {call.Id} via {trunk.Name}");
+        Log.Enqueue($"originate {call.Id} via {trunk.Name}");
     }
 
-    public void Connect(Call call, Agent agent) => Log.Add($"connect {call.Id} to {agent.Id}");
-    public void SafeHarbor(Call call) => Log.Add($"safe-harbor {call.Id}");
-    public void Hangup(Call call) => Log.Add($"hangup {call.Id}");
+    public void Connect(Call call, Agent agent) => Log.Enqueue($"connect {call.Id} to {agent.Id}");
+    public void SafeHarbor(Call call) => Log.Enqueue($"safe-harbor {call.Id}");
+    public void Hangup(Call call) => Log.Enqueue($"hangup {call.Id}");
     public Dictionary<long, Dialer.Core.Modes.ScriptRun> Scripts { get; } = [];
 
     public void RunScript(Call call, Dialer.Core.Modes.ScriptRun run)
     {
         Scripts[call.Id] = run;
-        Log.Add($"script {call.Id}{(run.TransferOffered ? " +transfer" : "")}");
+        Log.Enqueue($"script {call.Id}{(run.TransferOffered ? " +transfer" : "")}");
     }
 }
 
