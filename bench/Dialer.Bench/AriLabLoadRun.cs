@@ -20,7 +20,9 @@ namespace Dialer.Bench;
 /// Asterisk (utime + stime of DIALER_ASTERISK_PID or the pid in DIALER_ASTERISK_PID_FILE, from /proc/PID/stat) and their
 /// ratio, events per call, originate → first channel event and verdict → bridge p50/p95 on Asterisk's own timestamps.
 /// Lost = a call placed but never followed to its end (refused originate, failed command, ended only by reconciliation,
-/// events dropped); calls still up 30 s after the run (every lab callee ends within that) are shown beside it. Agents' phones: DIALER_LOAD_AGENT_PHONES (default PJSIP/agent1..3, each answers many calls).
+/// events dropped); calls still up 30 s after the last placement (every lab callee ends within that) and our channels still on Asterisk
+/// once the stop returned are shown beside it. Agents' phones: DIALER_LOAD_AGENT_PHONES (default PJSIP/agent1..3, each answers many calls).
+/// DIALER_LOAD_LOG=1 prints the driver's diagnostics (trunks in and out, failed commands) as they happen.
 /// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*AriLabLoadRun*' (it runs in-process, once)
 /// </summary>
 [Config(typeof(OneShotInProcess))]
@@ -47,7 +49,7 @@ public class AriLabLoadRun
         var phones = (Environment.GetEnvironmentVariable("DIALER_LOAD_AGENT_PHONES") ?? "PJSIP/agent1,PJSIP/agent2,PJSIP/agent3").Split(',');
         var rows = new List<string>();
         foreach (var rate in rates) rows.Add(await RunAt(new Uri(url.EndsWith('/') ? url : url + "/"), rate, seconds, agents, phones));
-        Console.WriteLine("// | calls/s asked | placed | lost | up 30 s after | abandoned | peak channels | engine ms CPU/call | Asterisk ms CPU/call | engine/Asterisk | events/call | originate→channel p50/p95 ms | verdict→bridge p50/p95 ms |");
+        Console.WriteLine("// | calls/s asked | placed | lost | up 30 s after / after stop | abandoned | peak channels | engine ms CPU/call | Asterisk ms CPU/call | engine/Asterisk | events/call | originate→channel p50/p95 ms | verdict→bridge p50/p95 ms |");
         Console.WriteLine("// |---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var row in rows) Console.WriteLine("// " + row);
     }
@@ -70,7 +72,8 @@ public class AriLabLoadRun
             AgentEndpoints = Enumerable.Range(1, agents).ToDictionary(i => $"agent{i}", i => agentPhones[(i - 1) % agentPhones.Length]),
         };
         var owner = new ChannelOwner($"load{Environment.ProcessId}r{rate:0}", "load");
-        await using var rig = await LoadRig.StartAsync(client, options, trunks, agents, rate, Numbers((int)(rate * (seconds + 10))), owner);
+        await using var rig = await LoadRig.StartAsync(client, options, trunks, agents, rate, Numbers((int)(rate * (seconds + 20))), owner);
+        if (Environment.GetEnvironmentVariable("DIALER_LOAD_LOG") == "1") rig.Driver.Log = m => Console.WriteLine($"// driver {DateTime.UtcNow:HH:mm:ss.fff} {m}");
         await WaitUntil(() => rig.Driver.AgentsConnected == agents, TimeSpan.FromSeconds(30));
         await Task.Delay(TimeSpan.FromSeconds(10)); // warm-up: the first calls of a process pay for JIT, which is no per-call cost
 
@@ -92,21 +95,26 @@ public class AriLabLoadRun
         var engineCpu = (Process.GetCurrentProcess().TotalProcessorTime - engineCpu0).TotalSeconds;
         var asteriskCpu = CpuSeconds(asterisk) - asteriskCpu0;
         var events = client.EventStats.Received - events0;
-        // What is still up ends by itself (15 s ring, 6 s talk) before the stop, so that every end is Asterisk's.
+        // No new call; what is still up ends by itself (15 s ring, 6 s talk) before the stop, so that every end is Asterisk's.
+        rig.StopDialing();
         var draining = Stopwatch.StartNew();
         while (rig.Driver.LiveCalls > 0 && draining.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(200);
         var s = rig.Driver.Stats;
         var lost = s.PlaceFailures + s.CommandFailures + s.ReconciledEnds + client.EventStats.Dropped;
         var leftUp = rig.Driver.LiveCalls; // should be 0: every call ends by itself within 30 s (hung up and closed at stop otherwise)
+        await rig.DisposeAsync(); // the stop, now: what it leaves behind is counted
+        var leftAfterStop = -1; // our channels (calls and agent lines) Asterisk still has once the stop returned: should be 0
+        try { leftAfterStop = (await probe.ListChannelsAsync()).Count(c => owner.Owns(c.Id)); }
+        catch (AriException) { } // not known: shown as -1
         var engineMs = placed > 0 ? engineCpu * 1000 / placed : 0;
         var asteriskMs = placed > 0 && asterisk > 0 ? asteriskCpu * 1000 / placed : double.NaN;
         Console.WriteLine($"// ARI lab load at {rate} calls/s asked: {placed} placed in {elapsed:0} s = {placed / elapsed:0.0}/s, lost {lost} (refused {s.PlaceFailures}, " +
-                          $"failed commands {s.CommandFailures}, ended by reconciliation {s.ReconciledEnds}, events dropped {client.EventStats.Dropped}), still up 30 s after the run {leftUp}; " +
+                          $"failed commands {s.CommandFailures}, ended by reconciliation {s.ReconciledEnds}, events dropped {client.EventStats.Dropped}), still up 30 s after the last placement {leftUp}, ours on Asterisk after the stop {leftAfterStop}; " +
                           $"answered {s.Answered}, to agents {rig.Engine.Stats.Connected}, abandoned {rig.Engine.Stats.Abandoned}; peak {peak} channels on Asterisk; " +
                           $"CPU engine {engineCpu:0.0} s = {engineMs:0.00} ms/call, Asterisk {asteriskCpu:0.0} s = {asteriskMs:0.00} ms/call, ratio {engineMs / asteriskMs:0.00}; " +
                           $"{(double)events / Math.Max(1, placed):0.0} events/call; originate→channel p50 {s.OriginateToChannel.Percentile(0.5):0} p95 {s.OriginateToChannel.Percentile(0.95):0} ms; " +
                           $"verdict→bridge p50 {s.VerdictToBridge.Percentile(0.5):0} p95 {s.VerdictToBridge.Percentile(0.95):0} ms over {s.VerdictToBridge.Count}");
-        return $"| {rate:0.#} | {placed} ({placed / elapsed:0.0}/s) | {lost} | {leftUp} | {rig.Engine.Stats.Abandoned} | {peak} | {engineMs:0.00} | {asteriskMs:0.00} | {engineMs / asteriskMs:0.00} | " +
+        return $"| {rate:0.#} | {placed} ({placed / elapsed:0.0}/s) | {lost} | {leftUp} / {leftAfterStop} | {rig.Engine.Stats.Abandoned} | {peak} | {engineMs:0.00} | {asteriskMs:0.00} | {engineMs / asteriskMs:0.00} | " +
                $"{(double)events / Math.Max(1, placed):0.0} | {s.OriginateToChannel.Percentile(0.5):0} / {s.OriginateToChannel.Percentile(0.95):0} | {s.VerdictToBridge.Percentile(0.5):0} / {s.VerdictToBridge.Percentile(0.95):0} |";
     }
 

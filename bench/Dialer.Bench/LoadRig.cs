@@ -12,6 +12,8 @@ internal sealed class LoadRig : IAsyncDisposable
 {
     private readonly CancellationTokenSource _cts = new();
     private Task _loop = Task.CompletedTask;
+    private StoppablePacer _pacer = null!;
+    private int _disposed;
     public required AriDriver Driver { get; init; }
     public required DialerEngine Engine { get; init; }
     public required AriClient Client { get; init; }
@@ -27,26 +29,40 @@ internal sealed class LoadRig : IAsyncDisposable
         var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "load", TimeZone = TimeZoneInfo.Utc });
         EngineHost? host = null;
         var driver = new AriDriver(options with { Owner = owner }, [client], trunks, agentList, e => host!.PostAsync(e));
+        var pacer = new StoppablePacer(new FixedRatePacer(callsPerSecond, seed: 1));
         var engine = new DialerEngine(new EngineSetup
         {
-            Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = new FixedRatePacer(callsPerSecond, seed: 1), Control = driver,
+            Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = pacer, Control = driver,
             Leads = new MemoryHopper(campaign, leads, start), Predictor = new Flat(), Owner = owner,
         }, start);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client };
+        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client, _pacer = pacer };
         await driver.StartAsync();
         rig._loop = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
     }
 
+    /// <summary>No new call from now on; the calls up go on to their own end.</summary>
+    public void StopDialing() => _pacer.Stopped = true;
+
     /// <summary>Stops the engine loop and the driver (every call still up is hung up and closed).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await Driver.StopAsync(grace.Token);
         await _cts.CancelAsync();
         try { await _loop; }
         catch (OperationCanceledException) { }
         await Driver.DisposeAsync();
+    }
+
+    /// <summary>The rig's pacer, which the run can switch off to let the calls up end by themselves.</summary>
+    private sealed class StoppablePacer(IPacer inner) : IPacer
+    {
+        public volatile bool Stopped;
+        public string Name => inner.Name;
+        public bool ReactsToEvents => inner.ReactsToEvents;
+        public PacingDecision Decide(DialerState state) => Stopped ? new(0, state.Now + 1) : inner.Decide(state);
     }
 
     /// <summary>Every lead the same live chance: the load runs measure the runtime, not the predictor.</summary>

@@ -94,6 +94,13 @@ public sealed class AriEmulator : IAsyncDisposable
     /// <summary>Every REST reply waits this long first (a slow Asterisk).</summary>
     public TimeSpan RestDelay { get; set; }
 
+    /// <summary>
+    /// A new channel (POST /channels, /channels/create) exists only this long after the request arrives, while other requests
+    /// are answered at once: a loaded Asterisk builds a PJSIP channel on its SIP threads (hundreds of ms in the lab's load
+    /// runs) and a hang-up sent meanwhile finds no channel (404).
+    /// </summary>
+    public TimeSpan OriginateDelay { get; set; }
+
     /// <summary>Sends a raw text message to every events socket (unknown event types, malformed JSON...).</summary>
     public void SendRaw(string message) => Broadcast(Encoding.UTF8.GetBytes(message), subscribed: true);
 
@@ -190,6 +197,7 @@ public sealed class AriEmulator : IAsyncDisposable
         if (scenario.RestDelayMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(scenario.RestDelayMs));
         var q = new Args(ctx.Request.Query);
         var method = ctx.Request.Method;
+        if (OriginateDelay > TimeSpan.Zero && method == "POST" && seg is ["channels"] or ["channels", "create"]) await Task.Delay(OriginateDelay);
         var reply = (method, seg) switch
         {
             ("POST", ["channels"]) => _world.Originate(q, await Variables(ctx), createOnly: false),

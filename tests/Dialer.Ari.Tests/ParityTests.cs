@@ -193,6 +193,43 @@ public class ParityTests
         Assert.True(after <= before / 2, $"events per call: {before:0.0} with subscribeAll and every ChannelVarset, {after:0.0} now");
     }
 
+    /// <summary>
+    /// Load runs on the lab Asterisk: calls were still up after a stop. On a loaded Asterisk an originate takes hundreds of ms;
+    /// the stop's hang-up of a call whose originate was still on its way found no channel (404), and the channel came a moment
+    /// later and rang on. A stop leaves nothing up and places nothing new. The driver alone: an engine that is not halted
+    /// first (the load rig) sends no hang-up of its own to cover for it.
+    /// </summary>
+    [Fact]
+    public async Task A_stop_while_originates_are_on_their_way_leaves_no_call_up()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        emu.OriginateDelay = TimeSpan.FromMilliseconds(700); // under the client's 1 s request timeout
+        var client = new Client.AriClient(new Client.AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", RequestTimeout = TimeSpan.FromSeconds(1) });
+        var trunk = Rig.Trunk("carrier-a", 0.01);
+        var ended = new System.Collections.Concurrent.ConcurrentBag<long>();
+        await using var driver = new AriDriver(new AriDriverOptions(), [client], [trunk], [], e =>
+        {
+            if (e.Kind == EventKind.CallEnded) ended.Add(e.CallId);
+            return ValueTask.CompletedTask;
+        });
+        await driver.StartAsync();
+        Call Ringing(long id) => new() { Id = id, Lead = new Lead { Id = id, Phone = $"+180{id}", Region = "lab", TimeZone = TimeZoneInfo.Utc }, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0 };
+
+        // 180…: rings for longer than the test lasts, so only the stop can end these calls.
+        var before = emu.RestRequests;
+        driver.Originate(Ringing(1), trunk, TimeSpan.FromSeconds(60));
+        driver.Originate(Ringing(2), trunk, TimeSpan.FromSeconds(60));
+        await Rig.Until(() => emu.RestRequests >= before + 2, TimeSpan.FromSeconds(5), "both originates inside Asterisk");
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var stopping = driver.StopAsync(grace.Token);
+        driver.Originate(Ringing(3), trunk, TimeSpan.FromSeconds(60)); // asked for while stopping
+        await stopping;
+
+        Assert.Equal(0, emu.ActiveChannels);
+        Assert.Equal(2, emu.ChannelsCreated); // the third was never placed
+        Assert.Equal([1L, 2L, 3L], ended.Order()); // and each call's end reached the engine
+    }
+
     [Fact]
     public async Task The_events_socket_says_goodbye_with_a_close_frame()
     {

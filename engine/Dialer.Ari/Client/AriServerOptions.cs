@@ -20,8 +20,12 @@ public sealed record AriServerOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(3);
     /// <summary>Retries of a request that got no response or a 502/503/504. Safe because every id is ours (a repeated create gets 409).</summary>
     public int MaxRetries { get; init; } = 2;
-    /// <summary>Keep-alive connections to Asterisk. Its HTTP listen backlog is 10: stay below it.</summary>
-    public int MaxConnections { get; init; } = 8;
+    /// <summary>
+    /// Keep-alive connections to Asterisk, and requests in flight at most (each call needs 2–4: originate, continue, bridge or
+    /// hang-up; a loaded Asterisk takes 100s of ms for each). Asterisk serves each in its own thread (http.conf sessionlimit);
+    /// its listen backlog is 10, so more than that opened at once may wait a SYN retry (1 s) the first time.
+    /// </summary>
+    public int MaxConnections { get; init; } = 16;
     public TimeSpan ReconnectMin { get; init; } = TimeSpan.FromMilliseconds(100);
     public TimeSpan ReconnectMax { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>WebSocket ping period; a dead TCP connection is noticed within about twice this.</summary>

@@ -104,7 +104,7 @@ public sealed partial class AriDriver
                 await AnsweredAsync(leg, human: status != "MACHINE", e.Timestamp);
                 break;
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
-                Queue(leg, CallCommand.Continue, static (d, l, _, ct) => l.Server.ContinueAsync(l.Id, d._options.AmdContext, d._options.AmdExtension, 1, ct));
+                Queue(leg, CallCommand.Continue, static (d, l, _, ct) => d.ContinueToAmdAsync(l, ct));
                 break;
             case AriEventType.ChannelDtmfReceived when e.Digit is { } digit:
                 OnScriptKey(leg, digit);
@@ -120,6 +120,13 @@ public sealed partial class AriDriver
                 await EndAsync(leg, cause, deadPeer || TrunkHealth.IsNetworkFailure(cause), e.Timestamp);
                 break;
         }
+    }
+
+    /// <summary>Into the AMD context. A retry that finds the channel out of Stasis (409) means our first request made it (load run: a slow reply retried).</summary>
+    private async Task ContinueToAmdAsync(Leg leg, CancellationToken ct)
+    {
+        try { await leg.Server.ContinueAsync(leg.Id, _options.AmdContext, _options.AmdExtension, 1, ct); }
+        catch (AriConflictException e) when (e.Retried) { }
     }
 
     /// <summary>

@@ -42,6 +42,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, TaskCompletionSource> _firstReconcile;
     private Task? _housekeeping;
+    private int _stopping;
 
     /// <param name="post">Where engine events go (EngineHost.PostAsync): call and agent events, CommandFailed and TrunkState.</param>
     public AriDriver(AriDriverOptions options, IReadOnlyList<AriClient> servers, IReadOnlyList<TrunkConfig> trunks, IReadOnlyList<Agent> agents,
@@ -166,8 +167,15 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     /// </summary>
     public async Task StopAsync(CancellationToken ct = default)
     {
+        Interlocked.Exchange(ref _stopping, 1); // before the sweep: a call the engine asks for from now on is never placed (PlaceAsync)
         var work = new List<Task>();
-        foreach (var leg in _legs.Values) work.Add(Quietly(leg.Server.HangupAsync(leg.Id, ct: ct)));
+        foreach (var leg in _legs.Values)
+        {
+            work.Add(Quietly(leg.Server.HangupAsync(leg.Id, ct: ct)));
+            // An originate still on its way finds no channel to hang up now (404) and makes it a moment later (load run: calls
+            // left ringing or talking after the stop): hang it up once more, after the originate, in the call's own queue.
+            if (!leg.Placed) Queue(leg, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
+        }
         foreach (var (id, leg) in _xfers)
         {
             work.Add(Quietly(leg.Server.HangupAsync(id, ct: ct)));
@@ -239,6 +247,13 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
+        if (Volatile.Read(ref d._stopping) == 1)
+        {
+            // Stopping: nothing new reaches the network; the lead is given back as never placed.
+            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, "the dialer is stopping", at: d._time.GetUtcNow().UtcDateTime));
+            await d.EndAsync(leg, cause: 0, networkFailure: false);
+            return;
+        }
         leg.OriginateSentTicks = d._time.GetUtcNow().UtcTicks;
         try
         {
