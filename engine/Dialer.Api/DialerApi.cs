@@ -125,9 +125,9 @@ public static class DialerApi
     public sealed record CreateCampaign(string Name, CampaignSettings? Settings = null);
     public sealed record DncEntry(string Phone, string Region, string? Reason = null, int? Days = null);
     public sealed record PauseBody(string Reason);
-    public sealed record DispositionBody(long LeadId, string Code, long? AttemptId = null, string? Note = null);
+    public sealed record DispositionBody(long LeadId, string Code, long? AttemptId = null, string? Note = null, string? Script = null);
     public sealed record CallbackBody(long LeadId, DateTimeOffset DueAt);
-    public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null);
+    public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null, DateOnly? StartedOn = null);
 
     /// <summary>Deserialises a JSON body; a malformed one becomes a 400 naming the field (JSON path) at fault.</summary>
     internal static async Task<(T? Value, IResult? Error)> ReadJson<T>(HttpRequest req) where T : class
@@ -300,7 +300,7 @@ public static class DialerApi
         engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
         MapLeads(app, db, options, campaigns);
         CallRecords.Map(app, db, options, campaigns, trunks, hub, CampaignEvent, engines, audit);
-        Reports.Map(app, db, campaigns);
+        Reports.Map(app, db, campaigns, trunks);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
     }
@@ -389,7 +389,7 @@ public static class DialerApi
                 if (level is < 1 or > 255) return Invalid($"skills.{skill}", $"level {level} is outside 1..255");
             }
             if (body.Skills.Count > Core.Domain.SkillCatalog.MaxSkills) return Invalid("skills", $"at most {Core.Domain.SkillCatalog.MaxSkills} skills");
-            agents.Upsert(agent, body.Name, body.Skills, DateTime.UtcNow);
+            agents.Upsert(agent, body.Name, body.Skills, DateTime.UtcNow, body.StartedOn);
             return Results.Ok(agents.List().First(a => a.Id == agent));
         });
 
@@ -423,7 +423,8 @@ public static class DialerApi
             var (body, error) = await ReadJson<DispositionBody>(req);
             if (error is not null) return error;
             if (string.IsNullOrWhiteSpace(body!.Code) || body.Code.Length > 40) return Invalid("code", "must be 1–40 characters");
-            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.RefusalBlockDays(), DateTime.UtcNow))
+            if (Reports.BadScript(body.Script) is { } badScript) return Invalid("script", badScript);
+            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.RefusalBlockDays(), DateTime.UtcNow, body.Script))
                 return Invalid("lead_id", $"lead {body.LeadId} does not exist");
             hub.Publish("disposition", new { campaign = name, agent, lead_id = body.LeadId, code = body.Code });
             return Results.Created();
