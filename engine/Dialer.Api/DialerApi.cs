@@ -207,7 +207,7 @@ public static class DialerApi
         // A campaign's state changed: the stream hears of it and the dashboard's campaign list is read again.
         void CampaignEvent(object data) { feed.CampaignsChanged(); hub.Publish("campaign", data); }
         var audit = new AuditLog(db);
-        var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent);
+        var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent, name => campaigns.Find(name) is { } c ? LeadQueries.DueNow(db, c.Id, DateTime.UtcNow) : null);
         var trunks = new TrunkNames();
         feed.Sampled += (name, s, status) =>
         {
@@ -273,7 +273,7 @@ public static class DialerApi
                     {
                         if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
                             // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
-                            try { await started.QueryAsync(e => e.PhaseChanged = phases.For(name), ct); }
+                            try { await started.QueryAsync(e => (e.PhaseChanged, e.AgentStateChanged) = (phases.For(name), phases.ForAgents(name)), ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
@@ -394,7 +394,7 @@ public static class DialerApi
         });
 
         // Agent state changes go to the campaign's engine on this node, which owns agent state.
-        async Task<IResult> Post(string name, string agentId, Func<int, EngineEvent> make, string state, string? reason = null)
+        async Task<IResult> Post(string name, string agentId, Func<int, EngineEvent> make)
         {
             if (engines.Find(name) is not { } host)
                 return Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
@@ -402,20 +402,19 @@ public static class DialerApi
             try { index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1); }
             catch (EngineUnavailableException e) { return Results.Problem(statusCode: 409, title: "campaign engine unavailable", detail: e.Message); }
             if (index < 0) return NotFound($"agent '{agentId}' in campaign '{name}'");
-            await host.PostAsync(make(index));
-            hub.Publish("agent", new { campaign = name, agent = agentId, state, reason });
+            await host.PostAsync(make(index)); // the engine's agent event tells the change (AgentStateChanged)
             return Results.Accepted();
         }
 
-        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, a => EngineEvent.Login(a), "login"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, a => EngineEvent.Ready(a), "ready"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, a => EngineEvent.Logout(a), "logout"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, a => EngineEvent.Login(a)));
+        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, a => EngineEvent.Ready(a)));
+        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, a => EngineEvent.Logout(a)));
         app.MapPost("/campaigns/{name}/agents/{agent}/pause", async (string name, string agent, HttpRequest req) =>
         {
             var (body, error) = await ReadJson<PauseBody>(req);
             if (error is not null) return error;
             if (string.IsNullOrWhiteSpace(body!.Reason)) return Invalid("reason", "a pause needs a reason");
-            return await Post(name, agent, i => EngineEvent.Pause(i, body.Reason), "paused", body.Reason);
+            return await Post(name, agent, i => EngineEvent.Pause(i, body.Reason));
         });
         app.MapPost("/campaigns/{name}/agents/{agent}/dispositions", async (string name, string agent, HttpRequest req) =>
         {

@@ -29,7 +29,7 @@ public sealed class AlertTests
             new { kind = "no_agents", for_seconds = 3600 }, // never held that long here: must not fire
         }, [hook with { Url = listener.Url }]);
         var phases = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        floor.App.Services.GetRequiredService<EventHub>().Published += (type, _, payload, _) =>
+        floor.App.Services.GetRequiredService<EventHub>().Published += (type, _, payload, _, _) =>
         {
             if (type == "call") phases.Enqueue(JsonDocument.Parse(payload).RootElement is var e ? $"{e.GetProperty("phase").GetString()}/{(e.TryGetProperty("verdict", out var v) ? v.GetString() : null)}" : "");
         };

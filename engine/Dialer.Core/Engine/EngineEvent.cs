@@ -16,6 +16,8 @@ public enum EventKind : byte
     CommandFailed,
     /// <summary>A trunk can (or can no longer) take calls: its server's event socket or REST is down or slow, its endpoint offline, its breaker open.</summary>
     TrunkState,
+    /// <summary>A trunk's share of its channels is lowered (or given back): <see cref="EngineEvent.Share"/> of them, at least one.</summary>
+    TrunkShare,
     /// <summary>The call's attempt row is durable (an outbox <see cref="IAttemptLog"/> wrote it): the engine may now originate it.</summary>
     AttemptStored,
 }
@@ -49,6 +51,8 @@ public readonly record struct EngineEvent
     public int Trunk { get; private init; }
     /// <summary>For <see cref="EventKind.TrunkState"/>: the trunk takes calls again.</summary>
     public bool Available { get; private init; }
+    /// <summary><see cref="EventKind.TrunkShare"/>: the share (0, 1] of the trunk's channels calls may use.</summary>
+    public double Share { get; private init; }
 
     /// <summary>This event, stamped with when it happened (kept if it already has a time).</summary>
     public EngineEvent HappenedAt(DateTime utc) => At == default ? this with { At = utc } : this;
@@ -64,6 +68,8 @@ public readonly record struct EngineEvent
     public static EngineEvent Failed(long callId, CallCommand command, string reason, int agent = -1, DateTime at = default) =>
         new() { Kind = EventKind.CommandFailed, CallId = callId, Command = command, Reason = reason, Agent = agent, At = at };
     public static EngineEvent Stored(long callId, DateTime at = default) => new() { Kind = EventKind.AttemptStored, CallId = callId, At = at };
+    public static EngineEvent TrunkShareOf(int trunk, double share, string reason, DateTime at = default) =>
+        new() { Kind = EventKind.TrunkShare, Trunk = trunk, Share = share, Reason = reason, At = at };
     public static EngineEvent TrunkAvailability(int trunk, bool available, string reason, DateTime at = default) =>
         new() { Kind = EventKind.TrunkState, Trunk = trunk, Available = available, Reason = reason, At = at };
 }
