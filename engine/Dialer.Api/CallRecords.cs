@@ -15,7 +15,7 @@ internal static class CallRecords
 {
     private const int MaxLimit = 1000;
     /// <summary>Recording files a recorder writes per channel (Asterisk's MixMonitor: `{channel_id}.wav` by default).</summary>
-    private static readonly (string Ext, string Type)[] RecordingTypes = [(".wav", "audio/wav"), (".mp3", "audio/mpeg"), (".ogg", "audio/ogg"), (".gsm", "audio/x-gsm")];
+    internal static readonly (string Ext, string Type)[] RecordingTypes = [(".wav", "audio/wav"), (".mp3", "audio/mpeg"), (".ogg", "audio/ogg"), (".gsm", "audio/x-gsm")];
 
     /// <summary>A row of attempts (properties, not a record: the two databases give the integer columns different widths).</summary>
     private sealed class AttemptRow
@@ -77,7 +77,7 @@ internal static class CallRecords
             using var conn = db.Connect();
             if (conn.QuerySingleOrDefault<AttemptRow>($"{Select} WHERE a.id = @id", new { id }) is not { } row) return DialerApi.NotFound($"attempt {id}");
             var dispositions = conn.Query("SELECT id, agent_id AS agent, code, script, note, created_at FROM dispositions WHERE attempt_id = @id ORDER BY id", new { id })
-                .Select(d => new { id = (long)d.id, agent = (string)d.agent, code = (string)d.code, note = (string?)d.note, at = Time((long)d.created_at) });
+                .Select(d => new { id = (long)d.id, agent = (string)d.agent, code = (string)d.code, script = (string?)d.script, note = (string?)d.note, at = Time((long)d.created_at) });
             var names = campaigns.List().ToDictionary(x => x.Id, x => x.Name);
             return Results.Ok(new { attempt = Shape(row, names, trunks, options), dispositions });
         });
@@ -85,8 +85,10 @@ internal static class CallRecords
         {
             if (options.RecordingsDir is null) return DialerApi.NotFound("recordings: this server has no recordings_dir configured");
             using var conn = db.Connect();
-            var channel = conn.QuerySingleOrDefault<string>("SELECT channel_id FROM attempts WHERE id = @id", new { id });
+            var (channel, campaignId, placedAt) = conn.QuerySingleOrDefault<(string?, long, long)>("SELECT channel_id, campaign_id, placed_at FROM attempts WHERE id = @id", new { id });
             if (channel is null) return DialerApi.NotFound($"attempt {id}");
+            if (campaigns.Get(campaignId) is { } c && RecordingRetention.Expired(c.Settings, placedAt, DateTime.UtcNow))
+                return Results.Problem(statusCode: 410, title: "gone", detail: $"the recording of attempt {id} is past campaign '{c.Name}''s retention of {c.Settings.RecordingRetentionDays} days");
             return Recording(options.RecordingsDir, channel) is { } f
                 ? Results.File(f.Path, f.Type, $"attempt-{id}{System.IO.Path.GetExtension(f.Path)}", enableRangeProcessing: true)
                 : DialerApi.NotFound($"no recording of attempt {id}");

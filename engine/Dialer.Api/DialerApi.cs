@@ -207,6 +207,12 @@ public static class DialerApi
         // A campaign's state changed: the stream hears of it and the dashboard's campaign list is read again.
         void CampaignEvent(object data) { feed.CampaignsChanged(); hub.Publish("campaign", data); }
         var audit = new AuditLog(db);
+        if (options.RecordingsDir is { } recordings)
+        {
+            var retention = new RecordingRetention(db, campaigns, audit, recordings);
+            app.Lifetime.ApplicationStarted.Register(retention.Start);
+            app.Lifetime.ApplicationStopping.Register(() => retention.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        }
         var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent, name => campaigns.Find(name) is { } c ? LeadQueries.DueNow(db, c.Id, DateTime.UtcNow) : null);
         var trunks = new TrunkNames();
         feed.Sampled += (name, s, status) =>

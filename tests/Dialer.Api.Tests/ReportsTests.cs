@@ -137,3 +137,31 @@ public sealed partial class RecordsTests
         Assert.StartsWith("--campaign: no campaign", Assert.Throws<ArgumentException>(() => root.Parse(["report", "calls", "--campaign", "nobody", "--db", Db]).Invoke(config)).Message);
     }
 }
+
+/// <summary>Recordings past their campaign's retention: 410 Gone at once, deleted by the sweep, audited.</summary>
+public sealed partial class RecordsTests
+{
+    [Fact]
+    public async Task A_recording_past_its_campaigns_retention_is_gone_then_swept_and_audited_and_a_newer_one_stays()
+    {
+        var leads = await Campaign("kept30", 2);
+        Assert.Equal(HttpStatusCode.OK, (await _http.PatchAsync("/campaigns/kept30/settings", JsonContent.Create(new { recording_retention_days = 30 }))).StatusCode);
+        var now = DateTime.UtcNow;
+        Attempt(1, "kept30", leads[0], now.AddDays(-31).ToString("O"), "human", "a1", 60);
+        Attempt(2, "kept30", leads[1], now.AddDays(-29).ToString("O"), "human", "a1", 60);
+        foreach (var channel in new[] { "dialer-n1-1", "dialer-n1-2" }) File.WriteAllBytes(Path.Combine(Recordings, channel + ".wav"), [1, 2, 3]);
+
+        Assert.Equal(HttpStatusCode.Gone, (await _http.GetAsync("/attempts/1/recording")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/attempts/2/recording")).StatusCode);
+        using var db = StoreDb.Open(Db);
+        var campaigns = new Campaigns(db);
+        var sweep = new RecordingRetention(db, campaigns, new AuditLog(db), Recordings);
+        Assert.Equal(1, sweep.Sweep(now));
+        Assert.False(File.Exists(Path.Combine(Recordings, "dialer-n1-1.wav")));
+        Assert.True(File.Exists(Path.Combine(Recordings, "dialer-n1-2.wav")));
+        Assert.Equal(0, sweep.Sweep(now)); // nothing left to delete
+        using var c = db.Connect();
+        Assert.Equal("1 past the retention of 30 days", c.QuerySingle<string>("SELECT detail FROM audit_log WHERE action = 'recordings deleted' AND entity = 'campaign:kept30'"));
+        Assert.Contains("recording_retention_days", await (await _http.PatchAsync("/campaigns/kept30/settings", JsonContent.Create(new { recording_retention_days = 0 }))).Content.ReadAsStringAsync());
+    }
+}
