@@ -16,10 +16,23 @@ public enum EventKind : byte
     CommandFailed,
     /// <summary>A trunk can (or can no longer) take calls: its server's event socket or REST is down or slow, its endpoint offline, its breaker open.</summary>
     TrunkState,
-    /// <summary>A trunk's share of its channels is lowered (or given back): <see cref="EngineEvent.Share"/> of them, at least one.</summary>
-    TrunkShare,
     /// <summary>The call's attempt row is durable (an outbox <see cref="IAttemptLog"/> wrote it): the engine may now originate it.</summary>
     AttemptStored,
+    /// <summary>Preview: the agent accepted, skipped or asked for a callback on the lead offered (<see cref="EngineEvent.CallId"/> is the offer's id).</summary>
+    PreviewDecision,
+    /// <summary>Agentless: the call's script is over (<see cref="EngineEvent.Script"/>); a transfer asks for an agent now.</summary>
+    ScriptDone,
+    /// <summary>A trunk's share of its channels is lowered (or given back): <see cref="EngineEvent.Share"/> of them, at least one.</summary>
+    TrunkShare,
+}
+
+public enum PreviewChoice : byte
+{
+    Accept,
+    /// <summary>Not now (<see cref="EngineEvent.Reason"/> says why): offered again after the campaign's skip delay.</summary>
+    Skip,
+    /// <summary>The customer is to be called at <see cref="EngineEvent.Until"/>.</summary>
+    Callback,
 }
 
 /// <summary>The commands whose failure comes back to the engine as <see cref="EventKind.CommandFailed"/>.</summary>
@@ -53,6 +66,10 @@ public readonly record struct EngineEvent
     public bool Available { get; private init; }
     /// <summary><see cref="EventKind.TrunkShare"/>: the share (0, 1] of the trunk's channels calls may use.</summary>
     public double Share { get; private init; }
+    public PreviewChoice Choice { get; private init; }
+    /// <summary>For a callback: when.</summary>
+    public DateTime Until { get; private init; }
+    public Modes.ScriptResult? Script { get; private init; }
 
     /// <summary>This event, stamped with when it happened (kept if it already has a time).</summary>
     public EngineEvent HappenedAt(DateTime utc) => At == default ? this with { At = utc } : this;
@@ -70,6 +87,10 @@ public readonly record struct EngineEvent
     public static EngineEvent Stored(long callId, DateTime at = default) => new() { Kind = EventKind.AttemptStored, CallId = callId, At = at };
     public static EngineEvent TrunkShareOf(int trunk, double share, string reason, DateTime at = default) =>
         new() { Kind = EventKind.TrunkShare, Trunk = trunk, Share = share, Reason = reason, At = at };
+    public static EngineEvent Preview(int agent, long offerId, PreviewChoice choice, string? reason = null, DateTime callbackAt = default, DateTime at = default) =>
+        new() { Kind = EventKind.PreviewDecision, Agent = agent, CallId = offerId, Choice = choice, Reason = reason, Until = callbackAt, At = at };
+    public static EngineEvent ScriptOver(long callId, Modes.ScriptResult result, DateTime at = default) =>
+        new() { Kind = EventKind.ScriptDone, CallId = callId, Script = result, At = at };
     public static EngineEvent TrunkAvailability(int trunk, bool available, string reason, DateTime at = default) =>
         new() { Kind = EventKind.TrunkState, Trunk = trunk, Available = available, Reason = reason, At = at };
 }
