@@ -13,8 +13,9 @@ public sealed record AlertEvent(string Campaign, string Rule, string? Trunk, str
 /// <see cref="LiveFeed"/> (once a second, on its thread). A rule whose condition has held for its for_seconds is raised
 /// once: an `alert` event (state raised), an audit row, and its actions; it clears (state cleared, audited) when the
 /// condition stops holding. An action that fails (the store down while pausing) is reported in the alert's
-/// actions_taken as failed, with why, and is not retried until the alert clears and is raised again. Rules are
-/// re-read from the store every 10 s per running campaign.
+/// actions_taken as failed, with why, and is not retried until the alert clears and is raised again. A trunk's share
+/// lowered by an alert is given back when it clears. Rules, and the dialable leads hopper_low counts, are re-read from
+/// the store every 10 s per running campaign (the last figures are kept while the store is down).
 /// </summary>
 public sealed class Alerts
 {
@@ -31,12 +32,16 @@ public sealed class Alerts
     private readonly Dictionary<string, (DateTimeOffset ReadAt, IReadOnlyList<AlertRule> Rules)> _rules = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Campaign, int Rule, string? Trunk), Condition> _conditions = [];
     private readonly Dictionary<(string Campaign, string Trunk), Queue<(DateTimeOffset At, long Placed, long Live)>> _trunkWindows = [];
+    private readonly Dictionary<string, (DateTimeOffset ReadAt, long Leads)> _dialable = new(StringComparer.Ordinal);
+    private readonly Func<string, long?> _countDialable;
     private readonly Queue<AlertEvent> _recent = new();
     private readonly object _gate = new(); // the feed evaluates, a stop request forgets: never at once
 
     /// <param name="campaignEvent">Publishes a campaign's new status (and has the dashboard re-read the list).</param>
-    public Alerts(EngineRegistry engines, Campaigns campaigns, AuditLog audit, EventHub hub, Action<object> campaignEvent, TimeProvider? time = null)
+    /// <param name="countDialable">A campaign's pending leads due now (null: no such campaign); it may throw when the store is down.</param>
+    public Alerts(EngineRegistry engines, Campaigns campaigns, AuditLog audit, EventHub hub, Action<object> campaignEvent, Func<string, long?> countDialable, TimeProvider? time = null)
     {
+        _countDialable = countDialable;
         _engines = engines;
         _campaigns = campaigns;
         _audit = audit;
@@ -49,6 +54,8 @@ public sealed class Alerts
     {
         public DateTimeOffset Since;
         public bool Raised;
+        /// <summary>The trunk's index in the engine (-1: none), for giving back a lowered share at clearing.</summary>
+        public int TrunkIndex = -1;
     }
 
     /// <summary>The last 100 alerts raised or cleared, oldest first (the dashboard shows them on opening).</summary>
@@ -71,7 +78,7 @@ public sealed class Alerts
             {
                 var key = (campaign, r, trunk);
                 seen.Add(key);
-                if (!_conditions.TryGetValue(key, out var c)) _conditions[key] = c = new Condition { Since = now };
+                if (!_conditions.TryGetValue(key, out var c)) _conditions[key] = c = new Condition { Since = now, TrunkIndex = index };
                 if (!c.Raised && (now - c.Since).TotalSeconds >= rules[r].ForSeconds)
                 {
                     c.Raised = true;
@@ -81,7 +88,7 @@ public sealed class Alerts
         foreach (var (key, c) in _conditions.Where(kv => kv.Key.Campaign == campaign && !seen.Contains(kv.Key)).ToList())
         {
             _conditions.Remove(key);
-            if (c.Raised && key.Rule < rules.Count) Publish(campaign, rules[key.Rule], key.Trunk, "cleared", "the condition no longer holds", [], now);
+            if (c.Raised && key.Rule < rules.Count) Clear(campaign, rules[key.Rule], key.Trunk, c.TrunkIndex, now);
         }
     }
 
@@ -96,6 +103,7 @@ public sealed class Alerts
         foreach (var key in _conditions.Keys.Where(k => k.Campaign == campaign).ToList()) _conditions.Remove(key);
         foreach (var key in _trunkWindows.Keys.Where(k => k.Campaign == campaign).ToList()) _trunkWindows.Remove(key);
         _rules.Remove(campaign);
+        _dialable.Remove(campaign);
     }
 
     private IReadOnlyList<AlertRule> Rules(string campaign, DateTimeOffset now)
@@ -135,11 +143,33 @@ public sealed class Alerts
                     if (TrunkAnswerRate(campaign, s.Trunks[t].Name, rule.ForSeconds, now) is var (rate, calls) && rate < rule.Threshold)
                         yield return (s.Trunks[t].Name, t, $"trunk {s.Trunks[t].Name}: {Pct(rate, 1)} of {calls} calls answered live over {rule.ForSeconds:0} s (rule: under {Pct(rule.Threshold ?? 0, 0)})");
                 break;
+            case "hopper_low" when s is not null:
+                if (Dialable(campaign, now) is { } leads && leads < rule.Threshold)
+                    yield return (null, -1, $"{leads} leads due to dial (rule: under {rule.Threshold:0}): the campaign is running out of supply");
+                break;
+            case "agents_idle" when s is not null:
+                var ready = s.Seats.Where(a => a.State == Core.Domain.AgentState.Ready).ToList();
+                if (ready.Count > 0 && ready.Average(a => a.SecondsInState) is var idle && idle >= rule.Threshold)
+                    yield return (null, -1, $"{ready.Count} ready agents have waited {idle:0} s on average for a call (rule: {rule.Threshold:0} s)");
+                break;
+            case "safe_harbor_late" when s is not null:
+                if (s.SafeHarborLateP99Ms >= rule.Threshold)
+                    yield return (null, -1, $"safe-harbor messages start {s.SafeHarborLateP99Ms:0} ms past the callee's deadline (99th percentile; rule: {rule.Threshold:0} ms)");
+                break;
             case "outbox_backlog":
                 if (_engines.Started(campaign)?.Outbox is { } outbox && outbox.Backlog >= rule.Threshold)
                     yield return (null, -1, $"{outbox.Backlog} attempt writes queued for the store (rule: {rule.Threshold:0}); new calls wait for it");
                 break;
         }
+    }
+
+    /// <summary>The campaign's dialable leads, counted at most every 10 s; null while the store has not answered yet.</summary>
+    private long? Dialable(string campaign, DateTimeOffset now)
+    {
+        if (_dialable.TryGetValue(campaign, out var last) && now - last.ReadAt < RulesEvery) return last.Leads;
+        try { if (_countDialable(campaign) is { } n) _dialable[campaign] = last = (now, n); }
+        catch (Exception) { } // the store is down: the last count stands (none yet: the rule waits)
+        return _dialable.ContainsKey(campaign) ? last.Leads : null;
     }
 
     private static string Pct(double share, int decimals) => (share * 100).ToString(decimals == 0 ? "0" : "0." + new string('0', decimals), System.Globalization.CultureInfo.InvariantCulture) + "%";
@@ -191,6 +221,13 @@ public sealed class Alerts
                             taken.Add($"trunk_out {trunk}");
                         }
                         break;
+                    case "trunk_share":
+                        if (_engines.Find(campaign) is { } shared && trunkIndex >= 0)
+                        {
+                            _ = shared.PostAsync(EngineEvent.TrunkShareOf(trunkIndex, rule.Share, $"alert {rule.Kind}: {message}")).AsTask();
+                            taken.Add($"trunk_share {trunk} {Pct(rule.Share, 0)}");
+                        }
+                        break;
                     case "notify":
                         taken.Add("notify");
                         break;
@@ -198,6 +235,20 @@ public sealed class Alerts
             }
             catch (Exception e) { taken.Add($"{action} failed: {Core.Text.Redact.Numbers(e.Message)}"); }
         Publish(campaign, rule, trunk, "raised", message, taken, now);
+    }
+
+    /// <summary>The condition stopped holding: a trunk share the alert lowered is given back, and the clearing told.</summary>
+    private void Clear(string campaign, AlertRule rule, string? trunk, int trunkIndex, DateTimeOffset now)
+    {
+        var taken = new List<string>();
+        if (rule.Actions.Contains("trunk_share") && trunkIndex >= 0 && _engines.Find(campaign) is { } host)
+            try
+            {
+                _ = host.PostAsync(EngineEvent.TrunkShareOf(trunkIndex, 1, $"alert {rule.Kind} cleared")).AsTask();
+                taken.Add($"trunk_share {trunk} 100%");
+            }
+            catch (Exception e) { taken.Add($"trunk_share failed: {Core.Text.Redact.Numbers(e.Message)}"); }
+        Publish(campaign, rule, trunk, "cleared", "the condition no longer holds", taken, now);
     }
 
     private void Publish(string campaign, AlertRule rule, string? trunk, string state, string message, List<string> taken, DateTimeOffset now)
@@ -209,7 +260,7 @@ public sealed class Alerts
             _recent.Enqueue(alert);
             while (_recent.Count > RecentLength) _recent.Dequeue();
         }
-        _hub.Publish("alert", alert);
+        _hub.Publish("alert", alert, state);
         try { _audit.Write("alerts", $"alert {state}", $"campaign:{campaign}", $"{rule.Kind}{(trunk is null ? "" : " " + trunk)}: {message}; actions: {string.Join(", ", taken)}", now.UtcDateTime); }
         catch (Exception) { } // the store is down: the alert still went out on the stream; the audit row is lost with it
     }

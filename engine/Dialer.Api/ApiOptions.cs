@@ -69,8 +69,8 @@ public sealed class ApiOptions
         if (secret is { Length: < 16 }) throw new InvalidOperationException($"{path}.secret: must be at least 16 characters");
         var events = w.GetSection("events").Get<string[]>() ?? [];
         if (events.Length == 0) throw new InvalidOperationException($"{path}.events: name at least one of {string.Join(", ", WebhookTarget.Types)}");
-        if (events.FirstOrDefault(e => !WebhookTarget.Types.Contains(e)) is { } bad)
-            throw new InvalidOperationException($"{path}.events: '{bad}' is not one of {string.Join(", ", WebhookTarget.Types)}");
+        for (var i = 0; i < events.Length; i++)
+            if (WebhookTarget.Unknown(events[i]) is { } why) throw new InvalidOperationException($"{path}.events[{i}]: {why}");
         return new WebhookTarget(url, secret, events.ToHashSet(StringComparer.Ordinal));
     }
 }

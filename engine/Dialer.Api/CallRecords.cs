@@ -15,7 +15,7 @@ internal static class CallRecords
 {
     private const int MaxLimit = 1000;
     /// <summary>Recording files a recorder writes per channel (Asterisk's MixMonitor: `{channel_id}.wav` by default).</summary>
-    private static readonly (string Ext, string Type)[] RecordingTypes = [(".wav", "audio/wav"), (".mp3", "audio/mpeg"), (".ogg", "audio/ogg"), (".gsm", "audio/x-gsm")];
+    internal static readonly (string Ext, string Type)[] RecordingTypes = [(".wav", "audio/wav"), (".mp3", "audio/mpeg"), (".ogg", "audio/ogg"), (".gsm", "audio/x-gsm")];
 
     /// <summary>A row of attempts (properties, not a record: the two databases give the integer columns different widths).</summary>
     private sealed class AttemptRow
@@ -76,8 +76,8 @@ internal static class CallRecords
         {
             using var conn = db.Connect();
             if (conn.QuerySingleOrDefault<AttemptRow>($"{Select} WHERE a.id = @id", new { id }) is not { } row) return DialerApi.NotFound($"attempt {id}");
-            var dispositions = conn.Query("SELECT id, agent_id AS agent, code, note, created_at FROM dispositions WHERE attempt_id = @id ORDER BY id", new { id })
-                .Select(d => new { id = (long)d.id, agent = (string)d.agent, code = (string)d.code, note = (string?)d.note, at = Time((long)d.created_at) });
+            var dispositions = conn.Query("SELECT id, agent_id AS agent, code, script, note, created_at FROM dispositions WHERE attempt_id = @id ORDER BY id", new { id })
+                .Select(d => new { id = (long)d.id, agent = (string)d.agent, code = (string)d.code, script = (string?)d.script, note = (string?)d.note, at = Time((long)d.created_at) });
             var names = campaigns.List().ToDictionary(x => x.Id, x => x.Name);
             return Results.Ok(new { attempt = Shape(row, names, trunks, options), dispositions });
         });
@@ -85,8 +85,10 @@ internal static class CallRecords
         {
             if (options.RecordingsDir is null) return DialerApi.NotFound("recordings: this server has no recordings_dir configured");
             using var conn = db.Connect();
-            var channel = conn.QuerySingleOrDefault<string>("SELECT channel_id FROM attempts WHERE id = @id", new { id });
+            var (channel, campaignId, placedAt) = conn.QuerySingleOrDefault<(string?, long, long)>("SELECT channel_id, campaign_id, placed_at FROM attempts WHERE id = @id", new { id });
             if (channel is null) return DialerApi.NotFound($"attempt {id}");
+            if (campaigns.Get(campaignId) is { } c && RecordingRetention.Expired(c.Settings, placedAt, DateTime.UtcNow))
+                return Results.Problem(statusCode: 410, title: "gone", detail: $"the recording of attempt {id} is past campaign '{c.Name}''s retention of {c.Settings.RecordingRetentionDays} days");
             return Recording(options.RecordingsDir, channel) is { } f
                 ? Results.File(f.Path, f.Type, $"attempt-{id}{System.IO.Path.GetExtension(f.Path)}", enableRangeProcessing: true)
                 : DialerApi.NotFound($"no recording of attempt {id}");
@@ -99,13 +101,14 @@ internal static class CallRecords
             if (string.IsNullOrWhiteSpace(body!.Code) || body.Code.Length > 40) return DialerApi.Invalid("code", "must be 1–40 characters");
             if (body.Agent is { Length: > 64 }) return DialerApi.Invalid("agent", "must be at most 64 characters");
             if (body.Note is { Length: > 2000 }) return DialerApi.Invalid("note", "must be at most 2000 characters");
+            if (Reports.BadScript(body.Script) is { } badScript) return DialerApi.Invalid("script", badScript);
             using var conn = db.Connect();
             var a = conn.QuerySingleOrDefault<(long LeadId, long CampaignId, string? Agent)>("SELECT lead_id, campaign_id, agent FROM attempts WHERE id = @id", new { id });
             if (a == default) return DialerApi.NotFound($"attempt {id}");
             var c = campaigns.Get(a.CampaignId)!;
             var agent = body.Agent ?? a.Agent ?? "platform";
-            new Dispositions(db).Record(a.LeadId, id, agent, body.Code, body.Note is null ? null : Core.Text.Redact.Numbers(body.Note), c.Settings.DncDays, DateTime.UtcNow);
-            hub.Publish("disposition", new { campaign = c.Name, agent, lead_id = a.LeadId, attempt_id = id, code = body.Code });
+            new Dispositions(db).Record(a.LeadId, id, agent, body.Code, body.Note is null ? null : Core.Text.Redact.Numbers(body.Note), c.Settings.DncDays, DateTime.UtcNow, body.Script);
+            hub.Publish("disposition", new { campaign = c.Name, agent, lead_id = a.LeadId, attempt_id = id, code = body.Code, script = body.Script });
             return Results.Created($"/attempts/{id}", new { attempt_id = id, agent, code = body.Code });
         });
         app.MapGet("/dispositions", (string? campaign, string? agent, string? code, string? from, string? to, long? after, int? limit) =>
@@ -116,7 +119,7 @@ internal static class CallRecords
             if (campaign is not null && (c = campaigns.Find(campaign)) is null) return DialerApi.NotFound($"campaign '{campaign}'");
             using var conn = db.Connect();
             var rows = conn.Query($"""
-                SELECT d.id, d.attempt_id, d.lead_id, d.agent_id, d.code, d.note, d.created_at, l.campaign_id
+                SELECT d.id, d.attempt_id, d.lead_id, d.agent_id, d.code, d.script, d.note, d.created_at, l.campaign_id
                 FROM dispositions d JOIN leads l ON l.id = d.lead_id WHERE d.id > @after
                 {(c is null ? "" : "AND l.campaign_id = @campaignId")} {(agent is null ? "" : "AND d.agent_id = @agent")} {(code is null ? "" : "AND d.code = @code")}
                 {(fromTime is null ? "" : "AND d.created_at >= @from")} {(toTime is null ? "" : "AND d.created_at < @to")}
@@ -126,7 +129,7 @@ internal static class CallRecords
             var items = rows.Select(d => new
             {
                 id = (long)d.id, attempt_id = (long?)d.attempt_id, lead_id = (long)d.lead_id, campaign = names.GetValueOrDefault((long)d.campaign_id),
-                agent = (string)d.agent_id, code = (string)d.code, note = (string?)d.note, at = Time((long)d.created_at),
+                agent = (string)d.agent_id, code = (string)d.code, script = (string?)d.script, note = (string?)d.note, at = Time((long)d.created_at),
             }).ToList();
             return Results.Ok(new { items, next_after = items.Count == (limit ?? 100) ? items[^1].id : (long?)null });
         });
@@ -178,7 +181,7 @@ internal static class CallRecords
         });
     }
 
-    public sealed record AttemptDisposition(string Code, string? Agent = null, string? Note = null);
+    public sealed record AttemptDisposition(string Code, string? Agent = null, string? Note = null, string? Script = null);
 
     private const string Select = """
         SELECT a.id, a.campaign_id, a.lead_id, a.attempt_no, a.channel_id, a.node, a.trunk, a.agent, a.placed_at, a.answered_at, a.connected_at,
@@ -215,19 +218,27 @@ internal static class CallRecords
     /// <summary>The from / to query values (ISO 8601); false with a 400 naming the one at fault.</summary>
     internal static bool TryTimes(string? fromText, string? toText, out DateTimeOffset? from, out DateTimeOffset? to, out IResult error)
     {
+        var ok = ParseTimes(fromText, toText, out from, out to, out var why);
+        error = ok ? Results.Empty : DialerApi.Invalid(why.Field, why.Message);
+        return ok;
+    }
+
+    /// <summary>The `from` and `to` arguments (ISO 8601, UTC when no offset is given); false with the field and why.</summary>
+    internal static bool ParseTimes(string? fromText, string? toText, out DateTimeOffset? from, out DateTimeOffset? to, out (string Field, string Message) why)
+    {
         from = to = null;
-        error = Results.Empty;
+        why = default;
         foreach (var (field, text) in new[] { ("from", fromText), ("to", toText) })
         {
             if (text is null) continue;
             if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t))
             {
-                error = DialerApi.Invalid(field, "must be an ISO 8601 time such as 2026-12-01T09:00:00+08:00");
+                why = (field, "must be an ISO 8601 time such as 2026-12-01T09:00:00+08:00");
                 return false;
             }
             if (field == "from") from = t; else to = t;
         }
-        if (from > to) { error = DialerApi.Invalid("to", "must not be before from"); return false; }
+        if (from > to) { why = ("to", "must not be before from"); return false; }
         return true;
     }
 

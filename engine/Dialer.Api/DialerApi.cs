@@ -125,9 +125,9 @@ public static class DialerApi
     public sealed record CreateCampaign(string Name, CampaignSettings? Settings = null);
     public sealed record DncEntry(string Phone, string Region, string? Reason = null, int? Days = null);
     public sealed record PauseBody(string Reason);
-    public sealed record DispositionBody(long LeadId, string Code, long? AttemptId = null, string? Note = null);
+    public sealed record DispositionBody(long LeadId, string Code, long? AttemptId = null, string? Note = null, string? Script = null);
     public sealed record CallbackBody(long LeadId, DateTimeOffset DueAt);
-    public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null);
+    public sealed record AgentBody(Dictionary<string, int> Skills, string? Name = null, DateOnly? StartedOn = null);
 
     /// <summary>Deserialises a JSON body; a malformed one becomes a 400 naming the field (JSON path) at fault.</summary>
     internal static async Task<(T? Value, IResult? Error)> ReadJson<T>(HttpRequest req) where T : class
@@ -207,7 +207,13 @@ public static class DialerApi
         // A campaign's state changed: the stream hears of it and the dashboard's campaign list is read again.
         void CampaignEvent(object data) { feed.CampaignsChanged(); hub.Publish("campaign", data); }
         var audit = new AuditLog(db);
-        var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent);
+        if (options.RecordingsDir is { } recordings)
+        {
+            var retention = new RecordingRetention(db, campaigns, audit, recordings);
+            app.Lifetime.ApplicationStarted.Register(retention.Start);
+            app.Lifetime.ApplicationStopping.Register(() => retention.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        }
+        var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent, name => campaigns.Find(name) is { } c ? LeadQueries.DueNow(db, c.Id, DateTime.UtcNow) : null);
         var trunks = new TrunkNames();
         feed.Sampled += (name, s, status) =>
         {
@@ -273,7 +279,7 @@ public static class DialerApi
                     {
                         if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
                             // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
-                            try { await started.QueryAsync(e => e.PhaseChanged = phases.For(name), ct); }
+                            try { await started.QueryAsync(e => (e.PhaseChanged, e.AgentStateChanged) = (phases.For(name), phases.ForAgents(name)), ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
@@ -300,7 +306,7 @@ public static class DialerApi
         engines.StatusChanged += (name, status, why) => hub.Publish("campaign", new { campaign = name, engine = status.ToString().ToLowerInvariant(), error = why });
         MapLeads(app, db, options, campaigns);
         CallRecords.Map(app, db, options, campaigns, trunks, hub, CampaignEvent, engines, audit);
-        Reports.Map(app, db, campaigns);
+        Reports.Map(app, db, campaigns, trunks);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
         PreviewApi.Map(app, engines);
@@ -390,12 +396,12 @@ public static class DialerApi
                 if (level is < 1 or > 255) return Invalid($"skills.{skill}", $"level {level} is outside 1..255");
             }
             if (body.Skills.Count > Core.Domain.SkillCatalog.MaxSkills) return Invalid("skills", $"at most {Core.Domain.SkillCatalog.MaxSkills} skills");
-            agents.Upsert(agent, body.Name, body.Skills, DateTime.UtcNow);
+            agents.Upsert(agent, body.Name, body.Skills, DateTime.UtcNow, body.StartedOn);
             return Results.Ok(agents.List().First(a => a.Id == agent));
         });
 
         // Agent state changes go to the campaign's engine on this node, which owns agent state.
-        async Task<IResult> Post(string name, string agentId, Func<int, EngineEvent> make, string state, string? reason = null)
+        async Task<IResult> Post(string name, string agentId, Func<int, EngineEvent> make)
         {
             if (engines.Find(name) is not { } host)
                 return Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
@@ -403,20 +409,19 @@ public static class DialerApi
             try { index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agentId)?.Index ?? -1); }
             catch (EngineUnavailableException e) { return Results.Problem(statusCode: 409, title: "campaign engine unavailable", detail: e.Message); }
             if (index < 0) return NotFound($"agent '{agentId}' in campaign '{name}'");
-            await host.PostAsync(make(index));
-            hub.Publish("agent", new { campaign = name, agent = agentId, state, reason });
+            await host.PostAsync(make(index)); // the engine's agent event tells the change (AgentStateChanged)
             return Results.Accepted();
         }
 
-        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, a => EngineEvent.Login(a), "login"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, a => EngineEvent.Ready(a), "ready"));
-        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, a => EngineEvent.Logout(a), "logout"));
+        app.MapPost("/campaigns/{name}/agents/{agent}/login", (string name, string agent) => Post(name, agent, a => EngineEvent.Login(a)));
+        app.MapPost("/campaigns/{name}/agents/{agent}/ready", (string name, string agent) => Post(name, agent, a => EngineEvent.Ready(a)));
+        app.MapPost("/campaigns/{name}/agents/{agent}/logout", (string name, string agent) => Post(name, agent, a => EngineEvent.Logout(a)));
         app.MapPost("/campaigns/{name}/agents/{agent}/pause", async (string name, string agent, HttpRequest req) =>
         {
             var (body, error) = await ReadJson<PauseBody>(req);
             if (error is not null) return error;
             if (string.IsNullOrWhiteSpace(body!.Reason)) return Invalid("reason", "a pause needs a reason");
-            return await Post(name, agent, i => EngineEvent.Pause(i, body.Reason), "paused", body.Reason);
+            return await Post(name, agent, i => EngineEvent.Pause(i, body.Reason));
         });
         app.MapPost("/campaigns/{name}/agents/{agent}/dispositions", async (string name, string agent, HttpRequest req) =>
         {
@@ -424,7 +429,8 @@ public static class DialerApi
             var (body, error) = await ReadJson<DispositionBody>(req);
             if (error is not null) return error;
             if (string.IsNullOrWhiteSpace(body!.Code) || body.Code.Length > 40) return Invalid("code", "must be 1–40 characters");
-            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.RefusalBlockDays(), DateTime.UtcNow))
+            if (Reports.BadScript(body.Script) is { } badScript) return Invalid("script", badScript);
+            if (!dispositions.Record(body.LeadId, body.AttemptId, agent, body.Code, body.Note, c.Settings.RefusalBlockDays(), DateTime.UtcNow, body.Script))
                 return Invalid("lead_id", $"lead {body.LeadId} does not exist");
             hub.Publish("disposition", new { campaign = name, agent, lead_id = body.LeadId, code = body.Code });
             return Results.Created();

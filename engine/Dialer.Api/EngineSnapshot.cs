@@ -18,6 +18,9 @@ public sealed record EngineSnapshot(
     int Ringing, int Waiting, TrunkSnapshot[] Trunks, int[] Agents, AgentSnapshot[] Seats,
     double AbandonRateToday, double AbandonRate30, double AbandonCap, double DialLevel, long[] AnswerToAgentMs)
 {
+    /// <summary>How late safe-harbor messages started past the callee's deadline: 99th percentile since the engine started, ms.</summary>
+    public double SafeHarborLateP99Ms { get; init; }
+
     /// <summary>The host's step times (pacing ticks [0], events [1]) in power-of-two microsecond bins, copied on the loop.</summary>
     public long[][] StepMicros { get; init; } = [];
 
@@ -63,6 +66,6 @@ public sealed record EngineSnapshot(
         }
         return new EngineSnapshot(e.PacerName, stats.CallsPlaced, stats.LiveAnswers, stats.MachineAnswers, stats.Abandoned,
             s.Ringing, s.Waiting, trunks, agents, seats, s.Ledger.RateToday, s.Ledger.Rate30, s.Config.AbandonCap, s.DialLevel,
-            (long[])stats.AnswerToAgentMs.Clone());
+            (long[])stats.AnswerToAgentMs.Clone()) { SafeHarborLateP99Ms = stats.SafeHarborLateness.Percentile(0.99) };
     }
 }

@@ -19,6 +19,8 @@ namespace Dialer.Api;
 public sealed class EventHub
 {
     public const string LastEventIdHeader = "Last-Event-ID";
+    /// <summary>Agent states as events and the dashboard name them (snake_case, <see cref="AgentState"/> order).</summary>
+    public static readonly string[] AgentStates = [.. Enum.GetValues<AgentState>().Select(s => JsonNamingPolicy.SnakeCaseLower.ConvertName(s.ToString()))];
 
     private readonly JsonSerializerOptions _json;
     private readonly int _perClientCapacity;
@@ -49,11 +51,13 @@ public sealed class EventHub
 
     /// <summary>
     /// Every event as it is published, in id order (under the hub's lock: a listener only queues, it never blocks or
-    /// throws): type, id, JSON payload, and the object it was made from. The webhooks listen.
+    /// throws): type, id, JSON payload, the object it was made from and its kind within the type (a call's phase, an
+    /// agent's state, an alert's raised or cleared; null for none). The webhooks listen.
     /// </summary>
-    public event Action<string, long, string, object>? Published;
+    public event Action<string, long, string, object, string?>? Published;
 
-    public void Publish(string type, object data)
+    /// <param name="kind">What the event is within its type (see <see cref="Published"/>): webhooks can take only some kinds.</param>
+    public void Publish(string type, object data, string? kind = null)
     {
         var payload = JsonSerializer.Serialize(data, _json); // outside the lock: publishers on other threads do not wait on it
         List<long>? cut = null;
@@ -63,7 +67,7 @@ public sealed class EventHub
             _replay[_replayNext] = item;
             _replayNext = (_replayNext + 1) % _replay.Length;
             _replayCount = Math.Min(_replayCount + 1, _replay.Length);
-            Published?.Invoke(type, _lastId, payload, data);
+            Published?.Invoke(type, _lastId, payload, data, kind);
             foreach (var (key, ch) in _clients)
                 if (!ch.Writer.TryWrite(item)) (cut ??= []).Add(key);
             if (cut is null) return;
@@ -92,7 +96,7 @@ public sealed class EventHub
         outcome = ended ? call.Outcome.ToCsv() : null,
         cause = ended ? call.Cause : (int?)null,
         agent = call.Agent?.Id,
-    });
+    }, ended ? "ended" : "placed");
 
     /// <summary>Reads a Last-Event-ID value: empty is none; anything but a whole number is false.</summary>
     public static bool TryParseId(string? value, out long? id)

@@ -17,7 +17,6 @@ namespace Dialer.Api;
 public sealed class LiveFeed : IAsyncDisposable
 {
     public const int HistoryLength = 3600;
-    private static readonly string[] AgentStateNames = [.. Enum.GetValues<AgentState>().Select(s => JsonNamingPolicy.SnakeCaseLower.ConvertName(s.ToString()))];
 
     private readonly EngineRegistry _engines;
     private readonly EventHub _hub;
@@ -153,12 +152,12 @@ public sealed class LiveFeed : IAsyncDisposable
         connected = s.CallsIn(CallPhase.Connected),
         safe_harbor = s.CallsIn(CallPhase.SafeHarbor),
         calls_up = s.Trunks.Sum(t => t.ByPhase.Sum()),
-        agents = AgentStateNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => s.Agents[x.i]),
+        agents = EventHub.AgentStates.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => s.Agents[x.i]),
         abandon_rate_today = s.AbandonRateToday,
         abandon_rate_30d = s.AbandonRate30,
         abandon_cap = s.AbandonCap,
         trunks = s.Trunks.Select(t => new { name = t.Name, channels = t.Channels, in_use = t.InUse, available = t.Available, placed = t.Placed, live = t.Live, abandoned = t.Abandoned }),
-        seats = s.Seats.Select(a => new { id = a.Id, state = AgentStateNames[(int)a.State], seconds = Math.Round(a.SecondsInState, 1), pause_reason = a.PauseReason }),
+        seats = s.Seats.Select(a => new { id = a.Id, state = EventHub.AgentStates[(int)a.State], seconds = Math.Round(a.SecondsInState, 1), pause_reason = a.PauseReason }),
     };
 
     private void Remember(string name, DateTimeOffset at, EngineSnapshot s)

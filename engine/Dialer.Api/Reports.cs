@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text;
-using Dapper;
 using Dialer.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -8,62 +6,140 @@ using Microsoft.AspNetCore.Http;
 namespace Dialer.Api;
 
 /// <summary>
-/// The floor's call reports: `GET /reports/calls?campaign=NAME&amp;by=agent|hour|day[&amp;from&amp;to][&amp;conversions=renewed,…][&amp;format=csv]`.
-/// Per row: calls placed, live answers, abandoned and the abandon rate (abandoned per live answer, what the cap is
-/// judged on), calls bridged to an agent, talk time (total and mean per bridged call), dispositions by code and
-/// conversions (the dispositions whose code is in `conversions`, `renewed` by default) with their rate per bridged
-/// call. Hours and days are the campaign's own time zone; an attempt counts in the hour it was placed, a disposition in
-/// its attempt's hour (or its own time when it names none). Calls no agent took (unanswered, abandoned) form the
-/// `agent: null` row of the by-agent report. The store is read grouped by UTC hour and agent (one row per hour and
-/// agent at most), so a month of a campaign is a few thousand rows whatever its number of attempts.
+/// The floor's reports, one code path for `GET /reports/{kind}?campaign=NAME&amp;…` and `dialer report KIND --campaign NAME …`:
+/// the same arguments (campaign, by, from, to, conversions, format), the same checks and errors (naming the argument),
+/// the same queries and the same JSON or CSV (<see cref="ReportTable"/>). Kinds: `calls` (<see cref="CallsReport"/>),
+/// `attribution` (<see cref="AttributionReport"/>), `abandonment` (<see cref="AbandonmentReport"/>), `trunks` and
+/// `agents` (<see cref="FloorReports"/>). Every report reads the store grouped, so a month of a campaign reads in
+/// thousands of rows, not its attempts; hours and days are the campaign's own time zone.
 /// </summary>
-internal static class Reports
+public static class Reports
 {
-    private static readonly string[] Groupings = ["agent", "hour", "day"];
+    /// <summary>A report's groupings (the first is the default) and how it is built.</summary>
+    public sealed record Kind(string[] Groupings, Func<StoreDb, ReportRequest, ReportTable> Build);
 
-    private sealed record CallCell(long Hour, string? Agent, long Calls, long Live, long Abandoned, long Bridged, long TalkMs);
-    private sealed record DispositionCell(long Hour, string? Agent, string Code, long N);
-
-    private sealed class Row(string key)
+    public static readonly IReadOnlyDictionary<string, Kind> Kinds = new Dictionary<string, Kind>(StringComparer.Ordinal)
     {
-        public string Key { get; } = key;
+        ["calls"] = new(["day", "hour", "agent"], CallsReport.Build),
+        ["attribution"] = new(["expiry", "skill", "seniority", "script", "disposition", "hour", "region"], AttributionReport.Build),
+        ["abandonment"] = new(["day"], AbandonmentReport.Build),
+        ["trunks"] = new(["trunk", "region"], FloorReports.Trunks),
+        ["agents"] = new(["agent", "hour", "day"], FloorReports.Agents),
+    };
+
+    /// <summary>Why an argument is refused (named as the API's query parameter), or that the campaign does not exist.</summary>
+    public sealed record Failure(string Field, string Message, bool NotFound = false);
+
+    /// <summary>
+    /// The report <paramref name="kind"/> with the arguments <paramref name="arg"/> gives (null: not given); its table, or
+    /// why not. <paramref name="trunkName"/> names a campaign's trunk by index when this process knows it.
+    /// Failures of the store (a DbException) reach the caller.
+    /// </summary>
+    public static (ReportTable? Table, Failure? Failure) Run(StoreDb db, Campaigns campaigns, string kind, Func<string, string?> arg,
+        Func<string, int, string?>? trunkName = null, DateTime? utcNow = null)
+    {
+        if (!Kinds.TryGetValue(kind, out var k)) return (null, new Failure("kind", $"'{Echo(kind)}' is not a report ({string.Join(", ", Kinds.Keys)})", NotFound: true));
+        if (!CallRecords.ParseTimes(arg("from"), arg("to"), out var from, out var to, out var badTime)) return (null, new Failure(badTime.Field, badTime.Message));
+        if (arg("campaign") is not { } name) return (null, new Failure("campaign", "required: the campaign to report on"));
+        var by = arg("by") ?? k.Groupings[0];
+        if (!k.Groupings.Contains(by)) return (null, new Failure("by", $"must be {Or(k.Groupings)} for the {kind} report"));
+        var format = arg("format") ?? "json";
+        if (format is not ("json" or "csv")) return (null, new Failure("format", "must be json or csv"));
+        var converting = (arg("conversions") ?? "renewed").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        if (converting.Count is 0 or > 32 || converting.Any(x => x.Length > 40)) return (null, new Failure("conversions", "1–32 disposition codes of at most 40 characters, comma-separated"));
+        if (campaigns.Find(name) is not { } c) return (null, new Failure("campaign", $"campaign '{Echo(name)}'", NotFound: true));
+        var request = new ReportRequest(c, TimeZoneInfo.FindSystemTimeZoneById(c.Settings.TimeZone), by, from, to, converting, utcNow ?? DateTime.UtcNow,
+            i => trunkName?.Invoke(c.Name, i) ?? $"trunk {i}");
+        var table = k.Build(db, request);
+        table.Header.Insert(0, "report", kind);
+        return (table, null);
+    }
+
+    public static void Map(WebApplication app, StoreDb db, Campaigns campaigns, TrunkNames trunks)
+    {
+        app.MapGet("/reports/{kind}", (string kind, HttpRequest req) =>
+        {
+            string? Arg(string name) => req.Query.TryGetValue(name, out var v) ? v.ToString() : null;
+            var (table, failure) = Run(db, campaigns, kind, Arg, trunks.Name);
+            if (failure is not null) return failure.NotFound ? DialerApi.NotFound(failure.Message) : DialerApi.Invalid(failure.Field, failure.Message);
+            return Arg("format") == "csv" ? Results.Text(table!.Csv(), "text/csv; charset=utf-8") : Results.Ok(table!.Document());
+        });
+    }
+
+    /// <summary>Why a disposition's script name is refused, or null (absent is fine: the report counts it as "(none)").</summary>
+    public static string? BadScript(string? script) => script is null || (script.Trim().Length is > 0 and <= 100 && !script.Any(char.IsControl))
+        ? null : "must be 1–100 printable characters (the script's name, or name@version)";
+
+    private static string Or(string[] names) => string.Join(", ", names[..^1]) + " or " + names[^1];
+    private static string Echo(string s) => s.Length <= 40 ? s : s[..40] + "…";
+
+    /// <summary>The campaign-local hour (yyyy-MM-ddTHH:00) or day (yyyy-MM-dd) of a UTC hour number.</summary>
+    internal static string Local(long utcHour, TimeZoneInfo zone, string by)
+    {
+        var local = TimeZoneInfo.ConvertTimeFromUtc(DateTime.UnixEpoch.AddHours(utcHour), zone);
+        return local.ToString(by == "hour" ? "yyyy-MM-dd'T'HH':00'" : "yyyy-MM-dd", CultureInfo.InvariantCulture);
+    }
+
+    internal static double Rate(long n, long of) => of == 0 ? 0 : (double)n / of;
+}
+
+/// <summary>One report's arguments, checked. <see cref="Trunk"/> names a trunk by its index in the campaign's engine.</summary>
+public sealed record ReportRequest(CampaignRecord Campaign, TimeZoneInfo Zone, string By, DateTimeOffset? From, DateTimeOffset? To,
+    IReadOnlySet<string> Conversions, DateTime UtcNow, Func<int, string> Trunk)
+{
+    public long FromMs => From?.ToUnixTimeMilliseconds() ?? long.MinValue;
+    public long ToMs => To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+
+    /// <summary>The header every report starts with.</summary>
+    public void Describe(ReportTable t)
+    {
+        t.Header["campaign"] = Campaign.Name;
+        t.Header["by"] = By;
+        t.Header["time_zone"] = Campaign.Settings.TimeZone;
+        t.Header["from"] = From;
+        t.Header["to"] = To;
+    }
+}
+
+/// <summary>
+/// `calls`: per agent, campaign-local hour or day: calls placed, live answers, abandoned and the abandon rate (abandoned
+/// per live answer, what the cap is judged on), calls bridged to an agent, talk time (total and mean per bridged call),
+/// dispositions by code and conversions (the dispositions whose code is in `conversions`) with their rate per bridged
+/// call. An attempt counts in the hour it was placed, a disposition in its attempt's hour (or its own time when it
+/// names none). Calls no agent took form the `agent: ""` row. The store is read grouped by UTC hour and agent.
+/// </summary>
+internal static class CallsReport
+{
+    private sealed class CallCell
+    {
+        public long Hour { get; set; }
+        public string? Agent { get; set; }
+        public long Calls { get; set; }
+        public long Live { get; set; }
+        public long Abandoned { get; set; }
+        public long Bridged { get; set; }
+        public long TalkMs { get; set; }
+    }
+
+    private sealed class DispositionCell
+    {
+        public long Hour { get; set; }
+        public string? Agent { get; set; }
+        public string Code { get; set; } = "";
+        public long N { get; set; }
+    }
+
+    private sealed class Row
+    {
         public long Calls, Live, Abandoned, Bridged, TalkMs, Conversions;
         public SortedDictionary<string, long> Dispositions { get; } = new(StringComparer.Ordinal);
     }
 
-    public static void Map(WebApplication app, StoreDb db, Campaigns campaigns)
-    {
-        app.MapGet("/reports/calls", (string? campaign, string? by, string? from, string? to, string? conversions, string? format) =>
-        {
-            if (!CallRecords.TryTimes(from, to, out var fromTime, out var toTime, out var badTime)) return badTime;
-            if (campaign is null) return DialerApi.Invalid("campaign", "required: the campaign to report on");
-            if (campaigns.Find(campaign) is not { } c) return DialerApi.NotFound($"campaign '{campaign}'");
-            by ??= "day";
-            if (!Groupings.Contains(by)) return DialerApi.Invalid("by", "must be agent, hour or day");
-            format ??= "json";
-            if (format is not ("json" or "csv")) return DialerApi.Invalid("format", "must be json or csv");
-            var converting = (conversions ?? "renewed").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-            if (converting.Count is 0 or > 32 || converting.Any(x => x.Length > 40)) return DialerApi.Invalid("conversions", "1–32 disposition codes of at most 40 characters, comma-separated");
-            var zone = TimeZoneInfo.FindSystemTimeZoneById(c.Settings.TimeZone);
-            var rows = Build(db, c.Id, by, zone, fromTime, toTime, converting);
-            return format == "csv" ? Results.Text(Csv(rows, by), "text/csv; charset=utf-8") : Results.Ok(new
-            {
-                campaign, by, time_zone = c.Settings.TimeZone, from = fromTime, to = toTime, conversions = converting.Order(StringComparer.Ordinal),
-                rows = rows.Select(r => new
-                {
-                    key = r.Key, calls = r.Calls, live_answers = r.Live, abandoned = r.Abandoned, abandon_rate = Rate(r.Abandoned, r.Live),
-                    bridged = r.Bridged, talk_seconds = r.TalkMs / 1000.0, talk_seconds_mean = r.Bridged == 0 ? 0 : r.TalkMs / 1000.0 / r.Bridged,
-                    conversions = r.Conversions, conversion_rate = Rate(r.Conversions, r.Bridged), dispositions = r.Dispositions,
-                }),
-            });
-        });
-    }
-
-    private static List<Row> Build(StoreDb db, long campaignId, string by, TimeZoneInfo zone, DateTimeOffset? from, DateTimeOffset? to, HashSet<string> converting)
+    public static ReportTable Build(StoreDb db, ReportRequest q)
     {
         using var conn = db.Connect();
-        var p = new { id = campaignId, from = from?.ToUnixTimeMilliseconds() ?? long.MinValue, to = to?.ToUnixTimeMilliseconds() ?? long.MaxValue };
-        var calls = conn.Query<CallCell>("""
+        var p = new { id = q.Campaign.Id, from = q.FromMs, to = q.ToMs };
+        var calls = Dapper.SqlMapper.Query<CallCell>(conn, """
             SELECT placed_at / 3600000 AS hour, agent, COUNT(*) AS calls,
                    SUM(CASE WHEN outcome IN ('human', 'abandoned') THEN 1 ELSE 0 END) AS live,
                    SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
@@ -72,7 +148,7 @@ internal static class Reports
             FROM attempts WHERE campaign_id = @id AND placed_at >= @from AND placed_at < @to
             GROUP BY placed_at / 3600000, agent
             """, p);
-        var dispositions = conn.Query<DispositionCell>("""
+        var dispositions = Dapper.SqlMapper.Query<DispositionCell>(conn, """
             SELECT COALESCE(a.placed_at, d.created_at) / 3600000 AS hour, d.agent_id AS agent, d.code, COUNT(*) AS n
             FROM dispositions d JOIN leads l ON l.id = d.lead_id LEFT JOIN attempts a ON a.id = d.attempt_id
             WHERE l.campaign_id = @id AND COALESCE(a.placed_at, d.created_at) >= @from AND COALESCE(a.placed_at, d.created_at) < @to
@@ -81,8 +157,8 @@ internal static class Reports
         var rows = new SortedDictionary<string, Row>(StringComparer.Ordinal);
         Row At(long hour, string? agent)
         {
-            var key = by == "agent" ? agent ?? "" : Local(hour, zone, by);
-            if (!rows.TryGetValue(key, out var r)) rows[key] = r = new Row(key);
+            var key = q.By == "agent" ? agent ?? "" : Reports.Local(hour, q.Zone, q.By);
+            if (!rows.TryGetValue(key, out var r)) rows[key] = r = new Row();
             return r;
         }
         foreach (var x in calls)
@@ -94,43 +170,20 @@ internal static class Reports
         {
             var r = At(d.Hour, d.Agent);
             r.Dispositions[d.Code] = r.Dispositions.GetValueOrDefault(d.Code) + d.N;
-            if (converting.Contains(d.Code)) r.Conversions += d.N;
+            if (q.Conversions.Contains(d.Code)) r.Conversions += d.N;
         }
-        return [.. rows.Values];
-    }
-
-    /// <summary>The campaign-local hour (yyyy-MM-ddTHH:00) or day (yyyy-MM-dd) of a UTC hour number.</summary>
-    private static string Local(long utcHour, TimeZoneInfo zone, string by)
-    {
-        var local = TimeZoneInfo.ConvertTimeFromUtc(DateTime.UnixEpoch.AddHours(utcHour), zone);
-        return local.ToString(by == "hour" ? "yyyy-MM-dd'T'HH':00'" : "yyyy-MM-dd", CultureInfo.InvariantCulture);
-    }
-
-    private static double Rate(long n, long of) => of == 0 ? 0 : (double)n / of;
-
-    private static string Csv(List<Row> rows, string by)
-    {
-        var codes = rows.SelectMany(r => r.Dispositions.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
-        var sb = new StringBuilder();
-        sb.Append(by).Append(",calls,live_answers,abandoned,abandon_rate,bridged,talk_seconds,talk_seconds_mean,conversions,conversion_rate");
-        foreach (var code in codes) sb.Append(",disposition_").Append(Field(code));
-        sb.Append('\n');
-        foreach (var r in rows)
+        var t = new ReportTable(q.By);
+        q.Describe(t);
+        t.Header["conversions"] = q.Conversions.Order(StringComparer.Ordinal).ToList();
+        t.CountPrefixes["dispositions"] = "disposition_";
+        foreach (var (key, r) in rows)
         {
-            string F(double x) => x.ToString("0.######", CultureInfo.InvariantCulture);
-            sb.Append(Field(r.Key)).Append(',').Append(r.Calls).Append(',').Append(r.Live).Append(',').Append(r.Abandoned).Append(',')
-              .Append(F(Rate(r.Abandoned, r.Live))).Append(',').Append(r.Bridged).Append(',').Append(F(r.TalkMs / 1000.0)).Append(',')
-              .Append(F(r.Bridged == 0 ? 0 : r.TalkMs / 1000.0 / r.Bridged)).Append(',').Append(r.Conversions).Append(',').Append(F(Rate(r.Conversions, r.Bridged)));
-            foreach (var code in codes) sb.Append(',').Append(r.Dispositions.GetValueOrDefault(code));
-            sb.Append('\n');
+            var row = t.Row(key);
+            row["calls"] = r.Calls; row["live_answers"] = r.Live; row["abandoned"] = r.Abandoned; row["abandon_rate"] = Reports.Rate(r.Abandoned, r.Live);
+            row["bridged"] = r.Bridged; row["talk_seconds"] = r.TalkMs / 1000.0; row["talk_seconds_mean"] = r.Bridged == 0 ? 0 : r.TalkMs / 1000.0 / r.Bridged;
+            row["conversions"] = r.Conversions; row["conversion_rate"] = Reports.Rate(r.Conversions, r.Bridged);
+            row["dispositions"] = r.Dispositions;
         }
-        return sb.ToString();
-    }
-
-    /// <summary>A CSV field, quoted when it must be; a leading =, +, - or @ is prefixed with ' so a spreadsheet does not run it.</summary>
-    private static string Field(string s)
-    {
-        if (s.Length > 0 && s[0] is '=' or '+' or '-' or '@') s = "'" + s;
-        return s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+        return t;
     }
 }

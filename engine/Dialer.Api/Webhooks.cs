@@ -4,11 +4,35 @@ using System.Threading.Channels;
 
 namespace Dialer.Api;
 
-/// <summary>One webhook: where to POST, the secret that signs each delivery, and which event types it takes.</summary>
+/// <summary>
+/// One webhook: where to POST, the secret that signs each delivery, and which events it takes: a type (every event of
+/// it) or type.kind (`call.bridged`, `agent.paused`, `alert.raised`: only those).
+/// </summary>
 public sealed record WebhookTarget(Uri Url, string? Secret, IReadOnlySet<string> Events)
 {
     /// <summary>Event types a webhook may take (the stream's, but `stats`, which is for dashboards).</summary>
     public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "call", "agent", "campaign", "disposition", "alert" };
+
+    /// <summary>The kinds within a type that a webhook may take alone.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Kinds = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["call"] = ["placed", "ringing", "answered", "bridged", "safe_harbor", "ended"],
+        ["agent"] = EventHub.AgentStates,
+        ["alert"] = ["raised", "cleared"],
+    };
+
+    /// <summary>Why <paramref name="name"/> names no event a webhook can take, or null.</summary>
+    public static string? Unknown(string name)
+    {
+        var dot = name.IndexOf('.');
+        var type = dot < 0 ? name : name[..dot];
+        if (!Types.Contains(type)) return $"'{name}' is not one of {string.Join(", ", Types)} (or type.kind)";
+        if (dot < 0) return null;
+        return Kinds.TryGetValue(type, out var kinds) && kinds.Contains(name[(dot + 1)..]) ? null
+            : $"'{name}': {type} events {(kinds is null ? "have no kinds" : "are " + string.Join(", ", kinds))}";
+    }
+
+    public bool Takes(string type, string? kind) => Events.Contains(type) || (kind is not null && Events.Contains($"{type}.{kind}"));
 }
 
 /// <summary>
@@ -52,11 +76,11 @@ public sealed class Webhooks : IAsyncDisposable
 
     private readonly record struct Delivery(string Type, long Id, string Body);
 
-    private void Queue(string type, long id, string payload, object data)
+    private void Queue(string type, long id, string payload, object data, string? kind)
     {
         if (data is AlertEvent { Notify: false }) return;
         foreach (var (target, queue, _) in _targets)
-            if (target.Events.Contains(type)) queue.Writer.TryWrite(new Delivery(type, id, payload));
+            if (target.Takes(type, kind)) queue.Writer.TryWrite(new Delivery(type, id, payload));
     }
 
     private async Task SendAll(WebhookTarget target, ChannelReader<Delivery> queue, CancellationToken ct)

@@ -9,6 +9,7 @@ var root = new RootCommand("dialer — a predictive dialer engine on Asterisk AR
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ModelCommand.Create());
+root.Subcommands.Add(ReportCommands.Create());
 // serve --run-config starts campaigns' engines on Asterisk: telephony from the run config, store and PII key from serve's own settings.
 var serve = ApiCommands.Create((file, options, db) =>
 {

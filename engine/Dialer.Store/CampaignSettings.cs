@@ -45,6 +45,8 @@ public sealed record CampaignSettings
     public int RefusalBlockDays() => Math.Max(DncDays, Profile()?.RefusalBlock?.Days ?? 0);
     /// <summary>Tags the importer adds beside the file's own (see <see cref="TagRule"/>); the seed rules by default.</summary>
     public List<TagRule> TagRules { get; init; } = [.. LeadRules.Seed];
+    /// <summary>Days a call's recording is kept (from when the call was placed); null: until deleted by hand.</summary>
+    public int? RecordingRetentionDays { get; init; }
     /// <summary>Alert rules and the actions they take (see <see cref="AlertRule"/>); the seed rules by default.</summary>
     public List<AlertRule> Alerts { get; init; } = [.. AlertRule.Seed];
 
@@ -78,6 +80,7 @@ public sealed record CampaignSettings
                 if (TagRules.FindIndex(r => r.Tag == TagRules[i].Tag) < i) errors[$"tag_rules[{i}].tag"] = $"'{TagRules[i].Tag}' is given by an earlier rule";
             }
         }
+        if (RecordingRetentionDays is < 1 or > 3650) errors["recording_retention_days"] = "must be within 1..3650 (or null: kept until deleted)";
         if (Alerts.Count > 32) errors["alerts"] = "at most 32 rules";
         else for (var i = 0; i < Alerts.Count; i++) Alerts[i].Validate($"alerts[{i}]", errors);
         if (CustomProfile is { } own)

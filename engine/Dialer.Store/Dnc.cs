@@ -181,13 +181,13 @@ public sealed class Dispositions(StoreDb db)
     /// <summary>Disposition codes that mean "never call me again": the number goes on DNC and the lead ends.</summary>
     public static readonly IReadOnlySet<string> Refusals = new HashSet<string>(StringComparer.Ordinal) { "refused", "dnc" };
 
-    /// <summary>False when the lead does not exist.</summary>
-    public bool Record(long leadId, long? attemptId, string agent, string code, string? note, int dncDays, DateTime utcNow) => db.Write((c, tx) =>
+    /// <summary>False when the lead does not exist. <paramref name="script"/>: the script the agent followed, for the conversion report.</summary>
+    public bool Record(long leadId, long? attemptId, string agent, string code, string? note, int dncDays, DateTime utcNow, string? script = null) => db.Write((c, tx) =>
     {
         var hash = c.QuerySingleOrDefault<byte[]>("SELECT phone_hash FROM leads WHERE id = @leadId", new { leadId }, tx);
         if (hash is null) return false;
-        c.Execute("INSERT INTO dispositions (attempt_id, lead_id, agent_id, code, note, created_at) VALUES (@attemptId, @leadId, @agent, @code, @note, @at)",
-            new { attemptId, leadId, agent, code, note, at = Time.Ms(utcNow) }, tx);
+        c.Execute("INSERT INTO dispositions (attempt_id, lead_id, agent_id, code, note, script, created_at) VALUES (@attemptId, @leadId, @agent, @code, @note, @script, @at)",
+            new { attemptId, leadId, agent, code, note, script, at = Time.Ms(utcNow) }, tx);
         if (Refusals.Contains(code))
         {
             Dnc.Add(c, tx, hash, Dnc.Refusal, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);

@@ -31,6 +31,13 @@ public sealed class LeadQueries(StoreDb db, Pii pii)
         public long? CallbackAt { get; set; }
     }
 
+    /// <summary>Pending leads of a campaign whose due time has come (the hopper's supply before window, DNC and caps).</summary>
+    public static long DueNow(StoreDb db, long campaignId, DateTime utcNow)
+    {
+        using var c = db.Connect();
+        return c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE campaign_id = @campaignId AND state = 0 AND due_at <= @now", new { campaignId, now = Time.Ms(utcNow) });
+    }
+
     /// <summary>Parses an API state name; null when it is not one of pending, dialing, done.</summary>
     public static short? ParseState(string name) => Array.IndexOf(States, name) is var i and >= 0 ? (short)i : null;
 

@@ -29,7 +29,7 @@ public sealed class AlertTests
             new { kind = "no_agents", for_seconds = 3600 }, // never held that long here: must not fire
         }, [hook with { Url = listener.Url }]);
         var phases = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        floor.App.Services.GetRequiredService<EventHub>().Published += (type, _, payload, _) =>
+        floor.App.Services.GetRequiredService<EventHub>().Published += (type, _, payload, _, _) =>
         {
             if (type == "call") phases.Enqueue(JsonDocument.Parse(payload).RootElement is var e ? $"{e.GetProperty("phase").GetString()}/{(e.TryGetProperty("verdict", out var v) ? v.GetString() : null)}" : "");
         };
@@ -37,8 +37,14 @@ public sealed class AlertTests
 
         await Floor.Until(async () => (await floor.Http.GetFromJsonAsync<JsonElement>("/campaigns/renewals")).GetProperty("status").GetString() == "paused",
             TimeSpan.FromSeconds(30), "the alert's action paused the campaign");
-        var state = await floor.Http.GetFromJsonAsync<JsonElement>("/dashboard/state");
-        var alert = state.GetProperty("alerts").EnumerateArray().First(a => a.GetProperty("state").GetString() == "raised"); // it may clear and come back
+        // The action is taken before the alert is published: the status can show paused a moment before the alert list has it.
+        JsonElement alert = default;
+        await Floor.Until(async () =>
+        {
+            var state = await floor.Http.GetFromJsonAsync<JsonElement>("/dashboard/state");
+            alert = state.GetProperty("alerts").EnumerateArray().FirstOrDefault(a => a.GetProperty("state").GetString() == "raised"); // it may clear and come back
+            return alert.ValueKind == JsonValueKind.Object;
+        }, TimeSpan.FromSeconds(10), "the raised alert on the dashboard");
         Assert.Equal("abandon_near_cap", alert.GetProperty("rule").GetString());
         Assert.Equal("critical", alert.GetProperty("severity").GetString());
         Assert.Equal(["pause_campaign", "notify"], alert.GetProperty("actions_taken").EnumerateArray().Select(a => a.GetString()));

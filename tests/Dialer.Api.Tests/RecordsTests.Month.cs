@@ -5,7 +5,7 @@ using Dialer.Store;
 
 namespace Dialer.Api.Tests;
 
-/// <summary>The call report on a simulated month (opt-in: DIALER_LOAD=1): its run time, and its totals against direct SQL counts.</summary>
+/// <summary>The call and attribution reports on a simulated month (opt-in: DIALER_LOAD=1): their run time, and their figures against direct SQL counts.</summary>
 public sealed partial class RecordsTests
 {
     [LoadFact]
@@ -17,6 +17,10 @@ public sealed partial class RecordsTests
         var rng = new Random(12);
         var wall = System.Diagnostics.Stopwatch.StartNew();
         using (var db = StoreDb.Open(Db))
+        {
+            // Policies expiring over five months from the month's start: every days-to-expiry bucket is filled.
+            db.Write((c, tx) => c.Execute("UPDATE leads SET policy_expiry = @expiry WHERE id = @id",
+                leads.Select(id => new { id, expiry = int.Parse(new DateOnly(2026, 11, 1).AddDays((int)(id * 37 % 150) - 10).ToString("yyyyMMdd"), System.Globalization.CultureInfo.InvariantCulture) }), tx));
             for (var batch = 0; batch < attempts / 50_000; batch++)
                 db.Write((c, tx) =>
                 {
@@ -41,6 +45,7 @@ public sealed partial class RecordsTests
                     }
                     return 0;
                 });
+        }
         output.WriteLine($"{attempts:N0} attempts written in {wall.Elapsed.TotalSeconds:0.0} s");
         using var check = StoreDb.Open(Db);
         using var conn = check.Connect();
@@ -59,6 +64,34 @@ public sealed partial class RecordsTests
             Assert.Equal(direct.Abandoned, rows.Sum(r => r.GetProperty("abandoned").GetInt64()));
             Assert.Equal(direct.TalkMs / 1000.0, rows.Sum(r => r.GetProperty("talk_seconds").GetDouble()), 3);
             Assert.Equal(renewed, rows.Sum(r => r.GetProperty("conversions").GetInt64()));
+        }
+
+        // Attribution by days to expiry at contact, against SQLite's own date arithmetic (Shanghai is UTC+8 all year).
+        var direct2 = conn.Query<(string Bucket, long Contacts, long Converted)>("""
+            SELECT CASE WHEN days < 0 THEN 'expired' WHEN days <= 7 THEN '0-7 days' WHEN days <= 14 THEN '8-14 days' WHEN days <= 30 THEN '15-30 days'
+                        WHEN days <= 60 THEN '31-60 days' WHEN days <= 90 THEN '61-90 days' ELSE '91+ days' END, COUNT(*), SUM(converted)
+            FROM (SELECT CAST(julianday(printf('%04d-%02d-%02d', l.policy_expiry / 10000, l.policy_expiry / 100 % 100, l.policy_expiry % 100))
+                              - julianday(date(a.placed_at / 1000 + 28800, 'unixepoch')) AS INTEGER) AS days,
+                         EXISTS (SELECT 1 FROM dispositions d WHERE d.attempt_id = a.id AND d.code = 'renewed') AS converted
+                  FROM attempts a JOIN leads l ON l.id = a.lead_id WHERE a.connected_at IS NOT NULL)
+            GROUP BY 1
+            """).ToDictionary(r => r.Bucket);
+        var attribution = System.Diagnostics.Stopwatch.StartNew();
+        var buckets = (await _http.GetFromJsonAsync<JsonElement>("/reports/attribution?campaign=month&by=expiry")).GetProperty("rows").EnumerateArray().ToList();
+        output.WriteLine($"attribution by=expiry: {buckets.Count} rows in {attribution.Elapsed.TotalMilliseconds:0} ms");
+        Assert.Equal(7, buckets.Count);
+        foreach (var b in buckets)
+        {
+            var d = direct2[b.GetProperty("key").GetString()!];
+            Assert.Equal(d.Contacts, b.GetProperty("contacts").GetInt64());
+            Assert.Equal(d.Converted, b.GetProperty("converted").GetInt64());
+        }
+        foreach (var by in new[] { "hour", "seniority" })
+        {
+            var timer = System.Diagnostics.Stopwatch.StartNew();
+            var rows = (await _http.GetFromJsonAsync<JsonElement>($"/reports/attribution?campaign=month&by={by}")).GetProperty("rows").EnumerateArray().ToList();
+            output.WriteLine($"attribution by={by}: {rows.Count} rows in {timer.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(direct2.Values.Sum(d => d.Contacts), rows.Sum(r => r.GetProperty("contacts").GetInt64()));
         }
     }
 }

@@ -56,4 +56,23 @@ public sealed class WebhookTests
         Assert.Equal(2, receiver.Calls);
         Assert.Null(receiver.Got.Single().Signature); // no secret, no signature
     }
+
+    [Fact]
+    public async Task A_webhook_that_names_kinds_gets_only_those_and_a_kind_no_event_has_is_refused()
+    {
+        var hub = new EventHub(DialerApi.Json);
+        var receiver = new Receiver();
+        await using var hooks = new Webhooks([new WebhookTarget(new Uri("http://127.0.0.1:9/hook"), null, new HashSet<string> { "call.bridged", "agent.paused", "campaign" })], hub, handler: receiver);
+        hub.Publish("call", new { call_id = 1, phase = "placed" }, "placed");
+        hub.Publish("call", new { call_id = 1, phase = "bridged", agent = "a1" }, "bridged");
+        hub.Publish("agent", new { agent = "a1", state = "talking" }, "talking");
+        hub.Publish("agent", new { agent = "a2", state = "paused", reason = "lunch" }, "paused");
+        hub.Publish("campaign", new { campaign = "renewals", status = "running" });
+        await Until(() => hooks.Delivered == 3, "the bridged call, the pause and the campaign");
+        Assert.Equal(["call", "agent", "campaign"], receiver.Got.Select(g => g.Event));
+        Assert.Null(WebhookTarget.Unknown("alert.raised"));
+        Assert.Contains("ringing", WebhookTarget.Unknown("call.rung"));
+        Assert.Contains("no kinds", WebhookTarget.Unknown("campaign.running"));
+        Assert.NotNull(WebhookTarget.Unknown("stats"));
+    }
 }

@@ -111,6 +111,20 @@ public class TrunkRouterTests
     }
 
     [Fact]
+    public void A_lowered_share_moves_calls_to_the_next_trunk_until_it_is_given_back()
+    {
+        var router = new TrunkRouter([Make.Trunk("cheap", channels: 10, cps: 100, rates: [("+86", 0.01)]), Make.Trunk("dear", channels: 10, cps: 100, rates: [("+86", 0.05)])]);
+        Assert.Equal(0, router.TryTake("+861", 0));
+        router.SetShare(0, 0.25); // 3 of 10 channels
+        Assert.Equal(3, router.Limit(0));
+        Assert.Equal([0, 0, 1], new[] { router.TryTake("+861", 0), router.TryTake("+861", 0), router.TryTake("+861", 0) });
+        router.SetShare(0, 0.01);
+        Assert.Equal(1, router.Limit(0)); // never below one channel
+        router.SetShare(0, 1);
+        Assert.Equal(0, router.TryTake("+861", 0));
+    }
+
+    [Fact]
     public void Bad_trunk_config_names_the_trunk_and_field()
     {
         var e = Assert.Throws<ArgumentException>(() => new TrunkRouter([Make.Trunk("x", rates: [("+8a6", 0.01)])]));

@@ -80,6 +80,12 @@ public sealed partial class DialerEngine
     /// connected (bridged to its agent), safe harbor, ended. It runs on the hot path: it must only copy what it needs and queue it.
     /// </summary>
     public Action<Call>? PhaseChanged { get; set; }
+
+    /// <summary>
+    /// Called on the loop after every agent state change, whatever caused it (the API, the phone's keys or hang-up, a
+    /// call's end, wrap-up's timer); it must only copy what it needs (it runs on the hot path).
+    /// </summary>
+    public Action<Agent>? AgentStateChanged { get; set; }
     /// <summary>Set by <see cref="Halt"/>: no call is placed any more, and a live callee goes to safe harbor.</summary>
     public bool Halted { get; private set; }
     /// <summary>
@@ -107,6 +113,7 @@ public sealed partial class DialerEngine
             case EventKind.AgentPause: OnAgentPause(e.Agent, e.Reason ?? "", now); break;
             case EventKind.AgentLogout: OnAgentLogout(e.Agent, now); break;
             case EventKind.TrunkState: OnTrunkState(e.Trunk, e.Available, now); break;
+            case EventKind.TrunkShare: if ((uint)e.Trunk < (uint)_trunks.Count) _trunks.SetShare(e.Trunk, e.Share); break;
             case EventKind.CommandFailed: OnCommandFailed(e, now, utcNow, at); break;
             case EventKind.AttemptStored: OnStored(e.CallId, now, utcNow); break;
             case EventKind.PreviewDecision: OnPreviewDecision(e, now, utcNow); break;
@@ -692,6 +699,7 @@ public sealed partial class DialerEngine
         a.StateSince = _s.Epoch.AddSeconds(now);
         if (to != AgentState.Paused) a.PauseReason = null;
         _s.SetAgentState(agent, to, now);
+        AgentStateChanged?.Invoke(a);
     }
 
     /// <summary>Adds the time since the agent's last change to the stats, and restarts the interval.</summary>

@@ -22,6 +22,8 @@ public enum EventKind : byte
     PreviewDecision,
     /// <summary>Agentless: the call's script is over (<see cref="EngineEvent.Script"/>); a transfer asks for an agent now.</summary>
     ScriptDone,
+    /// <summary>A trunk's share of its channels is lowered (or given back): <see cref="EngineEvent.Share"/> of them, at least one.</summary>
+    TrunkShare,
 }
 
 public enum PreviewChoice : byte
@@ -62,6 +64,8 @@ public readonly record struct EngineEvent
     public int Trunk { get; private init; }
     /// <summary>For <see cref="EventKind.TrunkState"/>: the trunk takes calls again.</summary>
     public bool Available { get; private init; }
+    /// <summary><see cref="EventKind.TrunkShare"/>: the share (0, 1] of the trunk's channels calls may use.</summary>
+    public double Share { get; private init; }
     public PreviewChoice Choice { get; private init; }
     /// <summary>For a callback: when.</summary>
     public DateTime Until { get; private init; }
@@ -81,6 +85,8 @@ public readonly record struct EngineEvent
     public static EngineEvent Failed(long callId, CallCommand command, string reason, int agent = -1, DateTime at = default) =>
         new() { Kind = EventKind.CommandFailed, CallId = callId, Command = command, Reason = reason, Agent = agent, At = at };
     public static EngineEvent Stored(long callId, DateTime at = default) => new() { Kind = EventKind.AttemptStored, CallId = callId, At = at };
+    public static EngineEvent TrunkShareOf(int trunk, double share, string reason, DateTime at = default) =>
+        new() { Kind = EventKind.TrunkShare, Trunk = trunk, Share = share, Reason = reason, At = at };
     public static EngineEvent Preview(int agent, long offerId, PreviewChoice choice, string? reason = null, DateTime callbackAt = default, DateTime at = default) =>
         new() { Kind = EventKind.PreviewDecision, Agent = agent, CallId = offerId, Choice = choice, Reason = reason, Until = callbackAt, At = at };
     public static EngineEvent ScriptOver(long callId, Modes.ScriptResult result, DateTime at = default) =>

@@ -15,6 +15,7 @@ public sealed class TrunkRouter
     private readonly double[] _tokens;
     private readonly double[] _refilledAt;
     private readonly bool[] _unavailable; // set by a driver's circuit breaker while the carrier fails calls
+    private readonly int[] _limit; // channels the picks may use: all, or fewer while the trunk's share is lowered
     private readonly int[] _children; // node * 10 + digit → child node
     private readonly (int Trunk, double Rate)[]?[] _routes; // per node, sorted by rate
 
@@ -26,6 +27,7 @@ public sealed class TrunkRouter
         _tokens = new double[trunks.Count];
         _refilledAt = new double[trunks.Count];
         _unavailable = new bool[trunks.Count];
+        _limit = [.. trunks.Select(t => t.Channels)];
         for (var t = 0; t < _trunks.Length; t++) _tokens[t] = Burst(t);
 
         // Build the trie of every prefix any trunk prices.
@@ -67,6 +69,16 @@ public sealed class TrunkRouter
     /// <summary>Takes a trunk out of (or back into) the picks, e.g. while its carrier fails every call; calls up on it are untouched.</summary>
     public void SetAvailable(int trunk, bool available) => _unavailable[trunk] = !available;
 
+    /// <summary>Channels of <paramref name="trunk"/> the picks may use now (its channels, unless its share is lowered).</summary>
+    public int Limit(int trunk) => _limit[trunk];
+
+    /// <summary>
+    /// Lets the picks use only <paramref name="share"/> (0, 1] of the trunk's channels (at least one), so traffic moves to
+    /// the next-cheapest trunks; 1 gives it all back. Calls up on it are untouched.
+    /// </summary>
+    public void SetShare(int trunk, double share) =>
+        _limit[trunk] = Math.Clamp((int)Math.Ceiling(_trunks[trunk].Channels * Math.Clamp(share, 0, 1)), 1, _trunks[trunk].Channels);
+
     public int FreeChannels
     {
         get
@@ -87,7 +99,7 @@ public sealed class TrunkRouter
         if (routes is null) return -1;
         foreach (var (t, _) in routes)
         {
-            if (_inUse[t] >= _trunks[t].Channels || _unavailable[t]) continue;
+            if (_inUse[t] >= _limit[t] || _unavailable[t]) continue;
             Refill(t, now);
             if (_tokens[t] < 1) continue;
             _tokens[t] -= 1;
@@ -123,7 +135,7 @@ public sealed class TrunkRouter
                 best = Math.Min(best, now + 1); // it may come back: look again in a second
                 continue;
             }
-            if (_inUse[t] >= _trunks[t].Channels) continue;
+            if (_inUse[t] >= _limit[t]) continue;
             Refill(t, now);
             var at = _tokens[t] >= 1 ? now : now + (1 - _tokens[t]) / _trunks[t].CallsPerSecond;
             best = Math.Min(best, at);
