@@ -77,7 +77,14 @@ public sealed partial class CampaignEngine : IRunningEngine
             EngineHost? host = null;
             var driver = new AriDriver(telephony.Driver with { Owner = owner, TakenOver = owners.All.Skip(1).ToList() }, servers, telephony.Trunks, telephony.Agents,
                 e => host!.PostAsync(e)) { Log = log };
-            var (reconciled, adopt) = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token);
+            (Recovery, List<Adoption>) recovered;
+            try { recovered = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) // the connect time ran out on a server's channel list
+            {
+                throw new TimeoutException($"ARI: the channels of {string.Join(", ", servers.Select(s => s.ServerId))} were not listed within " +
+                                           $"{connectTimeout.TotalSeconds:0.#} s (recovery, before the first call)");
+            }
+            var (reconciled, adopt) = recovered;
             var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {
