@@ -152,6 +152,7 @@ public sealed class HopperTests(PostgresServer pg)
         public void Connect(Call call, Agent agent) { }
         public void SafeHarbor(Call call) { }
         public void Hangup(Call call) { }
+        public void RunScript(Call call, Dialer.Core.Modes.ScriptRun run) { }
     }
 
     [Theory, InlineData("sqlite"), InlineData("postgres")]
