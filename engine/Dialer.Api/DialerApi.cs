@@ -282,6 +282,10 @@ public static class DialerApi
                             try { await started.QueryAsync(e => (e.PhaseChanged, e.AgentStateChanged) = (phases.For(name), phases.ForAgents(name)), ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
+                    catch (CampaignHeldException e) // another live node paces it: that node's run goes on, so its status stays
+                    {
+                        return Results.Problem(statusCode: 409, title: "campaign runs on another node", detail: e.Message);
+                    }
                     catch (Exception e) when (e is not OperationCanceledException) // whatever the launcher's telephony threw: the campaign did not start
                     {
                         campaigns.SetStatus(c.Id, CampaignStatus.Stopped, DateTime.UtcNow);

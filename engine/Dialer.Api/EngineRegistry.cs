@@ -60,8 +60,10 @@ public sealed class EngineRegistry(IEngineLauncher? launcher = null)
         finally { _gate.Release(); }
     }
 
+    /// <summary>At shutdown: every engine started here stops, then the launcher (serve's node: its lease renewals).</summary>
     public async Task StopAllAsync()
     {
         foreach (var name in _started.Keys.ToList()) await StopAsync(name);
+        if (launcher is IAsyncDisposable d) await d.DisposeAsync();
     }
 }

@@ -77,7 +77,14 @@ public sealed partial class CampaignEngine : IRunningEngine
             EngineHost? host = null;
             var driver = new AriDriver(telephony.Driver with { Owner = owner, TakenOver = owners.All.Skip(1).ToList() }, servers, telephony.Trunks, telephony.Agents,
                 e => host!.PostAsync(e)) { Log = log };
-            var (reconciled, adopt) = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token);
+            (Recovery, List<Adoption>) recovered;
+            try { recovered = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) // the connect time ran out on a server's channel list
+            {
+                throw new TimeoutException($"ARI: the channels of {string.Join(", ", servers.Select(s => s.ServerId))} were not listed within " +
+                                           $"{connectTimeout.TotalSeconds:0.#} s (recovery, before the first call)");
+            }
+            var (reconciled, adopt) = recovered;
             var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {
@@ -194,17 +201,64 @@ public sealed partial class CampaignEngine : IRunningEngine
     }
 }
 
-/// <summary>`dialer serve --run-config`: starts a campaign's engine with the run config's telephony and the campaign's stored settings.</summary>
-public sealed class AriEngineLauncher(Telephony telephony, StoreDb db, Pii pii, string node, Action<string> log) : IEngineLauncher
+/// <summary>
+/// `dialer serve --run-config`: starts a campaign's engine with the run config's telephony and the campaign's stored
+/// settings, through a <see cref="NodeHost"/> as `dialer run` does: the campaign's ownership lease is taken first (a start
+/// fails while another live node paces it), renewed on the node's timer, and handed back when the API stops the campaign.
+/// </summary>
+public sealed class AriEngineLauncher(Telephony telephony, StoreDb db, Pii pii, string node, Action<string> log) : IEngineLauncher, IAsyncDisposable
 {
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Lease { get; init; } = new NodeOptions().Lease;
+
+    private NodeHost? _node;
+    private readonly Lock _gate = new();
+
+    /// <summary>The node serve's engines run on: takes only the campaigns the API starts, no standby.</summary>
+    public NodeHost Node
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (_node is null)
+                {
+                    _node = new NodeHost(db, pii, node, [], new NodeOptions { Standby = false, Lease = Lease, ConnectTimeout = ConnectTimeout }, log);
+                    _node.Start();
+                }
+                return _node;
+            }
+        }
+    }
 
     public async Task<IRunningEngine> StartAsync(string campaign, Action<Call, bool> attemptWritten, CancellationToken ct)
     {
         var record = new Campaigns(db).Find(campaign) ?? throw new ArgumentException($"campaign '{campaign}' does not exist");
-        var run = await CampaignEngine.StartAsync(telephony, db, pii, record, record.Settings.ToConfig(campaign), record.Settings.CreatePacer(1),
-            node, log, ConnectTimeout, ct);
+        // Settings and pacer from the store (Campaign and Pacer null): what the API set is what is dialed.
+        var config = new RunConfig(campaign, TimeZoneInfo.FindSystemTimeZoneById(record.Settings.TimeZone), null, null, telephony, "", null, null, node);
+        var run = await Node.TakeAsync(config).WaitAsync(ct);
         run.Attempts.Written += attemptWritten;
-        return run;
+        return new Held(Node, campaign, run);
+    }
+
+    /// <summary>A campaign's engine as the API holds it: stopping it hands the campaign's lease back.</summary>
+    private sealed class Held(NodeHost node, string campaign, CampaignEngine engine) : IRunningEngine
+    {
+        public EngineHost Host => engine.Host;
+        public IReadOnlyList<TelephonyLink> Links => engine.Links;
+        public StoreOutbox? Outbox => engine.Outbox;
+
+        public async ValueTask DisposeAsync()
+        {
+            // Lost to another node meanwhile: the node is already stopping it; a second stop is a no-op.
+            if (!await node.DrainAsync(campaign, TimeSpan.Zero)) await engine.DisposeAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NodeHost? n;
+        lock (_gate) n = _node;
+        if (n is not null) await n.DisposeAsync();
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Dialer.Core.Hosting;
 using Dialer.Core.Text;
 using Dialer.Store;
@@ -14,6 +15,11 @@ public sealed record NodeOptions
     /// <summary>How long a drain (and a node's stop, when above zero) lets the calls up finish before the rest is hung up.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.Zero;
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Whether the node takes free campaigns by itself and stands by for the others (<c>dialer run</c>); false: it holds
+    /// only the campaigns it is told to take (<c>dialer serve</c>, whose API starts and stops them).
+    /// </summary>
+    public bool Standby { get; init; } = true;
 }
 
 /// <summary>
@@ -34,7 +40,8 @@ public sealed class NodeHost : IAsyncDisposable
     private readonly NodeOptions _options;
     private readonly Action<string> _log;
     private readonly CampaignOwnership _ownership;
-    private readonly Slot[] _slots;
+    // Copy-on-write: campaigns taken on demand (TakeAsync) join it while the renewal timer reads it.
+    private volatile Slot[] _slots;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly List<Task> _work = [];
@@ -42,7 +49,7 @@ public sealed class NodeHost : IAsyncDisposable
 
     public NodeHost(StoreDb db, Pii pii, string node, IReadOnlyList<RunConfig> campaigns, NodeOptions options, Action<string> log)
     {
-        if (campaigns.Count == 0) throw new ArgumentException("a node needs at least one campaign");
+        if (campaigns.Count == 0 && options.Standby) throw new ArgumentException("a node needs at least one campaign");
         if (campaigns.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new ArgumentException($"campaign '{twice.Key}' is given twice");
         _db = db;
@@ -51,14 +58,16 @@ public sealed class NodeHost : IAsyncDisposable
         _log = Redact.Masking(log);
         Node = node;
         _ownership = new CampaignOwnership(db, node);
-        var records = new Campaigns(db);
-        _slots = campaigns.Select(c =>
-        {
-            var record = records.Find(c.Name) ?? records.Create(c.Name, new CampaignSettings { TimeZone = c.TimeZone.Id }, DateTime.UtcNow);
-            return new Slot(c, record);
-        }).ToArray();
+        _slots = [.. campaigns.Select(NewSlot)];
         // Nodes try the free campaigns in different orders, so that nodes starting together rarely race for the same one.
-        _first = (int)((uint)node.Aggregate(17, (h, ch) => h * 31 + ch) % (uint)_slots.Length);
+        _first = _slots.Length == 0 ? 0 : (int)((uint)node.Aggregate(17, (h, ch) => h * 31 + ch) % (uint)_slots.Length);
+    }
+
+    private Slot NewSlot(RunConfig c)
+    {
+        var records = new Campaigns(_db);
+        var record = records.Find(c.Name) ?? records.Create(c.Name, new CampaignSettings { TimeZone = c.TimeZone.Id }, DateTime.UtcNow);
+        return new Slot(c, record);
     }
 
     private readonly int _first;
@@ -71,12 +80,13 @@ public sealed class NodeHost : IAsyncDisposable
     {
         get
         {
-            lock (_gate) return [.. _slots.Where(s => s.Engine is not null && !s.Losing).Select(s => (s.Config.Name, s.Engine!))];
+            var slots = _slots;
+            lock (_gate) return [.. slots.Where(s => s.Engine is not null && !s.Losing).Select(s => (s.Config.Name, s.Engine!))];
         }
     }
 
     /// <summary>The engines whose campaign was lost or handed over and that are still finishing their calls.</summary>
-    public int Finishing { get { lock (_gate) return _slots.Count(s => s.Engine is not null && s.Losing); } }
+    public int Finishing { get { var slots = _slots; lock (_gate) return slots.Count(s => s.Engine is not null && s.Losing); } }
 
     /// <summary>Whether an engine of this node faulted (`dialer run` then exits 6).</summary>
     public bool Faulted { get; private set; }
@@ -123,7 +133,8 @@ public sealed class NodeHost : IAsyncDisposable
     private void Tick()
     {
         var now = DateTime.UtcNow;
-        foreach (var slot in _slots)
+        var slots = _slots;
+        foreach (var slot in slots)
         {
             CampaignLease? held;
             lock (_gate) held = slot.Lease; // a campaign draining keeps its lease until its calls are done
@@ -138,14 +149,14 @@ public sealed class NodeHost : IAsyncDisposable
             if (renewed is null) Lose(slot, "fenced: another node holds the campaign now");
             else lock (_gate) if (slot.Lease == held) slot.Lease = renewed;
         }
-        if (_stopping) return;
+        if (_stopping || !_options.Standby) return;
         // A node just started takes one campaign, more only after two leases: nodes started together share them out.
         var settling = now - _startedAt < _options.Lease * 2;
         int owned;
-        lock (_gate) owned = _slots.Count(s => s.Lease is not null || s.Engine is not null || s.Starting);
-        for (var k = 0; k < _slots.Length; k++)
+        lock (_gate) owned = slots.Count(s => s.Lease is not null || s.Engine is not null || s.Starting);
+        for (var k = 0; k < slots.Length; k++)
         {
-            var slot = _slots[(_first + k) % _slots.Length];
+            var slot = slots[(_first + k) % slots.Length];
             lock (_gate)
                 if (slot.Lease is not null || slot.Engine is not null || slot.Starting || now < slot.NotBefore) continue;
             var owner = _ownership.Owner(slot.Record.Id, now);
@@ -157,21 +168,60 @@ public sealed class NodeHost : IAsyncDisposable
             // A free campaign goes to a standby first: a node pacing campaigns already waits one renewal period.
             // Held under this node's own name, it is a previous process's: taken back at once.
             slot.FreeSince ??= now;
-            if (owner is null && owned > 0 && (settling || now - slot.FreeSince < _options.RenewEvery)) continue;
+            // (Half a period: a look that comes a few milliseconds early must not make it wait a whole period more.)
+            if (owner is null && owned > 0 && (settling || now - slot.FreeSince < _options.RenewEvery / 2)) continue;
+            if (_stopping) return;
             var lease = _ownership.TryAcquire(slot.Record.Id, _options.Lease, now);
             if (lease is null) continue;
             slot.FreeSince = null;
-            lock (_gate)
-            {
-                slot.Lease = lease;
-                slot.Starting = true;
-            }
-            owned++;
-            Track(Task.Run(() => StartAsync(slot, lease, now), CancellationToken.None)); // never on this timer's thread
+            lock (_work) // a stop that began meanwhile waits for what is tracked before it, or finds the campaign never taken
+                if (!_stopping)
+                {
+                    lock (_gate)
+                    {
+                        slot.Lease = lease;
+                        slot.Starting = true;
+                    }
+                    owned++;
+                    Track(Task.Run(() => StartAsync(slot, lease, now), CancellationToken.None)); // never on this timer's thread
+                    continue;
+                }
+            try { _ownership.Release(lease); }
+            catch (Exception e) when (e is not OutOfMemoryException) { _log(Redact.Numbers($"node {Node}: release failed: {e.Message}")); }
+            return;
         }
     }
 
-    private async Task StartAsync(Slot slot, CampaignLease lease, DateTime leaseAt)
+    /// <summary>
+    /// Takes the campaign now (<c>dialer serve</c>'s start): its lease, then its engine, with the same recovery as a standby's
+    /// takeover. Fails, naming why, if another live node holds it (<see cref="CampaignHeldException"/>) or it could not start (the
+    /// lease is then handed back).
+    /// </summary>
+    public async Task<CampaignEngine> TakeAsync(RunConfig config)
+    {
+        var added = _slots.Any(s => s.Config.Name == config.Name) ? null : NewSlot(config); // the store, outside the lock
+        Slot slot;
+        lock (_gate)
+        {
+            slot = _slots.FirstOrDefault(s => s.Config.Name == config.Name) ?? added!;
+            if (slot == added) _slots = [.. _slots, slot];
+            if (slot.Lease is not null || slot.Engine is not null || slot.Starting) throw new InvalidOperationException($"campaign '{config.Name}' already runs on node {Node}");
+            slot.Starting = true; // no second take meanwhile
+        }
+        var now = DateTime.UtcNow;
+        CampaignLease? lease = null;
+        try { lease = _ownership.TryAcquire(slot.Record.Id, _options.Lease, now); }
+        finally { if (lease is null) lock (_gate) slot.Starting = false; }
+        if (lease is null)
+            throw new CampaignHeldException($"campaign '{config.Name}' is paced by node {_ownership.Owner(slot.Record.Id, now) ?? "another node"}: stop it there first");
+        lock (_gate) slot.Lease = lease;
+        if (await StartAsync(slot, lease, now) is { } failed) ExceptionDispatchInfo.Throw(failed);
+        lock (_gate)
+            return slot.Engine is { } engine && !slot.Losing ? engine : throw new InvalidOperationException($"campaign '{config.Name}': lost to another node while starting");
+    }
+
+    /// <summary>Starts the campaign's engine under <paramref name="lease"/>; what made it fail (the lease is then released), else null.</summary>
+    private async Task<Exception?> StartAsync(Slot slot, CampaignLease lease, DateTime leaseAt)
     {
         var c = slot.Config;
         try
@@ -194,7 +244,7 @@ public sealed class NodeHost : IAsyncDisposable
             {
                 engine.Outbox.Held = true;
                 Track(FinishAsync(slot, engine, release: null, "lost while starting", _options.Lease));
-                return;
+                return null;
             }
             var r = engine.Reconciled;
             var ledger = engine.Engine.State.Ledger;
@@ -204,6 +254,7 @@ public sealed class NodeHost : IAsyncDisposable
                 $"{r.Attempts.Closed} ({r.Attempts.Abandoned} as abandoned), {r.Attempts.LeasesReleased} leases released; abandon budget from the store: " +
                 $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}");
             Raise(e);
+            return null;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -217,6 +268,7 @@ public sealed class NodeHost : IAsyncDisposable
             }
             try { _ownership.Release(lease); }
             catch (Exception re) when (re is not OutOfMemoryException) { _log(Redact.Numbers($"node {Node}: release failed: {re.Message}")); }
+            return e;
         }
     }
 
@@ -321,9 +373,12 @@ public sealed class NodeHost : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        _stopping = true; // nothing new is taken; renewals go on while the campaigns drain
         Task[] pending;
-        lock (_work) pending = [.. _work];
+        lock (_work)
+        {
+            _stopping = true; // nothing new is taken; renewals go on while the campaigns drain
+            pending = [.. _work];
+        }
         await Task.WhenAll(pending); // starts in progress end; engines that lost their campaign finish
         var drains = new List<Task>();
         foreach (var slot in _slots)

@@ -5,6 +5,9 @@ namespace Dialer.Store;
 /// <summary>A node's hold on a campaign: the fencing epoch and the previous owner it took over from (null if none).</summary>
 public sealed record CampaignLease(long CampaignId, string Node, long Epoch, DateTime Until, string? TakenFrom);
 
+/// <summary>A campaign could not be taken: another live node holds its ownership lease (the message names it).</summary>
+public sealed class CampaignHeldException(string message) : Exception(message);
+
 /// <summary>
 /// One pacing owner per campaign, elected through the store with a lease row (campaign_owners): a node takes a campaign
 /// whose row is free or whose lease ran out, renews well inside the lease, and releases it to hand the campaign over.

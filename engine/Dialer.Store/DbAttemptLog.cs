@@ -48,10 +48,16 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
         Written?.Invoke(call, false);
     }
 
+    /// <summary>
+    /// Closes the attempt with its outcome. A call that never reached the network (<see cref="Call.NeverPlaced"/>: its
+    /// originate refused, or called off before it left) gave its attempt back to the lead, so its row goes: a lead's
+    /// attempt count and its rows agree, and the reports count only calls that existed.
+    /// </summary>
     public void Finished(Call call)
     {
         db.Write((c, tx) =>
         {
+            if (call.NeverPlaced) return c.Execute("DELETE FROM attempts WHERE id = @Id", new { call.Id }, tx);
             c.Execute("""
                 UPDATE attempts SET answered_at = @answered, connected_at = @connected, ended_at = @ended, agent = @agent,
                                     outcome = @outcome, cause = @Cause, cost = @Cost

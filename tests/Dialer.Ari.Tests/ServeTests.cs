@@ -71,6 +71,31 @@ public partial class ServeTests : IDisposable
         await app.StopAsync();
     }
 
+    /// <summary>Serve takes the campaign's ownership lease as `dialer run` does: a second node cannot start it until the first stops it.</summary>
+    [Fact]
+    public async Task A_campaign_another_serve_node_paces_does_not_start_there_until_this_node_stops_it()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        await using var a = await StartApi(emu.BaseUri, TimeSpan.FromSeconds(10), "serve-a");
+        using var http = await CreateRenewals(a);
+        await using var b = await StartApi(emu.BaseUri, TimeSpan.FromSeconds(10), "serve-b");
+        using var other = b.GetTestClient();
+        other.DefaultRequestHeaders.Add(DialerApi.KeyHeader, Key);
+
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/campaigns/renewals/start", null)).StatusCode);
+        var refused = await other.PostAsync("/campaigns/renewals/start", null);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("paced by node serve-a", await refused.Content.ReadAsStringAsync());
+        Assert.Contains("\"status\":\"running\"", await http.GetStringAsync("/campaigns/renewals")); // the refusal stopped nothing
+
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/campaigns/renewals/stop", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await other.PostAsync("/campaigns/renewals/start", null)).StatusCode); // handed back at stop: taken at once
+        Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsync("/campaigns/renewals/start", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await other.PostAsync("/campaigns/renewals/stop", null)).StatusCode);
+        await b.StopAsync();
+        await a.StopAsync();
+    }
+
     /// <summary>A client with the key, and campaign "renewals" created with the two leads (one answers, one is busy), not started.</summary>
     private static async Task<HttpClient> CreateRenewals(Microsoft.AspNetCore.Builder.WebApplication app)
     {
@@ -88,7 +113,7 @@ public partial class ServeTests : IDisposable
     }
 
     /// <summary>The API in memory, launching engines with a run config's telephony (one agent, one trunk, ARI at <paramref name="ari"/>).</summary>
-    private async Task<Microsoft.AspNetCore.Builder.WebApplication> StartApi(Uri ari, TimeSpan connectTimeout)
+    private async Task<Microsoft.AspNetCore.Builder.WebApplication> StartApi(Uri ari, TimeSpan connectTimeout, string node = "serve-node")
     {
         var runFile = Path.Combine(_dir, "run.yaml");
         File.WriteAllText(runFile, $$"""
@@ -106,7 +131,7 @@ public partial class ServeTests : IDisposable
         var db = $"sqlite:{Path.Combine(_dir, "serve.db")}";
         using (var store = StoreDb.Open(db)) Migrator.Migrate(store);
         var app = DialerApi.Build(new ApiOptions { Db = db, ApiKeys = [Key], Pii = pii }, b => b.WebHost.UseTestServer(),
-            store => new AriEngineLauncher(run.Telephony, store, pii, "serve-node", _ => { }) { ConnectTimeout = connectTimeout });
+            store => new AriEngineLauncher(run.Telephony, store, pii, node, _ => { }) { ConnectTimeout = connectTimeout });
         await app.StartAsync();
         return app;
     }

@@ -2,6 +2,7 @@ using System.Text;
 using Dapper;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Pacing;
 
 namespace Dialer.Store.Tests;
 
@@ -111,6 +112,47 @@ public sealed class HopperTests(PostgresServer pg)
         Assert.Null(h.Next(TestDb.Noon.AddDays(1)));                         // the refusal ended it
         Assert.True(dnc.Contains("+8613800000001", TestDb.Noon.AddDays(182)));
         Assert.False(dnc.Contains("+8613800000001", TestDb.Noon.AddDays(184)));
+    }
+
+    /// <summary>
+    /// A call that never reached the network (its originate refused, or called off at stop before it left) gives its attempt
+    /// back to the lead: its row goes too, so a lead's attempts count and its attempt rows agree (ClusterTests found one
+    /// lead with a row more than its count after a stop).
+    /// </summary>
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_call_that_never_left_leaves_no_attempt_row_and_the_lead_keeps_its_count(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n");
+        var config = new CampaignSettings().ToConfig("renewals");
+        var engine = new DialerEngine(new EngineSetup
+        {
+            Campaign = config,
+            Agents = [new Agent { Index = 0, Id = "a1", Skills = new SkillSet() }],
+            Trunks = [new TrunkConfig { Name = "t", Channels = 2, CallsPerSecond = 10, RatePerMinute = new Dictionary<string, double> { ["+"] = 0.01 } }],
+            Pacer = new RatioPacer(2), Control = new Refusing(), Leads = Hopper(t, id), Log = new DbAttemptLog(t.Db, id, "node-a"), Predictor = new NoPrediction(),
+        }, TestDb.Noon);
+        engine.Handle(EngineEvent.Login(0), TestDb.Noon);
+        engine.Tick(TestDb.Noon);
+        var calls = engine.LiveCalls.ToList();
+        Assert.Equal(2, calls.Count);
+        engine.Handle(EngineEvent.Failed(calls[0].Id, CallCommand.Originate, "ARI: connection refused"), TestDb.Noon.AddSeconds(0.1));
+        engine.Handle(EngineEvent.Ended(calls[1].Id, CallOutcome.Busy), TestDb.Noon.AddSeconds(9)); // placed and busy: it keeps its row
+
+        using var c = t.Db.Connect();
+        var leads = c.Query<(long Id, long Attempts, long Rows)>(
+            "SELECT l.id, l.attempts, (SELECT COUNT(*) FROM attempts a WHERE a.lead_id = l.id) FROM leads l ORDER BY l.id").ToList();
+        Assert.Equal([(calls[0].Lead.Id, 0L, 0L), (calls[1].Lead.Id, 1L, 1L)], leads.OrderBy(l => l.Id != calls[0].Lead.Id));
+    }
+
+    private sealed class Refusing : ICallControl
+    {
+        public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout) { }
+        public void Connect(Call call, Agent agent) { }
+        public void SafeHarbor(Call call) { }
+        public void Hangup(Call call) { }
+        public void RunScript(Call call, Dialer.Core.Modes.ScriptRun run) { }
     }
 
     [Theory, InlineData("sqlite"), InlineData("postgres")]

@@ -26,7 +26,9 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     private readonly Func<EngineEvent, ValueTask> _post;
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<Op> _ops = new();
-    // Prefetched leads, best last (the engine takes from the end, and gives back there).
+    // Prefetched leads, best last (the engine takes from the end, and gives back there): due retries and callbacks, in the
+    // order they came due, are taken before any fresh lead. Both lists are guarded by locking _ready.
+    private readonly List<Lead> _due = [];
     private readonly List<Lead> _ready = [];
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
@@ -91,7 +93,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     public long WriteFailures => Interlocked.Read(ref _writeFailures);
     public long ClaimFailures => Interlocked.Read(ref _claimFailures);
     public string? LastError { get; private set; }
-    public int Prefetched { get { lock (_ready) return _ready.Count; } }
+    public int Prefetched { get { lock (_ready) return _due.Count + _ready.Count; } }
 
     public void Start()
     {
@@ -104,21 +106,26 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     public Lead? Next(DateTime utcNow)
     {
         Lead? lead = null;
+        int left;
         lock (_ready)
-            if (_ready.Count > 0)
+        {
+            var from = _due.Count > 0 ? _due : _ready;
+            if (from.Count > 0)
             {
-                lead = _ready[^1];
-                _ready.RemoveAt(_ready.Count - 1);
+                lead = from[^1];
+                from.RemoveAt(from.Count - 1);
             }
+            left = _due.Count + _ready.Count;
+        }
         if (lead is not null) Interlocked.Increment(ref _taken);
-        if (lead is null || _ready.Count < Prefetch / 2) Wake();
+        if (lead is null || left < Prefetch / 2) Wake();
         return lead;
     }
 
     public void Release(Lead lead, DateTime utcNow)
     {
         Interlocked.Decrement(ref _taken);
-        lock (_ready) _ready.Add(lead);
+        lock (_ready) _due.Add(lead); // the engine's next choice again
     }
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow) => Enqueue(new Op(OpKind.LeadFinished, null, lead, outcome, utcNow));
@@ -182,8 +189,9 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 if (!_ops.IsEmpty)
                 {
                     // At a high call rate writes never run out: the prefetch is topped up between batches, else the
-                    // engine runs dry of leads (measured: 35 of 500 calls/s placed on a loaded machine).
-                    if (!stopping && Prefetched < Prefetch / 2) Refill();
+                    // engine runs dry of leads (measured: 35 of 500 calls/s placed on a loaded machine); and due retries
+                    // are asked for on time, else fresh leads from the prefetch go out ahead of them.
+                    if (!stopping && (Prefetched < Prefetch / 2 || DueAsk(_time.GetUtcNow().UtcDateTime))) Refill();
                     continue;
                 }
                 if (stopping) break;
@@ -281,12 +289,11 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 _cycleAt = now;
                 HandBack();
             }
-            if (Due is { } due && now - _dueAt >= TimeSpan.FromSeconds(1))
+            if (Due is { } due && DueAsk(now))
             {
                 _dueAt = now;
                 var urgent = due(now);
-                lock (_ready)
-                    for (var i = urgent.Count - 1; i >= 0; i--) _ready.Add(urgent[i]); // best last: taken next
+                lock (_ready) _due.InsertRange(0, urgent.Reverse()); // behind those due before them, ahead of every fresh lead
             }
             // Sized to need: what the engine took in the last 10 s (or more in the 10 s now counting), 4 more to spare.
             var taken = Interlocked.Read(ref _taken);
@@ -297,14 +304,20 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 _windowAt = now;
             }
             var target = Math.Clamp(Math.Max(_lastWindow, (int)(taken - _takenAtWindow)) + 4, Math.Min(4, Prefetch), Prefetch);
-            int have;
-            lock (_ready) have = _ready.Count;
+            var have = Prefetched;
             if (have >= target) return;
             var fresh = new List<Lead>(target - have);
             while (fresh.Count < target - have && _leads.Next(now) is { } lead) fresh.Add(lead);
             if (fresh.Count == 0) return;
+            // A retry the source handed out with fresh leads (due when it claimed them) is not held behind the prefetch either.
+            var retries = fresh.Where(l => l.Attempts > 0).Reverse().ToList();
+            fresh.RemoveAll(l => l.Attempts > 0);
             fresh.Reverse(); // worst first: the engine takes from the end
-            lock (_ready) _ready.InsertRange(0, fresh);
+            lock (_ready)
+            {
+                _due.InsertRange(0, retries);
+                _ready.InsertRange(0, fresh);
+            }
         }
         catch (Exception e)
         {
@@ -314,14 +327,18 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
         }
     }
 
+    /// <summary>Whether due retries are to be asked for now: once a second.</summary>
+    private bool DueAsk(DateTime now) => Due is not null && now - _dueAt >= TimeSpan.FromSeconds(1);
+
     /// <summary>Prefetched leads go back to the lead source untouched.</summary>
     private void HandBack()
     {
         List<Lead> back;
         lock (_ready)
         {
-            back = [.. _ready];
+            back = [.. _ready, .. _due];
             _ready.Clear();
+            _due.Clear();
         }
         var now = _time.GetUtcNow().UtcDateTime;
         foreach (var lead in back) _leads.Release(lead, now); // best last in, best first out of a stacking source
