@@ -41,9 +41,18 @@ public sealed class CampaignConfig
     }
 }
 
-/// <summary>"Leads with tag X / in region Y need skill Z at level ≥ L."</summary>
-public sealed record RoutingRule(string? Tag, string? Region, IReadOnlyList<(string Skill, byte MinLevel)> Require)
+/// <summary>"Leads with tag X / in region Y need skill Z at level ≥ L" (<c>{tag, region, require: {skill: level}}</c>).</summary>
+public sealed record RoutingRule(string? Tag, string? Region, IReadOnlyDictionary<string, byte> Require)
 {
+    public void Validate(string path, Dictionary<string, string> errors)
+    {
+        if (Require is null || Require.Count == 0) errors[path + ".require"] = "is required: the skills this rule asks for, e.g. {\"lang:cantonese\": 1}";
+        else if (Require.Count > 32) errors[path + ".require"] = "at most 32 skills";
+        else foreach (var (skill, level) in Require)
+            if (string.IsNullOrWhiteSpace(skill) || skill.Length > 64) errors[path + ".require"] = "skill names must be 1–64 characters";
+            else if (level < 1) errors[$"{path}.require.{skill}"] = "must be within 1..255";
+    }
+
     public bool Matches(Lead lead) =>
         (Tag is null || lead.HasTag(Tag)) && (Region is null || string.Equals(Region, lead.Region, StringComparison.Ordinal));
 }
