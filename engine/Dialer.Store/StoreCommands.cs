@@ -251,7 +251,8 @@ public static class StoreCommands
                 Console.WriteLine($"{p.Id} v{p.Version} ({p.Country}): {p.Description}");
                 Console.WriteLine($"  calling_hours {p.CallingHours.Start}-{p.CallingHours.End}: {p.CallingHours.Source}");
                 foreach (var r in p.Regions) Console.WriteLine($"  calling_hours:{r.Region} {r.Start}-{r.End}: {r.Source}");
-                if (p.Holidays is { } h) Console.WriteLine($"  holiday ({h.Dates.Count} dates): {h.Source}");
+                if (p.Holidays is { } h)
+                    Console.WriteLine($"  holiday ({(h.Calendar is { } cal && Core.Compliance.HolidayCalendars.Get(cal) is { } calendar ? $"calendar {cal}, {calendar.Years.Keys.First()}–{calendar.Years.Keys.Last()}; " : "")}{h.Dates.Count} own dates): {h.Source}");
                 if (p.EarliestBeforeExpiry is { } e) Console.WriteLine($"  earliest_before_expiry {e.Days} days: {e.Source}");
                 if (p.DailyCap is { } d) Console.WriteLine($"  daily_cap {d.Max}: {d.Source}");
                 if (p.RefusalBlock is { } b) Console.WriteLine($"  refusal_block {b.Days} days: {b.Source}");

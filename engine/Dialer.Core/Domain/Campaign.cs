@@ -30,6 +30,8 @@ public sealed class CampaignConfig
     public Compliance.ComplianceProfile? Profile { get; init; }
     /// <summary>Routing rules: leads matching a rule need the rule's skills (all matching rules apply).</summary>
     public IReadOnlyList<RoutingRule> Routing { get; init; } = [];
+    /// <summary>The numbers the campaign has registered to call from (E.164); a profile's registered_caller_id rule allows only these to be shown.</summary>
+    public IReadOnlyList<string> RegisteredCallerIds { get; init; } = [];
 
     public void Validate()
     {

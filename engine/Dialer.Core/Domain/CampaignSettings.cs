@@ -45,6 +45,8 @@ public sealed record CampaignSettings
     public PacingSettings Pacing { get; init; } = new();
     /// <summary>Leads matching a rule (by tag and/or region) need the rule's skills; all matching rules apply.</summary>
     public List<RoutingRule> Routing { get; init; } = [];
+    /// <summary>The numbers registered to call from (E.164); under a profile with registered_caller_id the telephony's caller ids must be among them.</summary>
+    public List<string> RegisteredCallerIds { get; init; } = [];
     /// <summary>A shipped compliance profile by id (cn-auto-renewal, cn-life, us-tsr; see <see cref="Core.Compliance.ComplianceProfiles"/>); null: none.</summary>
     public string? ComplianceProfile { get; init; }
     /// <summary>The campaign's own profile (the shipped files' schema); when given it is the profile, and compliance_profile is left out.</summary>
@@ -105,6 +107,10 @@ public sealed record CampaignSettings
         }
         if (DncDays < 183) errors["dnc_days"] = "must be ≥ 183 (a refusal keeps the number off for at least 6 months)";
         Pacing.Validate("pacing", AbandonCap, errors);
+        if (RegisteredCallerIds.Count > 1000) errors["registered_caller_ids"] = "at most 1000 numbers";
+        else for (var i = 0; i < RegisteredCallerIds.Count; i++)
+            if (RegisteredCallerIds[i] is not ['+', .. var digits] || digits.Length is < 7 or > 15 || !digits.All(char.IsAsciiDigit))
+                errors[$"registered_caller_ids[{i}]"] = "must be an E.164 number: '+' and 7–15 digits";
         if (Routing.Count > 64) errors["routing"] = "at most 64 rules";
         else for (var i = 0; i < Routing.Count; i++) Routing[i].Validate($"routing[{i}]", errors);
         if (TagRules.Count > 32) errors["tag_rules"] = "at most 32 rules";
@@ -170,6 +176,7 @@ public sealed record CampaignSettings
         Profile = Profile(),
         RetryDelaySeconds = RetryDelaySeconds.ToDictionary(kv => { CallOutcomes.TryParse(kv.Key, out var o); return o; }, kv => kv.Value),
         Routing = Routing,
+        RegisteredCallerIds = RegisteredCallerIds,
     };
 
     /// <summary>HH:mm, or 24:00 for the end of the day (a window open until midnight); null when it is neither.</summary>
