@@ -12,13 +12,14 @@ namespace Dialer.Bench;
 /// dashes, a leading 0 or 86, full-width digits, ID numbers) with a sprinkling of broken rows (unclosed quotes, bad
 /// dates), then the same file again (it must change nothing), then `pii rotate` of the whole store. Printed for each:
 /// rows/s, CPU seconds of this process, and the process's peak working set. On PostgreSQL (DIALER_BENCH_DB, a scratch
-/// database: migrated and filled) or SQLite (a temp file). One iteration in process:
+/// database: migrated and filled) or SQLite (a temp file). <see cref="Leads"/> rows (DIALER_BENCH_LEADS). One iteration in process:
 /// dotnet run -c Release --project bench/Dialer.Bench -- --filter '*LeadStoreLoadRun*' --inProcess --strategy Monitoring --launchCount 1 --warmupCount 0 --iterationCount 1
 /// </summary>
 public class LeadStoreLoadRun
 {
     [Params("postgres", "sqlite")] public string Dialect { get; set; } = "postgres";
-    [Params(1_000_000)] public int Leads { get; set; }
+    /// <summary>DIALER_BENCH_LEADS, default 1,000,000 (a smaller store gives per-row CPU figures sooner on a loaded machine).</summary>
+    public int Leads { get; } = int.TryParse(Environment.GetEnvironmentVariable("DIALER_BENCH_LEADS"), out var n) && n > 0 ? n : 1_000_000;
     private string _file = "";
     private string? _sqlite;
 
