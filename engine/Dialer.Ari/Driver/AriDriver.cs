@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Dialer.Ari.Client;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Modes;
 
 namespace Dialer.Ari.Driver;
 
@@ -236,6 +237,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var endpoint = DialString(d._trunks[leg.Trunk].Endpoint!, leg.Call.Lead.Phone);
         var callerId = o.CallerIdByRegion.TryGetValue(leg.Call.Lead.Region, out var cid) ? cid : o.DefaultCallerId;
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
         leg.OriginateSentTicks = d._time.GetUtcNow().UtcTicks;
         try
@@ -370,6 +372,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()), $"cause {cause}");
             outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
         }
+        await EndScriptAsync(leg);
         await _post(EngineEvent.Ended(leg.Call.Id, outcome, cause, at == default ? _time.GetUtcNow().UtcDateTime : at));
         if (leg.Recording is var (recServer, rec)) _ = Quietly(recServer.StopRecordingAsync(rec, _stop.Token));
         if (leg.XferBridge is { } xb)
@@ -472,6 +475,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public (AriClient Server, string Name)? Recording;
         /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>
         public string? XferBridge;
+        /// <summary>Agentless: the call's script, the prompt playing now, and whether its result went to the engine.</summary>
+        public ScriptRun? Script;
+        public volatile string? Playback;
+        public int ScriptPosted;
     }
 
     /// <summary>An agent's phone and the bridge it waits in while logged in.</summary>

@@ -47,6 +47,22 @@ public sealed record CampaignSettings
     public List<RoutingRule> Routing { get; init; } = [];
     /// <summary>The numbers registered to call from (E.164); under a profile with registered_caller_id the telephony's caller ids must be among them.</summary>
     public List<string> RegisteredCallerIds { get; init; } = [];
+    /// <summary>How the campaign reaches people: predictive (the pacer's calls for agents), preview, survey or notice (agentless).</summary>
+    public string Mode { get; init; } = "predictive";
+    /// <summary>A predictive campaign's leads with this tag go to preview instead (e.g. high-value renewals); null: none.</summary>
+    public string? PreviewTag { get; init; }
+    /// <summary>Seconds an agent has to decide on an offered lead.</summary>
+    public double PreviewTimeoutSeconds { get; init; } = 30;
+    /// <summary>Seconds before a lead an agent skipped is offered again.</summary>
+    public double PreviewSkipRetrySeconds { get; init; } = 3600;
+    /// <summary>An agentless campaign's script: read from the scenario or run file (<c>script:</c>, a file or inline), not stored.</summary>
+    [JsonIgnore] public Modes.CallScript? Script { get; init; }
+
+    private static readonly Dictionary<string, Modes.DialingMode> Modes_ = new(StringComparer.Ordinal)
+    {
+        ["predictive"] = Modes.DialingMode.Predictive, ["preview"] = Modes.DialingMode.Preview,
+        ["survey"] = Modes.DialingMode.Survey, ["notice"] = Modes.DialingMode.Notice,
+    };
     /// <summary>A shipped compliance profile by id (cn-auto-renewal, cn-life, us-tsr; see <see cref="Core.Compliance.ComplianceProfiles"/>); null: none.</summary>
     public string? ComplianceProfile { get; init; }
     /// <summary>The campaign's own profile (the shipped files' schema); when given it is the profile, and compliance_profile is left out.</summary>
@@ -107,6 +123,13 @@ public sealed record CampaignSettings
         }
         if (DncDays < 183) errors["dnc_days"] = "must be ≥ 183 (a refusal keeps the number off for at least 6 months)";
         Pacing.Validate("pacing", AbandonCap, errors);
+        if (!Modes_.TryGetValue(Mode, out var mode)) errors["mode"] = $"{Redact.Echo(Mode)} is not a dialing mode (predictive, preview, survey, notice)";
+        var agentless = mode is Modes.DialingMode.Survey or Modes.DialingMode.Notice;
+        if (PreviewTimeoutSeconds is < 5 or > 600) errors["preview_timeout_seconds"] = "must be within 5..600";
+        if (PreviewSkipRetrySeconds is < 0 or > 30 * 86_400) errors["preview_skip_retry_seconds"] = "must be within 0..2592000";
+        if (agentless && PreviewTag is not null) errors["preview_tag"] = "an agentless campaign has no agents to preview leads";
+        if (agentless && Script is null) errors["script"] = $"a {Mode} campaign needs its script (script: in the scenario or run file)";
+        if (Script?.Problems() is [var problem, ..]) errors["script"] = problem;
         if (RegisteredCallerIds.Count > 1000) errors["registered_caller_ids"] = "at most 1000 numbers";
         else for (var i = 0; i < RegisteredCallerIds.Count; i++)
             if (RegisteredCallerIds[i] is not ['+', .. var digits] || digits.Length is < 7 or > 15 || !digits.All(char.IsAsciiDigit))
@@ -177,6 +200,11 @@ public sealed record CampaignSettings
         RetryDelaySeconds = RetryDelaySeconds.ToDictionary(kv => { CallOutcomes.TryParse(kv.Key, out var o); return o; }, kv => kv.Value),
         Routing = Routing,
         RegisteredCallerIds = RegisteredCallerIds,
+        Mode = Modes_[Mode],
+        PreviewTag = PreviewTag,
+        PreviewTimeoutSeconds = PreviewTimeoutSeconds,
+        PreviewSkipRetrySeconds = PreviewSkipRetrySeconds,
+        Script = Script,
     };
 
     /// <summary>HH:mm, or 24:00 for the end of the day (a window open until midnight); null when it is neither.</summary>

@@ -18,8 +18,10 @@ public static class ConfigSections
             if (root.Has(moved)) throw root.Error(moved, null, $"is a campaign setting: give it as campaign.{moved}");
         var json = root.OptJson("campaign") ?? throw root.Error("campaign", null, "is required");
         if (!json.ContainsKey("time_zone")) json["time_zone"] = siteZone.Id;
+        // An agentless campaign's script is a file of its own or YAML inline: read by its reader, held beside the JSON keys.
+        var script = json.Remove("script") ? ScriptFile.Optional(root.Map("campaign"), "script") : null;
         CampaignSettings settings;
-        try { settings = new CampaignSettings().Patch(json); }
+        try { settings = new CampaignSettings().Patch(json) with { Script = script }; }
         catch (JsonException e) { throw root.ErrorAt("campaign", e.Path, CampaignSettings.Describe(e)); }
         if (settings.Validate() is { Count: > 0 } errors)
         {
