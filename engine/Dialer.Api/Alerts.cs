@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Hosting;
 using Dialer.Store;

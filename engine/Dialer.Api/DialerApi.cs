@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Text;
 using System.Text.Json;
 using Dialer.Core.Domain;
@@ -261,7 +262,7 @@ public static class DialerApi
                     return Invalid(missing[0], $"PUT replaces every setting; missing: {string.Join(", ", missing)} (PATCH changes only the fields it gives)");
                 CampaignSettings settings;
                 try { settings = (replace ? new CampaignSettings() : c.Settings).Patch(patch!); }
-                catch (JsonException e) { return Invalid(e.Path is { Length: > 2 } p ? Bounded(p[2..], 64) : "body", Bounded(e.Message.Split(" Path:")[0])); }
+                catch (JsonException e) { return Invalid(e.Path is { Length: > 2 } p ? Bounded(p[2..], 64) : "body", CampaignSettings.Describe(e)); }
                 var errors = settings.Validate();
                 if (errors.Count > 0) return Invalid(errors);
                 campaigns.Update(c.Id, settings, DateTime.UtcNow);
@@ -377,7 +378,7 @@ public static class DialerApi
     {
         e164 = "";
         var region = PhoneNumbers.NormaliseRegion(body.Region);
-        if (region is null) { error = Invalid("region", $"{Pii.Echo(body.Region)} is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
+        if (region is null) { error = Invalid("region", $"{Redact.Echo(body.Region)} is not a known region (ISO 3166 code such as CN or CN-GD)"); return false; }
         if (!PhoneNumbers.TryNormalise(body.Phone, region, out e164, out var why)) { error = Invalid("phone", why); return false; }
         error = Results.Empty;
         return true;

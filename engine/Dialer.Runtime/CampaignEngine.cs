@@ -1,3 +1,4 @@
+using Dialer.Core.Compliance;
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
@@ -66,6 +67,9 @@ public sealed partial class CampaignEngine : IRunningEngine
         IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct, IReadOnlyCollection<string>? takenOver = null)
     {
         log = Redact.Masking(log); // ARI errors carry the originate's query string, with the number in it
+        // The profile's caller-id and recording rules hold before any call: a campaign that would break them does not start.
+        if (ComplianceGate.CheckTelephony(config, telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion, telephony.Driver.RecordCalls) is { } refused)
+            throw new InvalidOperationException($"campaign '{campaign.Name}': {refused}");
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
         try
         {

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Dialer.Core.Domain;
 using Dialer.Core.Hosting;
 using Dialer.Core.Text;
 using Dialer.Store;
@@ -229,8 +230,8 @@ public sealed class NodeHost : IAsyncDisposable
             // The database hopper hands out leads only while the campaign is running.
             new Campaigns(_db).SetStatus(slot.Record.Id, CampaignStatus.Running, DateTime.UtcNow);
             var telephony = c.Telephony with { Driver = c.Telephony.Driver with { SharedServers = true } };
-            var engine = await CampaignEngine.StartAsync(telephony, _db, _pii, slot.Record, c.Campaign ?? slot.Record.Settings.ToConfig(c.Name),
-                c.Pacer ?? slot.Record.Settings.CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token,
+            var engine = await CampaignEngine.StartAsync(telephony, _db, _pii, slot.Record, (c.Settings ?? slot.Record.Settings).ToConfig(c.Name),
+                (c.Settings ?? slot.Record.Settings).CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token,
                 lease.TakenFrom is { } from ? [from] : null);
             bool lost;
             lock (_gate)

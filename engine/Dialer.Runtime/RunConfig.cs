@@ -16,16 +16,15 @@ public sealed record Telephony(
     AriDriverOptions Driver);
 
 /// <summary>
-/// A production run's config file: the campaign (its name in the store, and optionally the sections it shares with
-/// simulation scenarios: campaign, pacing, read by <see cref="ConfigSections"/>; without them the stored campaign
-/// settings apply), the trunks, the agents by id, the store (<c>db:</c>, an optional leads CSV to import) and the
-/// <c>ari:</c> section. `dialer serve --run-config` reads the same file for its telephony and store parts.
+/// A production run's config file: the campaign (its name in the store, and optionally its settings in <c>campaign:</c>,
+/// the one campaign schema the API and scenarios use, read by <see cref="ConfigSections.Campaign"/>; without it the stored
+/// campaign settings apply), the trunks, the agents by id, the store (<c>db:</c>, an optional leads CSV to import) and
+/// the <c>ari:</c> section. `dialer serve --run-config` reads the same file for its telephony and store parts.
 /// </summary>
 /// <example><code>
 /// name: renewals                                       # the campaign in the store (created if missing)
 /// timezone: Asia/Shanghai
-/// pacer: predictive
-/// campaign: {window: {start: "09:00", end: "21:00"}, ring_timeout_seconds: 25}
+/// campaign: {pacer: predictive, window_start: "09:00", window_end: "21:00", ring_timeout_seconds: 25}
 /// trunks:
 ///   - {name: carrier-a, channels: 30, calls_per_second: 5, rates: {"+86": 0.012}, endpoint: "PJSIP/{number}@carrier-a"}
 /// agents:
@@ -41,8 +40,7 @@ public sealed record Telephony(
 public sealed record RunConfig(
     string Name,
     TimeZoneInfo TimeZone,
-    CampaignConfig? Campaign,
-    IPacer? Pacer,
+    CampaignSettings? Settings,
     Telephony Telephony,
     string Db,
     string? LeadsFile,
@@ -54,22 +52,12 @@ public sealed record RunConfig(
         var root = YamlSection.Load(file);
         var name = root.OptStr("name") ?? Path.GetFileNameWithoutExtension(file);
         var zone = root.Zone("timezone");
-        CampaignConfig? campaign = null;
-        IPacer? pacer = null;
-        if (root.OptMap("campaign") is { } section)
-        {
-            campaign = ConfigSections.Campaign(section, name, zone);
-            var (vicidial, predictive) = ConfigSections.Pacing(root.OptMap("pacing"), campaign.AbandonCap);
-            try { pacer = Pacers.Create(root.OptStr("pacer") ?? "progressive", vicidial, predictive, seed: 1); }
-            catch (ArgumentException e) { throw root.Error("pacer", null, e.Message); }
-        }
-        else if (root.Has("pacing") || root.Has("pacer"))
-            throw root.Error(root.Has("pacer") ? "pacer" : "pacing", null, "goes with a campaign: section; without one the stored campaign settings (pacer included) apply");
+        var settings = root.Has("campaign") || root.Has("pacer") || root.Has("pacing") ? ConfigSections.Campaign(root, zone) : null;
         var telephony = LoadTelephony(root);
         var dir = Path.GetDirectoryName(Path.GetFullPath(file))!;
         var leads = root.OptStr("leads") is { } l ? Path.Combine(dir, l) : null;
         if (leads is not null && !File.Exists(leads)) throw root.Error("leads", null, $"'{leads}' does not exist");
-        var config = new RunConfig(name, zone, campaign, pacer, telephony, StoreDb.Resolve(root.OptStr("db")), leads, root.OptStr("pii_key"),
+        var config = new RunConfig(name, zone, settings, telephony, StoreDb.Resolve(root.OptStr("db")), leads, root.OptStr("pii_key"),
             root.OptStr("node") ?? Environment.MachineName);
         root.Done();
         return config;

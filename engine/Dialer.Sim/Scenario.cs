@@ -81,8 +81,8 @@ public sealed class Scenario
         var startText = root.Str("start_date");
         if (!DateOnly.TryParseExact(startText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var start))
             throw root.Error("start_date", null, $"expected a date like 2026-11-23, got \"{startText}\"");
-        var campaign = ConfigSections.Campaign(root.OptMap("campaign") ?? throw root.Error("campaign", null, "is required"), name, zone);
-        var (vicidial, predictive) = ConfigSections.Pacing(root.OptMap("pacing"), campaign.AbandonCap);
+        var settings = ConfigSections.Campaign(root, zone);
+        var campaign = settings.ToConfig(name);
 
         var congestion = new List<double>();
         var trunks = ConfigSections.Trunks(root, (t, _) => congestion.Add(t.OptNum("congestion", 0, 0, 1)));
@@ -162,8 +162,8 @@ public sealed class Scenario
             StartDate = start,
             Days = root.Int("days", 1, 1, 365),
             Campaign = campaign,
-            Vicidial = vicidial,
-            Predictive = predictive,
+            Vicidial = settings.Pacing.Vicidial,
+            Predictive = settings.Pacing.Predictive,
             Trunks = trunks,
             TrunkCongestion = congestion,
             Skills = skills,

@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using System.Text.Json;
 using Dapper;
 

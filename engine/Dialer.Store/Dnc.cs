@@ -99,7 +99,7 @@ public sealed class Dnc(StoreDb db, Pii pii)
         var regionAt = header.IndexOf("region");
         if (phoneAt < 0 || csv.Malformed is not null)
             throw new LeadImportException($"dnc csv: header (line 1) has no 'phone' column; it has {header.Count} column(s), none shown (a file without a header has a number there)");
-        var defaultRegion = PhoneNumbers.NormaliseRegion(region) ?? throw new ArgumentException($"--region: {Pii.Echo(region)} is not a known region (ISO 3166 code such as CN)");
+        var defaultRegion = PhoneNumbers.NormaliseRegion(region) ?? throw new ArgumentException($"--region: {Redact.Echo(region)} is not a known region (ISO 3166 code such as CN)");
         var at = Time.Ms(utcNow);
         long? expires = expiresUtc is { } e ? Time.Ms(e) : null;
         // One batch written while the next is read; a write failure surfaces at the next hand-over, and nothing after it is read.
@@ -127,7 +127,7 @@ public sealed class Dnc(StoreDb db, Pii pii)
                 var r = defaultRegion;
                 if (regionAt >= 0 && record[regionAt].Length > 0)
                 {
-                    if (PhoneNumbers.NormaliseRegion(record[regionAt]) is not { } given) { Reject("region", $"{Pii.Echo(record[regionAt])} is not a known region"); continue; }
+                    if (PhoneNumbers.NormaliseRegion(record[regionAt]) is not { } given) { Reject("region", $"{Redact.Echo(record[regionAt])} is not a known region"); continue; }
                     r = given;
                 }
                 if (!PhoneNumbers.TryNormalise(record[phoneAt], r, out var e164, out var error)) { Reject("phone", error); continue; }

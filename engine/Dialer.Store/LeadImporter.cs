@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using Dialer.Core.Text;
 using System.Data.Common;
 using System.Globalization;
@@ -157,44 +158,44 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
 
         if (record.Count != columns.Count) { Reject("*", $"has {record.Count} fields, the header has {columns.Count}"); return null; }
         var region = PhoneNumbers.NormaliseRegion(record[columns.Region]);
-        if (region is null) { Reject("region", $"{Pii.Echo(record[columns.Region])} is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
+        if (region is null) { Reject("region", $"{Redact.Echo(record[columns.Region])} is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
         if (!PhoneNumbers.TryNormalise(record[columns.Phone], region, out var phone, out var phoneError)) { Reject("phone", phoneError); return null; }
         var tzName = record[columns.TimeZone];
         // A file names a handful of zones: each valid one is checked once, and every lead shares its one string.
         if (!zones.TryGetValue(tzName, out var zone))
         {
-            if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz) || !tz.HasIanaId) { Reject("timezone", $"{Pii.Echo(tzName)} is not a known IANA time zone"); return null; }
+            if (!TimeZoneInfo.TryFindSystemTimeZoneById(tzName, out var tz) || !tz.HasIanaId) { Reject("timezone", $"{Redact.Echo(tzName)} is not a known IANA time zone"); return null; }
             zones[tzName] = zone = tzName;
         }
 
         DateOnly? expiry = null;
         if (Get(columns.PolicyExpiry) is { } exp)
         {
-            if (!DateOnly.TryParseExact(exp, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("policy_expiry", $"{Pii.Echo(exp)} is not a date (yyyy-MM-dd)"); return null; }
+            if (!DateOnly.TryParseExact(exp, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("policy_expiry", $"{Redact.Echo(exp)} is not a date (yyyy-MM-dd)"); return null; }
             expiry = d;
         }
         double? premium = null;
         if (Get(columns.Premium) is { } pr)
         {
-            if (!double.TryParse(pr, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) || p < 0 || !double.IsFinite(p)) { Reject("premium", $"{Pii.Echo(pr)} is not a non-negative number"); return null; }
+            if (!double.TryParse(pr, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) || p < 0 || !double.IsFinite(p)) { Reject("premium", $"{Redact.Echo(pr)} is not a non-negative number"); return null; }
             premium = p;
         }
         int? claims = null;
         if (Get(columns.Claims) is { } cl)
         {
-            if (!int.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) { Reject("claims_3y", $"{Pii.Echo(cl)} is not a non-negative whole number"); return null; }
+            if (!int.TryParse(cl, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) { Reject("claims_3y", $"{Redact.Echo(cl)} is not a non-negative whole number"); return null; }
             claims = n;
         }
         int? priority = null;
         if (Get(columns.Priority) is { } pri)
         {
-            if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"{Pii.Echo(pri)} is not a whole number within ±1000000"); return null; }
+            if (!int.TryParse(pri, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || Math.Abs(n) > 1_000_000) { Reject("priority", $"{Redact.Echo(pri)} is not a whole number within ±1000000"); return null; }
             priority = n;
         }
         DateTime? consentAt = null;
         if (Get(columns.ConsentAt) is { } ca)
         {
-            if (!DateOnly.TryParseExact(ca, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("consent_at", $"{Pii.Echo(ca)} is not a date (yyyy-MM-dd)"); return null; }
+            if (!DateOnly.TryParseExact(ca, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) { Reject("consent_at", $"{Redact.Echo(ca)} is not a date (yyyy-MM-dd)"); return null; }
             consentAt = d.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
         }
         var consentSource = Get(columns.ConsentSource);

@@ -234,17 +234,6 @@ public sealed class Pii
         return Encoding.UTF8.GetString(v1);
     }
 
-    /// <summary>
-    /// A value quoted for an error message only when it cannot be a phone or ID number and is short: at most 32
-    /// characters and 4 digits (a date, a number or a long text is described instead; the message says the format).
-    /// </summary>
-    public static string Echo(string value)
-    {
-        var digits = 0;
-        foreach (var ch in value) if (char.IsDigit(ch)) digits++;
-        return value.Length <= 32 && digits <= 4 ? $"'{value}'" : $"the value ({value.Length} characters, not shown)";
-    }
-
     /// <summary>All but the last four characters hidden: <c>**************1234</c>.</summary>
     public static string Mask(string idNumber) =>
         idNumber.Length <= 4 ? new string('*', idNumber.Length) : new string('*', idNumber.Length - 4) + idNumber[^4..];

@@ -70,6 +70,23 @@ public sealed class PiiRotation(StoreDb db, Pii oldKey, Pii newKey)
         return id;
     }
 
+    /// <summary>
+    /// One page's new cipher texts in one statement: bulk-loaded into a temporary table (COPY on PostgreSQL) and
+    /// applied by one UPDATE … FROM, only where the row still holds the cipher text read (a row a campaign changed
+    /// meanwhile keeps its own and is looked at again by the next rotate). One round trip per page, not per row.
+    /// </summary>
+    private long Apply(Table t, List<(object Key, byte[] Old, byte[] New)> updates) => db.Write((c, tx) =>
+    {
+        c.Execute(db.Dialect.TempTable("pii_rewrite", $"k {(t.Key == "id" ? "BIGINT" : "BYTEA")}, old BYTEA, new BYTEA"), transaction: tx);
+        db.Dialect.BulkInsert(c, tx, "pii_rewrite", ["k", "old", "new"], updates, (w, u) =>
+        {
+            if (u.Key is long id) w.Write(id); else w.Write((byte[])u.Key);
+            w.Write(u.Old);
+            w.Write(u.New);
+        });
+        return (long)c.Execute($"UPDATE {t.Name} SET {t.Enc} = r.new FROM pii_rewrite r WHERE {t.Name}.{t.Key} = r.k AND {t.Name}.{t.Enc} = r.old", transaction: tx);
+    });
+
     /// <summary>Keyset pages by the table's key; each page rewritten in its own transaction, only where the cipher text is still the one read.</summary>
     private (long Rewritten, long Current, long Failed) Rewrite(Table t, uint id)
     {
@@ -93,9 +110,7 @@ public sealed class PiiRotation(StoreDb db, Pii oldKey, Pii newKey)
                 try { updates.Add((k, enc, newKey.Encrypt(newKey.Decrypt(enc, t.Column, hash), t.Column, hash))); }
                 catch (CryptographicException) { failed++; }
             }
-            if (updates.Count > 0)
-                rewritten += db.Write((c, tx) => updates.Sum(u => c.Execute(
-                    $"UPDATE {t.Name} SET {t.Enc} = @now WHERE {t.Key} = @key AND {t.Enc} = @old", new { now = u.New, key = u.Key, old = u.Old }, tx)));
+            if (updates.Count > 0) rewritten += Apply(t, updates);
         }
     }
 }

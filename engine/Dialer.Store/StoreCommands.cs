@@ -1,3 +1,5 @@
+using Dialer.Core.Domain;
+using Dialer.Core.Text;
 using System.CommandLine;
 using System.Text.Json;
 using Dialer.Core.Hosting;
@@ -95,7 +97,7 @@ public static class StoreCommands
     {
         if (text is null) return DateTime.UtcNow;
         if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t))
-            throw new ArgumentException($"{option}: {Pii.Echo(text)} is not an ISO 8601 time (e.g. 2026-12-01T10:30:00+08:00)");
+            throw new ArgumentException($"{option}: {Redact.Echo(text)} is not an ISO 8601 time (e.g. 2026-12-01T10:30:00+08:00)");
         return t.UtcDateTime;
     }
 
@@ -139,7 +141,7 @@ public static class StoreCommands
             var record = (parse.GetValue(lead), parse.GetValue(customer)) switch
             {
                 ({ } l, null) => views.ForLead(l, DateTime.UtcNow) ?? throw new ArgumentException($"--lead: no lead {l}"),
-                (null, { } ext) => views.ForExternalId(ext, DateTime.UtcNow) ?? throw new ArgumentException($"--customer: no customer {Pii.Echo(ext)}"),
+                (null, { } ext) => views.ForExternalId(ext, DateTime.UtcNow) ?? throw new ArgumentException($"--customer: no customer {Redact.Echo(ext)}"),
                 _ => throw new ArgumentException("give one of --lead or --customer"),
             };
             if (parse.GetValue(json)) { Console.WriteLine(JsonSerializer.Serialize(record, CampaignSettings.Json)); return ExitCodes.Ok; }
@@ -249,7 +251,8 @@ public static class StoreCommands
                 Console.WriteLine($"{p.Id} v{p.Version} ({p.Country}): {p.Description}");
                 Console.WriteLine($"  calling_hours {p.CallingHours.Start}-{p.CallingHours.End}: {p.CallingHours.Source}");
                 foreach (var r in p.Regions) Console.WriteLine($"  calling_hours:{r.Region} {r.Start}-{r.End}: {r.Source}");
-                if (p.Holidays is { } h) Console.WriteLine($"  holiday ({h.Dates.Count} dates): {h.Source}");
+                if (p.Holidays is { } h)
+                    Console.WriteLine($"  holiday ({(h.Calendar is { } cal && Core.Compliance.HolidayCalendars.Get(cal) is { } calendar ? $"calendar {cal}, {calendar.Years.Keys.First()}–{calendar.Years.Keys.Last()}; " : "")}{h.Dates.Count} own dates): {h.Source}");
                 if (p.EarliestBeforeExpiry is { } e) Console.WriteLine($"  earliest_before_expiry {e.Days} days: {e.Source}");
                 if (p.DailyCap is { } d) Console.WriteLine($"  daily_cap {d.Max}: {d.Source}");
                 if (p.RefusalBlock is { } b) Console.WriteLine($"  refusal_block {b.Days} days: {b.Source}");

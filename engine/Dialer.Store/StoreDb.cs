@@ -107,6 +107,8 @@ public abstract class SqlDialect : IDisposable
     /// Inserts many rows fast inside <paramref name="tx"/> (binary COPY on PostgreSQL, a prepared statement on SQLite):
     /// <paramref name="write"/> gives each row's values in <paramref name="columns"/> order, typed, so none is boxed.
     /// </summary>
+    /// <summary>DDL for an empty temporary table of this connection, gone at the end of the transaction (PostgreSQL) or emptied on reuse (SQLite keeps it per pooled connection).</summary>
+    public abstract string TempTable(string name, string columns);
     public abstract void BulkInsert<T>(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<T> rows, Action<IRowWriter, T> write);
     public virtual void Dispose() { }
 }
@@ -126,6 +128,8 @@ internal sealed class PostgresDialect(string connection) : SqlDialect
         args.Add("keys", keys);
         return $"{column} = ANY(@keys)";
     }
+
+    public override string TempTable(string name, string columns) => $"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP";
 
     public override void BulkInsert<T>(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<T> rows, Action<IRowWriter, T> write)
     {
@@ -194,6 +198,9 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         c.Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
         return c;
     }
+
+    // Column types only document here (SQLite stores what it is given); the table outlives the transaction on the pooled connection.
+    public override string TempTable(string name, string columns) => $"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}); DELETE FROM temp.{name};";
 
     public override void BulkInsert<T>(DbConnection c, DbTransaction tx, string table, string[] columns, IEnumerable<T> rows, Action<IRowWriter, T> write)
     {

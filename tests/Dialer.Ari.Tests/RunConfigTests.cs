@@ -30,8 +30,7 @@ public class RunConfigTests : IDisposable
     private string Yaml(Uri ari, string extra = "", string leads = "leads: leads.csv", string retries = "busy: 3600, congestion: 1") => $$"""
         name: lab
         timezone: UTC
-        pacer: progressive
-        campaign: {window: {start: "00:00", end: "24:00"}, retry_seconds: { {{retries}} } }
+        campaign: {pacer: progressive, window_start: "00:00", window_end: "24:00", retry_delay_seconds: { {{retries}} } }
         trunks:
           - {name: carrier-a, channels: 10, calls_per_second: 5, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
         agents:
@@ -124,7 +123,7 @@ public class RunConfigTests : IDisposable
             var c = campaigns.Create("lab", new CampaignSettings(), DateTime.UtcNow);
             new LeadImporter(db, pii).Import(c.Id, "lab", new StringReader(Leads), DateTime.UtcNow);
             campaigns.SetStatus(c.Id, CampaignStatus.Running, DateTime.UtcNow);
-            var hopper = new DbLeadSource(db, pii, c.Id, config.Campaign!, "test-node");
+            var hopper = new DbLeadSource(db, pii, c.Id, config.Settings!.ToConfig(config.Name), "test-node");
             var crashed = new DbAttemptLog(db, c.Id, "test-node");
             var first = crashed.ReserveCallIds();
             var owner = new ChannelOwner("test-node", "lab");

@@ -186,7 +186,7 @@ public class EngineTests
     public void Skill_bound_leads_wait_while_no_able_agent_is_free_and_others_go_first()
     {
         var catalog = new SkillCatalog();
-        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Routing = [new RoutingRule(null, "gd", [("lang:cantonese", 1)])] };
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Routing = [new RoutingRule(null, "gd", new Dictionary<string, byte> { ["lang:cantonese"] = 1 })] };
         var gd = Make.Lead(1, priority: 5, region: "gd");
         var bj = Make.Lead(2, region: "bj");
         new Routing.RoutingRules(campaign, catalog, new RequirementTable()).Apply(gd);
@@ -202,7 +202,7 @@ public class EngineTests
     public void A_pool_that_takes_anyone_is_not_counted_whole_for_its_own_callees_while_others_are_expected()
     {
         var catalog = new SkillCatalog();
-        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Routing = [new RoutingRule(null, "vip", [("seniority", 2)])] };
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Routing = [new RoutingRule(null, "vip", new Dictionary<string, byte> { ["seniority"] = 2 })] };
         // 24 ordinary leads first, then a high-value one (seniors only), then ordinary ones again.
         var leads = Enumerable.Range(1, 24).Select(i => Make.Lead(i, priority: 9)).Append(Make.Lead(25, priority: 5, region: "vip"))
             .Concat(Enumerable.Range(26, 10).Select(i => Make.Lead(i))).ToList();

@@ -214,12 +214,11 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
     {
         var agents = string.Join("\n", Enumerable.Range(1, 8).Select(a => $"  - {{id: agent{a}{campaign}, server: {(a <= 4 ? "pbx1" : "pbx2")}}}"));
         var retry = string.Join(", ", Retry.Select(r => $"{r.Key.ToCsv()}: {r.Value.ToString(CultureInfo.InvariantCulture)}"));
-        var section = "{window: {start: \"00:00\", end: \"24:00\"}, ring_timeout_seconds: 15, max_attempts: 4, max_attempts_per_day: 4, retry_seconds: {" + retry + "}}";
+        var section = "{pacer: " + pacer + ", window_start: \"00:00\", window_end: \"24:00\", ring_timeout_seconds: 15, max_attempts: 4, max_attempts_per_day: 4, retry_delay_seconds: {" + retry + "}}";
         var file = Path.Combine(_dir, $"{campaign}.yaml");
         File.WriteAllText(file, $$"""
             name: {{campaign}}
             timezone: UTC
-            pacer: {{pacer}}
             campaign: {{section}}
             trunks:
               - {name: carrier-a, channels: 40, calls_per_second: 20, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a", server: pbx1}

@@ -31,7 +31,7 @@ public sealed class OutageTests(ITestOutputHelper output) : IDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var (db, pii, record) = RunFiles.Prepare(config, _dir);
         using var store = db;
-        await using var run = await CampaignEngine.StartAsync(config.Telephony, db, pii, record, config.Campaign!, config.Pacer!, "node-a", log.WriteLine,
+        await using var run = await CampaignEngine.StartAsync(config.Telephony, db, pii, record, config.Settings!.ToConfig(config.Name), config.Settings!.CreatePacer(1), "node-a", log.WriteLine,
             TimeSpan.FromSeconds(10), cts.Token);
         await RunFiles.Until(async () => await run.Host.QueryAsync(e => e.Stats.Connected >= 15), TimeSpan.FromSeconds(30), "calls connected before the outage", log);
 

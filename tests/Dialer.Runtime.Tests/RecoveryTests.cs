@@ -39,7 +39,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         using var store = db;
         var log = TextWriter.Synchronized(new StringWriter());
         Task<CampaignEngine> Start(string node, IReadOnlyCollection<string>? over) => CampaignEngine.StartAsync(config.Telephony, db, pii, record,
-            config.Campaign!, config.Pacer!, node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, over);
+            config.Settings!.ToConfig(config.Name), config.Settings!.CreatePacer(1), node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, over);
 
         var a = new ChannelOwner("node-a", config.Name);
         var first = await Start("node-a", null);

@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using System.Security.Cryptography;
 using Dialer.Store;
 
@@ -16,8 +17,7 @@ internal static class RunFiles
         File.WriteAllText(file, $$"""
             name: {{name}}
             timezone: UTC
-            pacer: "{{pacer}}"
-            campaign: {window: {start: "00:00", end: "24:00"}, ring_timeout_seconds: 120}
+            campaign: {pacer: "{{pacer}}", window_start: "00:00", window_end: "24:00", ring_timeout_seconds: 120}
             trunks:
               - {name: carrier-a, channels: {{channels}}, calls_per_second: {{channels / 2}}, rates: {"+": 0.01}, endpoint: "PJSIP/{number}@carrier-a"}
             agents:

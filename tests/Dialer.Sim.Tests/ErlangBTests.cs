@@ -14,7 +14,8 @@ public class ErlangBTests
         start_date: 2026-11-23
         days: 2
         campaign:
-          window: {start: "00:00", end: "24:00"}
+          window_start: "00:00"
+          window_end: "24:00"
           safe_harbor_seconds: 2
           max_attempts: 1
         trunks:

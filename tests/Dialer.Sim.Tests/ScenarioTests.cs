@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using Dialer.Sim;
 using Dialer.Sim.Config;
 
@@ -38,14 +39,17 @@ public class ScenarioTests
     public static TheoryData<string, string, string> BadEdits => new()
     {
         { "timezone: Asia/Shanghai", "timezone: Asia/Shangai", "timezone: \"Asia/Shangai\" is not a known IANA time zone" },
-        { "  ring_timeout_seconds: 25", "  ring_timeout_seconds: 10", "campaign.ring_timeout_seconds: 10 is out of range (expected 15..120)" },
+        { "  ring_timeout_seconds: 25", "  ring_timeout_seconds: 10", "campaign.ring_timeout_seconds: must be within 15..120" },
+        { "  max_attempts: 6", "  max_attempts: many", "campaign.max_attempts: expected a whole number" },
+        { "  abandon_cap: 0.03", "  abandon_cap: 0.03\n  windw_start: \"08:00\"", "campaign.windw_start: unknown key 'windw_start'" },
+        { "  retry_delay_seconds: {busy: 600,", "  retry_delay_seconds: {bsy: 600,", "campaign.retry_delay_seconds.bsy: unknown outcome" },
         { "    count: 25", "    count: many", "agents[0].count: expected a number, got \"many\"" },
         { "  busy: 0.08", "  busy: 0.08\n  bussy: 0.1", "callees.bussy: unknown key" },
         { "{dist: lognormal, mean: 150, sd: 90}", "{dist: gamma, mean: 150}", "callees.talk_seconds.dist: \"gamma\" is not a distribution" },
         { "prefix: \"+8610\"", "prefix: \"8610\"", "regions[0].prefix: expected '+' and digits" },
         { "shift: {start: \"13:00\", end: \"21:00\"}", "shift: {start: \"13:00\", end: \"9pm\"}", "agents[0].shift.end: expected a time of day like \"09:00\", got \"9pm\"" },
         { "start_date: 2026-11-23", "start_date: 23/11/2026", "start_date: expected a date like 2026-11-23" },
-        { "  predictive: {target_abandon_rate: 0.02}", "  predictive: {target_abandon_rate: 0.04}", "pacing.predictive.target_abandon_rate: 0.04 is out of range" },
+        { "    predictive: {target_abandon_rate: 0.02}", "    predictive: {target_abandon_rate: 0.04}", "campaign.pacing.predictive.target_abandon_rate: must be above 0 and below abandon_cap" },
         { "rates: {\"+86\": 0.010}", "rates: {\"+86\": -1}", "trunks[1].rates.+86: -1 is out of range" },
     };
 
@@ -63,6 +67,65 @@ public class ScenarioTests
             Assert.Contains(expected, e.Message);
             Assert.StartsWith(file + ":", e.Message); // file and line come first
         }
+        finally { File.Delete(file); }
+    }
+
+    [Fact]
+    public void A_campaign_error_points_at_the_line_of_its_key()
+    {
+        var text = File.ReadAllText(Shipped("medium-team"));
+        var line = text[..text.IndexOf("  max_attempts_per_day:", StringComparison.Ordinal)].Count(c => c == '\n') + 1;
+        var file = Path.Combine(Path.GetTempPath(), $"bad-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, text.Replace("  max_attempts_per_day: 3", "  max_attempts_per_day: 0"));
+        try { Assert.StartsWith($"{file}:{line}: campaign.max_attempts_per_day: must be within 1..100", Assert.Throws<ConfigException>(() => Scenario.Load(file)).Message); }
+        finally { File.Delete(file); }
+    }
+
+    /// <summary>The YAML section and the API's JSON are one schema: the same keys give the same settings, and the engine the same config.</summary>
+    [Fact]
+    public void A_campaign_section_reads_as_the_API_settings_with_the_same_keys()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"campaign-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, """
+            timezone: Asia/Shanghai
+            campaign:
+              window_start: "08:30"
+              window_end: "24:00"
+              safe_harbor_seconds: 1.5
+              max_attempts: 4
+              pacer: vicidial-tapered
+              pacing: {vicidial: {maximum_level: 2.5}}
+              retry_delay_seconds: {busy: 60}
+              routing: [{region: CN-GD, require: {lang:cantonese: 2}}]
+            """);
+        try
+        {
+            var yaml = ConfigSections.Campaign(YamlSection.Load(file), TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai"));
+            var api = new CampaignSettings().Patch(System.Text.Json.Nodes.JsonNode.Parse("""
+                {"time_zone": "Asia/Shanghai", "window_start": "08:30", "window_end": "24:00", "safe_harbor_seconds": 1.5, "max_attempts": 4,
+                 "pacer": "vicidial-tapered", "pacing": {"vicidial": {"maximum_level": 2.5}}, "retry_delay_seconds": {"busy": 60},
+                 "routing": [{"region": "CN-GD", "require": {"lang:cantonese": 2}}]}
+                """)!.AsObject());
+            Assert.Empty(api.Validate());
+            Assert.Equal(System.Text.Json.JsonSerializer.Serialize(api, CampaignSettings.Json), System.Text.Json.JsonSerializer.Serialize(yaml, CampaignSettings.Json));
+            var config = yaml.ToConfig("c");
+            Assert.Equal(TimeOnly.MaxValue, config.WindowEnd);
+            Assert.Equal(1.5, config.SafeHarborSeconds);
+            Assert.Equal(60, config.RetryDelaySeconds[Core.Domain.CallOutcome.Busy]);
+            Assert.Equal(3600, config.RetryDelaySeconds[Core.Domain.CallOutcome.NoAnswer]); // a mapping merges onto the defaults, as a PATCH does
+            Assert.Equal(2, config.Routing.Single().Require["lang:cantonese"]);
+            Assert.Equal("vicidial-tapered", yaml.CreatePacer(1).Name);
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Fact]
+    public void Pacing_outside_the_campaign_section_says_where_it_goes()
+    {
+        var text = File.ReadAllText(Shipped("medium-team")).Replace("  pacing:\n", "pacing:\n");
+        var file = Path.Combine(Path.GetTempPath(), $"bad-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, text);
+        try { Assert.Contains("pacing: is a campaign setting: give it as campaign.pacing", Assert.Throws<ConfigException>(() => Scenario.Load(file)).Message); }
         finally { File.Delete(file); }
     }
 

@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using System.Text;
 using System.Text.Json;
 using Dapper;
@@ -49,12 +50,12 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         while (h.Next(TestDb.Noon) is { } lead) got.Add(lead.Phone);
         Assert.Equal(["+8613800000001"], got);
         using var c = t.Db.Connect();
-        Assert.Equal(["", "cn-auto-renewal/v1/calling_hours:CN-GD-SZ", "cn-auto-renewal/v1/earliest_before_expiry"],
+        Assert.Equal(["", "cn-auto-renewal/v2/calling_hours:CN-GD-SZ", "cn-auto-renewal/v2/earliest_before_expiry"],
             c.Query<string?>("SELECT held_by FROM leads ORDER BY id").Select(r => r ?? ""));
 
         var views = new CustomerViews(t.Db, TestDb.Pii);
         var why = views.Why(3, TestDb.Noon)!;
-        Assert.Equal((false, false, "cn-auto-renewal/v1/earliest_before_expiry", "cn-auto-renewal v1"), (why.Called, why.Allowed, why.Rule, why.Profile));
+        Assert.Equal((false, false, "cn-auto-renewal/v2/earliest_before_expiry", "cn-auto-renewal v2"), (why.Called, why.Allowed, why.Rule, why.Profile));
         Assert.Equal(new DateTime(2027, 1, 20, 1, 0, 0, DateTimeKind.Utc), why.HeldUntilUtc); // 40 days before 2027-03-01, 09:00 Shanghai
         Assert.Contains("earliest_before_expiry", why.LastHold ?? "");
         Assert.True(views.Why(1, TestDb.Noon)!.Allowed);

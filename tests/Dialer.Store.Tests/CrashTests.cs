@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using System.Diagnostics;
 using Dapper;
 using Dialer.Sim;

@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using Dapper;
 
 namespace Dialer.Store.Tests;

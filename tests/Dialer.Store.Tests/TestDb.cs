@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using System.Security.Cryptography;
 
 namespace Dialer.Store.Tests;

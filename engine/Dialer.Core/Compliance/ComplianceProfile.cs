@@ -56,6 +56,8 @@ public sealed record ComplianceProfile
             Regions[i].Validate($"{path}.regions[{i}]", errors);
             if (!Regions[i].Region.StartsWith(Country + "-", StringComparison.Ordinal)) errors[$"{path}.regions[{i}].region"] = $"must be a region of {Country} ({Country}-XX)";
         }
+        if (Holidays is { Calendar: { } cal } && HolidayCalendars.Get(cal) is null)
+            errors[path + ".holidays.calendar"] = $"unknown calendar (shipped: {string.Join(", ", HolidayCalendars.Names)})";
         if (Holidays is { } h)
             for (var i = 0; i < h.Dates.Count; i++)
                 if (!DateOnly.TryParseExact(h.Dates[i], "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _)) errors[$"{path}.holidays.dates[{i}]"] = "must be yyyy-MM-dd";
@@ -69,7 +71,8 @@ public sealed record ComplianceProfile
     public static class Rules
     {
         public const string CallingHours = "calling_hours", Holiday = "holiday", EarliestBeforeExpiry = "earliest_before_expiry",
-            DailyCap = "daily_cap", Consent = "consent", DoNotCall = "do_not_call", MaxAttempts = "max_attempts";
+            DailyCap = "daily_cap", Consent = "consent", DoNotCall = "do_not_call", MaxAttempts = "max_attempts",
+            RegisteredCallerId = "registered_caller_id", Recording = "recording";
     }
 }
 
@@ -102,8 +105,13 @@ public sealed record RegionHoursRule : HoursRule
 
 public sealed record HolidayRule : SourcedRule
 {
-    /// <summary>yyyy-MM-dd.</summary>
+    /// <summary>A shipped calendar of public holidays by year (<see cref="HolidayCalendars"/>: <c>cn</c>); null: only <see cref="Dates"/>.</summary>
+    public string? Calendar { get; init; }
+    /// <summary>yyyy-MM-dd: days of the campaign's own (or beside the calendar's).</summary>
     public List<string> Dates { get; init; } = [];
+
+    public bool IsHoliday(DateOnly day) =>
+        (Calendar is { } c && HolidayCalendars.Contains(c, day)) || (Dates.Count > 0 && Dates.Contains(day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
 }
 
 public sealed record DaysRule : SourcedRule
@@ -169,7 +177,39 @@ public static class ComplianceGate
         return rule is null ? Verdict.Allow : new(at, p is null ? rule : Named(p, rule!), reason!);
     }
 
-    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v1/holiday</c>.</summary>
+    /// <summary>
+    /// Before a campaign places its first call, what its telephony shows and keeps against the profile:
+    /// <c>registered_caller_id</c> needs a number on every call (a default) and every number the driver may show (the
+    /// default and each region's, for local presence) among the campaign's <c>registered_caller_ids</c>;
+    /// <c>recording</c> needs every call recorded. The first rule broken, named with its profile version, or null.
+    /// Numbers in the answer are masked to their last 4 digits.
+    /// </summary>
+    public static string? CheckTelephony(CampaignConfig c, string? defaultCallerId, IReadOnlyDictionary<string, string> callerIdByRegion, bool recordCalls)
+    {
+        if (c.Profile is not { } p) return null;
+        if (p.RegisteredCallerId is { Required: true })
+        {
+            var rule = Named(p, ComplianceProfile.Rules.RegisteredCallerId);
+            if (defaultCallerId is null) return $"{rule}: every call must show the campaign's registered number: set the caller id (ari.caller_id, and caller_ids per region for local presence)";
+            if (c.RegisteredCallerIds.Count == 0) return $"{rule}: the campaign lists no registered numbers: give them in its settings (registered_caller_ids)";
+            if (!IsRegistered(c, defaultCallerId)) return $"{rule}: the default caller id ({Text.Redact.Numbers(defaultCallerId)}) is not among the campaign's registered_caller_ids";
+            foreach (var (region, number) in callerIdByRegion)
+                if (!IsRegistered(c, number)) return $"{rule}: the caller id for region {region} ({Text.Redact.Numbers(number)}) is not among the campaign's registered_caller_ids";
+        }
+        if (p.Recording is { } r && !recordCalls)
+            return $"{Named(p, ComplianceProfile.Rules.Recording)}: every call must be recorded and kept {r.Days} days: turn recording on (ari.record_calls: true)";
+        return null;
+    }
+
+    /// <summary>A caller id as Asterisk takes it (<c>+8610…</c> or <c>"Name" &lt;+8610…&gt;</c>) is registered when its number is listed.</summary>
+    private static bool IsRegistered(CampaignConfig c, string callerId)
+    {
+        var open = callerId.LastIndexOf('<');
+        var number = open >= 0 && callerId.EndsWith('>') ? callerId[(open + 1)..^1] : callerId;
+        return c.RegisteredCallerIds.Contains(number.Trim());
+    }
+
+    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v2/holiday</c>.</summary>
     private static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
 
     private static (DateTime Next, string Rule, string Reason) Earliest(CampaignConfig c, Lead lead, DateTime utcNow, DateOnly today)
@@ -185,7 +225,7 @@ public static class ComplianceGate
         if (p?.EarliestBeforeExpiry is { Days: var d } && lead.PolicyExpiry is { } expiry && expiry.AddDays(-d) > day)
             return (StartOf(expiry.AddDays(-d), tz), ComplianceProfile.Rules.EarliestBeforeExpiry,
                 $"the policy expires in {expiry.DayNumber - day.DayNumber} days; renewal calls start {d} days before");
-        if (p?.Holidays is { } h && h.Dates.Contains(day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)))
+        if (p?.Holidays is { } h && h.IsHoliday(day))
             return (StartOf(day.AddDays(1), tz), ComplianceProfile.Rules.Holiday, $"{day:yyyy-MM-dd} is a public holiday");
         var (start, end, hoursRule) = p?.HoursFor(lead.Region) ?? (c.WindowStart, c.WindowEnd, ComplianceProfile.Rules.CallingHours);
         // The campaign's window narrows the profile's, never widens it.

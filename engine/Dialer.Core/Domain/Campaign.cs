@@ -30,6 +30,8 @@ public sealed class CampaignConfig
     public Compliance.ComplianceProfile? Profile { get; init; }
     /// <summary>Routing rules: leads matching a rule need the rule's skills (all matching rules apply).</summary>
     public IReadOnlyList<RoutingRule> Routing { get; init; } = [];
+    /// <summary>The numbers the campaign has registered to call from (E.164); a profile's registered_caller_id rule allows only these to be shown.</summary>
+    public IReadOnlyList<string> RegisteredCallerIds { get; init; } = [];
     /// <summary>How this campaign reaches people: the pacer's calls for agents, preview, or agentless survey / notice.</summary>
     public Modes.DialingMode Mode { get; init; } = Modes.DialingMode.Predictive;
     /// <summary>A predictive campaign's leads with this tag go to preview instead (e.g. high-value renewals); null: none.</summary>
@@ -60,9 +62,18 @@ public sealed class CampaignConfig
     }
 }
 
-/// <summary>"Leads with tag X / in region Y need skill Z at level ≥ L."</summary>
-public sealed record RoutingRule(string? Tag, string? Region, IReadOnlyList<(string Skill, byte MinLevel)> Require)
+/// <summary>"Leads with tag X / in region Y need skill Z at level ≥ L" (<c>{tag, region, require: {skill: level}}</c>).</summary>
+public sealed record RoutingRule(string? Tag, string? Region, IReadOnlyDictionary<string, byte> Require)
 {
+    public void Validate(string path, Dictionary<string, string> errors)
+    {
+        if (Require is null || Require.Count == 0) errors[path + ".require"] = "is required: the skills this rule asks for, e.g. {\"lang:cantonese\": 1}";
+        else if (Require.Count > 32) errors[path + ".require"] = "at most 32 skills";
+        else foreach (var (skill, level) in Require)
+            if (string.IsNullOrWhiteSpace(skill) || skill.Length > 64) errors[path + ".require"] = "skill names must be 1–64 characters";
+            else if (level < 1) errors[$"{path}.require.{skill}"] = "must be within 1..255";
+    }
+
     public bool Matches(Lead lead) =>
         (Tag is null || lead.HasTag(Tag)) && (Region is null || string.Equals(Region, lead.Region, StringComparison.Ordinal));
 }

@@ -14,16 +14,7 @@ public sealed record PredictiveOptions
     /// <summary>Most unspent abandon budget the controller may bank (abandons); bounds how bold it gets after a quiet spell.</summary>
     public double MaxCredit { get; init; } = 6;
     /// <summary>Seconds between decisions when nothing happens (it also decides after every event).</summary>
-    public double Interval { get; init; } = 0.25;
-
-    public void Validate(double cap)
-    {
-        if (TargetAbandonRate <= 0 || TargetAbandonRate >= cap)
-            throw new ArgumentException($"target_abandon_rate: {TargetAbandonRate} must be above 0 and below the cap {cap}");
-        if (Gain <= 0) throw new ArgumentException("gain: must be > 0");
-        if (MaxCredit < 0) throw new ArgumentException("max_credit: must be ≥ 0");
-        if (Interval <= 0) throw new ArgumentException("interval: must be > 0");
-    }
+    public double IntervalSeconds { get; init; } = 0.25;
 }
 
 /// <summary>
@@ -49,7 +40,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
     public PacingDecision Decide(DialerState s)
     {
         var now = s.Now;
-        var next = new PacingDecision(0, now + options.Interval);
+        var next = new PacingDecision(0, now + options.IntervalSeconds);
         if (s.LoggedIn == 0) return next;
 
         // The zero-risk floor: a call for a ready agent no other call in flight can take cannot overflow, so it is

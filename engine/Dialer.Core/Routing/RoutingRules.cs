@@ -6,7 +6,7 @@ namespace Dialer.Core.Routing;
 public sealed class RoutingRules(CampaignConfig campaign, SkillCatalog skills, RequirementTable requirements)
 {
     private readonly (RoutingRule Rule, (int Skill, byte Min)[] Terms)[] _rules =
-        [.. campaign.Routing.Select(r => (r, r.Require.Select(t => (skills.Intern(t.Skill), t.MinLevel)).ToArray()))];
+        [.. campaign.Routing.Select(r => (r, r.Require.Select(t => (skills.Intern(t.Key), t.Value)).ToArray()))];
 
     public void Apply(Lead lead)
     {

@@ -11,6 +11,17 @@ public static class Redact
     public const int MinDigits = 7;
     private const int Kept = 4;
 
+    /// <summary>
+    /// A value quoted for an error message only when it cannot be a phone or ID number and is short: at most 32
+    /// characters and 4 digits (a date, a number or a long text is described instead; the message says the format).
+    /// </summary>
+    public static string Echo(string value)
+    {
+        var digits = 0;
+        foreach (var ch in value) if (char.IsDigit(ch)) digits++;
+        return value.Length <= 32 && digits <= 4 ? $"'{value}'" : $"the value ({value.Length} characters, not shown)";
+    }
+
     public static string Numbers(string text)
     {
         var digits = 0;

@@ -1,95 +1,34 @@
-using Dialer.Core.Compliance;
+using System.Text.Json;
 using Dialer.Core.Domain;
-using Dialer.Core.Modes;
-using Dialer.Core.Pacing;
 
 namespace Dialer.Sim.Config;
 
-/// <summary>The config sections a simulation scenario and a production run share: campaign, trunks, pacing.</summary>
+/// <summary>The config sections a simulation scenario and a production run share: campaign, trunks.</summary>
 public static class ConfigSections
 {
-    public static CampaignConfig Campaign(YamlSection c, string name, TimeZoneInfo zone)
+    /// <summary>
+    /// The <c>campaign:</c> section, read into the one campaign schema (the API's and the store's, same keys, same
+    /// validator): errors name the file, line and key. The file's <c>timezone</c> is the campaign's unless it gives
+    /// <c>time_zone</c>. The section is applied to the defaults as the API's PATCH is (a mapping such as
+    /// retry_delay_seconds merges key by key, a list is replaced, null removes a key or resets a field).
+    /// </summary>
+    public static CampaignSettings Campaign(YamlSection root, TimeZoneInfo siteZone)
     {
-        var retry = new Dictionary<CallOutcome, double>(new CampaignConfig().RetryDelaySeconds);
-        if (c.OptMap("retry_seconds") is { } r)
+        foreach (var moved in (string[])["pacer", "pacing"])
+            if (root.Has(moved)) throw root.Error(moved, null, $"is a campaign setting: give it as campaign.{moved}");
+        var json = root.OptJson("campaign") ?? throw root.Error("campaign", null, "is required");
+        if (!json.ContainsKey("time_zone")) json["time_zone"] = siteZone.Id;
+        // An agentless campaign's script is a file of its own or YAML inline: read by its reader, held beside the JSON keys.
+        var script = json.Remove("script") ? ScriptFile.Optional(root.Map("campaign"), "script") : null;
+        CampaignSettings settings;
+        try { settings = new CampaignSettings().Patch(json) with { Script = script }; }
+        catch (JsonException e) { throw root.ErrorAt("campaign", e.Path, CampaignSettings.Describe(e)); }
+        if (settings.Validate() is { Count: > 0 } errors)
         {
-            foreach (var (key, seconds) in r.AsNumberMap(0))
-                retry[CallOutcomes.TryParse(key, out var o) ? o : throw r.Error(key, null, "expected an outcome: busy, no_answer, machine, congestion, abandoned, rejected")] = seconds;
+            var (key, message) = errors.First();
+            throw root.ErrorAt("campaign", "$." + key, message);
         }
-        var routing = c.List("routing").Select(rule =>
-        {
-            var tag = rule.OptStr("tag");
-            var region = rule.OptStr("region");
-            var require = rule.NumberMap("require", 1, 255).Select(kv => (kv.Key, (byte)kv.Value)).ToArray();
-            if (require.Length == 0) throw rule.Error("require", null, "is required: the skills this rule asks for, e.g. {lang:cantonese: 1}");
-            rule.Done();
-            return new RoutingRule(tag, region, require);
-        }).ToList();
-        var window = c.OptMap("window");
-        var modeText = c.OptStr("mode") ?? "predictive";
-        var mode = modeText switch
-        {
-            "predictive" => DialingMode.Predictive,
-            "preview" => DialingMode.Preview,
-            "survey" => DialingMode.Survey,
-            "notice" => DialingMode.Notice,
-            _ => throw c.Error("mode", null, $"\"{modeText}\" is not a dialing mode (predictive, preview, survey, notice)"),
-        };
-        var config = new CampaignConfig
-        {
-            Name = name,
-            TimeZone = zone,
-            WindowStart = window?.Time("start", new TimeOnly(9, 0)) ?? new TimeOnly(9, 0),
-            WindowEnd = window?.Time("end", new TimeOnly(21, 0)) ?? new TimeOnly(21, 0),
-            RingTimeoutSeconds = c.OptNum("ring_timeout_seconds", 25, 15, 120),
-            SafeHarborSeconds = c.OptNum("safe_harbor_seconds", 2, 0, 2),
-            AbandonCap = c.OptNum("abandon_cap", 0.03, 0.0001, 0.03),
-            MaxAttempts = c.Int("max_attempts", 6, 1, 100),
-            MaxAttemptsPerDay = c.Int("max_attempts_per_day", 3, 1, 100),
-            RetryDelaySeconds = retry,
-            Routing = routing,
-            Mode = mode,
-            PreviewTag = c.OptStr("preview_tag"),
-            PreviewTimeoutSeconds = c.OptNum("preview_timeout_seconds", 30, 5, 600),
-            PreviewSkipRetrySeconds = c.OptNum("preview_skip_retry_seconds", 3600, 0),
-            Script = ScriptFile.Optional(c, "script"),
-            Profile = c.OptStr("compliance_profile") is { } id
-                ? ComplianceProfiles.Get(id) ?? throw c.Error("compliance_profile", null, $"expected a shipped profile: {string.Join(", ", ComplianceProfiles.Names)}")
-                : null,
-        };
-        try { config.Validate(); }
-        catch (ArgumentException e) { throw c.Error(e.Message.Split(':')[0], null, e.Message[(e.Message.IndexOf(':') + 2)..]); }
-        window?.Done();
-        c.Done();
-        return config;
-    }
-
-    public static (VicidialOptions Vicidial, PredictiveOptions Predictive) Pacing(YamlSection? p, double cap)
-    {
-        var v = p?.OptMap("vicidial");
-        var vicidial = new VicidialOptions
-        {
-            InitialLevel = v?.OptNum("initial_level", 1.0, 1, 10) ?? 1.0,
-            MaximumLevel = v?.OptNum("maximum_level", 3.0, 1, 10) ?? 3.0,
-            DroppedPercentage = v?.OptNum("dropped_percentage", 3, 0, 100) ?? 3,
-            Intensity = v?.OptNum("intensity", 0, -40, 40) ?? 0,
-            DlDiffTarget = v?.OptNum("dl_diff_target", 0, -100, 100) ?? 0,
-        };
-        v?.Done();
-        var d = new PredictiveOptions();
-        var q = p?.OptMap("predictive");
-        var predictive = new PredictiveOptions
-        {
-            TargetAbandonRate = q?.OptNum("target_abandon_rate", d.TargetAbandonRate, 0.0001, cap) ?? d.TargetAbandonRate,
-            Gain = q?.OptNum("gain", d.Gain, 0.001, 10) ?? d.Gain,
-            MaxCredit = q?.OptNum("max_credit", d.MaxCredit, 0, 1000) ?? d.MaxCredit,
-            Interval = q?.OptNum("interval_seconds", d.Interval, 0.01, 10) ?? d.Interval,
-        };
-        try { predictive.Validate(cap); }
-        catch (ArgumentException e) { throw p!.Error("predictive", null, e.Message); }
-        q?.Done();
-        p?.Done();
-        return (vicidial, predictive);
+        return settings;
     }
 
     /// <summary>Trunks; <paramref name="extra"/> reads keys only one side knows (the simulator's failure rate, the ARI endpoint).</summary>

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
+using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Dialer.Sim.Config;
@@ -112,6 +114,87 @@ public sealed class YamlSection
         null => null,
         YamlMappingNode m => _children.TryGetValue(key, out var c) ? c : _children[key] = new YamlSection(m, _file, Where(key)),
         var n => throw Error(key, n, "expected a mapping of keys"),
+    };
+
+    /// <summary>
+    /// The mapping under <paramref name="key"/> as JSON, for a section whose schema is a JSON record (the campaign's):
+    /// a plain scalar that reads as a number, true/false or null becomes one, a quoted one stays a string. Its keys are
+    /// the record's to check; <see cref="ErrorAt"/> places an error found there on its line.
+    /// </summary>
+    public JsonObject? OptJson(string key) => Get(key) switch
+    {
+        null => null,
+        YamlMappingNode m => (JsonObject)ToJson(m)!,
+        var n => throw Error(key, n, "expected a mapping of keys"),
+    };
+
+    /// <summary>An error at the node a JSON path under <paramref name="key"/> names (<c>$.routing[0].require</c>), else at the nearest node above it.</summary>
+    public ConfigException ErrorAt(string key, string? jsonPath, string message)
+    {
+        var node = Get(key);
+        var where = Where(key);
+        foreach (var step in JsonPathSteps(jsonPath))
+        {
+            YamlNode? next = (node, step) switch
+            {
+                (YamlMappingNode m, string name) => m.Children.TryGetValue(new YamlScalarNode(name), out var v) ? v : null,
+                (YamlSequenceNode q, int i) => i < q.Children.Count ? q.Children[i] : null,
+                _ => null,
+            };
+            where += step is int index ? $"[{index}]" : $".{step}";
+            if (next is null) break;
+            node = next;
+        }
+        return At(node ?? _node, where, message);
+    }
+
+    /// <summary>The steps of a System.Text.Json path: names (also <c>['a.b']</c>) and indexes.</summary>
+    private static IEnumerable<object> JsonPathSteps(string? path)
+    {
+        if (string.IsNullOrEmpty(path)) yield break;
+        var i = path.StartsWith('$') ? 1 : 0;
+        while (i < path.Length)
+        {
+            if (path[i] == '.')
+            {
+                var end = path.IndexOfAny(['.', '['], i + 1);
+                if (end < 0) end = path.Length;
+                yield return path[(i + 1)..end];
+                i = end;
+            }
+            else if (path.AsSpan(i).StartsWith("['"))
+            {
+                var end = path.IndexOf("']", i + 2, StringComparison.Ordinal);
+                if (end < 0) yield break;
+                yield return path[(i + 2)..end];
+                i = end + 2;
+            }
+            else if (path[i] == '[')
+            {
+                var end = path.IndexOf(']', i);
+                if (end < 0 || !int.TryParse(path.AsSpan(i + 1, end - i - 1), CultureInfo.InvariantCulture, out var index)) yield break;
+                yield return index;
+                i = end + 1;
+            }
+            else yield break;
+        }
+    }
+
+    private static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode m => new JsonObject(m.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? "", ToJson(kv.Value)))),
+        YamlSequenceNode q => new JsonArray([.. q.Children.Select(ToJson)]),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: var v } => v switch
+        {
+            null or "" or "~" or "null" => null,
+            "true" => JsonValue.Create(true),
+            "false" => JsonValue.Create(false),
+            _ when long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => JsonValue.Create(l),
+            _ when double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => JsonValue.Create(d),
+            _ => JsonValue.Create(v),
+        },
+        YamlScalarNode s => JsonValue.Create(s.Value ?? ""),
+        _ => null,
     };
 
     public IReadOnlyList<YamlSection> List(string key)

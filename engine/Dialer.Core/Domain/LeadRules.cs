@@ -1,4 +1,4 @@
-namespace Dialer.Store;
+namespace Dialer.Core.Domain;
 
 /// <summary>
 /// A tag the importer adds to a lead when every condition given holds (conditions left out are not checked). The

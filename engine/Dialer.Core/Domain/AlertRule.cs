@@ -1,4 +1,4 @@
-namespace Dialer.Store;
+namespace Dialer.Core.Domain;
 
 /// <summary>
 /// One alert rule of a campaign (settings <c>alerts</c>): when <see cref="Kind"/>'s condition has held for

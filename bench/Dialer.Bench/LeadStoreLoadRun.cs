@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using Dialer.Core.Domain;
+using Dialer.Store;
+
+namespace Dialer.Bench;
+
+/// <summary>
+/// A store of <see cref="Leads"/> leads: the leads import of a file in the formats Chinese CRMs export (brackets, spaces,
+/// dashes, a leading 0 or 86, full-width digits, ID numbers) with a sprinkling of broken rows (unclosed quotes, bad
+/// dates), then the same file again (it must change nothing), then `pii rotate` of the whole store. Printed for each:
+/// rows/s, CPU seconds of this process, and the process's peak working set. On PostgreSQL (DIALER_BENCH_DB, a scratch
+/// database: migrated and filled) or SQLite (a temp file). <see cref="Leads"/> rows (DIALER_BENCH_LEADS). One iteration in process:
+/// dotnet run -c Release --project bench/Dialer.Bench -- --filter '*LeadStoreLoadRun*' --inProcess --strategy Monitoring --launchCount 1 --warmupCount 0 --iterationCount 1
+/// </summary>
+public class LeadStoreLoadRun
+{
+    [Params("postgres", "sqlite")] public string Dialect { get; set; } = "postgres";
+    /// <summary>DIALER_BENCH_LEADS, default 1,000,000 (a smaller store gives per-row CPU figures sooner on a loaded machine).</summary>
+    public int Leads { get; } = int.TryParse(Environment.GetEnvironmentVariable("DIALER_BENCH_LEADS"), out var n) && n > 0 ? n : 1_000_000;
+    private string _file = "";
+    private string? _sqlite;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _file = Path.Combine(Path.GetTempPath(), $"leads-{Leads}.csv");
+        if (!File.Exists(_file)) WriteFile(_file, Leads);
+    }
+
+    /// <summary>Realistic rows; every 997th is broken (an unclosed quote or a date that is not one) and is rejected on its own.</summary>
+    public static void WriteFile(string path, int rows)
+    {
+        using var w = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
+        w.Write("phone,region,timezone,customer_id,name,policy_no,policy_expiry,premium,claims_3y,tags,id_number\n");
+        var fullWidth = "０１２３４５６７８９";
+        for (var i = 0; i < rows; i++)
+        {
+            var n = (13_800_000_000L + i * 7L).ToString();
+            var phone = (i % 6) switch
+            {
+                0 => $"(+86) {n[..3]}-{n[3..7]}-{n[7..]}",
+                1 => $"86 {n[..3]} {n[3..7]} {n[7..]}",
+                2 => $"+{86}{n}",
+                3 => $"0{n}",
+                4 => string.Concat(n.Select(c => fullWidth[c - '0'])),
+                _ => $"[86] {n[..3]}.{n[3..7]}.{n[7..]}",
+            };
+            var expiry = i % 997 == 500 ? "2027-02-30" : $"2027-{1 + i % 12:D2}-{1 + i % 28:D2}";
+            var name = i % 997 == 3 ? "\"王, 小明" : $"客户{i}";
+            w.Write($"{phone},CN-GD,Asia/Shanghai,C{i},{name},P{i:D9},{expiry},{i * 37 % 900_000},{i % 3},auto;renewal,44030119900307{i % 10_000:D4}\n");
+        }
+    }
+
+    [Benchmark]
+    public void ImportRerunRotate()
+    {
+        using var db = Open();
+        var pii = new Pii(RandomNumberGenerator.GetBytes(32));
+        var campaign = new Store.Campaigns(db).Create($"load-{Guid.NewGuid():N}", new CampaignSettings { TimeZone = "Asia/Shanghai" }, DateTime.UtcNow).Id;
+        var first = Measure($"import {Dialect}", () => Import(db, pii, campaign));
+        Console.WriteLine($"// import: rows {first.Rows:N0}, accepted {first.Accepted:N0}, merged {first.Merged:N0}, rejected {first.Rejected:N0}");
+        var again = Measure($"re-import {Dialect}", () => Import(db, pii, campaign));
+        Console.WriteLine($"// re-import: accepted {again.Accepted:N0}, merged {again.Merged:N0}, updated {again.Updated:N0} (must be 0 and 0)");
+        var report = Measure($"pii rotate {Dialect}", () => new PiiRotation(db, pii, new Pii(RandomNumberGenerator.GetBytes(32))).Run(Console.WriteLine), r => r.Rewritten);
+        Console.WriteLine($"// rotate: rewritten {report.Rewritten:N0}, failed {report.Failed:N0}");
+    }
+
+    private ImportReport Import(StoreDb db, Pii pii, long campaign)
+    {
+        using var reader = new StreamReader(_file);
+        return new LeadImporter(db, pii).Import(campaign, "load", reader, DateTime.UtcNow);
+    }
+
+    private T Measure<T>(string what, Func<T> work, Func<T, long>? count = null)
+    {
+        var me = Process.GetCurrentProcess();
+        var cpu = me.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var result = work();
+        clock.Stop();
+        me.Refresh();
+        var n = count?.Invoke(result) ?? (result as ImportReport)?.Rows ?? 0;
+        Console.WriteLine($"// {what}: {n:N0} rows in {clock.Elapsed.TotalSeconds:0.0} s = {n / clock.Elapsed.TotalSeconds:N0} rows/s; " +
+            $"CPU {(me.TotalProcessorTime - cpu).TotalSeconds:0.0} s ({(me.TotalProcessorTime - cpu).TotalSeconds * 1e6 / Math.Max(1, n):0.0} µs/row); " +
+            $"peak working set {me.PeakWorkingSet64 / 1048576.0:N0} MiB; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        return result;
+    }
+
+    private StoreDb Open()
+    {
+        if (Dialect == "postgres") return BenchStore.Open();
+        _sqlite = Path.Combine(Path.GetTempPath(), $"load-{Guid.NewGuid():N}.db");
+        var db = StoreDb.Open("sqlite:" + _sqlite);
+        Migrator.Migrate(db);
+        return db;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_sqlite is not null) foreach (var f in new[] { _sqlite, _sqlite + "-wal", _sqlite + "-shm" }) File.Delete(f);
+    }
+}
