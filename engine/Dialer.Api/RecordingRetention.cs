@@ -1,4 +1,5 @@
 using Dapper;
+using Dialer.Core.Domain;
 using Dialer.Store;
 
 namespace Dialer.Api;

@@ -238,8 +238,8 @@ public sealed class AriEngineLauncher(Telephony telephony, StoreDb db, Pii pii, 
     public async Task<IRunningEngine> StartAsync(string campaign, Action<Call, bool> attemptWritten, CancellationToken ct)
     {
         var record = new Campaigns(db).Find(campaign) ?? throw new ArgumentException($"campaign '{campaign}' does not exist");
-        // Settings and pacer from the store (Campaign and Pacer null): what the API set is what is dialed.
-        var config = new RunConfig(campaign, TimeZoneInfo.FindSystemTimeZoneById(record.Settings.TimeZone), null, null, telephony, "", null, null, node);
+        // Settings from the store (Settings null): what the API set is what is dialed.
+        var config = new RunConfig(campaign, TimeZoneInfo.FindSystemTimeZoneById(record.Settings.TimeZone), null, telephony, "", null, null, node);
         var run = await Node.TakeAsync(config).WaitAsync(ct);
         run.Attempts.Written += attemptWritten;
         return new Held(Node, campaign, run);
