@@ -43,6 +43,8 @@ public sealed class Call
     /// <summary>It never reached the network (called off before its row was stored, or the originate failed): the lead keeps the attempt.</summary>
     public bool NeverPlaced { get; internal set; }
     internal int HangupsSent { get; set; }
+    /// <summary>Bridges to an agent that failed for this callee (each one is tried again while their 2 s last).</summary>
+    internal int BridgesFailed { get; set; }
     /// <summary>Slot in the engine's dense in-flight table while ringing, else -1.</summary>
     internal int Slot { get; set; } = -1;
 

@@ -432,7 +432,14 @@ public sealed class DialerEngine
     /// <summary>Hang-up commands sent per call before the engine leaves it to the driver's reconciliation.</summary>
     public const int MaxHangups = 3;
 
-    /// <summary>The bridge to the reserved agent failed: another agent within the callee's 2 s, else safe harbor.</summary>
+    /// <summary>Bridges tried again to the same agent, when no other is free, before the callee waits for one (a failure past
+    /// the client's own retries is most often Asterisk's passing trouble, not the agent's line).</summary>
+    public const int MaxBridgeRetries = 3;
+
+    /// <summary>
+    /// The bridge to the reserved agent failed: another free agent within the callee's 2 s, else the same one again (a few
+    /// times), else the callee waits for one until the deadline, then safe harbor.
+    /// </summary>
     private void Reconnect(Call call, double now, DateTime utcNow)
     {
         var failed = call.Agent!.Index;
@@ -445,8 +452,10 @@ public sealed class DialerEngine
         var leaving = _logoutAfterCall[failed] || _pauseAfterCall[failed] is not null;
         if (leaving) EndTalk(failed, now);
         else SetAgentState(failed, AgentState.Ready, now);
-        var agent = Deadline(call) > now ? _router.PickLongestIdle(call.Lead.Requirement) : -1;
+        var inTime = Deadline(call) > now;
+        var agent = inTime ? _router.PickLongestIdle(call.Lead.Requirement) : -1;
         if (!leaving) _router.MarkReady(failed, now);
+        if (agent < 0 && inTime && !leaving && ++call.BridgesFailed <= MaxBridgeRetries) agent = failed;
         if (agent >= 0) Connect(call, agent, now, utcNow);
         else if (Deadline(call) > now) Wait(call, now, utcNow);
         else SendToSafeHarbor(call, now, utcNow);
