@@ -109,6 +109,20 @@ public class FailureTests
     }
 
     [Fact]
+    public void A_matched_callee_the_driver_saw_go_without_reaching_the_agent_closes_abandoned_and_counts()
+    {
+        var (engine, _, _, calls) = Placed(agents: 1, calls: 1);
+        var call = calls[0];
+        engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
+        Assert.Equal(CallPhase.Connected, call.Phase);
+        engine.Handle(EngineEvent.Ended(call.Id, CallOutcome.Abandoned), T0.AddSeconds(9)); // the bridge never made it (slow Asterisk)
+        Assert.Equal(CallOutcome.Abandoned, call.Outcome);
+        Assert.Equal(1, engine.Stats.Abandoned);
+        Assert.Equal(1, engine.State.Ledger.AbandonedToday);
+        Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[0]); // the agent was held for them all the same
+    }
+
+    [Fact]
     public void A_failed_AMD_continue_is_treated_as_a_live_callee()
     {
         var (engine, control, _, calls) = Placed(agents: 1, calls: 1);

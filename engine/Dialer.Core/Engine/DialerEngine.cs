@@ -502,7 +502,10 @@ public sealed class DialerEngine
                 outcome = CallOutcome.Abandoned;
                 break;
             case CallPhase.Connected:
-                outcome = CallOutcome.Human;
+                // The driver saw the callee go without ever reaching the agent's bridge, or reach it past their 2 s (a slow
+                // or failing Asterisk): an abandoned call by the rule, counted now.
+                outcome = unanswered == CallOutcome.Abandoned ? CallOutcome.Abandoned : CallOutcome.Human;
+                if (outcome == CallOutcome.Abandoned) CountAbandon(call.Trunk, now, utcNow);
                 _s.TalkTime.Observe((utcNow - call.ConnectedAt!.Value).TotalSeconds);
                 EndTalk(call.Agent!.Index, now);
                 break;
