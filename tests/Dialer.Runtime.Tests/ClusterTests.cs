@@ -211,18 +211,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         return file;
     }
 
-    private void Start(string node, string[] files)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in new[] { typeof(ClusterNode).Assembly.Location, "cluster-node", node, LeaseMs.ToString(CultureInfo.InvariantCulture) }.Concat(files))
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is { } l) _lines.Enqueue((node, l)); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is { } l) _lines.Enqueue((node, "stderr|" + l)); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        _nodes[node] = p;
-    }
+    private void Start(string node, string[] files) =>
+        _nodes[node] = ChildProcess.Dotnet(node, [typeof(ClusterNode).Assembly.Location, "cluster-node", node, LeaseMs.ToString(CultureInfo.InvariantCulture), .. files], _lines);
 
     private sealed record Event(string Kind, string Campaign, string Node, string From, long Epoch, DateTime At, DateTime LeaseAt, string Detail);
 
