@@ -303,6 +303,7 @@ public static class DialerApi
         Reports.Map(app, db, campaigns);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
+        PreviewApi.Map(app, engines);
     }
 
     private static void MapLeads(WebApplication app, StoreDb db, ApiOptions options, Campaigns campaigns)

@@ -207,6 +207,7 @@ public sealed class AriEmulator : IAsyncDisposable
             ("POST", ["channels", var id, "continue"]) => _world.Continue(id, q),
             ("POST", ["channels", var id, "answer"]) => _world.Answer(id),
             ("POST", ["channels", var id, "play"]) => _world.Play(id, q),
+            ("DELETE", ["playbacks", var id]) => _world.StopPlayback(id),
             ("POST" or "DELETE", ["channels", var id, "moh"]) => _world.ChannelMoh(id),
             ("GET", ["channels", var id, "variable"]) => _world.GetVariable(id, q),
             ("POST", ["channels", var id, "variable"]) => _world.SetVariable(id, q),

@@ -17,10 +17,45 @@ internal sealed partial class EmulatedAsterisk
             var id = q["playbackId"] ?? $"pb-{++_idSeq}";
             var target = $"channel:{channelId}";
             SilenceEnds(ch, SilenceEnd.Message);
+            ch.Playing[id] = media;
             Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"));
-            After(scenario.PlaybackSeconds, ch, () => Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done")));
+            After(scenario.PlaybackSeconds, ch, () =>
+            {
+                if (!ch.Playing.Remove(id)) return; // stopped meanwhile
+                Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done"));
+                CalleeAnswers(ch, media);
+            });
             return Reply.Json(201, w => WritePlayback(w, id, media, target, "queued", asProperty: false));
         }
+    }
+
+    /// <summary>DELETE /playbacks/{id}: the prompt stops now (PlaybackFinished, as Asterisk sends for a stopped playback).</summary>
+    public Reply StopPlayback(string id)
+    {
+        lock (_gate)
+        {
+            foreach (var ch in _channels.Values)
+                if (ch.Playing.Remove(id, out var media))
+                {
+                    Emit("PlaybackFinished", w => WritePlayback(w, id, media, $"channel:{ch.Id}", "done"));
+                    return Reply.NoContent;
+                }
+            return Reply.Message(404, "Playback not found");
+        }
+    }
+
+    /// <summary>
+    /// A scripted callee (<see cref="EmulatorScenario.CalleeKeys"/>) presses its key for this prompt, the n-th time it hears
+    /// it taking the n-th key ('-': says nothing), <see cref="EmulatorScenario.KeySeconds"/> after the prompt ended.
+    /// </summary>
+    private void CalleeAnswers(Chan ch, string media)
+    {
+        if (!(scenario.CalleeKeys.TryGetValue(ch.Number, out var keys) || scenario.CalleeKeys.TryGetValue("*", out keys))
+            || !keys.TryGetValue(media, out var presses)) return;
+        var n = ch.Heard[media] = ch.Heard.GetValueOrDefault(media) + 1;
+        if (n > presses.Length || presses[n - 1] == '-') return;
+        var digit = presses[n - 1].ToString();
+        After(scenario.KeySeconds, ch, () => Emit("ChannelDtmfReceived", ch, w => { w.WriteString("digit", digit); w.WriteNumber("duration_ms", 100); }));
     }
 
     public Reply CreateBridge(Args q)

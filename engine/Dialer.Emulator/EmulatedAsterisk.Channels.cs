@@ -89,6 +89,9 @@ internal sealed partial class EmulatedAsterisk
             }
             Emit("ChannelDialplan", ch, w => { w.WriteString("dialplan_app", "AMD"); w.WriteString("dialplan_app_data", ""); });
             var (status, cause, seconds) = ch.Fate.Amd;
+            // [dialer-amd] waits for a machine's greeting to end (WaitForSilence) when the call asks for it, so a message
+            // left starts after the beep.
+            if (status == "MACHINE" && ch.Vars.GetValueOrDefault("DIALER_MACHINE_WAIT") == "1") seconds += scenario.GreetingSeconds;
             After(seconds, ch, () =>
             {
                 ch.Vars["AMDSTATUS"] = status;

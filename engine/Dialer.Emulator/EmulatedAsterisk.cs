@@ -151,6 +151,9 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public required Fate Fate { get; init; }
         public Dictionary<string, string> Vars { get; } = new(StringComparer.Ordinal);
         public SortedList<(DateTimeOffset Due, long Seq), Action> Pending { get; } = [];
+        /// <summary>Playbacks on this channel now (id → media), and how often each media has been heard (the callee's answers).</summary>
+        public Dictionary<string, string> Playing { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, int> Heard { get; } = new(StringComparer.Ordinal);
     }
 
     private sealed class Bridge(string id, string type, string name)

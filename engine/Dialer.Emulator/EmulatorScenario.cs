@@ -39,6 +39,15 @@ public sealed class EmulatorScenario
     public double RtpTimeoutSeconds { get; set; }
     /// <summary>How long a played sound lasts (safe-harbor message), in seconds.</summary>
     public double PlaybackSeconds { get; set; } = 3;
+    /// <summary>
+    /// Callees who answer agentless scripts by key: number (or "*" for every callee) → prompt media → the keys pressed
+    /// after each hearing of it, in order ('-' for silence), e.g. {"+8613800000001": {"sound:q1": "-2"}}.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, string>> CalleeKeys { get; set; } = [];
+    /// <summary>How long after a prompt ends a scripted callee presses its key, in seconds.</summary>
+    public double KeySeconds { get; set; } = 0.5;
+    /// <summary>How long a machine's greeting goes on after AMD's verdict (WaitForSilence in [dialer-amd] when DIALER_MACHINE_WAIT=1).</summary>
+    public double GreetingSeconds { get; set; } = 4;
     /// <summary>Fault injection: every REST reply waits this long (ms), and this share fails with 503.</summary>
     public double RestDelayMs { get; set; }
     public double RestFailureRate { get; set; }

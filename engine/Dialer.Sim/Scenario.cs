@@ -18,6 +18,17 @@ public sealed record Callees(
     Distribution RingSeconds, Distribution PatienceSeconds, Distribution TalkSeconds, double AmdSeconds, double SafeHarborMessageSeconds,
     IReadOnlyDictionary<string, double> TagLogOdds, double AttemptLogOdds, double ExpirySoonLogOdds);
 
+/// <summary>
+/// How simulated callees answer an agentless script, per asking of a question: hang up, stay silent, press the opt-out
+/// key, else a key drawn from the question's distribution (keys the script does not allow test its bad-input path),
+/// <see cref="ThinkSeconds"/> after the prompt ends.
+/// </summary>
+public sealed record SurveyCallees(IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<char, double>>> Answers,
+    double HangUp, double NoInput, double OptOut, Distribution ThinkSeconds);
+
+/// <summary>How simulated agents decide on a preview offer, after <see cref="DecideSeconds"/>; the rest of the shares let it time out.</summary>
+public sealed record PreviewAgents(double Accept, double Skip, double Callback, Distribution DecideSeconds, double CallbackAfterSeconds);
+
 /// <summary>The campaign's lead list, generated.</summary>
 public sealed record LeadList(int Count, IReadOnlyDictionary<string, double> TagShares, int ExpiryDaysMin, int ExpiryDaysMax);
 
@@ -39,6 +50,8 @@ public sealed class Scenario
     public required IReadOnlyList<Region> Regions { get; init; }
     public required Callees Callees { get; init; }
     public required LeadList Leads { get; init; }
+    public SurveyCallees? Survey { get; init; }
+    public PreviewAgents? Preview { get; init; }
 
     public int AgentCount => Agents.Sum(g => g.Count);
 
@@ -57,7 +70,7 @@ public sealed class Scenario
     {
         Name = Name, Description = Description, StartDate = StartDate, Days = days, Campaign = Campaign, Vicidial = Vicidial,
         Predictive = Predictive, Trunks = Trunks, TrunkCongestion = TrunkCongestion, Skills = Skills, Agents = Agents,
-        Regions = Regions, Callees = Callees, Leads = Leads with { Count = Math.Max(Leads.Count, Leads.Count * days / Days) },
+        Regions = Regions, Callees = Callees, Survey = Survey, Preview = Preview, Leads = Leads with { Count = Math.Max(Leads.Count, Leads.Count * days / Days) },
     };
 
     public static Scenario Load(string file)
@@ -116,6 +129,7 @@ public sealed class Scenario
 
         var c = root.Map("callees");
         var effects = c.OptMap("effects");
+        var survey = c.OptMap("survey") is { } sv ? ReadSurvey(sv) : null;
         var callees = new Callees(
             c.OptNum("machine", 0.15, 0, 1), c.OptNum("busy", 0.08, 0, 1), c.OptNum("bad_number", 0.03, 0, 1),
             ConfigSections.Distribution(c, "ring_seconds"),
@@ -137,6 +151,10 @@ public sealed class Scenario
         if (leads.ExpiryDaysMax < leads.ExpiryDaysMin) throw l.Error("expiry_days_max", null, "must be ≥ expiry_days_min");
         l.Done();
 
+        var preview = root.OptMap("preview") is { } pv ? ReadPreview(pv) : null;
+        if (campaign.Agentless && survey is null) throw c.Error("survey", null, "an agentless campaign's callees need survey: (how they answer the script)");
+        if ((campaign.Mode == Core.Modes.DialingMode.Preview || campaign.PreviewTag is not null) && preview is null)
+            throw root.Error("preview", null, "a campaign with preview needs preview: (how agents decide on an offer)");
         var scenario = new Scenario
         {
             Name = name,
@@ -153,8 +171,40 @@ public sealed class Scenario
             Regions = regions,
             Callees = callees,
             Leads = leads,
+            Survey = survey,
+            Preview = preview,
         };
         root.Done();
         return scenario;
+    }
+
+    private static SurveyCallees ReadSurvey(YamlSection s)
+    {
+        var answers = new Dictionary<string, IReadOnlyList<KeyValuePair<char, double>>>(StringComparer.Ordinal);
+        if (s.OptMap("answers") is { } a)
+        {
+            foreach (var question in a.Keys())
+            {
+                var shares = a.Map(question).AsNumberMap(0, 1).Select(kv => kv.Key.Length == 1 && Core.Modes.CallScript.IsKey(kv.Key[0])
+                    ? new KeyValuePair<char, double>(kv.Key[0], kv.Value)
+                    : throw a.Error(question, null, $"\"{kv.Key}\" is not a phone key (0-9, *, #)")).ToList();
+                if (shares.Sum(kv => kv.Value) <= 0) throw a.Error(question, null, "the key shares must not all be 0");
+                answers[question] = shares;
+            }
+        }
+        var result = new SurveyCallees(answers, s.OptNum("hang_up", 0.02, 0, 1), s.OptNum("no_input", 0.05, 0, 1), s.OptNum("opt_out", 0.01, 0, 1),
+            ConfigSections.Distribution(s, "think_seconds", new Distribution.LogNormal(2, 1)));
+        if (result.HangUp + result.NoInput + result.OptOut > 1) throw s.Error("opt_out", null, "hang_up + no_input + opt_out exceed 1");
+        s.Done();
+        return result;
+    }
+
+    private static PreviewAgents ReadPreview(YamlSection p)
+    {
+        var result = new PreviewAgents(p.OptNum("accept", 0.85, 0, 1), p.OptNum("skip", 0.08, 0, 1), p.OptNum("callback", 0.05, 0, 1),
+            ConfigSections.Distribution(p, "decide_seconds", new Distribution.LogNormal(12, 6)), p.OptNum("callback_after_seconds", 7200, 0));
+        if (result.Accept + result.Skip + result.Callback > 1) throw p.Error("callback", null, "accept + skip + callback exceed 1 (the rest time out)");
+        p.Done();
+        return result;
     }
 }

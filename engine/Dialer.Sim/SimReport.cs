@@ -2,11 +2,16 @@ using System.Text.Json.Serialization;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Metrics;
+using Dialer.Core.Modes;
 
 namespace Dialer.Sim;
 
 public sealed record TrunkUse(string Name, long Calls, double Cost);
 public sealed record DayAbandon(string Day, long LiveAnswers, long Abandoned, double AbandonRate);
+public sealed record PreviewFigures(long Offered, long Accepted, long Skipped, long Callbacks, long TimedOut, long Unplaced);
+/// <summary>One question's answers: key → count, and askings that ended with no usable key.</summary>
+public sealed record QuestionFigures(string Question, long Answered, IReadOnlyDictionary<string, long> Keys, long NoAnswer);
+public sealed record SurveyFigures(IReadOnlyDictionary<string, long> Ends, long Transfers, long TransfersWithheld, IReadOnlyList<QuestionFigures> Questions);
 
 /// <summary>One run's metrics, as pacing-baselines.md lists them. Keys are snake_case in JSON.</summary>
 public sealed record SimReport
@@ -40,6 +45,12 @@ public sealed record SimReport
     public required double TotalCost { get; init; }
     public required IReadOnlyList<TrunkUse> Trunks { get; init; }
     public required IReadOnlyList<DayAbandon> Days { get; init; }
+    /// <summary>Campaigns that preview leads only.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PreviewFigures? Preview { get; init; }
+    /// <summary>Agentless campaigns only: how scripts ended and each question's answer distribution.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SurveyFigures? Survey { get; init; }
 }
 
 public static class Metrics
@@ -90,7 +101,27 @@ public static class Metrics
             TotalCost = Math.Round(st.TrunkCost.Sum(), 4),
             Trunks = trunks,
             Days = days,
+            Preview = st.PreviewsOffered == 0 ? null
+                : new PreviewFigures(st.PreviewsOffered, st.PreviewsAccepted, st.PreviewsSkipped, st.PreviewCallbacks, st.PreviewsTimedOut, st.PreviewsUnplaced),
+            Survey = engine.State.Config.Script is { } script ? Survey(st, script) : null,
         };
+    }
+
+    /// <summary>Per question in script order: answers by key (as the store's survey report gives them).</summary>
+    public static SurveyFigures Survey(CampaignStats st, Core.Modes.CallScript script)
+    {
+        var ends = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var end in Enum.GetValues<Core.Modes.ScriptEnd>())
+            if (end != Core.Modes.ScriptEnd.None && st.ScriptEnds[(int)end] > 0) ends[end.ToName()] = st.ScriptEnds[(int)end];
+        var questions = script.Questions.Select(q =>
+        {
+            var counts = st.Answers.GetValueOrDefault(q.Id) ?? new long[CampaignStats.AnswerKeys.Length + 1];
+            var keys = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            for (var k = 0; k < CampaignStats.AnswerKeys.Length; k++)
+                if (counts[k] > 0) keys[CampaignStats.AnswerKeys[k].ToString()] = counts[k];
+            return new QuestionFigures(q.Id, counts.Sum(), keys, counts[^1]);
+        }).ToList();
+        return new SurveyFigures(ends, st.Transfers, st.TransfersWithheld, questions);
     }
 
     public static double Ratio(double a, double b) => b <= 0 ? 0 : a / b;

@@ -1,5 +1,6 @@
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Modes;
 using Dialer.Core.Pacing;
 using Dialer.Core.Routing;
 
@@ -10,10 +11,10 @@ namespace Dialer.Sim;
 /// driving the very same <see cref="DialerEngine"/> production runs. It implements <see cref="ICallControl"/>
 /// (the engine's commands) and posts <see cref="EngineEvent"/>s back, single-threaded and deterministic.
 /// </summary>
-public sealed class SimWorld : ICallControl
+public sealed class SimWorld : ICallControl, IPreviewDesk
 {
-    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay, AskPause }
-    private enum Leg : byte { Ringing, Waiting, Connected, Done }
+    private enum Kind : byte { Answer, Fail, GiveUp, Hangup, Login, Logout, WrapDone, PauseDone, NewDay, AskPause, PromptDone, KeyPressed, KeyTimeout, ScriptHangup, PreviewDecide }
+    private enum Leg : byte { Ringing, Waiting, Connected, Done, Script }
 
     private sealed class SimCall(Call call, Fate fate)
     {
@@ -21,6 +22,12 @@ public sealed class SimWorld : ICallControl
         public Fate Fate { get; } = fate;
         public Leg Leg { get; set; }
         public int Agent { get; set; } = -1;
+        public ScriptRun? Run { get; set; }
+        /// <summary>The script turn the pending prompt or time-out belongs to.</summary>
+        public int Turn { get; set; }
+        public char Key { get; set; }
+        /// <summary>Questions asked so far (each asking draws its own answer).</summary>
+        public int Asked { get; set; }
     }
 
     private sealed class SimAgent(AgentGroup group)
@@ -31,6 +38,7 @@ public sealed class SimWorld : ICallControl
         public DateTime PauseDue { get; set; } = DateTime.MaxValue;
         public bool PauseAsked { get; set; }
         public DateTime ShiftEnd { get; set; }
+        public int Offers { get; set; }
     }
 
     private readonly PriorityQueue<(Kind Kind, long Id), (DateTime At, long Seq)> _queue = new();
@@ -41,6 +49,7 @@ public sealed class SimWorld : ICallControl
     private long _seq;
     private DateTime _now;
     private readonly Dictionary<string, Lead>? _callees;
+    private readonly Dictionary<long, (PreviewOffer Offer, PreviewChoice Choice)> _offers = [];
 
     /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time and the
     /// best-time predictor (null unless <paramref name="bestTimeToCall"/>); by default an in-memory hopper over <see cref="Leads"/>.</param>
@@ -86,6 +95,7 @@ public sealed class SimWorld : ICallControl
             Predictor = predictor,
             Log = log,
             FirstCallId = firstCallId,
+            Desk = scenario.Preview is null ? null : this,
         }, Start);
         ScheduleShifts();
     }
@@ -156,7 +166,90 @@ public sealed class SimWorld : ICallControl
                 _agents[id].PauseAsked = true;
                 Post(EngineEvent.Pause((int)id, "break"));
                 break;
+            case Kind.PromptDone: if (InScript(id) is { } played) Do(played, played.Run!.PromptDone()); break;
+            case Kind.KeyPressed: if (InScript(id) is { } pressed) Do(pressed, pressed.Run!.Key(pressed.Key)); break;
+            case Kind.KeyTimeout: if (InScript(id) is { } silent) Do(silent, silent.Run!.Timeout(silent.Turn)); break;
+            case Kind.ScriptHangup:
+                if (InScript(id) is { } gone)
+                {
+                    gone.Run!.HungUp();
+                    Post(EngineEvent.ScriptOver(id, gone.Run.Result));
+                    EndCall(gone, CallOutcome.None, 16);
+                }
+                break;
+            case Kind.PreviewDecide:
+                if (_offers.Remove(id, out var decided))
+                    Post(EngineEvent.Preview(decided.Offer.Agent.Index, id, decided.Choice, "simulated",
+                        _now.AddSeconds(_scenario.Preview!.CallbackAfterSeconds)));
+                break;
         }
+    }
+
+    private SimCall? InScript(long id) => _calls.TryGetValue(id, out var c) && c.Leg == Leg.Script ? c : null;
+
+    /// <summary>Carries out a script action in virtual time; the callee's answers come from the scenario's survey shares.</summary>
+    private void Do(SimCall c, ScriptAction a)
+    {
+        var id = c.Call.Id;
+        switch (a.Kind)
+        {
+            case ScriptActionKind.Play:
+                c.Turn = a.Turn;
+                At(_now.AddSeconds(a.Prompt!.Seconds), Kind.PromptDone, id);
+                break;
+            case ScriptActionKind.Listen:
+                c.Turn = a.Turn;
+                Listen(c, a.Seconds);
+                break;
+            case ScriptActionKind.Transfer:
+                // Waiting for an agent now: patience runs from the key press (the engine's Connect ends the wait).
+                c.Leg = Leg.Waiting;
+                At(_now.AddSeconds(c.Fate.PatienceSeconds), Kind.GiveUp, id);
+                Post(EngineEvent.ScriptOver(id, c.Run!.Result));
+                break;
+            case ScriptActionKind.HangUp:
+                Post(EngineEvent.ScriptOver(id, c.Run!.Result));
+                EndCall(c, CallOutcome.None, 16);
+                break;
+        }
+    }
+
+    private void Listen(SimCall c, double timeout)
+    {
+        var sv = _scenario.Survey!;
+        var stream = Crn.Survey + 3 * Math.Min(c.Asked++, 70);
+        double U(int j) => Crn.Uniform(_seed, CalleeOf(c.Call.Lead).Id, c.Call.Attempt, stream + j);
+        var u = U(0);
+        var think = sv.ThinkSeconds.Sample(U(1));
+        if (u < sv.HangUp)
+        {
+            At(_now.AddSeconds(Math.Min(think, timeout)), Kind.ScriptHangup, c.Call.Id);
+            return;
+        }
+        var key = u < sv.HangUp + sv.NoInput ? (char?)null
+            : u < sv.HangUp + sv.NoInput + sv.OptOut ? _scenario.Campaign.Script!.OptOutKey
+            : DrawKey(c.Run!.StepId, U(2));
+        if (key is null || think >= timeout)
+        {
+            At(_now.AddSeconds(timeout), Kind.KeyTimeout, c.Call.Id);
+            return;
+        }
+        c.Key = key.Value;
+        At(_now.AddSeconds(think), Kind.KeyPressed, c.Call.Id);
+    }
+
+    /// <summary>A key by the question's share in the scenario, or any allowed key alike when the scenario gives none.</summary>
+    private char DrawKey(string question, double u)
+    {
+        if (_scenario.Survey!.Answers.TryGetValue(question, out var shares))
+        {
+            var x = u * shares.Sum(kv => kv.Value);
+            foreach (var (key, share) in shares)
+                if ((x -= share) < 0) return key;
+            return shares[^1].Key;
+        }
+        var keys = _scenario.Campaign.Script!.Steps[question].Keys.Keys.ToList();
+        return keys[Math.Min((int)(u * keys.Count), keys.Count - 1)];
     }
 
     private void Answer(SimCall c)
@@ -267,4 +360,36 @@ public sealed class SimWorld : ICallControl
     }
 
     void ICallControl.Hangup(Call call) => At(_now, Kind.Hangup, call.Id);
+
+    void ICallControl.RunScript(Call call, ScriptRun run)
+    {
+        var c = _calls[call.Id];
+        c.Leg = Leg.Script; // the callee's patience is for waiting on an agent, not for a script
+        c.Run = run;
+        Do(c, run.Start());
+    }
+
+    // ---- IPreviewDesk: agents decide on offers ----------------------------------------------------------
+
+    void IPreviewDesk.Offer(PreviewOffer offer)
+    {
+        var p = _scenario.Preview!;
+        var agent = offer.Agent.Index;
+        var n = _agents[agent].Offers++;
+        var u = Crn.Uniform(_seed, -1 - agent, n, Crn.Preview);
+        var decide = p.DecideSeconds.Sample(Crn.Uniform(_seed, -1 - agent, n, Crn.PreviewTime));
+        var timeout = (offer.Deadline - offer.OfferedAt).TotalSeconds;
+        PreviewChoice? choice = u < p.Accept ? PreviewChoice.Accept : u < p.Accept + p.Skip ? PreviewChoice.Skip
+            : u < p.Accept + p.Skip + p.Callback ? PreviewChoice.Callback : null;
+        if (choice is null || decide >= timeout)
+        {
+            // Away from the desk: the engine pauses them at the time-out; they are back a minute after it.
+            At(offer.Deadline.AddMinutes(1), Kind.PauseDone, agent);
+            return;
+        }
+        _offers[offer.Id] = (offer, choice.Value);
+        At(_now.AddSeconds(decide), Kind.PreviewDecide, offer.Id);
+    }
+
+    void IPreviewDesk.Withdraw(PreviewOffer offer, string reason) => _offers.Remove(offer.Id);
 }

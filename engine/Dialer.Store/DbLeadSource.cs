@@ -108,6 +108,17 @@ public sealed class DbLeadSource : ILeadSource
         _buffer.Push(lead);
     }
 
+    /// <summary>Not dialed (preview: skipped, or a callback asked for): due again at <paramref name="dueUtc"/>; a callback goes first in the claim order.</summary>
+    public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow)
+    {
+        lead.AttemptsToday--;
+        Claimed--; // the claim's size still counts it: an offer used it up, as a placement would
+        _db.Write((c, tx) => c.Execute("""
+            UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
+            WHERE id = @Id
+            """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
+    }
+
     private void Count(long now, int n)
     {
         if (now - _minuteStart >= 60_000)

@@ -28,7 +28,8 @@ internal sealed class Rig : IAsyncDisposable
 
     public static async Task<Rig> StartAsync(EmulatorScenario scenario, IEnumerable<string> phones, int agents, AriDriverOptions options,
         TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0, EmulatorScenario? pbx2 = null,
-        Func<AriEmulator, Task>? beforeStart = null, Action<string>? log = null, bool subscribeAll = false, AriEmulator? emulator = null)
+        Func<AriEmulator, Task>? beforeStart = null, Action<string>? log = null, bool subscribeAll = false, AriEmulator? emulator = null,
+        CampaignConfig? campaign = null, IPacer? pacer = null, IPreviewDesk? desk = null, IAttemptLog? attempts = null)
     {
         var ownsEmulator = emulator is null; // given one: what an earlier rig left in it is this rig's to find
         emulator ??= await AriEmulator.StartAsync(scenario);
@@ -42,7 +43,7 @@ internal sealed class Rig : IAsyncDisposable
         });
         var client = Client("pbx1", emulator);
         AriClient[] clients = emulator2 is null ? [client] : [client, Client("pbx2", emulator2)];
-        var campaign = new CampaignConfig
+        campaign ??= new CampaignConfig
         {
             Name = "test", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, MaxAttempts = 2, MaxAttemptsPerDay = 2,
             RetryDelaySeconds = retries ?? [],
@@ -57,8 +58,8 @@ internal sealed class Rig : IAsyncDisposable
         var driver = new AriDriver(options, clients, trunks, agentList, e => host!.PostAsync(e)) { Log = log };
         var engine = new DialerEngine(new EngineSetup
         {
-            Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = new AgentsReadyPacer(overdial), Control = driver,
-            Leads = hopper, Predictor = new FixedPredictor(),
+            Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = pacer ?? new AgentsReadyPacer(overdial), Control = driver,
+            Leads = hopper, Predictor = new FixedPredictor(), Desk = desk, Log = attempts,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
         var rig = new Rig { Emulator = emulator, Emulator2 = emulator2, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads, _ownsEmulator = ownsEmulator };

@@ -1,25 +1,43 @@
+using System.Collections.Concurrent;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Pacing;
 
 namespace Dialer.Core.Tests;
 
-/// <summary>Records the engine's commands instead of carrying them out.</summary>
+/// <summary>Records the engine's commands instead of carrying them out. The log is a concurrent queue because the host
+/// tests read it while the engine loop appends to it on another thread.</summary>
 internal sealed class RecordingControl : ICallControl
 {
-    public List<string> Log { get; } = [];
+    public ConcurrentQueue<string> Log { get; } = [];
     public List<Call> Originated { get; } = [];
     public TimeSpan CommandLead { get; init; }
 
     public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
     {
         Originated.Add(call);
-        Log.Add($"originate {call.Id} via {trunk.Name}");
+        Log.Enqueue($"originate {call.Id} via {trunk.Name}");
     }
 
-    public void Connect(Call call, Agent agent) => Log.Add($"connect {call.Id} to {agent.Id}");
-    public void SafeHarbor(Call call) => Log.Add($"safe-harbor {call.Id}");
-    public void Hangup(Call call) => Log.Add($"hangup {call.Id}");
+    public void Connect(Call call, Agent agent) => Log.Enqueue($"connect {call.Id} to {agent.Id}");
+    public void SafeHarbor(Call call) => Log.Enqueue($"safe-harbor {call.Id}");
+    public void Hangup(Call call) => Log.Enqueue($"hangup {call.Id}");
+    public Dictionary<long, Dialer.Core.Modes.ScriptRun> Scripts { get; } = [];
+
+    public void RunScript(Call call, Dialer.Core.Modes.ScriptRun run)
+    {
+        Scripts[call.Id] = run;
+        Log.Enqueue($"script {call.Id}{(run.TransferOffered ? " +transfer" : "")}");
+    }
+}
+
+/// <summary>Keeps the offers the engine makes, as an agent's screen would.</summary>
+internal sealed class RecordingDesk : IPreviewDesk
+{
+    public List<PreviewOffer> Offered { get; } = [];
+    public List<(PreviewOffer Offer, string Reason)> Withdrawn { get; } = [];
+    public void Offer(PreviewOffer offer) => Offered.Add(offer);
+    public void Withdraw(PreviewOffer offer, string reason) => Withdrawn.Add((offer, reason));
 }
 
 /// <summary>A pacer that places exactly what the test says.</summary>
@@ -65,11 +83,11 @@ internal static class Make
 
     public static (DialerEngine Engine, RecordingControl Control, ScriptedPacer Pacer, MemoryHopper Hopper) Engine(
         int agents, IEnumerable<Lead> leads, CampaignConfig? campaign = null, SkillSet[]? skills = null, IAttemptLog? log = null, TrunkConfig[]? trunks = null,
-        TimeSpan commandLead = default)
+        IPreviewDesk? desk = null, IPacer? pacer = null, TimeSpan commandLead = default)
     {
         campaign ??= new CampaignConfig { TimeZone = Shanghai };
         var control = new RecordingControl { CommandLead = commandLead };
-        var pacer = new ScriptedPacer();
+        var scripted = new ScriptedPacer();
         var hopper = new MemoryHopper(campaign, leads, T0);
         var list = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = $"a{i}", Skills = skills?[i] ?? new SkillSet() }).ToList();
         var engine = new DialerEngine(new EngineSetup
@@ -77,12 +95,13 @@ internal static class Make
             Campaign = campaign,
             Agents = list,
             Trunks = trunks ?? [Trunk("t1")],
-            Pacer = pacer,
+            Pacer = pacer ?? scripted,
             Control = control,
             Leads = hopper,
             Predictor = new FixedPredictor(0.3f),
             Log = log,
+            Desk = desk,
         }, T0);
-        return (engine, control, pacer, hopper);
+        return (engine, control, scripted, hopper);
     }
 }

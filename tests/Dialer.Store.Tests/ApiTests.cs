@@ -191,6 +191,7 @@ public sealed partial class ApiTests : IAsyncLifetime
         public void Connect(Call call, Agent agent) { }
         public void SafeHarbor(Call call) { }
         public void Hangup(Call call) { }
+        public void RunScript(Call call, Dialer.Core.Modes.ScriptRun run) => throw new InvalidOperationException("no leads, no scripts");
     }
 
     [Fact]

@@ -21,9 +21,10 @@ public sealed partial class AriDriver
                     Stats.AnswerToSafeHarbor.Add(e.Timestamp - held.AnsweredAt);
                 return;
             case AriEventType.PlaybackFinished:
-                // The safe-harbor message is over: hang up ("channel:{id}").
+                // A script's prompt is over (it goes on), or the safe-harbor message is (hang up). Target: "channel:{id}".
                 if (e.Playback?.TargetUri is { } target && target.StartsWith("channel:", StringComparison.Ordinal)
-                    && _legs.TryGetValue(target["channel:".Length..], out var heard) && heard.Server == server)
+                    && _legs.TryGetValue(target["channel:".Length..], out var heard) && heard.Server == server
+                    && !OnPromptFinished(heard, e.Playback.Id))
                     Queue(heard, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
                 return;
         }
@@ -105,6 +106,9 @@ public sealed partial class AriDriver
                 break;
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
                 Queue(leg, CallCommand.Continue, static (d, l, _, ct) => l.Server.ContinueAsync(l.Id, d._options.AmdContext, d._options.AmdExtension, 1, ct));
+                break;
+            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit:
+                OnScriptKey(leg, digit);
                 break;
             case AriEventType.ChannelVarset when e.Variable == "RTPAUDIOQOS":
                 OnMedia(leg, RtcpSummary.Parse(e.Value)); // the call's RTCP summary, set as it ends: quality for every call, no polling

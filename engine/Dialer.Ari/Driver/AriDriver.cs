@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Dialer.Ari.Client;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Modes;
 
 namespace Dialer.Ari.Driver;
 
@@ -238,6 +239,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var endpoint = DialString(d._trunks[leg.Trunk].Endpoint!, leg.Call.Lead.Phone);
         var callerId = o.CallerIdByRegion.TryGetValue(leg.Call.Lead.Region, out var cid) ? cid : o.DefaultCallerId;
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
         leg.OriginateSentTicks = d._time.GetUtcNow().UtcTicks;
         try
@@ -373,6 +375,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
         }
         else if (HeardNobodyInTime(leg, at)) outcome = CallOutcome.Abandoned;
+        await EndScriptAsync(leg);
         await _post(EngineEvent.Ended(leg.Call.Id, outcome, cause, at == default ? _time.GetUtcNow().UtcDateTime : at));
         if (leg.Recording is var (recServer, rec)) _ = Quietly(recServer.StopRecordingAsync(rec, _stop.Token));
         if (leg.XferBridge is { } xb)
@@ -488,6 +491,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public (AriClient Server, string Name)? Recording;
         /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>
         public string? XferBridge;
+        /// <summary>Agentless: the call's script, the prompt playing now, and whether its result went to the engine.</summary>
+        public ScriptRun? Script;
+        public volatile string? Playback;
+        public int ScriptPosted;
     }
 
     /// <summary>An agent's phone and the bridge it waits in while logged in.</summary>

@@ -43,6 +43,11 @@ public sealed record AriDriverOptions
     public bool Amd { get; init; }
     public string AmdContext { get; init; } = "dialer-amd";
     public string AmdExtension { get; init; } = "s";
+    /// <summary>
+    /// Agentless campaigns that leave a message on machines: [dialer-amd] waits for the greeting to end (WaitForSilence,
+    /// channel variable DIALER_MACHINE_WAIT=1) before it hands a MACHINE back, so the message starts after the beep.
+    /// </summary>
+    public bool MachineWaitsForBeep { get; init; }
 
     /// <summary>What a live callee nobody could take within 2 s hears before we hang up.</summary>
     public string SafeHarborMedia { get; init; } = "sound:dialer/safe-harbor";

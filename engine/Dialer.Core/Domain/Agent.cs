@@ -1,6 +1,11 @@
 namespace Dialer.Core.Domain;
 
-public enum AgentState : byte { LoggedOut, Ready, Talking, WrapUp, Paused }
+public enum AgentState : byte
+{
+    LoggedOut, Ready, Talking, WrapUp, Paused,
+    /// <summary>Preview: reading an offered lead, or waiting on the call they accepted (not supply for the pacer).</summary>
+    Previewing,
+}
 
 /// <summary>A logged-in seat. Index is dense (0..n-1) so state lives in arrays; Id is what platforms call it.</summary>
 public sealed class Agent

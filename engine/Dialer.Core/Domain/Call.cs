@@ -11,6 +11,8 @@ public enum CallPhase : byte
     SafeHarbor,
     /// <summary>Answering machine: we hang up (or leave a message) without an agent.</summary>
     Machine,
+    /// <summary>Agentless: the callee (or a machine, for a message) is in the campaign's script.</summary>
+    Script,
     Ended,
 }
 
@@ -42,6 +44,13 @@ public sealed class Call
     public bool AwaitingStore { get; internal set; }
     /// <summary>It never reached the network (called off before its row was stored, or the originate failed): the lead keeps the attempt.</summary>
     public bool NeverPlaced { get; internal set; }
+    /// <summary>Preview: the agent who accepted this lead; the call goes to them alone, so it can never be abandoned.</summary>
+    public Agent? ReservedFor { get; internal set; }
+    /// <summary>Agentless: when the callee asked for an agent ("press 1"); their 2 s run from here.</summary>
+    public DateTime? TransferAt { get; internal set; }
+    /// <summary>Agentless: the script's answers and how it ended (null when no script ran).</summary>
+    public Modes.ScriptResult? Script { get; internal set; }
+    internal bool AnsweredByMachine { get; set; }
     internal int HangupsSent { get; set; }
     /// <summary>Bridges to an agent that failed for this callee (each one is tried again while their 2 s last).</summary>
     internal int BridgesFailed { get; set; }

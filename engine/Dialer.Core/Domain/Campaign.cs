@@ -30,6 +30,20 @@ public sealed class CampaignConfig
     public Compliance.ComplianceProfile? Profile { get; init; }
     /// <summary>Routing rules: leads matching a rule need the rule's skills (all matching rules apply).</summary>
     public IReadOnlyList<RoutingRule> Routing { get; init; } = [];
+    /// <summary>How this campaign reaches people: the pacer's calls for agents, preview, or agentless survey / notice.</summary>
+    public Modes.DialingMode Mode { get; init; } = Modes.DialingMode.Predictive;
+    /// <summary>A predictive campaign's leads with this tag go to preview instead (e.g. high-value renewals); null: none.</summary>
+    public string? PreviewTag { get; init; }
+    /// <summary>Seconds an agent has to decide on an offered lead; then the lead goes back and the agent is paused (away?).</summary>
+    public double PreviewTimeoutSeconds { get; init; } = 30;
+    /// <summary>Seconds before a lead an agent skipped is offered again.</summary>
+    public double PreviewSkipRetrySeconds { get; init; } = 3600;
+    /// <summary>Agentless campaigns: the prompts, questions and end.</summary>
+    public Modes.CallScript? Script { get; init; }
+
+    /// <summary>Whether this lead is dialed only after an agent has seen it.</summary>
+    public bool IsPreview(Lead lead) => Mode == Modes.DialingMode.Preview || (PreviewTag is { } tag && lead.HasTag(tag));
+    public bool Agentless => Mode is Modes.DialingMode.Survey or Modes.DialingMode.Notice;
 
     public void Validate()
     {
@@ -38,6 +52,11 @@ public sealed class CampaignConfig
         if (AbandonCap is <= 0 or > 0.03) throw new ArgumentException($"abandon_cap: {AbandonCap} must be within (0, 0.03]");
         if (MaxAttempts < 1) throw new ArgumentException("max_attempts: must be ≥ 1");
         if (MaxAttemptsPerDay < 1) throw new ArgumentException("max_attempts_per_day: must be ≥ 1");
+        if (PreviewTimeoutSeconds is < 5 or > 600) throw new ArgumentException($"preview_timeout_seconds: {PreviewTimeoutSeconds} must be within 5..600");
+        if (PreviewSkipRetrySeconds < 0) throw new ArgumentException("preview_skip_retry_seconds: must be ≥ 0");
+        if (Agentless && Script is null) throw new ArgumentException($"script: a {Mode.ToString().ToLowerInvariant()} campaign needs its script");
+        if (Agentless && PreviewTag is not null) throw new ArgumentException("preview_tag: an agentless campaign has no agents to preview leads");
+        if (Script?.Problems() is [var first, ..]) throw new ArgumentException($"script: {first}");
     }
 }
 

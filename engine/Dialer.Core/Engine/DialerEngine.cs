@@ -13,7 +13,7 @@ namespace Dialer.Core.Engine;
 /// Not thread-safe by design: a host (the simulator's event queue, or the real-time loop reading a
 /// channel) calls it from one place.
 /// </summary>
-public sealed class DialerEngine
+public sealed partial class DialerEngine
 {
     private readonly DialerState _s;
     private readonly IPacer _pacer;
@@ -61,6 +61,9 @@ public sealed class DialerEngine
         Stats = new CampaignStats(setup.Campaign.TimeZone, setup.Trunks.Count, setup.Agents.Count);
         _nextCallId = setup.FirstCallId;
         _owner = setup.Owner;
+        _desk = setup.Desk;
+        _offerOf = new PreviewOffer?[setup.Agents.Count];
+        if (Previews && _desk is null) throw new ArgumentException("a campaign with preview needs a preview desk (where offers go to agents)");
         _commandLead = setup.Control.CommandLead.TotalSeconds;
     }
 
@@ -106,8 +109,11 @@ public sealed class DialerEngine
             case EventKind.TrunkState: OnTrunkState(e.Trunk, e.Available, now); break;
             case EventKind.CommandFailed: OnCommandFailed(e, now, utcNow, at); break;
             case EventKind.AttemptStored: OnStored(e.CallId, now, utcNow); break;
+            case EventKind.PreviewDecision: OnPreviewDecision(e, now, utcNow); break;
+            case EventKind.ScriptDone: OnScriptDone(e.CallId, e.Script, now, utcNow, at); break;
         }
         if (_pacer.ReactsToEvents) Pace(now, utcNow, force: true);
+        else Offer(now, utcNow); // an agent free or an offer decided: offers do not wait for a pacer that decides on its ticks
     }
 
     public void Tick(DateTime utcNow)
@@ -181,6 +187,7 @@ public sealed class DialerEngine
         Halted = true;
         while (_s.WaitingCalls.Count > 0) SendToSafeHarbor(_s.WaitingCalls[0], now, utcNow);
         CancelRinging();
+        WithdrawAllOffers("the campaign stopped", now);
     }
 
     // Engine time never goes back: a wall-clock step back holds it where it is until the clock catches up.
@@ -196,21 +203,26 @@ public sealed class DialerEngine
 
     private double NextWake()
     {
-        var wake = Halted ? double.PositiveInfinity : _nextDecision; // halted, only deadlines wake it
+        // Halted, only deadlines wake it; preview only, no pacer decides (offers and their time-outs do).
+        var wake = Halted || _s.Config.Mode == Modes.DialingMode.Preview ? double.PositiveInfinity : _nextDecision;
         if (_s.WaitingCalls.Count > 0) wake = Math.Min(wake, Deadline(_s.WaitingCalls[0]));
         if (_retryPlacementAt > _s.Now && !Halted) wake = Math.Min(wake, _retryPlacementAt);
+        wake = Math.Min(wake, NextOfferWake());
         return Math.Clamp(wake, _s.Now, _s.Now + 3600); // nothing due (halted): the host wakes it anyway
     }
 
-    // The send-by moment of the safe-harbor message: the 2 s less what the telephony needs to start it.
-    private double Deadline(Call c) => Seconds(c.AnsweredAt!.Value) + Math.Max(0, _s.Config.SafeHarborSeconds - _commandLead);
+    // The send-by moment of the safe-harbor message: the 2 s (from the answer, or from an agentless transfer's key) less what
+    // the telephony needs to start it.
+    private double Deadline(Call c) => Seconds(HeardFrom(c)) + Math.Max(0, _s.Config.SafeHarborSeconds - _commandLead);
     private double Seconds(DateTime utc) => (utc - _s.Epoch).TotalSeconds;
 
     // ---- pacing and placement ------------------------------------------------------------------
 
     private void Pace(double now, DateTime utcNow, bool force)
     {
-        if (Halted || (!force && now < _nextDecision)) return;
+        Offer(now, utcNow);
+        // Preview only: nothing is dialed without an agent's yes.
+        if (Halted || _s.Config.Mode == Modes.DialingMode.Preview || (!force && now < _nextDecision)) return;
         var d = _pacer.Decide(_s);
         _nextDecision = Math.Max(d.NextDecisionAt, now);
         var n = Math.Min(Ramp(d.CallsToPlace, now), _s.FreeChannels);
@@ -241,24 +253,37 @@ public sealed class DialerEngine
             _retryPlacementAt = Math.Max(_trunks.NextTokenAt(now), now + 0.001);
             return false;
         }
+        Place(lead, trunk, _acceptedP, now, utcNow, reservedFor: null);
+        return true;
+    }
+
+    /// <summary>
+    /// One call on its trunk, written before it exists. A preview call (<paramref name="reservedFor"/>) belongs to its agent:
+    /// it is kept out of the pacer's ringing table and calibration, which forecast callees the pool must take.
+    /// </summary>
+    private void Place(Lead lead, int trunk, float p, double now, DateTime utcNow, Agent? reservedFor)
+    {
         CountPlacementDay(utcNow);
-        var p = _acceptedP;
         lead.Attempts++;
         lead.LastAttemptAt = utcNow;
         var call = new Call { Id = _nextCallId++, Owner = _owner, Lead = lead, Attempt = lead.Attempts, Trunk = trunk, TrunkName = _trunks[trunk].Name, PlacedAt = utcNow, PLive = p };
+        call.ReservedFor = reservedFor;
+        if (reservedFor is not null) reservedFor.CurrentCall = call;
         _calls.Add(call.Id, call);
-        _s.AddRinging(call, now);
-        _s.Calibration.Placed(now, p);
+        if (reservedFor is null)
+        {
+            _s.AddRinging(call, now);
+            _s.Calibration.Placed(now, p);
+            _s.RecentLiveP = double.IsNaN(_s.RecentLiveP) ? p : 0.98 * _s.RecentLiveP + 0.02 * p;
+        }
         _s.FreeChannels--;
         _s.PlacedLastMinute.Add((long)now);
         _s.CallsToday++;
-        _s.RecentLiveP = double.IsNaN(_s.RecentLiveP) ? p : 0.98 * _s.RecentLiveP + 0.02 * p;
         Stats.CallsPlaced++;
         Stats.TrunkPlaced[trunk]++;
         _log?.Placed(call); // before the call exists in the world: a crash can always be reconciled
         if (_log is { Deferred: true }) call.AwaitingStore = true; // originated when the outbox says the row is durable
         else Originate(call);
-        return true;
     }
 
     private void Originate(Call call)
@@ -304,6 +329,7 @@ public sealed class DialerEngine
 
     private bool AcceptLead(Lead lead)
     {
+        if (_s.Config.PreviewTag is not null && _s.Config.IsPreview(lead)) return false; // an agent sees it first
         _acceptedP = Math.Clamp(_predictor.PredictLive(lead, _s.UtcNow), 0f, 1f);
         return _skills.Accept(lead, _acceptedP);
     }
@@ -326,6 +352,23 @@ public sealed class DialerEngine
         if (at < call.PlacedAt) at = call.PlacedAt;
         call.AnsweredAt = at;
         var ring = (at - call.PlacedAt).TotalSeconds;
+        if (call.ReservedFor is not null)
+        {
+            AnsweredForAgent(call, human, now, utcNow, at);
+            return;
+        }
+        if (_s.Config.Agentless && (human || _s.Config.Script!.Machine == Modes.MachineAction.LeaveMessage) && !Halted)
+        {
+            if (human) CountLiveAnswer(call, ring, at); // reached at once, by the script's voice: nobody is left in silence
+            else
+            {
+                call.AnsweredByMachine = true;
+                Stats.MachineAnswers++;
+                Stats.TrunkMachine[call.Trunk]++;
+            }
+            StartScript(call, machine: !human);
+            return;
+        }
         if (!human)
         {
             SetPhase(call, CallPhase.Machine);
@@ -335,11 +378,23 @@ public sealed class DialerEngine
             HangUp(call);
             return;
         }
+        CountLiveAnswer(call, ring, at);
+        RouteToAgent(call, now, utcNow);
+    }
+
+    /// <summary>A person answered a call the pool may have to take: forecasts, stats and the abandon ledger hear of it.</summary>
+    private void CountLiveAnswer(Call call, double ring, DateTime at)
+    {
         _s.LiveAnswerDelay.Observe(ring);
         _s.Calibration.Live(Seconds(call.PlacedAt));
         Stats.CountLive(at);
         Stats.TrunkLive[call.Trunk]++;
         _s.Ledger.Live(at);
+    }
+
+    /// <summary>A live callee wants an agent: the longest-idle able one now, else the wait (2 s), or safe harbor when halted.</summary>
+    private void RouteToAgent(Call call, double now, DateTime utcNow)
+    {
         if (Halted)
         {
             SendToSafeHarbor(call, now, utcNow);
@@ -356,7 +411,7 @@ public sealed class DialerEngine
         SetPhase(call, CallPhase.Waiting);
         var w = _s.WaitingCalls;
         var i = w.Count;
-        while (i > 0 && w[i - 1].AnsweredAt > call.AnsweredAt) i--;
+        while (i > 0 && HeardFrom(w[i - 1]) > HeardFrom(call)) i--;
         w.Insert(i, call);
         ExpireWaiting(now, utcNow);
     }
@@ -370,7 +425,7 @@ public sealed class DialerEngine
         call.Agent = a;
         SetPhase(call, CallPhase.Connected);
         call.ConnectedAt = utcNow;
-        Stats.CountConnect((utcNow - call.AnsweredAt!.Value).TotalSeconds);
+        Stats.CountConnect((utcNow - HeardFrom(call)).TotalSeconds);
         _control.Connect(call, a);
     }
 
@@ -389,7 +444,7 @@ public sealed class DialerEngine
             Stats.SafeHarborLateness.Add(Math.Max(0, now - Deadline(call)) * 1000);
         }
         SetPhase(call, CallPhase.SafeHarbor);
-        CountAbandon(call.Trunk, now, utcNow);
+        CountAbandon(call, now, utcNow);
         _control.SafeHarbor(call);
     }
 
@@ -443,11 +498,11 @@ public sealed class DialerEngine
     private void Reconnect(Call call, double now, DateTime utcNow)
     {
         var failed = call.Agent!.Index;
-        Stats.UncountConnect((call.ConnectedAt!.Value - call.AnsweredAt!.Value).TotalSeconds);
+        Stats.UncountConnect((call.ConnectedAt!.Value - HeardFrom(call)).TotalSeconds);
         call.Agent.CurrentCall = null;
         call.Agent = null;
         call.ConnectedAt = null;
-        // The agent never talked: back to ready (a dead line is the driver's to log out), but not for this callee;
+        // The agent never talked: back to ready (a dead line is the driver's to log out), for this callee only if no one else is free;
         // one who asked to pause or leave after this call goes now.
         var leaving = _logoutAfterCall[failed] || _pauseAfterCall[failed] is not null;
         if (leaving) EndTalk(failed, now);
@@ -461,11 +516,12 @@ public sealed class DialerEngine
         else SendToSafeHarbor(call, now, utcNow);
     }
 
-    private void CountAbandon(int trunk, double now, DateTime utcNow)
+    private void CountAbandon(Call call, double now, DateTime utcNow)
     {
         Stats.CountAbandoned(utcNow);
-        Stats.TrunkAbandoned[trunk]++;
-        _s.Ledger.Abandoned(utcNow);
+        Stats.TrunkAbandoned[call.Trunk]++;
+        // A preview call's answer never entered the ledger (only a failed bridge can strand its callee): neither does this.
+        if (call.ReservedFor is null) _s.Ledger.Abandoned(utcNow);
         _s.DroppedLastMinute.Add((long)now);
     }
 
@@ -494,18 +550,22 @@ public sealed class DialerEngine
                 if (!call.Cancelled) _predictor.Observe(call.Lead, call.PlacedAt, false);
                 outcome = call.Cancelled ? CallOutcome.NoAnswer
                     : unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
-                _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
+                if (call.ReservedFor is null) _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
+                break;
+            case CallPhase.Script:
+                _s.InScript--;
+                outcome = call.AnsweredByMachine ? CallOutcome.Machine : CallOutcome.Human; // a message left on a machine is a machine answer
                 break;
             case CallPhase.Waiting: // the callee gave up before anyone reached them
                 _s.WaitingCalls.Remove(call);
-                CountAbandon(call.Trunk, now, utcNow);
+                CountAbandon(call, now, utcNow);
                 outcome = CallOutcome.Abandoned;
                 break;
             case CallPhase.Connected:
                 // The driver saw the callee go without ever reaching the agent's bridge, or reach it past their 2 s (a slow
                 // or failing Asterisk): an abandoned call by the rule, counted now.
                 outcome = unanswered == CallOutcome.Abandoned ? CallOutcome.Abandoned : CallOutcome.Human;
-                if (outcome == CallOutcome.Abandoned) CountAbandon(call.Trunk, now, utcNow);
+                if (outcome == CallOutcome.Abandoned) CountAbandon(call, now, utcNow);
                 _s.TalkTime.Observe((utcNow - call.ConnectedAt!.Value).TotalSeconds);
                 EndTalk(call.Agent!.Index, now);
                 break;
@@ -516,6 +576,8 @@ public sealed class DialerEngine
                 outcome = CallOutcome.Machine;
                 break;
         }
+        // A preview call that never reached its agent (no answer, busy, machine) frees them.
+        if (call.ReservedFor is { } reserved && reserved.State == AgentState.Previewing && reserved.CurrentCall == call) ReadyAgain(reserved.Index, now);
         SetPhase(call, CallPhase.Ended);
         call.Outcome = outcome;
         _trunks.Release(call.Trunk);
@@ -523,6 +585,7 @@ public sealed class DialerEngine
         if (call.AnsweredAt is { } answered)
             call.Cost = _trunks.RateOf(call.Trunk, call.Lead.Phone) / 60 * (utcNow - answered).TotalSeconds;
         Stats.Outcomes[(int)outcome]++;
+        if (call.Script is { } script) Stats.CountScript(script);
         Stats.TrunkCalls[call.Trunk]++;
         Stats.TrunkCost[call.Trunk] += call.Cost;
         call.Lead.LastOutcome = outcome;
@@ -582,7 +645,7 @@ public sealed class DialerEngine
     {
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
-        if (st == AgentState.LoggedOut) return;
+        if (st == AgentState.LoggedOut || LeavePreview(agent, logout: false, reason, now)) return;
         if (st == AgentState.Talking)
         {
             // "Pause after this call": taken when wrap-up ends; meanwhile the agent is no longer supply.
@@ -603,13 +666,14 @@ public sealed class DialerEngine
         if ((uint)agent >= (uint)_s.Agents.Count) return;
         var st = _s.AgentStates[agent];
         if (st == AgentState.LoggedOut) return;
-        if (st == AgentState.Talking) _logoutAfterCall[agent] = _s.Leaving[agent] = true;
+        if (LeavePreview(agent, logout: true, null, now)) { }
+        else if (st == AgentState.Talking) _logoutAfterCall[agent] = _s.Leaving[agent] = true;
         else
         {
             _router.Remove(agent);
             SetAgentState(agent, AgentState.LoggedOut, now);
         }
-        if (StayingAgents() == 0) CancelRinging();
+        if (StayingAgents() == 0 && !_s.Config.Agentless) CancelRinging(); // agentless calls need no agent (a transfer finds none, or waits)
     }
 
     private int StayingAgents()
@@ -668,4 +732,6 @@ public sealed class EngineSetup
     public long FirstCallId { get; init; } = 1;
     /// <summary>Node and campaign, carried in every channel id (the ARI driver's must be the same).</summary>
     public ChannelOwner Owner { get; init; } = ChannelOwner.Default;
+    /// <summary>Where preview offers go; required when the campaign previews leads.</summary>
+    public IPreviewDesk? Desk { get; init; }
 }

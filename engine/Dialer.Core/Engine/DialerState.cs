@@ -74,6 +74,8 @@ public sealed class DialerState
     /// <summary>The dial level shown to operators: calls in flight per agent ready or on a live call (VICIdial's N); 0 with no such agent.</summary>
     public double DialLevel => Count(AgentState.Ready) + Count(AgentState.Talking) is var n and > 0 ? (double)InFlight / n : 0;
     public int FreeChannels { get; internal set; }
+    /// <summary>Agentless: answered calls in the campaign's script (prompts, questions).</summary>
+    public int InScript { get; internal set; }
 
     public AbandonLedger Ledger { get; }
     public WindowCounter PlacedLastMinute { get; } = new(60);

@@ -18,6 +18,19 @@ public enum EventKind : byte
     TrunkState,
     /// <summary>The call's attempt row is durable (an outbox <see cref="IAttemptLog"/> wrote it): the engine may now originate it.</summary>
     AttemptStored,
+    /// <summary>Preview: the agent accepted, skipped or asked for a callback on the lead offered (<see cref="EngineEvent.CallId"/> is the offer's id).</summary>
+    PreviewDecision,
+    /// <summary>Agentless: the call's script is over (<see cref="EngineEvent.Script"/>); a transfer asks for an agent now.</summary>
+    ScriptDone,
+}
+
+public enum PreviewChoice : byte
+{
+    Accept,
+    /// <summary>Not now (<see cref="EngineEvent.Reason"/> says why): offered again after the campaign's skip delay.</summary>
+    Skip,
+    /// <summary>The customer is to be called at <see cref="EngineEvent.Until"/>.</summary>
+    Callback,
 }
 
 /// <summary>The commands whose failure comes back to the engine as <see cref="EventKind.CommandFailed"/>.</summary>
@@ -49,6 +62,10 @@ public readonly record struct EngineEvent
     public int Trunk { get; private init; }
     /// <summary>For <see cref="EventKind.TrunkState"/>: the trunk takes calls again.</summary>
     public bool Available { get; private init; }
+    public PreviewChoice Choice { get; private init; }
+    /// <summary>For a callback: when.</summary>
+    public DateTime Until { get; private init; }
+    public Modes.ScriptResult? Script { get; private init; }
 
     /// <summary>This event, stamped with when it happened (kept if it already has a time).</summary>
     public EngineEvent HappenedAt(DateTime utc) => At == default ? this with { At = utc } : this;
@@ -68,6 +85,10 @@ public readonly record struct EngineEvent
     public static EngineEvent Failed(long callId, CallCommand command, string reason, int agent = -1, DateTime at = default) =>
         new() { Kind = EventKind.CommandFailed, CallId = callId, Command = command, Reason = reason, Agent = agent, At = at };
     public static EngineEvent Stored(long callId, DateTime at = default) => new() { Kind = EventKind.AttemptStored, CallId = callId, At = at };
+    public static EngineEvent Preview(int agent, long offerId, PreviewChoice choice, string? reason = null, DateTime callbackAt = default, DateTime at = default) =>
+        new() { Kind = EventKind.PreviewDecision, Agent = agent, CallId = offerId, Choice = choice, Reason = reason, Until = callbackAt, At = at };
+    public static EngineEvent ScriptOver(long callId, Modes.ScriptResult result, DateTime at = default) =>
+        new() { Kind = EventKind.ScriptDone, CallId = callId, Script = result, At = at };
     public static EngineEvent TrunkAvailability(int trunk, bool available, string reason, DateTime at = default) =>
         new() { Kind = EventKind.TrunkState, Trunk = trunk, Available = available, Reason = reason, At = at };
 }

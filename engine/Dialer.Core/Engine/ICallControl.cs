@@ -17,10 +17,27 @@ public interface ICallControl
     /// <summary>Hang the call up (machines, shutdown).</summary>
     void Hangup(Call call);
     /// <summary>
+    /// Agentless: walk the answered callee (or machine, for a message) through <paramref name="run"/>; post
+    /// <see cref="EventKind.ScriptDone"/> when it is over, before the call's end. On a transfer the call stays up for
+    /// the engine's Connect; otherwise hang up.
+    /// </summary>
+    void RunScript(Call call, Modes.ScriptRun run);
+    /// <summary>
     /// How long before a deadline a command must leave to take effect by it (the telephony's own delay): the safe-harbor
     /// message is sent this long before the callee's 2 s are up, so that it starts within them. Zero in virtual time.
     /// </summary>
     TimeSpan CommandLead => TimeSpan.Zero;
+}
+
+/// <summary>A lead offered to an agent in preview: they decide before <see cref="Deadline"/>.</summary>
+public sealed record PreviewOffer(long Id, Agent Agent, Lead Lead, DateTime OfferedAt, DateTime Deadline);
+
+/// <summary>Where preview offers go (the agent's desktop: the API and its event stream, or the simulator's agents).</summary>
+public interface IPreviewDesk
+{
+    void Offer(PreviewOffer offer);
+    /// <summary>The offer is void (timed out, the agent left, the engine stopped, no line to place it): take it off the screen.</summary>
+    void Withdraw(PreviewOffer offer, string reason);
 }
 
 /// <summary>Where attempts are written: before the call is placed (crash safety) and when it is over.</summary>
@@ -67,6 +84,8 @@ public interface ILeadSource
     void Release(Lead lead, DateTime utcNow);
     /// <summary>The attempt is over: schedule a retry or retire the lead.</summary>
     void Finished(Lead lead, CallOutcome outcome, DateTime utcNow);
+    /// <summary>A lead handed out was not dialed (an agent skipped it in preview, or asked for a callback): due again at <paramref name="dueUtc"/>.</summary>
+    void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow);
 }
 
 /// <summary>Probability that a call to this lead placed now is answered by a live person.</summary>

@@ -95,6 +95,12 @@ public sealed class MemoryHopper : ILeadSource
         _readyCount++;
     }
 
+    public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow)
+    {
+        lead.AttemptsToday--;
+        _waiting.Enqueue(lead, (dueUtc, lead.Id));
+    }
+
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
         if (Retry.Next(_config, lead, outcome, utcNow, _bestTime) is { } next) _waiting.Enqueue(lead, (next, lead.Id));

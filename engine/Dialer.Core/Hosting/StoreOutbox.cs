@@ -122,6 +122,9 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     }
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow) => Enqueue(new Op(OpKind.LeadFinished, null, lead, outcome, utcNow));
+    /// <summary>Queued like a finish (the store's update is blocking I/O); the lead is not in the prefetch meanwhile, so it cannot go out twice.</summary>
+    public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow) =>
+        Enqueue(new Op(callback ? OpKind.LeadCallback : OpKind.LeadRescheduled, null, lead, default, dueUtc));
     public void Placed(Call call) => Enqueue(new Op(OpKind.Placed, call, call.Lead, default, default));
     public void Finished(Call call) => Enqueue(new Op(OpKind.CallFinished, call, call.Lead, default, default));
 
@@ -221,6 +224,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                         break;
                     case OpKind.CallFinished: _log.Finished(op.Call!); break;
                     case OpKind.LeadFinished: _leads.Finished(op.Lead, op.Outcome, op.At); break;
+                    case OpKind.LeadRescheduled or OpKind.LeadCallback: _leads.Reschedule(op.Lead, op.At, op.Kind == OpKind.LeadCallback, op.At); break;
                 }
                 n++;
             }
@@ -323,7 +327,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
         foreach (var lead in back) _leads.Release(lead, now); // best last in, best first out of a stacking source
     }
 
-    private enum OpKind : byte { Placed, CallFinished, LeadFinished }
+    private enum OpKind : byte { Placed, CallFinished, LeadFinished, LeadRescheduled, LeadCallback }
 
     private readonly record struct Op(OpKind Kind, Call? Call, Lead Lead, CallOutcome Outcome, DateTime At)
     {

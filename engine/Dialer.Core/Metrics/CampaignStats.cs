@@ -37,6 +37,36 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     public long HangupsGivenUp { get; internal set; }
     /// <summary>Pacing decisions that placed nothing because the attempt store was behind (database slow or down).</summary>
     public long PlacementsHeldForStore { get; internal set; }
+    // Preview: leads offered to agents and what became of them.
+    public long PreviewsOffered { get; internal set; }
+    public long PreviewsAccepted { get; internal set; }
+    public long PreviewsSkipped { get; internal set; }
+    public long PreviewCallbacks { get; internal set; }
+    public long PreviewsTimedOut { get; internal set; }
+    /// <summary>Accepted, but no line was free (or the store was behind): nothing dialed, the lead went back.</summary>
+    public long PreviewsUnplaced { get; internal set; }
+    /// <summary>Decisions on offers already gone (after the time-out, or sent twice): ignored.</summary>
+    public long PreviewDecisionsStale { get; internal set; }
+    /// <summary>Agentless: callees who asked for an agent, and those whose script did not offer it (no agent, budget spent).</summary>
+    public long Transfers { get; internal set; }
+    public long TransfersWithheld { get; internal set; }
+    /// <summary>Agentless: scripts by how they ended (<see cref="Modes.ScriptEnd"/>).</summary>
+    public long[] ScriptEnds { get; } = new long[Enum.GetValues<Modes.ScriptEnd>().Length];
+    /// <summary>Agentless: per question, answers by key (index <see cref="KeyIndex"/>: 0-9, *, #, then no usable answer).</summary>
+    public Dictionary<string, long[]> Answers { get; } = new(StringComparer.Ordinal);
+    public const string AnswerKeys = "0123456789*#";
+
+    public static int KeyIndex(char? key) => key is { } k && AnswerKeys.IndexOf(k) is var i and >= 0 ? i : AnswerKeys.Length;
+
+    internal void CountScript(Modes.ScriptResult result)
+    {
+        ScriptEnds[(int)result.End]++;
+        foreach (var a in result.Answers)
+        {
+            if (!Answers.TryGetValue(a.Question, out var counts)) Answers[a.Question] = counts = new long[AnswerKeys.Length + 1];
+            counts[KeyIndex(a.Key)]++;
+        }
+    }
     public SortedDictionary<DateOnly, (long Live, long Abandoned)> ByDay { get; } = [];
     public SortedDictionary<DateTime, (long Live, long Abandoned)> ByHour { get; } = [];
 

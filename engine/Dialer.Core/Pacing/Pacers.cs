@@ -19,9 +19,19 @@ public static class Pacers
             "vicidial-tapered" when arg is null => new VicidialPacer(VicidialDropClamp.Tapered, vicidial),
             "vicidial-average" when arg is null => new VicidialPacer(VicidialDropClamp.Average, vicidial),
             "predictive" when arg is null => new PredictivePacer(predictive),
+            "agentless" => Agentless(name, arg),
             _ => throw new ArgumentException(
-                $"unknown pacer '{name}': expected progressive, ratio:K, vicidial-hard, vicidial-tapered, vicidial-average, fixed-rate:λ or predictive"),
+                $"unknown pacer '{name}': expected progressive, ratio:K, vicidial-hard, vicidial-tapered, vicidial-average, fixed-rate:λ, predictive or agentless:LINES/RATE"),
         };
+    }
+
+    /// <summary>agentless:LINES/RATE — at most LINES calls up and RATE new calls a second (agentless survey and notice campaigns).</summary>
+    private static AgentlessPacer Agentless(string name, string? arg)
+    {
+        var slash = arg?.IndexOf('/') ?? -1;
+        if (slash < 0 || !int.TryParse(arg![..slash], NumberStyles.None, CultureInfo.InvariantCulture, out var lines) || lines < 1)
+            throw new ArgumentException($"pacer '{name}': expected agentless:LINES/RATE, e.g. agentless:60/5 (60 calls up, 5 new calls a second)");
+        return new AgentlessPacer(lines, Positive(name, arg[(slash + 1)..]));
     }
 
     private static double Positive(string name, string? arg) =>

@@ -1,5 +1,6 @@
 using Dialer.Core.Compliance;
 using Dialer.Core.Domain;
+using Dialer.Core.Modes;
 using Dialer.Core.Pacing;
 
 namespace Dialer.Sim.Config;
@@ -25,6 +26,15 @@ public static class ConfigSections
             return new RoutingRule(tag, region, require);
         }).ToList();
         var window = c.OptMap("window");
+        var modeText = c.OptStr("mode") ?? "predictive";
+        var mode = modeText switch
+        {
+            "predictive" => DialingMode.Predictive,
+            "preview" => DialingMode.Preview,
+            "survey" => DialingMode.Survey,
+            "notice" => DialingMode.Notice,
+            _ => throw c.Error("mode", null, $"\"{modeText}\" is not a dialing mode (predictive, preview, survey, notice)"),
+        };
         var config = new CampaignConfig
         {
             Name = name,
@@ -38,10 +48,17 @@ public static class ConfigSections
             MaxAttemptsPerDay = c.Int("max_attempts_per_day", 3, 1, 100),
             RetryDelaySeconds = retry,
             Routing = routing,
+            Mode = mode,
+            PreviewTag = c.OptStr("preview_tag"),
+            PreviewTimeoutSeconds = c.OptNum("preview_timeout_seconds", 30, 5, 600),
+            PreviewSkipRetrySeconds = c.OptNum("preview_skip_retry_seconds", 3600, 0),
+            Script = ScriptFile.Optional(c, "script"),
             Profile = c.OptStr("compliance_profile") is { } id
                 ? ComplianceProfiles.Get(id) ?? throw c.Error("compliance_profile", null, $"expected a shipped profile: {string.Join(", ", ComplianceProfiles.Names)}")
                 : null,
         };
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw c.Error(e.Message.Split(':')[0], null, e.Message[(e.Message.IndexOf(':') + 2)..]); }
         window?.Done();
         c.Done();
         return config;

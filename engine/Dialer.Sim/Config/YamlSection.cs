@@ -25,10 +25,25 @@ public sealed class YamlSection
     }
 
     public string Path { get; }
+    /// <summary>The file this came from (what relative paths in it are relative to).</summary>
+    public string File => _file;
+
+    /// <summary>This mapping's keys, each marked read (a mapping of free-form names: script steps, keys).</summary>
+    public IReadOnlyList<string> Keys()
+    {
+        var keys = new List<string>();
+        foreach (var (k, _) in _node.Children)
+        {
+            var name = ((YamlScalarNode)k).Value ?? "";
+            _read.Add(name);
+            keys.Add(name);
+        }
+        return keys;
+    }
 
     public static YamlSection Load(string file)
     {
-        if (!File.Exists(file)) throw new ConfigException($"{file}: file not found");
+        if (!System.IO.File.Exists(file)) throw new ConfigException($"{file}: file not found");
         using var reader = new StreamReader(file);
         return Parse(reader, file);
     }
@@ -48,6 +63,8 @@ public sealed class YamlSection
     }
 
     public bool Has(string key) => _node.Children.ContainsKey(new YamlScalarNode(key));
+    /// <summary>Whether the key holds a mapping (rather than a single value).</summary>
+    public bool HasMap(string key) => _node.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlMappingNode;
 
     public string Str(string key) => OptStr(key) ?? throw Error(key, null, "is required");
 

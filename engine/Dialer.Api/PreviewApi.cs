@@ -1,0 +1,74 @@
+using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Dialer.Api;
+
+/// <summary>
+/// Preview for call-center platforms: an agent's open offer (the customer view, the number masked to its last 4 digits)
+/// and the agent's decision on it (accept, skip with a reason, callback at a time). Both go to the campaign's engine on
+/// this node, which owns the offers: a decision on an offer already gone (timed out, decided) is ignored there.
+/// </summary>
+public static class PreviewApi
+{
+    public sealed record DecisionBody(string? Choice, string? Reason, DateTimeOffset? CallbackAt);
+
+    internal static void Map(WebApplication app, EngineRegistry engines)
+    {
+        app.MapGet("/campaigns/{name}/agents/{agent}/offer", async (string name, string agent) =>
+        {
+            if (engines.Find(name) is not { } host) return NotHere(name);
+            try
+            {
+                var offer = await host.QueryAsync(e => e.Offers.FirstOrDefault(o => o.Agent.Id == agent));
+                return offer is null ? Results.NoContent() : Results.Ok(View(offer));
+            }
+            catch (EngineUnavailableException e) { return Results.Problem(statusCode: 409, title: "campaign engine unavailable", detail: e.Message); }
+        });
+        app.MapPost("/campaigns/{name}/agents/{agent}/offer/{offer:long}", async (string name, string agent, long offer, HttpRequest req) =>
+        {
+            if (engines.Find(name) is not { } host) return NotHere(name);
+            var (body, error) = await DialerApi.ReadJson<DecisionBody>(req);
+            if (error is not null) return error;
+            PreviewChoice choice;
+            switch (body!.Choice)
+            {
+                case "accept": choice = PreviewChoice.Accept; break;
+                case "skip" when !string.IsNullOrWhiteSpace(body.Reason): choice = PreviewChoice.Skip; break;
+                case "skip": return DialerApi.Invalid("reason", "a skip needs a reason");
+                case "callback" when body.CallbackAt?.UtcDateTime > DateTime.UtcNow: choice = PreviewChoice.Callback; break;
+                case "callback": return DialerApi.Invalid("callback_at", "a callback needs a time in the future");
+                default: return DialerApi.Invalid("choice", "expected accept, skip or callback");
+            }
+            int index;
+            try { index = await host.QueryAsync(e => e.State.Agents.FirstOrDefault(a => a.Id == agent)?.Index ?? -1); }
+            catch (EngineUnavailableException e) { return Results.Problem(statusCode: 409, title: "campaign engine unavailable", detail: e.Message); }
+            if (index < 0) return DialerApi.NotFound($"agent '{agent}' in campaign '{name}'");
+            await host.PostAsync(EngineEvent.Preview(index, offer, choice, body.Reason, body.CallbackAt?.UtcDateTime ?? default));
+            return Results.Accepted();
+        });
+    }
+
+    private static IResult NotHere(string name) =>
+        Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
+
+    /// <summary>What the agent sees before deciding: the number only by its last 4 digits, never whole.</summary>
+    private static object View(PreviewOffer o) => new
+    {
+        offer_id = o.Id,
+        agent = o.Agent.Id,
+        lead_id = o.Lead.Id,
+        phone = Mask(o.Lead.Phone),
+        region = o.Lead.Region,
+        tags = o.Lead.Tags,
+        priority = o.Lead.Priority,
+        policy_expiry = o.Lead.PolicyExpiry?.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+        attempts = o.Lead.Attempts,
+        last_outcome = o.Lead.Attempts == 0 ? null : o.Lead.LastOutcome.ToString().ToLowerInvariant(),
+        offered_at = o.OfferedAt,
+        deadline = o.Deadline,
+    };
+
+    private static string Mask(string phone) => phone.Length <= 4 ? new string('*', phone.Length) : new string('*', phone.Length - 4) + phone[^4..];
+}
