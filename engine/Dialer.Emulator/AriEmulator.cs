@@ -128,6 +128,12 @@ public sealed class AriEmulator : IAsyncDisposable
     /// <summary>The number in From: of the last INVITE sent to <paramref name="number"/> ("anonymous" when the channel had no connected line).</summary>
     public string? FromOf(string number) => _world.FromOf(number);
 
+    /// <summary>
+    /// Every spell a live callee (a person, not a machine) spent in silence: answered and in the app, until they heard an agent
+    /// (a bridge with another channel), a message, went into the dialplan (AMD), or hung up. Seconds, by channel id.
+    /// </summary>
+    public IReadOnlyList<Silence> Silences => _world.Silences;
+
     /// <summary>Events delivered, summed over the sockets (what the apps actually received, after subscriptions and filters).</summary>
     public long EventsDelivered => Interlocked.Read(ref _eventsDelivered);
     private long _eventsDelivered;

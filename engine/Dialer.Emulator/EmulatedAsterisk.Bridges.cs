@@ -16,6 +16,7 @@ internal sealed partial class EmulatedAsterisk
             if (!ch.InStasis) return Reply.Message(409, "Channel not in Stasis application");
             var id = q["playbackId"] ?? $"pb-{++_idSeq}";
             var target = $"channel:{channelId}";
+            SilenceEnds(ch, SilenceEnd.Message);
             ch.Playing[id] = media;
             Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"));
             After(scenario.PlaybackSeconds, ch, () =>
@@ -123,6 +124,7 @@ internal sealed partial class EmulatedAsterisk
                 foreach (var id in b.Channels)
                 {
                     var ch = _channels[id];
+                    SilenceEnds(ch, SilenceEnd.Agent); // someone to hear now
                     var peer = _channels[b.Channels.First(c => c != id)];
                     Emit("ChannelVarset", ch, w => { w.WriteString("variable", "BRIDGEPEER"); w.WriteString("value", peer.Name); });
                     Emit("ChannelVarset", ch, w => { w.WriteString("variable", "BRIDGEPVTCALLID"); w.WriteString("value", peer.ProtocolId); });

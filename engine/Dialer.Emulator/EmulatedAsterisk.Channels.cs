@@ -272,6 +272,7 @@ internal sealed partial class EmulatedAsterisk
             return;
         }
         ch.InStasis = true;
+        if (ch.State == "Up") SilenceStarts(ch);
         Emit("ChannelVarset", ch, w => { w.WriteString("variable", "STASISSTATUS"); w.WriteString("value", ""); });
         Emit("StasisStart", ch, w =>
         {
@@ -284,6 +285,7 @@ internal sealed partial class EmulatedAsterisk
 
     private void LeaveStasis(Chan ch)
     {
+        SilenceEnds(ch, SilenceEnd.Dialplan);
         if (ch.Bridge is not null) Leave(ch);
         ch.InStasis = false;
         Emit("StasisEnd", ch);
@@ -301,6 +303,7 @@ internal sealed partial class EmulatedAsterisk
     private void End(Chan ch, int? hangupCause, bool soft, int? techCause, string? dialStatus, int destroyCause, bool quiet = false, int? destroyedTech = null)
     {
         if (!_channels.Remove(ch.Id)) return;
+        SilenceEnds(ch, SilenceEnd.HungUp);
         if (ch.PeerLink is var (peerWorld, peerId)) _ = Task.Run(() => peerWorld.HangupFromFarEnd(peerId)); // SIP BYE over the inter-server trunk
         if (ch.FromDialplan && ch.InStasis)
         {
@@ -334,6 +337,7 @@ internal sealed partial class EmulatedAsterisk
     {
         ch.State = state;
         if (state == "Up") ch.UpSince = time.GetUtcNow();
+        if (state == "Up" && ch.InStasis) SilenceStarts(ch); // a created channel answered: in the app already
         Emit("ChannelStateChange", ch);
     }
 

@@ -40,9 +40,32 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     private long _idSeq;
     private long _timerSeq;
 
+    // Each live callee's spells in silence (answered, in the app, hearing nobody): channel id, seconds, what ended it.
+    private readonly List<Silence> _silences = [];
+
     public EmulatorScenario Scenario => scenario;
     public long ChannelsCreated { get; private set; }
     public int ActiveChannels { get { lock (_gate) return _channels.Count; } }
+
+    public IReadOnlyList<Silence> Silences
+    {
+        get { lock (_gate) return [.. _silences]; }
+    }
+
+    /// <summary>Under the lock: a callee who is a person (not a machine, not a phone or a leg) is answered and in the app, hearing nobody.</summary>
+    private void SilenceStarts(Chan ch)
+    {
+        if (ch.Fate.Kind == FateKind.Answer && ch.Fate != Fate.Phone && !ch.FromDialplan && ch.Fate.Amd.Status != "MACHINE" && ch.SilentSince is null)
+            ch.SilentSince = time.GetUtcNow();
+    }
+
+    /// <summary>Under the lock: the callee hears someone (a bridge with another channel), a message, the dialplan (AMD), or the call ends.</summary>
+    private void SilenceEnds(Chan ch, SilenceEnd how)
+    {
+        if (ch.SilentSince is not { } since) return;
+        ch.SilentSince = null;
+        _silences.Add(new Silence(ch.Id, (time.GetUtcNow() - since).TotalSeconds, how));
+    }
 
     public void RegisterApp(string app)
     {
@@ -123,6 +146,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public bool Dialed { get; set; }
         public bool InStasis { get; set; }
         public Bridge? Bridge { get; set; }
+        /// <summary>Since when the callee, answered and in the app, hears nobody (null: not silent).</summary>
+        public DateTimeOffset? SilentSince { get; set; }
         public required Fate Fate { get; init; }
         public Dictionary<string, string> Vars { get; } = new(StringComparer.Ordinal);
         public SortedList<(DateTimeOffset Due, long Seq), Action> Pending { get; } = [];
@@ -142,6 +167,12 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public Dictionary<string, DateTimeOffset> RecordingStartedAt { get; } = new(StringComparer.Ordinal);
     }
 }
+
+/// <summary>What ended a live callee's silence: an agent (a bridge with another channel), a message, the dialplan (AMD), the call's end.</summary>
+public enum SilenceEnd : byte { Agent, Message, Dialplan, HungUp }
+
+/// <summary>A spell a live callee spent answered, in the app, hearing nobody; <see cref="Seconds"/> long, ended by <see cref="How"/>.</summary>
+public readonly record struct Silence(string ChannelId, double Seconds, SilenceEnd How);
 
 /// <summary>Query-string parameters of one request.</summary>
 internal sealed class Args(Microsoft.AspNetCore.Http.IQueryCollection query)

@@ -81,14 +81,14 @@ public sealed partial class CampaignEngine : IRunningEngine
             EngineHost? host = null;
             var driver = new AriDriver(telephony.Driver with { Owner = owner, TakenOver = owners.All.Skip(1).ToList() }, servers, telephony.Trunks, telephony.Agents,
                 e => host!.PostAsync(e)) { Log = log };
-            (Recovery, List<Adoption>) recovered;
-            try { recovered = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token); }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested) // the connect time ran out on a server's channel list
+            Recovery reconciled;
+            List<Adoption> adopt;
+            try { (reconciled, adopt) = await ReconcileAsync(attempts, config, telephony, driver, servers, owners, log, connect.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) // an Asterisk too slow or refusing: say which, never a bare cancel
             {
-                throw new TimeoutException($"ARI: the channels of {string.Join(", ", servers.Select(s => s.ServerId))} were not listed within " +
-                                           $"{connectTimeout.TotalSeconds:0.#} s (recovery, before the first call)");
+                throw new TimeoutException($"ARI: recovery could not read the channels of every server within {connectTimeout.TotalSeconds:0.#} s " +
+                                           $"({string.Join(", ", servers.Select(s => s.ServerId))})");
             }
-            var (reconciled, adopt) = recovered;
             var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {

@@ -86,19 +86,40 @@ public class FailureTests
     }
 
     [Fact]
-    public void A_failed_bridge_with_nobody_else_free_waits_then_gets_safe_harbor_and_counts_abandoned()
+    public void A_failed_bridge_with_nobody_else_free_is_tried_again_with_the_same_agent_then_waits_then_gets_safe_harbor()
     {
         var (engine, control, _, calls) = Placed(agents: 1, calls: 1);
         var call = calls[0];
         engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
-        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Connect, "bridge gone", 0), T0.AddSeconds(5.2));
+        for (var i = 1; i <= DialerEngine.MaxBridgeRetries; i++)
+        {
+            engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Connect, "addChannel: 503", 0), T0.AddSeconds(5 + 0.1 * i));
+            Assert.Equal(CallPhase.Connected, call.Phase); // Asterisk's passing trouble: the same agent again, within the 2 s
+            Assert.Equal(1 + i, control.Log.Count(l => l == $"connect {call.Id} to a0"));
+        }
+        engine.Handle(EngineEvent.Failed(call.Id, CallCommand.Connect, "bridge gone", 0), T0.AddSeconds(5.5));
         Assert.Equal(CallPhase.Waiting, call.Phase);
+        Assert.Equal(AgentState.Ready, engine.State.AgentStates[0]);
         Assert.Equal(0, engine.Stats.Connected);
         engine.Tick(T0.AddSeconds(7));
         Assert.Contains($"safe-harbor {call.Id}", control.Log);
         Assert.Equal(1, engine.Stats.Abandoned);
         engine.Handle(EngineEvent.Ended(call.Id), T0.AddSeconds(12));
         Assert.Equal(CallOutcome.Abandoned, call.Outcome);
+    }
+
+    [Fact]
+    public void A_matched_callee_the_driver_saw_go_without_reaching_the_agent_closes_abandoned_and_counts()
+    {
+        var (engine, _, _, calls) = Placed(agents: 1, calls: 1);
+        var call = calls[0];
+        engine.Handle(EngineEvent.Answered(call.Id, true), T0.AddSeconds(5));
+        Assert.Equal(CallPhase.Connected, call.Phase);
+        engine.Handle(EngineEvent.Ended(call.Id, CallOutcome.Abandoned), T0.AddSeconds(9)); // the bridge never made it (slow Asterisk)
+        Assert.Equal(CallOutcome.Abandoned, call.Outcome);
+        Assert.Equal(1, engine.Stats.Abandoned);
+        Assert.Equal(1, engine.State.Ledger.AbandonedToday);
+        Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[0]); // the agent was held for them all the same
     }
 
     [Fact]

@@ -11,16 +11,6 @@ using Xunit.Abstractions;
 
 namespace Dialer.Runtime.Tests;
 
-/// <summary>A test (one case per data row) that needs PostgreSQL 15's binaries (tests/run.sh and CI install them): skipped, and reported so, without them.</summary>
-public sealed class PostgresTheoryAttribute : TheoryAttribute
-{
-    public PostgresTheoryAttribute()
-    {
-        var bin = Environment.GetEnvironmentVariable("PG_BIN") ?? "/usr/lib/postgresql/15/bin";
-        if (!File.Exists(Path.Combine(bin, "initdb"))) Skip = $"needs PostgreSQL 15 (initdb in {bin}): apt-get install postgresql-15, or set PG_BIN";
-    }
-}
-
 /// <summary>
 /// Three engine nodes (processes), two emulated Asterisk servers linked by an inter-server trunk, one PostgreSQL, three
 /// campaigns with agents on both servers. The owner of a campaign is killed with SIGKILL three times, and a campaign
@@ -235,18 +225,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         return file;
     }
 
-    private void Start(string node, string[] files)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in new[] { typeof(ClusterNode).Assembly.Location, "cluster-node", node, LeaseMs.ToString(CultureInfo.InvariantCulture) }.Concat(files))
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is { } l) _lines.Enqueue((node, l)); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is { } l) _lines.Enqueue((node, "stderr|" + l)); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        _nodes[node] = p;
-    }
+    private void Start(string node, string[] files) =>
+        _nodes[node] = ChildProcess.Dotnet(node, [typeof(ClusterNode).Assembly.Location, "cluster-node", node, LeaseMs.ToString(CultureInfo.InvariantCulture), .. files], _lines);
 
     private sealed record Event(string Kind, string Campaign, string Node, string From, long Epoch, DateTime At, DateTime LeaseAt, string Detail);
 

@@ -37,7 +37,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         var config = RunConfig.Load(Config(emu.BaseUri, dialect == "sqlite" ? $"sqlite:{Path.Combine(_dir, "run.db")}" : pg.NewDatabase()));
         var (db, pii, record) = RunFiles.Prepare(config, _dir);
         using var store = db;
-        var log = TextWriter.Synchronized(new StringWriter());
+        var log = new RunLog();
         Task<CampaignEngine> Start(string node, IReadOnlyCollection<string>? over) => CampaignEngine.StartAsync(config.Telephony, db, pii, record,
             config.Settings!.ToConfig(config.Name), config.Settings!.CreatePacer(1), node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, over);
 

@@ -9,7 +9,7 @@ internal static class RunFiles
 {
     /// <summary>Writes leads.csv (each lead in UTC) and run.yaml beside it; returns the config's path.</summary>
     public static string Write(string dir, Uri ari, string db, string name, string node, string pacer, int agents, int channels,
-        IEnumerable<(string Phone, string Region)> leads, double? autoReadySeconds = null)
+        IEnumerable<(string Phone, string Region)> leads, double? autoReadySeconds = null, bool amd = false)
     {
         File.WriteAllLines(Path.Combine(dir, "leads.csv"), ["phone,region,timezone", .. leads.Select(l => $"{l.Phone},{l.Region},UTC")]);
         var agentList = string.Join("\n", Enumerable.Range(1, agents).Select(i => $"  - {{id: agent{i}}}"));
@@ -29,6 +29,7 @@ internal static class RunFiles
             ari:
               servers: [{id: pbx1, url: "{{ari}}", user: dialer, password: dialer}]
             {{(autoReadySeconds is { } r ? $"  auto_ready_seconds: {r}" : "")}}
+            {{(amd ? "  amd: true" : "")}}
             """);
         return file;
     }
@@ -56,4 +57,15 @@ internal static class RunFiles
             await Task.Delay(20);
         }
     }
+}
+
+/// <summary>A run's log, written from many threads; <see cref="ToString"/> is what was written (a failure message shows it).</summary>
+internal sealed class RunLog : StringWriter
+{
+    private readonly object _gate = new();
+
+    public override void Write(char value) { lock (_gate) base.Write(value); }
+    public override void Write(string? value) { lock (_gate) base.Write(value); }
+    public override void WriteLine(string? value) { lock (_gate) base.WriteLine(value); }
+    public override string ToString() { lock (_gate) return base.ToString(); }
 }

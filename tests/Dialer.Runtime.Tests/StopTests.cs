@@ -23,7 +23,7 @@ public sealed class StopTests : IDisposable
     {
         await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
         var config = RunConfig.Load(Config(emu.BaseUri));
-        var output = TextWriter.Synchronized(new StringWriter());
+        var output = new RunLog();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var run = AriRunner.RunAsync([config], new NodeOptions(), output, TimeSpan.FromSeconds(1), cts.Token);
         var until = DateTime.UtcNow.AddSeconds(40);

@@ -42,6 +42,7 @@ public sealed partial class AriClient
     private int _overflowed;
     private volatile bool _connected;
     private volatile bool _closing;
+    private int _disposed;
     private ClientWebSocket? _ws;
     private readonly CancellationTokenSource _stop = new();
     private Task? _run;
@@ -216,8 +217,10 @@ public sealed partial class AriClient
         return false;
     }
 
+    /// <summary>Once; later calls do nothing (a failed start disposes its clients through the driver and again on the way out).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         // Say goodbye with a close frame (Asterisk then ends the session cleanly); the read loop sees Asterisk's reply and stops.
         _closing = true;
         if (_ws is { State: WebSocketState.Open } ws)

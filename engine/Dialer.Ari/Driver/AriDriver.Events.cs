@@ -90,6 +90,7 @@ public sealed partial class AriDriver
         {
             case AriEventType.ChannelEnteredBridge when leg.AnsweredAt != default:
                 Stats.VerdictToBridge.Add(e.Timestamp - leg.AnsweredAt);
+                if (leg.BridgedAt == default) leg.BridgedAt = e.Timestamp;
                 break;
             case AriEventType.ChannelStateChange when chan.State == ChannelState.Ringing:
             case AriEventType.Dial when e.DialStatus is DialStatus.Ringing or DialStatus.Progress:

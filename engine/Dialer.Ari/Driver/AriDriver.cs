@@ -119,7 +119,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var line = _agents[agent.Index];
         if (line.Server != server)
             throw new ArgumentException($"call {call.Id}: agent '{agent.Id}' is configured on '{line.Server.ServerId}', the call is bridged on '{serverId}'");
-        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line };
+        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime };
         _legs[leg.Id] = leg;
     }
 
@@ -234,6 +234,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             // A call already gone needs nothing more: its end is on the way.
             Interlocked.Increment(ref Stats._commandFailures);
             Log?.Invoke($"call {leg.Call.Id}: {command} failed: {e.Message}");
+            if (command == CallCommand.Continue && Interlocked.Exchange(ref leg.Answered, 1) == 0)
+                leg.AnsweredAt = _time.GetUtcNow().UtcDateTime; // no AMD verdict: the engine takes the callee as a person answered now
             if (leg.Ended == 0) await _post(EngineEvent.Failed(leg.Call.Id, command, e.Message, leg.Agent?.Agent.Index ?? -1, _time.GetUtcNow().UtcDateTime));
         }
         catch (OperationCanceledException) { } // the driver is stopping
@@ -387,6 +389,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()), $"cause {cause}");
             outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
         }
+        else if (HeardNobodyInTime(leg, at)) outcome = CallOutcome.Abandoned;
         await EndScriptAsync(leg);
         await _post(EngineEvent.Ended(leg.Call.Id, outcome, cause, at == default ? _time.GetUtcNow().UtcDateTime : at));
         if (leg.Recording is var (recServer, rec)) _ = Quietly(recServer.StopRecordingAsync(rec, _stop.Token));
@@ -401,6 +404,17 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         if (Interlocked.Exchange(ref agent.ReadyWhenFree, 0) == 1) await _post(EngineEvent.Ready(agent.Agent.Index, _time.GetUtcNow().UtcDateTime));
         else ReadyAfterWrap(agent);
     }
+
+    /// <summary>
+    /// An answered callee whose end Asterisk reported (we were listening throughout) without their channel ever entering a
+    /// bridge, or entering it past <see cref="AriDriverOptions.AbandonAfter"/> from the answer: they heard no agent in time
+    /// (a slow or failing Asterisk), an abandoned call by the rule even if the engine had matched them to one (the engine
+    /// reads it for a matched callee only: a machine stays a machine, a safe-harbor or waiting callee is abandoned anyway).
+    /// Not tied to the match reaching the driver: on a loaded machine the callee may hang up before it does.
+    /// </summary>
+    private bool HeardNobodyInTime(Leg leg, DateTime endedAt) =>
+        endedAt != default && leg.AnsweredAt != default
+        && (leg.BridgedAt == default || leg.BridgedAt - leg.AnsweredAt > _options.AbandonAfter);
 
     /// <summary>Unattended runs only (<see cref="AriDriverOptions.AutoReadyAfter"/>): the agent is made ready after a fixed wrap-up.</summary>
     private void ReadyAfterWrap(AgentLine agent)
@@ -479,6 +493,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public long AnsweredTicks;
         /// <summary>Asterisk's time of the answer (or AMD verdict), for the latencies on its own clock.</summary>
         public DateTime AnsweredAt;
+        /// <summary>Asterisk's time the callee first entered a bridge (their agent's, or the one to an agent on another server).</summary>
+        public DateTime BridgedAt;
         /// <summary>When the originate was sent (UTC ticks; 0 once its first channel event was seen).</summary>
         public long OriginateSentTicks;
         public volatile bool Placed;

@@ -56,6 +56,11 @@ public sealed record AriDriverOptions
     /// command sent at exactly 2.00 s on an idle lab machine (issue 11); the margin covers a loaded one.
     /// </summary>
     public TimeSpan SafeHarborLead { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// The rule's limit from a callee's answer to their agent: a callee bridged later than this on Asterisk's clock (a slow
+    /// REST), or who hung up before the bridge was made, is reported abandoned however the engine had matched them.
+    /// </summary>
+    public TimeSpan AbandonAfter { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Hang up a safe-harbor call after this long even if Asterisk never reports the playback finished.</summary>
     public TimeSpan SafeHarborMax { get; init; } = TimeSpan.FromSeconds(20);
 

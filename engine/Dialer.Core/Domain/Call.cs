@@ -52,6 +52,8 @@ public sealed class Call
     public Modes.ScriptResult? Script { get; internal set; }
     internal bool AnsweredByMachine { get; set; }
     internal int HangupsSent { get; set; }
+    /// <summary>Bridges to an agent that failed for this callee (each one is tried again while their 2 s last).</summary>
+    internal int BridgesFailed { get; set; }
     /// <summary>Slot in the engine's dense in-flight table while ringing, else -1.</summary>
     internal int Slot { get; set; } = -1;
 

@@ -494,7 +494,14 @@ public sealed partial class DialerEngine
     /// <summary>Hang-up commands sent per call before the engine leaves it to the driver's reconciliation.</summary>
     public const int MaxHangups = 3;
 
-    /// <summary>The bridge to the reserved agent failed: another agent within the callee's 2 s, else safe harbor.</summary>
+    /// <summary>Bridges tried again to the same agent, when no other is free, before the callee waits for one (a failure past
+    /// the client's own retries is most often Asterisk's passing trouble, not the agent's line).</summary>
+    public const int MaxBridgeRetries = 3;
+
+    /// <summary>
+    /// The bridge to the reserved agent failed: another free agent within the callee's 2 s, else the same one again (a few
+    /// times), else the callee waits for one until the deadline, then safe harbor.
+    /// </summary>
     private void Reconnect(Call call, double now, DateTime utcNow)
     {
         var failed = call.Agent!.Index;
@@ -502,13 +509,15 @@ public sealed partial class DialerEngine
         call.Agent.CurrentCall = null;
         call.Agent = null;
         call.ConnectedAt = null;
-        // The agent never talked: back to ready (a dead line is the driver's to log out), but not for this callee;
+        // The agent never talked: back to ready (a dead line is the driver's to log out), for this callee only if no one else is free;
         // one who asked to pause or leave after this call goes now.
         var leaving = _logoutAfterCall[failed] || _pauseAfterCall[failed] is not null;
         if (leaving) EndTalk(failed, now);
         else SetAgentState(failed, AgentState.Ready, now);
-        var agent = Deadline(call) > now ? _router.PickLongestIdle(call.Lead.Requirement) : -1;
+        var inTime = Deadline(call) > now;
+        var agent = inTime ? _router.PickLongestIdle(call.Lead.Requirement) : -1;
         if (!leaving) _router.MarkReady(failed, now);
+        if (agent < 0 && inTime && !leaving && ++call.BridgesFailed <= MaxBridgeRetries) agent = failed;
         if (agent >= 0) Connect(call, agent, now, utcNow);
         else if (Deadline(call) > now) Wait(call, now, utcNow);
         else SendToSafeHarbor(call, now, utcNow);
@@ -560,7 +569,10 @@ public sealed partial class DialerEngine
                 outcome = CallOutcome.Abandoned;
                 break;
             case CallPhase.Connected:
-                outcome = CallOutcome.Human;
+                // The driver saw the callee go without ever reaching the agent's bridge, or reach it past their 2 s (a slow
+                // or failing Asterisk): an abandoned call by the rule, counted now.
+                outcome = unanswered == CallOutcome.Abandoned ? CallOutcome.Abandoned : CallOutcome.Human;
+                if (outcome == CallOutcome.Abandoned) CountAbandon(call, now, utcNow);
                 _s.TalkTime.Observe((utcNow - call.ConnectedAt!.Value).TotalSeconds);
                 EndTalk(call.Agent!.Index, now);
                 break;

@@ -75,6 +75,10 @@ public readonly record struct EngineEvent
     public EngineEvent HappenedAt(DateTime utc) => At == default ? this with { At = utc } : this;
 
     public static EngineEvent Answered(long callId, bool human, DateTime at = default) => new() { Kind = EventKind.CallAnswered, CallId = callId, Human = human, At = at };
+    /// <summary>
+    /// A call ended. <paramref name="unansweredOutcome"/>: the driver's verdict on an unanswered call (busy, congestion…), or
+    /// <see cref="CallOutcome.Abandoned"/> for a callee matched to an agent who never reached them in time.
+    /// </summary>
     public static EngineEvent Ended(long callId, CallOutcome unansweredOutcome = CallOutcome.None, int cause = 16, DateTime at = default) =>
         new() { Kind = EventKind.CallEnded, CallId = callId, Outcome = unansweredOutcome, Cause = cause, At = at };
     public static EngineEvent Login(int agent, DateTime at = default) => new() { Kind = EventKind.AgentLogin, Agent = agent, At = at };

@@ -1,0 +1,155 @@
+using Dapper;
+using Dialer.Core.Domain;
+using Dialer.Emulator;
+using Dialer.Store;
+using Xunit.Abstractions;
+
+namespace Dialer.Runtime.Tests;
+
+/// <summary>
+/// `dialer run`'s engine on the emulator and SQLite while Asterisk's REST misbehaves (issue 9's fault matrix): 30% of the
+/// requests failing, then every reply 2.5 s late. The emulator hears what each callee heard, so what must hold is checked
+/// from the callee's side: nobody left in silence, each attempt closed with what really happened to its callee, the cap held,
+/// and no agent stranded.
+/// </summary>
+public sealed class RestFaultTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Agents = 10;
+    private readonly string _dir = Directory.CreateTempSubdirectory("dialer-rest-").FullName;
+
+    /// <summary>Callees drawn from a mix (half of them people, talking 3–6 s after a 1 s AMD), AMD on: every call takes continue, addChannel or a playback.</summary>
+    private static EmulatorScenario Scenario() => new()
+    {
+        Mix = new CalleeMix
+        {
+            Human = 0.5, Machine = 0.2, Busy = 0.1, NoAnswer = 0.1, Congestion = 0.05, BadNumber = 0.05,
+            RingMinSeconds = 0.5, RingMaxSeconds = 2, TalkMinSeconds = 3, TalkMaxSeconds = 6, AmdSeconds = 1,
+        },
+    };
+
+    private async Task<(CampaignEngine Run, StoreDb Db, RunLog Log)> StartAsync(AriEmulator emu, string pacer)
+    {
+        var file = RunFiles.Write(_dir, emu.BaseUri, $"sqlite:{Path.Combine(_dir, "run.db")}", "rest", "node-a", pacer, Agents, channels: 100,
+            Enumerable.Range(0, 600).Select(i => ($"+1555{i:D7}", "US")), autoReadySeconds: 0.5, amd: true);
+        var config = RunConfig.Load(file);
+        var log = new RunLog();
+        var (db, pii, record) = RunFiles.Prepare(config, _dir);
+        var run = await CampaignEngine.StartAsync(config.Telephony, db, pii, record, config.Settings!.ToConfig(config.Name), config.Settings!.CreatePacer(1), "node-a", log.WriteLine,
+            TimeSpan.FromSeconds(30), CancellationToken.None);
+        await RunFiles.Until(async () => await run.Host.QueryAsync(e => e.State.LoggedIn == Agents), TimeSpan.FromSeconds(20), "agents logged in", log);
+        return (run, db, log);
+    }
+
+    /// <summary>
+    /// 30% of REST requests fail (503) for 40 s; the client retries each twice, so ~3% of commands fail outright: an AMD
+    /// continue, a bridge, a playback or a hang-up. A failed continue sends the callee to an agent, a failed bridge is tried
+    /// again, with another agent or the same, within the callee's 2 s, a failed playback hangs up: no callee hears nothing for
+    /// long, and one hung up in silence is counted abandoned, never connected or congestion.
+    /// </summary>
+    [Fact]
+    public async Task Rest_failing_30_percent_leaves_no_callee_in_silence_and_closes_every_attempt_with_what_happened()
+    {
+        await using var emu = await AriEmulator.StartAsync(Scenario());
+        var (run, db, log) = await StartAsync(emu, "ratio:1");
+        using var store = db;
+        emu.Scenario.RestFailureRate = 0.3;
+        await Task.Delay(TimeSpan.FromSeconds(40));
+        emu.Scenario.RestFailureRate = 0;
+        var loggedIn = await run.Host.QueryAsync(e => e.State.LoggedIn);
+        var failures = run.Driver.Stats.CommandFailures;
+        await run.DisposeAsync();
+
+        var (live, abandoned, silent, wrong) = Judge(emu, db);
+        var figures = $"REST 30% failing for 40 s: {failures} commands failed outright, {live} live answers, {abandoned} abandoned " +
+                      $"({(live == 0 ? 0 : (double)abandoned / live):P1}); longest silence {Longest(emu):0.00} s, p99 {Percentile(emu, 0.99):0.00} s; " +
+                      $"{silent.Count} callees over 4 s; {wrong.Count} attempts closed wrong; agents logged in {loggedIn}/{Agents}";
+        output.WriteLine(figures);
+        foreach (var w in wrong) output.WriteLine(w);
+        Assert.True(failures > 0, figures); // the faults did reach the commands
+        Assert.True(live >= 20, figures);
+        Assert.Empty(silent);
+        Assert.Empty(wrong);
+        Assert.True(abandoned <= 0.03 * live, figures);
+        Assert.Equal(Agents, loggedIn); // no agent stranded
+        AssertNothingOpen(db);
+    }
+
+    /// <summary>
+    /// Every REST reply comes 2.5 s late for 20 s: nothing can reach a callee within their 2 s, so the server is taken out as
+    /// soon as its replies show it (no new call), and dialing resumes by itself when Asterisk is fast again; no agent stranded,
+    /// nothing left open. The calls already ringing are answered into a slow Asterisk: how many of those callees were closed
+    /// otherwise than they lived is reported (the figure's "closed wrong"; not yet asserted: see issue 9's closing note).
+    /// </summary>
+    [Fact]
+    public async Task Rest_2_5_s_slow_places_nothing_meanwhile_and_resumes_by_itself()
+    {
+        await using var emu = await AriEmulator.StartAsync(Scenario());
+        var (run, db, log) = await StartAsync(emu, "ratio:1");
+        using var store = db;
+        await RunFiles.Until(async () => await run.Host.QueryAsync(e => e.Stats.Connected >= 10), TimeSpan.FromSeconds(30), "calls connected", log);
+        var slow = DateTime.UtcNow;
+        emu.RestDelay = TimeSpan.FromSeconds(2.5);
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        var placedSlow = await run.Host.QueryAsync(e => e.Stats.CallsPlaced);
+        emu.RestDelay = TimeSpan.Zero;
+        var fast = DateTime.UtcNow;
+        await RunFiles.Until(async () => await run.Host.QueryAsync(e => e.Stats.CallsPlaced > placedSlow), TimeSpan.FromSeconds(30), "dialing resumed", log);
+        var resumedAfter = DateTime.UtcNow - fast;
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        var loggedIn = await run.Host.QueryAsync(e => e.State.LoggedIn);
+        await run.DisposeAsync();
+
+        var (live, abandoned, silent, wrong) = Judge(emu, db);
+        using var c = db.Connect();
+        // Placed while slow: after the first slow replies had shown it (a few seconds' grace), until it was fast again.
+        var placedWhileSlow = c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE placed_at > @from AND placed_at < @to",
+            new { from = new DateTimeOffset(slow.AddSeconds(5)).ToUnixTimeMilliseconds(), to = new DateTimeOffset(fast).ToUnixTimeMilliseconds() });
+        var figures = $"REST 2.5 s slow for 20 s: {placedWhileSlow} calls placed meanwhile (after 5 s), dialing resumed {resumedAfter.TotalSeconds:0.0} s after; " +
+                      $"{live} live answers, {abandoned} abandoned; longest silence {Longest(emu):0.00} s; {wrong.Count} attempts closed wrong; agents {loggedIn}/{Agents}";
+        output.WriteLine(figures);
+        foreach (var w in wrong) output.WriteLine(w);
+        Assert.Equal(0, placedWhileSlow);
+        Assert.Equal(Agents, loggedIn);
+        AssertNothingOpen(db);
+    }
+
+    /// <summary>
+    /// From the callee's side: the live answers and abandons the store counts; the callees who heard nothing for over 4 s
+    /// (the rule's 2 s, and room for a retried command on a loaded machine); and the attempts closed against what their
+    /// callee lived: one who heard no agent within 2 s of the answer (or was hung up in silence) must be abandoned, one
+    /// bridged in time a conversation.
+    /// </summary>
+    private static (long Live, long Abandoned, List<Silence> Silent, List<string> Wrong) Judge(AriEmulator emu, StoreDb db)
+    {
+        using var c = db.Connect();
+        var outcomes = c.Query<(string Channel, string? Outcome)>("SELECT channel_id, outcome FROM attempts").ToDictionary(r => r.Channel, r => r.Outcome);
+        var wrong = new List<string>();
+        foreach (var s in emu.Silences.Where(s => s.How != SilenceEnd.Dialplan))
+        {
+            if (!outcomes.TryGetValue(s.ChannelId, out var outcome)) continue; // an agent's line, not a call
+            var reached = s.How == SilenceEnd.Agent && s.Seconds <= 2;
+            if (reached ? outcome != "human" : outcome != "abandoned")
+                wrong.Add($"closed as {outcome ?? "nothing"}: {s.How} after {s.Seconds:0.00} s ({s.ChannelId})");
+        }
+        var live = outcomes.Values.Count(o => o is "human" or "abandoned");
+        var abandoned = outcomes.Values.Count(o => o == "abandoned");
+        return (live, abandoned, [.. emu.Silences.Where(s => s.Seconds > 4)], wrong);
+    }
+
+    private static double Longest(AriEmulator emu) => emu.Silences.Select(s => s.Seconds).DefaultIfEmpty(0).Max();
+
+    private static double Percentile(AriEmulator emu, double q)
+    {
+        var sorted = emu.Silences.Select(s => s.Seconds).Order().ToList();
+        return sorted.Count == 0 ? 0 : sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(q * sorted.Count))];
+    }
+
+    private static void AssertNothingOpen(StoreDb db)
+    {
+        using var c = db.Connect();
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE ended_at IS NULL OR outcome IS NULL"));
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
