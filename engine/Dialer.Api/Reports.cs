@@ -31,8 +31,34 @@ internal static class Reports
         public SortedDictionary<string, long> Dispositions { get; } = new(StringComparer.Ordinal);
     }
 
+    private sealed record AnswerCell(string Question, string? Answer, long N);
+    private sealed record EndCell(string End, long N);
+
     public static void Map(WebApplication app, StoreDb db, Campaigns campaigns)
     {
+        // Agentless campaigns: per question, how many were asked, the counts by key, and those whose retries ran out.
+        app.MapGet("/reports/survey", (string? campaign) =>
+        {
+            if (campaign is null) return DialerApi.Invalid("campaign", "required: the campaign to report on");
+            if (campaigns.Find(campaign) is not { } c) return DialerApi.NotFound($"campaign '{campaign}'");
+            using var conn = db.Connect();
+            var ends = conn.Query<EndCell>("SELECT script_end AS End, COUNT(*) AS N FROM attempts WHERE campaign_id = @Id AND script_end IS NOT NULL GROUP BY script_end",
+                new { c.Id }).ToList();
+            var cells = conn.Query<AnswerCell>("SELECT question AS Question, answer AS Answer, COUNT(*) AS N FROM survey_answers WHERE campaign_id = @Id GROUP BY question, answer",
+                new { c.Id }).ToList();
+            return Results.Ok(new
+            {
+                campaign,
+                attempts = ends.Sum(e => e.N),
+                ends = ends.OrderBy(e => e.End, StringComparer.Ordinal).ToDictionary(e => e.End, e => e.N),
+                questions = cells.GroupBy(a => a.Question).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
+                {
+                    question = g.Key, asked = g.Sum(a => a.N), answered = g.Where(a => a.Answer is not null).Sum(a => a.N),
+                    no_input = g.Where(a => a.Answer is null).Sum(a => a.N),
+                    answers = g.Where(a => a.Answer is not null).OrderBy(a => a.Answer, StringComparer.Ordinal).ToDictionary(a => a.Answer!, a => a.N),
+                }),
+            });
+        });
         app.MapGet("/reports/calls", (string? campaign, string? by, string? from, string? to, string? conversions, string? format) =>
         {
             if (!CallRecords.TryTimes(from, to, out var fromTime, out var toTime, out var badTime)) return badTime;
