@@ -12,7 +12,8 @@ namespace Dialer.Api;
 /// </summary>
 public static class PreviewApi
 {
-    public sealed record DecisionBody(string? Choice, string? Reason, DateTimeOffset? CallbackAt);
+    // Reason and callback_at belong to one choice each: left out, they are absent, not a body error.
+    public sealed record DecisionBody(string? Choice, string? Reason = null, DateTimeOffset? CallbackAt = null);
 
     internal static void Map(WebApplication app, EngineRegistry engines)
     {

@@ -57,6 +57,7 @@ public static class Reports
 
     public static void Map(WebApplication app, StoreDb db, Campaigns campaigns, TrunkNames trunks)
     {
+        SurveyReport.Map(app, db, campaigns);
         app.MapGet("/reports/{kind}", (string kind, HttpRequest req) =>
         {
             string? Arg(string name) => req.Query.TryGetValue(name, out var v) ? v.ToString() : null;
@@ -185,5 +186,39 @@ internal static class CallsReport
             row["dispositions"] = r.Dispositions;
         }
         return t;
+    }
+}
+
+/// <summary>Agentless campaigns: per question, how many were asked, the counts by key, and those whose retries ran out
+/// (`GET /reports/survey?campaign=NAME`; the literal route wins over /reports/{kind}).</summary>
+internal static class SurveyReport
+{
+    private sealed record AnswerCell(string Question, string? Answer, long N);
+    private sealed record EndCell(string End, long N);
+
+    public static void Map(WebApplication app, StoreDb db, Campaigns campaigns)
+    {
+        app.MapGet("/reports/survey", (string? campaign) =>
+        {
+            if (campaign is null) return DialerApi.Invalid("campaign", "required: the campaign to report on");
+            if (campaigns.Find(campaign) is not { } c) return DialerApi.NotFound($"campaign '{campaign}'");
+            using var conn = db.Connect();
+            var ends = Dapper.SqlMapper.Query<EndCell>(conn, "SELECT script_end AS End, COUNT(*) AS N FROM attempts WHERE campaign_id = @Id AND script_end IS NOT NULL GROUP BY script_end",
+                new { c.Id }).ToList();
+            var cells = Dapper.SqlMapper.Query<AnswerCell>(conn, "SELECT question AS Question, answer AS Answer, COUNT(*) AS N FROM survey_answers WHERE campaign_id = @Id GROUP BY question, answer",
+                new { c.Id }).ToList();
+            return Results.Ok(new
+            {
+                campaign,
+                attempts = ends.Sum(e => e.N),
+                ends = ends.OrderBy(e => e.End, StringComparer.Ordinal).ToDictionary(e => e.End, e => e.N),
+                questions = cells.GroupBy(a => a.Question).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
+                {
+                    question = g.Key, asked = g.Sum(a => a.N), answered = g.Where(a => a.Answer is not null).Sum(a => a.N),
+                    no_input = g.Where(a => a.Answer is null).Sum(a => a.N),
+                    answers = g.Where(a => a.Answer is not null).OrderBy(a => a.Answer, StringComparer.Ordinal).ToDictionary(a => a.Answer!, a => a.N),
+                }),
+            });
+        });
     }
 }

@@ -75,7 +75,7 @@ public sealed partial class CampaignEngine : IRunningEngine
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connect.CancelAfter(connectTimeout);
-            var attempts = new DbAttemptLog(db, campaign.Id, node);
+            var attempts = new DbAttemptLog(db, campaign.Id, node) { RefusalBlockDays = campaign.Settings.RefusalBlockDays() };
             var owners = new ChannelOwners(new ChannelOwner(node, campaign.Name), (takenOver ?? []).Select(n => new ChannelOwner(n, campaign.Name)));
             var owner = owners.Self;
             EngineHost? host = null;
@@ -98,6 +98,7 @@ public sealed partial class CampaignEngine : IRunningEngine
             {
                 Campaign = config, Agents = telephony.Agents, Trunks = telephony.Trunks, Pacer = pacer, Control = driver,
                 Leads = outbox, Predictor = new RateTable(perRegionHour: true), Log = outbox, FirstCallId = attempts.ReserveCallIds(), Owner = owner,
+                Desk = config.Previews ? new PreviewDesk(log) : null, // the API reads the offers from the engine (PreviewApi)
             }, DateTime.UtcNow);
             // The cap's budget is the campaign's: today's and the 30 days' live answers and abandons go on from the store.
             engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);

@@ -1,6 +1,8 @@
 using Dapper;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Modes;
+using System.Data.Common;
 
 namespace Dialer.Store;
 
@@ -20,6 +22,9 @@ public sealed record OpenAttempt(long Id, string Node, long LeadId, int AttemptN
 /// </summary>
 public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAttemptLog
 {
+    /// <summary>Days a survey's opt-out key keeps the number on the refusal list (the campaign's refusal block; the rules want ≥ 6 months).</summary>
+    public int RefusalBlockDays { get; init; } = 183;
+
     /// <summary>Raised after an attempt row is written (the API's event stream listens).</summary>
     public event Action<Call, bool>? Written;
 
@@ -49,6 +54,24 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     }
 
     /// <summary>
+    /// The answers, one row per question (a question asked again keeps its last answer; a rewrite after a failed batch
+    /// changes nothing); an opt-out puts the number on the refusal list through the one DNC upsert, as an agent's refusal does.
+    /// </summary>
+    private void Survey(DbConnection c, DbTransaction tx, Call call, ScriptResult script)
+    {
+        c.Execute("""
+            INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, tries) VALUES (@Id, @campaignId, @Question, @answer, @Tries)
+            ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, tries = excluded.tries
+            """, script.Answers.Select(a => new { call.Id, campaignId, a.Question, answer = a.Key?.ToString(), a.Tries }), tx);
+        if (script.End != ScriptEnd.OptOut) return;
+        var hash = c.QuerySingleOrDefault<byte[]>("SELECT phone_hash FROM leads WHERE id = @lead", new { lead = call.Lead.Id }, tx);
+        if (hash is null) return; // the lead was deleted meanwhile: nothing left to block by
+        var at = call.EndedAt ?? DateTime.UtcNow;
+        Dnc.Add(c, tx, hash, Dnc.Refusal, "survey opt-out key", at.AddDays(RefusalBlockDays), at);
+        c.Execute("UPDATE leads SET state = 2 WHERE id = @lead", new { lead = call.Lead.Id }, tx);
+    }
+
+    /// <summary>
     /// Closes the attempt with its outcome. A call that never reached the network (<see cref="Call.NeverPlaced"/>: its
     /// originate refused, or called off before it left) gave its attempt back to the lead, so its row goes: a lead's
     /// attempt count and its rows agree, and the reports count only calls that existed.
@@ -60,13 +83,14 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
             if (call.NeverPlaced) return c.Execute("DELETE FROM attempts WHERE id = @Id", new { call.Id }, tx);
             c.Execute("""
                 UPDATE attempts SET answered_at = @answered, connected_at = @connected, ended_at = @ended, agent = @agent,
-                                    outcome = @outcome, cause = @Cause, cost = @Cost
+                                    outcome = @outcome, cause = @Cause, cost = @Cost, script_end = @scriptEnd
                 WHERE id = @Id
                 """, new
             {
                 answered = Ms(call.AnsweredAt), connected = Ms(call.ConnectedAt), ended = Ms(call.EndedAt), agent = call.Agent?.Id,
-                outcome = call.Outcome.ToCsv(), call.Cause, call.Cost, call.Id,
+                outcome = call.Outcome.ToCsv(), call.Cause, call.Cost, call.Id, scriptEnd = call.Script?.End.ToName(),
             }, tx);
+            if (call.Script is { } script) Survey(c, tx, call, script);
             // The customer's latest result feeds the churn-risk rule of later imports.
             return c.Execute("UPDATE customers SET last_outcome = @outcome WHERE id = (SELECT customer_id FROM leads WHERE id = @lead)",
                 new { outcome = call.Outcome.ToCsv(), lead = call.Lead.Id }, tx);

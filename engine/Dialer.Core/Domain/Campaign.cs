@@ -46,6 +46,8 @@ public sealed class CampaignConfig
     /// <summary>Whether this lead is dialed only after an agent has seen it.</summary>
     public bool IsPreview(Lead lead) => Mode == Modes.DialingMode.Preview || (PreviewTag is { } tag && lead.HasTag(tag));
     public bool Agentless => Mode is Modes.DialingMode.Survey or Modes.DialingMode.Notice;
+    /// <summary>Whether any lead goes to preview (the engine then needs a desk to offer leads on).</summary>
+    public bool Previews => Mode == Modes.DialingMode.Preview || PreviewTag is not null;
 
     public void Validate()
     {

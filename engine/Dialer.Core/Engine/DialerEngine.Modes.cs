@@ -21,8 +21,6 @@ public sealed partial class DialerEngine
     /// <summary>Offers waiting for an agent's decision.</summary>
     public IReadOnlyList<PreviewOffer> Offers => _offers;
 
-    private bool Previews => _s.Config.Mode == DialingMode.Preview || _s.Config.PreviewTag is not null;
-
     /// <summary>Time-outs first (their agents are paused, their leads back in the order), then new offers.</summary>
     private void Offer(double now, DateTime utcNow)
     {
@@ -33,7 +31,7 @@ public sealed partial class DialerEngine
     /// <summary>Offers due leads to ready agents able to take them, longest idle first, until either runs out.</summary>
     private void OfferPreviews(double now, DateTime utcNow)
     {
-        if (!Previews || Halted || _router.ReadyCount == 0 || now < _offerRetryAt) return;
+        if (!_s.Config.Previews || Halted || _router.ReadyCount == 0 || now < _offerRetryAt) return;
         _previewable ??= lead => _s.Config.IsPreview(lead) && _router.PickLongestIdle(lead.Requirement) >= 0;
         while (_router.ReadyCount > 0)
         {
@@ -58,7 +56,7 @@ public sealed partial class DialerEngine
     {
         var wake = double.PositiveInfinity;
         foreach (var o in _offers) wake = Math.Min(wake, Seconds(o.Deadline));
-        if (Previews && _offerRetryAt > _s.Now && _router.ReadyCount > 0) wake = Math.Min(wake, _offerRetryAt);
+        if (_s.Config.Previews && _offerRetryAt > _s.Now && _router.ReadyCount > 0) wake = Math.Min(wake, _offerRetryAt);
         return wake;
     }
 

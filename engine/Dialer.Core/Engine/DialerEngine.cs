@@ -63,7 +63,7 @@ public sealed partial class DialerEngine
         _owner = setup.Owner;
         _desk = setup.Desk;
         _offerOf = new PreviewOffer?[setup.Agents.Count];
-        if (Previews && _desk is null) throw new ArgumentException("a campaign with preview needs a preview desk (where offers go to agents)");
+        if (_s.Config.Previews && _desk is null) throw new ArgumentException("a campaign with preview needs a preview desk (where offers go to agents)");
         _commandLead = setup.Control.CommandLead.TotalSeconds;
     }
 
