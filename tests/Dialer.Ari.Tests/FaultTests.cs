@@ -1,6 +1,8 @@
 using Dialer.Ari.Driver;
 using Dialer.Emulator;
 using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Pacing;
 
 namespace Dialer.Ari.Tests;
 
@@ -39,11 +41,15 @@ public class FaultTests
     [Fact]
     public async Task Rest_failures_while_placing_are_retried_or_end_the_attempt_cleanly()
     {
+        var gate = new GatedPacer(new Rig.AgentsReadyPacer(0));
         await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+2001", "+2002"], agents: 1,
-            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(20) });
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(20) }, pacer: gate);
         await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(5), "agent logged in");
         // Logging in took the first requests; the next call meets two 503s (retried) — or, with more, fails and is given up.
+        // Nothing is placed until the failures are armed (a loaded machine may otherwise place both calls first).
+        Assert.Equal(0, rig.Driver.Stats.Placed);
         rig.Emulator.FailNextRequests(8);
+        gate.Open = true;
         await rig.WaitDone(TimeSpan.FromSeconds(15));
         Assert.True(rig.Driver.Stats.PlaceFailures >= 1);
         var outcomes = rig.Engine.Stats.Outcomes;
@@ -135,4 +141,13 @@ public class TrunkQualityTests
         await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.Closed, TimeSpan.FromSeconds(3), "carrier-a back");
         Assert.True(await rig.Query(e => e.Trunks.IsAvailable(0)));
     }
+}
+
+/// <summary>Places nothing until <see cref="Open"/>, then what the inner pacer says; asks again every 50 ms meanwhile.</summary>
+internal sealed class GatedPacer(IPacer inner) : IPacer
+{
+    public volatile bool Open;
+    public string Name => inner.Name;
+    public bool ReactsToEvents => inner.ReactsToEvents;
+    public PacingDecision Decide(DialerState state) => Open ? inner.Decide(state) : new(0, state.Now + 0.05);
 }

@@ -124,7 +124,7 @@ internal sealed class Rig : IAsyncDisposable
     }
 
     /// <summary>Keeps one call in flight per ready agent (plus <paramref name="overdial"/>): enough to drive the path, no abandons by design.</summary>
-    private sealed class AgentsReadyPacer(int overdial) : IPacer
+    internal sealed class AgentsReadyPacer(int overdial) : IPacer
     {
         public string Name => "agents-ready";
         public bool ReactsToEvents => true;
