@@ -280,7 +280,7 @@ public static class DialerApi
                     {
                         if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
                             // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
-                            try { await started.QueryAsync(e => (e.PhaseChanged, e.AgentStateChanged) = (phases.For(name), phases.ForAgents(name)), ct); }
+                            try { await started.QueryAsync(e => { phases.Hook(e, name); return true; }, ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
                     catch (CampaignHeldException e) // another live node paces it: that node's run goes on, so its status stays
