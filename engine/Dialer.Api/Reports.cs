@@ -23,7 +23,7 @@ public static class Reports
         ["calls"] = new(["day", "hour", "agent"], CallsReport.Build),
         ["attribution"] = new(["expiry", "skill", "seniority", "script", "disposition", "hour", "region"], AttributionReport.Build),
         ["abandonment"] = new(["day"], AbandonmentReport.Build),
-        ["trunks"] = new(["trunk", "region"], FloorReports.Trunks),
+        ["trunks"] = new(["trunk", "region", "hour"], FloorReports.Trunks),
         ["agents"] = new(["agent", "hour", "day"], FloorReports.Agents),
         ["survey"] = new(["question", "end"], SurveyReport.Build),
     };

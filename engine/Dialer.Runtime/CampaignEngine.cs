@@ -52,6 +52,8 @@ public sealed partial class CampaignEngine : IRunningEngine
     public IReadOnlyList<TelephonyLink> Links => [.. Servers.Select(s => new TelephonyLink(s.ServerId, s.IsConnected, s.EventStats.Connects))];
     public DbAttemptLog Attempts { get; }
     public StoreOutbox Outbox { get; }
+    /// <summary>What the driver's trunk health measured (RTCP of the trunk's calls, its qualify round trips).</summary>
+    public TrunkMedia Media(int trunk) => new(Driver.Health.RttMs(trunk), Driver.Health.Loss(trunk));
     /// <summary>Attempt writes the last stop could not make (the store was down throughout): reconciliation settles them at the next start.</summary>
     public int Unwritten { get; private set; }
     /// <summary>What start-up recovery found: calls adopted (still bridged to an agent), channels hung up, attempts closed.</summary>
@@ -252,6 +254,7 @@ public sealed class AriEngineLauncher(Telephony telephony, StoreDb db, Pii pii, 
         public EngineHost Host => engine.Host;
         public IReadOnlyList<TelephonyLink> Links => engine.Links;
         public StoreOutbox? Outbox => engine.Outbox;
+        public TrunkMedia Media(int trunk) => engine.Media(trunk);
 
         public async ValueTask DisposeAsync()
         {
