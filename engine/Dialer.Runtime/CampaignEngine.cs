@@ -72,6 +72,7 @@ public sealed partial class CampaignEngine : IRunningEngine
         // The profile's caller-id and recording rules hold before any call: a campaign that would break them does not start.
         if (ComplianceGate.CheckTelephony(config, telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion, telephony.Driver.RecordCalls) is { } refused)
             throw new InvalidOperationException($"campaign '{campaign.Name}': {refused}");
+        config.ShownCallerIds = new CallerIdPlan(telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion); // the hopper's per-lead local-presence check
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
         try
         {
