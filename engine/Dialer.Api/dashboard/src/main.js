@@ -88,7 +88,7 @@ function card(name) {
     }, [[], [], [], []], $(".chart.calls", root)),
   };
   // The day's report (the `calls` report by hour, read by the server once a minute): x is the campaign-local hour.
-  const hours = { axes: [{ stroke: "#8a98a6", values: (u, v) => v.map((h) => `${h}h`) }], scales: { x: { time: false } } };
+  const hours = { axes: [{ stroke: "#8a98a6", values: (u, v) => v.map((h) => `${h}h`) }], scales: { x: { time: false, range: [-0.5, 23.5] } } };
   const bars = uPlot.paths.bars({ size: [0.6, 40] });
   charts.dayAbandon = new uPlot({
     ...hours, title: "Abandon rate over the day against the cap", width: width(), height: 180,
@@ -191,19 +191,20 @@ function showOffer(d) {
 // The day's `calls` report by hour: the abandon rate of each hour and of the day so far against the cap, and the answer rate.
 function showDay(r) {
   const c = card(r.campaign);
-  const x = [], hour = [], day = [], cap = [], answer = [];
-  let live = 0, abandoned = 0;
+  // All 24 hours on the axis, the cap across them; the day so far carries on through hours without calls.
+  const x = [...Array(24).keys()], hour = Array(24).fill(null), day = Array(24).fill(null), cap = Array(24).fill(r.abandon_cap), answer = Array(24).fill(null);
   for (const row of r.rows) {
-    live += row.live_answers; abandoned += row.abandoned;
-    x.push(Number(row.key.slice(11, 13)));
-    hour.push(row.live_answers > 0 ? row.abandoned / row.live_answers : null);
-    day.push(live > 0 ? abandoned / live : null);
-    cap.push(r.abandon_cap);
-    answer.push(row.calls > 0 ? row.live_answers / row.calls : null);
+    const h = Number(row.key.slice(11, 13));
+    hour[h] = row.live_answers > 0 ? row.abandoned / row.live_answers : null;
+    answer[h] = row.calls > 0 ? row.live_answers / row.calls : null;
   }
+  let live = 0, abandoned = 0, seen = false;
+  for (const row of r.rows) { live += row.live_answers; abandoned += row.abandoned; day[Number(row.key.slice(11, 13))] = live > 0 ? abandoned / live : null; }
+  const last = Math.max(-1, ...r.rows.map((row) => Number(row.key.slice(11, 13)))); // the campaign's hour now, or the last with calls
+  for (let h = 0; h <= last; h++) { if (day[h] != null) seen = true; else if (seen) day[h] = day[h - 1]; }
   c.charts.dayAbandon.setData([x, hour, day, cap]);
   c.charts.dayAnswer.setData([x, answer]);
-  c.root.querySelector(".chart.day-answer").dataset.hours = String(x.length);
+  c.root.querySelector(".chart.day-answer").dataset.hours = String(r.rows.length);
 }
 
 function addAlert(a) {
