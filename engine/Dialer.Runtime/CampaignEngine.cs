@@ -52,6 +52,8 @@ public sealed partial class CampaignEngine : IRunningEngine
     public IReadOnlyList<TelephonyLink> Links => [.. Servers.Select(s => new TelephonyLink(s.ServerId, s.IsConnected, s.EventStats.Connects))];
     public DbAttemptLog Attempts { get; }
     public StoreOutbox Outbox { get; }
+    /// <summary>What the driver's trunk health measured (RTCP of the trunk's calls, its qualify round trips).</summary>
+    public TrunkMedia Media(int trunk) => new(Driver.Health.RttMs(trunk), Driver.Health.Loss(trunk));
     /// <summary>Attempt writes the last stop could not make (the store was down throughout): reconciliation settles them at the next start.</summary>
     public int Unwritten { get; private set; }
     /// <summary>What start-up recovery found: calls adopted (still bridged to an agent), channels hung up, attempts closed.</summary>
@@ -72,6 +74,7 @@ public sealed partial class CampaignEngine : IRunningEngine
         // The profile's caller-id and recording rules hold before any call: a campaign that would break them does not start.
         if (ComplianceGate.CheckTelephony(config, telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion, telephony.Driver.RecordCalls) is { } refused)
             throw new InvalidOperationException($"campaign '{campaign.Name}': {refused}");
+        config.ShownCallerIds = new CallerIdPlan(telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion); // the hopper's per-lead local-presence check
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
         try
         {
@@ -258,6 +261,7 @@ public sealed class AriEngineLauncher(Telephony telephony, StoreDb db, Pii pii, 
         public EngineHost Host => engine.Host;
         public IReadOnlyList<TelephonyLink> Links => engine.Links;
         public StoreOutbox? Outbox => engine.Outbox;
+        public TrunkMedia Media(int trunk) => engine.Media(trunk);
 
         public async ValueTask DisposeAsync()
         {
