@@ -106,6 +106,7 @@ public class ContractTests
     [InlineData("lab/d_frozen_rtcp_dead_peer.jsonl")]
     [InlineData("lab/e_shutdown_refusal.jsonl")]
     [InlineData("lab/f_dead_peer_no_response.jsonl")]
+    [InlineData("lab/j_rtcp_sequence_jumps_rtp_loop.jsonl")]
     public async Task Emulator_answers_the_lab_requests_as_asterisk_did(string file)
     {
         const double scale = 0.02;

@@ -86,6 +86,7 @@ public sealed partial class AriDriver
             Stats.OriginateToChannel.Add(e.Timestamp - new DateTime(leg.OriginateSentTicks, DateTimeKind.Utc));
             leg.OriginateSentTicks = 0;
         }
+        if (leg.MediaSince == 0 && chan.State == ChannelState.Up) leg.MediaSince = _time.GetTimestamp(); // RTP flows from the SIP answer, before any AMD verdict
         switch (e.Type)
         {
             case AriEventType.ChannelEnteredBridge when leg.AnsweredAt != default:
@@ -218,12 +219,18 @@ public sealed partial class AriDriver
         else if (e.Endpoint.State is { } state) OnEndpointState(trunk, state);
     }
 
-    /// <summary>A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends), counted only if packets arrived since the last reading of it.</summary>
+    /// <summary>
+    /// A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends), counted only if packets arrived since the last
+    /// reading of it and no more than one stream can carry in the time between (<see cref="RtcpSummary.Since"/>).
+    /// </summary>
     private void OnMedia(Leg leg, RtcpSummary? reading)
     {
         if (reading is not { } m) return;
-        var fresh = m.Since(leg.LastRtcp);
+        var now = _time.GetTimestamp();
+        var from = leg.LastRtcp is null ? leg.MediaSince : leg.LastRtcpAt;
+        var fresh = m.Since(leg.LastRtcp, from == 0 ? TimeSpan.MaxValue : _time.GetElapsedTime(from, now));
         leg.LastRtcp = m;
+        leg.LastRtcpAt = now;
         if (fresh is { } f) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, f, _time.GetUtcNow()), $"RTCP rtt {f.RttMs:0} ms, loss {f.Loss:P0}");
     }
 

@@ -119,7 +119,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var line = _agents[agent.Index];
         if (line.Server != server)
             throw new ArgumentException($"call {call.Id}: agent '{agent.Id}' is configured on '{line.Server.ServerId}', the call is bridged on '{serverId}'");
-        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime };
+        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp() };
         _legs[leg.Id] = leg;
     }
 
@@ -502,6 +502,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public volatile bool Provisional;
         /// <summary>The last RTCP poll of this call (readings count only when packets arrived since).</summary>
         public RtcpSummary? LastRtcp;
+        /// <summary>When <see cref="LastRtcp"/> was read, and when the call's media began (the first Up seen), in <see cref="TimeProvider"/> ticks; 0 before.</summary>
+        public long LastRtcpAt, MediaSince;
         public AgentLine? Agent;
         public (AriClient Server, string Name)? Recording;
         /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>
