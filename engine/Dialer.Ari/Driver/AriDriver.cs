@@ -450,11 +450,16 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         endpoint.Contains("{number}", StringComparison.Ordinal) ? endpoint.Replace("{number}", phone, StringComparison.Ordinal) : endpoint + phone;
 
     /// <summary>The PJSIP endpoint name a trunk's ContactStatusChange carries: "carrier-a" for "PJSIP/{number}@carrier-a" or "PJSIP/carrier-a/...".</summary>
-    private static string EndpointResource(string endpoint)
+    /// <summary>
+    /// The PJSIP endpoint a trunk's dial string goes through: PJSIP/{number}@carrier-a, PJSIP/carrier-a, or
+    /// PJSIP/carrier-a/sip:{number}@host:port (the endpoint's settings, another address: its '@' names no endpoint).
+    /// </summary>
+    internal static string EndpointResource(string endpoint)
     {
+        var parts = endpoint.Split('/', 3);
+        if (parts.Length == 3) return parts[1];
         var at = endpoint.LastIndexOf('@');
         if (at >= 0) return endpoint[(at + 1)..];
-        var parts = endpoint.Split('/');
         return parts.Length > 1 ? parts[1] : endpoint;
     }
 
