@@ -141,6 +141,24 @@ public class TrunkQualityTests
     }
 
     /// <summary>
+    /// A callee who hangs up while alone in the app (waiting for an agent, here: four lines for one agent) ends with cause 0
+    /// on a real Asterisk (lab README), which blames nobody: before, three of those in a row opened the trunk's breaker
+    /// (the load run at 30 calls/s took carrier-a out so) and the next calls went to the dearer trunk.
+    /// </summary>
+    [Fact]
+    public async Task Callees_hanging_up_while_waiting_leave_their_trunk_in_service()
+    {
+        string[] phones = [.. Enumerable.Range(1, 12).Select(i => $"+2{i:000}")]; // 2…: answers at once, hangs up 6 s (scaled) later
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.02 }, phones, agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerFailures = 3, BreakerCooldown = TimeSpan.FromMinutes(5) },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)], overdial: 4);
+        await rig.WaitDone(TimeSpan.FromSeconds(30));
+        Assert.True(rig.Engine.Stats.Connected < phones.Length, "some callees hung up before reaching the agent (the case under test)");
+        Assert.Equal(0, rig.Driver.Stats.BreakerTrips);
+        Assert.Equal(phones.Length, rig.Engine.Stats.TrunkCalls[0]);
+    }
+
+    /// <summary>
     /// A carrier losing a fifth of its packets: every answered call's RTPAUDIOQOS (set by Asterisk as the call ends) reports it,
     /// the trunk goes out, and the next calls take the other trunk. A trunk whose endpoint Asterisk lacks is out from the start.
     /// </summary>

@@ -108,7 +108,11 @@ public sealed partial class AriDriver
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
                 Queue(leg, CallCommand.Continue, static (d, l, _, ct) => d.ContinueToAmdAsync(l, ct));
                 break;
-            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit:
+            // Each key arrives twice, the copies alike to the millisecond: once for the channel, once through the trunk's
+            // endpoint we subscribe to for its qualify results (lab capture k; the real-Asterisk survey took the first
+            // answer's key for the second question).
+            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit && e.Timestamp != leg.LastKeyAt:
+                leg.LastKeyAt = e.Timestamp;
                 OnScriptKey(leg, digit);
                 break;
             case AriEventType.ChannelVarset when e.Variable == "RTPAUDIOQOS":
@@ -119,7 +123,10 @@ public sealed partial class AriDriver
                 // A dial timeout (cause 18/19) with no ringing or progress ever seen: the far end never answered SIP at all
                 // (lab capture f: a dead carrier ends exactly like a ring timeout). That is the network's failure, not the callee's.
                 var deadPeer = cause is 18 or 19 && leg.Answered == 0 && !leg.Provisional;
-                await EndAsync(leg, cause, deadPeer || TrunkHealth.IsNetworkFailure(cause), e.Timestamp);
+                // Cause 0 on a call that was up is the far end's BYE while alone in the app (in AMD, waiting for an agent):
+                // the trunk carried it (load run at 30 calls/s: such hang-ups opened carrier-a's breaker).
+                var byeWhileUp = cause == 0 && leg.MediaSince != 0;
+                await EndAsync(leg, cause, deadPeer || (TrunkHealth.IsNetworkFailure(cause) && !byeWhileUp), e.Timestamp);
                 break;
         }
     }

@@ -509,6 +509,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public RtcpSummary? LastRtcp;
         /// <summary>When <see cref="LastRtcp"/> was read, and when the call's media began (the first Up seen), in <see cref="TimeProvider"/> ticks; 0 before.</summary>
         public long LastRtcpAt, MediaSince;
+        /// <summary>Asterisk's time of the last key heard on this call (its copy through the endpoint is skipped).</summary>
+        public DateTime LastKeyAt;
         public AgentLine? Agent;
         public (AriClient Server, string Name)? Recording;
         /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>
