@@ -66,7 +66,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         Assert.Equal(4, unreached.Count);
         Assert.True(ringing >= 10, $"{ringing} calls ringing");
 
-        await first.DieAsync(); // kill -9: nothing hung up, nothing closed
+        await first.LetGoAsync(); // kill -9: nothing hung up, nothing closed
         var restart = Stopwatch.StartNew();
         await using var second = await Start(restartAs, takenOver is null ? null : [takenOver]);
         await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents), TimeSpan.FromSeconds(10), "agents back on their calls", log);

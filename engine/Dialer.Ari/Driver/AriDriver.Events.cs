@@ -375,6 +375,7 @@ public sealed partial class AriDriver
     /// </summary>
     private async Task LoginAsync(AgentLine line)
     {
+        if (_options.MayPlace?.Invoke() is not null) return; // no longer the campaign's owner: its agents' lines are the new owner's
         if (Interlocked.Exchange(ref line.Dialing, 1) == 1) return;
         var ct = _stop.Token;
         try

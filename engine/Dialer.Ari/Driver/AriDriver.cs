@@ -249,10 +249,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
-        if (Volatile.Read(ref d._stopping) == 1)
+        if ((Volatile.Read(ref d._stopping) == 1 ? "the dialer is stopping" : o.MayPlace?.Invoke()) is { } refused)
         {
-            // Stopping: nothing new reaches the network; the lead is given back as never placed.
-            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, "the dialer is stopping", at: d._time.GetUtcNow().UtcDateTime));
+            // Stopping (or no longer the campaign's owner): nothing new reaches the network; the lead is given back as never placed.
+            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, refused, at: d._time.GetUtcNow().UtcDateTime));
             await d.EndAsync(leg, cause: 0, networkFailure: false);
             return;
         }
@@ -332,7 +332,9 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             return;
         }
         // The agent is on another Asterisk: bridge the callee here with a leg dialed to the agent's server, where it
-        // enters Stasis(dialer,xfer,AGENT) and joins the agent's bridge (OnXferArrived).
+        // enters Stasis(dialer,xfer,AGENT) and joins the agent's bridge (OnXferArrived). That leg is a new call: not made
+        // by a node that no longer holds the campaign (it would ring an agent the new owner has).
+        if (_options.MayPlace?.Invoke() is { } refused) throw new InvalidOperationException(refused);
         var xfer = leg.XferId;
         leg.XferBridge = leg.Call.Owner.XferBridge(leg.Call.Id);
         _xfers[xfer] = leg;
