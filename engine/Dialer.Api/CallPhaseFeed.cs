@@ -11,14 +11,17 @@ namespace Dialer.Api;
 /// serialised on the loop) and publishes from its own thread. Placed and ended come from the attempt log, after the
 /// store has the row. A full queue (65,536: the stream's thread far behind) drops the change and counts it, never
 /// holding up the engine. Agent state changes (<see cref="DialerEngine.AgentStateChanged"/>), whatever made them, go
-/// the same way as `agent` events (state, pause reason, since when).
+/// the same way as `agent` events (state, pause reason, since when), and preview offers
+/// (<see cref="DialerEngine.OfferChanged"/>) as `offer` events: made (with the lead as the agent sees it, the number masked),
+/// accepted, skipped, callback, withdrawn (with why).
 /// </summary>
 public sealed class CallPhaseFeed : IAsyncDisposable
 {
     private readonly Channel<Change> _queue = Channel.CreateBounded<Change>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly EventHub _hub;
     private readonly Channel<AgentChange> _agents = Channel.CreateBounded<AgentChange>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Task _publisher, _agentPublisher;
+    private readonly Channel<OfferItem> _offers = Channel.CreateBounded<OfferItem>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Task _publisher, _agentPublisher, _offerPublisher;
     private long _dropped;
 
     public CallPhaseFeed(EventHub hub)
@@ -26,12 +29,39 @@ public sealed class CallPhaseFeed : IAsyncDisposable
         _hub = hub;
         _publisher = Task.Run(PublishAll);
         _agentPublisher = Task.Run(PublishAgents);
+        _offerPublisher = Task.Run(PublishOffers);
     }
 
-    /// <summary>Phase and agent changes lost because their queue was full.</summary>
+    /// <summary>Sets every hook of a campaign's engine (call here on its loop): phases, agent states and preview offers.</summary>
+    public void Hook(DialerEngine engine, string campaign) =>
+        (engine.PhaseChanged, engine.AgentStateChanged, engine.OfferChanged) = (For(campaign), ForAgents(campaign), ForOffers(campaign));
+
+    /// <summary>Phase, agent and offer changes lost because their queue was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     private readonly record struct Change(string Campaign, long CallId, string ChannelId, long LeadId, int Attempt, string Trunk, CallPhase Phase, string? Agent, DateTime? At);
+
+    private readonly record struct OfferItem(string Campaign, long Offer, string Agent, long Lead, OfferChange Change, string? Reason, DateTime At, object? View);
+
+    private static readonly string[] OfferChanges = [.. Enum.GetValues<OfferChange>().Select(c => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(c.ToString()))];
+
+    /// <summary>
+    /// What the engine of <paramref name="campaign"/> calls on each offer change (set it on the loop). A new offer's view is
+    /// made here, on the loop, while its lead is the engine's: offers come at an agent's pace, not the dialing's.
+    /// </summary>
+    public Action<PreviewOffer, OfferChange, string?, DateTime> ForOffers(string campaign) => (offer, change, reason, at) =>
+    {
+        var view = change == OfferChange.Offered ? PreviewApi.View(offer) : null;
+        if (!_offers.Writer.TryWrite(new OfferItem(campaign, offer.Id, offer.Agent.Id, offer.Lead.Id, change, reason, at, view)))
+            Interlocked.Increment(ref _dropped);
+    };
+
+    private async Task PublishOffers()
+    {
+        await foreach (var o in _offers.Reader.ReadAllAsync())
+            _hub.Publish("offer", new { campaign = o.Campaign, offer_id = o.Offer, agent = o.Agent, lead_id = o.Lead, change = OfferChanges[(int)o.Change], reason = o.Reason, at = o.At, offer = o.View },
+                OfferChanges[(int)o.Change]);
+    }
 
     private readonly record struct AgentChange(string Campaign, string Agent, AgentState State, string? Reason, DateTime Since);
 
@@ -75,6 +105,7 @@ public sealed class CallPhaseFeed : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         _agents.Writer.TryComplete();
-        await Task.WhenAll(_publisher, _agentPublisher);
+        _offers.Writer.TryComplete();
+        await Task.WhenAll(_publisher, _agentPublisher, _offerPublisher);
     }
 }

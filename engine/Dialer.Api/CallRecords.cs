@@ -155,8 +155,8 @@ internal static class CallRecords
             return Results.NoContent();
         });
 
-        // Deleting a campaign removes it and all that is only its own: its leads, their attempts, dispositions, callbacks
-        // and QA results. Customers (shared by campaigns) and the DNC list (per number, whoever asked) stay. Only a stopped
+        // Deleting a campaign removes it and all that is only its own: its leads, their attempts, dispositions, callbacks,
+        // QA results, survey answers and trunk quality. Customers (shared by campaigns) and the DNC list (per number, whoever asked) stay. Only a stopped
         // campaign with no engine here can go; the delete and its counts are in the audit log.
         app.MapDelete("/campaigns/{name}", (string name) =>
         {
@@ -169,6 +169,8 @@ internal static class CallRecords
                 var qa = conn.Execute("DELETE FROM qa_results WHERE campaign_id = @id", p, tx);
                 var dispositions = conn.Execute("DELETE FROM dispositions WHERE lead_id IN (SELECT id FROM leads WHERE campaign_id = @id)", p, tx);
                 conn.Execute("DELETE FROM callbacks WHERE lead_id IN (SELECT id FROM leads WHERE campaign_id = @id)", p, tx);
+                conn.Execute("DELETE FROM survey_answers WHERE campaign_id = @id", p, tx);
+                conn.Execute("DELETE FROM trunk_quality WHERE campaign_id = @id", p, tx);
                 var attempts = conn.Execute("DELETE FROM attempts WHERE campaign_id = @id", p, tx);
                 var leads = conn.Execute("DELETE FROM leads WHERE campaign_id = @id", p, tx);
                 conn.Execute("DELETE FROM campaign_owners WHERE campaign_id = @id", p, tx);

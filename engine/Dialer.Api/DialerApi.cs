@@ -52,7 +52,7 @@ public static class DialerApi
         builder.Services.AddSingleton(new EventHub(Json));
         var registry = new EngineRegistry(engines?.Invoke(db));
         builder.Services.AddSingleton(registry);
-        builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db)));
+        builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db), db: db));
         builder.Services.AddSingleton(sp => new Webhooks(options.Webhooks, sp.GetRequiredService<EventHub>()));
         builder.Services.AddSingleton(sp => new CallPhaseFeed(sp.GetRequiredService<EventHub>()));
         // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
@@ -216,11 +216,15 @@ public static class DialerApi
         }
         var alerts = new Alerts(engines, campaigns, audit, hub, CampaignEvent, name => campaigns.Find(name) is { } c ? LeadQueries.DueNow(db, c.Id, DateTime.UtcNow) : null);
         var trunks = new TrunkNames();
+        var quality = new TrunkQualityLog(db, campaigns);
         feed.Sampled += (name, s, status) =>
         {
             if (s is not null) trunks.Learn(name, s);
+            quality.Sample(name, s);
             alerts.Evaluate(name, s, status);
         };
+        // After the feed's last sample (its stop is registered first): the minute under way is kept too.
+        app.Lifetime.ApplicationStopping.Register(() => quality.Flush(all: true));
         feed.Alerts = () => alerts.Recent;
 
         app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
@@ -280,7 +284,7 @@ public static class DialerApi
                     {
                         if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
                             // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
-                            try { await started.QueryAsync(e => (e.PhaseChanged, e.AgentStateChanged) = (phases.For(name), phases.ForAgents(name)), ct); }
+                            try { await started.QueryAsync(e => { phases.Hook(e, name); return true; }, ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
                     catch (CampaignHeldException e) // another live node paces it: that node's run goes on, so its status stays

@@ -1,13 +1,14 @@
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Core.Hosting;
 
 namespace Dialer.Api;
 
 /// <summary>One trunk as a campaign's engine uses it, by name.</summary>
 public sealed record TrunkSnapshot(string Name, long Placed, long Live, long Machine, long Abandoned, int InUse, int Channels, bool Available, int[] ByPhase);
 
-/// <summary>One agent seat: state, since when (seconds in it), and why paused.</summary>
-public sealed record AgentSnapshot(string Id, AgentState State, double SecondsInState, string? PauseReason);
+/// <summary>One agent seat: state, since when (seconds in it), why paused, and the preview offer open to them (id, lead, deadline).</summary>
+public sealed record AgentSnapshot(string Id, AgentState State, double SecondsInState, string? PauseReason, (long Id, long Lead, DateTime Deadline)? Offer = null);
 
 /// <summary>
 /// What /metrics, the dashboard feed and the alert rules read from one engine, copied on its loop by a single
@@ -23,6 +24,9 @@ public sealed record EngineSnapshot(
 
     /// <summary>The host's step times (pacing ticks [0], events [1]) in power-of-two microsecond bins, copied on the loop.</summary>
     public long[][] StepMicros { get; init; } = [];
+
+    /// <summary>Each trunk's media quality as the telephony measured it (by trunk index; empty when the engine has no telephony here).</summary>
+    public TrunkMedia[] Media { get; init; } = [];
 
     /// <summary>Calls a person (or machine) is on now, across trunks: by phase, <see cref="CallPhase"/> order.</summary>
     public int CallsIn(CallPhase phase) => Trunks.Sum(t => t.ByPhase[(int)phase]);
@@ -64,6 +68,7 @@ public sealed record EngineSnapshot(
             var agent = s.Agents[a];
             seats[a] = new AgentSnapshot(agent.Id, agent.State, Math.Max(0, (now - agent.StateSince).TotalSeconds), agent.PauseReason);
         }
+        foreach (var o in e.Offers) seats[o.Agent.Index] = seats[o.Agent.Index] with { Offer = (o.Id, o.Lead.Id, o.Deadline) };
         return new EngineSnapshot(e.PacerName, stats.CallsPlaced, stats.LiveAnswers, stats.MachineAnswers, stats.Abandoned,
             s.Ringing, s.Waiting, trunks, agents, seats, s.Ledger.RateToday, s.Ledger.Rate30, s.Config.AbandonCap, s.DialLevel,
             (long[])stats.AnswerToAgentMs.Clone()) { SafeHarborLateP99Ms = stats.SafeHarborLateness.Percentile(0.99) };

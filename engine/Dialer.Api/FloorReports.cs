@@ -236,6 +236,7 @@ internal static class FloorReports
     {
         public long Trunk { get; set; }
         public string? Region { get; set; }
+        public long? Slot { get; set; }
         public long Calls { get; set; }
         public long Answered { get; set; }
         public long Live { get; set; }
@@ -246,18 +247,40 @@ internal static class FloorReports
         public double Cost { get; set; }
     }
 
+    private sealed class MediaCell
+    {
+        public long Trunk { get; set; }
+        public long? Slot { get; set; }
+        public double? RttSum { get; set; }
+        public double? RttMax { get; set; }
+        public double? LossSum { get; set; }
+        public double? LossMax { get; set; }
+        public long RttSamples { get; set; }
+        public long LossSamples { get; set; }
+        public long Minutes { get; set; }
+    }
+
     /// <summary>
-    /// Per trunk (by its name in the campaign's engine when this process ran it, else `trunk N`), or per trunk and the
-    /// lead's region (what each destination costs on each trunk): calls, network answers and their rate with its Wilson
-    /// 95% interval, live / machine / abandoned, network failures (congestion, rejected) and their rate, billed minutes
-    /// (answer to hang-up) and cost, per minute and per live answer. Packet loss and RTT are live figures, not stored.
+    /// Per trunk (by its name in the campaign's engine when this process ran it, else `trunk N`), per trunk and the lead's
+    /// region (what each destination costs on each trunk), or per trunk and campaign-local hour (how it went over the
+    /// day): calls, network answers and their rate with its Wilson 95% interval, live / machine / abandoned, network
+    /// failures (congestion, rejected) and their rate, billed minutes (answer to hang-up) and cost, per minute and per
+    /// live answer. By trunk and by hour also the media quality the driver measured (`trunk_quality`, stored per minute
+    /// by `dialer serve`): mean and worst minute of the RTCP round trip and of the packet-loss share, and the minutes
+    /// measured; null where nothing was measured.
     /// </summary>
     public static ReportTable Trunks(StoreDb db, ReportRequest q)
     {
         using var conn = db.Connect();
-        var region = q.By == "region";
+        var (extra, join, group) = q.By switch
+        {
+            "region" => ("l.region AS region, NULL AS slot", "JOIN leads l ON l.id = a.lead_id", ", l.region"),
+            "hour" => ("NULL AS region, a.placed_at / 3600000 AS slot", "", ", a.placed_at / 3600000"),
+            _ => ("NULL AS region, NULL AS slot", "", ""),
+        };
+        var p = new { id = q.Campaign.Id, from = q.FromMs, to = q.ToMs };
         var cells = conn.Query<TrunkCell>($"""
-            SELECT a.trunk AS trunk, {(region ? "l.region" : "NULL")} AS region, COUNT(*) AS calls,
+            SELECT a.trunk AS trunk, {extra}, COUNT(*) AS calls,
                    SUM(CASE WHEN a.outcome IN ('human', 'machine', 'abandoned') THEN 1 ELSE 0 END) AS answered,
                    SUM(CASE WHEN a.outcome IN ('human', 'abandoned') THEN 1 ELSE 0 END) AS live,
                    SUM(CASE WHEN a.outcome = 'machine' THEN 1 ELSE 0 END) AS machine,
@@ -265,17 +288,27 @@ internal static class FloorReports
                    SUM(CASE WHEN a.outcome IN ('congestion', 'rejected') THEN 1 ELSE 0 END) AS failed,
                    SUM(CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL THEN a.ended_at - a.answered_at ELSE 0 END) AS billed_ms,
                    SUM(COALESCE(a.cost, 0)) AS cost
-            FROM attempts a {(region ? "JOIN leads l ON l.id = a.lead_id" : "")}
+            FROM attempts a {join}
             WHERE a.campaign_id = @id AND a.placed_at >= @from AND a.placed_at < @to
-            GROUP BY a.trunk{(region ? ", l.region" : "")}
-            ORDER BY a.trunk{(region ? ", l.region" : "")}
-            """, new { id = q.Campaign.Id, from = q.FromMs, to = q.ToMs });
+            GROUP BY a.trunk{group}
+            ORDER BY a.trunk{group}
+            """, p);
+        // Each minute's mean weighs by its seconds measured, so a minute measured once counts for one second, not sixty.
+        var media = q.By == "region" ? [] : conn.Query<MediaCell>($"""
+            SELECT trunk, {(q.By == "hour" ? "minute / 3600000" : "NULL")} AS slot,
+                   SUM(rtt_ms * samples) AS rtt_sum, MAX(rtt_ms) AS rtt_max, SUM(CASE WHEN rtt_ms IS NULL THEN 0 ELSE samples END) AS rtt_samples,
+                   SUM(loss * samples) AS loss_sum, MAX(loss) AS loss_max, SUM(CASE WHEN loss IS NULL THEN 0 ELSE samples END) AS loss_samples,
+                   COUNT(*) AS minutes
+            FROM trunk_quality WHERE campaign_id = @id AND minute >= @from AND minute < @to
+            GROUP BY trunk{(q.By == "hour" ? ", minute / 3600000" : "")}
+            """, p).ToDictionary(m => (m.Trunk, m.Slot));
         var t = new ReportTable("trunk");
         q.Describe(t);
         foreach (var c in cells)
         {
             var row = t.Row(q.Trunk((int)c.Trunk));
-            if (region) row["region"] = c.Region;
+            if (q.By == "region") row["region"] = c.Region;
+            if (q.By == "hour") row["hour"] = Reports.Local(c.Slot!.Value, q.Zone, "hour");
             row["calls"] = c.Calls;
             row["answered"] = c.Answered;
             Proportion.Add(row, "answer", c.Answered, c.Calls);
@@ -288,6 +321,13 @@ internal static class FloorReports
             row["cost"] = c.Cost;
             row["cost_per_minute"] = c.BilledMs == 0 ? 0 : c.Cost / (c.BilledMs / 60_000.0);
             row["cost_per_live_answer"] = c.Live == 0 ? 0 : c.Cost / c.Live;
+            if (q.By == "region") continue;
+            var m = media.GetValueOrDefault((c.Trunk, c.Slot));
+            row["rtt_ms_mean"] = m is { RttSamples: > 0 } ? m.RttSum / m.RttSamples : null;
+            row["rtt_ms_worst_minute"] = m?.RttMax;
+            row["loss_mean"] = m is { LossSamples: > 0 } ? m.LossSum / m.LossSamples : null;
+            row["loss_worst_minute"] = m?.LossMax;
+            row["minutes_measured"] = m?.Minutes ?? 0;
         }
         return t;
     }

@@ -12,7 +12,10 @@ namespace Dialer.Api;
 /// last hour of samples and the campaign list in memory, so opening or refreshing the dashboard costs the database
 /// nothing: the campaign list is re-read from the store every <see cref="CampaignsEvery"/> and on each campaign event.
 /// Each sample is handed to <see cref="Sampled"/> (the alert rules). An engine that does not answer within 2 s shows as
-/// `engine: "stalled"`; one that stopped or faulted shows its status and why.
+/// `engine: "stalled"`; one that stopped or faulted shows its status and why. With the store, the dashboard's report
+/// charts come the same way: every <see cref="ReportsEvery"/> (and after a campaign's status changes) each running campaign's `calls` report by hour since its
+/// local midnight (<see cref="Reports.Run"/>, the API's own path) is read once and published as a `report` event, and
+/// kept for a freshly opened page: one grouped query a minute per campaign, whatever the number of browsers.
 /// </summary>
 public sealed class LiveFeed : IAsyncDisposable
 {
@@ -22,16 +25,20 @@ public sealed class LiveFeed : IAsyncDisposable
     private readonly EventHub _hub;
     private readonly Campaigns _campaigns;
     private readonly TimeProvider _time;
+    private readonly StoreDb? _db;
+    private readonly ConcurrentDictionary<string, object> _today = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, Queue<HistoryPoint>> _history = new(StringComparer.Ordinal);
     private volatile IReadOnlyList<CampaignRow> _list = [];
     private volatile Dictionary<string, object> _last = [];
     private Task? _loop;
-    private long _refreshes;
+    private long _refreshes, _reportReads;
+    private int _reportsDue;
     private int _disposed;
 
-    public LiveFeed(EngineRegistry engines, EventHub hub, Campaigns campaigns, TimeProvider? time = null)
+    public LiveFeed(EngineRegistry engines, EventHub hub, Campaigns campaigns, TimeProvider? time = null, StoreDb? db = null)
     {
+        _db = db;
         _engines = engines;
         _hub = hub;
         _campaigns = campaigns;
@@ -41,6 +48,9 @@ public sealed class LiveFeed : IAsyncDisposable
     public TimeSpan Every { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan CampaignsEvery { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan QueryTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan ReportsEvery { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>Store reads of the day's report since start (one per running campaign per <see cref="ReportsEvery"/>).</summary>
+    public long ReportReads => Interlocked.Read(ref _reportReads);
     /// <summary>Store reads of the campaign list since start (the dashboard's only database cost).</summary>
     public long CampaignListReads => Interlocked.Read(ref _refreshes);
 
@@ -69,11 +79,16 @@ public sealed class LiveFeed : IAsyncDisposable
         alerts = Alerts(),
         live = _last,
         history = _history.ToDictionary(kv => kv.Key, kv => { lock (kv.Value) return kv.Value.ToArray(); }),
+        reports = _today.ToDictionary(kv => kv.Key, kv => kv.Value),
         last_event_id = _hub.LastId,
     };
 
-    /// <summary>A campaign was created, started, paused, stopped or deleted: read the list again.</summary>
-    public void CampaignsChanged() => RefreshCampaigns();
+    /// <summary>A campaign was created, started, paused, stopped or deleted: read the list again, and the day's reports at the next second.</summary>
+    public void CampaignsChanged()
+    {
+        RefreshCampaigns();
+        Interlocked.Exchange(ref _reportsDue, 1);
+    }
 
     private void RefreshCampaigns()
     {
@@ -89,13 +104,49 @@ public sealed class LiveFeed : IAsyncDisposable
     {
         using var timer = new PeriodicTimer(Every, _time);
         var lastList = _time.GetTimestamp();
+        long? lastReports = null;
         while (await Tick(timer, ct))
         {
             if (_time.GetElapsedTime(lastList) >= CampaignsEvery) { RefreshCampaigns(); lastList = _time.GetTimestamp(); }
+            if (Interlocked.Exchange(ref _reportsDue, 0) == 1 || lastReports is not { } at || _time.GetElapsedTime(at) >= ReportsEvery)
+            {
+                ReadReports();
+                lastReports = _time.GetTimestamp();
+            }
             try { await SampleAsync(ct); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
             catch (Exception e) { LastError = Core.Text.Redact.Numbers(e.Message); } // one bad round (an alert action that threw): the next second tries again
         }
+    }
+
+    /// <summary>Each running campaign's calls by hour since its local midnight, published as a `report` event; a store failure keeps the last.</summary>
+    internal void ReadReports()
+    {
+        if (_db is null) return;
+        var now = _time.GetUtcNow();
+        foreach (var name in _engines.All.Select(e => e.Key).ToList())
+        {
+            try
+            {
+                if (_campaigns.Find(name) is not { } c) continue;
+                var zone = TimeZoneInfo.FindSystemTimeZoneById(c.Settings.TimeZone);
+                var local = TimeZoneInfo.ConvertTime(now, zone);
+                var midnight = new DateTimeOffset(local.Date, local.Offset).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+                var args = new Dictionary<string, string>(StringComparer.Ordinal) { ["campaign"] = name, ["by"] = "hour", ["from"] = midnight };
+                var (table, _) = Reports.Run(_db, _campaigns, "calls", args.GetValueOrDefault, utcNow: now.UtcDateTime);
+                Interlocked.Increment(ref _reportReads);
+                if (table is null) continue;
+                table.Header["abandon_cap"] = c.Settings.AbandonCap;
+                var doc = table.Document();
+                _today[name] = doc;
+                _hub.Publish("report", doc);
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException or TimeZoneNotFoundException)
+            {
+                LastError = Core.Text.Redact.Numbers(e.Message); // the page keeps the last chart; the next minute tries again
+            }
+        }
+        foreach (var gone in _today.Keys.Where(k => _engines.Find(k) is null)) _today.TryRemove(gone, out _);
     }
 
     private static async Task<bool> Tick(PeriodicTimer timer, CancellationToken ct)
@@ -122,6 +173,7 @@ public sealed class LiveFeed : IAsyncDisposable
         {
             var (name, host) = running[i];
             var s = reads[i];
+            if (s is not null && _engines.Started(name) is { } run) s = s with { Media = [.. Enumerable.Range(0, s.Trunks.Length).Select(run.Media)] };
             figures[name] = s is null ? Unavailable(host) : Figures(s);
             if (s is not null) Remember(name, now, s);
             Sampled?.Invoke(name, s, host.Status);
@@ -156,9 +208,20 @@ public sealed class LiveFeed : IAsyncDisposable
         abandon_rate_today = s.AbandonRateToday,
         abandon_rate_30d = s.AbandonRate30,
         abandon_cap = s.AbandonCap,
-        trunks = s.Trunks.Select(t => new { name = t.Name, channels = t.Channels, in_use = t.InUse, available = t.Available, placed = t.Placed, live = t.Live, abandoned = t.Abandoned }),
-        seats = s.Seats.Select(a => new { id = a.Id, state = EventHub.AgentStates[(int)a.State], seconds = Math.Round(a.SecondsInState, 1), pause_reason = a.PauseReason }),
+        trunks = s.Trunks.Select((t, i) => new
+        {
+            name = t.Name, channels = t.Channels, in_use = t.InUse, available = t.Available, placed = t.Placed, live = t.Live, abandoned = t.Abandoned,
+            rtt_ms = Measured(i < s.Media.Length ? s.Media[i].RttMs : double.NaN, 1), loss = Measured(i < s.Media.Length ? s.Media[i].Loss : double.NaN, 4),
+        }),
+        seats = s.Seats.Select(a => new
+        {
+            id = a.Id, state = EventHub.AgentStates[(int)a.State], seconds = Math.Round(a.SecondsInState, 1), pause_reason = a.PauseReason,
+            offer = a.Offer is { } o ? new { offer_id = o.Id, lead_id = o.Lead, deadline = o.Deadline } : null,
+        }),
     };
+
+    /// <summary>A measurement rounded for the page; null (not NaN, which JSON has no word for) when nothing was measured.</summary>
+    private static double? Measured(double x, int digits) => double.IsNaN(x) ? null : Math.Round(x, digits);
 
     private void Remember(string name, DateTimeOffset at, EngineSnapshot s)
     {

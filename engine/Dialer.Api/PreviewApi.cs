@@ -55,7 +55,7 @@ public static class PreviewApi
         Results.Problem(statusCode: 409, title: "campaign not running here", detail: $"campaign '{name}' has no engine on this node");
 
     /// <summary>What the agent sees before deciding: the number only by its last 4 digits, never whole.</summary>
-    private static object View(PreviewOffer o) => new
+    internal static object View(PreviewOffer o) => new
     {
         offer_id = o.Id,
         agent = o.Agent.Id,

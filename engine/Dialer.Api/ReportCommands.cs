@@ -22,7 +22,7 @@ public static class ReportCommands
         var format = new Option<string?>("--format") { Description = "json (default) or csv" };
         var output = new Option<FileInfo?>("--out") { Description = "write the report to this file instead of standard output" };
         var db = StoreCommands.DbOption();
-        var report = new Command("report", "the floor's reports (as GET /reports/KIND): calls, conversion attribution, abandonment compliance, trunk quality and cost, agent productivity")
+        var report = new Command("report", "the floor's reports (as GET /reports/KIND): calls, conversion attribution, abandonment compliance, trunk quality and cost, agent productivity, survey answers")
         {
             kind, campaign, by, from, to, conversions, format, output, db,
         };

@@ -10,7 +10,7 @@ namespace Dialer.Api;
 /// the same arguments (campaign, by, from, to, conversions, format), the same checks and errors (naming the argument),
 /// the same queries and the same JSON or CSV (<see cref="ReportTable"/>). Kinds: `calls` (<see cref="CallsReport"/>),
 /// `attribution` (<see cref="AttributionReport"/>), `abandonment` (<see cref="AbandonmentReport"/>), `trunks` and
-/// `agents` (<see cref="FloorReports"/>). Every report reads the store grouped, so a month of a campaign reads in
+/// `agents` (<see cref="FloorReports"/>), `survey` (<see cref="SurveyReport"/>). Every report reads the store grouped, so a month of a campaign reads in
 /// thousands of rows, not its attempts; hours and days are the campaign's own time zone.
 /// </summary>
 public static class Reports
@@ -23,8 +23,9 @@ public static class Reports
         ["calls"] = new(["day", "hour", "agent"], CallsReport.Build),
         ["attribution"] = new(["expiry", "skill", "seniority", "script", "disposition", "hour", "region"], AttributionReport.Build),
         ["abandonment"] = new(["day"], AbandonmentReport.Build),
-        ["trunks"] = new(["trunk", "region"], FloorReports.Trunks),
+        ["trunks"] = new(["trunk", "region", "hour"], FloorReports.Trunks),
         ["agents"] = new(["agent", "hour", "day"], FloorReports.Agents),
+        ["survey"] = new(["question", "end"], SurveyReport.Build),
     };
 
     /// <summary>Why an argument is refused (named as the API's query parameter), or that the campaign does not exist.</summary>
@@ -57,7 +58,6 @@ public static class Reports
 
     public static void Map(WebApplication app, StoreDb db, Campaigns campaigns, TrunkNames trunks)
     {
-        SurveyReport.Map(app, db, campaigns);
         app.MapGet("/reports/{kind}", (string kind, HttpRequest req) =>
         {
             string? Arg(string name) => req.Query.TryGetValue(name, out var v) ? v.ToString() : null;
@@ -189,36 +189,59 @@ internal static class CallsReport
     }
 }
 
-/// <summary>Agentless campaigns: per question, how many were asked, the counts by key, and those whose retries ran out
-/// (`GET /reports/survey?campaign=NAME`; the literal route wins over /reports/{kind}).</summary>
+/// <summary>
+/// `survey`: agentless campaigns' answers, from the attempts placed in the period. `by=question`: per question, how many
+/// times it was asked (one per attempt that reached it), answered, left without a usable key (its retries ran out), and
+/// the counts by key (`answers`; CSV columns `answer_KEY`). `by=end`: how the scripts ended (completed, opt_out, no_input,
+/// hung_up, transfer, message_left) with each end's share and its Wilson 95% interval. The header gives the attempts that
+/// ran a script and the counts by end either way.
+/// </summary>
 internal static class SurveyReport
 {
-    private sealed record AnswerCell(string Question, string? Answer, long N);
-    private sealed record EndCell(string End, long N);
-
-    public static void Map(WebApplication app, StoreDb db, Campaigns campaigns)
+    private sealed class Cell
     {
-        app.MapGet("/reports/survey", (string? campaign) =>
+        public string Key { get; set; } = "";
+        public string? Answer { get; set; }
+        public long N { get; set; }
+    }
+
+    public static ReportTable Build(StoreDb db, ReportRequest q)
+    {
+        using var conn = db.Connect();
+        var p = new { id = q.Campaign.Id, from = q.FromMs, to = q.ToMs };
+        var ends = Dapper.SqlMapper.Query<Cell>(conn, """
+            SELECT script_end AS key, COUNT(*) AS n FROM attempts
+            WHERE campaign_id = @id AND script_end IS NOT NULL AND placed_at >= @from AND placed_at < @to GROUP BY script_end
+            """, p).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+        var t = new ReportTable(q.By);
+        q.Describe(t);
+        var attempts = ends.Sum(e => e.N);
+        t.Header["attempts"] = attempts;
+        t.Header["ends"] = new SortedDictionary<string, long>(ends.ToDictionary(e => e.Key, e => e.N), StringComparer.Ordinal);
+        if (q.By == "end")
         {
-            if (campaign is null) return DialerApi.Invalid("campaign", "required: the campaign to report on");
-            if (campaigns.Find(campaign) is not { } c) return DialerApi.NotFound($"campaign '{campaign}'");
-            using var conn = db.Connect();
-            var ends = Dapper.SqlMapper.Query<EndCell>(conn, "SELECT script_end AS End, COUNT(*) AS N FROM attempts WHERE campaign_id = @Id AND script_end IS NOT NULL GROUP BY script_end",
-                new { c.Id }).ToList();
-            var cells = Dapper.SqlMapper.Query<AnswerCell>(conn, "SELECT question AS Question, answer AS Answer, COUNT(*) AS N FROM survey_answers WHERE campaign_id = @Id GROUP BY question, answer",
-                new { c.Id }).ToList();
-            return Results.Ok(new
+            foreach (var e in ends)
             {
-                campaign,
-                attempts = ends.Sum(e => e.N),
-                ends = ends.OrderBy(e => e.End, StringComparer.Ordinal).ToDictionary(e => e.End, e => e.N),
-                questions = cells.GroupBy(a => a.Question).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
-                {
-                    question = g.Key, asked = g.Sum(a => a.N), answered = g.Where(a => a.Answer is not null).Sum(a => a.N),
-                    no_input = g.Where(a => a.Answer is null).Sum(a => a.N),
-                    answers = g.Where(a => a.Answer is not null).OrderBy(a => a.Answer, StringComparer.Ordinal).ToDictionary(a => a.Answer!, a => a.N),
-                }),
-            });
-        });
+                var row = t.Row(e.Key);
+                row["attempts"] = e.N;
+                Proportion.Add(row, "share", e.N, attempts);
+            }
+            return t;
+        }
+        var cells = Dapper.SqlMapper.Query<Cell>(conn, """
+            SELECT s.question AS key, s.answer AS answer, COUNT(*) AS n
+            FROM survey_answers s JOIN attempts a ON a.id = s.attempt_id
+            WHERE s.campaign_id = @id AND a.placed_at >= @from AND a.placed_at < @to GROUP BY s.question, s.answer
+            """, p);
+        t.CountPrefixes["answers"] = "answer_";
+        foreach (var question in cells.GroupBy(c => c.Key).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var row = t.Row(question.Key);
+            row["asked"] = question.Sum(c => c.N);
+            row["answered"] = question.Where(c => c.Answer is not null).Sum(c => c.N);
+            row["no_input"] = question.Where(c => c.Answer is null).Sum(c => c.N);
+            row["answers"] = new SortedDictionary<string, long>(question.Where(c => c.Answer is not null).ToDictionary(c => c.Answer!, c => c.N), StringComparer.Ordinal);
+        }
+        return t;
     }
 }

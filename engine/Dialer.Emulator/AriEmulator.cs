@@ -206,8 +206,8 @@ public sealed class AriEmulator : IAsyncDisposable
         if (OriginateDelay > TimeSpan.Zero && method == "POST" && seg is ["channels"] or ["channels", "create"]) await Task.Delay(OriginateDelay);
         var reply = (method, seg) switch
         {
-            ("POST", ["channels"]) => _world.Originate(q, await Variables(ctx), createOnly: false),
-            ("POST", ["channels", "create"]) => _world.Originate(q, await Variables(ctx), createOnly: true),
+            ("POST", ["channels"]) => Place(q, await Variables(ctx), createOnly: false, ctx.Request),
+            ("POST", ["channels", "create"]) => Place(q, await Variables(ctx), createOnly: true, ctx.Request),
             ("GET", ["channels"]) => _world.ListChannels(),
             ("GET", ["channels", var id]) => _world.GetChannel(id),
             ("DELETE", ["channels", var id]) => Hangup(id, q, ctx.Request),
@@ -262,17 +262,30 @@ public sealed class AriEmulator : IAsyncDisposable
         return user == s.User || s.OtherUsers.Contains(user) ? user : null;
     }
 
-    /// <summary>Every channel hung up over REST (DELETE /channels/{id}), with the ARI user who asked and when: who touched whose calls.</summary>
-    public IReadOnlyList<(string ChannelId, string User, DateTime At)> HangupRequests
+    /// <summary>Every channel hung up over REST (DELETE /channels/{id} of a channel that was up), with the ARI user who asked and when: who touched whose calls.</summary>
+    public IReadOnlyList<(string ChannelId, string User, DateTime At)> HangupRequests => Requests(hangups: true);
+
+    /// <summary>Every call placed over REST (POST /channels or /channels/create), with the ARI user who asked and when: who dialed after losing a campaign.</summary>
+    public IReadOnlyList<(string ChannelId, string User, DateTime At)> PlaceRequests => Requests(hangups: false);
+
+    private List<(string, string, DateTime)> Requests(bool hangups)
     {
-        get { lock (_hangups) return [.. _hangups]; }
+        lock (_requests) return [.. _requests.Where(r => r.Hangup == hangups).Select(r => (r.ChannelId, r.User, r.At))];
     }
-    private readonly List<(string, string, DateTime)> _hangups = [];
+    private readonly List<(bool Hangup, string ChannelId, string User, DateTime At)> _requests = [];
 
     private Reply Hangup(string id, Args q, HttpRequest request)
     {
-        lock (_hangups) _hangups.Add((id, User(request)!, DateTime.UtcNow));
-        return _world.Hangup(id, q);
+        var at = DateTime.UtcNow;
+        var reply = _world.Hangup(id, q);
+        if (reply.Status < 300) lock (_requests) _requests.Add((true, id, User(request)!, at)); // a channel already gone (404) was not touched
+        return reply;
+    }
+
+    private Reply Place(Args q, Dictionary<string, string>? variables, bool createOnly, HttpRequest request)
+    {
+        lock (_requests) _requests.Add((false, q["channelId"] ?? "", User(request)!, DateTime.UtcNow));
+        return _world.Originate(q, variables, createOnly);
     }
 
     private static async Task<Dictionary<string, string>?> Variables(HttpContext ctx)

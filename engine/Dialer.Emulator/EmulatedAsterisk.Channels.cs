@@ -161,7 +161,7 @@ internal sealed partial class EmulatedAsterisk
                 EmitDial(ch, "ANSWER");
                 if (!ch.CreatedInStasis) EnterStasis(ch, ch.AppArgs);
                 if (f.TalkSeconds is { } talk)
-                    After(talk, ch, () => End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: 16));
+                    After(talk, ch, () => End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: FarEndByeCause(ch)));
             });
         });
         if (timeoutSeconds > 0)
@@ -232,10 +232,16 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             if (!_channels.TryGetValue(channelId, out var ch)) return false;
-            End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: 16);
+            End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: FarEndByeCause(ch));
             return true;
         }
     }
+
+    /// <summary>
+    /// The cause a far end's BYE leaves: 16 for a channel in a bridge (shared fixture e), 0 "Unknown" for an answered one
+    /// alone in the app (lab README: a 2… callee hanging up before any bridge). Under the lock.
+    /// </summary>
+    private static int FarEndByeCause(Chan ch) => ch.State == "Up" && ch.Bridge is null ? 0 : 16;
 
     /// <summary>Rings the inter-server leg through to the peer; when the peer has it in Stasis, this side is answered. Under the lock.</summary>
     private void CrossToPeer(Chan ch)

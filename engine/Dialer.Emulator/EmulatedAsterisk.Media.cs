@@ -90,12 +90,18 @@ internal sealed partial class EmulatedAsterisk
             $"ssrc={ch.Ssrc};themssrc={ch.Ssrc};lp={lost};rxjitter=0.000000;rxcount={packets - lost};txjitter=0.000125;txcount={packets};rlp=0;rtt={rtt};rxmes=0.000000;txmes=88.087887");
     }
 
-    /// <summary>RTP packets sent since the answer (50 a second of emulated time) and how many of those the far end lost.</summary>
+    /// <summary>
+    /// RTP packets sent since the answer (50 a second of wall time, as the driver's clock sees them, whatever the time scale) and how many
+    /// Asterisk counts lost: the scenario's share, or a 65,536-packet cycle per second on a trunk whose far end jumps its
+    /// sequence numbers back (lab capture j).
+    /// </summary>
     private (long Packets, long Lost) RtcpCounts(Chan ch)
     {
         // The far end of a dead trunk sends nothing more: the counts freeze where they were (lab capture d).
         var until = ch.FrozenAt ?? time.GetUtcNow();
-        var packets = ch.UpSince is { } up ? Math.Max(1, (long)((until - up).TotalSeconds / scenario.TimeScale * 50)) : 0;
+        var seconds = ch.UpSince is { } up ? (until - up).TotalSeconds : 0;
+        var packets = ch.UpSince is null ? 0 : Math.Max(50, (long)(seconds * 50)); // at least a second's worth: a share of few packets is too coarse to test
+        if (scenario.TrunkSequenceJumps.Contains(ch.Resource)) return (packets + 65_536 * (1 + (long)seconds), 65_536 * (1 + (long)seconds));
         return (packets, (long)(packets * scenario.TrunkLoss.GetValueOrDefault(ch.Resource)));
     }
 

@@ -31,6 +31,12 @@ public sealed class EmulatorScenario
     public Dictionary<string, double> TrunkRttMs { get; set; } = [];
     /// <summary>Share of RTP packets a trunk's calls lose (RTCP <c>lp</c> in CHANNEL(rtcp,all) and RTPAUDIOQOS).</summary>
     public Dictionary<string, double> TrunkLoss { get; set; } = [];
+    /// <summary>
+    /// Trunks whose far end jumps its RTP sequence numbers back (a restarted stream, or packets looping between two echoing
+    /// peers): Asterisk adds a 65,536-packet cycle to the expected count at each jump, so <c>lp</c> reads as ~100 % loss
+    /// (lab capture j). Emulated as one jump per second of the call.
+    /// </summary>
+    public List<string> TrunkSequenceJumps { get; set; } = [];
     /// <summary>After a (re)start every trunk endpoint reads offline until its first qualify this many (scaled) seconds later (1.2 on a real Asterisk); 0 = online at once.</summary>
     public double BootQualifySeconds { get; set; }
     /// <summary>Every this many (scaled) seconds each trunk reports a ContactStatusChange; 0 = never.</summary>

@@ -52,6 +52,8 @@ public sealed partial class CampaignEngine : IRunningEngine
     public IReadOnlyList<TelephonyLink> Links => [.. Servers.Select(s => new TelephonyLink(s.ServerId, s.IsConnected, s.EventStats.Connects))];
     public DbAttemptLog Attempts { get; }
     public StoreOutbox Outbox { get; }
+    /// <summary>What the driver's trunk health measured (RTCP of the trunk's calls, its qualify round trips).</summary>
+    public TrunkMedia Media(int trunk) => new(Driver.Health.RttMs(trunk), Driver.Health.Loss(trunk));
     /// <summary>Attempt writes the last stop could not make (the store was down throughout): reconciliation settles them at the next start.</summary>
     public int Unwritten { get; private set; }
     /// <summary>What start-up recovery found: calls adopted (still bridged to an agent), channels hung up, attempts closed.</summary>
@@ -61,21 +63,24 @@ public sealed partial class CampaignEngine : IRunningEngine
     /// Starts the campaign: recovery (calls still bridged to an agent adopted, agent lines still in their bridges taken back,
     /// the rest hung up and its attempts closed), then every ARI server connected, then the engine loop. Fails if a server
     /// cannot be reached in <paramref name="connectTimeout"/>. <paramref name="takenOver"/>: nodes whose campaign this node takes
-    /// over (they died): what they left is recovered as this node's own.
+    /// over (they died): what they left is recovered as this node's own. <paramref name="fence"/>: the ownership lease's epoch,
+    /// checked inside every attempt and lead write (recovery's too); none without ownership leases.
     /// </summary>
     public static async Task<CampaignEngine> StartAsync(Telephony telephony, StoreDb db, Pii pii, CampaignRecord campaign, CampaignConfig config,
-        IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct, IReadOnlyCollection<string>? takenOver = null)
+        IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct, IReadOnlyCollection<string>? takenOver = null,
+        CampaignFence? fence = null)
     {
         log = Redact.Masking(log); // ARI errors carry the originate's query string, with the number in it
         // The profile's caller-id and recording rules hold before any call: a campaign that would break them does not start.
         if (ComplianceGate.CheckTelephony(config, telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion, telephony.Driver.RecordCalls) is { } refused)
             throw new InvalidOperationException($"campaign '{campaign.Name}': {refused}");
+        config.ShownCallerIds = new CallerIdPlan(telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion); // the hopper's per-lead local-presence check
         var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
         try
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connect.CancelAfter(connectTimeout);
-            var attempts = new DbAttemptLog(db, campaign.Id, node) { RefusalBlockDays = campaign.Settings.RefusalBlockDays() };
+            var attempts = new DbAttemptLog(db, campaign.Id, node) { RefusalBlockDays = campaign.Settings.RefusalBlockDays(), Fence = fence };
             var owners = new ChannelOwners(new ChannelOwner(node, campaign.Name), (takenOver ?? []).Select(n => new ChannelOwner(n, campaign.Name)));
             var owner = owners.Self;
             EngineHost? host = null;
@@ -89,7 +94,7 @@ public sealed partial class CampaignEngine : IRunningEngine
                 throw new TimeoutException($"ARI: recovery could not read the channels of every server within {connectTimeout.TotalSeconds:0.#} s " +
                                            $"({string.Join(", ", servers.Select(s => s.ServerId))})");
             }
-            var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()) };
+            var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()), Fence = fence };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {
                 IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = db.Batch, OnStopped = leads.ReleaseLeases, Log = log,
@@ -182,17 +187,21 @@ public sealed partial class CampaignEngine : IRunningEngine
     }
 
     /// <summary>
-    /// Test hook for recovery: the process dies here as far as Asterisk can tell (kill -9): the loop stops, the sockets and
-    /// HTTP close, nothing is hung up, no attempt is closed. The outbox's last milliseconds of queued writes still go out and
-    /// its prefetched leases are handed back (a real kill loses both; start-up reconciliation settles either way).
+    /// Lets the campaign go without touching the world, for a node fenced off it (another node took it over, adopted the calls
+    /// still bridged and took the agent lines back): the loop stops, the sockets and HTTP close, nothing is hung up, no
+    /// attempt is closed. The outbox's queued writes are tried once more (the fence refuses them) and its prefetched leads
+    /// handed back. To Asterisk this is a kill -9, which is what recovery tests use it for (there the writes go out;
+    /// start-up reconciliation settles either way).
     /// </summary>
-    internal async Task DieAsync()
+    public async Task LetGoAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         await _stop.CancelAsync();
         await _loop;
-        await Outbox.StopAsync(TimeSpan.Zero);
-        await Driver.DisposeAsync();
+        // A worker backing off from refused writes may outsleep the stop's wait: what it still holds is counted, not waited for.
+        await Safely("letting the store writes go", async () => await Outbox.StopAsync(TimeSpan.Zero));
+        Unwritten = Outbox.Backlog;
+        await Safely("closing ARI", async () => await Driver.DisposeAsync());
         _stop.Dispose();
     }
 
@@ -252,6 +261,7 @@ public sealed class AriEngineLauncher(Telephony telephony, StoreDb db, Pii pii, 
         public EngineHost Host => engine.Host;
         public IReadOnlyList<TelephonyLink> Links => engine.Links;
         public StoreOutbox? Outbox => engine.Outbox;
+        public TrunkMedia Media(int trunk) => engine.Media(trunk);
 
         public async ValueTask DisposeAsync()
         {

@@ -147,7 +147,7 @@ public sealed class NodeHost : IAsyncDisposable
                 _log(Redact.Numbers($"node {Node}: campaign '{slot.Config.Name}': lease renewal failed: {e.Message}"));
                 continue; // Expire stops it if this goes on past the lease
             }
-            if (renewed is null) Lose(slot, "fenced: another node holds the campaign now");
+            if (renewed is null) Fenced(slot, "fenced: the renewal found another node holding the campaign");
             else lock (_gate) if (slot.Lease == held) slot.Lease = renewed;
         }
         if (_stopping || !_options.Standby) return;
@@ -180,7 +180,7 @@ public sealed class NodeHost : IAsyncDisposable
                 {
                     lock (_gate)
                     {
-                        slot.Lease = lease;
+                        Hold(slot, lease);
                         slot.Starting = true;
                     }
                     owned++;
@@ -215,10 +215,44 @@ public sealed class NodeHost : IAsyncDisposable
         finally { if (lease is null) lock (_gate) slot.Starting = false; }
         if (lease is null)
             throw new CampaignHeldException($"campaign '{config.Name}' is paced by node {_ownership.Owner(slot.Record.Id, now) ?? "another node"}: stop it there first");
-        lock (_gate) slot.Lease = lease;
+        lock (_gate) Hold(slot, lease);
         if (await StartAsync(slot, lease, now) is { } failed) ExceptionDispatchInfo.Throw(failed);
         lock (_gate)
             return slot.Engine is { } engine && !slot.Losing ? engine : throw new InvalidOperationException($"campaign '{config.Name}': lost to another node while starting");
+    }
+
+    /// <summary>
+    /// The campaign is this node's under <paramref name="lease"/> (call under _gate): its writes carry the lease's epoch as their
+    /// fence; the first one the store refuses stops the campaign, as a renewal that finds the epoch moved on does.
+    /// </summary>
+    private void Hold(Slot slot, CampaignLease lease)
+    {
+        slot.Lease = lease;
+        var fence = new CampaignFence(lease.CampaignId, lease.Epoch);
+        // Raised inside the refused write's transaction, on the outbox's thread: the stop runs elsewhere.
+        fence.Refused += why => Task.Run(() => Lose(slot, why));
+        slot.Fence = fence;
+    }
+
+    /// <summary>Another node holds the campaign now: its fence refuses every write from here on, and the campaign is let go.</summary>
+    private void Fenced(Slot slot, string why)
+    {
+        CampaignFence? fence;
+        lock (_gate) fence = slot.Fence;
+        if (fence is not null) fence.Refuse(why);
+        else Lose(slot, why);
+    }
+
+    /// <summary>
+    /// Why a call may not leave now (null: it may): this node's lease of the campaign ran out by its own clock, or was lost.
+    /// Asked by the driver right before each originate, since Asterisk cannot check the fence: a node paused past its lease
+    /// that wakes up with calls whose rows were written before the pause does not dial them behind the new owner's back.
+    /// </summary>
+    private string? MayPlace(Slot slot, long epoch)
+    {
+        CampaignLease? held;
+        lock (_gate) held = slot.Lease;
+        return held is { } l && l.Epoch == epoch && DateTime.UtcNow < l.Until ? null : "this node no longer holds the campaign's ownership lease";
     }
 
     /// <summary>Starts the campaign's engine under <paramref name="lease"/>; what made it fail (the lease is then released), else null.</summary>
@@ -229,10 +263,12 @@ public sealed class NodeHost : IAsyncDisposable
         {
             // The database hopper hands out leads only while the campaign is running.
             new Campaigns(_db).SetStatus(slot.Record.Id, CampaignStatus.Running, DateTime.UtcNow);
-            var telephony = c.Telephony with { Driver = c.Telephony.Driver with { SharedServers = true } };
+            var telephony = c.Telephony with { Driver = c.Telephony.Driver with { SharedServers = true, MayPlace = () => MayPlace(slot, lease.Epoch) } };
+            CampaignFence fence;
+            lock (_gate) fence = slot.Fence!;
             var engine = await CampaignEngine.StartAsync(telephony, _db, _pii, slot.Record, (c.Settings ?? slot.Record.Settings).ToConfig(c.Name),
                 (c.Settings ?? slot.Record.Settings).CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token,
-                lease.TakenFrom is { } from ? [from] : null);
+                lease.TakenFrom is { } from ? [from] : null, fence);
             bool lost;
             lock (_gate)
             {
@@ -280,13 +316,13 @@ public sealed class NodeHost : IAsyncDisposable
         {
             bool due;
             lock (_gate) due = slot.Lease is { } l && utcNow >= l.Until;
-            if (due) Lose(slot, "lease ran out: the store did not take the renewal in time");
+            if (due) Lose(slot, "lease ran out by this node's clock: no renewal went through in time (store unreachable, or this process was paused)");
         }
     }
 
     /// <summary>
-    /// No new placement at once; the calls up go on for up to a lease (by then the new owner has taken over and settled
-    /// them as a dead owner's), then the engine stops. The lease is not ours to release.
+    /// No new placement at once; the calls up go on for up to a lease, then the engine stops (<see cref="FinishAsync"/>: let go
+    /// at once if another node took the campaign over). The lease is not ours to release.
     /// </summary>
     private void Lose(Slot slot, string why)
     {
@@ -328,13 +364,22 @@ public sealed class NodeHost : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Waits up to <paramref name="wait"/> for the calls up to end, stops the engine (what is left is hung up), releases <paramref name="release"/>.</summary>
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for the calls up to end, stops the engine (what is left is hung up), releases
+    /// <paramref name="release"/>. A campaign lost to another node is let go instead, at once, nothing hung up: that node
+    /// adopted the calls still bridged and took the agent lines back. Lost and the store unreachable, it is let go too: the
+    /// next owner reconciles what is left, and a hang-up here could drop calls it adopted.
+    /// </summary>
     private async Task FinishAsync(Slot slot, CampaignEngine engine, CampaignLease? release, string why, TimeSpan wait)
     {
+        CampaignFence? fence;
+        lock (_gate) fence = slot.Fence;
         var until = DateTime.UtcNow + wait;
-        while (engine.Driver.LiveCalls > 0 && DateTime.UtcNow < until) await Task.Delay(50, CancellationToken.None);
+        while (engine.Driver.LiveCalls > 0 && DateTime.UtcNow < until && fence is not { WasRefused: true }) await Task.Delay(50, CancellationToken.None);
         var left = engine.Driver.LiveCalls;
-        await engine.DisposeAsync();
+        var letGo = release is null && fence is not null && (fence.WasRefused || !StillHolds(fence));
+        if (letGo) await engine.LetGoAsync();
+        else await engine.DisposeAsync();
         if (engine.Host.Status == EngineStatus.Faulted) Faulted = true;
         lock (_gate)
         {
@@ -349,8 +394,19 @@ public sealed class NodeHost : IAsyncDisposable
             catch (Exception e) when (e is not OutOfMemoryException) { _log(Redact.Numbers($"node {Node}: release failed: {e.Message} (it runs out in {_options.Lease.TotalSeconds:0} s)")); }
         }
         Raise(new NodeEvent(release is null ? NodeEventKind.Stopped : NodeEventKind.HandedOver, slot.Config.Name, Node, null, release?.Epoch ?? 0,
-            DateTime.UtcNow, null, $"{why}; stopped with {left} calls up (hung up), {engine.Unwritten} attempt writes unwritten, {engine.Host.Failures} loop failures" +
+            DateTime.UtcNow, null, $"{why}; " + (letGo ? $"let go with {left} calls up (left to the new owner), {engine.Unwritten} writes refused" : $"stopped with {left} calls up (hung up), {engine.Unwritten} attempt writes unwritten") +
+                                   $", {engine.Host.Failures} loop failures" +
                              (engine.Host.Status == EngineStatus.Faulted ? $", FAULTED: {engine.Host.Fault}" : "")));
+    }
+
+    private bool StillHolds(CampaignFence fence)
+    {
+        try { return _ownership.StillHolds(fence); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log(Redact.Numbers($"node {Node}: campaign ownership unknown ({e.Message}): its calls are left to the next owner"));
+            return false;
+        }
     }
 
     private void Track(Task work)
@@ -409,6 +465,8 @@ public sealed class NodeHost : IAsyncDisposable
         public RunConfig Config { get; } = config;
         public CampaignRecord Record { get; } = record;
         public CampaignLease? Lease;
+        /// <summary>The fencing token of the lease the engine runs under (<see cref="Hold"/>).</summary>
+        public CampaignFence? Fence;
         public CampaignEngine? Engine;
         /// <summary>Lost, handed over or stopping: no new call; the engine is finishing its calls.</summary>
         public bool Losing;

@@ -1,9 +1,51 @@
+using System.Data.Common;
 using Dapper;
 
 namespace Dialer.Store;
 
 /// <summary>A node's hold on a campaign: the fencing epoch and the previous owner it took over from (null if none).</summary>
 public sealed record CampaignLease(long CampaignId, string Node, long Epoch, DateTime Until, string? TakenFrom);
+
+/// <summary>A write refused by its fence: another node took the campaign over (the message names the epoch that holds it).</summary>
+public sealed class CampaignFencedException(string message) : Exception(message);
+
+/// <summary>
+/// Fencing by write: the epoch of the lease a node's engine runs under, checked inside every write that engine makes to
+/// its campaign's attempts and leads (<see cref="StoreDb.Write{T}(CampaignFence, Func{DbConnection, DbTransaction, T})"/>).
+/// The check reads the owner row with a share lock, so a takeover (which updates the row) waits for a write already past
+/// its check, and every write after the takeover sees the new epoch and is refused whole: an owner paused or cut off past
+/// its lease writes nothing once another node holds the campaign, whatever its own clock says. The first refusal is
+/// raised (<see cref="Refused"/>) so the node stops the campaign at once.
+/// </summary>
+public sealed class CampaignFence(long campaignId, long epoch)
+{
+    private int _refused;
+
+    public long CampaignId => campaignId;
+    public long Epoch => epoch;
+    /// <summary>Whether a write was refused (the campaign is another node's now).</summary>
+    public bool WasRefused => Volatile.Read(ref _refused) == 1;
+    /// <summary>Raised once, on the thread of the first refused write, with why.</summary>
+    public event Action<string>? Refused;
+
+    internal void Check(DbConnection c, DbTransaction tx, SqlDialect dialect)
+    {
+        var owner = c.QuerySingleOrDefault<(long Epoch, string Node)?>(
+            "SELECT epoch, node FROM campaign_owners WHERE campaign_id = @campaignId" + dialect.ShareLock, new { campaignId }, tx);
+        if (owner is { } o && o.Epoch == epoch) return;
+        var why = owner is { } now
+            ? $"fenced: the store refused a write of epoch {epoch}: node {now.Node} holds the campaign under epoch {now.Epoch}"
+            : $"fenced: the store refused a write of epoch {epoch}: the campaign's lease was released";
+        Refuse(why);
+        throw new CampaignFencedException(why);
+    }
+
+    /// <summary>The campaign is another node's now (a write was refused, or a renewal found the epoch moved on): raised once.</summary>
+    public void Refuse(string why)
+    {
+        if (Interlocked.Exchange(ref _refused, 1) == 0) Refused?.Invoke(why);
+    }
+}
 
 /// <summary>A campaign could not be taken: another live node holds its ownership lease (the message names it).</summary>
 public sealed class CampaignHeldException(string message) : Exception(message);
@@ -59,6 +101,13 @@ public sealed class CampaignOwnership(StoreDb db, string node)
     public void Release(CampaignLease held) => db.Write((c, tx) => c.Execute(
         "DELETE FROM campaign_owners WHERE campaign_id = @CampaignId AND instance = @instance AND epoch = @Epoch",
         new { held.CampaignId, instance = _instance, held.Epoch }, tx));
+
+    /// <summary>Whether <paramref name="fence"/>'s epoch still holds the campaign (nobody took it over), its lease run out or not.</summary>
+    public bool StillHolds(CampaignFence fence)
+    {
+        using var c = db.Connect();
+        return c.QuerySingleOrDefault<long?>("SELECT epoch FROM campaign_owners WHERE campaign_id = @CampaignId", new { fence.CampaignId }) == fence.Epoch;
+    }
 
     /// <summary>Who holds the campaign now (null if nobody, or the lease ran out).</summary>
     public string? Owner(long campaignId, DateTime utcNow)

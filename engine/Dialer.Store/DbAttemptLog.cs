@@ -25,6 +25,9 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     /// <summary>Days a survey's opt-out key keeps the number on the refusal list (the campaign's refusal block; the rules want ≥ 6 months).</summary>
     public int RefusalBlockDays { get; init; } = 183;
 
+    /// <summary>The owner's fencing token, checked inside every write of an attempt (none: a node without ownership leases).</summary>
+    public CampaignFence? Fence { get; init; }
+
     /// <summary>Raised after an attempt row is written (the API's event stream listens).</summary>
     public event Action<Call, bool>? Written;
 
@@ -37,7 +40,7 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     public void Placed(Call call)
     {
         var lead = call.Lead;
-        db.Write((c, tx) =>
+        db.Write(Fence, (c, tx) =>
         {
             c.Execute("""
                 INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at)
@@ -78,7 +81,7 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     /// </summary>
     public void Finished(Call call)
     {
-        db.Write((c, tx) =>
+        db.Write(Fence, (c, tx) =>
         {
             if (call.NeverPlaced) return c.Execute("DELETE FROM attempts WHERE id = @Id", new { call.Id }, tx);
             c.Execute("""
@@ -134,7 +137,7 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     {
         var now = Time.Ms(utcNow);
         var owners = (nodes ?? [node]).ToArray();
-        return db.Write((c, tx) =>
+        return db.Write(Fence, (c, tx) =>
         {
             var open = c.Query<(long Id, long LeadId, string ChannelId, long Attempts)>($"""
                 SELECT a.id, a.lead_id, a.channel_id, l.attempts FROM attempts a JOIN leads l ON l.id = a.lead_id

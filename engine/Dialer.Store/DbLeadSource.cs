@@ -51,6 +51,8 @@ public sealed class DbLeadSource : ILeadSource
     public RoutingRules? Routing { get; init; }
     /// <summary>When given, retries go to each lead's best hour by this predictor (<see cref="Retry.Next"/>), as in <see cref="MemoryHopper"/>.</summary>
     public IAnswerPredictor? BestTime { get; init; }
+    /// <summary>The owner's fencing token, checked inside every claim and lead change (none: a node without ownership leases).</summary>
+    public CampaignFence? Fence { get; init; }
     /// <summary>Leads handed out (for stats).</summary>
     public long Claimed { get; private set; }
 
@@ -113,7 +115,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         lead.AttemptsToday--;
         Claimed--; // the claim's size still counts it: an offer used it up, as a placement would
-        _db.Write((c, tx) => c.Execute("""
+        _db.Write(Fence, (c, tx) => c.Execute("""
             UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
             """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
@@ -133,7 +135,7 @@ public sealed class DbLeadSource : ILeadSource
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
         var next = Retry.Next(_config, lead, outcome, utcNow, BestTime);
-        _db.Write((c, tx) => c.Execute("""
+        _db.Write(Fence, (c, tx) => c.Execute("""
             UPDATE leads SET state = @state, due_at = @due, callback_at = NULL, last_outcome = @outcome,
                              attempts = @Attempts, attempts_today = @AttemptsToday, attempts_day = @day, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
@@ -169,7 +171,7 @@ public sealed class DbLeadSource : ILeadSource
         var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
         // Written before the buffer forgets them: a write that fails (a connection killed by a restart) leaves them here
         // for the caller's retry, instead of leased to nobody until the lease runs out.
-        _db.Write((c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        _db.Write(Fence, (c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
         _buffer.Clear();
         _leaseUntil = long.MaxValue;
     }
@@ -179,7 +181,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         var until = now + (long)Lease.TotalMilliseconds;
         var ids = _buffer.Select(l => l.Id).ToList();
-        var kept = _db.Write((c, tx) => c.Query<long>(
+        var kept = _db.Write(Fence, (c, tx) => c.Query<long>(
             $"UPDATE leads SET lease_until = @until WHERE {_db.Dialect.In("id", "@ids")} AND lease_owner = @Owner AND state = 0 RETURNING id",
             new { until, ids, Owner }, tx).ToHashSet());
         var leads = _buffer.Where(l => kept.Contains(l.Id)).Reverse().ToList(); // the stack enumerates top first
@@ -216,7 +218,7 @@ public sealed class DbLeadSource : ILeadSource
         var now = Time.Ms(utcNow);
         var until = now + (long)Lease.TotalMilliseconds;
         var batch = NextBatch;
-        var rows = _db.Write((c, tx) => c.Query<ClaimRow>($"""
+        var rows = _db.Write(Fence, (c, tx) => c.Query<ClaimRow>($"""
             UPDATE leads SET lease_owner = @Owner, lease_until = @until
             WHERE id IN (
                 SELECT id FROM leads l
@@ -279,7 +281,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         if (_deferred.Count == 0) return;
         // The rule that held each lead is kept with it: the "why (not) called" answer names it.
-        _db.Write((c, tx) => c.Execute("""
+        _db.Write(Fence, (c, tx) => c.Execute("""
             UPDATE leads SET due_at = @DueAt, lease_owner = NULL, lease_until = NULL, held_by = @Rule, held_reason = @Reason, held_at = @At WHERE id = @Id
             """, _deferred.Select(d => new { d.Id, d.DueAt, d.Rule, d.Reason, d.At }), tx));
         _deferred.Clear();

@@ -48,7 +48,11 @@ public sealed class StoreDb : IDisposable
     // The batch open on the thread that opened it (an outbox's worker): its writes join that transaction.
     private volatile OpenBatch? _batch;
 
-    private sealed record OpenBatch(DbConnection Connection, DbTransaction Transaction, int Thread);
+    private sealed record OpenBatch(DbConnection Connection, DbTransaction Transaction, int Thread)
+    {
+        /// <summary>The fence this transaction checked already: one check (and one share lock) per batch.</summary>
+        public CampaignFence? Checked;
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> with every <see cref="Write{T}"/> it makes on this thread in one transaction, committed
@@ -78,6 +82,26 @@ public sealed class StoreDb : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// <see cref="Write{T}"/> of a campaign owner's engine: <paramref name="fence"/> (if any) is checked first inside the same
+    /// transaction, which a takeover then waits for; refused (<see cref="CampaignFencedException"/>), nothing of it lands.
+    /// </summary>
+    public T Write<T>(CampaignFence? fence, Func<DbConnection, DbTransaction, T> work)
+    {
+        if (fence is null) return Write(work);
+        if (_batch is { } b && b.Thread == Environment.CurrentManagedThreadId)
+        {
+            if (b.Checked != fence) fence.Check(b.Connection, b.Transaction, Dialect);
+            b.Checked = fence;
+            return work(b.Connection, b.Transaction);
+        }
+        return Write((c, tx) =>
+        {
+            fence.Check(c, tx, Dialect);
+            return work(c, tx);
+        });
+    }
+
     /// <summary>Takes <paramref name="count"/> consecutive ids from a named sequence; returns the first.</summary>
     public static long Reserve(DbConnection c, DbTransaction tx, string sequence, long count) =>
         c.ExecuteScalar<long>("UPDATE sequences SET next = next + @count WHERE name = @sequence RETURNING next - @count",
@@ -93,6 +117,8 @@ public abstract class SqlDialect : IDisposable
     public abstract string Name { get; }
     /// <summary>Appended to a claim's inner SELECT: lets concurrent claimers pass each other's rows.</summary>
     public abstract string SkipLocked { get; }
+    /// <summary>Appended to a SELECT of one row the transaction relies on: no other transaction may change it before this one ends.</summary>
+    public abstract string ShareLock { get; }
     public abstract DbConnection Open();
     /// <summary>"column is one of the list parameter": Dapper sends a list to Npgsql as one array, to SQLite as expanded parameters.</summary>
     public abstract string In(string column, string listParameter);
@@ -119,6 +145,7 @@ internal sealed class PostgresDialect(string connection) : SqlDialect
 
     public override string Name => "postgres";
     public override string SkipLocked => " FOR UPDATE SKIP LOCKED";
+    public override string ShareLock => " FOR SHARE";
 
     public override DbConnection Open() => _source.OpenConnection();
     public override string In(string column, string listParameter) => $"{column} = ANY({listParameter})";
@@ -165,6 +192,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     public override string Name => "sqlite";
     // SQLite has one writer at a time (write transactions begin IMMEDIATE), so claims never overlap.
     public override string SkipLocked => "";
+    public override string ShareLock => ""; // the one writer holds the whole database until it commits
 
     public override string In(string column, string listParameter) => $"{column} IN {listParameter}";
 

@@ -15,7 +15,7 @@ public sealed class DashboardTests
 
     private static EmulatorScenario Traffic() => new()
     {
-        TimeScale = 0.05, Seed = 7,
+        TimeScale = 0.05, Seed = 7, QualifySeconds = 20, TrunkRttMs = { ["carrier-a"] = 35 },
         Mix = new CalleeMix { Human = 0.6, Machine = 0.1, Busy = 0.1, NoAnswer = 0.2, Congestion = 0, BadNumber = 0, RingMinSeconds = 2, RingMaxSeconds = 8, TalkMinSeconds = 10, TalkMaxSeconds = 40 },
     };
 
@@ -67,6 +67,10 @@ public sealed class DashboardTests
         Assert.Equal(Exposition.Sum(metrics, "dialer_abandon_cap", c), (await browser.Eval(Fig("abandon_cap")))!.GetValue<double>(), 9);
         Assert.Equal(4, Exposition.Sum(metrics, "dialer_agents", c, ("state", "ready")));
         Assert.Equal("%", (await browser.Eval($"{card}.querySelector('.fig[data-k=\"answer_rate\"] .v').textContent.slice(-1)"))!.GetValue<string>());
+        // The trunk's round trip as the driver measured it (qualify, 35 ms here), and the day's report charts with this hour's calls.
+        await browser.Until($"Number({card}.querySelector('tr[data-trunk=\"carrier-a\"] .rtt').dataset.v) > 0", TimeSpan.FromSeconds(10), "the trunk's RTT");
+        Assert.Equal(35, (await browser.Eval($"Number({card}.querySelector('tr[data-trunk=\"carrier-a\"] .rtt').dataset.v)"))!.GetValue<double>(), 0);
+        await browser.Until($"Number({card}.querySelector('.chart.day-answer').dataset.hours) >= 1 && {card}.querySelector('.chart.day-abandon canvas')", TimeSpan.FromSeconds(10), "the day's charts");
         await browser.Screenshot(Path.Combine(Shots, "2-paused.png"));
 
         // An agent paused from the dashboard is paused in the engine.

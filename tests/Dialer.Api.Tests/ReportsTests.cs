@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using System.Net;
 using System.Net.Http.Json;
@@ -122,6 +123,58 @@ public sealed partial class RecordsTests
         Assert.Equal("a1", hourly.GetProperty("agent").GetString());
     }
 
+    private sealed class Clock(string at) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.Parse(at, CultureInfo.InvariantCulture);
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    private static EngineSnapshot Measured(double rttMs, double loss) =>
+        new("predictive", 0, 0, 0, 0, 0, 0, [new TrunkSnapshot("carrier-a", 0, 0, 0, 0, 0, 10, true, new int[8])], new int[5], [], 0, 0, 0.03, 1, [])
+        {
+            Media = [new Core.Hosting.TrunkMedia(rttMs, loss)],
+        };
+
+    [Fact]
+    public async Task Trunk_loss_and_rtt_are_stored_per_minute_and_reported_per_trunk_and_hour()
+    {
+        await Floor7();
+        using var db = StoreDb.Open(Db);
+        var clock = new Clock("2026-11-30T02:00:10Z");
+        var log = new TrunkQualityLog(db, new Campaigns(db), clock);
+        log.Sample("attr", Measured(30, 0.01));
+        log.Sample("attr", Measured(40, 0.03));
+        log.Sample("attr", Measured(double.NaN, double.NaN)); // nothing measured that second: not counted
+        log.Sample("attr", null); // the engine did not answer
+        using (var c = db.Connect()) Assert.Equal(0, c.ExecuteScalar<int>("SELECT COUNT(*) FROM trunk_quality")); // the minute is not over
+        clock.Now = clock.Now.AddMinutes(1);
+        log.Sample("attr", Measured(100, 0.1));
+        using (var c = db.Connect())
+        {
+            var first = c.QuerySingle<(long Minute, double Rtt, double Loss, int Samples)>("SELECT minute, rtt_ms, loss, samples FROM trunk_quality");
+            Assert.Equal((DateTimeOffset.Parse("2026-11-30T02:00:00Z", CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(), 35.0, 0.02, 2),
+                (first.Minute, first.Rtt, Math.Round(first.Loss, 9), first.Samples));
+        }
+        log.Flush(all: true); // at shutdown, the minute under way too
+        Assert.Null(log.LastError);
+
+        var trunk = (await Rows("trunks?campaign=attr"))["trunk 0"];
+        Assert.Equal((35.0 * 2 + 100) / 3, trunk.GetProperty("rtt_ms_mean").GetDouble(), 9); // weighed by the seconds measured
+        Assert.Equal(100, trunk.GetProperty("rtt_ms_worst_minute").GetDouble());
+        Assert.Equal((0.02 * 2 + 0.1) / 3, trunk.GetProperty("loss_mean").GetDouble(), 9);
+        Assert.Equal(2, trunk.GetProperty("minutes_measured").GetInt64());
+        var hours = (await _http.GetFromJsonAsync<JsonElement>("/reports/trunks?campaign=attr&by=hour")).GetProperty("rows").EnumerateArray().ToList();
+        var ten = hours.Single(h => h.GetProperty("hour").GetString() == "2026-11-30T10:00"); // 02:00 UTC in Shanghai
+        Assert.Equal(2, ten.GetProperty("calls").GetInt64());
+        Assert.Equal(2, ten.GetProperty("minutes_measured").GetInt64());
+        var eleven = hours.Single(h => h.GetProperty("hour").GetString() == "2026-11-30T11:00");
+        Assert.Equal(JsonValueKind.Null, eleven.GetProperty("rtt_ms_mean").ValueKind); // calls, but nothing measured then
+        Assert.Equal(0, eleven.GetProperty("minutes_measured").GetInt64());
+        // A campaign deleted takes its trunk quality with it.
+        Assert.Equal(HttpStatusCode.OK, (await _http.DeleteAsync("/campaigns/attr")).StatusCode);
+        using (var c = db.Connect()) Assert.Equal(0, c.ExecuteScalar<int>("SELECT COUNT(*) FROM trunk_quality"));
+    }
+
     [Fact]
     public async Task Dialer_report_writes_what_the_api_serves_and_names_a_bad_option()
     {
@@ -133,7 +186,7 @@ public sealed partial class RecordsTests
         Assert.Equal(await _http.GetStringAsync("/reports/attribution?campaign=attr&by=script&format=csv"), File.ReadAllText(file));
         Assert.Equal("script,contacts,converted,conversion_rate,conversion_ci_low,conversion_ci_high", File.ReadAllLines(file)[0]);
         var bad = Assert.Throws<ArgumentException>(() => root.Parse(["report", "trunks", "--campaign", "attr", "--by", "agent", "--db", Db]).Invoke(config));
-        Assert.StartsWith("--by: must be trunk or region", bad.Message);
+        Assert.StartsWith("--by: must be trunk, region or hour", bad.Message);
         Assert.StartsWith("--campaign: no campaign", Assert.Throws<ArgumentException>(() => root.Parse(["report", "calls", "--campaign", "nobody", "--db", Db]).Invoke(config)).Message);
     }
 }

@@ -109,6 +109,7 @@ public class ContractTests
     [InlineData("lab/d_frozen_rtcp_dead_peer.jsonl", 0.2)]
     [InlineData("lab/e_shutdown_refusal.jsonl", 0.05)]
     [InlineData("lab/f_dead_peer_no_response.jsonl", 0.05)]
+    [InlineData("lab/j_rtcp_sequence_jumps_rtp_loop.jsonl", 0.05)]
     public async Task Emulator_answers_the_lab_requests_as_asterisk_did(string file, double scale)
     {
         var records = Fixtures.Load(file);

@@ -101,6 +101,64 @@ public class TrunkQualityTests
     }
 
     /// <summary>
+    /// Lab capture j: a callee bridged to an agent phone, both far ends echoing, loops every packet; Asterisk then counts a
+    /// 65,536-packet cycle at each backward sequence jump, and the call's RTPAUDIOQOS read as 99.9 % loss (the false trip of
+    /// carrier-a at 15 calls/s). More packets than one stream carries in the time is no reading; real loss still is one.
+    /// </summary>
+    [Fact]
+    public void Rtcp_counts_no_stream_can_carry_are_no_reading()
+    {
+        var records = Fixtures.Load("lab/j_rtcp_sequence_jumps_rtp_loop.jsonl");
+        var events = records.Where(r => r.GetProperty("kind").GetString() == "event").Select(r => r.GetProperty("event")).ToList();
+        var atEnd = events.First(e => e.GetProperty("type").GetString() == "ChannelVarset" && e.GetProperty("variable").GetString() == "RTPAUDIOQOS"
+                                      && e.GetProperty("channel").GetProperty("id").GetString() == "dialer-j1-x").GetProperty("value").GetString();
+        var looped = RtcpSummary.Parse(atEnd)!.Value;
+        Assert.True(looped.Loss > 0.99, $"Asterisk's figures read as {looped.Loss:P1} loss");
+        Assert.Null(looped.Since(null, TimeSpan.FromSeconds(9))); // the call was up 9 s: 85,544 received and 641,974,037 "lost"
+        var polls = records.Where(r => r.GetProperty("kind").GetString() == "rest" && r.GetProperty("path").GetString() == "/ari/channels/dialer-j1-x/variable"
+                                       && r.GetProperty("response").GetProperty("status").GetInt32() == 200).ToList();
+        RtcpSummary Reading(int i) => RtcpSummary.Parse(polls[i].GetProperty("response").GetProperty("body").GetProperty("value").GetString())!.Value;
+        var gap = TimeSpan.FromMilliseconds(polls[1].GetProperty("t_ms").GetDouble() - polls[0].GetProperty("t_ms").GetDouble());
+        Assert.Equal(0, Reading(1).Since(Reading(0), gap)!.Value.Loss); // before the bridge: 50 packets a second, none lost
+        var lossy = RtcpSummary.Parse("ssrc=1;themssrc=2;lp=10;rxjitter=0.001000;rxcount=90;txjitter=0.0;txcount=100;rlp=0;rtt=0.012500;rxmes=0;txmes=0")!.Value;
+        Assert.Equal(0.1, lossy.Since(null, TimeSpan.FromSeconds(2))!.Value.Loss, 3);
+        Assert.Null(lossy.Since(lossy, TimeSpan.FromSeconds(2))); // frozen: nothing arrived since
+    }
+
+    /// <summary>Lab capture j on the emulator: calls whose far end jumps its sequence numbers keep their trunk in service.</summary>
+    [Fact]
+    public async Task A_trunk_whose_calls_jump_their_rtp_sequence_stays_in_service()
+    {
+        string[] phones = [.. Enumerable.Range(1, 8).Select(i => $"+2{i:000}")];
+        var scenario = new EmulatorScenario { TimeScale = 0.02, TrunkSequenceJumps = ["carrier-a"] };
+        await using var rig = await Rig.StartAsync(scenario, phones, agents: 2,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerCooldown = TimeSpan.FromMinutes(5), RtcpPollEvery = TimeSpan.FromMilliseconds(100), EveryCallQuality = true },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)]);
+        await rig.WaitDone(TimeSpan.FromSeconds(20));
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(0));
+        Assert.Equal(0, rig.Driver.Stats.BreakerTrips);
+        Assert.Equal(phones.Length, rig.Engine.Stats.TrunkCalls[0]); // the cheaper trunk kept every call
+    }
+
+    /// <summary>
+    /// A callee who hangs up while alone in the app (waiting for an agent, here: four lines for one agent) ends with cause 0
+    /// on a real Asterisk (lab README), which blames nobody: before, three of those in a row opened the trunk's breaker
+    /// (the load run at 30 calls/s took carrier-a out so) and the next calls went to the dearer trunk.
+    /// </summary>
+    [Fact]
+    public async Task Callees_hanging_up_while_waiting_leave_their_trunk_in_service()
+    {
+        string[] phones = [.. Enumerable.Range(1, 12).Select(i => $"+2{i:000}")]; // 2…: answers at once, hangs up 6 s (scaled) later
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.02 }, phones, agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), BreakerFailures = 3, BreakerCooldown = TimeSpan.FromMinutes(5) },
+            trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)], overdial: 4);
+        await rig.WaitDone(TimeSpan.FromSeconds(30));
+        Assert.True(rig.Engine.Stats.Connected < phones.Length, "some callees hung up before reaching the agent (the case under test)");
+        Assert.Equal(0, rig.Driver.Stats.BreakerTrips);
+        Assert.Equal(phones.Length, rig.Engine.Stats.TrunkCalls[0]);
+    }
+
+    /// <summary>
     /// A carrier losing a fifth of its packets: every answered call's RTPAUDIOQOS (set by Asterisk as the call ends) reports it,
     /// the trunk goes out, and the next calls take the other trunk. A trunk whose endpoint Asterisk lacks is out from the start.
     /// </summary>

@@ -4,6 +4,7 @@ using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Hosting;
+using Dialer.Core.Modes;
 using Dialer.Core.Pacing;
 
 namespace Dialer.RealAsterisk.Tests;
@@ -85,8 +86,11 @@ internal sealed class LiveRig : IAsyncDisposable
     /// <param name="region">Each lead's region (local presence), "lab" by default.</param>
     /// <param name="agentIds">The agents' ids (their PJSIP endpoints), agent1..agentN by default.</param>
     /// <param name="callsPerReadyAgent">Calls kept in flight per ready agent: above 1 a live callee can find nobody (safe harbor).</param>
+    /// <param name="survey">An agentless survey campaign with this script (one line at a time) instead of agents' calls.</param>
+    /// <param name="trunkEndpoint">The first trunk's dial string instead of PJSIP/{number}@trunk (e.g. PJSIP/carrier-a/sip:{number}@host:port).</param>
     public static async Task<LiveRig> StartAsync(IEnumerable<string> phones, int agents, AriDriverOptions options, string[]? trunks = null, bool twoServers = false,
-        Func<string, string>? region = null, string[]? agentIds = null, int callsPerReadyAgent = 1, double trunkCallsPerSecond = 20)
+        Func<string, string>? region = null, string[]? agentIds = null, int callsPerReadyAgent = 1, double trunkCallsPerSecond = 20,
+        CallScript? survey = null, string? trunkEndpoint = null)
     {
         var servers = new List<AriClient> { Lab.Client("pbx1", Lab.Ari!) };
         if (twoServers) servers.Add(Lab.Client("pbx2", Lab.Ari2!));
@@ -94,6 +98,7 @@ internal sealed class LiveRig : IAsyncDisposable
         {
             Name = "real", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, RingTimeoutSeconds = 15,
             MaxAttempts = 1, MaxAttemptsPerDay = 1, RetryDelaySeconds = new Dictionary<CallOutcome, double>(),
+            Mode = survey is null ? DialingMode.Predictive : DialingMode.Survey, Script = survey,
         };
         var catalog = new SkillCatalog();
         var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = agentIds?[i] ?? $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
@@ -102,7 +107,7 @@ internal sealed class LiveRig : IAsyncDisposable
         var hopper = new MemoryHopper(campaign, leads, now);
         var trunkList = (trunks ?? ["carrier-a"]).Select((t, i) => new TrunkConfig
         {
-            Name = t, Channels = 30, CallsPerSecond = trunkCallsPerSecond, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = $"PJSIP/{{number}}@{t}",
+            Name = t, Channels = 30, CallsPerSecond = trunkCallsPerSecond, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = i == 0 && trunkEndpoint is not null ? trunkEndpoint : $"PJSIP/{{number}}@{t}",
         }).ToList();
         // A run-unique owner: ids never meet those of an earlier run still up on the box.
         var owner = new ChannelOwner("real-" + Environment.ProcessId, "real");
@@ -112,7 +117,7 @@ internal sealed class LiveRig : IAsyncDisposable
         var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = l => { lock (log) log.Add(l); } };
         var engine = new DialerEngine(new EngineSetup
         {
-            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = new AgentsReadyPacer(callsPerReadyAgent), Control = driver,
+            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = survey is null ? new AgentsReadyPacer(callsPerReadyAgent) : new AgentlessPacer(1, 1), Control = driver,
             Leads = hopper, Predictor = new HalfLive(), Owner = owner, Log = attempts,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
+using Dialer.Core.Modes;
 
 namespace Dialer.RealAsterisk.Tests;
 
@@ -130,5 +131,37 @@ public class RealAsteriskTests
         await rig.WaitDone(TimeSpan.FromSeconds(30));
         Assert.Equal(1, rig.Engine.Stats.Connected);
         Assert.Equal(1, rig.Engine.Stats.Outcomes[(int)CallOutcome.Human]);
+    }
+
+    /// <summary>
+    /// Issue 15 on a real Asterisk: an agentless survey (no AMD, no agent) plays its questions through ARI, and the callee,
+    /// a sipp phone the suite runs, answers them by RFC 4733 keys: 1 to the first, 3 to the second. The attempt carries
+    /// both answers (what the attempt log stores per question) and ends completed after the closing prompt.
+    /// </summary>
+    [RealAsteriskFact]
+    public async Task A_survey_is_answered_by_keys_from_the_callees_phone_and_the_answers_are_stored()
+    {
+        var prompt = new Prompt("sound:dialer/safe-harbor", 1.5); // the one sound the suite may expect on the box (README)
+        var survey = new CallScript
+        {
+            Name = "real-survey", Start = "q1", OptOutKey = '9',
+            Steps = new Dictionary<string, ScriptStep>
+            {
+                ["q1"] = new() { Id = "q1", Kind = StepKind.Ask, Prompts = [prompt], TimeoutSeconds = 5, Keys = new Dictionary<char, string> { ['1'] = "q2", ['2'] = "q2" } },
+                ["q2"] = new() { Id = "q2", Kind = StepKind.Ask, Prompts = [prompt], TimeoutSeconds = 5, Keys = new Dictionary<char, string> { ['1'] = "bye", ['3'] = "bye" } },
+                ["bye"] = new() { Id = "bye", Kind = StepKind.End, Prompts = [prompt] },
+            },
+        };
+        using var callee = SippPhone.Answer([(1000, "1"), (2500, "3")]);
+        await using var rig = await LiveRig.StartAsync(["3001"], agents: 0, new AriDriverOptions(), survey: survey,
+            trunkEndpoint: $"PJSIP/carrier-a/sip:{{number}}@127.0.0.1:{callee.Port}");
+        await LiveRig.Until(() => rig.Attempts.AllFinished.Count == 1, TimeSpan.FromSeconds(30), "the survey call over");
+        var call = rig.Attempts.AllFinished.Single();
+        var script = call.Script ?? throw new Xunit.Sdk.XunitException($"no script result; driver said:\n{rig.Said()}");
+        Assert.Equal([new ScriptAnswer("q1", '1', 1), new ScriptAnswer("q2", '3', 1)], script.Answers);
+        Assert.Equal(ScriptEnd.Completed, script.End);
+        Assert.Equal(CallOutcome.Human, call.Outcome);
+        Assert.True(await callee.WaitExit(TimeSpan.FromSeconds(10)) && callee.ExitCode == 0, $"the callee's scenario failed:\n{callee.Messages()}");
+        Assert.Contains("BYE sip:", callee.Messages(), StringComparison.Ordinal); // the survey hung up, not the callee
     }
 }

@@ -55,25 +55,39 @@ internal static class SippLog
 }
 
 /// <summary>
-/// An agent's phone that the suite runs itself: sipp dials 500 as that agent (digest auth, password = user name as in the
-/// lab), plays the given keys (RFC 4733, pcaps it writes itself) and hangs up. Killed, by its own process id, when disposed.
+/// A phone that the suite runs itself: an agent's, which dials 500 as that agent (digest auth, password = user name as in
+/// the lab), or a callee's, which answers one call; either plays the given keys (RFC 4733, pcaps it writes itself) and
+/// hangs up or waits to be hung up. Killed, by its own process id, when disposed.
 /// </summary>
 internal sealed class SippPhone : IDisposable
 {
     private readonly Process _sipp;
     private readonly string _dir;
     public string MessageLog { get; }
+    /// <summary>The SIP port a callee's phone answers on (0 for an agent's, which calls out).</summary>
+    public int Port { get; }
 
-    private SippPhone(Process sipp, string dir)
+    private SippPhone(Process sipp, string dir, int port)
     {
         _sipp = sipp;
         _dir = dir;
+        Port = port;
         MessageLog = System.IO.Path.Combine(dir, "phone.msg.log");
     }
 
     /// <param name="keys">(pause before, key) in order: the key is sent that many milliseconds after the one before (the first: after the answer).</param>
     /// <param name="holdAfterMs">How long the phone stays on after the last key before it hangs up.</param>
-    public static SippPhone DialIn(string agent, IEnumerable<(int PauseMs, string Key)> keys, int holdAfterMs)
+    public static SippPhone DialIn(string agent, IEnumerable<(int PauseMs, string Key)> keys, int holdAfterMs) =>
+        Start("agent-keys.xml", keys, $"<pause milliseconds=\"{holdAfterMs}\"/>", 0, [$"127.0.0.1:{Lab.SipPort}", "-s", agent, "-au", agent, "-ap", agent, "-p", "0"]);
+
+    /// <summary>A callee on 127.0.0.1:<see cref="Port"/> that answers the one call it gets, presses the keys after the answer and waits for the hang-up.</summary>
+    public static SippPhone Answer(IEnumerable<(int PauseMs, string Key)> keys)
+    {
+        var port = FreeUdpPort();
+        return Start("survey-callee.xml", keys, "", port, ["-p", port.ToString(CultureInfo.InvariantCulture)]);
+    }
+
+    private static SippPhone Start(string template, IEnumerable<(int PauseMs, string Key)> keys, string after, int port, IEnumerable<string> peerArgs)
     {
         var dir = Directory.CreateTempSubdirectory("dialer-phone-").FullName;
         var steps = string.Concat(keys.Select((k, i) =>
@@ -81,21 +95,20 @@ internal sealed class SippPhone : IDisposable
                         var pcap = System.IO.Path.Combine(dir, $"key{i}.pcap");
                         WriteKey(pcap, k.Key, i);
                         return $"<pause milliseconds=\"{k.PauseMs}\"/><nop><action><exec play_pcap_audio=\"{pcap}\"/></action></nop>\n";
-                    }))
-                    + $"<pause milliseconds=\"{holdAfterMs}\"/>";
-        var template = File.ReadAllText(System.IO.Path.Combine(AppContext.BaseDirectory, "sipp", "agent-keys.xml"));
-        var scenario = System.IO.Path.Combine(dir, "agent-keys.xml");
-        File.WriteAllText(scenario, template.Replace("KEYS", steps, StringComparison.Ordinal));
-        var args = new List<string>
+                    })) + after;
+        var text = File.ReadAllText(System.IO.Path.Combine(AppContext.BaseDirectory, "sipp", template));
+        var scenario = System.IO.Path.Combine(dir, template);
+        File.WriteAllText(scenario, text.Replace("KEYS", steps, StringComparison.Ordinal));
+        var args = new List<string>(peerArgs)
         {
-            $"127.0.0.1:{Lab.SipPort}", "-sf", scenario, "-s", agent, "-au", agent, "-ap", agent, "-i", "127.0.0.1", "-p", "0",
+            "-sf", scenario, "-i", "127.0.0.1",
             "-mi", "127.0.0.1", "-mp", FreeUdpPort().ToString(CultureInfo.InvariantCulture), "-cp", FreeUdpPort().ToString(CultureInfo.InvariantCulture),
             "-m", "1", "-nostdin", "-timeout", "90s", "-trace_msg", "-message_file", System.IO.Path.Combine(dir, "phone.msg.log"),
         };
         var sipp = Process.Start(new ProcessStartInfo(Lab.Sipp!, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir })!;
         _ = sipp.StandardOutput.ReadToEndAsync(); // never let a full pipe stall it
         _ = sipp.StandardError.ReadToEndAsync();
-        return new SippPhone(sipp, dir);
+        return new SippPhone(sipp, dir, port);
     }
 
     /// <summary>

@@ -24,7 +24,8 @@ public static class ClusterNode
             Node = node,
             Telephony = r.Telephony with { Servers = [.. r.Telephony.Servers.Select(s => s with { User = node })] },
         }).ToList();
-        using var db = StoreDb.Open(configs[0].Db);
+        // Named after the node on PostgreSQL (application_name), so the test's write log can tell whose write each row was.
+        using var db = StoreDb.Open(configs[0].Db + ";Application Name=" + node);
         var options = new NodeOptions { Lease = TimeSpan.FromMilliseconds(int.Parse(leaseMs, CultureInfo.InvariantCulture)), ConnectTimeout = TimeSpan.FromSeconds(30) };
         var host = new NodeHost(db, configs[0].Pii(), node, configs, options, line => Console.WriteLine("log|" + line));
         host.Changed += e => Console.WriteLine(string.Join('|', "event", e.Kind, e.Campaign, e.Node, e.TakenFrom ?? "",

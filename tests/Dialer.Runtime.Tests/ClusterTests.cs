@@ -8,6 +8,7 @@ using Dialer.Emulator;
 using Dialer.Store;
 using Dialer.Store.Tests;
 using Xunit.Abstractions;
+using Attempt = (long Id, long Campaign, long Lead, long Placed, long? Ended, string? Outcome, long Reconciled, string Node, string? Agent);
 
 namespace Dialer.Runtime.Tests;
 
@@ -32,36 +33,15 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
     private readonly Dictionary<string, Process> _nodes = [];
     private string _pacer = "";
 
-    /// <param name="pacer">Progressive, and predictive: whose new owner starts with no history of the campaign's calls.</param>
+    /// <param name="pacer">Progressive, and predictive: whose new owner starts with the campaign's abandon budget from the store but no
+    /// learned curves (its calibration starts unsure, so it dials cautiously), and whose own abandons must stay under the cap.</param>
     [PostgresTheory, InlineData("progressive")]
-    [InlineData("predictive", Skip = "predictive's own abandons went over the cap after takeovers (c1: 2 of 33 live answers besides the 2 the kill left waiting, at load average 69): a new owner's pacer starting without the campaign's history is to be looked at, see issue 10")]
+    [InlineData("predictive", Skip = "the pacer's own abandons (no agent free; the kill's and late bridges told apart) went over the cap after takeovers: c2 3 of 36 live answers (8.3%) with 1 more the kill left waiting, c1 0 of 35, at load average 55-69 (2026-12-01); each takeover is a cold start of the new owner's answer-rate predictor and calibration: to be seeded from the store's recent attempts, see issue 10")]
     public async Task Killing_campaign_owners_moves_each_campaign_within_the_lease_and_loses_nothing(string pacer)
     {
         _pacer = pacer;
-        using var pg = new PostgresServer();
-        var conn = pg.NewDatabase();
-        var scenario = () => new EmulatorScenario
-        {
-            TimeScale = 0.1, OtherUsers = [.. Nodes],
-            Mix = new CalleeMix { Human = 0.4, Machine = 0.1, Busy = 0.15, NoAnswer = 0.15, Congestion = 0.05, BadNumber = 0.1 },
-        };
-        await using var pbx1 = await AriEmulator.StartAsync(scenario());
-        await using var pbx2 = await AriEmulator.StartAsync(scenario());
-        AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        using var db = StoreDb.Open(conn);
-        Migrator.Migrate(db);
-        var files = Campaigns.Select((c, i) => Config(c, pacer, conn, key, pbx1.BaseUri, pbx2.BaseUri)).ToArray();
-        var pii = new Pii(Convert.FromBase64String(key));
-        var store = new Store.Campaigns(db);
-        var ids = new Dictionary<string, long>();
-        for (var i = 0; i < Campaigns.Length; i++)
-        {
-            var record = store.Create(Campaigns[i], new CampaignSettings { TimeZone = "UTC" }, DateTime.UtcNow);
-            ids[Campaigns[i]] = record.Id;
-            var csv = "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, 500).Select(n => $"+86139{i}{n:D7},CN,UTC\n"));
-            Assert.Equal(500, new LeadImporter(db, pii).Import(record.Id, record.Name, new StringReader(csv), DateTime.UtcNow).Accepted);
-        }
+        await using var rig = await StartRig(pacer, Campaigns);
+        var (db, files, ids, pbx1, pbx2) = (rig.Db, rig.Files, rig.Ids, rig.Pbx1, rig.Pbx2);
 
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         foreach (var n in Nodes) Start(n, files);
@@ -101,8 +81,168 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
 
         // Figures.
         using var c = db.Connect();
-        var attempts = c.Query<(long Id, long Campaign, long Lead, long Placed, long? Ended, string? Outcome, long Reconciled, string Node)>(
-            "SELECT id, campaign_id, lead_id, placed_at, ended_at, outcome, reconciled, node FROM attempts ORDER BY lead_id, placed_at, id").ToList();
+        var attempts = Attempts(c);
+        var (lateness, owned, early, passed) = Retries(attempts, gaps);
+        var figures = new List<string>
+        {
+            $"takeover seconds, kill → lease taken: {Seconds(takeovers)}; kill → new owner pacing: {Seconds(pacing)} (lease {LeaseMs / 1000.0:0.#} s)",
+            $"drain: {handed.Detail}; taken by {retaken.Node} {(retaken.At - handed.At).TotalSeconds:0.0} s later",
+            $"attempts {attempts.Count}, retries {lateness.Count}: lateness due → placed median {Percentile(lateness, 0.5):0.00} s, p95 {Percentile(lateness, 0.95):0.00} s, max {lateness.LastOrDefault():0.00} s; " +
+            $"the {owned.Count} not across a takeover or drain: median {Percentile(owned, 0.5):0.00} s, p95 {Percentile(owned, 0.95):0.00} s; " +
+            $"{passed.Count} waited while fresh leads were placed{(passed.Count == 0 ? "" : $" ({string.Join("; ", passed.Take(5))})")}",
+        };
+        foreach (var (name, id) in ids)
+        {
+            var live = attempts.Count(a => a.Campaign == id && a.Outcome is "human" or "abandoned");
+            var abandoned = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned");
+            // Callees who were waiting for an agent when their owner was killed: the recovery closes them as abandoned (the
+            // ledger counts them); they are the kill's cost, reported apart, and the pacing's own abandons must stay under the cap.
+            var killed = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned" && a.Reconciled == 1);
+            // Callees the engine matched with an agent within their 2 s but whose bridge Asterisk made too late (or who hung up
+            // before it was made): there was an agent for them, so the pacing was right and the rig was slow (the emulator, the
+            // driver's REST or the loop starved on a loaded machine). The pacer's own abandons are those nobody was free for.
+            var late = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned" && a.Reconciled == 0 && a.Agent is not null);
+            var own = abandoned - killed - late;
+            var seeded = Events("Took").Where(e => e.Campaign == name).Select(e => e.Detail[(e.Detail.IndexOf("today ", StringComparison.Ordinal) + 6)..].Split(',')[0]).ToList();
+            figures.Add($"{name}: live {live}, abandoned {abandoned} ({(live == 0 ? 0 : (double)abandoned / live):P2}): {killed} waiting when their owner was killed, {late} matched " +
+                        $"with an agent in time but bridged late, {own} with no agent free (the pacer's: {(live == 0 ? 0 : (double)own / live):P2}); " +
+                        $"ledger seeded at each take (abandoned/live today): {string.Join(" → ", seeded)}");
+            File.WriteAllLines(Path.Combine(Path.GetTempPath(), $"dialer-cluster-figures-{pacer}.txt"), figures);
+            Assert.True(own <= 0.03 * live, figures[^1]);
+            var seededLive = seeded.Select(s => int.Parse(s.Split('/')[1], CultureInfo.InvariantCulture)).ToList();
+            Assert.True(seededLive.Zip(seededLive.Skip(1)).All(p => p.Second >= p.First), $"{name}: the budget went back: {figures[^1]}");
+            Assert.True(seededLive.Count < 2 || seededLive[^1] > 0, $"{name}: a takeover started the budget from nothing: {figures[^1]}");
+        }
+        foreach (var f in figures) output.WriteLine(f);
+        File.WriteAllLines(Path.Combine(Path.GetTempPath(), $"dialer-cluster-figures-{pacer}.txt"), figures);
+
+        Assert.Empty(early);
+        // The lease runs out within a lease of the kill; a standby sees it free at its next look (a renewal period), one that
+        // paces campaigns already waits one more, and takes it at the look after: a lease and two periods (8.3 s). The median
+        // of the three must keep to twice the lease and 5 s for the late timers of a loaded machine (CI runs the test projects
+        // in parallel on 2 cores); one may take longer, when its standby's timer starves (22 and 30 s at load averages of 50
+        // and 69), but a takeover is never left to the 2-minute lead leases.
+        var sorted = takeovers.Order().ToList();
+        Assert.True(sorted[sorted.Count / 2] < LeaseMs / 1000.0 * 2 + 5, $"median takeover {sorted[sorted.Count / 2]:0.0} s: {figures[0]}");
+        Assert.All(takeovers, t => Assert.True(t < 60, $"takeover took {t:0.0} s: {figures[0]}"));
+        Assert.Contains("stopped with 0 calls up", handed.Detail);
+        Assert.True(Percentile(lateness, 0.5) < 5, figures[2]);
+        Assert.True(passed.Count <= owned.Count / 10, figures[2]); // due retries are not held behind fresh leads (7 of 127 at load 50, behind one fresh call)
+
+        NothingLost(c, attempts, 1500);
+
+        // No node touched another live node's channel: a hang-up is of the node's own, or of an owner it took the campaign over from.
+        var inheritedFrom = Events("Took").Where(e => e.From != "").ToList();
+        foreach (var (channel, user, at) in pbx1.HangupRequests.Concat(pbx2.HangupRequests))
+        {
+            Assert.True(ChannelIds.TryParse(channel, out var id), $"{user} hung up {channel}, not an engine's channel");
+            var mine = id.Node == ChannelOwnerToken(user);
+            var inherited = inheritedFrom.Any(e => e.Node == user && ChannelOwnerToken(e.From) == id.Node && ChannelOwnerToken(e.Campaign) == id.Campaign && e.At.AddSeconds(-30) <= at);
+            Assert.True(mine || inherited, $"{user} hung up {channel} of another node at {at:HH:mm:ss.fff}");
+        }
+    }
+
+    private static List<Attempt> Attempts(System.Data.Common.DbConnection c) =>
+        [.. c.Query<Attempt>("SELECT id, campaign_id, lead_id, placed_at, ended_at, outcome, reconciled, node, agent FROM attempts ORDER BY lead_id, placed_at, id")];
+
+    /// <summary>
+    /// Fencing by write: node-a paces the campaign and is paused (SIGSTOP) past its lease; node-b takes it over. node-a, resumed,
+    /// finds out from its first write (refused by the store: the epoch moved on) or renewal: none of its writes lands after the
+    /// takeover, it places no call and calls no agent, lets the campaign go without hanging anything up and says why; node-b
+    /// goes on. Nothing is lost and no lead is dialed twice or early. Every row write is logged by a trigger with the writing
+    /// node's connection name, so "none lands" is read from the database itself.
+    /// </summary>
+    [PostgresFact]
+    public async Task An_owner_paused_past_its_lease_is_fenced_off_by_the_store()
+    {
+        _pacer = "fenced";
+        await using var rig = await StartRig("progressive", ["c1"]);
+        var db = rig.Db;
+        using (var c = db.Connect()) c.Execute(WriteLog);
+        Start("node-a", rig.Files);
+        await Until(() => Events("Took").FirstOrDefault(e => e.Node == "node-a"), TimeSpan.FromSeconds(90), "node-a took c1");
+        Start("node-b", rig.Files);
+        await Until(() => Placed(db, "node-a") >= 20, TimeSpan.FromSeconds(60), "node-a placing calls");
+
+        var pausedAt = DateTime.UtcNow;
+        Signal(_nodes["node-a"], Sigstop);
+        var took = await Until(() => Events("Took").FirstOrDefault(e => e.Node == "node-b" && e.From == "node-a"), TimeSpan.FromSeconds(90),
+            "node-b took c1 over from the paused node-a");
+        var before = Placed(db, "node-b");
+        await Until(() => Placed(db, "node-b") >= before + 10, TimeSpan.FromSeconds(60), "node-b placing calls");
+        var resumedAt = DateTime.UtcNow;
+        Signal(_nodes["node-a"], Sigcont);
+        var lost = await Until(() => Events("Lost").FirstOrDefault(e => e.Node == "node-a"), TimeSpan.FromSeconds(60), "node-a found c1 lost");
+        var stopped = await Until(() => Events("Stopped").FirstOrDefault(e => e.Node == "node-a"), TimeSpan.FromSeconds(60), "node-a let c1 go");
+        before = Placed(db, "node-b");
+        await Until(() => Placed(db, "node-b") >= before + 10, TimeSpan.FromSeconds(60), "node-b going on after node-a woke");
+        foreach (var p in _nodes.Values) await p.StandardInput.WriteLineAsync("stop");
+        foreach (var p in _nodes.Values) await p.WaitForExitAsync();
+
+        using var db2 = db.Connect();
+        // The takeover is node-b's first write of the lease row: it waited for any write of node-a already past its check.
+        var takeover = db2.ExecuteScalar<DateTime>("SELECT min(at) FROM write_log WHERE app = 'node-b' AND tbl = 'campaign_owners'");
+        var landed = db2.Query<(string Tbl, string Op, DateTime At)>("SELECT tbl, op, at FROM write_log WHERE app = 'node-a' AND at > @takeover ORDER BY at",
+            new { takeover }).ToList();
+        var refusals = _lines.Count(l => l.Node == "node-a" && l.Line.Contains("fenced: the store refused", StringComparison.Ordinal));
+        // A request node-a had sent before its pause may be retried by its ARI client when it wakes (its time-out ran out):
+        // that finds the channel made already (409), no new call. A channel node-a asked for first after the takeover is one.
+        var requests = rig.Pbx1.PlaceRequests.Concat(rig.Pbx2.PlaceRequests).Where(r => r.User == "node-a").ToList();
+        var dialed = requests.Where(r => r.At > took.LeaseAt && !requests.Any(q => q.ChannelId == r.ChannelId && q.At < pausedAt)).ToList();
+        var attempts = Attempts(db2);
+        var figures = new List<string>
+        {
+            $"paused {pausedAt:HH:mm:ss.fff}, node-b took over {(took.LeaseAt - pausedAt).TotalSeconds:0.0} s later, resumed {(resumedAt - pausedAt).TotalSeconds:0.0} s after the pause",
+            $"node-a found out {(lost.At - resumedAt).TotalSeconds:0.0} s after waking: {lost.Detail}; {stopped.Detail}",
+            $"node-a after the takeover: {landed.Count} row writes landed, {refusals} refusals logged, {dialed.Count} calls placed; attempts {attempts.Count} " +
+            $"(node-a {attempts.Count(a => a.Node == "node-a")}, node-b {attempts.Count(a => a.Node == "node-b")})",
+        };
+        foreach (var f in figures) output.WriteLine(f);
+        File.WriteAllLines(Path.Combine(Path.GetTempPath(), "dialer-cluster-figures-fenced.txt"), figures);
+        Assert.True(landed.Count == 0, $"{string.Join("; ", landed.Take(5).Select(w => $"{w.Op} {w.Tbl} at {w.At:HH:mm:ss.fff}"))}: {string.Join(" | ", figures)}");
+        Assert.True(refusals > 0, $"node-a's writes were never put to the fence: {string.Join(" | ", figures)}");
+        Assert.Empty(dialed);
+        Assert.Contains("let go", stopped.Detail);
+        Assert.DoesNotContain(rig.Pbx1.HangupRequests.Concat(rig.Pbx2.HangupRequests), h => h.User == "node-a" && h.At > took.LeaseAt);
+        var (_, _, early, _) = Retries(attempts, []);
+        Assert.Empty(early);
+        NothingLost(db2, attempts, 500);
+    }
+
+    /// <summary>Every row written to attempts, leads and campaign_owners, with the writer's connection name (the node) and the time it was written.</summary>
+    private const string WriteLog = """
+        CREATE TABLE write_log (app TEXT NOT NULL, tbl TEXT NOT NULL, op TEXT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp());
+        CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO write_log (app, tbl, op) VALUES (current_setting('application_name'), TG_TABLE_NAME, TG_OP); RETURN NULL; END $$;
+        CREATE TRIGGER attempts_written AFTER INSERT OR UPDATE OR DELETE ON attempts FOR EACH ROW EXECUTE FUNCTION log_write();
+        CREATE TRIGGER leads_written AFTER INSERT OR UPDATE OR DELETE ON leads FOR EACH ROW EXECUTE FUNCTION log_write();
+        CREATE TRIGGER owners_written AFTER INSERT OR UPDATE OR DELETE ON campaign_owners FOR EACH ROW EXECUTE FUNCTION log_write();
+        -- A node paused inside a transaction would hold its fence's share lock, and the takeover would wait for it: the
+        -- server ends such a session (README: set it below the lease in production).
+        DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_in_transaction_session_timeout = %L', current_database(), '3s'); END $$;
+        """;
+
+    private static long Placed(StoreDb db, string node)
+    {
+        using var c = db.Connect();
+        return c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE node = @node", new { node });
+    }
+
+    private const int Sigstop = 19, Sigcont = 18; // Linux
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    private static void Signal(Process p, int sig) => Assert.True(kill(p.Id, sig) == 0, $"kill({p.Id}, {sig}) failed");
+
+    /// <summary>
+    /// Each lead's attempts in turn (none placed while the one before was open, else the test fails here): the retries'
+    /// lateness due → placed (sorted), those not due across a <paramref name="gaps"/> (a campaign without a pacing owner),
+    /// the retries placed before their delay was over, and those that waited while fresh leads of their campaign went out.
+    /// </summary>
+    private static (List<double> Lateness, List<double> Owned, List<string> Early, List<string> Passed) Retries(List<Attempt> attempts,
+        List<(long Campaign, DateTime From, DateTime To)> gaps)
+    {
         var lateness = new List<double>();
         var owned = new List<double>(); // retries due and placed while an owner paced the campaign
         var early = new List<string>();
@@ -130,67 +270,64 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         }
         lateness.Sort();
         owned.Sort();
-        var figures = new List<string>
-        {
-            $"takeover seconds, kill → lease taken: {Seconds(takeovers)}; kill → new owner pacing: {Seconds(pacing)} (lease {LeaseMs / 1000.0:0.#} s)",
-            $"drain: {handed.Detail}; taken by {retaken.Node} {(retaken.At - handed.At).TotalSeconds:0.0} s later",
-            $"attempts {attempts.Count}, retries {lateness.Count}: lateness due → placed median {Percentile(lateness, 0.5):0.00} s, p95 {Percentile(lateness, 0.95):0.00} s, max {lateness.LastOrDefault():0.00} s; " +
-            $"the {owned.Count} not across a takeover or drain: median {Percentile(owned, 0.5):0.00} s, p95 {Percentile(owned, 0.95):0.00} s; " +
-            $"{passed.Count} waited while fresh leads were placed{(passed.Count == 0 ? "" : $" ({string.Join("; ", passed.Take(5))})")}",
-        };
-        foreach (var (name, id) in ids)
-        {
-            var live = attempts.Count(a => a.Campaign == id && a.Outcome is "human" or "abandoned");
-            var abandoned = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned");
-            // Callees who were waiting for an agent when their owner was killed: the recovery closes them as abandoned (the
-            // ledger counts them); they are the kill's cost, reported apart, and the pacing's own abandons must stay under the cap.
-            var killed = attempts.Count(a => a.Campaign == id && a.Outcome == "abandoned" && a.Reconciled == 1);
-            var seeded = Events("Took").Where(e => e.Campaign == name).Select(e => e.Detail[(e.Detail.IndexOf("today ", StringComparison.Ordinal) + 6)..].Split(',')[0]).ToList();
-            figures.Add($"{name}: live {live}, abandoned {abandoned} ({(live == 0 ? 0 : (double)abandoned / live):P2}), of them {killed} waiting when their owner was killed; ledger seeded at each take (abandoned/live today): {string.Join(" → ", seeded)}");
-            File.WriteAllLines(Path.Combine(Path.GetTempPath(), $"dialer-cluster-figures-{pacer}.txt"), figures);
-            Assert.True(abandoned - killed <= 0.03 * live, figures[^1]);
-            var seededLive = seeded.Select(s => int.Parse(s.Split('/')[1], CultureInfo.InvariantCulture)).ToList();
-            Assert.True(seededLive.Zip(seededLive.Skip(1)).All(p => p.Second >= p.First), $"{name}: the budget went back: {figures[^1]}");
-            Assert.True(seededLive.Count < 2 || seededLive[^1] > 0, $"{name}: a takeover started the budget from nothing: {figures[^1]}");
-        }
-        foreach (var f in figures) output.WriteLine(f);
-        File.WriteAllLines(Path.Combine(Path.GetTempPath(), $"dialer-cluster-figures-{pacer}.txt"), figures);
+        return (lateness, owned, early, passed);
+    }
 
-        Assert.Empty(early);
-        // The lease runs out within a lease of the kill; a standby sees it free at its next look (a renewal period), one that
-        // paces campaigns already waits one more, and takes it at the look after: a lease and two periods (8.3 s). The median
-        // of the three must keep to twice the lease and 5 s for the late timers of a loaded machine (CI runs the test projects
-        // in parallel on 2 cores); one may take longer, when its standby's timer starves (22 and 30 s at load averages of 50
-        // and 69), but a takeover is never left to the 2-minute lead leases.
-        var sorted = takeovers.Order().ToList();
-        Assert.True(sorted[sorted.Count / 2] < LeaseMs / 1000.0 * 2 + 5, $"median takeover {sorted[sorted.Count / 2]:0.0} s: {figures[0]}");
-        Assert.All(takeovers, t => Assert.True(t < 60, $"takeover took {t:0.0} s: {figures[0]}"));
-        Assert.Contains("stopped with 0 calls up", handed.Detail);
-        Assert.True(Percentile(lateness, 0.5) < 5, figures[2]);
-        Assert.True(passed.Count <= owned.Count / 10, figures[2]); // due retries are not held behind fresh leads (7 of 127 at load 50, behind one fresh call)
-
-        // Nothing lost: every lead pending or done, none held, none dialing; every attempt closed and counted.
+    /// <summary>Nothing lost: every lead pending or done, none held, none dialing; every attempt closed and counted; no lease row left.</summary>
+    private static void NothingLost(System.Data.Common.DbConnection c, List<Attempt> attempts, int leadCount)
+    {
         Assert.DoesNotContain(attempts, a => a.Ended is null);
         var leads = c.Query<(long Id, long State, long Attempts, long Rows, string? Owner)>(
             "SELECT l.id, l.state, l.attempts, (SELECT COUNT(*) FROM attempts a WHERE a.lead_id = l.id), l.lease_owner FROM leads l").ToList();
-        Assert.Equal(1500, leads.Count);
+        Assert.Equal(leadCount, leads.Count);
         Assert.All(leads, l => Assert.True(l.State is 0 or 2 && l.Owner is null && l.Rows == l.Attempts,
             $"lead {l.Id}: state {l.State}, lease {l.Owner}, {l.Attempts} attempts for {l.Rows} rows: {History(attempts.Where(a => a.Lead == l.Id))}"));
         Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM campaign_owners")); // every stop handed its campaigns back
+    }
 
-        // No node touched another live node's channel: a hang-up is of the node's own, or of an owner it took the campaign over from.
-        var inheritedFrom = Events("Took").Where(e => e.From != "").ToList();
-        foreach (var (channel, user, at) in pbx1.HangupRequests.Concat(pbx2.HangupRequests))
+    /// <summary>PostgreSQL, two emulated Asterisk servers linked by an inter-server trunk, the campaigns with 500 leads each, a node config per campaign.</summary>
+    private sealed record Rig(PostgresServer Pg, StoreDb Db, AriEmulator Pbx1, AriEmulator Pbx2, string[] Files, Dictionary<string, long> Ids) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
         {
-            Assert.True(ChannelIds.TryParse(channel, out var id), $"{user} hung up {channel}, not an engine's channel");
-            var mine = id.Node == ChannelOwnerToken(user);
-            var inherited = inheritedFrom.Any(e => e.Node == user && ChannelOwnerToken(e.From) == id.Node && ChannelOwnerToken(e.Campaign) == id.Campaign && e.At.AddSeconds(-30) <= at);
-            Assert.True(mine || inherited, $"{user} hung up {channel} of another node at {at:HH:mm:ss.fff}");
+            await Pbx1.DisposeAsync();
+            await Pbx2.DisposeAsync();
+            Db.Dispose();
+            Pg.Dispose();
         }
     }
 
+    private async Task<Rig> StartRig(string pacer, string[] campaigns)
+    {
+        var pg = new PostgresServer();
+        var conn = pg.NewDatabase();
+        var scenario = () => new EmulatorScenario
+        {
+            TimeScale = 0.1, OtherUsers = [.. Nodes],
+            Mix = new CalleeMix { Human = 0.4, Machine = 0.1, Busy = 0.15, NoAnswer = 0.15, Congestion = 0.05, BadNumber = 0.1 },
+        };
+        var pbx1 = await AriEmulator.StartAsync(scenario());
+        var pbx2 = await AriEmulator.StartAsync(scenario());
+        AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var db = StoreDb.Open(conn);
+        Migrator.Migrate(db);
+        var files = campaigns.Select(c => Config(c, pacer, conn, key, pbx1.BaseUri, pbx2.BaseUri)).ToArray();
+        var pii = new Pii(Convert.FromBase64String(key));
+        var store = new Store.Campaigns(db);
+        var ids = new Dictionary<string, long>();
+        for (var i = 0; i < campaigns.Length; i++)
+        {
+            var record = store.Create(campaigns[i], new CampaignSettings { TimeZone = "UTC" }, DateTime.UtcNow);
+            ids[campaigns[i]] = record.Id;
+            var csv = "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, 500).Select(n => $"+86139{i}{n:D7},CN,UTC\n"));
+            Assert.Equal(500, new LeadImporter(db, pii).Import(record.Id, record.Name, new StringReader(csv), DateTime.UtcNow).Accepted);
+        }
+        return new Rig(pg, db, pbx1, pbx2, files, ids);
+    }
+
     /// <summary>A lead's attempts as the failure message shows them: which node placed each, when, how it ended.</summary>
-    private static string History(IEnumerable<(long Id, long Campaign, long Lead, long Placed, long? Ended, string? Outcome, long Reconciled, string Node)> attempts) =>
+    private static string History(IEnumerable<Attempt> attempts) =>
         string.Join("; ", attempts.Select(a => $"#{a.Id} by {a.Node} placed {Time(a.Placed):HH:mm:ss.fff} ended {(a.Ended is { } e ? Time(e).ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) : "-")} " +
                                                $"{a.Outcome ?? "no outcome"}{(a.Reconciled == 1 ? " (reconciled)" : "")}"));
 

@@ -68,7 +68,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
 
         // When each conversation's callee answered, as the dead engine heard it from Asterisk.
         var answered = await first.Host.QueryAsync(e => e.LiveCalls.Where(c => talking.Contains(c.ChannelId)).ToDictionary(c => c.ChannelId, c => c.AnsweredAt!.Value));
-        await first.DieAsync(); // kill -9: nothing hung up, nothing closed
+        await first.LetGoAsync(); // kill -9: nothing hung up, nothing closed
         var restart = Stopwatch.StartNew();
         await using var second = await Start(restartAs, takenOver is null ? null : [takenOver]);
         await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == Agents), TimeSpan.FromSeconds(10), "agents back on their calls", log);

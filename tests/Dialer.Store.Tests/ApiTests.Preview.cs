@@ -90,6 +90,47 @@ public sealed partial class ApiTests
     }
 
     [Fact]
+    public async Task Preview_offers_go_out_on_the_event_stream_masked_with_what_became_of_each()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var (response, events) = await OpenEvents(null, cts.Token);
+        Assert.Equal("hello", (await Next(events)).EventType);
+        Lead Lead(long id) => new() { Id = id, Phone = $"+861380013800{id}", Region = "CN-SH", TimeZone = TimeZoneInfo.Utc };
+        var (host, loop) = await RunPreview("o", [Lead(1), Lead(2)], cts.Token);
+        var phases = _app.Services.GetRequiredService<CallPhaseFeed>();
+        await host.QueryAsync(e => { phases.Hook(e, "o"); return true; }, cts.Token); // as serve's start does
+        async Task<JsonElement> NextOffer()
+        {
+            while (true)
+            {
+                var e = await Next(events);
+                if (e.EventType == "offer") return JsonDocument.Parse(e.Data).RootElement;
+            }
+        }
+        await _client.PostAsync("/campaigns/o/agents/a1/login", null, cts.Token);
+        var made = await NextOffer();
+        Assert.Equal(("o", "offered", "a1", 1L), (made.GetProperty("campaign").GetString(), made.GetProperty("change").GetString(), made.GetProperty("agent").GetString(), made.GetProperty("lead_id").GetInt64()));
+        Assert.Equal("**********8001", made.GetProperty("offer").GetProperty("phone").GetString());
+        Assert.DoesNotContain("13800138001", made.GetRawText()); // never the whole number
+        var id = made.GetProperty("offer_id").GetInt64();
+
+        await _client.PostAsync($"/campaigns/o/agents/a1/offer/{id}", JsonBody("{\"choice\": \"skip\", \"reason\": \"customer in hospital\"}"), cts.Token);
+        var skipped = await NextOffer();
+        Assert.Equal((id, "skipped", "customer in hospital"), (skipped.GetProperty("offer_id").GetInt64(), skipped.GetProperty("change").GetString(), skipped.GetProperty("reason").GetString()));
+        Assert.Equal(JsonValueKind.Null, skipped.GetProperty("offer").ValueKind);
+        var next = await NextOffer(); // the next lead, at once
+        Assert.Equal(("offered", 2L), (next.GetProperty("change").GetString(), next.GetProperty("lead_id").GetInt64()));
+        await _client.PostAsync("/campaigns/o/agents/a1/pause", JsonBody("{\"reason\": \"break\"}"), cts.Token);
+        var withdrawn = await NextOffer();
+        Assert.Equal((next.GetProperty("offer_id").GetInt64(), "withdrawn", "agent paused"),
+            (withdrawn.GetProperty("offer_id").GetInt64(), withdrawn.GetProperty("change").GetString(), withdrawn.GetProperty("reason").GetString()));
+        await events.DisposeAsync();
+        response.Dispose();
+        await cts.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Survey_answers_are_stored_per_attempt_and_reported_per_question_and_the_opt_out_key_blocks_the_number()
     {
         await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"s\"}"));
@@ -133,11 +174,26 @@ public sealed partial class ApiTests
         Assert.Equal(3, report.GetProperty("attempts").GetInt32());
         Assert.Equal(2, report.GetProperty("ends").GetProperty("completed").GetInt32());
         Assert.Equal(1, report.GetProperty("ends").GetProperty("opt_out").GetInt32());
-        var q = report.GetProperty("questions").EnumerateArray().ToDictionary(x => x.GetProperty("question").GetString()!);
+        var q = report.GetProperty("rows").EnumerateArray().ToDictionary(x => x.GetProperty("key").GetString()!);
         Assert.Equal((2, 1, 1), (q["q1"].GetProperty("asked").GetInt32(), q["q1"].GetProperty("answered").GetInt32(), q["q1"].GetProperty("no_input").GetInt32()));
         Assert.Equal("{\"1\":1}", q["q1"].GetProperty("answers").GetRawText());
         Assert.Equal("{\"1\":1,\"3\":1}", q["q2"].GetProperty("answers").GetRawText());
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync("/reports/survey?campaign=nope")).StatusCode);
+        // Placed before the period asked: no answers, no ends.
+        var later = Uri.EscapeDataString(at.AddMinutes(1).ToString("O"));
+        Assert.Equal(0, (await (await _client.GetAsync($"/reports/survey?campaign=s&from={later}")).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rows").GetArrayLength());
+
+        // `dialer report survey` is the same report: its CSV is the API's, byte for byte, one column per key.
+        var csv = await _client.GetStringAsync("/reports/survey?campaign=s&format=csv");
+        Assert.Equal("question,asked,answered,no_input,answer_1,answer_3\nq1,2,1,1,1,0\nq2,2,2,0,1,1\n", csv);
+        var file = _file + ".survey.csv";
+        var root = new System.CommandLine.RootCommand { ReportCommands.Create() };
+        Assert.Equal(0, root.Parse(["report", "survey", "--campaign", "s", "--format", "csv", "--db", "sqlite:" + _file, "--out", file])
+            .Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        Assert.Equal(csv, File.ReadAllText(file));
+        File.Delete(file);
+        var ends = await _client.GetStringAsync("/reports/survey?campaign=s&by=end&format=csv");
+        Assert.StartsWith("end,attempts,share_rate,share_ci_low,share_ci_high\ncompleted,2,0.666667,", ends);
 
         using var conn = db.Connect();
         var blocks = conn.Query<(string Source, long Expires)>("SELECT source, expires_at FROM dnc").ToList();

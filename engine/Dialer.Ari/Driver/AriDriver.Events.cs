@@ -86,6 +86,7 @@ public sealed partial class AriDriver
             Stats.OriginateToChannel.Add(e.Timestamp - new DateTime(leg.OriginateSentTicks, DateTimeKind.Utc));
             leg.OriginateSentTicks = 0;
         }
+        if (leg.MediaSince == 0 && chan.State == ChannelState.Up) leg.MediaSince = _time.GetTimestamp(); // RTP flows from the SIP answer, before any AMD verdict
         switch (e.Type)
         {
             case AriEventType.ChannelEnteredBridge when leg.AnsweredAt != default:
@@ -107,7 +108,11 @@ public sealed partial class AriDriver
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
                 Queue(leg, CallCommand.Continue, static (d, l, _, ct) => d.ContinueToAmdAsync(l, ct));
                 break;
-            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit:
+            // Each key arrives twice, the copies alike to the millisecond: once for the channel, once through the trunk's
+            // endpoint we subscribe to for its qualify results (lab capture k; the real-Asterisk survey took the first
+            // answer's key for the second question).
+            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit && e.Timestamp != leg.LastKeyAt:
+                leg.LastKeyAt = e.Timestamp;
                 OnScriptKey(leg, digit);
                 break;
             case AriEventType.ChannelVarset when e.Variable == "RTPAUDIOQOS":
@@ -118,7 +123,10 @@ public sealed partial class AriDriver
                 // A dial timeout (cause 18/19) with no ringing or progress ever seen: the far end never answered SIP at all
                 // (lab capture f: a dead carrier ends exactly like a ring timeout). That is the network's failure, not the callee's.
                 var deadPeer = cause is 18 or 19 && leg.Answered == 0 && !leg.Provisional;
-                await EndAsync(leg, cause, deadPeer || TrunkHealth.IsNetworkFailure(cause), e.Timestamp);
+                // Cause 0 on a call that was up is the far end's BYE while alone in the app (in AMD, waiting for an agent):
+                // the trunk carried it (load run at 30 calls/s: such hang-ups opened carrier-a's breaker).
+                var byeWhileUp = cause == 0 && leg.MediaSince != 0;
+                await EndAsync(leg, cause, deadPeer || (TrunkHealth.IsNetworkFailure(cause) && !byeWhileUp), e.Timestamp);
                 break;
         }
     }
@@ -218,12 +226,18 @@ public sealed partial class AriDriver
         else if (e.Endpoint.State is { } state) OnEndpointState(trunk, state);
     }
 
-    /// <summary>A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends), counted only if packets arrived since the last reading of it.</summary>
+    /// <summary>
+    /// A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends), counted only if packets arrived since the last
+    /// reading of it and no more than one stream can carry in the time between (<see cref="RtcpSummary.Since"/>).
+    /// </summary>
     private void OnMedia(Leg leg, RtcpSummary? reading)
     {
         if (reading is not { } m) return;
-        var fresh = m.Since(leg.LastRtcp);
+        var now = _time.GetTimestamp();
+        var from = leg.LastRtcp is null ? leg.MediaSince : leg.LastRtcpAt;
+        var fresh = m.Since(leg.LastRtcp, from == 0 ? TimeSpan.MaxValue : _time.GetElapsedTime(from, now));
         leg.LastRtcp = m;
+        leg.LastRtcpAt = now;
         if (fresh is { } f) ApplyBreaker(leg.Trunk, Health.OnMedia(leg.Trunk, f, _time.GetUtcNow()), $"RTCP rtt {f.RttMs:0} ms, loss {f.Loss:P0}");
     }
 
@@ -375,6 +389,7 @@ public sealed partial class AriDriver
     /// </summary>
     private async Task LoginAsync(AgentLine line)
     {
+        if (_options.MayPlace?.Invoke() is not null) return; // no longer the campaign's owner: its agents' lines are the new owner's
         if (Interlocked.Exchange(ref line.Dialing, 1) == 1) return;
         var ct = _stop.Token;
         try

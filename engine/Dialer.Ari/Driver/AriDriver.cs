@@ -119,7 +119,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var line = _agents[agent.Index];
         if (line.Server != server)
             throw new ArgumentException($"call {call.Id}: agent '{agent.Id}' is configured on '{line.Server.ServerId}', the call is bridged on '{serverId}'");
-        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime };
+        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp() };
         _legs[leg.Id] = leg;
     }
 
@@ -249,10 +249,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
-        if (Volatile.Read(ref d._stopping) == 1)
+        if ((Volatile.Read(ref d._stopping) == 1 ? "the dialer is stopping" : o.MayPlace?.Invoke()) is { } refused)
         {
-            // Stopping: nothing new reaches the network; the lead is given back as never placed.
-            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, "the dialer is stopping", at: d._time.GetUtcNow().UtcDateTime));
+            // Stopping (or no longer the campaign's owner): nothing new reaches the network; the lead is given back as never placed.
+            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, refused, at: d._time.GetUtcNow().UtcDateTime));
             await d.EndAsync(leg, cause: 0, networkFailure: false);
             return;
         }
@@ -332,7 +332,9 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             return;
         }
         // The agent is on another Asterisk: bridge the callee here with a leg dialed to the agent's server, where it
-        // enters Stasis(dialer,xfer,AGENT) and joins the agent's bridge (OnXferArrived).
+        // enters Stasis(dialer,xfer,AGENT) and joins the agent's bridge (OnXferArrived). That leg is a new call: not made
+        // by a node that no longer holds the campaign (it would ring an agent the new owner has).
+        if (_options.MayPlace?.Invoke() is { } refused) throw new InvalidOperationException(refused);
         var xfer = leg.XferId;
         leg.XferBridge = leg.Call.Owner.XferBridge(leg.Call.Id);
         _xfers[xfer] = leg;
@@ -450,11 +452,16 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         endpoint.Contains("{number}", StringComparison.Ordinal) ? endpoint.Replace("{number}", phone, StringComparison.Ordinal) : endpoint + phone;
 
     /// <summary>The PJSIP endpoint name a trunk's ContactStatusChange carries: "carrier-a" for "PJSIP/{number}@carrier-a" or "PJSIP/carrier-a/...".</summary>
-    private static string EndpointResource(string endpoint)
+    /// <summary>
+    /// The PJSIP endpoint a trunk's dial string goes through: PJSIP/{number}@carrier-a, PJSIP/carrier-a, or
+    /// PJSIP/carrier-a/sip:{number}@host:port (the endpoint's settings, another address: its '@' names no endpoint).
+    /// </summary>
+    internal static string EndpointResource(string endpoint)
     {
+        var parts = endpoint.Split('/', 3);
+        if (parts.Length == 3) return parts[1];
         var at = endpoint.LastIndexOf('@');
         if (at >= 0) return endpoint[(at + 1)..];
-        var parts = endpoint.Split('/');
         return parts.Length > 1 ? parts[1] : endpoint;
     }
 
@@ -502,6 +509,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public volatile bool Provisional;
         /// <summary>The last RTCP poll of this call (readings count only when packets arrived since).</summary>
         public RtcpSummary? LastRtcp;
+        /// <summary>When <see cref="LastRtcp"/> was read, and when the call's media began (the first Up seen), in <see cref="TimeProvider"/> ticks; 0 before.</summary>
+        public long LastRtcpAt, MediaSince;
+        /// <summary>Asterisk's time of the last key heard on this call (its copy through the endpoint is skipped).</summary>
+        public DateTime LastKeyAt;
         public AgentLine? Agent;
         public (AriClient Server, string Name)? Recording;
         /// <summary>Set when the agent is on another server: the bridge (on this call's server) joining the callee and the inter-server leg.</summary>

@@ -12,6 +12,13 @@ public sealed record AriDriverOptions
     /// back and their channels count as ours at reconciliation. New channels and bridges always carry <see cref="Owner"/>.
     /// </summary>
     public IReadOnlyList<ChannelOwner> TakenOver { get; init; } = [];
+    /// <summary>
+    /// Asked right before each call leaves for Asterisk, which cannot check a fencing token itself: null when it may go,
+    /// else why not (this node's ownership lease of the campaign ran out by its own clock: a paused node that wakes up
+    /// must not dial a row the new owner has already closed). Refused, the call ends as never placed; no agent's phone is
+    /// called into its bridge and no leg to an agent on another server is dialed either (the new owner has the agents).
+    /// </summary>
+    public Func<string?>? MayPlace { get; init; }
     /// <summary>Server id (AriServerOptions.Id) carrying each trunk, by trunk name; unlisted trunks use the first server.</summary>
     public IReadOnlyDictionary<string, string> TrunkServers { get; init; } = new Dictionary<string, string>();
     /// <summary>Server id of the agents' phones and bridges (default: the first server). Calls can only reach agents on their own server.</summary>

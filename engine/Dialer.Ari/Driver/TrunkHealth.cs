@@ -167,15 +167,28 @@ public readonly record struct RtcpSummary(double RttMs, double Loss, double Jitt
     public bool HasRtt => RttMs > 0;
 
     /// <summary>
-    /// What this reading adds to the one before it on the same call (<paramref name="previous"/>, null for the first):
-    /// null when no packet arrived in between — the far end is gone and the figures are frozen, not a reading.
+    /// One RTP stream carries at most 100 packets a second (10 ms packets; 50 at the usual 20 ms). Asterisk counts the
+    /// packets it expected from the far end's sequence numbers and adds a whole 65,536-packet cycle at every backward
+    /// jump of more than 100 (res_rtp_asterisk.c): a far end that restarts its stream, or packets looping between two
+    /// echoing peers (lab capture j: lp=19,628,890 beside rxcount=37,050 four seconds after the answer), read as ~100 %
+    /// loss. A reading over this rate (plus <see cref="PacketSlack"/> for events seen late) is not a reading.
     /// </summary>
-    public RtcpSummary? Since(RtcpSummary? previous)
+    public const double MaxPacketsPerSecond = 100;
+
+    /// <summary>Ten seconds of 20 ms packets: how late the answer or the previous reading may have been seen.</summary>
+    public const long PacketSlack = 500;
+
+    /// <summary>
+    /// What this reading adds to the one before it on the same call (<paramref name="previous"/>, null for the first),
+    /// <paramref name="elapsed"/> after it (or after the call's media began): null when no packet arrived in between (the
+    /// far end is gone and the figures are frozen), or when more packets were counted, received or lost, than one stream
+    /// could carry in that time (Asterisk's sequence-jump artifact, <see cref="MaxPacketsPerSecond"/>).
+    /// </summary>
+    public RtcpSummary? Since(RtcpSummary? previous, TimeSpan elapsed)
     {
-        if (previous is not { } p) return this;
-        var rx = Received - p.Received;
+        var (rx, lost) = previous is { } p ? (Received - p.Received, Math.Max(0, Lost - p.Lost)) : (Received, Lost);
         if (rx <= 0) return null;
-        var lost = Math.Max(0, Lost - p.Lost);
+        if (elapsed != TimeSpan.MaxValue && rx + lost > MaxPacketsPerSecond * elapsed.TotalSeconds + PacketSlack) return null;
         return this with { Received = rx, Lost = lost, Loss = (double)lost / (lost + rx) };
     }
 

@@ -31,6 +31,8 @@ public sealed record ComplianceProfile
     public FlagRule? Consent { get; init; }
     /// <summary>Only the campaign's registered calling number (or pool) may be shown.</summary>
     public FlagRule? RegisteredCallerId { get; init; }
+    /// <summary>Local presence: the caller id shown to each lead must be one registered for the lead's region (the campaign's local_caller_ids).</summary>
+    public FlagRule? LocalPresence { get; init; }
     /// <summary>Every call is recorded and the recording kept for <see cref="DaysRule.Days"/> (years × 365).</summary>
     public DaysRule? Recording { get; init; }
 
@@ -72,7 +74,7 @@ public sealed record ComplianceProfile
     {
         public const string CallingHours = "calling_hours", Holiday = "holiday", EarliestBeforeExpiry = "earliest_before_expiry",
             DailyCap = "daily_cap", Consent = "consent", DoNotCall = "do_not_call", MaxAttempts = "max_attempts",
-            RegisteredCallerId = "registered_caller_id", Recording = "recording";
+            RegisteredCallerId = "registered_caller_id", LocalPresence = "local_presence", Recording = "recording";
     }
 }
 
@@ -156,6 +158,8 @@ public static class ComplianceGate
         if (lead.Attempts >= c.MaxAttempts) return new(null, ComplianceProfile.Rules.MaxAttempts, $"all {c.MaxAttempts} attempts used");
         if (p?.Consent is { Required: true } && lead.ConsentAt is null)
             return new(null, Named(p, ComplianceProfile.Rules.Consent), "no consent on record (consent_source and consent_at)");
+        if (p?.LocalPresence is { Required: true } && c.ShownCallerIds is { } shown && LocalPresence(c, shown, lead.Region) is { } notLocal)
+            return new(null, Named(p, ComplianceProfile.Rules.LocalPresence), notLocal);
         var local = TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone);
         var today = DateOnly.FromDateTime(local);
         if (lead.AttemptsDay != today)
@@ -201,12 +205,38 @@ public static class ComplianceGate
         return null;
     }
 
+    /// <summary>
+    /// Why the caller id the telephony would show a lead of <paramref name="region"/> is not one registered for it (the
+    /// most specific region of <c>local_caller_ids</c> that holds the lead's: CN-GD-SZ before CN-GD), or null when it is.
+    /// Allocates only on a refusal: the hopper asks it for every lead it claims.
+    /// </summary>
+    private static string? LocalPresence(CampaignConfig c, CallerIdPlan shown, string region)
+    {
+        if (shown.For(region) is not { } callerId) return $"no caller id is shown to region {region}";
+        var number = Number(callerId);
+        List<string>? registered = null;
+        var bestLength = -1;
+        foreach (var (r, numbers) in c.LocalCallerIds)
+            if (r.Length > bestLength && (region == r || (region.Length > r.Length && region[r.Length] == '-' && region.StartsWith(r, StringComparison.Ordinal))))
+                (registered, bestLength) = (numbers, r.Length);
+        if (registered is null) return $"no number is registered for region {region} (local_caller_ids)";
+        foreach (var n in registered)
+            if (number.SequenceEqual(n)) return null;
+        return $"the caller id shown to region {region} ({Text.Redact.Numbers(number.ToString())}) is not registered for it (local_caller_ids)";
+    }
+
+    /// <summary>The number of a caller id as Asterisk takes it (<c>+8610…</c> or <c>"Name" &lt;+8610…&gt;</c>).</summary>
+    private static ReadOnlySpan<char> Number(string callerId)
+    {
+        var open = callerId.LastIndexOf('<');
+        return (open >= 0 && callerId.EndsWith('>') ? callerId.AsSpan(open + 1, callerId.Length - open - 2) : callerId.AsSpan()).Trim();
+    }
+
     /// <summary>A caller id as Asterisk takes it (<c>+8610…</c> or <c>"Name" &lt;+8610…&gt;</c>) is registered when its number is listed.</summary>
     private static bool IsRegistered(CampaignConfig c, string callerId)
     {
-        var open = callerId.LastIndexOf('<');
-        var number = open >= 0 && callerId.EndsWith('>') ? callerId[(open + 1)..^1] : callerId;
-        return c.RegisteredCallerIds.Contains(number.Trim());
+        var number = Number(callerId).ToString();
+        return c.RegisteredCallerIds.Contains(number);
     }
 
     /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v2/holiday</c>.</summary>

@@ -32,6 +32,14 @@ public sealed class CampaignConfig
     public IReadOnlyList<RoutingRule> Routing { get; init; } = [];
     /// <summary>The numbers the campaign has registered to call from (E.164); a profile's registered_caller_id rule allows only these to be shown.</summary>
     public IReadOnlyList<string> RegisteredCallerIds { get; init; } = [];
+    /// <summary>Local presence: the numbers registered to call each region from (region → E.164 numbers); a profile's local_presence rule checks them per lead.</summary>
+    public IReadOnlyDictionary<string, List<string>> LocalCallerIds { get; init; } = new Dictionary<string, List<string>>();
+    /// <summary>
+    /// The caller id the telephony shows to a lead of each region (exact region) and to the rest, as the driver picks it;
+    /// set once by the runtime that dials, before its engine and hopper start; null where no telephony is known (the
+    /// simulator, the "why" answer off the engine).
+    /// </summary>
+    public CallerIdPlan? ShownCallerIds { get; set; }
     /// <summary>How this campaign reaches people: the pacer's calls for agents, preview, or agentless survey / notice.</summary>
     public Modes.DialingMode Mode { get; init; } = Modes.DialingMode.Predictive;
     /// <summary>A predictive campaign's leads with this tag go to preview instead (e.g. high-value renewals); null: none.</summary>
@@ -78,4 +86,10 @@ public sealed record RoutingRule(string? Tag, string? Region, IReadOnlyDictionar
 
     public bool Matches(Lead lead) =>
         (Tag is null || lead.HasTag(Tag)) && (Region is null || string.Equals(Region, lead.Region, StringComparison.Ordinal));
+}
+
+/// <summary>What the telephony shows as the caller id: <see cref="ByRegion"/> for a lead of exactly that region, else <see cref="Default"/> (null: none).</summary>
+public sealed record CallerIdPlan(string? Default, IReadOnlyDictionary<string, string> ByRegion)
+{
+    public string? For(string region) => ByRegion.TryGetValue(region, out var id) ? id : Default;
 }

@@ -47,6 +47,8 @@ public sealed record CampaignSettings
     public List<RoutingRule> Routing { get; init; } = [];
     /// <summary>The numbers registered to call from (E.164); under a profile with registered_caller_id the telephony's caller ids must be among them.</summary>
     public List<string> RegisteredCallerIds { get; init; } = [];
+    /// <summary>Local presence: per region (CN-GD, or a city below it: CN-GD-SZ), the numbers registered to call it from; under a profile's local_presence rule a lead is called only with one registered for its region.</summary>
+    public Dictionary<string, List<string>> LocalCallerIds { get; init; } = [];
     /// <summary>How the campaign reaches people: predictive (the pacer's calls for agents), preview, survey or notice (agentless).</summary>
     public string Mode { get; init; } = "predictive";
     /// <summary>A predictive campaign's leads with this tag go to preview instead (e.g. high-value renewals); null: none.</summary>
@@ -134,8 +136,17 @@ public sealed record CampaignSettings
         if (Script?.Problems() is [var problem, ..]) errors["script"] = problem;
         if (RegisteredCallerIds.Count > 1000) errors["registered_caller_ids"] = "at most 1000 numbers";
         else for (var i = 0; i < RegisteredCallerIds.Count; i++)
-            if (RegisteredCallerIds[i] is not ['+', .. var digits] || digits.Length is < 7 or > 15 || !digits.All(char.IsAsciiDigit))
+            if (!IsE164(RegisteredCallerIds[i]))
                 errors[$"registered_caller_ids[{i}]"] = "must be an E.164 number: '+' and 7–15 digits";
+        if (LocalCallerIds.Count > 1000) errors["local_caller_ids"] = "at most 1000 regions";
+        else foreach (var (region, numbers) in LocalCallerIds)
+        {
+            var key = region.Length <= 32 ? $"local_caller_ids.{Redact.Numbers(region)}" : "local_caller_ids"; // a region is no secret; a number in its place is masked
+            if (region.Length is 0 or > 32 || region.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '-')) errors[key] = "the region must be 1–32 letters, digits or '-' (CN-GD, CN-GD-SZ)";
+            else if (numbers is null || numbers.Count is 0 or > 100) errors[key] = "1–100 numbers";
+            else for (var i = 0; i < numbers.Count; i++)
+                if (!IsE164(numbers[i])) errors[$"{key}[{i}]"] = "must be an E.164 number: '+' and 7–15 digits";
+        }
         if (Routing.Count > 64) errors["routing"] = "at most 64 rules";
         else for (var i = 0; i < Routing.Count; i++) Routing[i].Validate($"routing[{i}]", errors);
         if (TagRules.Count > 32) errors["tag_rules"] = "at most 32 rules";
@@ -203,12 +214,15 @@ public sealed record CampaignSettings
         RetryDelaySeconds = RetryDelaySeconds.ToDictionary(kv => { CallOutcomes.TryParse(kv.Key, out var o); return o; }, kv => kv.Value),
         Routing = Routing,
         RegisteredCallerIds = RegisteredCallerIds,
+        LocalCallerIds = LocalCallerIds,
         Mode = Modes_[Mode],
         PreviewTag = PreviewTag,
         PreviewTimeoutSeconds = PreviewTimeoutSeconds,
         PreviewSkipRetrySeconds = PreviewSkipRetrySeconds,
         Script = Script,
     };
+
+    private static bool IsE164(string? number) => number is ['+', .. var digits] && digits.Length is >= 7 and <= 15 && digits.All(char.IsAsciiDigit);
 
     /// <summary>HH:mm, or 24:00 for the end of the day (a window open until midnight); null when it is neither.</summary>
     private static TimeOnly? ParseTime(string text) =>

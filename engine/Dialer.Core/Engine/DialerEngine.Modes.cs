@@ -21,6 +21,12 @@ public sealed partial class DialerEngine
     /// <summary>Offers waiting for an agent's decision.</summary>
     public IReadOnlyList<PreviewOffer> Offers => _offers;
 
+    /// <summary>
+    /// Told on the loop when an offer is made, decided (accepted, skipped, callback) or taken back (withdrawn, with why), and when:
+    /// the event stream's `offer` events. It must only copy what it needs and queue it.
+    /// </summary>
+    public Action<PreviewOffer, OfferChange, string?, DateTime>? OfferChanged { get; set; }
+
     /// <summary>Time-outs first (their agents are paused, their leads back in the order), then new offers.</summary>
     private void Offer(double now, DateTime utcNow)
     {
@@ -49,6 +55,7 @@ public sealed partial class DialerEngine
             _offers.Add(offer);
             Stats.PreviewsOffered++;
             _desk!.Offer(offer);
+            OfferChanged?.Invoke(offer, OfferChange.Offered, null, _s.UtcNow);
         }
     }
 
@@ -80,6 +87,7 @@ public sealed partial class DialerEngine
         _offerOf[offer.Agent.Index] = null;
         _leads.Release(offer.Lead, _s.UtcNow);
         _desk!.Withdraw(offer, reason);
+        OfferChanged?.Invoke(offer, OfferChange.Withdrawn, reason, _s.UtcNow);
         ReadyAgain(offer.Agent.Index, now);
     }
 
@@ -102,20 +110,24 @@ public sealed partial class DialerEngine
                     // No line (or the store is behind): nothing was dialed; the lead goes back, the agent may get it again.
                     _leads.Release(lead, utcNow);
                     _desk!.Withdraw(offer, "no line free to place the call");
+                    OfferChanged?.Invoke(offer, OfferChange.Withdrawn, "no line free to place the call", _s.UtcNow);
                     Stats.PreviewsUnplaced++;
                     ReadyAgain(e.Agent, now);
                     return;
                 }
                 Stats.PreviewsAccepted++;
+                OfferChanged?.Invoke(offer, OfferChange.Accepted, null, _s.UtcNow);
                 Place(lead, trunk, _predictor.PredictLive(lead, utcNow), now, utcNow, _s.Agents[e.Agent]);
                 break;
             case PreviewChoice.Skip:
                 Stats.PreviewsSkipped++;
+                OfferChanged?.Invoke(offer, OfferChange.Skipped, e.Reason, _s.UtcNow);
                 _leads.Reschedule(lead, utcNow.AddSeconds(_s.Config.PreviewSkipRetrySeconds), callback: false, utcNow);
                 ReadyAgain(e.Agent, now);
                 break;
             case PreviewChoice.Callback:
                 Stats.PreviewCallbacks++;
+                OfferChanged?.Invoke(offer, OfferChange.Callback, null, _s.UtcNow);
                 _leads.Reschedule(lead, e.Until > utcNow ? e.Until : utcNow, callback: true, utcNow);
                 ReadyAgain(e.Agent, now);
                 break;

@@ -32,6 +32,9 @@ public interface ICallControl
 /// <summary>A lead offered to an agent in preview: they decide before <see cref="Deadline"/>.</summary>
 public sealed record PreviewOffer(long Id, Agent Agent, Lead Lead, DateTime OfferedAt, DateTime Deadline);
 
+/// <summary>What became of a preview offer (<see cref="DialerEngine.OfferChanged"/>).</summary>
+public enum OfferChange { Offered, Accepted, Skipped, Callback, Withdrawn }
+
 /// <summary>Where preview offers go (the agent's desktop: the API and its event stream, or the simulator's agents).</summary>
 public interface IPreviewDesk
 {

@@ -25,6 +25,18 @@ public interface IRunningEngine : IAsyncDisposable
 
     /// <summary>The store outbox the engine writes attempts through (its depth is read by /metrics and the alert rules); null without one.</summary>
     StoreOutbox? Outbox => null;
+
+    /// <summary>
+    /// Trunk <paramref name="trunk"/>'s media quality as the telephony last measured it, read from any thread (the
+    /// dashboard feed samples it once a second and stores it per minute); unmeasured for an engine without telephony.
+    /// </summary>
+    TrunkMedia Media(int trunk) => TrunkMedia.Unmeasured;
+}
+
+/// <summary>A trunk's media quality: smoothed RTCP round trip (ms) and packet-loss share (0–1); NaN for what was not measured yet.</summary>
+public readonly record struct TrunkMedia(double RttMs, double Loss)
+{
+    public static readonly TrunkMedia Unmeasured = new(double.NaN, double.NaN);
 }
 
 /// <summary>One telephony server's connection as the engine sees it: up now, and how many times it connected (1 + reconnects).</summary>

@@ -1,5 +1,5 @@
 // The supervisor dashboard: one state read from the server's memory (/dashboard/state), then the /events stream.
-// Nothing here polls: every figure on the page moves when a `stats`, `campaign` or `alert` event arrives.
+// Nothing here polls: every figure on the page moves when a `stats`, `campaign`, `offer`, `report` or `alert` event arrives.
 import uPlot from "uplot";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -15,6 +15,8 @@ const pct = (x) => (x * 100).toFixed(2) + "%";
 const num = (x) => String(x);
 const since = (s) => (s < 60 ? `${Math.floor(s)} s` : s < 3600 ? `${Math.floor(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 const HISTORY = 3600;
+const ms = (x) => (x == null ? "–" : x.toFixed(0) + " ms");
+const lossPct = (x) => (x == null ? "–" : (x * 100).toFixed(1) + "%");
 
 // Figures shown per campaign: key in the stats event, label, format.
 const FIGURES = [
@@ -61,10 +63,12 @@ function card(name) {
     el("div", { class: "cap", title: "abandon rate today against the cap" }, el("div", {})),
     figs,
     el("div", { class: "charts" }, el("div", { class: "chart abandon" }), el("div", { class: "chart calls" })),
+    el("h3", {}, "Today, by hour"),
+    el("div", { class: "charts" }, el("div", { class: "chart day-abandon" }), el("div", { class: "chart day-answer" })),
     el("h3", {}, "Trunks"),
-    el("table", { class: "trunks" }, el("thead", {}, el("tr", {}, ...["trunk", "in use", "channels", "state", "placed", "live", "abandoned"].map((h) => el("th", {}, h)))), el("tbody")),
+    el("table", { class: "trunks" }, el("thead", {}, el("tr", {}, ...["trunk", "in use", "channels", "state", "placed", "live", "abandoned", "RTT", "loss"].map((h) => el("th", {}, h)))), el("tbody")),
     el("h3", {}, "Agents"),
-    el("div", { class: "seats" }, el("table", {}, el("thead", {}, el("tr", {}, ...["agent", "state", "for", "reason", ""].map((h) => el("th", {}, h)))), el("tbody"))));
+    el("div", { class: "seats" }, el("table", {}, el("thead", {}, el("tr", {}, ...["agent", "state", "for", "reason", "offer", ""].map((h) => el("th", {}, h)))), el("tbody"))));
   $("#campaigns").append(root);
   const series = { t: [], today: [], d30: [], cap: [], ringing: [], waiting: [], connected: [] };
   const width = () => Math.max(360, Math.floor(root.clientWidth / 2) - 24);
@@ -83,7 +87,26 @@ function card(name) {
       series: [{}, { label: "ringing", stroke: "#d29922" }, { label: "waiting", stroke: "#f85149" }, { label: "with agent", stroke: "#3fb950" }],
     }, [[], [], [], []], $(".chart.calls", root)),
   };
-  const c = { root, charts, series, status: "stopped" };
+  // The day's report (the `calls` report by hour, read by the server once a minute): x is the campaign-local hour.
+  const hours = { axes: [{ stroke: "#8a98a6", values: (u, v) => v.map((h) => `${h}h`) }], scales: { x: { time: false, range: [-0.5, 23.5] } } };
+  const bars = uPlot.paths.bars({ size: [0.6, 40] });
+  charts.dayAbandon = new uPlot({
+    ...hours, title: "Abandon rate over the day against the cap", width: width(), height: 180,
+    scales: { ...hours.scales, y: { range: (u, lo, hi) => [0, Math.max(hi, 0.04)] } },
+    axes: [hours.axes[0], { stroke: "#8a98a6", values: (u, v) => v.map((x) => (x * 100).toFixed(1) + "%") }],
+    series: [{ value: (u, v) => (v == null ? "–" : `${v}h`) },
+      { label: "that hour", stroke: "#d29922", fill: "#d2992244", paths: bars, points: { show: false }, value: (u, v) => (v == null ? "–" : pct(v)) },
+      { label: "day so far", stroke: "#58a6ff", value: (u, v) => (v == null ? "–" : pct(v)) },
+      { label: "cap", stroke: "#f85149", dash: [6, 4], value: (u, v) => (v == null ? "–" : pct(v)) }],
+  }, [[], [], [], []], $(".chart.day-abandon", root));
+  charts.dayAnswer = new uPlot({
+    ...hours, title: "Answer rate by hour", width: width(), height: 180,
+    axes: [hours.axes[0], { stroke: "#8a98a6", values: (u, v) => v.map((x) => (x * 100).toFixed(0) + "%") }],
+    scales: { ...hours.scales, y: { range: (u, lo, hi) => [0, Math.max(hi, 0.1)] } },
+    series: [{ value: (u, v) => (v == null ? "–" : `${v}h`) },
+      { label: "live answers per call", stroke: "#3fb950", fill: "#3fb95044", paths: bars, points: { show: false }, value: (u, v) => (v == null ? "–" : pct(v)) }],
+  }, [[], []], $(".chart.day-answer", root));
+  const c = { root, charts, series, status: "stopped", offers: new Map() };
   cards.set(name, c);
   return c;
 }
@@ -136,14 +159,52 @@ function showFigures(name, f) {
   trunks.replaceChildren(...f.trunks.map((t) => el("tr", { "data-trunk": t.name },
     el("td", {}, t.name), el("td", {}, num(t.in_use)), el("td", {}, num(t.channels)),
     el("td", { class: t.available ? "up" : "down" }, t.available ? "up" : "down"),
-    el("td", {}, num(t.placed)), el("td", {}, num(t.live)), el("td", {}, num(t.abandoned)))));
+    el("td", {}, num(t.placed)), el("td", {}, num(t.live)), el("td", {}, num(t.abandoned)),
+    el("td", { class: "rtt", "data-v": String(t.rtt_ms) }, ms(t.rtt_ms)), el("td", { class: "loss", "data-v": String(t.loss) }, lossPct(t.loss)))));
   const seats = $(".seats tbody", c.root);
   const agentAct = (agent, verb) => () => api("POST", `/campaigns/${encodeURIComponent(name)}/agents/${encodeURIComponent(agent)}/${verb}`,
     verb === "pause" ? { reason: "supervisor" } : undefined).catch((e) => notice(e.message));
   seats.replaceChildren(...f.seats.map((a) => el("tr", { "data-agent": a.id },
     el("td", {}, a.id), el("td", { class: "state" }, a.state.replace("_", "-")), el("td", {}, since(a.seconds)), el("td", {}, a.pause_reason || ""),
+    el("td", { class: "offer" }, offerText(a.offer)),
     el("td", {}, a.state === "paused" ? el("button", { onclick: agentAct(a.id, "ready") }, "ready")
       : a.state === "logged_out" ? "" : el("button", { onclick: agentAct(a.id, "pause") }, "pause")))));
+  c.offers.clear(); // the engine's own list of open offers is newer than the events before it
+}
+
+// A preview offer as the agent's row shows it: the lead and the time left to decide (the number is never on the page).
+function offerText(o) {
+  if (!o) return "";
+  const left = Math.max(0, (Date.parse(o.deadline) - Date.now()) / 1000);
+  return `lead ${o.lead_id}, ${Math.round(left)} s left`;
+}
+
+// An `offer` event: the agent's row shows it at once, before the next `stats` (which carries the open offers too).
+function showOffer(d) {
+  const c = card(d.campaign);
+  if (d.change === "offered") c.offers.set(d.agent, { offer_id: d.offer_id, lead_id: d.lead_id, deadline: d.offer.deadline });
+  else if (c.offers.get(d.agent)?.offer_id === d.offer_id) c.offers.delete(d.agent);
+  const cell = $(`.seats tr[data-agent="${CSS.escape(d.agent)}"] .offer`, c.root);
+  if (cell) cell.textContent = offerText(c.offers.get(d.agent));
+}
+
+// The day's `calls` report by hour: the abandon rate of each hour and of the day so far against the cap, and the answer rate.
+function showDay(r) {
+  const c = card(r.campaign);
+  // All 24 hours on the axis, the cap across them; the day so far carries on through hours without calls.
+  const x = [...Array(24).keys()], hour = Array(24).fill(null), day = Array(24).fill(null), cap = Array(24).fill(r.abandon_cap), answer = Array(24).fill(null);
+  for (const row of r.rows) {
+    const h = Number(row.key.slice(11, 13));
+    hour[h] = row.live_answers > 0 ? row.abandoned / row.live_answers : null;
+    answer[h] = row.calls > 0 ? row.live_answers / row.calls : null;
+  }
+  let live = 0, abandoned = 0, seen = false;
+  for (const row of r.rows) { live += row.live_answers; abandoned += row.abandoned; day[Number(row.key.slice(11, 13))] = live > 0 ? abandoned / live : null; }
+  const last = Math.max(-1, ...r.rows.map((row) => Number(row.key.slice(11, 13)))); // the campaign's hour now, or the last with calls
+  for (let h = 0; h <= last; h++) { if (day[h] != null) seen = true; else if (seen) day[h] = day[h - 1]; }
+  c.charts.dayAbandon.setData([x, hour, day, cap]);
+  c.charts.dayAnswer.setData([x, answer]);
+  c.root.querySelector(".chart.day-answer").dataset.hours = String(r.rows.length);
 }
 
 function addAlert(a) {
@@ -166,6 +227,7 @@ function load(state) {
     redraw(c);
   }
   for (const [name, f] of Object.entries(state.live || {})) showFigures(name, f);
+  for (const r of Object.values(state.reports || {})) showDay(r);
   for (const a of state.alerts || []) addAlert(a);
 }
 
@@ -191,6 +253,8 @@ function listen() {
     if (d.engine && d.engine !== "running") showFigures(d.campaign, { engine: d.engine, error: d.error });
   });
   source.addEventListener("alert", (e) => addAlert(JSON.parse(e.data)));
+  source.addEventListener("offer", (e) => showOffer(JSON.parse(e.data)));
+  source.addEventListener("report", (e) => showDay(JSON.parse(e.data)));
   source.addEventListener("reset", () => start()); // events were lost: read the state again
 }
 
