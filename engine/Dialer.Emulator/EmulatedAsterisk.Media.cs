@@ -31,10 +31,18 @@ internal sealed partial class EmulatedAsterisk
                 "CHANNEL(rtp,src)" => "127.0.0.1:24774",
                 "CHANNEL(rtp,dest)" => "127.0.0.1:16000",
                 "CHANNEL(pjsip,call-id)" => ch.ProtocolId,
+                // The CDR's answer time, raw (u): epoch seconds and microseconds, zero while unanswered (func_cdr, cdr_get_tv).
+                "CDR(answer,u)" => ch.UpSince is { } answered ? EpochMicros(answered) : "0.000000",
                 _ => ch.Vars.GetValueOrDefault(name),
             };
             return value is null ? Reply.Message(404, "Provided variable was not found") : Reply.Json(200, w => { w.WriteStartObject(); w.WriteString("value", value); w.WriteEndObject(); });
         }
+    }
+
+    private static string EpochMicros(DateTimeOffset t)
+    {
+        var us = (t - DateTimeOffset.UnixEpoch).Ticks / 10;
+        return string.Create(CultureInfo.InvariantCulture, $"{us / 1_000_000}.{us % 1_000_000:D6}");
     }
 
     public Reply SetVariable(string id, Args q)

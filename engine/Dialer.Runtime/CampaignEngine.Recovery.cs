@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
@@ -14,8 +15,8 @@ public sealed record Recovery(ReconcileReport Attempts, int Adopted, int HungUp)
 
 public sealed partial class CampaignEngine
 {
-    /// <summary>A call found still bridged to an agent, with the open attempt it belongs to.</summary>
-    private sealed record Adoption(OpenAttempt Attempt, ChannelOwner Owner, int Agent, string Server);
+    /// <summary>A call found still bridged to an agent, with the open attempt it belongs to and Asterisk's time of its answer (null: not known).</summary>
+    private sealed record Adoption(OpenAttempt Attempt, ChannelOwner Owner, int Agent, string Server, DateTime? AnsweredAt);
 
     /// <summary>
     /// Settles what <paramref name="owners"/> (this node, and the dead nodes whose campaign it takes over) left in Asterisk
@@ -59,7 +60,7 @@ public sealed partial class CampaignEngine
                 if (parsed.Kind == ChannelKind.Call && bridged.TryGetValue(ch.Id, out var agent) && agent >= 0 && open.TryGetValue(ch.Id, out var attempt)
                     && (uint)attempt.Trunk < (uint)telephony.Trunks.Count && driver.AgentServerId(agent) == s.ServerId && busy.Add(agent))
                 {
-                    adopt.Add(new Adoption(attempt, owner, agent, s.ServerId));
+                    adopt.Add(new Adoption(attempt, owner, agent, s.ServerId, await AnswerTimeAsync(s, ch.Id, log, ct)));
                     continue;
                 }
                 if (parsed.Kind == ChannelKind.Call && ch.State == ChannelState.Up && !bridged.ContainsKey(ch.Id)) abandoned.Add(ch.Id);
@@ -76,17 +77,41 @@ public sealed partial class CampaignEngine
         return (new Recovery(report, adopt.Count, hungUp), adopt);
     }
 
-    /// <summary>The engine and the driver take on the calls recovery found still bridged: connected, their agents talking.</summary>
-    private static void Adopt(DialerEngine engine, AriDriver driver, DbLeadSource leads, IReadOnlyList<Agent> agents, List<Adoption> adopt, DateTime utcNow)
+    /// <summary>
+    /// Asterisk's time of the channel's answer: its CDR's (<c>CDR(answer,u)</c>, epoch seconds with microseconds), as the
+    /// channel list says nothing of it. Null when it cannot say (the read failed, no CDR module, zero): the adoption's time stands in.
+    /// </summary>
+    private static async Task<DateTime?> AnswerTimeAsync(AriClient server, string channelId, Action<string> log, CancellationToken ct)
+    {
+        string? raw;
+        try { raw = await server.GetVariableAsync(channelId, "CDR(answer,u)", ct); }
+        catch (AriException e)
+        {
+            log($"recovery: the answer time of {channelId} on '{server.ServerId}' could not be read ({e.Message}): the adoption's time stands in");
+            return null;
+        }
+        return decimal.TryParse(raw, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var epoch) && epoch > 0
+            ? DateTime.UnixEpoch.AddTicks((long)(epoch * TimeSpan.TicksPerSecond)) : null;
+    }
+
+    /// <summary>
+    /// The engine and the driver take on the calls recovery found still bridged: connected, their agents talking; each attempt
+    /// row gets its answer (and connect) time and agent now, not only when the call ends. A store failing that write fails the
+    /// start, as the reconciliation's own write does.
+    /// </summary>
+    private static void Adopt(DialerEngine engine, AriDriver driver, DbLeadSource leads, DbAttemptLog attempts, IReadOnlyList<Agent> agents, List<Adoption> adopt,
+        DateTime utcNow)
     {
         var byId = leads.Load(adopt.Select(a => a.Attempt.LeadId).ToList());
+        var calls = new List<Call>(adopt.Count);
         foreach (var a in adopt)
         {
             var lead = byId[a.Attempt.LeadId]; // an attempt's lead always exists (foreign key)
-            // Asterisk's channel list does not say when the callee answered: the adoption's time stands in for it.
-            var call = engine.AdoptCall(a.Attempt.Id, a.Owner, lead, a.Attempt.AttemptNo, a.Attempt.Trunk, a.Attempt.PlacedAt, utcNow, a.Agent, utcNow);
+            var call = engine.AdoptCall(a.Attempt.Id, a.Owner, lead, a.Attempt.AttemptNo, a.Attempt.Trunk, a.Attempt.PlacedAt, a.AnsweredAt ?? utcNow, a.Agent, utcNow);
             engine.State.Ledger.Live(utcNow); // the store had no outcome for it yet: the ledger seeded from it did not count this live answer
             driver.AdoptCall(call, agents[a.Agent], a.Server);
+            calls.Add(call);
         }
+        attempts.Adopted(calls);
     }
 }

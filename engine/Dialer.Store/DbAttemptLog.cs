@@ -101,6 +101,17 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
         Written?.Invoke(call, true);
     }
 
+    /// <summary>
+    /// Recovery adopted these calls (still bridged to an agent): their rows show them answered and connected, with their agent,
+    /// from now on (a report or a takeover before their end sees a live answer); the outcome follows when they end.
+    /// </summary>
+    public void Adopted(IReadOnlyCollection<Call> calls)
+    {
+        if (calls.Count == 0) return;
+        db.Write((c, tx) => c.Execute("UPDATE attempts SET answered_at = @answered, connected_at = @connected, agent = @agent WHERE id = @Id",
+            calls.Select(call => new { answered = Ms(call.AnsweredAt), connected = Ms(call.ConnectedAt), agent = call.Agent?.Id, call.Id }), tx));
+    }
+
     /// <summary>The attempts of this campaign that <paramref name="nodes"/> (default: this node) left open, oldest first.</summary>
     public IReadOnlyList<OpenAttempt> Open(IReadOnlyCollection<string>? nodes = null)
     {

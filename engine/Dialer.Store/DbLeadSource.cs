@@ -163,14 +163,16 @@ public sealed class DbLeadSource : ILeadSource
     /// <summary>Whether the campaign's status lets leads go out now (read at most once a second); not running, the buffered leases are handed back.</summary>
     public bool IsRunning(DateTime utcNow) => Running(Time.Ms(utcNow));
 
-    /// <summary>Hands back the leases on the leads buffered here (at pause, and when the engine stops).</summary>
+    /// <summary>Hands back the leases on the leads buffered here (at pause, and when the engine stops); when the write fails they stay buffered, so a second call hands them back.</summary>
     public void ReleaseLeases()
     {
         FlushDeferred();
         if (_buffer.Count == 0) return;
         var ids = _buffer.Select(l => new { l.Id, Owner }).ToList();
-        _buffer.Clear();
+        // Written before the buffer forgets them: a write that fails (a connection killed by a restart) leaves them here
+        // for the caller's retry, instead of leased to nobody until the lease runs out.
         _db.Write(Fence, (c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        _buffer.Clear();
         _leaseUntil = long.MaxValue;
     }
 

@@ -42,6 +42,14 @@ public class ParsingTests
         }
     }
 
+    /// <summary>JSON may escape any character: System.Text.Json's writer (the emulator's) sends "+0000" as "\u002B0000".</summary>
+    [Fact]
+    public void An_escaped_timestamp_still_gives_the_events_time()
+    {
+        var e = AriEventParser.Parse("""{"type":"ChannelDestroyed","timestamp":"2026-12-01T21:15:03.456\u002B0000","cause":16}"""u8);
+        Assert.Equal(new DateTime(2026, 12, 1, 21, 15, 3, 456, DateTimeKind.Utc), e!.Timestamp);
+    }
+
     [Fact]
     public void Captured_rest_bodies_parse_into_the_models()
     {

@@ -66,6 +66,8 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         Assert.Equal(4, unreached.Count);
         Assert.True(ringing >= 10, $"{ringing} calls ringing");
 
+        // When each conversation's callee answered, as the dead engine heard it from Asterisk.
+        var answered = await first.Host.QueryAsync(e => e.LiveCalls.Where(c => talking.Contains(c.ChannelId)).ToDictionary(c => c.ChannelId, c => c.AnsweredAt!.Value));
         await first.LetGoAsync(); // kill -9: nothing hung up, nothing closed
         var restart = Stopwatch.StartNew();
         await using var second = await Start(restartAs, takenOver is null ? null : [takenOver]);
@@ -85,6 +87,15 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         Assert.Equal(unreached.Count, abandonedToday);
         Assert.Equal(unreached.Count + Agents, liveToday);
         Assert.Subset(live, foreign.ToHashSet());
+        // Each adopted call's row shows it answered (when Asterisk says it was, not when it was adopted) and its agent, before it ends.
+        using (var rc = db.Connect())
+        {
+            var adopted = rc.Query<(string ChannelId, long? AnsweredAt, string? Agent)>("SELECT channel_id, answered_at, agent FROM attempts WHERE ended_at IS NULL")
+                .Where(r => talking.Contains(r.ChannelId)).ToList();
+            Assert.Equal(talking.Count, adopted.Count);
+            Assert.All(adopted, r => Assert.True(r.AnsweredAt is { } at && Math.Abs(at - new DateTimeOffset(answered[r.ChannelId]).ToUnixTimeMilliseconds()) <= 50 && r.Agent is not null,
+                $"{r.ChannelId}: answered_at {r.AnsweredAt}, heard answered at {new DateTimeOffset(answered[r.ChannelId]).ToUnixTimeMilliseconds()}, agent {r.Agent}"));
+        }
 
         // The conversations end: each attempt the dead process left open is closed by its hang-up, as a conversation.
         foreach (var id in talking) emu.FarEndHangsUp(id);

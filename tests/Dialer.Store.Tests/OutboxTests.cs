@@ -23,7 +23,7 @@ public class OutboxTests(PostgresServer pg)
         var leads = new DbLeadSource(t.Db, TestDb.Pii, id, new CampaignSettings().ToConfig("renewals"), "node-a");
         var outbox = new StoreOutbox(leads, new DbAttemptLog(t.Db, id, "node-a"), e => { lock (stored) stored.Add(e.CallId); return default; }, new AtNoon())
         {
-            IsOpen = leads.IsRunning, Batch = t.Db.Batch, OnStopped = leads.ReleaseLeases, MaxLag = TimeSpan.FromMilliseconds(100),
+            IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = t.Db.Batch, OnStopped = leads.ReleaseLeases, MaxLag = TimeSpan.FromMilliseconds(100),
         };
         outbox.Start();
         return (t, outbox);
@@ -63,7 +63,7 @@ public class OutboxTests(PostgresServer pg)
         c.Execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
     }
 
-    [Fact(Skip = "fails about 1 run in 2 since the due-retry queue (e704046): after a stop amid killed connections, 6 of 40 leads stay leased (they come back when their 2-min lease runs out); to be fixed under issue 9")]
+    [Fact]
     public async Task Connections_killed_as_by_a_restart_hold_placement_then_every_row_is_written_once_and_reported_stored_once()
     {
         var stored = new List<long>();
@@ -72,6 +72,9 @@ public class OutboxTests(PostgresServer pg)
         var calls = await Dial(outbox, 40, n => { if (n % 10 == 0) KillConnections(t); });
         var until = DateTime.UtcNow + Bound;
         while (outbox.Backlog > 0 && DateTime.UtcNow < until) await Task.Delay(20);
+        // Killed once more with everything written: nothing uses the pool until the stop, whose hand-back of the leases is
+        // the first to meet a dead connection (what failed 1 run in 2, when the last kill came after the last write).
+        KillConnections(t);
         Assert.Equal(0, await outbox.StopAsync(TimeSpan.FromSeconds(10)));
         Assert.True(outbox.WriteFailures + outbox.ClaimFailures > 0, "the killed connections never hurt: the test did not test");
         Assert.Equal(calls.Select(c => c.Id), stored); // each row reported durable once, in order
@@ -79,7 +82,9 @@ public class OutboxTests(PostgresServer pg)
         Assert.Equal(calls.Select(x => x.Id), c.Query<long>("SELECT id FROM attempts ORDER BY id"));
         // Every lead dialed is back pending with its attempt; none is left leased or dialing.
         Assert.Equal(40, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE attempts = 1 AND state = 0 AND last_outcome = 'busy'"));
-        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
+        // The hand-back at stop meets connections killed while idle in the pool: it is retried, and loses no lead it failed on.
+        var leased = c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL");
+        Assert.True(leased == 0, $"{leased} leads left leased after the stop (last store error: {outbox.LastError})");
     }
 
     [Fact]

@@ -216,7 +216,11 @@ public sealed class AriTimestampConverter : JsonConverter<DateTime>
     public override DateTime Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.String || reader.HasValueSequence) return default;
-        return TryParse(reader.ValueSpan, out var utc) ? utc : default;
+        if (!reader.ValueIsEscaped) return TryParse(reader.ValueSpan, out var utc) ? utc : default;
+        // Escaped is valid JSON ("+0000" as "\u002B0000": System.Text.Json's writer, so the emulator, escapes '+'): read it
+        // unescaped into the stack. Missed, every event of such a sender had no time, and the 2 s ran from arrival.
+        Span<byte> plain = stackalloc byte[64];
+        return reader.ValueSpan.Length <= plain.Length && TryParse(plain[..reader.CopyString(plain)], out var unescaped) ? unescaped : default;
     }
 
     public static bool TryParse(ReadOnlySpan<byte> s, out DateTime utc)

@@ -150,8 +150,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     }
 
     /// <summary>
-    /// Stops: writes everything queued (retrying for up to <paramref name="timeout"/>), hands the prefetch back to the lead
-    /// source and runs <see cref="OnStopped"/>. Returns the writes left unwritten (0: nothing lost; else they are settled by
+    /// Stops: writes everything queued, hands the prefetch back to the lead source and runs <see cref="OnStopped"/> (each
+    /// retried for up to <paramref name="timeout"/>). Returns the writes left unwritten (0: nothing lost; else they are settled by
     /// reconciliation at the next start).
     /// </summary>
     public async Task<int> StopAsync(TimeSpan timeout)
@@ -198,8 +198,14 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 Refill();
                 _wake.Wait(TimeSpan.FromMilliseconds(100));
             }
-            HandBack();
-            OnStopped?.Invoke();
+            backoff = TimeSpan.FromMilliseconds(50);
+            while (!GiveBack())
+            {
+                // A store that is still failing at the deadline keeps the leases until they run out (Lease), reported.
+                if (Stopwatch.GetTimestamp() > _stopDeadline) throw new TimeoutException($"leases not handed back by the stop deadline: {LastError}");
+                Thread.Sleep(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
         }
         catch (Exception e)
         {
@@ -324,6 +330,26 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             Interlocked.Increment(ref _claimFailures);
             LastError = Redact.Numbers(e.Message);
             Log?.Invoke(Redact.Numbers($"store: claiming leads failed (retried): {e.GetType().Name}: {e.Message}"));
+        }
+    }
+
+    /// <summary>
+    /// At stop: the prefetch back to the lead source and <see cref="OnStopped"/>; false when the store failed (a killed pooled
+    /// connection fails its next use), to be tried again: what the source could not hand back it still holds.
+    /// </summary>
+    private bool GiveBack()
+    {
+        try
+        {
+            HandBack();
+            OnStopped?.Invoke();
+            return true;
+        }
+        catch (Exception e)
+        {
+            LastError = Redact.Numbers(e.Message);
+            Log?.Invoke(Redact.Numbers($"store: handing leases back failed (retried): {e.GetType().Name}: {e.Message}"));
+            return false;
         }
     }
 
