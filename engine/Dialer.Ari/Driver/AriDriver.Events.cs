@@ -111,7 +111,7 @@ public sealed partial class AriDriver
             // Each key arrives twice, the copies alike to the millisecond: once for the channel, once through the trunk's
             // endpoint we subscribe to for its qualify results (lab capture k; the real-Asterisk survey took the first
             // answer's key for the second question).
-            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit && e.Timestamp != leg.LastKeyAt:
+            case AriEventType.ChannelDtmfReceived when e.Digit is { } digit && (e.Timestamp == default || e.Timestamp != leg.LastKeyAt): // an event with no time is never taken for a repeat
                 leg.LastKeyAt = e.Timestamp;
                 OnScriptKey(leg, digit);
                 break;
