@@ -451,10 +451,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     internal static string DialString(string endpoint, string phone) =>
         endpoint.Contains("{number}", StringComparison.Ordinal) ? endpoint.Replace("{number}", phone, StringComparison.Ordinal) : endpoint + phone;
 
-    /// <summary>The PJSIP endpoint name a trunk's ContactStatusChange carries: "carrier-a" for "PJSIP/{number}@carrier-a" or "PJSIP/carrier-a/...".</summary>
     /// <summary>
-    /// The PJSIP endpoint a trunk's dial string goes through: PJSIP/{number}@carrier-a, PJSIP/carrier-a, or
-    /// PJSIP/carrier-a/sip:{number}@host:port (the endpoint's settings, another address: its '@' names no endpoint).
+    /// The PJSIP endpoint a trunk's dial string goes through, as its ContactStatusChange names it: "carrier-a" for
+    /// PJSIP/{number}@carrier-a, PJSIP/carrier-a, or PJSIP/carrier-a/sip:{number}@host:port (the endpoint's settings,
+    /// another address: its '@' names no endpoint).
     /// </summary>
     internal static string EndpointResource(string endpoint)
     {
