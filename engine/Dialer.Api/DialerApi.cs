@@ -1,4 +1,5 @@
 using Dialer.Core.Text;
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using Dialer.Core.Domain;
@@ -326,20 +327,19 @@ public static class DialerApi
         var queries = new LeadQueries(db, options.Pii);
         var dnc = new Dnc(db, options.Pii);
 
-        app.MapPost("/campaigns/{name}/leads", (string name, HttpContext ctx) =>
+        app.MapPost("/campaigns/{name}/leads", async (string name, HttpContext ctx) =>
         {
             if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
             if (ctx.Request.ContentLength > options.MaxUploadBytes)
                 return Results.Problem(statusCode: 413, title: "upload too large", detail: $"the upload is {ctx.Request.ContentLength} bytes; the limit is {options.MaxUploadBytes}");
-            // The importer streams and commits batch by batch on this thread; a body over the limit stops it
-            // mid-file, and the report says which rows were already kept.
-            ctx.Features.GetRequiredFeature<IHttpBodyControlFeature>().AllowSynchronousIO = true;
+            // The importer reads the body through a pipe, awaiting it (no request thread blocked on a slow upload), and
+            // commits batch by batch; a body over the limit stops it mid-file, and the report says which rows were already kept.
             if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = null; // LimitedStream enforces it
             var body = new LimitedStream(ctx.Request.Body, options.MaxUploadBytes);
+            var pipe = PipeReader.Create(body, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
             try
             {
-                using var reader = new StreamReader(body, Encoding.UTF8);
-                var report = new LeadImporter(db, options.Pii).Import(c.Id, name, reader, DateTime.UtcNow);
+                var report = await new LeadImporter(db, options.Pii).ImportAsync(c.Id, name, pipe, DateTime.UtcNow, ctx.RequestAborted);
                 if (body.Exceeded)
                     return Results.Problem(statusCode: 413, title: "upload too large",
                         detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; rows 2–{report.LastRow} (the {report.Rows} read before it) were processed as reported, nothing after row {report.LastRow} was read",
@@ -347,6 +347,7 @@ public static class DialerApi
                 return Results.Ok(report);
             }
             catch (LeadImportException e) { return Invalid("file", e.Message); }
+            finally { await pipe.CompleteAsync(); }
         });
         app.MapGet("/campaigns/{name}/leads", (string name, string? state, long? after, int? limit) =>
         {
