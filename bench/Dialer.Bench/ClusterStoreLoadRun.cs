@@ -78,7 +78,7 @@ public class ClusterStoreLoadRun
             var leads = new DbLeadSource(_db, _pii, id, config, $"node-{k}") { Fence = fence };
             var outbox = new StoreOutbox(leads, log, _ => ValueTask.CompletedTask, TimeProvider.System)
             {
-                IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = _db.Batch, OnStopped = leads.ReleaseLeases,
+                IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = _db.Batch, OnStopped = leads.ReleaseAllLeases,
             };
             outbox.Start();
             var next = log.ReserveCallIds();

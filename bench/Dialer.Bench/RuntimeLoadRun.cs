@@ -71,7 +71,7 @@ public class RuntimeLoadRun
         EngineHost? host = null;
         var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
         {
-            IsOpen = leads.IsRunning, Due = leads.ClaimDue, OnStopped = leads.ReleaseLeases, // as CampaignEngine wires it
+            IsOpen = leads.IsRunning, Due = leads.ClaimDue, OnStopped = leads.ReleaseAllLeases, // as CampaignEngine wires it
             // A slow database: each transaction is held open this much longer before it commits.
             Batch = slow > 0 ? work => db.Batch(() => { Thread.Sleep(slow); work(); }) : db.Batch,
         };

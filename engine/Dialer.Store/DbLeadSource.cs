@@ -66,7 +66,7 @@ public sealed class DbLeadSource : ILeadSource
         while (true)
         {
             if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false)) { FlushDeferred(); return null; }
-            if (Admit(_buffer.Pop(), utcNow) is { } lead) return lead;
+            if (AdmitTop(utcNow) is { } lead) return lead;
         }
     }
 
@@ -80,22 +80,36 @@ public sealed class DbLeadSource : ILeadSource
         var kept = _buffer.Count;
         if (!Claim(utcNow, dueOnly: true)) return [];
         var due = new List<Lead>(_buffer.Count - kept);
-        while (_buffer.Count > kept)
-            if (Admit(_buffer.Pop(), utcNow) is { } lead) due.Add(lead);
-        FlushDeferred();
+        try
+        {
+            while (_buffer.Count > kept)
+                if (AdmitTop(utcNow) is { } lead) due.Add(lead);
+            FlushDeferred();
+        }
+        catch
+        {
+            // The deferred write failed: the due leads taken so far go back on the buffer, never lost with the list.
+            for (var i = due.Count - 1; i >= 0; i--) Release(due[i], utcNow);
+            throw;
+        }
         return due;
     }
 
-    /// <summary>The lead if its calling window and daily cap let it be dialed now; else it is deferred (null).</summary>
-    private Lead? Admit(Lead lead, DateTime utcNow)
+    /// <summary>
+    /// The buffer's top lead if its calling window and daily cap let it be dialed now; else it is deferred (null). It leaves
+    /// the buffer only after the deferred leads are written: a failed write leaves it there, not lost.
+    /// </summary>
+    private Lead? AdmitTop(DateTime utcNow)
     {
+        var lead = _buffer.Peek();
         if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held)
         {
             // A lead no time opens (no consent yet) is looked at again in a day: a re-import may bring its consent.
-            _deferred.Add((lead.Id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow)));
+            _deferred.Add((_buffer.Pop().Id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow)));
             return null;
         }
         FlushDeferred();
+        _buffer.Pop();
         lead.AttemptsToday++;
         Claimed++;
         Count(Time.Ms(utcNow), 1);
@@ -163,8 +177,8 @@ public sealed class DbLeadSource : ILeadSource
     /// <summary>Whether the campaign's status lets leads go out now (read at most once a second); not running, the buffered leases are handed back.</summary>
     public bool IsRunning(DateTime utcNow) => Running(Time.Ms(utcNow));
 
-    /// <summary>Hands back the leases on the leads buffered here (at pause, and when the engine stops); when the write fails they stay buffered, so a second call hands them back.</summary>
-    public void ReleaseLeases()
+    /// <summary>Hands back the leases on the leads buffered here (at pause); when the write fails they stay buffered, so a second call hands them back.</summary>
+    private void ReleaseLeases()
     {
         FlushDeferred();
         if (_buffer.Count == 0) return;
@@ -172,6 +186,22 @@ public sealed class DbLeadSource : ILeadSource
         // Written before the buffer forgets them: a write that fails (a connection killed by a restart) leaves them here
         // for the caller's retry, instead of leased to nobody until the lease runs out.
         _db.Write(Fence, (c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
+        _buffer.Clear();
+        _leaseUntil = long.MaxValue;
+    }
+
+    /// <summary>
+    /// At stop, once nothing of this node is in flight (the loop has returned, the outbox has written what it could and handed
+    /// its prefetch back): every lead of the campaign leased to this node goes back, found by its name on the lease, not by
+    /// the buffer, so a lead this node took and no longer knows (a claim that committed while its reply died with a killed
+    /// connection) is not left leased until the lease runs out. A lead in a call is not leased (<see cref="DbAttemptLog.Placed"/>
+    /// cleared it), so none is touched. A failed write (a killed connection) keeps the buffer for the caller's retry.
+    /// </summary>
+    public void ReleaseAllLeases()
+    {
+        FlushDeferred();
+        _db.Write(Fence, (c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE campaign_id = @_campaignId AND lease_owner = @Owner AND state = 0",
+            new { _campaignId, Owner }, tx));
         _buffer.Clear();
         _leaseUntil = long.MaxValue;
     }

@@ -15,7 +15,10 @@ public class HostTests
     {
         private readonly Queue<Lead> _q = new(leads);
         public volatile bool Throwing;
-        public Lead? Next(DateTime utcNow) => Throwing ? throw new InvalidOperationException("57P01: terminating connection for +8613800001234") : _q.TryDequeue(out var l) ? l : null;
+        /// <summary>Leads handed out before the source starts throwing (a claim meeting a killed connection after a buffer ran dry).</summary>
+        public int ThrowAfter = int.MaxValue;
+        public Lead? Next(DateTime utcNow) =>
+            Throwing || ThrowAfter-- <= 0 ? throw new InvalidOperationException("57P01: terminating connection for +8613800001234") : _q.TryDequeue(out var l) ? l : null;
         public void Release(Lead lead, DateTime utcNow) => _q.Enqueue(lead);
         public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow) { }
         public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow) => _q.Enqueue(lead);
@@ -236,6 +239,23 @@ public class HostTests
         var back = new List<long>();
         while (leads.Next(Make.T0) is { } l) back.Add(l.Id);
         Assert.Equal(9, back.Count); // the 3 prefetched went back, and 6 were never taken
+    }
+
+    [Fact]
+    public async Task Leads_a_refill_took_before_the_source_failed_are_kept_in_the_prefetch_and_handed_back_at_stop()
+    {
+        var leads = new ThrowingLeads(Enumerable.Range(1, 10).Select(i => Make.Lead(i))) { ThrowAfter = 3 };
+        var outbox = new StoreOutbox(leads, new FlakyStore(), new RecordingPost().Post, TimeProvider.System) { Prefetch = 8 };
+        outbox.Start();
+        await Until(() => outbox.ClaimFailures > 0);
+        Assert.Equal(3, outbox.Prefetched); // taken, then the source threw: none dropped with the refill
+        ILeadSource source = outbox;
+        Assert.Equal(1, source.Next(Make.T0)!.Id); // best first, as if the refill had ended well
+        await outbox.StopAsync(Bound);
+        leads.ThrowAfter = int.MaxValue;
+        var back = new List<long>();
+        while (leads.Next(Make.T0) is { } l) back.Add(l.Id);
+        Assert.Equal(9, back.Count); // the 2 still prefetched went back, and 7 were never taken
     }
 
     [Fact]

@@ -80,8 +80,10 @@ public sealed class RestFaultTests(ITestOutputHelper output) : IDisposable
     /// nothing left open. The calls already ringing are answered into a slow Asterisk, whose bridges come 2.5 s late: each of
     /// those callees is closed as what they lived (abandoned when no agent reached them within 2 s of the answer).
     /// </summary>
-    [Fact(Skip = "failed the last clean CI run (955ea1d, calm machine): 1 call placed 5 s into the slow spell (0 closed wrong, " +
-                 "2 of 22 abandoned, agents 10/10); not seen before runtime6's timestamp fix, cause not found. To be fixed under issue 9")]
+    [Fact(Skip = "the 5 s grace is shorter than the driver's detection can be: a slow Asterisk shows only when replies come " +
+                 "back late, and the p95 of 20 needs two, so detection is 2.5 s after the spell's second request (+0.5 s tick); " +
+                 "with sparse requests that was 5.06 s (3 runs: 2.97, 3.09, 5.06 s; calls placed up to +4.56 s), and housekeeping " +
+                 "awaiting its own slow RTCP poll can add 2.5 s more. Fix: count a request outstanding past the limit as slow. Issue 9")]
     public async Task Rest_2_5_s_slow_places_nothing_meanwhile_and_resumes_by_itself()
     {
         await using var emu = await AriEmulator.StartAsync(Scenario());
