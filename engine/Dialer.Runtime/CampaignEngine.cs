@@ -109,6 +109,7 @@ public sealed partial class CampaignEngine : IRunningEngine
             engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);
             // And the pacing goes on from what the campaign's last calls taught, not from priors (a takeover is no cold start).
             engine.Learn(PacingHistory.Load(db, campaign.Id, DateTime.UtcNow));
+            if (takenOver is { Count: > 0 }) engine.RampUp(DateTime.UtcNow);
             Adopt(engine, driver, leads, attempts, telephony.Agents, adopt, DateTime.UtcNow); // the loop has not started: the engine is ours here
             host = new EngineHost(engine, TimeProvider.System) { Log = log };
             var run = new CampaignEngine(engine, host, driver, servers, attempts, outbox, reconciled, log);

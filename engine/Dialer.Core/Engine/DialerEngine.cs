@@ -158,6 +158,12 @@ public sealed partial class DialerEngine
     }
 
     /// <summary>
+    /// Ramps up over <see cref="RecoveryRampSeconds"/> from now, as after an outage: for a takeover, whose first decisions
+    /// have every agent ready at once, no call ringing and forecasts learned from another process's calls.
+    /// </summary>
+    public void RampUp(DateTime utcNow) => _rampFrom = Advance(ref utcNow);
+
+    /// <summary>
     /// At stop, after the driver hung everything up: every call still open is closed as if its hang-up had come back (an
     /// end event lost on the way must not leave an attempt open or a lead leased). One never originated keeps its attempt.
     /// </summary>
