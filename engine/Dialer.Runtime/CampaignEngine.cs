@@ -107,6 +107,9 @@ public sealed partial class CampaignEngine : IRunningEngine
             }, DateTime.UtcNow);
             // The cap's budget is the campaign's: today's and the 30 days' live answers and abandons go on from the store.
             engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);
+            // And the pacing goes on from what the campaign's last calls taught, not from priors (a takeover is no cold start).
+            engine.Learn(PacingHistory.Load(db, campaign.Id, DateTime.UtcNow));
+            if (takenOver is { Count: > 0 }) engine.RampUp(DateTime.UtcNow);
             Adopt(engine, driver, leads, attempts, telephony.Agents, adopt, DateTime.UtcNow); // the loop has not started: the engine is ours here
             host = new EngineHost(engine, TimeProvider.System) { Log = log };
             var run = new CampaignEngine(engine, host, driver, servers, attempts, outbox, reconciled, log);

@@ -284,12 +284,14 @@ public sealed class NodeHost : IAsyncDisposable
                 return null;
             }
             var r = engine.Reconciled;
-            var ledger = engine.Engine.State.Ledger;
+            var state = engine.Engine.State;
+            var ledger = state.Ledger;
             var e = new NodeEvent(NodeEventKind.Took, c.Name, Node, lease.TakenFrom, lease.Epoch, DateTime.UtcNow, leaseAt,
                 $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; recovery: calls adopted (still bridged to an agent) {r.Adopted}, " +
                 $"agent lines taken back {engine.Driver.Stats.AgentsTakenBack}, channels hung up (nobody could own them) {r.HungUp}; open attempts closed " +
                 $"{r.Attempts.Closed} ({r.Attempts.Abandoned} as abandoned), {r.Attempts.LeasesReleased} leases released; abandon budget from the store: " +
-                $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}");
+                $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}; pacing from the store's recent calls: " +
+                (double.IsNaN(state.RecentLiveP) ? "none (priors)" : $"live answers a call {state.RecentLiveP:0.00}, calibration {state.Calibration.Factor:0.00}"));
             Raise(e);
             return null;
         }

@@ -38,6 +38,18 @@ public sealed class LiveCalibration
     /// <summary>Variance of <see cref="Factor"/>: large while little has come back, about Factor / (live answers remembered) later.</summary>
     public double Variance => _live / (_promisedTotal * _promisedTotal);
 
+    /// <summary>
+    /// Calls that came back before this engine started (the campaign's recent attempts in the store, at a start or a takeover):
+    /// <paramref name="calls"/> of them promised <paramref name="promised"/> live answers and brought <paramref name="lives"/>,
+    /// remembered as if this engine had placed them, so a new owner starts as sure as the last one was.
+    /// </summary>
+    public void Learn(int calls, double promised, double lives)
+    {
+        var keep = Math.Exp(-calls / MemoryCalls);
+        _live = _live * keep + lives;
+        _promisedTotal = _promisedTotal * keep + promised;
+    }
+
     /// <summary>A call placed at <paramref name="now"/> (seconds) with live-answer probability <paramref name="p"/>.</summary>
     public void Placed(double now, double p)
     {
