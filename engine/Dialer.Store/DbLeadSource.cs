@@ -22,6 +22,10 @@ public sealed class DbLeadSource : ILeadSource
     private readonly CampaignConfig _config;
     private readonly Stack<Lead> _buffer = new();
     private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
+    // Next(accept)'s working sets, kept so that a call allocates nothing once they have grown.
+    private readonly List<Lead> _passed = [];
+    private readonly HashSet<int> _refused = [];
+    private readonly HashSet<(ulong Rules, bool Preview)> _passOver = [];
     private long _leaseUntil = long.MaxValue;
     private long? _statusReadAt;
     private bool _running;
@@ -56,16 +60,57 @@ public sealed class DbLeadSource : ILeadSource
     /// <summary>Leads handed out (for stats).</summary>
     public long Claimed { get; private set; }
 
-    public Lead? Next(DateTime utcNow)
+    public Lead? Next(DateTime utcNow) => Ready(utcNow) ? Take(utcNow, passOver: null) : null;
+
+    /// <summary>
+    /// One rule of lead order with <see cref="MemoryHopper"/>, which keeps a queue per skill requirement: a requirement whose
+    /// best lead <paramref name="accept"/> refuses (no free agent able to take it) is refused whole for this call, and its other
+    /// leads are passed over unasked and uncounted (<paramref name="lookahead"/> bounds the requirements asked), however high
+    /// they rank. A claim made meanwhile leaves the refused rule matches in the table: without that, a head of the order bound
+    /// to a few senior agents filled every claim and no other lead was ever reached (skill-pools: 328 calls all day).
+    /// </summary>
+    public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
+    {
+        if (!Ready(utcNow)) return null;
+        Lead? found = null;
+        for (var asked = 0; asked < lookahead;)
+        {
+            var lead = Take(utcNow, _passOver);
+            if (lead is null) break;
+            var queue = _config.QueueOf(lead);
+            if (!_refused.Contains(queue))
+            {
+                if (accept(lead)) { found = lead; break; }
+                asked++;
+                _refused.Add(queue);
+            }
+            _passOver.Add((Routing?.MatchMask(lead) ?? 0, _config.PreviewTag is { } tag && lead.HasTag(tag)));
+            _passed.Add(lead);
+        }
+        // Best last: the stack pops them first again, in their order.
+        for (var i = _passed.Count - 1; i >= 0; i--) Release(_passed[i], utcNow);
+        _passed.Clear();
+        _refused.Clear();
+        _passOver.Clear();
+        return found;
+    }
+
+    private bool Ready(DateTime utcNow)
     {
         var now = Time.Ms(utcNow);
-        if (!Running(now)) return null;
+        if (!Running(now)) return false;
         // A buffered lead is ours only while the lease holds: renewed once a quarter of it is gone, so a lead handed out has
         // three quarters of a lease left (90 s), more than the outbox keeps it before handing it back (StoreOutbox.Cycle, 60 s).
         if (_buffer.Count > 0 && now > _leaseUntil - (long)Lease.TotalMilliseconds * 3 / 4) Renew(now);
+        return true;
+    }
+
+    /// <param name="passOver">Rule matches (<see cref="RoutingRules.MatchMask"/>) a claim leaves in the table.</param>
+    private Lead? Take(DateTime utcNow, IReadOnlySet<(ulong Rules, bool Preview)>? passOver)
+    {
         while (true)
         {
-            if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false)) { FlushDeferred(); return null; }
+            if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false, passOver)) { FlushDeferred(); return null; }
             if (AdmitTop(utcNow) is { } lead) return lead;
         }
     }
@@ -78,7 +123,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         if (!Running(Time.Ms(utcNow))) return [];
         var kept = _buffer.Count;
-        if (!Claim(utcNow, dueOnly: true)) return [];
+        if (!Claim(utcNow, dueOnly: true, passOver: null)) return [];
         var due = new List<Lead>(_buffer.Count - kept);
         try
         {
@@ -243,11 +288,14 @@ public sealed class DbLeadSource : ILeadSource
     }
 
     /// <param name="dueOnly">Only leads dialed before (a retry whose delay is over) or with a callback: see <see cref="ClaimDue"/>.</param>
-    private bool Claim(DateTime utcNow, bool dueOnly)
+    /// <param name="passOver">Rule matches whose leads stay in the table (their requirement was refused).</param>
+    private bool Claim(DateTime utcNow, bool dueOnly, IReadOnlySet<(ulong Rules, bool Preview)>? passOver)
     {
         var now = Time.Ms(utcNow);
         var until = now + (long)Lease.TotalMilliseconds;
         var batch = NextBatch;
+        var args = new DynamicParameters(new { Owner, until, _campaignId, now, max = _config.MaxAttempts, batch });
+        var skip = PassOver(passOver, args);
         var rows = _db.Write(Fence, (c, tx) => c.Query<ClaimRow>($"""
             UPDATE leads SET lease_owner = @Owner, lease_until = @until
             WHERE id IN (
@@ -255,11 +303,11 @@ public sealed class DbLeadSource : ILeadSource
                 WHERE l.campaign_id = @_campaignId AND l.state = 0 AND l.due_at <= @now
                   AND (l.lease_until IS NULL OR l.lease_until < @now)
                   AND l.attempts < @max{(dueOnly ? " AND (l.attempts > 0 OR l.callback_at IS NOT NULL)" : "")}
-                  AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now))
+                  AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now)){skip}
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
                 LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING {LeadColumns}
-            """, new { Owner, until, _campaignId, now, max = _config.MaxAttempts, batch }, tx).ToList());
+            """, args, tx).ToList());
         if (rows.Count == 0) return false;
         // The buffer's oldest lease decides when to renew; due leads go out at once with a whole lease.
         if (!dueOnly) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
@@ -267,6 +315,40 @@ public sealed class DbLeadSource : ILeadSource
         rows.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
         foreach (var r in rows) _buffer.Push(ToLead(r));
         return true;
+    }
+
+    /// <summary>
+    /// The claim's filter leaving out the leads whose rule matches and preview tag (their queue, <see cref="CampaignConfig.QueueOf"/>)
+    /// are in <paramref name="passOver"/>: each rule as SQL on region and the <c>;</c>-joined tags, one '0'/'1' per rule in
+    /// <see cref="RoutingRules.MatchMask"/>'s order, then one for the preview tag; the values go as parameters.
+    /// </summary>
+    private string PassOver(IReadOnlySet<(ulong Rules, bool Preview)>? passOver, DynamicParameters args)
+    {
+        if (passOver is not { Count: > 0 }) return "";
+        var rules = Routing?.Rules ?? [];
+        var match = new List<string>(rules.Count + 1);
+        string HasTag(string name, string tag)
+        {
+            args.Add(name, $";{tag};");
+            return _db.Dialect.Contains("(';' || l.tags || ';')", "@" + name);
+        }
+        for (var i = 0; i < rules.Count; i++)
+        {
+            var terms = new List<string>(2);
+            if (rules[i].Tag is { } tag) terms.Add(HasTag($"rule{i}_tag", tag));
+            if (rules[i].Region is { } region)
+            {
+                args.Add($"rule{i}_region", region);
+                terms.Add($"l.region = @rule{i}_region");
+            }
+            match.Add(terms.Count == 0 ? "'1'" : $"CASE WHEN {string.Join(" AND ", terms)} THEN '1' ELSE '0' END");
+        }
+        if (_config.PreviewTag is { } preview) match.Add($"CASE WHEN {HasTag("preview_tag", preview)} THEN '1' ELSE '0' END");
+        // No rule and no preview tag: every lead is of the one queue, and it was refused.
+        if (match.Count == 0) return " AND 1 = 0";
+        var masks = passOver.Select(m => "'" + string.Concat(Enumerable.Range(0, rules.Count).Select(i => (m.Rules >> i & 1) == 1 ? '1' : '0'))
+                                        + (_config.PreviewTag is null ? "" : m.Preview ? "1" : "0") + "'");
+        return $" AND ({string.Join(" || ", match)}) NOT IN ({string.Join(", ", masks)})";
     }
 
     private const string LeadColumns = """

@@ -122,6 +122,8 @@ public abstract class SqlDialect : IDisposable
     public abstract DbConnection Open();
     /// <summary>"column is one of the list parameter": Dapper sends a list to Npgsql as one array, to SQLite as expanded parameters.</summary>
     public abstract string In(string column, string listParameter);
+    /// <summary>"text holds the parameter's string", case-sensitive on both (SQLite's LIKE is not).</summary>
+    public abstract string Contains(string text, string parameter);
     /// <summary>
     /// "column is one of <paramref name="keys"/>" for thousands of keys, in time linear in their number: PostgreSQL
     /// gets one array parameter (added to <paramref name="args"/>); SQLite gets the keys in a temporary table of
@@ -149,6 +151,7 @@ internal sealed class PostgresDialect(string connection) : SqlDialect
 
     public override DbConnection Open() => _source.OpenConnection();
     public override string In(string column, string listParameter) => $"{column} = ANY({listParameter})";
+    public override string Contains(string text, string parameter) => $"strpos({text}, {parameter}) > 0";
 
     public override string InKeys<T>(DbConnection c, string column, T[] keys, DynamicParameters args)
     {
@@ -195,6 +198,7 @@ internal sealed class SqliteDialect(string path) : SqlDialect
     public override string ShareLock => ""; // the one writer holds the whole database until it commits
 
     public override string In(string column, string listParameter) => $"{column} IN {listParameter}";
+    public override string Contains(string text, string parameter) => $"instr({text}, {parameter}) > 0";
 
     public override string InKeys<T>(DbConnection c, string column, T[] keys, DynamicParameters args)
     {

@@ -9,13 +9,15 @@ namespace Dialer.Sim.Tests;
 /// `dialer demo` (leads through the importer into SQLite, the database hopper, every attempt written) and `dialer simulate`
 /// (the in-memory hopper) are one set of numbers for the same scenario, seed and pacer. They once were 30% apart in calls
 /// placed: the importer dropped the file's high-value tag and added churn-risk, and the simulated callees answered by tag.
+/// On skill-pools the database hopper once placed 328 calls all day at 9.88% abandoned against the in-memory hopper's
+/// 25,174 at 2.07%: its senior-bound head of the order hid every other lead (a refused requirement must hold back only its own).
 /// </summary>
 public class DemoAgreementTests
 {
-    [Fact]
-    public void Demo_on_the_store_and_simulate_in_memory_agree_on_calls_live_answers_and_cost()
+    [Theory, InlineData("small-team"), InlineData("skill-pools")]
+    public void Demo_on_the_store_and_simulate_in_memory_agree_on_calls_live_answers_and_cost(string scenario)
     {
-        var s = Scenario.Load(ScenarioTests.Shipped("small-team"));
+        var s = Scenario.Load(ScenarioTests.Shipped(scenario));
         const ulong seed = 1;
         var memory = Simulation.Run(s, "predictive", seed);
         var path = Path.Combine(Path.GetTempPath(), $"dialer-agreement-{Guid.NewGuid():N}.db");
@@ -45,6 +47,7 @@ public class DemoAgreementTests
             Within3Percent("calls placed", memory.CallsPlaced, onStore.CallsPlaced);
             Within3Percent("live answers", memory.LiveAnswers, onStore.LiveAnswers);
             Within3Percent("cost", memory.TotalCost, onStore.TotalCost);
+            Assert.True(onStore.WorstDayAbandonRate <= s.Campaign.AbandonCap, $"worst day {onStore.WorstDayAbandonRate:P2} abandoned on the store");
         }
         finally
         {

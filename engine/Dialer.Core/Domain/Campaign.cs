@@ -53,6 +53,12 @@ public sealed class CampaignConfig
 
     /// <summary>Whether this lead is dialed only after an agent has seen it.</summary>
     public bool IsPreview(Lead lead) => Mode == Modes.DialingMode.Preview || (PreviewTag is { } tag && lead.HasTag(tag));
+    /// <summary>
+    /// The hoppers' queue for a lead: its skill requirement, and apart whether it goes to preview, because the engine refuses a
+    /// lead for either reason (no free agent able to take it; the pacer never dials a preview lead) and a refusal holds back only
+    /// the refused lead's queue.
+    /// </summary>
+    public int QueueOf(Lead lead) => lead.Requirement.Id * 2 + (PreviewTag is { } tag && lead.HasTag(tag) ? 1 : 0);
     public bool Agentless => Mode is Modes.DialingMode.Survey or Modes.DialingMode.Notice;
     /// <summary>Whether any lead goes to preview (the engine then needs a desk to offer leads on).</summary>
     public bool Previews => Mode == Modes.DialingMode.Preview || PreviewTag is not null;

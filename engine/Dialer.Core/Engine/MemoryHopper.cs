@@ -7,8 +7,8 @@ namespace Dialer.Core.Engine;
 /// The in-memory hopper: leads in dialing order (priority, then the policy expiring soonest), each held
 /// back while outside its local calling window, in retry back-off, over its attempt caps, or on DNC.
 /// The simulator and single-node runs use it; the database hopper follows the same rules.
-/// Due leads wait in one queue per skill requirement, so a requirement no free agent can take holds back
-/// only its own leads, however high they rank.
+/// Due leads wait in one queue per skill requirement (<see cref="CampaignConfig.QueueOf"/>), so a requirement no free agent
+/// can take holds back only its own leads, however high they rank; the database hopper passes leads over by the same rule.
 /// </summary>
 public sealed class MemoryHopper : ILeadSource
 {
@@ -89,7 +89,7 @@ public sealed class MemoryHopper : ILeadSource
 
     private void Enqueue(Lead lead)
     {
-        var r = lead.Requirement.Id;
+        var r = _config.QueueOf(lead);
         while (_ready.Count <= r) _ready.Add(new());
         _ready[r].Enqueue(lead, Rank(lead));
         _readyCount++;
