@@ -28,7 +28,6 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly Dictionary<string, AriClient> _servers;
     private readonly AriClient[] _trunkServer;
     private readonly IReadOnlyList<TrunkConfig> _trunks;
-    private readonly Dictionary<string, int> _trunkByEndpoint = new(StringComparer.Ordinal);
     private readonly string[] _trunkEndpoint;
     private readonly AgentLine[] _agents;
     private readonly Dictionary<string, AgentLine> _agentById = new(StringComparer.Ordinal);
@@ -81,7 +80,6 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
                 throw new ArgumentException($"trunk '{tr.Name}' is on server '{_trunkServer[t].ServerId}' but agent '{far.Agent.Id}' is on '{far.Server.ServerId}': " +
                                             "set ari.inter_server_endpoint (e.g. \"PJSIP/{agent}@{server}\") so calls can cross, or keep them on one server");
             _trunkEndpoint[t] = EndpointResource(tr.Endpoint);
-            _trunkByEndpoint[_trunkEndpoint[t]] = t;
         }
         InitHealth(servers);
     }
@@ -452,7 +450,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         endpoint.Contains("{number}", StringComparison.Ordinal) ? endpoint.Replace("{number}", phone, StringComparison.Ordinal) : endpoint + phone;
 
     /// <summary>
-    /// The PJSIP endpoint a trunk's dial string goes through, as its ContactStatusChange names it: "carrier-a" for
+    /// The PJSIP endpoint a trunk's dial string goes through, as GET /endpoints/PJSIP/… names it: "carrier-a" for
     /// PJSIP/{number}@carrier-a, PJSIP/carrier-a, or PJSIP/carrier-a/sip:{number}@host:port (the endpoint's settings,
     /// another address: its '@' names no endpoint).
     /// </summary>
