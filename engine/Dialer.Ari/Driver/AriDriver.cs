@@ -193,7 +193,36 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         }
         catch (OperationCanceledException) { }
         foreach (var leg in _legs.Values) await EndAsync(leg, cause: 0, networkFailure: false);
+        await SweepLeftovers(ct);
         await Flushed();
+    }
+
+    /// <summary>
+    /// What the stop's hang-ups left on Asterisk (load run at 20 calls/s: 9–16 channels of ours after the stop; a hang-up
+    /// that timed out on a loaded Asterisk, an agent line dialed a moment before): each channel of ours still listed is hung
+    /// up again, until none is left or the stop's time is up. Failing that, it is logged: reconciliation at the next start
+    /// hangs up what nobody owns.
+    /// </summary>
+    private async Task SweepLeftovers(CancellationToken ct)
+    {
+        foreach (var server in _servers.Values)
+        {
+            try
+            {
+                for (var round = 0; round < 50; round++)
+                {
+                    var ours = (await server.ListChannelsAsync(ct)).Where(c => _owners.Owns(c.Id)).ToList();
+                    if (ours.Count == 0) break;
+                    if (round > 0) Log?.Invoke($"stop: {ours.Count} channels of ours still on '{server.ServerId}', hanging them up again");
+                    await Task.WhenAll(ours.Select(c => Quietly(server.HangupAsync(c.Id, ct: ct))));
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), _time, ct);
+                }
+            }
+            catch (Exception e) when (e is AriException or OperationCanceledException)
+            {
+                Log?.Invoke($"stop: could not check '{server.ServerId}' for channels of ours left up: {e.Message}");
+            }
+        }
     }
 
     /// <summary>Waits until every notice queued so far reached the engine.</summary>
