@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -45,7 +46,7 @@ public class ClusterStoreLoadRun
             campaigns.SetStatus(id, CampaignStatus.Running, DateTime.UtcNow);
             var csv = new StringBuilder("phone,region,timezone\n");
             for (var i = 0; i < LeadsPerCampaign; i++) csv.Append("+86139").Append(k).Append(i.ToString("D7")).Append(",CN,UTC\n");
-            new LeadImporter(_db, _pii).Import(id, "load", new StringReader(csv.ToString()), DateTime.UtcNow);
+            new LeadImporter(_db, _pii).Import(id, "load", CsvReader.Text(csv.ToString()), DateTime.UtcNow);
             _campaigns.Add(id);
             new CampaignOwnership(_db, $"node-{k}").TryAcquire(id, TimeSpan.FromHours(1), DateTime.UtcNow);
         }

@@ -11,8 +11,8 @@ namespace Dialer.Bench;
 /// A store of <see cref="Leads"/> leads: the leads import of a file in the formats Chinese CRMs export (brackets, spaces,
 /// dashes, a leading 0 or 86, full-width digits, ID numbers) with a sprinkling of broken rows (unclosed quotes, bad
 /// dates), then the same file again (it must change nothing), then `pii rotate` of the whole store. Printed for each:
-/// rows/s, CPU seconds of this process, and the process's peak working set. On PostgreSQL (DIALER_BENCH_DB, a scratch
-/// database: migrated and filled) or SQLite (a temp file). <see cref="Leads"/> rows (DIALER_BENCH_LEADS). One iteration in process:
+/// rows/s, CPU seconds of this process, and the process's peak working set (DIALER_BENCH_ROTATE=0 stops after the re-import). On PostgreSQL (DIALER_BENCH_DB, a scratch
+/// database: migrated and filled; DIALER_BENCH_PG_PID, its postmaster's pid on this machine, adds the server's CPU) or SQLite (a temp file). <see cref="Leads"/> rows (DIALER_BENCH_LEADS). One iteration in process:
 /// dotnet run -c Release --project bench/Dialer.Bench -- --filter '*LeadStoreLoadRun*' --inProcess --strategy Monitoring --launchCount 1 --warmupCount 0 --iterationCount 1
 /// </summary>
 public class LeadStoreLoadRun
@@ -61,16 +61,21 @@ public class LeadStoreLoadRun
         var pii = new Pii(RandomNumberGenerator.GetBytes(32));
         var campaign = new Store.Campaigns(db).Create($"load-{Guid.NewGuid():N}", new CampaignSettings { TimeZone = "Asia/Shanghai" }, DateTime.UtcNow).Id;
         var first = Measure($"import {Dialect}", () => Import(db, pii, campaign));
-        Console.WriteLine($"// import: rows {first.Rows:N0}, accepted {first.Accepted:N0}, merged {first.Merged:N0}, rejected {first.Rejected:N0}");
+        var broken = Enumerable.Range(0, Leads).Count(i => i % 997 is 3 or 500);
+        long stored;
+        using (var c = db.Connect()) stored = Dapper.SqlMapper.ExecuteScalar<long>(c, "SELECT COUNT(*) FROM leads WHERE campaign_id = @campaign", new { campaign });
+        Console.WriteLine($"// import: rows {first.Rows:N0}, accepted {first.Accepted:N0}, merged {first.Merged:N0}, rejected {first.Rejected:N0} " +
+            $"(the file has {broken:N0} broken rows); leads stored {stored:N0} (every good row kept: {stored == Leads - broken})");
         var again = Measure($"re-import {Dialect}", () => Import(db, pii, campaign));
         Console.WriteLine($"// re-import: accepted {again.Accepted:N0}, merged {again.Merged:N0}, updated {again.Updated:N0} (must be 0 and 0)");
+        if (Environment.GetEnvironmentVariable("DIALER_BENCH_ROTATE") == "0") return; // the import figures alone
         var report = Measure($"pii rotate {Dialect}", () => new PiiRotation(db, pii, new Pii(RandomNumberGenerator.GetBytes(32))).Run(Console.WriteLine), r => r.Rewritten);
         Console.WriteLine($"// rotate: rewritten {report.Rewritten:N0}, failed {report.Failed:N0}");
     }
 
     private ImportReport Import(StoreDb db, Pii pii, long campaign)
     {
-        using var reader = new StreamReader(_file);
+        using var reader = File.OpenRead(_file);
         return new LeadImporter(db, pii).Import(campaign, "load", reader, DateTime.UtcNow);
     }
 
@@ -78,15 +83,39 @@ public class LeadStoreLoadRun
     {
         var me = Process.GetCurrentProcess();
         var cpu = me.TotalProcessorTime;
+        var server = ServerCpuSeconds();
         var clock = Stopwatch.StartNew();
         var result = work();
         clock.Stop();
         me.Refresh();
         var n = count?.Invoke(result) ?? (result as ImportReport)?.Rows ?? 0;
+        var serverPart = server is { } before && ServerCpuSeconds() is { } after
+            ? $"server CPU {after - before:0.0} s ({(after - before) * 1e6 / Math.Max(1, n):0.0} µs/row); " : "";
         Console.WriteLine($"// {what}: {n:N0} rows in {clock.Elapsed.TotalSeconds:0.0} s = {n / clock.Elapsed.TotalSeconds:N0} rows/s; " +
-            $"CPU {(me.TotalProcessorTime - cpu).TotalSeconds:0.0} s ({(me.TotalProcessorTime - cpu).TotalSeconds * 1e6 / Math.Max(1, n):0.0} µs/row); " +
+            $"CPU {(me.TotalProcessorTime - cpu).TotalSeconds:0.0} s ({(me.TotalProcessorTime - cpu).TotalSeconds * 1e6 / Math.Max(1, n):0.0} µs/row); {serverPart}" +
             $"peak working set {me.PeakWorkingSet64 / 1048576.0:N0} MiB; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         return result;
+    }
+
+    /// <summary>
+    /// CPU seconds the PostgreSQL server has used, when DIALER_BENCH_PG_PID names its postmaster on this machine: the
+    /// postmaster's own and its ended children's (utime, stime, cutime, cstime) plus each live backend's; null otherwise.
+    /// </summary>
+    private static double? ServerCpuSeconds()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable("DIALER_BENCH_PG_PID"), out var postmaster)) return null;
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            string[] f;
+            try { var text = File.ReadAllText(Path.Combine(dir, "stat")); f = text[(text.LastIndexOf(')') + 2)..].Split(' '); }
+            catch (IOException) { continue; }
+            // f[0] is field 3 (state): ppid is field 4 (f[1]), utime..cstime fields 14..17 (f[11..14]).
+            if (pid == postmaster) ticks += long.Parse(f[11]) + long.Parse(f[12]) + long.Parse(f[13]) + long.Parse(f[14]);
+            else if (int.Parse(f[1]) == postmaster) ticks += long.Parse(f[11]) + long.Parse(f[12]);
+        }
+        return ticks / 100.0; // USER_HZ
     }
 
     private StoreDb Open()

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -53,7 +54,7 @@ public class RuntimeLoadRun
         var campaign = campaigns.Create($"load-{Guid.NewGuid():N}", settings, start);
         var csv = new StringBuilder("phone,region,timezone\n");
         for (var i = 0; i < CallsPerSecond * (Seconds + 5); i++) csv.Append("+1212").Append(2_000_000 + i).Append(",US-NY,Etc/UTC\n");
-        new LeadImporter(db, pii).Import(campaign.Id, "load", new StringReader(csv.ToString()), start);
+        new LeadImporter(db, pii).Import(campaign.Id, "load", CsvReader.Text(csv.ToString()), start);
         campaigns.SetStatus(campaign.Id, CampaignStatus.Running, start);
         var config = settings.ToConfig(campaign.Name);
 

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using Dialer.Core.Domain;
 using System.Security.Cryptography;
 using System.Text;
@@ -44,7 +45,7 @@ public class StoreBenchmarks
 
     /// <summary>Every iteration imports into a new campaign; customers already exist after the first, so rows resolve against them.</summary>
     [Benchmark(OperationsPerInvoke = Rows)]
-    public ImportReport ImportRows() => new LeadImporter(_db, _pii).Import(_campaign, "bench", new StringReader(_csv), Noon);
+    public ImportReport ImportRows() => new LeadImporter(_db, _pii).Import(_campaign, "bench", CsvReader.Text(_csv), Noon);
 
     [IterationSetup(Target = nameof(ClaimLeads))]
     public void FilledCampaign()

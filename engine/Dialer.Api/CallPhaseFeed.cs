@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Dialer.Core.Domain;
 using Dialer.Core.Engine;
+using Dialer.Store;
 
 namespace Dialer.Api;
 
@@ -11,7 +12,9 @@ namespace Dialer.Api;
 /// serialised on the loop) and publishes from its own thread. Placed and ended come from the attempt log, after the
 /// store has the row. A full queue (65,536: the stream's thread far behind) drops the change and counts it, never
 /// holding up the engine. Agent state changes (<see cref="DialerEngine.AgentStateChanged"/>), whatever made them, go
-/// the same way as `agent` events (state, pause reason, since when), and preview offers
+/// the same way as `agent` events (state, pause reason, since when), and are stored (agent_states, for the agents
+/// report) in one batch per burst; a batch the store refuses is counted lost (<see cref="AgentStatesLost"/>) and logged
+/// in one line, and the stream goes on. Preview offers
 /// (<see cref="DialerEngine.OfferChanged"/>) as `offer` events: made (with the lead as the agent sees it, the number masked),
 /// accepted, skipped, callback, withdrawn (with why).
 /// </summary>
@@ -24,17 +27,25 @@ public sealed class CallPhaseFeed : IAsyncDisposable
     private readonly Task _publisher, _agentPublisher, _offerPublisher;
     private long _dropped;
 
-    public CallPhaseFeed(EventHub hub)
+    private readonly AgentStates? _states;
+    private readonly Action<string>? _log;
+    private long _statesLost;
+
+    public CallPhaseFeed(EventHub hub, AgentStates? states = null, Action<string>? log = null)
     {
         _hub = hub;
+        (_states, _log) = (states, log);
         _publisher = Task.Run(PublishAll);
         _agentPublisher = Task.Run(PublishAgents);
         _offerPublisher = Task.Run(PublishOffers);
     }
 
     /// <summary>Sets every hook of a campaign's engine (call here on its loop): phases, agent states and preview offers.</summary>
-    public void Hook(DialerEngine engine, string campaign) =>
-        (engine.PhaseChanged, engine.AgentStateChanged, engine.OfferChanged) = (For(campaign), ForAgents(campaign), ForOffers(campaign));
+    public void Hook(DialerEngine engine, string campaign, long campaignId) =>
+        (engine.PhaseChanged, engine.AgentStateChanged, engine.OfferChanged) = (For(campaign), ForAgents(campaign, campaignId), ForOffers(campaign));
+
+    /// <summary>Agent state changes published but not stored (the store refused their batch).</summary>
+    public long AgentStatesLost => Interlocked.Read(ref _statesLost);
 
     /// <summary>Phase, agent and offer changes lost because their queue was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -63,19 +74,35 @@ public sealed class CallPhaseFeed : IAsyncDisposable
                 OfferChanges[(int)o.Change]);
     }
 
-    private readonly record struct AgentChange(string Campaign, string Agent, AgentState State, string? Reason, DateTime Since);
+    private readonly record struct AgentChange(string Campaign, long CampaignId, string Agent, AgentState State, string? Reason, DateTime Since);
 
     /// <summary>What the engine of <paramref name="campaign"/> calls on each agent state change (set it on the loop).</summary>
-    public Action<Agent> ForAgents(string campaign) => agent =>
+    public Action<Agent> ForAgents(string campaign, long campaignId) => agent =>
     {
-        if (!_agents.Writer.TryWrite(new AgentChange(campaign, agent.Id, agent.State, agent.PauseReason, agent.StateSince)))
+        if (!_agents.Writer.TryWrite(new AgentChange(campaign, campaignId, agent.Id, agent.State, agent.PauseReason, agent.StateSince)))
             Interlocked.Increment(ref _dropped);
     };
 
     private async Task PublishAgents()
     {
-        await foreach (var a in _agents.Reader.ReadAllAsync())
-            _hub.Publish("agent", new { campaign = a.Campaign, agent = a.Agent, state = EventHub.AgentStates[(int)a.State], reason = a.Reason, at = a.Since }, EventHub.AgentStates[(int)a.State]);
+        var batch = new List<AgentStateRow>();
+        while (await _agents.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < 1000 && _agents.Reader.TryRead(out var a))
+            {
+                var state = EventHub.AgentStates[(int)a.State];
+                _hub.Publish("agent", new { campaign = a.Campaign, agent = a.Agent, state, reason = a.Reason, at = a.Since }, state);
+                batch.Add(new AgentStateRow(a.CampaignId, a.Agent, state, a.Reason, new DateTimeOffset(a.Since, TimeSpan.Zero).ToUnixTimeMilliseconds()));
+            }
+            if (_states is null) { batch.Clear(); continue; }
+            try { _states.Write(batch); }
+            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+            {
+                Interlocked.Add(ref _statesLost, batch.Count);
+                _log?.Invoke($"agent states: {batch.Count} changes not stored ({e.Message}); the agents report misses them");
+            }
+            batch.Clear();
+        }
     }
 
     /// <summary>What the engine of <paramref name="campaign"/> calls on each phase change (set it on the loop).</summary>

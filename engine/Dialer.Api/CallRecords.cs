@@ -171,6 +171,7 @@ internal static class CallRecords
                 conn.Execute("DELETE FROM callbacks WHERE lead_id IN (SELECT id FROM leads WHERE campaign_id = @id)", p, tx);
                 conn.Execute("DELETE FROM survey_answers WHERE campaign_id = @id", p, tx);
                 conn.Execute("DELETE FROM trunk_quality WHERE campaign_id = @id", p, tx);
+                conn.Execute("DELETE FROM agent_states WHERE campaign_id = @id", p, tx);
                 var attempts = conn.Execute("DELETE FROM attempts WHERE campaign_id = @id", p, tx);
                 var leads = conn.Execute("DELETE FROM leads WHERE campaign_id = @id", p, tx);
                 conn.Execute("DELETE FROM campaign_owners WHERE campaign_id = @id", p, tx);

@@ -1,4 +1,5 @@
 using Dialer.Core.Text;
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using Dialer.Core.Domain;
@@ -54,7 +55,11 @@ public static class DialerApi
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db), db: db));
         builder.Services.AddSingleton(sp => new Webhooks(options.Webhooks, sp.GetRequiredService<EventHub>()));
-        builder.Services.AddSingleton(sp => new CallPhaseFeed(sp.GetRequiredService<EventHub>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dialer.Api");
+            return new CallPhaseFeed(sp.GetRequiredService<EventHub>(), new AgentStates(db), m => logger.LogWarning("{Problem}", m));
+        });
         // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
@@ -284,7 +289,7 @@ public static class DialerApi
                     {
                         if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
                             // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
-                            try { await started.QueryAsync(e => { phases.Hook(e, name); return true; }, ct); }
+                            try { await started.QueryAsync(e => { phases.Hook(e, name, c.Id); return true; }, ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
                     catch (CampaignHeldException e) // another live node paces it: that node's run goes on, so its status stays
@@ -326,20 +331,19 @@ public static class DialerApi
         var queries = new LeadQueries(db, options.Pii);
         var dnc = new Dnc(db, options.Pii);
 
-        app.MapPost("/campaigns/{name}/leads", (string name, HttpContext ctx) =>
+        app.MapPost("/campaigns/{name}/leads", async (string name, HttpContext ctx) =>
         {
             if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
             if (ctx.Request.ContentLength > options.MaxUploadBytes)
                 return Results.Problem(statusCode: 413, title: "upload too large", detail: $"the upload is {ctx.Request.ContentLength} bytes; the limit is {options.MaxUploadBytes}");
-            // The importer streams and commits batch by batch on this thread; a body over the limit stops it
-            // mid-file, and the report says which rows were already kept.
-            ctx.Features.GetRequiredFeature<IHttpBodyControlFeature>().AllowSynchronousIO = true;
+            // The importer reads the body through a pipe, awaiting it (no request thread blocked on a slow upload), and
+            // commits batch by batch; a body over the limit stops it mid-file, and the report says which rows were already kept.
             if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = null; // LimitedStream enforces it
             var body = new LimitedStream(ctx.Request.Body, options.MaxUploadBytes);
+            var pipe = PipeReader.Create(body, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
             try
             {
-                using var reader = new StreamReader(body, Encoding.UTF8);
-                var report = new LeadImporter(db, options.Pii).Import(c.Id, name, reader, DateTime.UtcNow);
+                var report = await new LeadImporter(db, options.Pii).ImportAsync(c.Id, name, pipe, DateTime.UtcNow, ctx.RequestAborted);
                 if (body.Exceeded)
                     return Results.Problem(statusCode: 413, title: "upload too large",
                         detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; rows 2–{report.LastRow} (the {report.Rows} read before it) were processed as reported, nothing after row {report.LastRow} was read",
@@ -347,6 +351,7 @@ public static class DialerApi
                 return Results.Ok(report);
             }
             catch (LeadImportException e) { return Invalid("file", e.Message); }
+            finally { await pipe.CompleteAsync(); }
         });
         app.MapGet("/campaigns/{name}/leads", (string name, string? state, long? after, int? limit) =>
         {

@@ -332,53 +332,50 @@ internal static class FloorReports
         return t;
     }
 
-    private sealed class TalkRow
-    {
-        public string Agent { get; set; } = "";
-        public long Connected { get; set; }
-        public long Ended { get; set; }
-        public long? Disposed { get; set; }
-    }
-
-    /// <summary>Wrap-up longer than this after a call is not wrap-up (the disposition came later, from elsewhere).</summary>
-    private const long MaxWrapMs = 10 * 60 * 1000;
-    /// <summary>A gap between an agent's calls longer than this is time away (break, logged out), not idle.</summary>
-    private const long MaxIdleMs = 15 * 60 * 1000;
+    /// <summary>The agent states the report adds up (the event stream's names), in its columns' order; logged_out counts nowhere.</summary>
+    private static readonly string[] Timed = ["talking", "wrap_up", "ready", "paused", "previewing"];
 
     /// <summary>
-    /// Per agent, or per agent and campaign-local hour or day: conversations, talk (bridge to hang-up), wrap-up (hang-up
-    /// to the agent's first disposition of the call, up to 10 min) and idle (end of wrap-up to the next bridge, gaps up to
-    /// 15 min; longer is time away), in seconds, and occupancy (talk share of talk + wrap + idle). The store keeps calls,
-    /// not agent states, so wrap and idle are read from the calls: a call counts whole in the period it was bridged, and
-    /// the idle before it too.
+    /// Per agent, or per agent and campaign-local hour or day: conversations (attempts bridged to the agent, each counted
+    /// in the period it was bridged) and the time in each state from the stored agent state changes (agent_states, as
+    /// `dialer serve` saw them, whatever made them): talk (talking), wrap-up (wrap_up), idle (ready), paused and
+    /// previewing, in seconds, each spell split at the periods' boundaries; and occupancy (talk share of talk + wrap +
+    /// idle). A state lasts until the agent's next change; the last one until the end of the range, or now. Logged-out
+    /// time counts nowhere. A campaign run by `dialer run` (no API) stores no agent states: its times are 0.
     /// </summary>
     public static ReportTable Agents(StoreDb db, ReportRequest q)
     {
-        using var conn = db.Connect();
-        var calls = conn.Query<TalkRow>("""
-            SELECT a.agent AS agent, a.connected_at AS connected, a.ended_at AS ended,
-                   (SELECT MIN(d.created_at) FROM dispositions d WHERE d.attempt_id = a.id) AS disposed
-            FROM attempts a
-            WHERE a.campaign_id = @id AND a.agent IS NOT NULL AND a.connected_at IS NOT NULL AND a.ended_at IS NOT NULL
-              AND a.placed_at >= @from AND a.placed_at < @to
-            ORDER BY a.agent, a.connected_at
-            """, new { id = q.Campaign.Id, from = q.FromMs, to = q.ToMs }, buffered: false);
         var rows = new SortedDictionary<(string Period, string Agent), long[]>(Comparer<(string Period, string Agent)>.Create((x, y) =>
             string.CompareOrdinal(x.Period, y.Period) is var byPeriod and not 0 ? byPeriod : string.CompareOrdinal(x.Agent, y.Agent)));
-        string? agent = null;
-        long free = 0;
-        foreach (var c in calls)
+        long[] Row(long ms, string agent)
         {
-            if (c.Agent != agent) { agent = c.Agent; free = long.MinValue; }
-            var period = q.By == "agent" ? "" : Reports.Local(c.Connected / 3_600_000, q.Zone, q.By);
-            if (!rows.TryGetValue((period, c.Agent), out var r)) rows[(period, c.Agent)] = r = new long[4];
-            var wrap = c.Disposed is { } d && d >= c.Ended && d - c.Ended <= MaxWrapMs ? d - c.Ended : 0;
-            var idle = free == long.MinValue ? 0 : c.Connected - free;
-            r[0]++;
-            r[1] += c.Ended - c.Connected;
-            r[2] += wrap;
-            if (idle is > 0 and <= MaxIdleMs) r[3] += idle;
-            free = Math.Max(free, c.Ended + wrap);
+            var period = q.By == "agent" ? "" : Reports.Local(ms / 3_600_000, q.Zone, q.By);
+            if (!rows.TryGetValue((period, agent), out var r)) rows[(period, agent)] = r = new long[1 + Timed.Length];
+            return r;
+        }
+        using (var conn = db.Connect())
+            foreach (var (agent, connected) in conn.Query<(string, long)>("""
+                SELECT a.agent, a.connected_at FROM attempts a
+                WHERE a.campaign_id = @id AND a.agent IS NOT NULL AND a.connected_at IS NOT NULL AND a.ended_at IS NOT NULL
+                  AND a.placed_at >= @from AND a.placed_at < @to
+                """, new { id = q.Campaign.Id, from = q.FromMs, to = q.ToMs }, buffered: false))
+                Row(connected, agent)[0]++;
+
+        var end = Math.Min(q.ToMs, new DateTimeOffset(q.UtcNow, TimeSpan.Zero).ToUnixTimeMilliseconds());
+        var states = new AgentStates(db).Read(q.Campaign.Id, q.FromMs, q.ToMs);
+        for (var i = 0; i < states.Count; i++)
+        {
+            var s = states[i];
+            var column = Array.IndexOf(Timed, s.State);
+            if (column < 0) continue;
+            var until = i + 1 < states.Count && states[i + 1].Agent == s.Agent ? Math.Min(states[i + 1].At, end) : end;
+            // The spell, within the range, split at each hour (an hour lies within one local day: zones are whole hours off UTC).
+            for (var from = Math.Max(s.At, q.FromMs); from < until;)
+            {
+                var to = q.By == "agent" ? until : Math.Min(until, (from / 3_600_000 + 1) * 3_600_000);
+                Row(from, s.Agent)[1 + column] += to - from;
+                from = to;
+            }
         }
         var t = new ReportTable(q.By);
         q.Describe(t);
@@ -390,6 +387,8 @@ internal static class FloorReports
             row["talk_seconds"] = r[1] / 1000.0;
             row["wrap_seconds"] = r[2] / 1000.0;
             row["idle_seconds"] = r[3] / 1000.0;
+            row["paused_seconds"] = r[4] / 1000.0;
+            row["previewing_seconds"] = r[5] / 1000.0;
             row["occupancy"] = Reports.Rate(r[1], r[1] + r[2] + r[3]);
         }
         return t;

@@ -133,6 +133,7 @@ public sealed class AriEmulator : IAsyncDisposable
     /// (a bridge with another channel), a message, went into the dialplan (AMD), or hung up. Seconds, by channel id.
     /// </summary>
     public IReadOnlyList<Silence> Silences => _world.Silences;
+    public IReadOnlyList<BridgePlay> BridgePlays => _world.BridgePlays;
 
     /// <summary>Events delivered, summed over the sockets (what the apps actually received, after subscriptions and filters).</summary>
     public long EventsDelivered => Interlocked.Read(ref _eventsDelivered);

@@ -191,6 +191,8 @@ internal sealed partial class EmulatedAsterisk
             if (!_bridges.ContainsKey(bridgeId)) return Reply.Message(404, "Bridge not found");
             var id = q["playbackId"] ?? $"pb-{++_idSeq}";
             var target = $"bridge:{bridgeId}";
+            var bridge = _bridges[bridgeId];
+            _bridgePlays.Add(new BridgePlay(bridgeId, media, [.. bridge.Channels], bridge.RecordingStartedAt.Count > 0));
             for (var i = 0; i < 2; i++) Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"));
             _ = BridgeLater(scenario.PlaybackSeconds, bridgeId, () =>
             {

@@ -52,6 +52,14 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         get { lock (_gate) return [.. _silences]; }
     }
 
+    // Every POST /bridges/{id}/play: what was played, to whom, and whether the bridge was being recorded.
+    private readonly List<BridgePlay> _bridgePlays = [];
+
+    public IReadOnlyList<BridgePlay> BridgePlays
+    {
+        get { lock (_gate) return [.. _bridgePlays]; }
+    }
+
     /// <summary>Under the lock: a callee who is a person (not a machine, not a phone or a leg) is answered and in the app, hearing nobody.</summary>
     private void SilenceStarts(Chan ch)
     {
@@ -173,6 +181,9 @@ public enum SilenceEnd : byte { Agent, Message, Dialplan, HungUp }
 
 /// <summary>A spell a live callee spent answered, in the app, hearing nobody; <see cref="Seconds"/> long, ended by <see cref="How"/>.</summary>
 public readonly record struct Silence(string ChannelId, double Seconds, SilenceEnd How);
+
+/// <summary>A playback into a bridge: its media, the channels in the bridge then, and whether a recording of the bridge was running.</summary>
+public sealed record BridgePlay(string BridgeId, string Media, IReadOnlyList<string> Channels, bool Recorded);
 
 /// <summary>Query-string parameters of one request.</summary>
 internal sealed class Args(Microsoft.AspNetCore.Http.IQueryCollection query)

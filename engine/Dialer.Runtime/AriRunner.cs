@@ -65,7 +65,7 @@ public static class AriRunner
     private static void Import(StoreDb db, Pii pii, CampaignRecord campaign, string file, Action<string> output)
     {
         ImportReport report;
-        using (var reader = new StreamReader(file))
+        using (var reader = File.OpenRead(file))
             try { report = new LeadImporter(db, pii).Import(campaign.Id, campaign.Name, reader, DateTime.UtcNow); }
             catch (LeadImportException e) { throw new ConfigException($"leads: {file}: {e.Message}"); }
         output($"dialer run: leads {file}: {report.Rows} rows, accepted {report.Accepted}, merged {report.Merged}, rejected {report.Rejected}");

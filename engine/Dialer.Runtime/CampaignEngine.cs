@@ -84,7 +84,7 @@ public sealed partial class CampaignEngine : IRunningEngine
             var owners = new ChannelOwners(new ChannelOwner(node, campaign.Name), (takenOver ?? []).Select(n => new ChannelOwner(n, campaign.Name)));
             var owner = owners.Self;
             EngineHost? host = null;
-            var driver = new AriDriver(telephony.Driver with { Owner = owner, TakenOver = owners.All.Skip(1).ToList() }, servers, telephony.Trunks, telephony.Agents,
+            var driver = new AriDriver(telephony.Driver with { Owner = owner, TakenOver = owners.All.Skip(1).ToList(), RecordingNotice = config.Profile?.Recording?.Notice }, servers, telephony.Trunks, telephony.Agents,
                 e => host!.PostAsync(e)) { Log = log };
             Recovery reconciled;
             List<Adoption> adopt;

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using Dapper;
 using Dialer.Core.Text;
 
@@ -87,13 +88,17 @@ public sealed class Dnc(StoreDb db, Pii pii)
     /// number and rule, never the number); each batch commits on its own, so a failure keeps the batches before it.
     /// The reading thread normalises and hashes the next batch while the one before is written.
     /// </summary>
-    public DncImportReport Import(string source, TextReader input, string region, DateTime? expiresUtc, DateTime utcNow, string reason = "imported list")
+    public DncImportReport Import(string source, Stream input, string region, DateTime? expiresUtc, DateTime utcNow, string reason = "imported list") =>
+        CsvReader.Run(input, pipe => ImportAsync(source, pipe, region, expiresUtc, utcNow, reason));
+
+    /// <summary><see cref="Import"/> from a pipe (a file's, a request body's), awaiting the input rather than blocking on it.</summary>
+    public async Task<DncImportReport> ImportAsync(string source, PipeReader input, string region, DateTime? expiresUtc, DateTime utcNow, string reason = "imported list")
     {
         var report = new DncImportReport { Source = source };
         var watch = Stopwatch.StartNew();
         var csv = new CsvReader(input);
         var record = new List<string>();
-        if (!csv.Read(record)) throw new LeadImportException("dnc csv: the file is empty; a header row with a 'phone' column is required");
+        if (!await csv.ReadAsync(record)) throw new LeadImportException("dnc csv: the file is empty; a header row with a 'phone' column is required");
         var header = record.Select(h => h.Trim().ToLowerInvariant()).ToList();
         var phoneAt = header.IndexOf("phone");
         var regionAt = header.IndexOf("region");
@@ -105,9 +110,9 @@ public sealed class Dnc(StoreDb db, Pii pii)
         // One batch written while the next is read; a write failure surfaces at the next hand-over, and nothing after it is read.
         var writing = Task.CompletedTask;
         var batch = new List<byte[]>(ImportBatch);
-        void Hand()
+        async Task Hand()
         {
-            writing.GetAwaiter().GetResult();
+            await writing;
             var full = batch;
             writing = full.Count == 0 ? Task.CompletedTask : Task.Run(() => { Store(full, source, reason, at, expires); report.Stored += full.Count; });
             batch = new List<byte[]>(ImportBatch);
@@ -119,7 +124,7 @@ public sealed class Dnc(StoreDb db, Pii pii)
         }
         try
         {
-            while (csv.Read(record))
+            while (await csv.ReadAsync(record))
             {
                 report.Rows++;
                 if (csv.Malformed is { } bad) { Reject("*", bad); continue; }
@@ -132,11 +137,11 @@ public sealed class Dnc(StoreDb db, Pii pii)
                 }
                 if (!PhoneNumbers.TryNormalise(record[phoneAt], r, out var e164, out var error)) { Reject("phone", error); continue; }
                 batch.Add(_pii.Hash(e164));
-                if (batch.Count >= ImportBatch) Hand();
+                if (batch.Count >= ImportBatch) await Hand();
             }
-            Hand();
+            await Hand();
         }
-        finally { writing.GetAwaiter().GetResult(); }
+        finally { await writing; }
         report.Seconds = watch.Elapsed.TotalSeconds;
         return report;
     }

@@ -2,6 +2,7 @@ using Dialer.Core.Domain;
 using Dialer.Core.Text;
 using System.Data.Common;
 using System.Globalization;
+using System.IO.Pipelines;
 using Dapper;
 
 namespace Dialer.Store;
@@ -59,7 +60,16 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
     public const int DefaultBatchSize = 5000;
     public int BatchSize { get; init; } = DefaultBatchSize;
 
-    public ImportReport Import(long campaignId, string campaignName, TextReader input, DateTime utcNow)
+    /// <summary><see cref="ImportAsync"/> of a file or an in-memory CSV, for callers without a request to keep free (the CLI, a run config, tests).</summary>
+    public ImportReport Import(long campaignId, string campaignName, Stream input, DateTime utcNow) =>
+        CsvReader.Run(input, pipe => ImportAsync(campaignId, campaignName, pipe, utcNow));
+
+    /// <summary>
+    /// Reads the CSV from <paramref name="input"/> (a file's or a request body's pipe) without blocking a thread on it.
+    /// A read that fails (the upload limit, a client gone) ends the import there: every whole row before it is kept
+    /// and the report says so (<see cref="ImportReport.Interrupted"/>).
+    /// </summary>
+    public async Task<ImportReport> ImportAsync(long campaignId, string campaignName, PipeReader input, DateTime utcNow, CancellationToken ct = default)
     {
         var report = new ImportReport { Campaign = campaignName };
         // On PostgreSQL no foreign key guards leads (sql/postgres/002): the campaign is checked here, once.
@@ -68,7 +78,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             ?? throw new LeadImportException($"leads import: campaign '{campaignName}' (id {campaignId}) does not exist");
         var csv = new CsvReader(input);
         var record = new List<string>();
-        if (!csv.Read(record)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
+        if (!await csv.ReadAsync(record, ct)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
         var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header (line 1): {csv.Malformed}"), report);
         var zones = new Dictionary<string, string>(StringComparer.Ordinal);
         var batch = new Batch();
@@ -76,22 +86,22 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         // the parsing, hashing, encryption and the lookup's round trip hide behind the database's insert work. One
         // batch in flight at a time keeps the batches (and the report's errors) in file order.
         var writing = Task.FromResult(new List<Known>());
-        void Hand()
+        async Task Hand()
         {
+            var full = batch;
+            batch = new Batch();
             // The batch before the one in flight is committed, so this lookup sees it; what the batch in flight
             // writes comes back from it as its customers' final state, which wins over whatever the lookup saw.
-            var found = batch.Drafts.Count > 0 ? Lookup(campaignId, batch.Drafts, LeadRules.NeedAnswerTimes(rules)) : [];
-            var inFlight = writing.GetAwaiter().GetResult();
-            var full = batch;
-            writing = Task.Run(() => Commit(campaignId, rules, full, inFlight, found, report, utcNow));
-            batch = new Batch();
+            var found = full.Drafts.Count > 0 ? await Task.Run(() => Lookup(campaignId, full.Drafts, LeadRules.NeedAnswerTimes(rules)), ct) : [];
+            var inFlight = await writing;
+            writing = Task.Run(() => Commit(campaignId, rules, full, inFlight, found, report, utcNow), ct);
         }
         try
         {
             try
             {
                 var broken = false;
-                while (csv.Read(record))
+                while (await csv.ReadAsync(record, ct))
                 {
                     report.Rows++;
                     report.LastRow = csv.Row;
@@ -99,7 +109,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     if (csv.Malformed is { } bad) batch.Reject(csv.Row, "*", bad);
                     else if (Parse(csv.Row, record, columns, zones, batch) is { } draft) batch.Drafts.Add(draft);
                     broken = batch.Errors.Count > errors;
-                    if (batch.Drafts.Count + batch.Errors.Count >= BatchSize) Hand();
+                    if (batch.Drafts.Count + batch.Errors.Count >= BatchSize) await Hand();
                 }
                 // A last line that is rejected and has no line break after it is where a copy or download stopped.
                 if (broken && csv.EndedWithoutLineBreak)
@@ -110,9 +120,9 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 // The input broke off (upload limit, client gone): every whole row read so far is still kept.
                 report.Interrupted = e.Message;
             }
-            Hand();
+            await Hand();
         }
-        finally { writing.GetAwaiter().GetResult(); } // the report is complete, or the write's failure is what surfaces
+        finally { await writing; } // the report is complete, or the write's failure is what surfaces
         return report;
     }
 
@@ -233,6 +243,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         public long? LeadId { get; set; }
         /// <summary>The stored lead's merged columns (with <see cref="LeadId"/>).</summary>
         public LeadDraft? Lead { get; set; }
+        /// <summary>While a batch commits: the lead it gives the customer (a new one, or the stored one with its rows folded in); a field, not a dictionary keyed by customer, whose hashing showed in the profile.</summary>
+        public LeadDraft? Pending { get; set; }
     }
 
     /// <summary>
@@ -248,7 +260,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         var rejected = batch.Errors;
         var accepted = 0L;
         var merged = 0L;
-        var leads = new Dictionary<Known, LeadDraft>(); // the lead each customer ends up with: a new one, or a stored one with rows folded in
+        var leads = new List<Known>(); // the customers the batch gives a lead (Known.Pending), in the order the file names them
         var ruleAdded = new Dictionary<string, long>(StringComparer.Ordinal);
         var ruleRemoved = new Dictionary<string, long>(StringComparer.Ordinal);
         var updated = 0;
@@ -302,9 +314,13 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     newPhones.Add((customer, d));
                 }
                 d.LastOutcome = customer.LastOutcome;
-                if (leads.TryGetValue(customer, out var lead)) { lead.Absorb(d); merged++; }
-                else if (customer.Lead is { } stored) { leads[customer] = stored.MergedWith(d); merged++; }
-                else { leads[customer] = d; accepted++; }
+                if (customer.Pending is { } lead) { lead.Absorb(d); merged++; }
+                else
+                {
+                    leads.Add(customer);
+                    if (customer.Lead is { } stored) { customer.Pending = stored.MergedWith(d); merged++; }
+                    else { customer.Pending = d; accepted++; }
+                }
             }
 
             if (newCustomers.Count > 0)
@@ -327,8 +343,9 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                 });
             var fresh = new List<(Known Customer, LeadDraft Lead)>();
             var stale = new List<(Known Customer, LeadDraft Lead)>();
-            foreach (var (cu, d) in leads)
+            foreach (var cu in leads)
             {
+                var d = cu.Pending!;
                 d.RuleTags = LeadRules.Apply(rules, d.Tags, new LeadFacts(d.Premium, d.Claims, d.Expiry, d.LastOutcome, cu.AnswerTimes), today);
                 d.Effective = d.Priority ?? LeadRules.DefaultPriority(rules, d.Tags, d.RuleTags);
                 var stored = cu.LeadId is null ? null : cu.Lead!;
@@ -377,8 +394,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         foreach (var (tag, n) in ruleRemoved) report.RuleTagsRemoved[tag] = report.RuleTagsRemoved.GetValueOrDefault(tag) + n;
         rejected.Sort((a, b) => a.Row.CompareTo(b.Row));
         report.Errors.AddRange(rejected.Take(MaxReportedErrors - report.Errors.Count));
-        foreach (var (cu, d) in leads) cu.Lead = d;
-        return [.. leads.Keys];
+        foreach (var cu in leads) (cu.Lead, cu.Pending) = (cu.Pending, null);
+        return leads;
     }
 
     private static readonly string[] PhoneColumns = ["phone_hash", "customer_id", "phone_enc", "created_at"];

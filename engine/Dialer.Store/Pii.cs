@@ -44,6 +44,9 @@ public sealed class Pii
     private readonly ConcurrentDictionary<uint, ThreadLocal<AesGcm>> _data = new();
     private ThreadLocal<HMACSHA256> _mac;
     private uint _current = DerivedKeyId;
+    // The current data key's id and cipher, swapped as one reference (never torn) and read by Encrypt without a dictionary lookup per value.
+    private sealed record CurrentKey(uint Id, ThreadLocal<AesGcm> Cipher);
+    private volatile CurrentKey _currentCipher;
     private StoreDb? _bound;
 
     public Pii(byte[] masterKey)
@@ -52,6 +55,7 @@ public sealed class Pii
         _master = masterKey;
         Fingerprint = HMACSHA256.HashData(masterKey, "dialer pii master key id"u8)[..8];
         AddDataKey(DerivedKeyId, DerivedDataKey);
+        _currentCipher = new CurrentKey(DerivedKeyId, _data[DerivedKeyId]);
         _mac = NewMac(DerivedHashKey);
     }
 
@@ -97,6 +101,7 @@ public sealed class Pii
                 // The store's keys, the one with the derived key's id included: after a rotation that is the old master's.
                 foreach (var r in mine.Where(r => r.Id != 0 && (_bound != db || !_data.ContainsKey((uint)r.Id)))) AddDataKey((uint)r.Id, Unwrap(r.Wrapped, (uint)r.Id));
                 _current = (uint)mine.Where(r => r.Id != 0).MaxBy(r => (r.CreatedAt, r.Id)).Id;
+                _currentCipher = new CurrentKey(_current, _data[_current]);
             }
             _bound = db;
             return this;
@@ -160,13 +165,24 @@ public sealed class Pii
     /// <summary>The data key new cipher texts use.</summary>
     internal uint CurrentKeyId => _current;
 
-    public byte[] Hash(string value) => _mac.Value!.ComputeHash(Encoding.UTF8.GetBytes(value));
+    // Phone and ID numbers are short: their UTF-8 goes on the stack (an import hashes and encrypts millions of them).
+    private const int StackUtf8 = 256;
+
+    public byte[] Hash(string value)
+    {
+        Span<byte> utf8 = value.Length * 3 <= StackUtf8 ? stackalloc byte[StackUtf8] : new byte[Encoding.UTF8.GetMaxByteCount(value.Length)];
+        var n = Encoding.UTF8.GetBytes(value, utf8);
+        var hash = new byte[HMACSHA256.HashSizeInBytes];
+        _mac.Value!.TryComputeHash(utf8[..n], hash, out _);
+        return hash;
+    }
 
     public byte[] Encrypt(string value, PiiColumn column, ReadOnlySpan<byte> rowHash)
     {
-        var plain = Encoding.UTF8.GetBytes(value);
+        Span<byte> utf8 = value.Length * 3 <= StackUtf8 ? stackalloc byte[StackUtf8] : new byte[Encoding.UTF8.GetMaxByteCount(value.Length)];
+        var plain = utf8[..Encoding.UTF8.GetBytes(value, utf8)];
         var blob = new byte[HeaderSize + NonceSize + TagSize + plain.Length];
-        var id = _current;
+        var (id, cipher) = _currentCipher;
         blob[0] = Magic;
         blob[1] = Version;
         BinaryPrimitives.WriteUInt32BigEndian(blob.AsSpan(2), id);
@@ -174,7 +190,7 @@ public sealed class Pii
         NextNonce(nonce);
         Span<byte> aad = stackalloc byte[HeaderSize + 1 + rowHash.Length];
         Aad(blob, column, rowHash, aad);
-        _data[id].Value!.Encrypt(nonce, plain, blob.AsSpan(HeaderSize + NonceSize + TagSize), blob.AsSpan(HeaderSize + NonceSize, TagSize), aad);
+        cipher.Value!.Encrypt(nonce, plain, blob.AsSpan(HeaderSize + NonceSize + TagSize), blob.AsSpan(HeaderSize + NonceSize, TagSize), aad);
         return blob;
     }
 

@@ -75,7 +75,7 @@ public static class StoreCommands
             var now = DateTime.UtcNow;
             var campaigns = new Campaigns(store);
             var id = (campaigns.Find(name) ?? campaigns.Create(name, new CampaignSettings(), now)).Id;
-            using var reader = new StreamReader(path.FullName);
+            using var reader = path.OpenRead();
             var report = new LeadImporter(store, pii).Import(id, name, reader, now);
             if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, CampaignSettings.Json));
             else
@@ -188,7 +188,7 @@ public static class StoreCommands
             var dnc = Open(parse, out var store);
             using (store)
             {
-                using var reader = new StreamReader(path.FullName);
+                using var reader = path.OpenRead();
                 var report = dnc.Import(parse.GetValue(source)!, reader, parse.GetValue(region)!, until, DateTime.UtcNow);
                 if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, CampaignSettings.Json));
                 else

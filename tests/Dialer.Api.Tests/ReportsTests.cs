@@ -113,14 +113,61 @@ public sealed partial class RecordsTests
         Assert.Equal(1.0, trunk.GetProperty("answer_rate").GetDouble());
         Assert.Equal(0.7, trunk.GetProperty("cost").GetDouble(), 9);
 
+        // a1's states as the engine told them: talking 60 s, wrap-up 30 s, ready 510 s, talking 30 s, logged out.
+        using (var db = StoreDb.Open(Db))
+        {
+            using var conn = db.Connect();
+            var id = conn.ExecuteScalar<long>("SELECT id FROM campaigns WHERE name = 'attr'");
+            var at = DateTimeOffset.Parse("2026-11-30T02:00:00Z", CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            new AgentStates(db).Write([new(id, "a1", "talking", null, at), new(id, "a1", "wrap_up", null, at + 60_000), new(id, "a1", "ready", null, at + 90_000),
+                new(id, "a1", "talking", null, at + 600_000), new(id, "a1", "logged_out", null, at + 630_000)]);
+        }
         var a1 = (await Rows("agents?campaign=attr"))["a1"];
         Assert.Equal(2, a1.GetProperty("calls").GetInt64());
         Assert.Equal(90, a1.GetProperty("talk_seconds").GetDouble());
-        Assert.Equal(30, a1.GetProperty("wrap_seconds").GetDouble()); // call 2's disposition came from the platform long after: no wrap
-        Assert.Equal(510, a1.GetProperty("idle_seconds").GetDouble()); // 02:01:35.5 (wrap done) to 02:10:05.5 (next bridge)
+        Assert.Equal(30, a1.GetProperty("wrap_seconds").GetDouble());
+        Assert.Equal(510, a1.GetProperty("idle_seconds").GetDouble());
         var hourly = (await _http.GetFromJsonAsync<JsonElement>("/reports/agents?campaign=attr&by=hour")).GetProperty("rows")[0];
         Assert.Equal("2026-11-30T10:00", hourly.GetProperty("key").GetString());
         Assert.Equal("a1", hourly.GetProperty("agent").GetString());
+    }
+
+    [Fact]
+    public async Task Agent_talk_wrap_and_idle_per_hour_come_from_the_stored_agent_states_and_match_a_direct_count()
+    {
+        await Campaign("shift", 1);
+        using var db = StoreDb.Open(Db);
+        using var conn = db.Connect();
+        var id = conn.ExecuteScalar<long>("SELECT id FROM campaigns WHERE name = 'shift'");
+        // Three agents, 200 changes each (1 s to 3 min apart: about 5 hours, across hour boundaries), then logged out.
+        var rng = new Random(7);
+        string[] states = ["ready", "talking", "wrap_up", "paused", "ready", "talking", "wrap_up", "previewing"];
+        var rows = new List<AgentStateRow>();
+        var start = DateTimeOffset.Parse("2026-11-30T01:00:00Z", CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+        foreach (var agent in new[] { "a1", "a2", "a3" })
+        {
+            var at = start + rng.Next(0, 600_000);
+            for (var i = 0; i < 200; i++, at += rng.Next(1_000, 180_000)) rows.Add(new(id, agent, states[rng.Next(states.Length)], i % 50 == 3 ? "lunch" : null, at));
+            rows.Add(new(id, agent, "logged_out", null, at));
+        }
+        new AgentStates(db).Write(rows);
+
+        var direct = conn.Query<(string Agent, string State, long Ms)>("""
+            SELECT agent, state, SUM(next_at - at) FROM (
+                SELECT agent, state, at, LEAD(at) OVER (PARTITION BY agent ORDER BY at) AS next_at FROM agent_states WHERE campaign_id = @id) s
+            WHERE next_at IS NOT NULL GROUP BY agent, state
+            """, new { id }).ToList();
+        Assert.Equal(3 * 5, direct.Count);
+        var column = new Dictionary<string, string> { ["talking"] = "talk_seconds", ["wrap_up"] = "wrap_seconds", ["ready"] = "idle_seconds", ["paused"] = "paused_seconds", ["previewing"] = "previewing_seconds" };
+        var byAgent = await Rows("agents?campaign=shift");
+        foreach (var (agent, state, ms) in direct) Assert.Equal(ms / 1000.0, byAgent[agent].GetProperty(column[state]).GetDouble(), 3);
+
+        // By hour: every hour holds at most an hour of each agent, and the hours add up to the direct count.
+        var hourly = (await _http.GetFromJsonAsync<JsonElement>("/reports/agents?campaign=shift&by=hour")).GetProperty("rows").EnumerateArray().ToList();
+        Assert.True(hourly.Count >= 3 * 5, $"{hourly.Count} agent-hours");
+        foreach (var h in hourly) Assert.InRange(column.Values.Sum(c => h.GetProperty(c).GetDouble()), 0, 3600.0001);
+        foreach (var (agent, state, ms) in direct)
+            Assert.Equal(ms / 1000.0, hourly.Where(h => h.GetProperty("agent").GetString() == agent).Sum(h => h.GetProperty(column[state]).GetDouble()), 3);
     }
 
     private sealed class Clock(string at) : TimeProvider

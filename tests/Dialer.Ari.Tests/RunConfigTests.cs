@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using Dialer.Runtime;
 using Dialer.Ari.Client;
 using Dialer.Emulator;
@@ -121,7 +122,7 @@ public class RunConfigTests : IDisposable
             var pii = config.Pii();
             var campaigns = new Campaigns(db);
             var c = campaigns.Create("lab", new CampaignSettings(), DateTime.UtcNow);
-            new LeadImporter(db, pii).Import(c.Id, "lab", new StringReader(Leads), DateTime.UtcNow);
+            new LeadImporter(db, pii).Import(c.Id, "lab", CsvReader.Text(Leads), DateTime.UtcNow);
             campaigns.SetStatus(c.Id, CampaignStatus.Running, DateTime.UtcNow);
             var hopper = new DbLeadSource(db, pii, c.Id, config.Settings!.ToConfig(config.Name), "test-node");
             var crashed = new DbAttemptLog(db, c.Id, "test-node");

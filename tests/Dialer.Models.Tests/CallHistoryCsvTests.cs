@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using Dialer.Models.Features;
 using Dialer.Models.History;
 using Dialer.Models.Synthetic;
@@ -8,7 +9,7 @@ public class CallHistoryCsvTests
 {
     private const string Header = "lead_id,phone,region,timezone,attempt,started_at,outcome,tags,extra_column\n";
 
-    private static CallHistory Read(string text, double maxBad = 0.9) => CallHistoryCsv.Read(new StringReader(text), "test.csv", maxBad);
+    private static CallHistory Read(string text, double maxBad = 0.9) => CallHistoryCsv.Read(CsvReader.Text(text), "test.csv", maxBad);
 
     [Fact]
     public void BadRowsAreReportedWithRowNumbersAndSkipped()

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -321,7 +322,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
             var record = store.Create(campaigns[i], new CampaignSettings { TimeZone = "UTC" }, DateTime.UtcNow);
             ids[campaigns[i]] = record.Id;
             var csv = "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, 500).Select(n => $"+86139{i}{n:D7},CN,UTC\n"));
-            Assert.Equal(500, new LeadImporter(db, pii).Import(record.Id, record.Name, new StringReader(csv), DateTime.UtcNow).Accepted);
+            Assert.Equal(500, new LeadImporter(db, pii).Import(record.Id, record.Name, CsvReader.Text(csv), DateTime.UtcNow).Accepted);
         }
         return new Rig(pg, db, pbx1, pbx2, files, ids);
     }

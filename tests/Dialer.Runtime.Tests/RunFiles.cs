@@ -42,7 +42,7 @@ internal static class RunFiles
         var pii = config.Pii();
         var campaigns = new Campaigns(db);
         var record = campaigns.Create(config.Name, new CampaignSettings { TimeZone = "UTC" }, DateTime.UtcNow);
-        using (var csv = new StreamReader(Path.Combine(dir, "leads.csv"))) new LeadImporter(db, pii).Import(record.Id, record.Name, csv, DateTime.UtcNow);
+        using (var csv = File.OpenRead(Path.Combine(dir, "leads.csv"))) new LeadImporter(db, pii).Import(record.Id, record.Name, csv, DateTime.UtcNow);
         campaigns.SetStatus(record.Id, CampaignStatus.Running, DateTime.UtcNow);
         return (db, pii, record);
     }

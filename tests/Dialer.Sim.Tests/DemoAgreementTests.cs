@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using Dialer.Core.Domain;
 using Dialer.Core.Routing;
 using Dialer.Store;
@@ -38,7 +39,7 @@ public class DemoAgreementTests
                     },
                     History = _ => log,
                     FirstCallId = log.ReserveCallIds(),
-                    OnWorld = w => new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, new StringReader(LeadFactory.ToCsv(w.Leads)), w.Start),
+                    OnWorld = w => new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, CsvReader.Text(LeadFactory.ToCsv(w.Leads)), w.Start),
                 });
             }
             Within3Percent("calls placed", memory.CallsPlaced, onStore.CallsPlaced);

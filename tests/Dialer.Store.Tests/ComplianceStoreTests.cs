@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using Dialer.Core.Domain;
 using System.Text;
 using System.Text.Json;
@@ -73,7 +74,7 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         t.Import(b, leads);
         var dnc = new Dnc(t.Db, TestDb.Pii);
         // National and bracketed forms normalise as in a leads file; a bad row costs its row and is reported without its number.
-        var report = dnc.Import("industry-2026", new StringReader("phone\n(+86) 138-0000-0002\n13800000009\nnot a number 13800000008\n\"open\n"), "CN", null, TestDb.Noon);
+        var report = dnc.Import("industry-2026", CsvReader.Text("phone\n(+86) 138-0000-0002\n13800000009\nnot a number 13800000008\n\"open\n"), "CN", null, TestDb.Noon);
         Assert.Equal((4L, 2L, 2L), (report.Rows, report.Stored, report.Rejected));
         Assert.Equal([4L, 5L], report.Errors.Select(e => e.Row));
         Assert.DoesNotContain("13800000008", string.Join(" ", report.Errors.Select(e => e.Reason)));

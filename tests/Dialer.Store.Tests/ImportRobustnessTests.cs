@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using Dapper;
 using Dialer.Core.Text;
@@ -39,16 +40,46 @@ public sealed class ImportRobustnessTests(PostgresServer pg)
     }
 
     [Fact]
-    public void The_reader_keeps_one_record_per_line_and_bounds_fields()
+    public async Task The_reader_keeps_one_record_per_line_and_bounds_fields()
     {
-        var csv = new CsvReader(new StringReader("a,\"b\"\"c\",d\n\"open,x\ne,f\r\n" + string.Join(',', Enumerable.Repeat("z", 300)) + "\ng"));
+        var text = "\uFEFFa,\"b\"\"c\",d\n\"open,x\ne,f\r\n" + string.Join(',', Enumerable.Repeat("z", 300)) + "\r\n\r\n \"q\" , r \ng";
+        // Read whole, and one byte at a time (every record and every "\r\n" split across reads): the same records.
+        foreach (var pipe in new[] { PipeReader.Create(CsvReader.Text(text)), Trickle(Encoding.UTF8.GetBytes(text)) })
+        {
+            var csv = new CsvReader(pipe);
+            var f = new List<string>();
+            Assert.True(await csv.ReadAsync(f)); Assert.Equal(["a", "b\"c", "d"], f); Assert.Null(csv.Malformed);
+            Assert.True(await csv.ReadAsync(f)); Assert.Equal(2, csv.Row); Assert.Contains("not closed", csv.Malformed);
+            Assert.True(await csv.ReadAsync(f)); Assert.Equal(3, csv.Row); Assert.Equal(["e", "f"], f); Assert.Null(csv.Malformed);
+            Assert.True(await csv.ReadAsync(f)); Assert.Equal(4, csv.Row); Assert.Contains("more than 256 fields", csv.Malformed); Assert.Equal(CsvReader.MaxFields, f.Count);
+            Assert.True(await csv.ReadAsync(f)); Assert.Equal(6, csv.Row); Assert.Contains("quote inside", csv.Malformed);
+            Assert.True(await csv.ReadAsync(f)); Assert.Equal(7, csv.Row); Assert.Equal(["g"], f); Assert.Null(csv.Malformed);
+            Assert.False(await csv.ReadAsync(f)); Assert.True(csv.EndedWithoutLineBreak);
+        }
+    }
+
+    [Fact]
+    public async Task A_line_over_the_limit_is_skipped_without_being_held()
+    {
+        var text = "a,b\n" + new string('x', CsvReader.MaxLineBytes * 3) + "\r\nc,d\n";
+        var csv = new CsvReader(PipeReader.Create(CsvReader.Text(text), new StreamPipeReaderOptions(bufferSize: 4096)));
         var f = new List<string>();
-        Assert.True(csv.Read(f)); Assert.Equal(["a", "b\"c", "d"], f); Assert.Null(csv.Malformed);
-        Assert.True(csv.Read(f)); Assert.Equal(2, csv.Row); Assert.NotNull(csv.Malformed);
-        Assert.True(csv.Read(f)); Assert.Equal(3, csv.Row); Assert.Equal(["e", "f"], f); Assert.Null(csv.Malformed);
-        Assert.True(csv.Read(f)); Assert.Equal(4, csv.Row); Assert.Contains("more than 256 fields", csv.Malformed); Assert.Equal(CsvReader.MaxFields, f.Count);
-        Assert.True(csv.Read(f)); Assert.Equal(5, csv.Row); Assert.Equal(["g"], f);
-        Assert.False(csv.Read(f)); Assert.True(csv.EndedWithoutLineBreak);
+        Assert.True(await csv.ReadAsync(f)); Assert.Equal(["a", "b"], f);
+        Assert.True(await csv.ReadAsync(f)); Assert.Equal(2, csv.Row); Assert.Contains("longer than 4096 characters", csv.Malformed);
+        Assert.True(await csv.ReadAsync(f)); Assert.Equal(3, csv.Row); Assert.Equal(["c", "d"], f); Assert.Null(csv.Malformed);
+        Assert.False(await csv.ReadAsync(f)); Assert.False(csv.EndedWithoutLineBreak);
+    }
+
+    /// <summary>A pipe fed one byte per write: the reader must wait for every byte, as with a slow upload.</summary>
+    private static PipeReader Trickle(byte[] bytes)
+    {
+        var pipe = new Pipe();
+        _ = Task.Run(async () =>
+        {
+            foreach (var b in bytes) await pipe.Writer.WriteAsync(new[] { b });
+            await pipe.Writer.CompleteAsync();
+        });
+        return pipe.Reader;
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.Security.Cryptography;
 using Dapper;
 
@@ -17,7 +18,7 @@ public sealed class PiiTests(PostgresServer pg)
         var id = t.Campaign();
         t.Import(id, Csv);
         var wrong = NewKey();
-        var e = Assert.Throws<InvalidOperationException>(() => new LeadImporter(t.Db, wrong).Import(id, "renewals", new StringReader(Csv + "+8613800000003,CN,Asia/Shanghai,\n"), TestDb.Noon));
+        var e = Assert.Throws<InvalidOperationException>(() => new LeadImporter(t.Db, wrong).Import(id, "renewals", CsvReader.Text(Csv + "+8613800000003,CN,Asia/Shanghai,\n"), TestDb.Noon));
         Assert.Contains("key check failed", e.Message);
         Assert.Throws<InvalidOperationException>(() => new LeadQueries(t.Db, wrong));
         Assert.Throws<InvalidOperationException>(() => new Dnc(t.Db, wrong));
@@ -95,7 +96,7 @@ public sealed class PiiTests(PostgresServer pg)
         Assert.All(c.Query<byte[]>("SELECT phone_enc FROM leads UNION ALL SELECT phone_enc FROM customer_phones UNION ALL SELECT id_number_enc FROM customers"),
             b => Assert.Equal(newId, Pii.KeyIdOf(b)));
         // Importing again with the new key merges into the same customers: nothing new.
-        var again = new LeadImporter(t.Db, newKey).Import(id, "renewals", new StringReader(csv), TestDb.Noon);
+        var again = new LeadImporter(t.Db, newKey).Import(id, "renewals", CsvReader.Text(csv), TestDb.Noon);
         Assert.Equal((0L, 300L, 0L), (again.Accepted, again.Merged, again.Updated));
     }
 }

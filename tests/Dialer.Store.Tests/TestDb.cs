@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using Dialer.Core.Domain;
 using System.Security.Cryptography;
 
@@ -37,7 +38,7 @@ public sealed class TestDb : IDisposable
     }
 
     public ImportReport Import(long campaign, string csv, int batchSize = LeadImporter.DefaultBatchSize) =>
-        new LeadImporter(Db, Pii) { BatchSize = batchSize }.Import(campaign, "renewals", new StringReader(csv), Noon);
+        new LeadImporter(Db, Pii) { BatchSize = batchSize }.Import(campaign, "renewals", CsvReader.Text(csv), Noon);
 
     public void Dispose()
     {

@@ -86,6 +86,11 @@ public sealed partial class AriClient : IAsyncDisposable
         SendAsync(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/play").Add("media", media).Add("playbackId", playbackId),
             null, AriJsonContext.Default.AriPlayback, ct)!;
 
+    /// <summary>POST /bridges/{id}/play: every channel in the bridge hears it (and a recording of the bridge holds it).</summary>
+    public Task<AriPlayback> PlayBridgeAsync(string bridgeId, string media, string playbackId, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, new Query($"bridges/{Esc(bridgeId)}/play").Add("media", media).Add("playbackId", playbackId),
+            null, AriJsonContext.Default.AriPlayback, ct)!;
+
     /// <summary>GET /channels/{id}/variable; null when the variable is not set (Asterisk answers 404 "Provided variable was not found").</summary>
     public async Task<string?> GetVariableAsync(string channelId, string variable, CancellationToken ct = default)
     {

@@ -356,6 +356,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         {
             await line.Server.AddChannelAsync(line.BridgeId, leg.Id, ct);
             if (_options.RecordCalls) await RecordAsync(leg, leg.Server, line.BridgeId, ct);
+            await NoticeAsync(leg, line.BridgeId, ct);
             return;
         }
         // The agent is on another Asterisk: bridge the callee here with a leg dialed to the agent's server, where it
@@ -371,6 +372,19 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         await leg.Server.AddChannelAsync(leg.XferBridge, $"{leg.Id},{xfer}", ct); // early: the callee hears the agent the moment the leg answers
         await leg.Server.DialAsync(xfer, _options.AgentRingSeconds, ct);
         if (_options.RecordCalls) await RecordAsync(leg, leg.Server, leg.XferBridge, ct);
+        await NoticeAsync(leg, leg.XferBridge, ct);
+    }
+
+    /// <summary>
+    /// The recording notice, into the bridge the callee just joined (after the recording starts, so it holds the notice).
+    /// One that cannot be played is logged and the call goes on: the callee is with the agent already, and hanging up
+    /// on them would be an abandon; the agent's script carries the notice too.
+    /// </summary>
+    private async Task NoticeAsync(Leg leg, string bridge, CancellationToken ct)
+    {
+        if (_options.RecordingNotice is not { } notice) return;
+        try { await leg.Server.PlayBridgeAsync(bridge, notice, leg.Id + "-notice", ct); }
+        catch (AriException e) { Log?.Invoke($"call {leg.Call.Id}: the recording notice {notice} could not be played ({e.Message})"); }
     }
 
     private async Task RecordAsync(Leg leg, AriClient server, string bridge, CancellationToken ct)

@@ -73,6 +73,11 @@ public sealed record AriDriverOptions
 
     /// <summary>Record each agent conversation (a bridge recording named after the call's channel id).</summary>
     public bool RecordCalls { get; init; }
+    /// <summary>
+    /// The recording notice (the compliance profile's recording.notice, a media URI), played into the bridge as the callee
+    /// joins the agent: the connect is not delayed by it, and both hear it before they talk; null plays none.
+    /// </summary>
+    public string? RecordingNotice { get; init; }
     public string RecordingFormat { get; init; } = "wav";
 
     /// <summary>Caller id shown to callees, by lead region (local presence); <see cref="DefaultCallerId"/> elsewhere.</summary>

@@ -1,3 +1,4 @@
+using Dialer.Core.Text;
 using System.CommandLine;
 using Dialer.Core.Domain;
 using Dialer.Core.Routing;
@@ -62,7 +63,7 @@ internal static class DemoCommand
                     },
                     History = _ => log,
                     FirstCallId = log.ReserveCallIds(),
-                    OnWorld = w => imported = new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, new StringReader(LeadFactory.ToCsv(w.Leads)), w.Start),
+                    OnWorld = w => imported = new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, CsvReader.Text(LeadFactory.ToCsv(w.Leads)), w.Start),
                     EveryMinute = w =>
                     {
                         if (minute++ % 5 != 0) return;

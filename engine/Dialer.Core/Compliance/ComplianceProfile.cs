@@ -33,8 +33,8 @@ public sealed record ComplianceProfile
     public FlagRule? RegisteredCallerId { get; init; }
     /// <summary>Local presence: the caller id shown to each lead must be one registered for the lead's region (the campaign's local_caller_ids).</summary>
     public FlagRule? LocalPresence { get; init; }
-    /// <summary>Every call is recorded and the recording kept for <see cref="DaysRule.Days"/> (years × 365).</summary>
-    public DaysRule? Recording { get; init; }
+    /// <summary>Every call is recorded and the recording kept for <see cref="RecordingRule.Days"/> (years × 365), with its notice played at the connect.</summary>
+    public RecordingRule? Recording { get; init; }
 
     /// <summary>The calling hours that apply in <paramref name="region"/>, and the rule id that sets them.</summary>
     public (TimeOnly Start, TimeOnly End, string Rule) HoursFor(string region)
@@ -67,7 +67,12 @@ public sealed record ComplianceProfile
         if (DailyCap is { Max: < 1 }) errors[path + ".daily_cap.max"] = "must be ≥ 1";
         if (RefusalBlock is { Days: < 1 }) errors[path + ".refusal_block.days"] = "must be ≥ 1";
         if (Recording is { Days: < 0 }) errors[path + ".recording.days"] = "must be ≥ 0";
+        if (Recording is { Notice: { } notice } && !IsMedia(notice)) errors[path + ".recording.notice"] = "must be an Asterisk media URI (sound:NAME, recording:NAME, tone:NAME)";
     }
+
+    private static bool IsMedia(string uri) =>
+        uri.Length <= 200 && (uri.StartsWith("sound:", StringComparison.Ordinal) || uri.StartsWith("recording:", StringComparison.Ordinal) || uri.StartsWith("tone:", StringComparison.Ordinal))
+        && uri.IndexOf(':') < uri.Length - 1 && !uri.Any(char.IsWhiteSpace);
 
     /// <summary>Rule ids, as the audit trail and the "why" answer name them.</summary>
     public static class Rules
@@ -119,6 +124,20 @@ public sealed record HolidayRule : SourcedRule
 public sealed record DaysRule : SourcedRule
 {
     public required int Days { get; init; }
+}
+
+/// <summary>
+/// Recordings kept <see cref="Days"/>, and the notice the callee hears that the call is recorded (<see cref="Notice"/>, an
+/// Asterisk media URI such as <c>sound:dialer/recording-notice</c>; null plays none). The notice is played into the agent's
+/// bridge the moment the callee joins it: the connect itself is not delayed (the 2 s rule counts to it), agent and callee
+/// both hear the notice, so the agent talks after it, and the recording, started just before, holds it as proof.
+/// </summary>
+public sealed record RecordingRule : SourcedRule
+{
+    public required int Days { get; init; }
+    public string? Notice { get; init; }
+    /// <summary>Where the notice's text comes from (the rule it meets), beside the recording rule's own source.</summary>
+    public string? NoticeSource { get; init; }
 }
 
 public sealed record CountRule : SourcedRule

@@ -1,5 +1,6 @@
 using Dialer.Core.Text;
 using System.Globalization;
+using System.IO.Pipelines;
 
 namespace Dialer.Models.History;
 
@@ -11,15 +12,18 @@ public static class CallHistoryCsv
     /// <summary>Reads a history file; bad rows are reported and skipped, unless more than <paramref name="maxBadRowFraction"/> of rows are bad.</summary>
     public static CallHistory Read(string path, double maxBadRowFraction = 0.05)
     {
-        using var reader = new StreamReader(path);
-        return Read(reader, path, maxBadRowFraction);
+        using var file = File.OpenRead(path);
+        return Read(file, path, maxBadRowFraction);
     }
 
-    public static CallHistory Read(TextReader text, string source, double maxBadRowFraction = 0.05)
+    public static CallHistory Read(Stream input, string source, double maxBadRowFraction = 0.05) =>
+        CsvReader.Run(input, pipe => ReadAsync(pipe, source, maxBadRowFraction));
+
+    private static async Task<CallHistory> ReadAsync(PipeReader input, string source, double maxBadRowFraction)
     {
-        var csv = new CsvReader(text);
+        var csv = new CsvReader(input);
         var fields = new List<string>();
-        if (!csv.Read(fields))
+        if (!await csv.ReadAsync(fields))
         {
             throw new InvalidDataException($"{source}: empty file; a header row is required ({string.Join(", ", Required)})");
         }
@@ -29,7 +33,7 @@ public static class CallHistoryCsv
         var records = new List<CallRecord>();
         var badRows = new List<BadRow>();
         int rowsRead = 0, badCount = 0;
-        while (csv.Read(fields))
+        while (await csv.ReadAsync(fields))
         {
             rowsRead++;
             int row = csv.Row;
