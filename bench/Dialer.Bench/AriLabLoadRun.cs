@@ -22,6 +22,8 @@ namespace Dialer.Bench;
 /// Lost = a call placed but never followed to its end (refused originate, failed command, ended only by reconciliation,
 /// events dropped); calls still up 30 s after the last placement (every lab callee ends within that) and our channels still on Asterisk
 /// once the stop returned are shown beside it. Agents' phones: DIALER_LOAD_AGENT_PHONES (default PJSIP/agent1..3, each answers many calls).
+/// With DIALER_AST_CLI (a command that runs one Asterisk CLI command given as its last argument) also Asterisk's tasks per
+/// call on the app's event queue (taskprocessor stasis/m:ari:application/&lt;app&gt;: what backs up into late events).
 /// DIALER_LOAD_LOG=1 prints the driver's diagnostics (trunks in and out, failed commands) as they happen.
 /// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*AriLabLoadRun*' (it runs in-process, once)
 /// </summary>
@@ -49,8 +51,8 @@ public class AriLabLoadRun
         var phones = (Environment.GetEnvironmentVariable("DIALER_LOAD_AGENT_PHONES") ?? "PJSIP/agent1,PJSIP/agent2,PJSIP/agent3").Split(',');
         var rows = new List<string>();
         foreach (var rate in rates) rows.Add(await RunAt(new Uri(url.EndsWith('/') ? url : url + "/"), rate, seconds, agents, phones));
-        Console.WriteLine("// | calls/s asked | placed | lost | up 30 s after / after stop | abandoned | peak channels | engine ms CPU/call | Asterisk ms CPU/call | engine/Asterisk | events/call | originate→channel p50/p95 ms | verdict→bridge p50/p95 ms |");
-        Console.WriteLine("// |---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("// | calls/s asked | placed | lost | up 30 s after / after stop | abandoned | peak channels | engine ms CPU/call | Asterisk ms CPU/call | engine/Asterisk | events/call | app-queue tasks/call | originate→channel p50/p95 ms | verdict→bridge p50/p95 ms |");
+        Console.WriteLine("// |---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var row in rows) Console.WriteLine("// " + row);
     }
 
@@ -81,6 +83,7 @@ public class AriLabLoadRun
         var engineCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var asteriskCpu0 = CpuSeconds(asterisk);
         var events0 = client.EventStats.Received;
+        var tasks0 = await AppQueueTasks(client.Options.App);
         var placed0 = rig.Engine.Stats.CallsPlaced; // read racily: for the report only
         var clock = Stopwatch.StartNew();
         var peak = 0;
@@ -95,6 +98,7 @@ public class AriLabLoadRun
         var engineCpu = (Process.GetCurrentProcess().TotalProcessorTime - engineCpu0).TotalSeconds;
         var asteriskCpu = CpuSeconds(asterisk) - asteriskCpu0;
         var events = client.EventStats.Received - events0;
+        var tasks = await AppQueueTasks(client.Options.App) - tasks0;
         // No new call; what is still up ends by itself (15 s ring, 6 s talk) before the stop, so that every end is Asterisk's.
         rig.StopDialing();
         var draining = Stopwatch.StartNew();
@@ -112,10 +116,10 @@ public class AriLabLoadRun
                           $"failed commands {s.CommandFailures}, ended by reconciliation {s.ReconciledEnds}, events dropped {client.EventStats.Dropped}), still up 30 s after the last placement {leftUp}, ours on Asterisk after the stop {leftAfterStop}; " +
                           $"answered {s.Answered}, to agents {rig.Engine.Stats.Connected}, abandoned {rig.Engine.Stats.Abandoned}; peak {peak} channels on Asterisk; " +
                           $"CPU engine {engineCpu:0.0} s = {engineMs:0.00} ms/call, Asterisk {asteriskCpu:0.0} s = {asteriskMs:0.00} ms/call, ratio {engineMs / asteriskMs:0.00}; " +
-                          $"{(double)events / Math.Max(1, placed):0.0} events/call; originate→channel p50 {s.OriginateToChannel.Percentile(0.5):0} p95 {s.OriginateToChannel.Percentile(0.95):0} ms; " +
+                          $"{(double)events / Math.Max(1, placed):0.0} events/call, {tasks / Math.Max(1, placed):0.0} app-queue tasks/call; originate→channel p50 {s.OriginateToChannel.Percentile(0.5):0} p95 {s.OriginateToChannel.Percentile(0.95):0} ms; " +
                           $"verdict→bridge p50 {s.VerdictToBridge.Percentile(0.5):0} p95 {s.VerdictToBridge.Percentile(0.95):0} ms over {s.VerdictToBridge.Count}");
         return $"| {rate:0.#} | {placed} ({placed / elapsed:0.0}/s) | {lost} | {leftUp} / {leftAfterStop} | {rig.Engine.Stats.Abandoned} | {peak} | {engineMs:0.00} | {asteriskMs:0.00} | {engineMs / asteriskMs:0.00} | " +
-               $"{(double)events / Math.Max(1, placed):0.0} | {s.OriginateToChannel.Percentile(0.5):0} / {s.OriginateToChannel.Percentile(0.95):0} | {s.VerdictToBridge.Percentile(0.5):0} / {s.VerdictToBridge.Percentile(0.95):0} |";
+               $"{(double)events / Math.Max(1, placed):0.0} | {tasks / Math.Max(1, placed):0.0} | {s.OriginateToChannel.Percentile(0.5):0} / {s.OriginateToChannel.Percentile(0.95):0} | {s.VerdictToBridge.Percentile(0.5):0} / {s.VerdictToBridge.Percentile(0.95):0} |";
     }
 
     /// <summary>The lab carriers' behaviours by prefix, mixed: 30 % hello (AMD human, talks 6 s), 20 % long greeting (machine), 25 % busy, 10 % 503, 15 % ring out.</summary>
@@ -129,6 +133,26 @@ public class AriLabLoadRun
     {
         var clock = Stopwatch.StartNew();
         while (!done() && clock.Elapsed < timeout) await Task.Delay(100);
+    }
+
+    /// <summary>
+    /// Tasks Asterisk's app event queue has processed so far ("Processed" of `core show taskprocessors like`; the queue
+    /// outlives the app's connections, its name carries a serial number), through
+    /// DIALER_AST_CLI; NaN without it or when the CLI fails (the column then reads NaN).
+    /// </summary>
+    private static async Task<double> AppQueueTasks(string app)
+    {
+        if (Environment.GetEnvironmentVariable("DIALER_AST_CLI") is not { Length: > 0 } cli) return double.NaN;
+        var name = $"stasis/m:ari:application/{app}";
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"{cli} 'core show taskprocessors like {name}'"]) { RedirectStandardOutput = true })!;
+            var text = await p.StandardOutput.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            var row = text.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).FirstOrDefault(f => f.Length > 1 && (f[0] == name || f[0].StartsWith(name + "-", StringComparison.Ordinal))); // "…/dialer-00000052"
+            return row is not null && double.TryParse(row[1], CultureInfo.InvariantCulture, out var n) ? n : double.NaN;
+        }
+        catch (System.ComponentModel.Win32Exception) { return double.NaN; }
     }
 
     private static int AsteriskPid()

@@ -11,11 +11,18 @@ internal sealed partial class EmulatedAsterisk
 
     // A channel that came in through the dialplan (an agent's phone dialing 500, an inter-server leg) is the app's only
     // while in Stasis: after its StasisEnd the app hears nothing more of it, not even ChannelDestroyed (lab capture i).
-    private void Emit(string type, Chan ch, Action<Utf8JsonWriter>? fields = null) => Emit(type, w =>
+    // An app also subscribed to the channel's endpoint hears each of its events a second time through it (lab capture k).
+    private void Emit(string type, Chan ch, Action<Utf8JsonWriter>? fields = null)
     {
-        fields?.Invoke(w);
-        WriteChannel(w, ch, "channel");
-    }, appHears: !ch.FromDialplan || ch.InStasis || type == "StasisEnd");
+        void Write(Utf8JsonWriter w)
+        {
+            fields?.Invoke(w);
+            WriteChannel(w, ch, "channel");
+        }
+        var appHears = !ch.FromDialplan || ch.InStasis || type == "StasisEnd";
+        Emit(type, Write, appHears: appHears);
+        if (appHears && _subscriptions.Contains($"endpoint:PJSIP/{ch.Resource}")) Emit(type, Write, endpoint: ch.Resource);
+    }
 
     /// <summary>
     /// Writes one event and hands it to the sockets. Without subscribeAll an app hears only what it is subscribed to (lab

@@ -181,23 +181,26 @@ public class TrunkQualityTests
         Assert.Equal(phones.Length - perTrunk[0], perTrunk[1]);
     }
 
-    /// <summary>A carrier whose qualify round trip is far over the limit is taken out; when it recovers, a probe brings it back.</summary>
+    /// <summary>
+    /// A carrier whose calls' RTCP round trip is far over the limit is taken out (the driver no longer hears qualify round
+    /// trips: it polls endpoint states instead of subscribing to them); after the cool-down a probe call that ends well
+    /// brings it back.
+    /// </summary>
     [Fact]
-    public async Task A_slow_trunk_is_taken_out_by_its_qualify_round_trip_and_probed_back()
+    public async Task A_slow_trunk_is_taken_out_by_its_calls_round_trip_and_probed_back()
     {
-        var scenario = new EmulatorScenario { TrunkRttMs = { ["carrier-a"] = 900, ["carrier-b"] = 20 } };
-        await using var rig = await Rig.StartAsync(scenario, [], agents: 1,
-            new AriDriverOptions { MaxRttMs = 500, BreakerCooldown = TimeSpan.FromMilliseconds(300) },
+        string[] phones = [.. Enumerable.Range(1, 12).Select(i => $"+2{i:000}")];
+        var scenario = new EmulatorScenario { TimeScale = 0.02, TrunkRttMs = { ["carrier-a"] = 900, ["carrier-b"] = 20 } };
+        await using var rig = await Rig.StartAsync(scenario, phones, agents: 1,
+            new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10), MaxRttMs = 500, BreakerCooldown = TimeSpan.FromMilliseconds(500), RtcpPollEvery = TimeSpan.Zero, EveryCallQuality = true },
             trunks: [Rig.Trunk("carrier-a", 0.005), Rig.Trunk("carrier-b", 0.02)]);
-        rig.Emulator.EmitQualify();
-        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.Open, TimeSpan.FromSeconds(3), "carrier-a out");
-        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(1));
-        await Rig.Until(() => !rig.Query(e => e.Trunks.IsAvailable(0)).Result, TimeSpan.FromSeconds(2), "router skips carrier-a");
+        await Rig.Until(() => rig.Driver.Health.State(0) != BreakerState.Closed, TimeSpan.FromSeconds(10), "carrier-a out by its first call's round trip");
         scenario.TrunkRttMs["carrier-a"] = 30;
-        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.HalfOpen, TimeSpan.FromSeconds(3), "cool-down over: probing");
-        for (var i = 0; i < 5; i++) rig.Emulator.EmitQualify(); // good round trips pull the smoothed value back under the limit
-        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.Closed, TimeSpan.FromSeconds(3), "carrier-a back");
-        Assert.True(await rig.Query(e => e.Trunks.IsAvailable(0)));
+        await Rig.Until(() => rig.Driver.Health.State(0) == BreakerState.Closed, TimeSpan.FromSeconds(10), "carrier-a back after a probe call");
+        await rig.WaitDone(TimeSpan.FromSeconds(30));
+        Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(1));
+        Assert.True(rig.Engine.Stats.TrunkCalls[1] > 0, "calls went to carrier-b while carrier-a was out");
+        Assert.True(rig.Engine.Stats.TrunkCalls[0] >= 2, "the call that tripped carrier-a and the probe that brought it back");
     }
 }
 

@@ -194,6 +194,41 @@ public class ParityTests
     }
 
     /// <summary>
+    /// Lab capture k: an app subscribed to a trunk's endpoint hears every event of every call on it twice (Asterisk's app
+    /// queue: 39 tasks per call instead of 18). The driver polls its trunks' endpoint states instead of subscribing: each
+    /// event comes once, and a carrier whose qualify fails is still out within a poll.
+    /// </summary>
+    [Fact]
+    public async Task Trunk_endpoints_are_polled_so_no_call_event_comes_twice_and_a_dead_carrier_is_out_all_the_same()
+    {
+        async Task<(double PerCall, Rig Rig)> EventsPerCall(bool alsoSubscribed)
+        {
+            string[] phones = [.. Enumerable.Range(1, 6).Select(i => $"+200{i}")];
+            var gate = new GatedPacer(new Rig.AgentsReadyPacer(0));
+            var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.02 }, phones, agents: 2,
+                new AriDriverOptions { AutoReadyAfter = TimeSpan.FromMilliseconds(10) }, pacer: gate);
+            await Rig.Until(() => rig.Driver.AgentsConnected == 2, TimeSpan.FromSeconds(10), "agents up");
+            if (alsoSubscribed) await rig.Client.SubscribeAsync("endpoint:PJSIP/carrier-a");
+            var before = rig.Emulator.EventsDelivered;
+            gate.Open = true;
+            await rig.WaitDone(TimeSpan.FromSeconds(15));
+            return ((double)(rig.Emulator.EventsDelivered - before) / phones.Length, rig);
+        }
+        var (twice, subscribed) = await EventsPerCall(alsoSubscribed: true);
+        await subscribed.DisposeAsync();
+        var (once, rig) = await EventsPerCall(alsoSubscribed: false);
+        await using (rig)
+        {
+            // The callee legs' events come twice, the agents' lines and bridges once (emulator: 14.7 against 9.0 per call).
+            Assert.True(once < twice * 0.7, $"events per call: {twice:0.0} with the trunk's endpoint subscribed, {once:0.0} from the driver alone");
+            rig.Emulator.KillTrunk("carrier-a");
+            rig.Emulator.EmitQualify(); // its endpoint now reads offline, and no ContactStatusChange reaches the app
+            await Rig.Until(() => !rig.Driver.IsAvailable(0), TimeSpan.FromSeconds(5), "carrier-a out by its endpoint's state");
+            Assert.Equal(BreakerState.Closed, rig.Driver.Health.State(0));
+        }
+    }
+
+    /// <summary>
     /// Load runs on the lab Asterisk: calls were still up after a stop. On a loaded Asterisk an originate takes hundreds of ms;
     /// the stop's hang-up of a call whose originate was still on its way found no channel (404), and the channel came a moment
     /// later and rang on. A stop leaves nothing up and places nothing new. The driver alone: an engine that is not halted

@@ -88,12 +88,15 @@ internal sealed class LiveRig : IAsyncDisposable
     /// <param name="callsPerReadyAgent">Calls kept in flight per ready agent: above 1 a live callee can find nobody (safe harbor).</param>
     /// <param name="survey">An agentless survey campaign with this script (one line at a time) instead of agents' calls.</param>
     /// <param name="trunkEndpoint">The first trunk's dial string instead of PJSIP/{number}@trunk (e.g. PJSIP/carrier-a/sip:{number}@host:port).</param>
+    /// <param name="attempts">Where the attempts go (one that also writes them to a store), a table of its own by default.</param>
+    /// <param name="firstLeadId">The first lead's id (the ids of leads rows in that store), 1 by default.</param>
     public static async Task<LiveRig> StartAsync(IEnumerable<string> phones, int agents, AriDriverOptions options, string[]? trunks = null, bool twoServers = false,
         Func<string, string>? region = null, string[]? agentIds = null, int callsPerReadyAgent = 1, double trunkCallsPerSecond = 20,
-        CallScript? survey = null, string? trunkEndpoint = null)
+        CallScript? survey = null, string? trunkEndpoint = null, AttemptTable? attempts = null, long firstLeadId = 1)
     {
         var servers = new List<AriClient> { Lab.Client("pbx1", Lab.Ari!) };
         if (twoServers) servers.Add(Lab.Client("pbx2", Lab.Ari2!));
+        await TrunksOnline(trunks ?? ["carrier-a"]);
         var campaign = new CampaignConfig
         {
             Name = "real", WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, RingTimeoutSeconds = 15,
@@ -102,7 +105,7 @@ internal sealed class LiveRig : IAsyncDisposable
         };
         var catalog = new SkillCatalog();
         var agentList = Enumerable.Range(0, agents).Select(i => new Agent { Index = i, Id = agentIds?[i] ?? $"agent{i + 1}", Skills = SkillSet.From(catalog, []) }).ToList();
-        var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = region?.Invoke(p) ?? "lab", TimeZone = TimeZoneInfo.Utc }).ToList();
+        var leads = phones.Select((p, i) => new Lead { Id = firstLeadId + i, Phone = p, Region = region?.Invoke(p) ?? "lab", TimeZone = TimeZoneInfo.Utc }).ToList();
         var now = DateTime.UtcNow;
         var hopper = new MemoryHopper(campaign, leads, now);
         var trunkList = (trunks ?? ["carrier-a"]).Select((t, i) => new TrunkConfig
@@ -113,7 +116,7 @@ internal sealed class LiveRig : IAsyncDisposable
         var owner = new ChannelOwner("real-" + Environment.ProcessId, "real");
         EngineHost? host = null;
         var log = new List<string>();
-        var attempts = new AttemptTable();
+        attempts ??= new AttemptTable();
         var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = l => { lock (log) log.Add(l); } };
         var engine = new DialerEngine(new EngineSetup
         {
@@ -125,6 +128,28 @@ internal sealed class LiveRig : IAsyncDisposable
         using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await driver.StartAsync(start.Token);
         rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
+    }
+
+    /// <summary>
+    /// Waits (up to 20 s) until Asterisk reads each trunk's endpoint online: a carrier an earlier test killed and started
+    /// again stays Unreachable until its next qualify (every 5 s), and Asterisk refuses calls to it until then (500
+    /// "Allocation failed"; the caller-id test after the carrier-kill test lost its only attempts so). Then the test goes on:
+    /// a trunk still offline is the test's to find.
+    /// </summary>
+    private static async Task TrunksOnline(string[] trunks)
+    {
+        await using var probe = Lab.Client("probe", Lab.Ari!);
+        var clock = Stopwatch.StartNew();
+        foreach (var trunk in trunks)
+            while (clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                try
+                {
+                    if ((await probe.GetEndpointAsync("PJSIP", trunk)).State == "online") break;
+                }
+                catch (AriException) { } // Asterisk restarting (the restart test): asked again
+                await Task.Delay(200);
+            }
     }
 
     public Task<T> Query<T>(Func<DialerEngine, T> read) => Host.QueryAsync(read);
@@ -189,19 +214,24 @@ internal sealed class LiveRig : IAsyncDisposable
     }
 }
 
-/// <summary>The attempts the engine wrote: each call as placed (with the wall-clock time) and as finished. Thread-safe.</summary>
-internal sealed class AttemptTable : IAttemptLog
+/// <summary>
+/// The attempts the engine wrote: each call as placed (with the wall-clock time) and as finished, and handed on to
+/// <paramref name="store"/> when given (the product's attempts table, e.g. DbAttemptLog). Thread-safe.
+/// </summary>
+internal sealed class AttemptTable(IAttemptLog? store = null) : IAttemptLog
 {
     private readonly List<(Call Call, DateTime At)> _placed = [];
     private readonly List<Call> _finished = [];
 
     public void Placed(Call call)
     {
+        store?.Placed(call);
         lock (_placed) _placed.Add((call, DateTime.UtcNow));
     }
 
     public void Finished(Call call)
     {
+        store?.Finished(call);
         lock (_finished) _finished.Add(call);
     }
 

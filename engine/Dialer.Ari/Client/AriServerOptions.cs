@@ -13,8 +13,8 @@ public sealed record AriServerOptions
     public string App { get; init; } = "dialer";
     /// <summary>
     /// Receive events for every channel, bridge and endpoint on the box, not only the app's own (36–44 per call on a real
-    /// Asterisk; its per-app task queue overflowed at 20 calls/s). Off: the app hears its channels and bridges, and the
-    /// driver subscribes to each trunk's endpoint for its qualify results.
+    /// Asterisk; its per-app task queue overflowed at 20 calls/s). Off: the app hears its own channels and bridges (the
+    /// driver polls its trunks' endpoint states: a subscription to an endpoint repeats every event of its calls).
     /// </summary>
     public bool SubscribeAll { get; init; }
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(3);

@@ -11,9 +11,6 @@ public sealed partial class AriDriver
     {
         switch (e.Type)
         {
-            case AriEventType.ContactStatusChange or AriEventType.PeerStatusChange or AriEventType.EndpointStateChange:
-                OnEndpointEvent(e);
-                return;
             case AriEventType.PlaybackStarted:
                 // The safe-harbor message began: how long after the answer, on Asterisk's clock (the 2 s rule).
                 if (e.Playback?.TargetUri is { } started && started.StartsWith("channel:", StringComparison.Ordinal)
@@ -108,9 +105,9 @@ public sealed partial class AriDriver
             case AriEventType.StasisStart when _options.Amd && chan.State == ChannelState.Up:
                 Queue(leg, CallCommand.Continue, static (d, l, _, ct) => d.ContinueToAmdAsync(l, ct));
                 break;
-            // Each key arrives twice, the copies alike to the millisecond: once for the channel, once through the trunk's
-            // endpoint we subscribe to for its qualify results (lab capture k; the real-Asterisk survey took the first
-            // answer's key for the second question).
+            // A key can arrive twice, the copies alike to the millisecond: once for the channel, once through a subscription
+            // to the trunk's endpoint (lab capture k, when the driver subscribed to it; the real-Asterisk survey took the first
+            // answer's key for the second question). subscribeAll hears endpoints too.
             case AriEventType.ChannelDtmfReceived when e.Digit is { } digit && (e.Timestamp == default || e.Timestamp != leg.LastKeyAt): // an event with no time is never taken for a repeat
                 leg.LastKeyAt = e.Timestamp;
                 OnScriptKey(leg, digit);
@@ -210,23 +207,6 @@ public sealed partial class AriDriver
     }
 
     /// <summary>
-    /// Qualify results and endpoint states of a trunk (subscribed as endpoint:PJSIP/&lt;trunk&gt;): Unreachable or offline
-    /// takes it out, Reachable or online brings it back at once (after a boot every trunk reads offline until its first
-    /// qualify, ~1.2 s); a qualify round trip feeds the breaker.
-    /// </summary>
-    private void OnEndpointEvent(AriEvent e)
-    {
-        if (e.Endpoint?.Resource is not { } resource || !_trunkByEndpoint.TryGetValue(resource, out var trunk)) return;
-        if (e.Type == AriEventType.ContactStatusChange && e.ContactInfo?.ContactStatus is { } status)
-        {
-            if (status is "Reachable" or "Unreachable") OnEndpointState(trunk, status);
-            if (status == "Reachable" && double.TryParse(e.ContactInfo.RoundtripUsec, System.Globalization.CultureInfo.InvariantCulture, out var us) && us > 0)
-                ApplyBreaker(trunk, Health.OnRtt(trunk, us / 1000, _time.GetUtcNow()), $"qualify round trip {us / 1000:0} ms");
-        }
-        else if (e.Endpoint.State is { } state) OnEndpointState(trunk, state);
-    }
-
-    /// <summary>
     /// A call's RTCP summary (polled while up, or RTPAUDIOQOS as it ends), counted only if packets arrived since the last
     /// reading of it and no more than one stream can carry in the time between (<see cref="RtcpSummary.Since"/>).
     /// </summary>
@@ -242,27 +222,17 @@ public sealed partial class AriDriver
     }
 
     /// <summary>
-    /// Each trunk's PJSIP endpoint must exist on its server: a missing one is out until it appears. One that reads offline
-    /// is not taken out here: right after a boot every trunk reads offline until its first qualify, which is spread over
-    /// qualify_frequency (lab capture c: 11.9 s), while Asterisk dials it all the same. A dead one says so by an
-    /// Unreachable qualify, or by refusing the next call while offline (BlameTrunkAsync).
+    /// After a (re)connect: each trunk's PJSIP endpoint read again, as if never seen online (a restarted Asterisk reads every
+    /// trunk offline until its first qualify, and dials it all the same): missing is out, offline is only logged.
     /// </summary>
     private async Task CheckTrunkEndpoints(AriClient server, CancellationToken ct)
     {
         for (var t = 0; t < _trunks.Count; t++)
         {
             if (_trunkServer[t] != server) continue;
-            try
-            {
-                var ep = await server.GetEndpointAsync("PJSIP", _trunkEndpoint[t], ct);
-                if (ep.State == "missing") OnEndpointState(t, "missing");
-                else if (ep.State == "offline") Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint offline on '{server.ServerId}' (not qualified yet?): calls go on until it is found unreachable");
-                else OnEndpointState(t, ep.State ?? "unknown");
-            }
-            catch (AriException e) // Asterisk's trouble, not the trunk's: RestHealth counts it
-            {
-                Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint check failed: {e.Message}");
-            }
+            lock (_availabilityGate) _endpointSeenOnline[t] = false;
+            if (await CheckEndpoint(t, ct) == "offline")
+                Log?.Invoke($"trunk '{_trunks[t].Name}': endpoint offline on '{server.ServerId}' (not qualified yet?): calls go on until it is found unreachable");
         }
     }
 
@@ -270,21 +240,18 @@ public sealed partial class AriDriver
     private static readonly string[] EventsWeUse =
     [
         "StasisStart", "StasisEnd", "ChannelStateChange", "Dial", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelDtmfReceived",
-        "PlaybackStarted", "PlaybackFinished", "ContactStatusChange", "PeerStatusChange", "EndpointStateChange",
+        "PlaybackStarted", "PlaybackFinished",
     ];
 
     /// <summary>
-    /// What the app hears (lab capture g): without subscribeAll, its own channels and bridges, plus each trunk's endpoint
-    /// (qualify results → trunk health); and only the event types it uses. A failure here is logged, not fatal: the
+    /// What the app hears (lab capture g): without subscribeAll, its own channels and bridges only (trunk endpoints are
+    /// polled, <see cref="PollEndpoints"/>); and only the event types it uses. A failure here is logged, not fatal: the
     /// calls still work, only with more events (an Asterisk before 16.3 has no event filter).
     /// </summary>
     private async Task SubscribeAsync(AriClient server, CancellationToken ct)
     {
         try
         {
-            if (!server.Options.SubscribeAll)
-                foreach (var (resource, trunk) in _trunkByEndpoint)
-                    if (_trunkServer[trunk] == server) await server.SubscribeAsync($"endpoint:PJSIP/{resource}", ct);
             await server.SetEventFilterAsync(_options.EveryCallQuality ? [.. EventsWeUse, "ChannelVarset"] : EventsWeUse, ct);
         }
         catch (AriException e)

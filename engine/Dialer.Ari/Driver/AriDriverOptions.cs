@@ -101,7 +101,7 @@ public sealed record AriDriverOptions
     public int BreakerFailures { get; init; } = 3;
     /// <summary>How long a tripped trunk rests before recovery probes (doubles while probes fail, at most 10 min).</summary>
     public TimeSpan BreakerCooldown { get; init; } = TimeSpan.FromSeconds(30);
-    /// <summary>Smoothed round trip (qualify or fresh RTCP) above which a trunk is taken out.</summary>
+    /// <summary>Smoothed round trip (fresh RTCP of calls up) above which a trunk is taken out.</summary>
     public double MaxRttMs { get; init; } = 500;
     /// <summary>Smoothed share of RTP packets lost (RTCP) above which a trunk is taken out.</summary>
     public double MaxLoss { get; init; } = 0.05;
@@ -112,4 +112,6 @@ public sealed record AriDriverOptions
     public bool EveryCallQuality { get; init; }
     /// <summary>How often one live call per trunk is asked for CHANNEL(rtcp,all); zero disables it (every answered call still reports RTPAUDIOQOS as it ends).</summary>
     public TimeSpan RtcpPollEvery { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How often each trunk's PJSIP endpoint state is read (GET /endpoints: a failed qualify reads offline); one that is out is read twice a second.</summary>
+    public TimeSpan EndpointPollEvery { get; init; } = TimeSpan.FromSeconds(1);
 }

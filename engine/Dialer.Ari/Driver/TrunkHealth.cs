@@ -49,19 +49,6 @@ public sealed class TrunkHealth(int trunks, AriDriverOptions options)
         }
     }
 
-    /// <summary>Round trip of the trunk's SIP qualify, in ms: a smoothed value over the limit opens the breaker, one under it closes a half-open one.</summary>
-    public bool? OnRtt(int trunk, double rttMs, DateTimeOffset now)
-    {
-        lock (_gate)
-        {
-            var t = _t[trunk];
-            Smooth(t, rttMs);
-            if (t.RttMs > options.MaxRttMs && t.State == BreakerState.Closed) return Open(t, now, options.BreakerCooldown);
-            if (t.RttMs <= options.MaxRttMs && t.State == BreakerState.HalfOpen) return Close(t);
-            return null;
-        }
-    }
-
     /// <summary>
     /// A fresh RTCP reading of a call up on the trunk: round trip (when the far end reported one) and loss count against
     /// the limits and may open the breaker. It never closes one: it tells how calls already up sound, not whether new
