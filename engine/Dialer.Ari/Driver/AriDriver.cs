@@ -40,7 +40,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly ConcurrentDictionary<string, Leg> _legs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, TaskCompletionSource> _firstReconcile;
-    private Task? _housekeeping;
+    private Task? _health, _housekeeping;
     private int _stopping;
 
     /// <param name="post">Where engine events go (EngineHost.PostAsync): call and agent events, CommandFailed and TrunkState.</param>
@@ -101,6 +101,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         _forwarding = Task.Run(ForwardNotices);
         foreach (var s in _servers.Values) s.Start(this);
+        _health = Task.Run(() => WatchHealth(_stop.Token));
         _housekeeping = Task.Run(() => Housekeeping(_stop.Token));
         await Task.WhenAll(_servers.Keys.Select(id => _firstReconcile[id].Task)).WaitAsync(ct);
     }
@@ -519,6 +520,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
+        if (_health is not null) await _health;
         if (_housekeeping is not null) await _housekeeping;
         foreach (var s in _servers.Values) await s.DisposeAsync();
         _waitingPosts.Writer.TryComplete();
