@@ -429,9 +429,15 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var outcome = CallOutcome.None;
         if (leg.Answered == 0)
         {
-            Interlocked.Increment(ref Stats._unanswered);
             ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()), $"cause {cause}");
-            outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
+            // Up before any AMD verdict reached the engine (in AMD, its continue failing, a stop): the callee answered, that
+            // is Asterisk's fact, and heard nobody. Abandoned, whatever the cause (the safe count: the verdict is unknown).
+            if (leg.MediaSince != 0) outcome = CallOutcome.Abandoned;
+            else
+            {
+                Interlocked.Increment(ref Stats._unanswered);
+                outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
+            }
         }
         else if (HeardNobodyInTime(leg, at)) outcome = CallOutcome.Abandoned;
         await EndScriptAsync(leg);
