@@ -37,6 +37,11 @@ public class RuntimeLoadRun
 
     // One slot per event or tick the loop handles: written by the loop thread only, read after it stopped.
     private readonly long[] _eventTicks = new long[4_000_000], _tickTicks = new long[4_000_000];
+    // Per event: its kind, and whether a garbage collection paused the process since the previous event ended (it may have
+    // fallen inside this one): where the loop's time goes, the engine's own work or the process's collections.
+    private readonly byte[] _eventKind = new byte[4_000_000];
+    private readonly bool[] _eventGc = new bool[4_000_000];
+    private TimeSpan _gcPauses;
     private int _events, _ticks;
 
     [Benchmark]
@@ -68,6 +73,7 @@ public class RuntimeLoadRun
         var attempts = new DbAttemptLog(db, campaign.Id, node);
         var leads = new DbLeadSource(db, pii, campaign.Id, config, node);
         var slow = SlowStoreMs;
+        var clock = Stopwatch.StartNew();
         EngineHost? host = null;
         var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
         {
@@ -76,22 +82,37 @@ public class RuntimeLoadRun
             Batch = slow > 0 ? work => db.Batch(() => { Thread.Sleep(slow); work(); }) : db.Batch,
         };
         var driver = new AriDriver(new AriDriverOptions { AutoReadyAfter = TimeSpan.FromSeconds(1), RtcpPollEvery = TimeSpan.Zero, Owner = owner }, [client], [trunk], agents,
-            e => host!.PostAsync(e));
+            e => host!.PostAsync(e))
+        {
+            // A server or trunk taken out (REST slow on a loaded rig) stops placements, then ramps them up over 30 s: say when.
+            Log = line => { if (line.StartsWith("ARI ", StringComparison.Ordinal) || line.StartsWith("trunk ", StringComparison.Ordinal)) Console.WriteLine($"// {clock.Elapsed.TotalSeconds:0.0} s: {line}"); },
+        };
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = config, Agents = agents, Trunks = [trunk], Pacer = new FixedRatePacer(CallsPerSecond, seed: 1), Control = driver,
             Leads = outbox, Log = outbox, Predictor = new LoadRig.Flat(), FirstCallId = attempts.ReserveCallIds(), Owner = owner,
         }, start);
         _events = _ticks = 0;
+        _gcPauses = GC.GetTotalPauseDuration();
         host = new EngineHost(engine, TimeProvider.System) { Handled = Record };
         await driver.StartAsync();
         outbox.Start();
         using var cts = new CancellationTokenSource();
         var loop = Task.Run(() => host.RunAsync(cts.Token));
-        var clock = Stopwatch.StartNew();
+        clock.Restart();
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var gc0 = GC.CollectionCount(0);
         var load0 = LoadAverage();
-        await Task.Delay(TimeSpan.FromSeconds(Seconds));
+        // Calls placed each second: how long the lead supply (prefetch and claim sizes grow with what was placed) takes to ramp up.
+        var perSecond = new List<long>(Seconds);
+        for (var s = 0; s < Seconds; s++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            perSecond.Add(await host.QueryAsync(e => e.Stats.CallsPlaced));
+        }
         var load = LoadAverage();
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        var gcs = GC.CollectionCount(0) - gc0;
         await cts.CancelAsync();
         await loop;
         var elapsed = clock.Elapsed.TotalSeconds;
@@ -99,7 +120,14 @@ public class RuntimeLoadRun
         Console.WriteLine($"// runtime load, store {(slow > 0 ? $"slow (+{slow} ms a transaction)" : "PostgreSQL")}: {stats.CallsPlaced} calls placed in {elapsed:0.0} s = {stats.CallsPlaced / elapsed:0}/s " +
                           $"(asked {CallsPerSecond}/s); placements held for the store {stats.PlacementsHeldForStore}; attempts written {outbox.Written}, write failures {outbox.WriteFailures}, backlog {outbox.Backlog}; " +
                           $"connected to agents {stats.Connected}, abandoned {stats.Abandoned}");
+        var untouched = Enumerable.Range(0, _events).Where(i => !_eventGc[i]).Select(i => _eventTicks[i]).ToArray();
+        var byKind = Enumerable.Range(0, _events).GroupBy(i => (EventKind)_eventKind[i])
+            .Select(g => $"{g.Key} {Summary(g.Select(i => _eventTicks[i]).ToArray(), g.Count())}").ToList(); // before the sort below
+        Console.WriteLine($"// placed per second: {string.Join(' ', perSecond.Select((n, i) => n - (i == 0 ? 0 : perSecond[i - 1])))}");
+        Console.WriteLine($"// process CPU {cpu / elapsed:0.00} cores of 2; {gcs} gen0 collections ({gcs / elapsed:0}/s), pauses {_gcPauses.TotalMilliseconds:0} ms");
         Console.WriteLine($"// loop time per event: {Summary(_eventTicks, _events)}; per tick: {Summary(_tickTicks, _ticks)}");
+        Console.WriteLine($"// per event with no collection since the last: {Summary(untouched, untouched.Length)}");
+        foreach (var k in byKind) Console.WriteLine($"//   {k}");
         Console.WriteLine($"// answer→bridge command p50 {driver.Stats.AnswerToBridge.Percentile(0.5):0.00} ms p99 {driver.Stats.AnswerToBridge.Percentile(0.99):0.00} ms over {driver.Stats.AnswerToBridge.Count}; " +
                           $"load average {load0} at start, {load} at end (2 cores)");
         await driver.StopAsync();
@@ -109,8 +137,16 @@ public class RuntimeLoadRun
 
     private void Record(EventKind? kind, TimeSpan took)
     {
+        var pauses = GC.GetTotalPauseDuration();
+        var collected = pauses != _gcPauses;
+        _gcPauses = pauses;
         if (kind is null) { if (_ticks < _tickTicks.Length) _tickTicks[_ticks++] = took.Ticks; }
-        else if (_events < _eventTicks.Length) _eventTicks[_events++] = took.Ticks;
+        else if (_events < _eventTicks.Length)
+        {
+            _eventKind[_events] = (byte)kind.Value;
+            _eventGc[_events] = collected;
+            _eventTicks[_events++] = took.Ticks;
+        }
     }
 
     private static string Summary(long[] ticks, int n)

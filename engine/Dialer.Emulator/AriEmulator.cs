@@ -25,6 +25,10 @@ public sealed class AriEmulator : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private int _failNext;
     private int _failStatus = 503;
+    private readonly Lock _failGate = new();
+    private readonly Dictionary<string, int> _failing = []; // request (method, path, query) → tries of it still to fail
+    private string? _failAction;
+    private int _failCommands, _failTries;
 
     private AriEmulator(WebApplication app, EmulatorScenario scenario, TimeProvider time)
     {
@@ -89,6 +93,38 @@ public sealed class AriEmulator : IAsyncDisposable
     {
         _failStatus = status;
         Interlocked.Exchange(ref _failNext, count);
+    }
+
+    /// <summary>
+    /// The next <paramref name="commands"/> distinct requests whose last path segment is <paramref name="action"/> (e.g.
+    /// "continue", "addChannel") fail with 503 each of the first <paramref name="tries"/> times they are sent: a client
+    /// that retries twice sees the command fail outright, for certain, whatever else is in flight.
+    /// </summary>
+    public void FailCommands(string action, int commands, int tries = 3)
+    {
+        lock (_failGate)
+        {
+            _failAction = action;
+            _failCommands = commands;
+            _failTries = tries;
+        }
+    }
+
+    private bool FailsAsCommand(HttpRequest request, string[] seg)
+    {
+        var key = $"{request.Method} {request.Path}{request.QueryString}";
+        lock (_failGate)
+        {
+            if (!_failing.TryGetValue(key, out var left))
+            {
+                if (_failCommands == 0 || seg.Length == 0 || seg[^1] != _failAction) return false;
+                _failCommands--;
+                left = _failTries;
+            }
+            if (left == 0) return false;
+            _failing[key] = left - 1;
+            return true;
+        }
     }
 
     /// <summary>Every REST reply waits this long first (a slow Asterisk).</summary>
@@ -195,7 +231,7 @@ public sealed class AriEmulator : IAsyncDisposable
         Interlocked.Increment(ref _restRequests);
         if (RestDelay > TimeSpan.Zero) await Task.Delay(RestDelay);
         var scenario = _world.Scenario;
-        if ((Volatile.Read(ref _failNext) > 0 && Interlocked.Decrement(ref _failNext) >= 0)
+        if ((Volatile.Read(ref _failNext) > 0 && Interlocked.Decrement(ref _failNext) >= 0) || FailsAsCommand(ctx.Request, seg)
             || (scenario.RestFailureRate > 0 && Random.Shared.NextDouble() < scenario.RestFailureRate))
         {
             await Write(ctx, Reply.Message(_failStatus, "Service Unavailable (injected)"));

@@ -22,7 +22,9 @@ public sealed partial class CampaignEngine
     /// Settles what <paramref name="owners"/> (this node, and the dead nodes whose campaign it takes over) left in Asterisk
     /// and in the store, before the first new call. From each server's channels and bridges: a customer call still in an
     /// agent's bridge with the agent's phone, whose attempt is open, is adopted (returned: engine and driver take it on; its
-    /// attempt stays open and is closed with its outcome when it ends). Agent phones are left to the driver, which takes
+    /// attempt stays open and is closed with its outcome when it ends). So is a customer call in its own bridge with an
+    /// inter-server leg, whose agent (named by the leg) is still up in their bridge on their server beside that leg: the leg is
+    /// kept with it. Agent phones are left to the driver, which takes
     /// back every line still in its bridge (<see cref="AriDriver"/>'s reconciliation). Every other call channel of these
     /// owners is hung up: nobody can own it. One that was up outside any agent's bridge was a live callee nobody reached
     /// (waiting, in safe harbor, in AMD: counted the safe way): its attempt closes as abandoned, so the abandon ledger seeded
@@ -42,27 +44,52 @@ public sealed partial class CampaignEngine
         var busy = new HashSet<int>();
         var abandoned = new HashSet<string>(StringComparer.Ordinal);
         var hungUp = 0;
+        var seen = new List<(AriClient Server, Dictionary<string, AriChannel> Channels, IReadOnlyList<AriBridge> Bridges)>(servers.Count);
         foreach (var s in servers)
+            seen.Add((s, (await s.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal), await s.ListBridgesAsync(ct)));
+        // Agents whose phone is up in their bridge beside another channel up that is none of our calls: on a call through an
+        // inter-server leg from the server of its callee.
+        var talkingOverLeg = new HashSet<int>();
+        foreach (var (s, channels, bridges) in seen)
+            foreach (var b in bridges)
+                if (agentOfBridge.TryGetValue(b.Id, out var agent) && driver.AgentServerId(agent) == s.ServerId
+                    && b.Channels.Count(id => channels.TryGetValue(id, out var ch) && ch.State == ChannelState.Up
+                                              && (owners.OwnerOf(id, out var p) is null || p.Kind == ChannelKind.Agent)) >= 2)
+                    talkingOverLeg.Add(agent);
+        foreach (var (s, channels, bridges) in seen)
         {
-            var channels = (await s.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
             var bridged = new Dictionary<string, int>(StringComparer.Ordinal); // call channel → the agent talking to it (-1: none left)
-            foreach (var b in await s.ListBridgesAsync(ct))
+            var legs = new HashSet<string>(StringComparer.Ordinal); // inter-server legs of calls kept
+            foreach (var b in bridges)
             {
-                if (!agentOfBridge.TryGetValue(b.Id, out var agent)) continue;
-                var phoneUp = b.Channels.Any(id => channels.TryGetValue(id, out var ch) && ch.State == ChannelState.Up
-                                                   && (owners.OwnerOf(id, out var p) is null || p.Kind == ChannelKind.Agent));
-                foreach (var id in b.Channels)
-                    if (owners.OwnerOf(id, out var p) is not null && p.Kind == ChannelKind.Call) bridged[id] = phoneUp ? agent : -1;
+                if (agentOfBridge.TryGetValue(b.Id, out var agent))
+                {
+                    var phoneUp = b.Channels.Any(id => channels.TryGetValue(id, out var ch) && ch.State == ChannelState.Up
+                                                       && (owners.OwnerOf(id, out var p) is null || p.Kind == ChannelKind.Agent));
+                    var here = driver.AgentServerId(agent) == s.ServerId; // a bridge of theirs left on another server holds no conversation of theirs
+                    foreach (var id in b.Channels)
+                        if (owners.OwnerOf(id, out var p) is not null && p.Kind == ChannelKind.Call) bridged[id] = phoneUp && here ? agent : -1;
+                }
+                else if (owners.OwnerOf(b.Id, out var xb) is { } owner && xb.Kind == ChannelKind.XferBridge
+                         && await FarAgentAsync(s, b, channels, owner.Call(xb.CallId), owner.Xfer(xb.CallId), agents, log, ct) is { } far)
+                {
+                    // The callee with the leg to an agent on another server: kept while that agent is still on it there.
+                    bridged[owner.Call(xb.CallId)] = talkingOverLeg.Contains(far) && driver.AgentServerId(far) != s.ServerId ? far : -1;
+                    legs.Add(owner.Xfer(xb.CallId));
+                }
             }
+            var keep = new HashSet<string>(StringComparer.Ordinal); // the calls adopted here, and their inter-server legs
             foreach (var ch in channels.Values)
-            {
-                if (owners.OwnerOf(ch.Id, out var parsed) is not { } owner || parsed.Kind is ChannelKind.Agent) continue;
-                if (parsed.Kind == ChannelKind.Call && bridged.TryGetValue(ch.Id, out var agent) && agent >= 0 && open.TryGetValue(ch.Id, out var attempt)
-                    && (uint)attempt.Trunk < (uint)telephony.Trunks.Count && driver.AgentServerId(agent) == s.ServerId && busy.Add(agent))
+                if (owners.OwnerOf(ch.Id, out var parsed) is { } owner && parsed.Kind == ChannelKind.Call && bridged.TryGetValue(ch.Id, out var agent) && agent >= 0
+                    && open.TryGetValue(ch.Id, out var attempt) && (uint)attempt.Trunk < (uint)telephony.Trunks.Count && busy.Add(agent))
                 {
                     adopt.Add(new Adoption(attempt, owner, agent, s.ServerId, await AnswerTimeAsync(s, ch.Id, log, ct)));
-                    continue;
+                    keep.Add(ch.Id);
+                    if (legs.Contains(owner.Xfer(parsed.CallId))) keep.Add(owner.Xfer(parsed.CallId));
                 }
+            foreach (var ch in channels.Values)
+            {
+                if (owners.OwnerOf(ch.Id, out var parsed) is null || parsed.Kind is ChannelKind.Agent || keep.Contains(ch.Id)) continue;
                 if (parsed.Kind == ChannelKind.Call && ch.State == ChannelState.Up && !bridged.ContainsKey(ch.Id)) abandoned.Add(ch.Id);
                 try
                 {
@@ -75,6 +102,26 @@ public sealed partial class CampaignEngine
         var kept = adopt.Select(a => a.Attempt.ChannelId).ToHashSet(StringComparer.Ordinal);
         var report = attempts.Reconcile(kept, config, DateTime.UtcNow, nodes, abandoned);
         return (new Recovery(report, adopt.Count, hungUp), adopt);
+    }
+
+    /// <summary>
+    /// The agent a callee in its own bridge is talking to over an inter-server leg: the callee and the leg both up in it, and the
+    /// leg's <see cref="AriDriver.XferAgentVariable"/> naming a configured agent. Null for anything else (a leg still ringing,
+    /// the callee alone, the variable unreadable).
+    /// </summary>
+    private static async Task<int?> FarAgentAsync(AriClient server, AriBridge bridge, Dictionary<string, AriChannel> channels, string call, string leg,
+        IReadOnlyList<Agent> agents, Action<string> log, CancellationToken ct)
+    {
+        bool Up(string id) => bridge.Channels.Contains(id) && channels.TryGetValue(id, out var ch) && ch.State == ChannelState.Up;
+        if (!Up(call) || !Up(leg)) return null;
+        string? agentId;
+        try { agentId = await server.GetVariableAsync(leg, AriDriver.XferAgentVariable, ct); }
+        catch (AriException e)
+        {
+            log($"recovery: the agent of inter-server leg {leg} on '{server.ServerId}' could not be read ({e.Message}): its callee is hung up");
+            return null;
+        }
+        return agents.FirstOrDefault(a => a.Id == agentId)?.Index;
     }
 
     /// <summary>

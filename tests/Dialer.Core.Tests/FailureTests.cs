@@ -122,6 +122,28 @@ public class FailureTests
         Assert.Equal(AgentState.WrapUp, engine.State.AgentStates[0]); // the agent was held for them all the same
     }
 
+    /// <summary>
+    /// A callee up in AMD, before any verdict reached the engine, whose call ends (hung up at a stop, or while the last agent
+    /// left and the ringing calls were called off): the driver says answered and heard nobody. The answer is Asterisk's fact,
+    /// so the call is a live answer abandoned, never "no answer" (RestFaultTests, a CI run before this: closed as no_answer).
+    /// </summary>
+    [Fact]
+    public void A_callee_the_driver_saw_answer_before_any_verdict_closes_abandoned_even_when_called_off()
+    {
+        var (engine, control, _, calls) = Placed(agents: 1, calls: 2);
+        engine.Handle(EngineEvent.Logout(0), T0.AddSeconds(3)); // the last agent goes: both ringing calls are called off
+        Assert.Contains($"hangup {calls[0].Id}", control.Log);
+        engine.Handle(EngineEvent.Ended(calls[0].Id, CallOutcome.Abandoned, cause: 16), T0.AddSeconds(3.2));
+        engine.Handle(EngineEvent.Ended(calls[1].Id, CallOutcome.None, cause: 16), T0.AddSeconds(3.2));
+        Assert.Equal(CallOutcome.Abandoned, calls[0].Outcome);
+        Assert.Equal(T0.AddSeconds(3.2), calls[0].AnsweredAt);
+        Assert.Equal(CallOutcome.NoAnswer, calls[1].Outcome); // never answered: called off
+        Assert.Equal(1, engine.Stats.LiveAnswers);
+        Assert.Equal(1, engine.Stats.Abandoned);
+        Assert.Equal(1, engine.State.Ledger.LiveToday);
+        Assert.Equal(1, engine.State.Ledger.AbandonedToday);
+    }
+
     [Fact]
     public void A_failed_AMD_continue_is_treated_as_a_live_callee()
     {

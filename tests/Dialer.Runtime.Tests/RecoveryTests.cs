@@ -119,6 +119,58 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
                          $"{unreached.Count}; ringing calls hung up {ringing}");
     }
 
+    /// <summary>
+    /// The callees on pbx1, the agents' phones on pbx2 (the `ari-emulator --servers 2` layout): each conversation is the callee
+    /// in its own bridge on pbx1 with a leg over the inter-server trunk, which is in the agent's bridge on pbx2. kill -9 and a
+    /// restart: each is adopted as on one server (the leg kept, the agent taken back on pbx2), and closes as a conversation.
+    /// </summary>
+    [Fact]
+    public async Task Kill_9_with_agents_on_another_server_keeps_every_conversation_over_the_inter_server_leg()
+    {
+        const int agents = 4;
+        await using var pbx1 = await AriEmulator.StartAsync(new EmulatorScenario());
+        await using var pbx2 = await AriEmulator.StartAsync(new EmulatorScenario { AsteriskId = "02:fc:00:00:00:02" });
+        AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
+        var config = RunConfig.Load(RunFiles.Write(_dir, pbx1.BaseUri, $"sqlite:{Path.Combine(_dir, "run.db")}", "recovery", "node-a", "ratio:1", agents,
+            channels: 100, Enumerable.Range(0, agents).Select(i => ($"+7916555{i:D4}", "RU")), agentsAri: pbx2.BaseUri));
+        var (db, pii, record) = RunFiles.Prepare(config, _dir);
+        using var store = db;
+        var log = new RunLog();
+        Task<CampaignEngine> Start() => CampaignEngine.StartAsync(config.Telephony, db, pii, record, config.Settings!.ToConfig(config.Name),
+            config.Settings!.CreatePacer(1), "node-a", log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None);
+        var a = new ChannelOwner("node-a", config.Name);
+        var first = await Start();
+        await RunFiles.Until(async () => await first.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == agents), TimeSpan.FromSeconds(30), "agents talking", log);
+        var talking = (await first.Host.QueryAsync(e => e.LiveCalls.Select(c => c.Id).ToList())).ToHashSet();
+        // Talking: each leg arrived in its agent's bridge on pbx2 (the callee and the leg share their bridge on pbx1 while it rings already).
+        await RunFiles.Until(() => Task.FromResult(Enumerable.Range(1, agents).All(i => pbx2.BridgeSize(a.AgentBridge($"agent{i}")) == 2)),
+            TimeSpan.FromSeconds(10), "every leg in its agent's bridge", log);
+        await first.LetGoAsync(); // kill -9
+        var restart = Stopwatch.StartNew();
+        await using var second = await Start();
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == agents), TimeSpan.FromSeconds(10), "agents back on their calls", log);
+        var agentsBack = restart.Elapsed;
+
+        Assert.Equal(agents, second.Reconciled.Adopted);
+        Assert.Equal(agents, second.Driver.Stats.AgentsTakenBack);
+        Assert.All(talking, id => Assert.Equal(2, pbx1.BridgeSize(a.XferBridge(id)))); // callee and leg still together
+        Assert.All(Enumerable.Range(1, agents), i => Assert.Equal(2, pbx2.BridgeSize(a.AgentBridge($"agent{i}")))); // phone and leg
+        Assert.Equal(talking, (await second.Host.QueryAsync(e => e.LiveCalls.Select(c => c.Id).ToList())).ToHashSet());
+
+        // The callees hang up: each leg goes with its callee, each attempt closes as a conversation with its agent.
+        foreach (var id in talking) pbx1.FarEndHangsUp(a.Call(id));
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) == agents), TimeSpan.FromSeconds(10), "agents in wrap-up", log);
+        await RunFiles.Until(() => Task.FromResult(pbx1.ActiveChannels == 0), TimeSpan.FromSeconds(5), "the legs gone with their callees", log);
+        await second.DisposeAsync();
+        using var c = db.Connect();
+        var rows = c.Query<(long Id, string? Outcome, string? Agent)>("SELECT id, outcome, agent FROM attempts").Where(r => talking.Contains(r.Id)).ToList();
+        Assert.Equal(agents, rows.Count);
+        Assert.All(rows, r => Assert.Equal("human", r.Outcome));
+        Assert.All(rows, r => Assert.NotNull(r.Agent));
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE ended_at IS NULL"));
+        output.WriteLine($"agents on pbx2, callees on pbx1: {agents} agents on calls back in {agentsBack.TotalSeconds:0.00} s; conversations kept {rows.Count}/{talking.Count}");
+    }
+
     private static bool IsCall(string id) => ChannelIds.TryParse(id, out var p) && p.Kind == ChannelKind.Call;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -7,10 +7,15 @@ namespace Dialer.Runtime.Tests;
 /// <summary>A `dialer run` config file and its leads CSV in a test's folder: one ARI server, one trunk, agents agent1…agentN.</summary>
 internal static class RunFiles
 {
-    /// <summary>Writes leads.csv (each lead in UTC) and run.yaml beside it; returns the config's path.</summary>
+    /// <summary>
+    /// Writes leads.csv (each lead in UTC) and run.yaml beside it; returns the config's path. With <paramref name="agentsAri"/>
+    /// the agents' phones are on a second server, pbx2, reached from pbx1's callees over the inter-server trunk.
+    /// </summary>
     public static string Write(string dir, Uri ari, string db, string name, string node, string pacer, int agents, int channels,
-        IEnumerable<(string Phone, string Region)> leads, double? autoReadySeconds = null, bool amd = false)
+        IEnumerable<(string Phone, string Region)> leads, double? autoReadySeconds = null, bool amd = false, Uri? agentsAri = null)
     {
+        var servers = agentsAri is null ? $"[{{id: pbx1, url: \"{ari}\", user: dialer, password: dialer}}]"
+            : $"[{{id: pbx1, url: \"{ari}\", user: dialer, password: dialer}}, {{id: pbx2, url: \"{agentsAri}\", user: dialer, password: dialer}}]";
         File.WriteAllLines(Path.Combine(dir, "leads.csv"), ["phone,region,timezone", .. leads.Select(l => $"{l.Phone},{l.Region},UTC")]);
         var agentList = string.Join("\n", Enumerable.Range(1, agents).Select(i => $"  - {{id: agent{i}}}"));
         var file = Path.Combine(dir, "run.yaml");
@@ -27,7 +32,8 @@ internal static class RunFiles
             node: {{node}}
             leads: leads.csv
             ari:
-              servers: [{id: pbx1, url: "{{ari}}", user: dialer, password: dialer}]
+              servers: {{servers}}
+            {{(agentsAri is null ? "" : "  agent_server: pbx2\n  inter_server_endpoint: \"PJSIP/{agent}@{server}\"")}}
             {{(autoReadySeconds is { } r ? $"  auto_ready_seconds: {r}" : "")}}
             {{(amd ? "  amd: true" : "")}}
             """);

@@ -35,6 +35,7 @@ public sealed partial class AriClient : IAsyncDisposable
         var baseUri = options.BaseUri.AbsoluteUri.EndsWith('/') ? options.BaseUri : new Uri(options.BaseUri.AbsoluteUri + "/");
         _http = new HttpClient(handler) { BaseAddress = baseUri, Timeout = Timeout.InfiniteTimeSpan };
         _inFlight = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
+        RestHealth = new RestHealth(options.MaxConnections);
         _auth = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.User}:{options.Password}")));
         _queue = System.Threading.Channels.Channel.CreateBounded<QueueItem>(new System.Threading.Channels.BoundedChannelOptions(options.EventQueueCapacity)
         {
@@ -47,7 +48,7 @@ public sealed partial class AriClient : IAsyncDisposable
     public AriServerOptions Options { get; }
     public string ServerId => Options.Id;
     /// <summary>How REST is answering: failures in a row and recent latencies (telephony health).</summary>
-    public RestHealth RestHealth { get; } = new();
+    public RestHealth RestHealth { get; }
 
     // ---- channels ------------------------------------------------------------------------------
 
@@ -235,6 +236,7 @@ public sealed partial class AriClient : IAsyncDisposable
         if (body is not null) request.Content = new ByteArrayContent(body) { Headers = { ContentType = JsonContentType } };
         HttpResponseMessage response;
         var sent = Stopwatch.GetTimestamp();
+        var slot = RestHealth.Sent();
         try
         {
             response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
@@ -245,6 +247,7 @@ public sealed partial class AriClient : IAsyncDisposable
             if (attempt < Options.MaxRetries) return (false, null);
             throw new AriUnavailableException(ServerId, method.Method, path, e is OperationCanceledException ? "timed out" : e.Message, e) { Retried = attempt > 0 };
         }
+        finally { RestHealth.Returned(slot); } // called off by our caller too: never left waiting
         using (response)
         {
             // Any answer but a gateway error is Asterisk answering: a 404 or 409 is about the request, not its health.

@@ -403,7 +403,10 @@ public sealed partial class AriDriver
 
     // ---- periodic work -----------------------------------------------------------------------------------
 
-    /// <summary>Twice a second: half-open tripped trunks whose cool-down is over; now and then, read one live call's RTCP per trunk.</summary>
+    /// <summary>
+    /// Twice a second, the REST side of housekeeping: trunk endpoint states; now and then, one live call's RTCP per trunk.
+    /// Its requests may wait on a slow Asterisk; the health check (<see cref="WatchHealth"/>) does not wait for them.
+    /// </summary>
     private async Task Housekeeping(CancellationToken ct)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500), _time);
@@ -413,12 +416,7 @@ public sealed partial class AriDriver
             while (await timer.WaitForNextTickAsync(ct))
             {
                 var now = _time.GetUtcNow();
-                foreach (var t in Health.DueForProbe(now))
-                {
-                    Log?.Invoke($"trunk '{_trunks[t].Name}': cool-down over, probing");
-                    SetTrunkOut(t, Out.Breaker, false, "cool-down over, probing");
-                }
-                await CheckServers(ct);
+                await PollEndpoints(now, ct);
                 if (_options.RtcpPollEvery <= TimeSpan.Zero || now < nextRtcp) continue;
                 nextRtcp = now + _options.RtcpPollEvery;
                 await PollRtcp(ct);

@@ -42,6 +42,8 @@ public sealed partial class AriDriver
     {
         public Out Out;
         public DateTimeOffset RefusingSince;
+        /// <summary>The ping sent while the server is out for its REST (one at a time).</summary>
+        public Task Probe = Task.CompletedTask;
     }
 
     private void InitHealth(IEnumerable<AriClient> servers)
@@ -134,31 +136,56 @@ public sealed partial class AriDriver
         SetTrunkOut(trunk, Out.Endpoint, down, down ? $"endpoint {state}" : $"endpoint {state}");
     }
 
-    /// <summary>Housekeeping, twice a second: each server's events socket and REST health; refusals and endpoints looked at again.</summary>
-    private async Task CheckServers(CancellationToken ct)
+    /// <summary>
+    /// The health check, every <see cref="AriDriverOptions.HealthCheckEvery"/>, on a timer of its own that never waits for
+    /// Asterisk (a slow one must not delay the news that it is slow): each server's events socket and REST health, refusal
+    /// pauses, tripped trunks whose cool-down is over. A server out for its REST is probed (nothing else asks it).
+    /// </summary>
+    private async Task WatchHealth(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_options.HealthCheckEvery, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct)) CheckServers(ct);
+        }
+        catch (OperationCanceledException) { }
+        foreach (var s in _serverState.Values) await s.Probe;
+    }
+
+    private void CheckServers(CancellationToken ct)
     {
         var now = _time.GetUtcNow();
+        foreach (var t in Health.DueForProbe(now))
+        {
+            Log?.Invoke($"trunk '{_trunks[t].Name}': cool-down over, probing");
+            SetTrunkOut(t, Out.Breaker, false, "cool-down over, probing");
+        }
         foreach (var server in _servers.Values)
         {
-            if (!server.IsConnected) SetServerOut(server, Out.Events, true, "events socket down");
+            // Not before its first connect is done: a socket still coming up is no outage (it would start the 30 s ramp of a recovery).
+            if (!server.IsConnected && _firstReconcile[server.ServerId].Task.IsCompleted) SetServerOut(server, Out.Events, true, "events socket down");
             var rest = server.RestHealth;
             var failing = rest.ConsecutiveFailures >= _options.ServerFailures;
             // A full window only: the first requests of a connection (TCP, JIT) are slow once, and p95 of 20 forgives one.
-            var slow = rest.Samples >= RestHealth.Window && rest.P95Ms() > _options.ServerMaxLatency.TotalMilliseconds;
+            // Requests still waiting count with the time they have waited: a slow Asterisk shows within the limit of its first late requests.
+            var p95 = rest.P95Ms();
+            var slow = rest.Samples >= RestHealth.Window && p95 > _options.ServerMaxLatency.TotalMilliseconds;
             SetServerOut(server, Out.RestFailing, failing, failing ? $"REST not answering ({rest.ConsecutiveFailures} requests in a row)" : "REST answering again");
-            SetServerOut(server, Out.RestSlow, slow, slow ? $"REST slow (p95 {rest.P95Ms():0} ms)" : "REST fast again");
+            SetServerOut(server, Out.RestSlow, slow, slow ? $"REST slow (p95 {p95:0} ms)" : "REST fast again");
+            var state = _serverState[server];
             bool refusing;
             lock (_availabilityGate)
-                refusing = (_serverState[server].Out & Out.Refusing) != 0 && now - _serverState[server].RefusingSince < _options.RefusalPause;
+                refusing = (state.Out & Out.Refusing) != 0 && now - state.RefusingSince < _options.RefusalPause;
             if (!refusing) SetServerOut(server, Out.Refusing, false, "refusal pause over, calls may try again");
-            // Nothing else asks a server that is out: probe it, or it could never come back.
-            if (failing || slow)
-            {
-                try { await server.PingAsync(ct); }
-                catch (AriException) { } // counted by RestHealth
-            }
+            if ((failing || slow) && state.Probe.IsCompleted) state.Probe = Probe(server, ct);
         }
-        await PollEndpoints(now, ct);
+    }
+
+    /// <summary>One request to a server that is out for its REST: its answer (fast, slow, none) is what can bring it back.</summary>
+    private static async Task Probe(AriClient server, CancellationToken ct)
+    {
+        try { await server.PingAsync(ct); }
+        catch (Exception e) when (e is AriException or OperationCanceledException) { } // counted by RestHealth
     }
 
     /// <summary>

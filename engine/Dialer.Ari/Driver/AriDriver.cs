@@ -40,7 +40,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly ConcurrentDictionary<string, Leg> _legs = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, TaskCompletionSource> _firstReconcile;
-    private Task? _housekeeping;
+    private Task? _health, _housekeeping;
     private int _stopping;
 
     /// <param name="post">Where engine events go (EngineHost.PostAsync): call and agent events, CommandFailed and TrunkState.</param>
@@ -101,12 +101,14 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         _forwarding = Task.Run(ForwardNotices);
         foreach (var s in _servers.Values) s.Start(this);
+        _health = Task.Run(() => WatchHealth(_stop.Token));
         _housekeeping = Task.Run(() => Housekeeping(_stop.Token));
         await Task.WhenAll(_servers.Keys.Select(id => _firstReconcile[id].Task)).WaitAsync(ct);
     }
 
     /// <summary>
-    /// Recovery: a call a previous engine placed, found still bridged to <paramref name="agent"/> on <paramref name="serverId"/>,
+    /// Recovery: a call a previous engine placed, found still bridged to <paramref name="agent"/> on <paramref name="serverId"/>
+    /// (in the agent's bridge, or, for an agent on another server, in its own bridge with the inter-server leg to them),
     /// is followed from now on like one placed here (answered, connected; its end goes to the engine, which adopted it too).
     /// Call before <see cref="StartAsync"/>: the first reconciliation would hang up a channel nobody claims. The agent's line
     /// itself is taken back by that reconciliation, from the agent's bridge.
@@ -115,11 +117,19 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         var server = Server(serverId, $"call {call.Id}");
         var line = _agents[agent.Index];
-        if (line.Server != server)
-            throw new ArgumentException($"call {call.Id}: agent '{agent.Id}' is configured on '{line.Server.ServerId}', the call is bridged on '{serverId}'");
         var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp() };
+        if (line.Server != server)
+        {
+            // Bridged here to a leg over the inter-server trunk, which is in the agent's bridge on their server: both followed
+            // as if connected here, so the callee's end drops the leg and its bridge, and the leg's end hangs the callee up.
+            leg.XferBridge = call.Owner.XferBridge(call.Id);
+            _xfers[leg.XferId] = leg;
+        }
         _legs[leg.Id] = leg;
     }
+
+    /// <summary>The channel variable an inter-server leg carries: the id of the agent it goes to.</summary>
+    public const string XferAgentVariable = "DIALER_AGENT";
 
     /// <summary>The id of the ARI server the agent's phone and bridge are on.</summary>
     public string AgentServerId(int agent) => _agents[agent].Server.ServerId;
@@ -368,7 +378,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         _xfers[xfer] = leg;
         await leg.Server.CreateBridgeAsync(leg.XferBridge, "mixing", null, ct);
         var endpoint = _options.InterServerEndpoint!.Replace("{agent}", line.Agent.Id, StringComparison.Ordinal).Replace("{server}", line.Server.ServerId, StringComparison.Ordinal);
-        await leg.Server.CreateChannelAsync(xfer, endpoint, "xferleg", null, ct);
+        // The leg names its agent: after a restart, recovery finds whom the callee in this bridge is talking to on the other server.
+        await leg.Server.CreateChannelAsync(xfer, endpoint, "xferleg", new Dictionary<string, string>(1) { [XferAgentVariable] = line.Agent.Id }, ct);
         await leg.Server.AddChannelAsync(leg.XferBridge, $"{leg.Id},{xfer}", ct); // early: the callee hears the agent the moment the leg answers
         await leg.Server.DialAsync(xfer, _options.AgentRingSeconds, ct);
         if (_options.RecordCalls) await RecordAsync(leg, leg.Server, leg.XferBridge, ct);
@@ -428,9 +439,15 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var outcome = CallOutcome.None;
         if (leg.Answered == 0)
         {
-            Interlocked.Increment(ref Stats._unanswered);
             ApplyBreaker(leg.Trunk, Health.OnCall(leg.Trunk, networkFailure, _time.GetUtcNow()), $"cause {cause}");
-            outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
+            // Up before any AMD verdict reached the engine (in AMD, its continue failing, a stop): the callee answered, that
+            // is Asterisk's fact, and heard nobody. Abandoned, whatever the cause (the safe count: the verdict is unknown).
+            if (leg.MediaSince != 0) outcome = CallOutcome.Abandoned;
+            else
+            {
+                Interlocked.Increment(ref Stats._unanswered);
+                outcome = networkFailure ? CallOutcome.Congestion : CallOutcomes.FromQ850(cause);
+            }
         }
         else if (HeardNobodyInTime(leg, at)) outcome = CallOutcome.Abandoned;
         await EndScriptAsync(leg);
@@ -519,6 +536,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
+        if (_health is not null) await _health;
         if (_housekeeping is not null) await _housekeeping;
         foreach (var s in _servers.Values) await s.DisposeAsync();
         _waitingPosts.Writer.TryComplete();

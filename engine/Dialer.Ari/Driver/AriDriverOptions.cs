@@ -94,6 +94,8 @@ public sealed record AriDriverOptions
     public int ServerFailures { get; init; } = 3;
     /// <summary>95th percentile of a server's recent REST latencies above which its trunks are taken out (a slow Asterisk leaves callees in silence).</summary>
     public TimeSpan ServerMaxLatency { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the driver looks at each server's health (events socket, REST failures and latency): a server goes out this soon after it shows.</summary>
+    public TimeSpan HealthCheckEvery { get; init; } = TimeSpan.FromMilliseconds(100);
     /// <summary>After Asterisk refused a call while its trunk endpoint was fine (it is shutting down), its trunks rest this long before calls try again.</summary>
     public TimeSpan RefusalPause { get; init; } = TimeSpan.FromSeconds(5);
 

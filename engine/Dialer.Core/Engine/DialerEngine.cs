@@ -587,9 +587,25 @@ public sealed partial class DialerEngine
                     outcome = CallOutcome.Congestion;
                     break;
                 }
+                if (unanswered == CallOutcome.Abandoned)
+                {
+                    // The driver saw the callee answer (Asterisk's fact) before any answer reached the engine: in AMD when a
+                    // command failed or the stop came, called off or not. They heard nobody: a live answer, abandoned.
+                    call.AnsweredAt = utcNow;
+                    _predictor.Observe(call.Lead, call.PlacedAt, true);
+                    if (call.ReservedFor is null) CountLiveAnswer(call, (utcNow - call.PlacedAt).TotalSeconds, utcNow);
+                    else
+                    {
+                        Stats.CountLive(utcNow); // a preview call's answer stays out of the ledger and forecasts, as when it is bridged
+                        Stats.TrunkLive[call.Trunk]++;
+                    }
+                    CountAbandon(call, now, utcNow);
+                    outcome = CallOutcome.Abandoned;
+                    break;
+                }
                 if (!call.Cancelled) _predictor.Observe(call.Lead, call.PlacedAt, false);
                 outcome = call.Cancelled ? CallOutcome.NoAnswer
-                    : unanswered is CallOutcome.None or CallOutcome.Human or CallOutcome.Abandoned ? CallOutcomes.FromQ850(cause) : unanswered;
+                    : unanswered is CallOutcome.None or CallOutcome.Human ? CallOutcomes.FromQ850(cause) : unanswered;
                 if (call.ReservedFor is null) _s.OtherRingTime.Observe((utcNow - call.PlacedAt).TotalSeconds);
                 break;
             case CallPhase.Script:
