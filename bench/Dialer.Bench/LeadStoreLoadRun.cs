@@ -17,7 +17,9 @@ namespace Dialer.Bench;
 /// </summary>
 public class LeadStoreLoadRun
 {
-    [Params("postgres", "sqlite")] public string Dialect { get; set; } = "postgres";
+    /// <summary>DIALER_BENCH_DIALECTS (comma-separated), default both: one alone profiles without the other's samples.</summary>
+    [ParamsSource(nameof(Dialects))] public string Dialect { get; set; } = "postgres";
+    public static IEnumerable<string> Dialects() => (Environment.GetEnvironmentVariable("DIALER_BENCH_DIALECTS") ?? "postgres,sqlite").Split(',', StringSplitOptions.TrimEntries);
     /// <summary>DIALER_BENCH_LEADS, default 1,000,000 (a smaller store gives per-row CPU figures sooner on a loaded machine).</summary>
     public int Leads { get; } = int.TryParse(Environment.GetEnvironmentVariable("DIALER_BENCH_LEADS"), out var n) && n > 0 ? n : 1_000_000;
     private string _file = "";
@@ -84,6 +86,7 @@ public class LeadStoreLoadRun
         var me = Process.GetCurrentProcess();
         var cpu = me.TotalProcessorTime;
         var server = ServerCpuSeconds();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         var result = work();
         clock.Stop();
@@ -93,6 +96,7 @@ public class LeadStoreLoadRun
             ? $"server CPU {after - before:0.0} s ({(after - before) * 1e6 / Math.Max(1, n):0.0} µs/row); " : "";
         Console.WriteLine($"// {what}: {n:N0} rows in {clock.Elapsed.TotalSeconds:0.0} s = {n / clock.Elapsed.TotalSeconds:N0} rows/s; " +
             $"CPU {(me.TotalProcessorTime - cpu).TotalSeconds:0.0} s ({(me.TotalProcessorTime - cpu).TotalSeconds * 1e6 / Math.Max(1, n):0.0} µs/row); {serverPart}" +
+            $"allocated {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)Math.Max(1, n):N0} B/row; " +
             $"peak working set {me.PeakWorkingSet64 / 1048576.0:N0} MiB; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         return result;
     }

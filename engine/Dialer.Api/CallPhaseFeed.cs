@@ -12,40 +12,39 @@ namespace Dialer.Api;
 /// serialised on the loop) and publishes from its own thread. Placed and ended come from the attempt log, after the
 /// store has the row. A full queue (65,536: the stream's thread far behind) drops the change and counts it, never
 /// holding up the engine. Agent state changes (<see cref="DialerEngine.AgentStateChanged"/>), whatever made them, go
-/// the same way as `agent` events (state, pause reason, since when), and are stored (agent_states, for the agents
-/// report) in one batch per burst; a batch the store refuses is counted lost (<see cref="AgentStatesLost"/>) and logged
-/// in one line, and the stream goes on. Preview offers
+/// the same way as `agent` events (state, pause reason, since when); the node's <see cref="AgentStateLog"/>, hooked beside
+/// this when the engine was made, stores them (agent_states, for the agents report). Preview offers
 /// (<see cref="DialerEngine.OfferChanged"/>) as `offer` events: made (with the lead as the agent sees it, the number masked),
 /// accepted, skipped, callback, withdrawn (with why).
 /// </summary>
 public sealed class CallPhaseFeed : IAsyncDisposable
 {
-    private readonly Channel<Change> _queue = Channel.CreateBounded<Change>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    // Wait, not DropWrite: a dropping channel's TryWrite says true for an item it dropped, and Dropped would count none.
+    // TryWrite never waits: a full queue answers false at once.
+    private readonly Channel<Change> _queue = Channel.CreateBounded<Change>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly EventHub _hub;
-    private readonly Channel<AgentChange> _agents = Channel.CreateBounded<AgentChange>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Channel<OfferItem> _offers = Channel.CreateBounded<OfferItem>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<AgentChange> _agents = Channel.CreateBounded<AgentChange>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<OfferItem> _offers = Channel.CreateBounded<OfferItem>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Task _publisher, _agentPublisher, _offerPublisher;
     private long _dropped;
 
-    private readonly AgentStates? _states;
-    private readonly Action<string>? _log;
-    private long _statesLost;
-
-    public CallPhaseFeed(EventHub hub, AgentStates? states = null, Action<string>? log = null)
+    public CallPhaseFeed(EventHub hub)
     {
         _hub = hub;
-        (_states, _log) = (states, log);
         _publisher = Task.Run(PublishAll);
         _agentPublisher = Task.Run(PublishAgents);
         _offerPublisher = Task.Run(PublishOffers);
     }
 
-    /// <summary>Sets every hook of a campaign's engine (call here on its loop): phases, agent states and preview offers.</summary>
-    public void Hook(DialerEngine engine, string campaign, long campaignId) =>
-        (engine.PhaseChanged, engine.AgentStateChanged, engine.OfferChanged) = (For(campaign), ForAgents(campaign, campaignId), ForOffers(campaign));
-
-    /// <summary>Agent state changes published but not stored (the store refused their batch).</summary>
-    public long AgentStatesLost => Interlocked.Read(ref _statesLost);
+    /// <summary>
+    /// Sets every hook of a campaign's engine (call here on its loop): phases, agent states and preview offers. The agent
+    /// hook is added to the one already set (the store's writer), not put in its place.
+    /// </summary>
+    public void Hook(DialerEngine engine, string campaign)
+    {
+        (engine.PhaseChanged, engine.OfferChanged) = (For(campaign), ForOffers(campaign));
+        engine.AgentStateChanged += ForAgents(campaign);
+    }
 
     /// <summary>Phase, agent and offer changes lost because their queue was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -74,34 +73,21 @@ public sealed class CallPhaseFeed : IAsyncDisposable
                 OfferChanges[(int)o.Change]);
     }
 
-    private readonly record struct AgentChange(string Campaign, long CampaignId, string Agent, AgentState State, string? Reason, DateTime Since);
+    private readonly record struct AgentChange(string Campaign, string Agent, AgentState State, string? Reason, DateTime Since);
 
     /// <summary>What the engine of <paramref name="campaign"/> calls on each agent state change (set it on the loop).</summary>
-    public Action<Agent> ForAgents(string campaign, long campaignId) => agent =>
+    public Action<Agent> ForAgents(string campaign) => agent =>
     {
-        if (!_agents.Writer.TryWrite(new AgentChange(campaign, campaignId, agent.Id, agent.State, agent.PauseReason, agent.StateSince)))
+        if (!_agents.Writer.TryWrite(new AgentChange(campaign, agent.Id, agent.State, agent.PauseReason, agent.StateSince)))
             Interlocked.Increment(ref _dropped);
     };
 
     private async Task PublishAgents()
     {
-        var batch = new List<AgentStateRow>();
-        while (await _agents.Reader.WaitToReadAsync())
+        await foreach (var a in _agents.Reader.ReadAllAsync())
         {
-            while (batch.Count < 1000 && _agents.Reader.TryRead(out var a))
-            {
-                var state = EventHub.AgentStates[(int)a.State];
-                _hub.Publish("agent", new { campaign = a.Campaign, agent = a.Agent, state, reason = a.Reason, at = a.Since }, state);
-                batch.Add(new AgentStateRow(a.CampaignId, a.Agent, state, a.Reason, new DateTimeOffset(a.Since, TimeSpan.Zero).ToUnixTimeMilliseconds()));
-            }
-            if (_states is null) { batch.Clear(); continue; }
-            try { _states.Write(batch); }
-            catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
-            {
-                Interlocked.Add(ref _statesLost, batch.Count);
-                _log?.Invoke($"agent states: {batch.Count} changes not stored ({e.Message}); the agents report misses them");
-            }
-            batch.Clear();
+            var state = EventHub.AgentStates[(int)a.State];
+            _hub.Publish("agent", new { campaign = a.Campaign, agent = a.Agent, state, reason = a.Reason, at = a.Since }, state);
         }
     }
 

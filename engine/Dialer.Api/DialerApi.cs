@@ -55,11 +55,7 @@ public static class DialerApi
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(sp => new LiveFeed(registry, sp.GetRequiredService<EventHub>(), new Campaigns(db), db: db));
         builder.Services.AddSingleton(sp => new Webhooks(options.Webhooks, sp.GetRequiredService<EventHub>()));
-        builder.Services.AddSingleton(sp =>
-        {
-            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Dialer.Api");
-            return new CallPhaseFeed(sp.GetRequiredService<EventHub>(), new AgentStates(db), m => logger.LogWarning("{Problem}", m));
-        });
+        builder.Services.AddSingleton(sp => new CallPhaseFeed(sp.GetRequiredService<EventHub>()));
         // Stop hangs up every call and closes its attempt: give it time before the host gives up on it.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         // One line per request is 1.3 GB a day at a call center's polling rates and slows every request: off unless asked for.
@@ -289,7 +285,7 @@ public static class DialerApi
                     {
                         if (await engines.StartAsync(name, hub.CallEvents(name), ct) && engines.Find(name) is { } started)
                             // Set on the loop; a call placed in the engine's first milliseconds goes without its middle phases.
-                            try { await started.QueryAsync(e => { phases.Hook(e, name, c.Id); return true; }, ct); }
+                            try { await started.QueryAsync(e => { phases.Hook(e, name); return true; }, ct); }
                             catch (EngineUnavailableException) { } // it faulted at once: the stream says so (StatusChanged)
                     }
                     catch (CampaignHeldException e) // another live node paces it: that node's run goes on, so its status stays

@@ -3,6 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Threading.Channels;
 using Dialer.Core.Domain;
+using Dialer.Store;
 
 namespace Dialer.Api;
 
@@ -20,7 +21,7 @@ public sealed class EventHub
 {
     public const string LastEventIdHeader = "Last-Event-ID";
     /// <summary>Agent states as events and the dashboard name them (snake_case, <see cref="AgentState"/> order).</summary>
-    public static readonly string[] AgentStates = [.. Enum.GetValues<AgentState>().Select(s => JsonNamingPolicy.SnakeCaseLower.ConvertName(s.ToString()))];
+    public static readonly string[] AgentStates = AgentStateLog.StateNames;
 
     private readonly JsonSerializerOptions _json;
     private readonly int _perClientCapacity;

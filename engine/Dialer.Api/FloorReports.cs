@@ -338,10 +338,10 @@ internal static class FloorReports
     /// <summary>
     /// Per agent, or per agent and campaign-local hour or day: conversations (attempts bridged to the agent, each counted
     /// in the period it was bridged) and the time in each state from the stored agent state changes (agent_states, as
-    /// `dialer serve` saw them, whatever made them): talk (talking), wrap-up (wrap_up), idle (ready), paused and
+    /// the engine node saw them, `dialer run` or `dialer serve`, whatever made them): talk (talking), wrap-up (wrap_up), idle (ready), paused and
     /// previewing, in seconds, each spell split at the periods' boundaries; and occupancy (talk share of talk + wrap +
     /// idle). A state lasts until the agent's next change; the last one until the end of the range, or now. Logged-out
-    /// time counts nowhere. A campaign run by `dialer run` (no API) stores no agent states: its times are 0.
+    /// time counts nowhere. Changes the store refused past the writer's queue are missing (<see cref="AgentStateLog"/>).
     /// </summary>
     public static ReportTable Agents(StoreDb db, ReportRequest q)
     {

@@ -64,11 +64,12 @@ public sealed partial class CampaignEngine : IRunningEngine
     /// the rest hung up and its attempts closed), then every ARI server connected, then the engine loop. Fails if a server
     /// cannot be reached in <paramref name="connectTimeout"/>. <paramref name="takenOver"/>: nodes whose campaign this node takes
     /// over (they died): what they left is recovered as this node's own. <paramref name="fence"/>: the ownership lease's epoch,
-    /// checked inside every attempt and lead write (recovery's too); none without ownership leases.
+    /// checked inside every attempt and lead write (recovery's too); none without ownership leases. <paramref name="agentStates"/>:
+    /// the node's writer of agent state changes (none: not stored).
     /// </summary>
     public static async Task<CampaignEngine> StartAsync(Telephony telephony, StoreDb db, Pii pii, CampaignRecord campaign, CampaignConfig config,
         IPacer pacer, string node, Action<string> log, TimeSpan connectTimeout, CancellationToken ct, IReadOnlyCollection<string>? takenOver = null,
-        CampaignFence? fence = null)
+        CampaignFence? fence = null, AgentStateLog? agentStates = null)
     {
         log = Redact.Masking(log); // ARI errors carry the originate's query string, with the number in it
         // The profile's caller-id and recording rules hold before any call: a campaign that would break them does not start.
@@ -105,6 +106,7 @@ public sealed partial class CampaignEngine : IRunningEngine
                 Leads = outbox, Predictor = new RateTable(perRegionHour: true), Log = outbox, FirstCallId = attempts.ReserveCallIds(), Owner = owner,
                 Desk = config.Previews ? new PreviewDesk(log) : null, // the API reads the offers from the engine (PreviewApi)
             }, DateTime.UtcNow);
+            engine.AgentStateChanged = agentStates?.For(campaign.Id); // before the loop: the first logins are stored too
             // The cap's budget is the campaign's: today's and the 30 days' live answers and abandons go on from the store.
             engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);
             // And the pacing goes on from what the campaign's last calls taught, not from priors (a takeover is no cold start).

@@ -41,6 +41,10 @@ public sealed class NodeHost : IAsyncDisposable
     private readonly NodeOptions _options;
     private readonly Action<string> _log;
     private readonly CampaignOwnership _ownership;
+    /// <summary>The one writer of every engine's agent state changes (agent_states), off their loops.</summary>
+    private readonly AgentStateLog _agentStates;
+    /// <summary>How long the stop waits for the store to take the last agent state changes (the logouts), after the engines stopped.</summary>
+    private static readonly TimeSpan AgentStatesFlush = TimeSpan.FromSeconds(3);
     // Copy-on-write: campaigns taken on demand (TakeAsync) join it while the renewal timer reads it.
     private volatile Slot[] _slots;
     private readonly CancellationTokenSource _stop = new();
@@ -59,6 +63,7 @@ public sealed class NodeHost : IAsyncDisposable
         _log = Redact.Masking(log);
         Node = node;
         _ownership = new CampaignOwnership(db, node);
+        _agentStates = new AgentStateLog(new AgentStates(db), _log);
         _slots = [.. campaigns.Select(NewSlot)];
         // Nodes try the free campaigns in different orders, so that nodes starting together rarely race for the same one.
         _first = _slots.Length == 0 ? 0 : (int)((uint)node.Aggregate(17, (h, ch) => h * 31 + ch) % (uint)_slots.Length);
@@ -268,7 +273,7 @@ public sealed class NodeHost : IAsyncDisposable
             lock (_gate) fence = slot.Fence!;
             var engine = await CampaignEngine.StartAsync(telephony, _db, _pii, slot.Record, (c.Settings ?? slot.Record.Settings).ToConfig(c.Name),
                 (c.Settings ?? slot.Record.Settings).CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token,
-                lease.TakenFrom is { } from ? [from] : null, fence);
+                lease.TakenFrom is { } from ? [from] : null, fence, _agentStates);
             bool lost;
             lock (_gate)
             {
@@ -455,6 +460,7 @@ public sealed class NodeHost : IAsyncDisposable
             drains.Add(FinishAsync(slot, engine, lease, "node stopping", _options.DrainTimeout));
         }
         await Task.WhenAll(drains);
+        await _agentStates.StopAsync(AgentStatesFlush); // after the engines: their agents' logouts are in
         await _stop.CancelAsync();
         await _loop;
         _stop.Dispose();

@@ -81,6 +81,8 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         if (!await csv.ReadAsync(record, ct)) throw new LeadImportException("leads csv: the file is empty; a header row is required (phone, region, timezone, ...)");
         var columns = ReadHeader(csv.Malformed is null ? record : throw new LeadImportException($"leads csv: header (line 1): {csv.Malformed}"), report);
         var zones = new Dictionary<string, string>(StringComparer.Ordinal);
+        var regions = new Dictionary<string, string>(StringComparer.Ordinal);
+        var tagLists = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var batch = new Batch();
         // This thread reads, validates and looks up the next batch while the previous one is written: on two cores
         // the parsing, hashing, encryption and the lookup's round trip hide behind the database's insert work. One
@@ -107,7 +109,7 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
                     report.LastRow = csv.Row;
                     var errors = batch.Errors.Count;
                     if (csv.Malformed is { } bad) batch.Reject(csv.Row, "*", bad);
-                    else if (Parse(csv.Row, record, columns, zones, batch) is { } draft) batch.Drafts.Add(draft);
+                    else if (Parse(csv.Row, record, columns, zones, regions, tagLists, batch) is { } draft) batch.Drafts.Add(draft);
                     broken = batch.Errors.Count > errors;
                     if (batch.Drafts.Count + batch.Errors.Count >= BatchSize) await Hand();
                 }
@@ -161,14 +163,24 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
             At("policy_expiry"), At("premium"), At("claims_3y"), At("tags"), At("id_number"), At("priority"), At("consent_source"), At("consent_at"));
     }
 
-    private LeadDraft? Parse(long row, List<string> record, Columns columns, Dictionary<string, string> zones, Batch batch)
+    /// <summary>How many distinct regions and tag lists a file's rows keep read (a file names a handful; past this each is read again).</summary>
+    private const int MaxCached = 4096;
+
+    private LeadDraft? Parse(long row, List<string> record, Columns columns, Dictionary<string, string> zones, Dictionary<string, string> regions,
+        Dictionary<string, string[]> tagLists, Batch batch)
     {
         void Reject(string field, string reason) => batch.Reject(row, field, reason);
         string? Get(int i) => i >= 0 && record[i].Length > 0 ? record[i] : null;
 
         if (record.Count != columns.Count) { Reject("*", $"has {record.Count} fields, the header has {columns.Count}"); return null; }
-        var region = PhoneNumbers.NormaliseRegion(record[columns.Region]);
-        if (region is null) { Reject("region", $"{Redact.Echo(record[columns.Region])} is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
+        var rawRegion = record[columns.Region];
+        // Like the zones: each valid region is normalised once, and every lead shares its one string.
+        if (!regions.TryGetValue(rawRegion, out var region))
+        {
+            if (PhoneNumbers.NormaliseRegion(rawRegion) is not { } normal) { Reject("region", $"{Redact.Echo(rawRegion)} is not a known region (ISO 3166 code such as CN or CN-GD)"); return null; }
+            region = normal;
+            if (regions.Count < MaxCached) regions[rawRegion] = normal;
+        }
         if (!PhoneNumbers.TryNormalise(record[columns.Phone], region, out var phone, out var phoneError)) { Reject("phone", phoneError); return null; }
         var tzName = record[columns.TimeZone];
         // A file names a handful of zones: each valid one is checked once, and every lead shares its one string.
@@ -218,7 +230,15 @@ public sealed class LeadImporter(StoreDb db, Pii pii)
         }
         var tags = new HashSet<string>(StringComparer.Ordinal);
         if (Get(columns.Tags) is { } tagList)
-            foreach (var t in tagList.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)) tags.Add(t);
+        {
+            // A file repeats a few tag lists: each is split once, and its leads share the tags' strings.
+            if (!tagLists.TryGetValue(tagList, out var split))
+            {
+                split = tagList.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                if (tagLists.Count < MaxCached) tagLists[tagList] = split;
+            }
+            foreach (var t in split) tags.Add(t);
+        }
         // Hashed and encrypted here, on the reading thread, to keep the writing thread (the slower one) short.
         var hash = pii.Hash(phone);
         return new LeadDraft
@@ -565,9 +585,13 @@ internal sealed class LeadDraft
     /// <summary>The tags column: the file's and the rules' together, sorted.</summary>
     public string AllTags()
     {
-        var all = new SortedSet<string>(Tags, StringComparer.Ordinal);
-        all.UnionWith(RuleTags);
-        return string.Join(';', all);
+        // One array sorted, not a sorted set's tree: this runs for every lead an import writes.
+        var all = new string[Tags.Count + RuleTags.Count];
+        Tags.CopyTo(all);
+        var n = Tags.Count;
+        foreach (var tag in RuleTags) if (!Tags.Contains(tag)) all[n++] = tag;
+        Array.Sort(all, 0, n, StringComparer.Ordinal);
+        return string.Join(';', all, 0, n);
     }
 
     /// <summary>True when writing this lead over <paramref name="stored"/> would change no column.</summary>

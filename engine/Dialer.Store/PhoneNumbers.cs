@@ -63,29 +63,45 @@ public static class PhoneNumbers
             else { error = "has a character other than digits, a leading +, spaces, dashes, dots or brackets"; return false; }
         }
         var d = digits[..n];
-        var country = region.Split('-')[0];
-        var cc = CallingCodes[country];
+        var dash = region.IndexOf('-');
+        var cc = CountryCodes[dash < 0 ? region : region.AsSpan(0, dash)];
         if (!international && d.StartsWith("00")) { international = true; d = d[2..]; }
         // A Chinese national number that already carries 86 before a mobile number: the + was lost in the export.
         if (!international && cc == "86" && d.Length == 13 && d.StartsWith("861")) international = true;
-        string full;
+        // Built once, on the stack, with its +: an import normalises millions of numbers.
+        Span<char> plus = stackalloc char[1 + 3 + 32];
+        plus[0] = '+';
+        var to = plus[1..];
+        int length;
         if (international)
         {
             // A trunk 0 kept after the country code (+86 0755..., +44 020...) is dropped; Italy's leading 0 is part of the number.
             var code = CodeOf(d);
-            full = code is not null && code != "39" && d.Length > code.Length && d[code.Length] == '0'
-                ? string.Concat(d[..code.Length], d[(code.Length + 1)..]) : new string(d);
+            if (code is not null && code != "39" && d.Length > code.Length && d[code.Length] == '0')
+            {
+                d[..code.Length].CopyTo(to);
+                d[(code.Length + 1)..].CopyTo(to[code.Length..]);
+                length = d.Length - 1;
+            }
+            else
+            {
+                d.CopyTo(to);
+                length = d.Length;
+            }
         }
         else
         {
             // Trunk prefix: 0 in most plans; NANP numbers may carry the leading 1.
             if (cc == "1" && d.Length == 11 && d[0] == '1') d = d[1..];
             else if (d.StartsWith("0")) d = d[1..];
-            full = cc + new string(d);
+            cc.CopyTo(to);
+            d.CopyTo(to[cc.Length..]);
+            length = cc.Length + d.Length;
         }
+        var full = to[..length];
         if (full.Length is < 8 or > 15) { error = "is not a valid E.164 number (needs 8–15 digits with the country code)"; return false; }
         if (full[0] == '0') { error = "has a country code starting with 0"; return false; }
-        if (full.StartsWith("86", StringComparison.Ordinal))
+        if (full.StartsWith("86"))
         {
             var national = full.Length - 2;
             // Mobiles are 1[3-9] and 11 digits; every area code starts 2..9 except Beijing's 10.
@@ -93,7 +109,7 @@ public static class PhoneNumbers
             var ok = mobile ? national == 11 && full[3] is >= '3' and <= '9' : national is 10 or 11;
             if (!ok) { error = "is not a Chinese mobile (1, then 3–9, 11 digits) or landline (area code and number, 10–11 digits) number"; return false; }
         }
-        e164 = "+" + full;
+        e164 = new string(plus[..(1 + length)]);
         error = "";
         return true;
     }
@@ -102,9 +118,12 @@ public static class PhoneNumbers
     private static string? CodeOf(ReadOnlySpan<char> digits)
     {
         for (var len = 1; len <= 3 && len <= digits.Length; len++)
-            if (KnownCodes.Contains(new string(digits[..len]))) return new string(digits[..len]);
+            if (KnownCodes.TryGetValue(digits[..len], out var code)) return code;
         return null;
     }
 
-    private static readonly HashSet<string> KnownCodes = [.. CallingCodes.Values];
+    // Looked up by span: no string is made per number to find its country's code.
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> KnownCodes =
+        new HashSet<string>(CallingCodes.Values, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CountryCodes = CallingCodes.GetAlternateLookup<ReadOnlySpan<char>>();
 }
