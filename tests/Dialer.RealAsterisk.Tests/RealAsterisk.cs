@@ -117,7 +117,12 @@ internal sealed class LiveRig : IAsyncDisposable
         EngineHost? host = null;
         var log = new List<string>();
         attempts ??= new AttemptTable();
-        var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = l => { lock (log) log.Add(l); } };
+        void Said(string line)
+        {
+            lock (log) log.Add($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+        }
+        foreach (var server in servers) server.Log = Said;
+        var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = Said };
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = survey is null ? new AgentsReadyPacer(callsPerReadyAgent) : new AgentlessPacer(1, 1), Control = driver,
@@ -165,12 +170,13 @@ internal sealed class LiveRig : IAsyncDisposable
         }
     }
 
-    public static async Task Until(Func<bool> done, TimeSpan timeout, string what)
+    /// <param name="rig">Whose driver's diagnostics go into the failure message.</param>
+    public static async Task Until(Func<bool> done, TimeSpan timeout, string what, LiveRig? rig = null)
     {
         var clock = Stopwatch.StartNew();
         while (!done())
         {
-            if (clock.Elapsed > timeout) Assert.Fail("timed out: " + what);
+            if (clock.Elapsed > timeout) Assert.Fail("timed out: " + what + (rig is null ? "" : "; driver said:\n" + rig.Said()));
             await Task.Delay(20);
         }
     }

@@ -72,7 +72,7 @@ public class RealAsteriskTests
     {
         var mark = SippLog.Mark("carrier-a");
         await using var rig = await LiveRig.StartAsync(["1701", "1702", "1703"], agents: 1, new AriDriverOptions(), callsPerReadyAgent: 3);
-        await LiveRig.Until(() => rig.Driver.Stats.AnswerToSafeHarbor.Count >= 2, TimeSpan.FromSeconds(20), "two safe-harbor messages started");
+        await LiveRig.Until(() => rig.Driver.Stats.AnswerToSafeHarbor.Count >= 2, TimeSpan.FromSeconds(20), "two safe-harbor messages started", rig);
         await LiveRig.Until(() => rig.Attempts.AllFinished.Count >= 2, TimeSpan.FromSeconds(30), "the two safe-harbor calls ended");
         var late = rig.Driver.Stats.AnswerToSafeHarbor.Percentile(1.0);
         Assert.True(late <= 2000, $"the message started {late:0} ms after the answer (rule: within 2 s)");

@@ -206,6 +206,18 @@ public sealed partial class AriClient : IAsyncDisposable
     public Task SubscribeAsync(string eventSource, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, new Query($"applications/{Esc(Options.App)}/subscription").Add("eventSource", eventSource), null, null, ct);
 
+    /// <summary>GET /applications/{app}: what the app is subscribed to (404 while no WebSocket has ever registered it).</summary>
+    public async Task<AriApplication> GetApplicationAsync(CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Get, new Query($"applications/{Esc(Options.App)}"), null, AriJsonContext.Default.AriApplication, ct) ?? new AriApplication();
+
+    /// <summary>
+    /// DELETE /applications/{app}/subscription: one subscription fewer to <paramref name="eventSource"/> (Asterisk counts
+    /// them: a source subscribed to three times needs three). Gives what the app is still subscribed to; 422 when it is not.
+    /// </summary>
+    public async Task<AriApplication> UnsubscribeAsync(string eventSource, CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Delete, new Query($"applications/{Esc(Options.App)}/subscription").Add("eventSource", eventSource), null, AriJsonContext.Default.AriApplication, ct)
+        ?? new AriApplication();
+
     // ---- transport -----------------------------------------------------------------------------
 
     private async Task<T?> SendAsync<T>(HttpMethod method, Query query, byte[]? body, JsonTypeInfo<T>? result, CancellationToken ct) where T : class
