@@ -51,7 +51,7 @@ public class RealAsteriskTests
             var region = (string p) => p[^1] == '1' || p[^1] == '3' ? "beijing" : "shanghai";
             var mark = SippLog.Mark("carrier-a");
             await using (var rig = await LiveRig.StartAsync(phones, agents: 2, new AriDriverOptions { Amd = amd, CallerIdByRegion = byRegion }, region: region))
-                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 2, TimeSpan.FromSeconds(20), "both calls answered");
+                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 2, TimeSpan.FromSeconds(20), "both calls answered", rig);
             var invites = SippLog.Read("carrier-a", mark).Where(m => !m.Sent && m.IsRequest("INVITE")).ToList();
             foreach (var phone in phones)
             {
@@ -98,7 +98,7 @@ public class RealAsteriskTests
         await using (var probe = Lab.Client("probe", Lab.Ari!))
         {
             await rig.DisposeAsync();
-            var left = (await probe.ListChannelsAsync()).Where(c => c.Id.StartsWith("dialer-real-" + Environment.ProcessId, StringComparison.Ordinal)).ToList();
+            var left = (await probe.ListChannelsAsync()).Where(c => rig.Owner.Owns(c.Id)).ToList();
             Assert.Empty(left);
         }
         Assert.Equal(0, rig.Driver.LiveCalls);
