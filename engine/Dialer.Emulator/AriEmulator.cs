@@ -29,6 +29,7 @@ public sealed class AriEmulator : IAsyncDisposable
     private readonly Dictionary<string, int> _failing = []; // request (method, path, query) → tries of it still to fail
     private string? _failAction;
     private int _failCommands, _failTries;
+    private int _hangupsToLose;
 
     private AriEmulator(WebApplication app, EmulatorScenario scenario, TimeProvider time)
     {
@@ -126,6 +127,13 @@ public sealed class AriEmulator : IAsyncDisposable
             return true;
         }
     }
+
+    /// <summary>
+    /// The next <paramref name="count"/> channel hang-ups (DELETE /channels/{id}, retries included) get no answer until the
+    /// client gives up, and are not done: a loaded Asterisk (lab load runs: channels of ours left up after a stop whose
+    /// hang-ups had timed out).
+    /// </summary>
+    public void LoseNextHangups(int count) => Interlocked.Exchange(ref _hangupsToLose, count);
 
     /// <summary>Every REST reply waits this long first (a slow Asterisk).</summary>
     public TimeSpan RestDelay { get; set; }
@@ -241,6 +249,12 @@ public sealed class AriEmulator : IAsyncDisposable
         var q = new Args(ctx.Request.Query);
         var method = ctx.Request.Method;
         if (OriginateDelay > TimeSpan.Zero && method == "POST" && seg is ["channels"] or ["channels", "create"]) await Task.Delay(OriginateDelay);
+        if (method == "DELETE" && seg is ["channels", _] && Volatile.Read(ref _hangupsToLose) > 0 && Interlocked.Decrement(ref _hangupsToLose) >= 0)
+        {
+            using var gone = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, _stop.Token);
+            await Task.Delay(Timeout.InfiniteTimeSpan, gone.Token).ContinueWith(static _ => { }, TaskScheduler.Default);
+            return;
+        }
         var reply = (method, seg) switch
         {
             ("POST", ["channels"]) => Place(q, await Variables(ctx), createOnly: false, ctx.Request),
@@ -275,6 +289,7 @@ public sealed class AriEmulator : IAsyncDisposable
             ("GET", ["endpoints", var tech, var resource]) => _world.Endpoint(tech, resource),
             ("GET", ["applications", var app]) => _world.Application(app),
             ("POST", ["applications", var app, "subscription"]) => _world.Subscribe(app, q),
+            ("DELETE", ["applications", var app, "subscription"]) => _world.Unsubscribe(app, q),
             ("PUT", ["applications", var app, "eventFilter"]) => _world.SetEventFilter(app, await Body(ctx)),
             ("GET", ["asterisk", "ping"]) => _world.Ping(),
             ("GET", ["asterisk", "info"]) => _world.Info(),
@@ -361,7 +376,7 @@ public sealed class AriEmulator : IAsyncDisposable
         // Subscribe before the handshake completes: the client may send REST the moment it sees 101, and the
         // events of that request must reach it (they queue in the outbox until the writer starts).
         var socket = new EventSocket(ctx, ctx.Request.Query["subscribeAll"].ToString() == "true");
-        _world.RegisterApp(app);
+        _world.RegisterApp(app, socket.SubscribeAll);
         lock (_socketsGate) _sockets.Add(socket);
         try
         {

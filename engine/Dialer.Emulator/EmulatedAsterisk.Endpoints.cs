@@ -28,15 +28,21 @@ internal sealed partial class EmulatedAsterisk
         {
             w.WriteStartObject();
             w.WriteString("name", name);
-            // What subscribeAll subscribes to (fixture f).
-            foreach (var (key, topic) in new[] { ("channel_ids", "__AST_CHANNEL_ALL_TOPIC"), ("bridge_ids", "__AST_BRIDGE_ALL_TOPIC"), ("endpoint_ids", "__AST_ENDPOINT_ALL_TOPIC"), ("device_names", "__AST_DEVICE_STATE_ALL_TOPIC") })
-            {
-                w.WriteStartArray(key);
-                w.WriteStringValue(topic);
-                w.WriteEndArray();
-            }
             EventFilter filter;
-            lock (_gate) filter = _eventFilter;
+            lock (_gate)
+            {
+                filter = _eventFilter;
+                var all = _appsSubscribedToAll.Contains(name);
+                // subscribeAll: the topic of every kind (fixture f); else what was subscribed to, by kind ("endpoint:PJSIP/x" → "PJSIP/x").
+                foreach (var (key, scheme, topic) in new[] { ("channel_ids", "channel:", "__AST_CHANNEL_ALL_TOPIC"), ("bridge_ids", "bridge:", "__AST_BRIDGE_ALL_TOPIC"), ("endpoint_ids", "endpoint:", "__AST_ENDPOINT_ALL_TOPIC"), ("device_names", "deviceState:", "__AST_DEVICE_STATE_ALL_TOPIC") })
+                {
+                    w.WriteStartArray(key);
+                    if (all) w.WriteStringValue(topic);
+                    foreach (var source in _subscriptions.Keys.Where(s => s.StartsWith(scheme, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+                        w.WriteStringValue(source[scheme.Length..]);
+                    w.WriteEndArray();
+                }
+            }
             foreach (var (key, types) in new[] { ("events_allowed", filter.Allowed), ("events_disallowed", filter.Disallowed) })
             {
                 w.WriteStartArray(key);
@@ -185,6 +191,7 @@ internal sealed partial class EmulatedAsterisk
             _shuttingDown = false;
             _unreachable.Clear();
             _subscriptions.Clear();
+            _appsSubscribedToAll.Clear();
             _eventFilter = EventFilter.None;
         }
         Boot();
@@ -203,7 +210,22 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             if (!_registeredApps.Contains(app)) return Reply.Message(404, "Application not found");
-            foreach (var source in sources.Split(',')) _subscriptions.Add(source);
+            foreach (var source in sources.Split(',')) _subscriptions[source] = _subscriptions.GetValueOrDefault(source) + 1;
+        }
+        return Application(app);
+    }
+
+    /// <summary>DELETE /applications/{app}/subscription?eventSource=…: one subscription fewer; 422 for a source it is not subscribed to.</summary>
+    public Reply Unsubscribe(string app, Args q)
+    {
+        if (q["eventSource"] is not { } sources) return Reply.Message(400, "eventSource parameter is required");
+        lock (_gate)
+        {
+            if (!_registeredApps.Contains(app)) return Reply.Message(404, "Application not found");
+            var list = sources.Split(',');
+            if (list.Any(s => !_subscriptions.ContainsKey(s))) return Reply.Message(422, "Event source was not subscribed to");
+            foreach (var source in list)
+                if (--_subscriptions[source] == 0) _subscriptions.Remove(source);
         }
         return Application(app);
     }

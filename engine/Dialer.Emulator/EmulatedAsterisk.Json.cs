@@ -21,7 +21,7 @@ internal sealed partial class EmulatedAsterisk
         }
         var appHears = !ch.FromDialplan || ch.InStasis || type == "StasisEnd";
         Emit(type, Write, appHears: appHears);
-        if (appHears && _subscriptions.Contains($"endpoint:PJSIP/{ch.Resource}")) Emit(type, Write, endpoint: ch.Resource);
+        if (appHears && _subscriptions.ContainsKey($"endpoint:PJSIP/{ch.Resource}")) Emit(type, Write, endpoint: ch.Resource);
     }
 
     /// <summary>
@@ -33,7 +33,7 @@ internal sealed partial class EmulatedAsterisk
     {
         if (!_eventFilter.Allows(type)) return;
         var subscribed = appHears && type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated")
-                         && (endpoint is null || _subscriptions.Contains($"endpoint:PJSIP/{endpoint}"));
+                         && (endpoint is null || _subscriptions.ContainsKey($"endpoint:PJSIP/{endpoint}"));
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer))
         {

@@ -33,8 +33,11 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     // The From: number of the last INVITE to each dialed number (what the carrier saw).
     private readonly Dictionary<string, string> _lastFrom = new(StringComparer.Ordinal);
     private bool _shuttingDown;
-    // What the app subscribed to (POST /applications/{app}/subscription), and its event type filter.
-    private readonly HashSet<string> _subscriptions = new(StringComparer.Ordinal);
+    // What the app subscribed to (POST /applications/{app}/subscription), each with how many times (Asterisk counts them,
+    // and keeps them across reconnects until it restarts), and its event type filter.
+    private readonly Dictionary<string, int> _subscriptions = new(StringComparer.Ordinal);
+    // Apps first registered by a subscribeAll socket: Asterisk keeps that model for the app's life, whatever connects later.
+    private readonly HashSet<string> _appsSubscribedToAll = new(StringComparer.Ordinal);
     private EventFilter _eventFilter = EventFilter.None;
     private long _seq;
     private long _idSeq;
@@ -75,9 +78,10 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         _silences.Add(new Silence(ch.Id, (time.GetUtcNow() - since).TotalSeconds, how));
     }
 
-    public void RegisterApp(string app)
+    public void RegisterApp(string app, bool subscribeAll)
     {
-        lock (_gate) _registeredApps.Add(app);
+        lock (_gate)
+            if (_registeredApps.Add(app) && subscribeAll) _appsSubscribedToAll.Add(app);
     }
 
     /// <summary>

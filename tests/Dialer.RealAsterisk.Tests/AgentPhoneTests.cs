@@ -17,7 +17,7 @@ public class AgentPhoneTests
         Assert.Equal(0, rig.Driver.AgentsConnected);
         using var phone = SippPhone.DialIn("agent5", [], holdAfterMs: 3000);
         await LiveRig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(10), "agent5 logged in by dialing 500");
-        await LiveRig.Until(() => rig.Engine.Stats.Connected == 1, TimeSpan.FromSeconds(10), "the agent who dialed in given a call");
+        await LiveRig.Until(() => rig.Engine.Stats.Connected == 1, TimeSpan.FromSeconds(10), "the agent who dialed in given a call", rig);
         Assert.True(await phone.WaitExit(TimeSpan.FromSeconds(20)), "the phone hung up after 3 s");
         await LiveRig.Until(async () => await rig.Query(e => e.State.AgentStates[0]) == AgentState.LoggedOut, TimeSpan.FromSeconds(5), "agent5 logged out by hanging up");
         Assert.Equal(0, rig.Driver.AgentsConnected);

@@ -71,8 +71,11 @@ public sealed class RealAsteriskFactAttribute : FactAttribute
 /// <summary>The engine in real time with the ARI driver on the real Asterisk: one call in flight per ready agent.</summary>
 internal sealed class LiveRig : IAsyncDisposable
 {
+    private static int _rigs;
     private readonly CancellationTokenSource _cts = new();
     private Task _run = Task.CompletedTask;
+    /// <summary>Whose channels this rig's are (unique to the rig).</summary>
+    public required ChannelOwner Owner { get; init; }
     public required AriDriver Driver { get; init; }
     public required DialerEngine Engine { get; init; }
     public required EngineHost Host { get; init; }
@@ -112,19 +115,27 @@ internal sealed class LiveRig : IAsyncDisposable
         {
             Name = t, Channels = 30, CallsPerSecond = trunkCallsPerSecond, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = i == 0 && trunkEndpoint is not null ? trunkEndpoint : $"PJSIP/{{number}}@{t}",
         }).ToList();
-        // A run-unique owner: ids never meet those of an earlier run still up on the box.
-        var owner = new ChannelOwner("real-" + Environment.ProcessId, "real");
+        // A rig-unique owner: its ids never meet those of an earlier rig or run whose channels Asterisk is still tearing down.
+        // With one owner per process, a test's second rig (or the next test) created call-1 and agent1's line again while
+        // the first one's were going: 409 "Channel with given unique ID already exists", the call lost (the caller-id test's
+        // "both calls answered" timed out after the events test; the restart and safe-harbor tests failed in full runs only).
+        var owner = new ChannelOwner($"real{Environment.ProcessId}n{Interlocked.Increment(ref _rigs)}", "real");
         EngineHost? host = null;
         var log = new List<string>();
         attempts ??= new AttemptTable();
-        var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = l => { lock (log) log.Add(l); } };
+        void Said(string line)
+        {
+            lock (log) log.Add($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+        }
+        foreach (var server in servers) server.Log = Said;
+        var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = Said };
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = survey is null ? new AgentsReadyPacer(callsPerReadyAgent) : new AgentlessPacer(1, 1), Control = driver,
             Leads = hopper, Predictor = new HalfLive(), Owner = owner, Log = attempts,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new LiveRig { Driver = driver, Engine = engine, Host = host, Hopper = hopper, Servers = servers, Log = log, Attempts = attempts };
+        var rig = new LiveRig { Owner = owner, Driver = driver, Engine = engine, Host = host, Hopper = hopper, Servers = servers, Log = log, Attempts = attempts };
         using (var start = new CancellationTokenSource(TimeSpan.FromSeconds(10))) await driver.StartAsync(start.Token);
         rig._run = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
@@ -165,12 +176,13 @@ internal sealed class LiveRig : IAsyncDisposable
         }
     }
 
-    public static async Task Until(Func<bool> done, TimeSpan timeout, string what)
+    /// <param name="rig">Whose driver's diagnostics go into the failure message.</param>
+    public static async Task Until(Func<bool> done, TimeSpan timeout, string what, LiveRig? rig = null)
     {
         var clock = Stopwatch.StartNew();
         while (!done())
         {
-            if (clock.Elapsed > timeout) Assert.Fail("timed out: " + what);
+            if (clock.Elapsed > timeout) Assert.Fail("timed out: " + what + (rig is null ? "" : "; driver said:\n" + rig.Said()));
             await Task.Delay(20);
         }
     }

@@ -51,7 +51,7 @@ public class RealAsteriskTests
             var region = (string p) => p[^1] == '1' || p[^1] == '3' ? "beijing" : "shanghai";
             var mark = SippLog.Mark("carrier-a");
             await using (var rig = await LiveRig.StartAsync(phones, agents: 2, new AriDriverOptions { Amd = amd, CallerIdByRegion = byRegion }, region: region))
-                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 2, TimeSpan.FromSeconds(20), "both calls answered");
+                await LiveRig.Until(() => rig.Driver.Stats.Answered >= 2, TimeSpan.FromSeconds(20), "both calls answered", rig);
             var invites = SippLog.Read("carrier-a", mark).Where(m => !m.Sent && m.IsRequest("INVITE")).ToList();
             foreach (var phone in phones)
             {
@@ -72,7 +72,7 @@ public class RealAsteriskTests
     {
         var mark = SippLog.Mark("carrier-a");
         await using var rig = await LiveRig.StartAsync(["1701", "1702", "1703"], agents: 1, new AriDriverOptions(), callsPerReadyAgent: 3);
-        await LiveRig.Until(() => rig.Driver.Stats.AnswerToSafeHarbor.Count >= 2, TimeSpan.FromSeconds(20), "two safe-harbor messages started");
+        await LiveRig.Until(() => rig.Driver.Stats.AnswerToSafeHarbor.Count >= 2, TimeSpan.FromSeconds(20), "two safe-harbor messages started", rig);
         await LiveRig.Until(() => rig.Attempts.AllFinished.Count >= 2, TimeSpan.FromSeconds(30), "the two safe-harbor calls ended");
         var late = rig.Driver.Stats.AnswerToSafeHarbor.Percentile(1.0);
         Assert.True(late <= 2000, $"the message started {late:0} ms after the answer (rule: within 2 s)");
@@ -98,7 +98,7 @@ public class RealAsteriskTests
         await using (var probe = Lab.Client("probe", Lab.Ari!))
         {
             await rig.DisposeAsync();
-            var left = (await probe.ListChannelsAsync()).Where(c => c.Id.StartsWith("dialer-real-" + Environment.ProcessId, StringComparison.Ordinal)).ToList();
+            var left = (await probe.ListChannelsAsync()).Where(c => rig.Owner.Owns(c.Id)).ToList();
             Assert.Empty(left);
         }
         Assert.Equal(0, rig.Driver.LiveCalls);

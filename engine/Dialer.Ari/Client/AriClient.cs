@@ -58,9 +58,30 @@ public sealed partial class AriClient : IAsyncDisposable
         SendAsync(HttpMethod.Post, new Query("channels/create").Add("endpoint", endpoint).Add("app", Options.App)
             .Add("appArgs", appArgs).Add("channelId", channelId), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct)!;
 
-    /// <summary>POST /channels/{id}/dial. Always pass a timeout: Asterisk's default is to ring forever.</summary>
-    public Task DialAsync(string channelId, int timeoutSeconds, CancellationToken ct = default) =>
-        SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct);
+    /// <summary>
+    /// POST /channels/{id}/dial. Always pass a timeout: Asterisk's default is to ring forever. Asterisk answers
+    /// /channels/create before the channel is in Stasis (res/ari/resource_channels.c: a thread it has just started puts it
+    /// there), so a dial sent at once can get 409 "Channel not in Stasis application" (the lab: the agent who dialed in got
+    /// no call, its first one refused so): asked again, 20 ms later and twice as long each time (0.6 s in all), before the
+    /// 409 stands.
+    /// </summary>
+    public async Task DialAsync(string channelId, int timeoutSeconds, CancellationToken ct = default)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct);
+                return;
+            }
+            catch (AriConflictException e) when (attempt < 5 && e.AsteriskMessage == NotInStasis)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20 << attempt), _time, ct);
+            }
+        }
+    }
+
+    private const string NotInStasis = "Channel not in Stasis application";
 
     /// <summary>POST /channels: create and dial in one step; the channel enters our app (StasisStart) when answered.</summary>
     public Task<AriChannel> OriginateAsync(string channelId, string endpoint, string? appArgs, string? callerId, int timeoutSeconds,
@@ -206,6 +227,18 @@ public sealed partial class AriClient : IAsyncDisposable
     /// <summary>POST /applications/{app}/subscription, e.g. "endpoint:PJSIP/carrier-a" for its ContactStatusChange.</summary>
     public Task SubscribeAsync(string eventSource, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, new Query($"applications/{Esc(Options.App)}/subscription").Add("eventSource", eventSource), null, null, ct);
+
+    /// <summary>GET /applications/{app}: what the app is subscribed to (404 while no WebSocket has ever registered it).</summary>
+    public async Task<AriApplication> GetApplicationAsync(CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Get, new Query($"applications/{Esc(Options.App)}"), null, AriJsonContext.Default.AriApplication, ct) ?? new AriApplication();
+
+    /// <summary>
+    /// DELETE /applications/{app}/subscription: one subscription fewer to <paramref name="eventSource"/> (Asterisk counts
+    /// them: a source subscribed to three times needs three). Gives what the app is still subscribed to; 422 when it is not.
+    /// </summary>
+    public async Task<AriApplication> UnsubscribeAsync(string eventSource, CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Delete, new Query($"applications/{Esc(Options.App)}/subscription").Add("eventSource", eventSource), null, AriJsonContext.Default.AriApplication, ct)
+        ?? new AriApplication();
 
     // ---- transport -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ namespace Dialer.Ari.Client;
 [JsonSerializable(typeof(AriVariable))]
 [JsonSerializable(typeof(AriEndpoint))]
 [JsonSerializable(typeof(AriErrorBody))]
+[JsonSerializable(typeof(AriApplication))]
 internal sealed partial class AriJsonContext : JsonSerializerContext;
 
 /// <summary>Parses one WebSocket message. Malformed input gives null (the caller counts it), never an exception.</summary>

@@ -54,6 +54,19 @@ public sealed class AriEndpoint
     [JsonPropertyName("state")] public string? State { get; set; }
 }
 
+/// <summary>
+/// ARI "Application": what an app is subscribed to. Ids are "PJSIP/carrier-a" for endpoints, device names for device
+/// states; an app registered with subscribeAll lists the "__AST_…_ALL_TOPIC" of each kind instead.
+/// </summary>
+public sealed class AriApplication
+{
+    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("channel_ids")] public string[] ChannelIds { get; set; } = [];
+    [JsonPropertyName("bridge_ids")] public string[] BridgeIds { get; set; } = [];
+    [JsonPropertyName("endpoint_ids")] public string[] EndpointIds { get; set; } = [];
+    [JsonPropertyName("device_names")] public string[] DeviceNames { get; set; } = [];
+}
+
 /// <summary>ARI "ContactInfo": a SIP contact's qualify result; <c>roundtrip_usec</c> is a string on the wire.</summary>
 [JsonConverter(typeof(AriContactInfoConverter))]
 public sealed class AriContactInfo

@@ -258,6 +258,37 @@ public sealed partial class AriDriver
         {
             Log?.Invoke($"ARI {server.ServerId}: subscribing to what the dialer needs failed: {e.Message}");
         }
+        if (!server.Options.SubscribeAll) await DropStaleSubscriptions(server, ct);
+    }
+
+    /// <summary>
+    /// Asterisk keeps an app's subscriptions across WebSocket reconnects until it restarts, and counts them (lab7: an app an
+    /// older build had subscribed to its trunks' endpoints, once per reconnect, still heard every call event twice). The
+    /// driver subscribes to no endpoint and no device state, so whatever the app has of those is stale: dropped at each
+    /// (re)connect, as many times as Asterisk counted it. A failure is logged, not fatal: the calls work, with more events.
+    /// An app some client registered with subscribeAll keeps hearing everything until Asterisk restarts (no REST undoes it).
+    /// </summary>
+    private async Task DropStaleSubscriptions(AriClient server, CancellationToken ct)
+    {
+        try
+        {
+            var app = await server.GetApplicationAsync(ct);
+            var stale = app.EndpointIds.Select(id => "endpoint:" + id).Concat(app.DeviceNames.Select(d => "deviceState:" + d))
+                .Where(s => !s.Contains("__AST_", StringComparison.Ordinal)).ToList();
+            if (stale.Count == 0) return;
+            Log?.Invoke($"ARI {server.ServerId}: dropping {stale.Count} subscriptions left by an earlier connection ({string.Join(", ", stale)})");
+            foreach (var source in stale)
+                for (var times = 0; times < 1000; times++)
+                {
+                    var left = await server.UnsubscribeAsync(source, ct);
+                    if (!left.EndpointIds.Any(id => source == "endpoint:" + id) && !left.DeviceNames.Any(d => source == "deviceState:" + d)) break;
+                }
+        }
+        catch (AriUnprocessableException) { } // gone meanwhile
+        catch (AriException e)
+        {
+            Log?.Invoke($"ARI {server.ServerId}: dropping stale subscriptions failed: {e.Message}");
+        }
     }
 
     // ---- reconciliation ----------------------------------------------------------------------------------

@@ -196,15 +196,32 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             if (a.BridgeId != a.OwnBridgeId) work.Add(Quietly(a.Server.DeleteBridgeAsync(a.OwnBridgeId, ct)));
         }
         await Task.WhenAll(work);
-        // The hang-ups' ChannelDestroyed end the calls; wait for them, then end what Asterisk never confirmed.
+        // The hang-ups' ChannelDestroyed end the calls. A hang-up that failed or timed out (a loaded Asterisk) left its channel
+        // up and no event comes: the sweep hangs up again what Asterisk still lists, while the stop has time left; then the
+        // calls Asterisk never confirmed are ended.
+        await LegsEnded(ct);
+        await SweepLeftovers(ct);
+        await LegsEnded(ct);
+        foreach (var leg in _legs.Values) await EndAsync(leg, cause: 0, networkFailure: false);
+        await Flushed();
+    }
+
+    /// <summary>How long the stop waits for a hung-up call's ChannelDestroyed before it looks at Asterisk's channels itself.</summary>
+    private static readonly TimeSpan StopSettle = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Waits until every call has ended, or the stop's time is up, or <see cref="StopSettle"/> passed with no originate on
+    /// its way (one still inside Asterisk has a hang-up queued behind it: waited for, whatever the settle).
+    /// </summary>
+    private async Task LegsEnded(CancellationToken ct)
+    {
+        var since = _time.GetTimestamp();
         try
         {
-            while (!_legs.IsEmpty) await Task.Delay(TimeSpan.FromMilliseconds(10), _time, ct);
+            while (!_legs.IsEmpty && (_time.GetElapsedTime(since) < StopSettle || _legs.Values.Any(l => !l.Placed)))
+                await Task.Delay(TimeSpan.FromMilliseconds(10), _time, ct);
         }
         catch (OperationCanceledException) { }
-        foreach (var leg in _legs.Values) await EndAsync(leg, cause: 0, networkFailure: false);
-        await SweepLeftovers(ct);
-        await Flushed();
     }
 
     /// <summary>
