@@ -39,7 +39,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
     private string _pacer = "";
 
     /// <summary>
-    /// DIALER_CLUSTER_ARI: the ARI URLs of two real Asterisk servers (pbx1,pbx2: each with carrier-a and carrier-b, agent phones
+    /// DIALER_CLUSTER_ARI: the ARI URLs of two real Asterisk servers (pbx1,pbx2: each with carrier-a and carrier-b, the ARI users
+    /// node-a..node-c with their names as passwords, agent phones
     /// PJSIP/agent1..3 and the inter-server trunk, as in asterisk-conf/) for the kill scenario; unset, it runs on the emulators.
     /// Only the emulators log who asked for each hang-up, so "no node hung up another live node's channel" is checked on them alone.
     /// </summary>
