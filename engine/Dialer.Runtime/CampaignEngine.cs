@@ -108,12 +108,8 @@ public sealed partial class CampaignEngine : IRunningEngine
             // The cap's budget is the campaign's: today's and the 30 days' live answers and abandons go on from the store.
             engine.State.Ledger.Seed(AbandonHistory.Load(db, campaign.Id, config.TimeZone, DateTime.UtcNow), DateTime.UtcNow);
             // And the pacing goes on from what the campaign's last calls taught, not from priors (a takeover is no cold start).
-            var history = PacingHistory.Load(db, campaign.Id, DateTime.UtcNow);
-            engine.Learn(history);
-            // A takeover, and a start with no recent call to learn from, ramp up as after an outage: every agent is ready at once,
-            // nothing rings, and the forecasts are another process's or priors (ClusterTests: a cold predictive start abandoned 2
-            // of its first 26 live answers, placed 4.2 s in).
-            if (takenOver is { Count: > 0 } || history.Count == 0) engine.RampUp(DateTime.UtcNow);
+            engine.Learn(PacingHistory.Load(db, campaign.Id, DateTime.UtcNow));
+            if (takenOver is { Count: > 0 }) engine.RampUp(DateTime.UtcNow);
             Adopt(engine, driver, leads, attempts, telephony.Agents, adopt, DateTime.UtcNow); // the loop has not started: the engine is ours here
             host = new EngineHost(engine, TimeProvider.System) { Log = log };
             var run = new CampaignEngine(engine, host, driver, servers, attempts, outbox, reconciled, log);
