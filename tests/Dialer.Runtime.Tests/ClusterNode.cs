@@ -19,10 +19,13 @@ public static class ClusterNode
             Console.Error.WriteLine("usage: cluster-node NODE LEASE_MS CONFIG...");
             return 2;
         }
+        var real = Environment.GetEnvironmentVariable("DIALER_CLUSTER_ARI") is { Length: > 0 };
         var configs = files.Select(f => RunConfig.Load(f)).Select(r => r with
         {
             Node = node,
-            Telephony = r.Telephony with { Servers = [.. r.Telephony.Servers.Select(s => s with { User = node })] },
+            // On real servers (DIALER_CLUSTER_ARI) each node's ARI user has its name as password (ari.conf: node-a/node-a);
+            // the emulators take the config's password for every user.
+            Telephony = r.Telephony with { Servers = [.. r.Telephony.Servers.Select(s => s with { User = node, Password = real ? node : s.Password })] },
         }).ToList();
         // Named after the node on PostgreSQL (application_name), so the test's write log can tell whose write each row was.
         using var db = StoreDb.Open(configs[0].Db + ";Application Name=" + node);
