@@ -24,7 +24,7 @@ public sealed class DbLeadSource : ILeadSource
     private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
     // Next(accept)'s working sets, kept so that a call allocates nothing once they have grown.
     private readonly List<Lead> _passed = [];
-    private readonly HashSet<int> _refused = [];
+    private readonly LeadOrder _order;
     private readonly HashSet<(ulong Rules, bool Preview)> _passOver = [];
     private long _leaseUntil = long.MaxValue;
     private long? _statusReadAt;
@@ -39,6 +39,7 @@ public sealed class DbLeadSource : ILeadSource
         _pii = pii.Bind(db); // the key check, before a lead is claimed
         _campaignId = campaignId;
         _config = config;
+        _order = new LeadOrder(config);
         Owner = owner;
     }
 
@@ -63,34 +64,27 @@ public sealed class DbLeadSource : ILeadSource
     public Lead? Next(DateTime utcNow) => Ready(utcNow) ? Take(utcNow, passOver: null) : null;
 
     /// <summary>
-    /// One rule of lead order with <see cref="MemoryHopper"/>, which keeps a queue per skill requirement: a requirement whose
-    /// best lead <paramref name="accept"/> refuses (no free agent able to take it) is refused whole for this call, and its other
-    /// leads are passed over unasked and uncounted (<paramref name="lookahead"/> bounds the requirements asked), however high
-    /// they rank. A claim made meanwhile leaves the refused rule matches in the table: without that, a head of the order bound
-    /// to a few senior agents filled every claim and no other lead was ever reached (skill-pools: 328 calls all day).
+    /// The one rule of lead order (<see cref="LeadOrder"/>, as <see cref="MemoryHopper"/> and the outbox's prefetch): a queue whose
+    /// best lead <paramref name="accept"/> refuses is refused whole for this call, its other leads passed over unasked and uncounted.
+    /// A claim made meanwhile leaves the refused rule matches in the table: without that, a head of the order bound to a few
+    /// senior agents filled every claim and no other lead was ever reached (skill-pools: 328 calls all day).
     /// </summary>
     public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
     {
         if (!Ready(utcNow)) return null;
         Lead? found = null;
-        for (var asked = 0; asked < lookahead;)
+        _order.Begin(accept, lookahead);
+        while (_order.Open)
         {
             var lead = Take(utcNow, _passOver);
             if (lead is null) break;
-            var queue = _config.QueueOf(lead);
-            if (!_refused.Contains(queue))
-            {
-                if (accept(lead)) { found = lead; break; }
-                asked++;
-                _refused.Add(queue);
-            }
+            if (_order.Offer(lead)) { found = lead; break; }
             _passOver.Add((Routing?.MatchMask(lead) ?? 0, _config.PreviewTag is { } tag && lead.HasTag(tag)));
             _passed.Add(lead);
         }
         // Best last: the stack pops them first again, in their order.
         for (var i = _passed.Count - 1; i >= 0; i--) Release(_passed[i], utcNow);
         _passed.Clear();
-        _refused.Clear();
         _passOver.Clear();
         return found;
     }

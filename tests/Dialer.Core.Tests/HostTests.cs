@@ -259,6 +259,33 @@ public class HostTests
     }
 
     [Fact]
+    public async Task A_refused_requirement_holds_back_only_its_own_leads_in_the_prefetch()
+    {
+        // The head of the order is bound to a busy senior pool (dialect regions and senior renewals, as in skill-pools):
+        // the engine refuses it, and the other leads must still be reached through the outbox, best first.
+        var senior = new RequirementTable().Intern([(0, 5)]);
+        var leads = Enumerable.Range(1, 100).Select(i => Make.Lead(i, priority: 5)).ToList();
+        foreach (var l in leads) l.Requirement = senior;
+        leads.AddRange(Enumerable.Range(101, 50).Select(i => Make.Lead(i)));
+        var campaign = new CampaignConfig();
+        var outbox = new StoreOutbox(new MemoryHopper(campaign, leads, Make.T0), new FlakyStore(), new RecordingPost().Post, TimeProvider.System) { Campaign = campaign };
+        ILeadSource source = outbox;
+        outbox.Start();
+        await Until(() => outbox.Prefetched > 0);
+        var taken = new List<long>();
+        var until = DateTime.UtcNow + Bound;
+        while (taken.Count < 20 && DateTime.UtcNow < until)
+        {
+            if (source.Next(Make.T0, l => l.Requirement != senior) is { } lead) taken.Add(lead.Id);
+            else await Task.Delay(5);
+        }
+        Assert.Equal(Enumerable.Range(101, 20).Select(i => (long)i), taken);
+        // The senior leads kept their place: the first goes out as soon as a senior agent is free.
+        Assert.Equal(1, source.Next(Make.T0, _ => true)!.Id);
+        await outbox.StopAsync(Bound);
+    }
+
+    [Fact]
     public void Numbers_are_masked_but_short_ids_and_words_are_not()
     {
         Assert.Equal("call ******0123: POST /channels?endpoint=PJSIP/+*******1234@carrier-a failed (lead 42)",
