@@ -27,6 +27,8 @@ public sealed class DbLeadSource : ILeadSource
     private readonly LeadOrder _order;
     private readonly HashSet<(ulong Rules, bool Preview)> _passOver = [];
     private long _leaseUntil = long.MaxValue;
+    // After a claim found nothing due: no claim before this (ms), unless a write of this node makes a lead due sooner.
+    private long _nothingDueBefore = long.MinValue;
     private long? _statusReadAt;
     private bool _running;
     // Leads handed out (net of those given back) in the minute now counting and in the last full one: the claim's size.
@@ -48,6 +50,12 @@ public sealed class DbLeadSource : ILeadSource
     /// <summary>The most leads one claim takes; a claim asks for about the last minute's placements (<see cref="MinBatch"/> at least).</summary>
     public int BatchSize { get; init; } = 500;
     public int MinBatch { get; init; } = 8;
+    /// <summary>
+    /// With nothing due, the next claim waits for the next lead's due time, or this long at most (leads that come due by
+    /// others: an import, another node's lease running out). The engine asks every second; without the wait each ask was a
+    /// claim, and the outbox's refill asks every 100 ms.
+    /// </summary>
+    public TimeSpan IdleRecheck { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
@@ -104,7 +112,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         while (true)
         {
-            if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false, passOver)) { FlushDeferred(); return null; }
+            if (_buffer.Count == 0 && (Time.Ms(utcNow) < _nothingDueBefore || !Claim(utcNow, dueOnly: false, passOver))) { FlushDeferred(); return null; }
             if (AdmitTop(utcNow) is { } lead) return lead;
         }
     }
@@ -172,6 +180,7 @@ public sealed class DbLeadSource : ILeadSource
             UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
             """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
+        DueAt(Time.Ms(dueUtc));
     }
 
     private void Count(long now, int n)
@@ -197,6 +206,7 @@ public sealed class DbLeadSource : ILeadSource
             state = next is null ? LeadState.Done : LeadState.Pending, due = Time.Ms(next ?? utcNow),
             outcome = outcome.ToCsv(), lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), lead.Id,
         }, tx));
+        if (next is { } due) DueAt(Time.Ms(due));
     }
 
     /// <summary>
@@ -227,6 +237,7 @@ public sealed class DbLeadSource : ILeadSource
         _db.Write(Fence, (c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
         _buffer.Clear();
         _leaseUntil = long.MaxValue;
+        _nothingDueBefore = long.MinValue; // the leads handed back are due
     }
 
     /// <summary>
@@ -243,6 +254,7 @@ public sealed class DbLeadSource : ILeadSource
             new { _campaignId, Owner }, tx));
         _buffer.Clear();
         _leaseUntil = long.MaxValue;
+        _nothingDueBefore = long.MinValue;
     }
 
     /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>
@@ -302,7 +314,12 @@ public sealed class DbLeadSource : ILeadSource
                 LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING {LeadColumns}
             """, args, tx).ToList());
-        if (rows.Count == 0) return false;
+        if (rows.Count == 0)
+        {
+            // Nothing due at all (a claim passing refused queues over says nothing of those): wait for the next due lead.
+            if (!dueOnly && passOver is not { Count: > 0 }) _nothingDueBefore = Math.Min(NextDue(now) ?? long.MaxValue, now + (long)IdleRecheck.TotalMilliseconds);
+            return false;
+        }
         // The buffer's oldest lease decides when to renew; due leads go out at once with a whole lease.
         if (!dueOnly) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
         // RETURNING order is unspecified: sort so the stack pops the best lead first.
@@ -310,6 +327,16 @@ public sealed class DbLeadSource : ILeadSource
         foreach (var r in rows) _buffer.Push(ToLead(r));
         return true;
     }
+
+    /// <summary>When the campaign's next pending lead comes due after <paramref name="now"/> (ms), if any (index leads_due).</summary>
+    private long? NextDue(long now)
+    {
+        using var c = _db.Connect();
+        return c.ExecuteScalar<long?>("SELECT MIN(due_at) FROM leads WHERE campaign_id = @_campaignId AND state = 0 AND due_at > @now", new { _campaignId, now });
+    }
+
+    /// <summary>A write of this node made a lead due at <paramref name="dueMs"/>: the next claim may not wait past it.</summary>
+    private void DueAt(long dueMs) => _nothingDueBefore = Math.Min(_nothingDueBefore, dueMs);
 
     /// <summary>
     /// The claim's filter leaving out the leads whose rule matches and preview tag (their queue, <see cref="CampaignConfig.QueueOf"/>)
