@@ -71,7 +71,7 @@ public class HostTests
             await Until(() => host.Failures == i);
         }
         await Until(() => host.Status == EngineStatus.Faulted);
-        Assert.Contains($"safe-harbor {waiting.Id}", control.Log);
+        await Until(() => control.Log.Contains($"safe-harbor {waiting.Id}")); // the loop reports faulted, then halts: read after it
         Assert.True(engine.Halted);
         var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => host.QueryAsync(e => e.State.Now));
         Assert.Contains("faulted", e.Message);
