@@ -98,7 +98,7 @@ public sealed partial class CampaignEngine : IRunningEngine
             var leads = new DbLeadSource(db, pii, campaign.Id, config, node) { Routing = new RoutingRules(config, telephony.Skills, new RequirementTable()), Fence = fence };
             var outbox = new StoreOutbox(leads, attempts, e => host!.PostAsync(e), TimeProvider.System)
             {
-                IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = db.Batch, OnStopped = leads.ReleaseAllLeases, Log = log,
+                Campaign = config, IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = db.Batch, OnStopped = leads.ReleaseAllLeases, Log = log,
             };
             var engine = new DialerEngine(new EngineSetup
             {

@@ -8,6 +8,7 @@ namespace Dialer.Sim;
 
 public sealed record TrunkUse(string Name, long Calls, double Cost);
 public sealed record DayAbandon(string Day, long LiveAnswers, long Abandoned, double AbandonRate);
+public sealed record HourAbandon(string Hour, long LiveAnswers, long Abandoned, double AbandonRate);
 public sealed record PreviewFigures(long Offered, long Accepted, long Skipped, long Callbacks, long TimedOut, long Unplaced);
 /// <summary>One question's answers: key → count, and askings that ended with no usable key.</summary>
 public sealed record QuestionFigures(string Question, long Answered, IReadOnlyDictionary<string, long> Keys, long NoAnswer);
@@ -45,6 +46,8 @@ public sealed record SimReport
     public required double TotalCost { get; init; }
     public required IReadOnlyList<TrunkUse> Trunks { get; init; }
     public required IReadOnlyList<DayAbandon> Days { get; init; }
+    /// <summary>Each clock hour's live answers and abandons (the cap is per day, but a burst shows here).</summary>
+    public required IReadOnlyList<HourAbandon> Hours { get; init; }
     /// <summary>Campaigns that preview leads only.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public PreviewFigures? Preview { get; init; }
@@ -101,6 +104,8 @@ public static class Metrics
             TotalCost = Math.Round(st.TrunkCost.Sum(), 4),
             Trunks = trunks,
             Days = days,
+            Hours = [.. st.ByHour.Select(h => new HourAbandon(h.Key.ToString("yyyy-MM-dd HH:00", System.Globalization.CultureInfo.InvariantCulture),
+                h.Value.Live, h.Value.Abandoned, Ratio(h.Value.Abandoned, h.Value.Live)))],
             Preview = st.PreviewsOffered == 0 ? null
                 : new PreviewFigures(st.PreviewsOffered, st.PreviewsAccepted, st.PreviewsSkipped, st.PreviewCallbacks, st.PreviewsTimedOut, st.PreviewsUnplaced),
             Survey = engine.State.Config.Script is { } script ? Survey(st, script) : null,

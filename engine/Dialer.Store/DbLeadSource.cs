@@ -24,9 +24,11 @@ public sealed class DbLeadSource : ILeadSource
     private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
     // Next(accept)'s working sets, kept so that a call allocates nothing once they have grown.
     private readonly List<Lead> _passed = [];
-    private readonly HashSet<int> _refused = [];
+    private readonly LeadOrder _order;
     private readonly HashSet<(ulong Rules, bool Preview)> _passOver = [];
     private long _leaseUntil = long.MaxValue;
+    // After a claim found nothing due: no claim before this (ms), unless a write of this node makes a lead due sooner.
+    private long _nothingDueBefore = long.MinValue;
     private long? _statusReadAt;
     private bool _running;
     // Leads handed out (net of those given back) in the minute now counting and in the last full one: the claim's size.
@@ -39,6 +41,7 @@ public sealed class DbLeadSource : ILeadSource
         _pii = pii.Bind(db); // the key check, before a lead is claimed
         _campaignId = campaignId;
         _config = config;
+        _order = new LeadOrder(config);
         Owner = owner;
     }
 
@@ -47,6 +50,12 @@ public sealed class DbLeadSource : ILeadSource
     /// <summary>The most leads one claim takes; a claim asks for about the last minute's placements (<see cref="MinBatch"/> at least).</summary>
     public int BatchSize { get; init; } = 500;
     public int MinBatch { get; init; } = 8;
+    /// <summary>
+    /// With nothing due, the next claim waits for the next lead's due time, or this long at most (leads that come due by
+    /// others: an import, another node's lease running out). The engine asks every second; without the wait each ask was a
+    /// claim, and the outbox's refill asks every 100 ms.
+    /// </summary>
+    public TimeSpan IdleRecheck { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
@@ -63,34 +72,27 @@ public sealed class DbLeadSource : ILeadSource
     public Lead? Next(DateTime utcNow) => Ready(utcNow) ? Take(utcNow, passOver: null) : null;
 
     /// <summary>
-    /// One rule of lead order with <see cref="MemoryHopper"/>, which keeps a queue per skill requirement: a requirement whose
-    /// best lead <paramref name="accept"/> refuses (no free agent able to take it) is refused whole for this call, and its other
-    /// leads are passed over unasked and uncounted (<paramref name="lookahead"/> bounds the requirements asked), however high
-    /// they rank. A claim made meanwhile leaves the refused rule matches in the table: without that, a head of the order bound
-    /// to a few senior agents filled every claim and no other lead was ever reached (skill-pools: 328 calls all day).
+    /// The one rule of lead order (<see cref="LeadOrder"/>, as <see cref="MemoryHopper"/> and the outbox's prefetch): a queue whose
+    /// best lead <paramref name="accept"/> refuses is refused whole for this call, its other leads passed over unasked and uncounted.
+    /// A claim made meanwhile leaves the refused rule matches in the table: without that, a head of the order bound to a few
+    /// senior agents filled every claim and no other lead was ever reached (skill-pools: 328 calls all day).
     /// </summary>
     public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
     {
         if (!Ready(utcNow)) return null;
         Lead? found = null;
-        for (var asked = 0; asked < lookahead;)
+        _order.Begin(accept, lookahead);
+        while (_order.Open)
         {
             var lead = Take(utcNow, _passOver);
             if (lead is null) break;
-            var queue = _config.QueueOf(lead);
-            if (!_refused.Contains(queue))
-            {
-                if (accept(lead)) { found = lead; break; }
-                asked++;
-                _refused.Add(queue);
-            }
+            if (_order.Offer(lead)) { found = lead; break; }
             _passOver.Add((Routing?.MatchMask(lead) ?? 0, _config.PreviewTag is { } tag && lead.HasTag(tag)));
             _passed.Add(lead);
         }
         // Best last: the stack pops them first again, in their order.
         for (var i = _passed.Count - 1; i >= 0; i--) Release(_passed[i], utcNow);
         _passed.Clear();
-        _refused.Clear();
         _passOver.Clear();
         return found;
     }
@@ -110,7 +112,7 @@ public sealed class DbLeadSource : ILeadSource
     {
         while (true)
         {
-            if (_buffer.Count == 0 && !Claim(utcNow, dueOnly: false, passOver)) { FlushDeferred(); return null; }
+            if (_buffer.Count == 0 && (Time.Ms(utcNow) < _nothingDueBefore || !Claim(utcNow, dueOnly: false, passOver))) { FlushDeferred(); return null; }
             if (AdmitTop(utcNow) is { } lead) return lead;
         }
     }
@@ -178,6 +180,7 @@ public sealed class DbLeadSource : ILeadSource
             UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
             """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
+        DueAt(Time.Ms(dueUtc));
     }
 
     private void Count(long now, int n)
@@ -203,6 +206,7 @@ public sealed class DbLeadSource : ILeadSource
             state = next is null ? LeadState.Done : LeadState.Pending, due = Time.Ms(next ?? utcNow),
             outcome = outcome.ToCsv(), lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), lead.Id,
         }, tx));
+        if (next is { } due) DueAt(Time.Ms(due));
     }
 
     /// <summary>
@@ -233,6 +237,7 @@ public sealed class DbLeadSource : ILeadSource
         _db.Write(Fence, (c, tx) => c.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL WHERE id = @Id AND lease_owner = @Owner", ids, tx));
         _buffer.Clear();
         _leaseUntil = long.MaxValue;
+        _nothingDueBefore = long.MinValue; // the leads handed back are due
     }
 
     /// <summary>
@@ -249,6 +254,7 @@ public sealed class DbLeadSource : ILeadSource
             new { _campaignId, Owner }, tx));
         _buffer.Clear();
         _leaseUntil = long.MaxValue;
+        _nothingDueBefore = long.MinValue;
     }
 
     /// <summary>Extends the lease on the buffered leads; any this node no longer holds (it ran out and another took it) leave the buffer.</summary>
@@ -308,7 +314,12 @@ public sealed class DbLeadSource : ILeadSource
                 LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING {LeadColumns}
             """, args, tx).ToList());
-        if (rows.Count == 0) return false;
+        if (rows.Count == 0)
+        {
+            // Nothing due at all (a claim passing refused queues over says nothing of those): wait for the next due lead.
+            if (!dueOnly && passOver is not { Count: > 0 }) _nothingDueBefore = Math.Min(NextDue(now) ?? long.MaxValue, now + (long)IdleRecheck.TotalMilliseconds);
+            return false;
+        }
         // The buffer's oldest lease decides when to renew; due leads go out at once with a whole lease.
         if (!dueOnly) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
         // RETURNING order is unspecified: sort so the stack pops the best lead first.
@@ -316,6 +327,16 @@ public sealed class DbLeadSource : ILeadSource
         foreach (var r in rows) _buffer.Push(ToLead(r));
         return true;
     }
+
+    /// <summary>When the campaign's next pending lead comes due after <paramref name="now"/> (ms), if any (index leads_due).</summary>
+    private long? NextDue(long now)
+    {
+        using var c = _db.Connect();
+        return c.ExecuteScalar<long?>("SELECT MIN(due_at) FROM leads WHERE campaign_id = @_campaignId AND state = 0 AND due_at > @now", new { _campaignId, now });
+    }
+
+    /// <summary>A write of this node made a lead due at <paramref name="dueMs"/>: the next claim may not wait past it.</summary>
+    private void DueAt(long dueMs) => _nothingDueBefore = Math.Min(_nothingDueBefore, dueMs);
 
     /// <summary>
     /// The claim's filter leaving out the leads whose rule matches and preview tag (their queue, <see cref="CampaignConfig.QueueOf"/>)

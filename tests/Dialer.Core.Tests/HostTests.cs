@@ -71,7 +71,7 @@ public class HostTests
             await Until(() => host.Failures == i);
         }
         await Until(() => host.Status == EngineStatus.Faulted);
-        Assert.Contains($"safe-harbor {waiting.Id}", control.Log);
+        await Until(() => control.Log.Contains($"safe-harbor {waiting.Id}")); // the loop reports faulted, then halts: read after it
         Assert.True(engine.Halted);
         var e = await Assert.ThrowsAsync<EngineUnavailableException>(() => host.QueryAsync(e => e.State.Now));
         Assert.Contains("faulted", e.Message);
@@ -256,6 +256,33 @@ public class HostTests
         var back = new List<long>();
         while (leads.Next(Make.T0) is { } l) back.Add(l.Id);
         Assert.Equal(9, back.Count); // the 2 still prefetched went back, and 7 were never taken
+    }
+
+    [Fact]
+    public async Task A_refused_requirement_holds_back_only_its_own_leads_in_the_prefetch()
+    {
+        // The head of the order is bound to a busy senior pool (dialect regions and senior renewals, as in skill-pools):
+        // the engine refuses it, and the other leads must still be reached through the outbox, best first.
+        var senior = new RequirementTable().Intern([(0, 5)]);
+        var leads = Enumerable.Range(1, 100).Select(i => Make.Lead(i, priority: 5)).ToList();
+        foreach (var l in leads) l.Requirement = senior;
+        leads.AddRange(Enumerable.Range(101, 50).Select(i => Make.Lead(i)));
+        var campaign = new CampaignConfig();
+        var outbox = new StoreOutbox(new MemoryHopper(campaign, leads, Make.T0), new FlakyStore(), new RecordingPost().Post, TimeProvider.System) { Campaign = campaign };
+        ILeadSource source = outbox;
+        outbox.Start();
+        await Until(() => outbox.Prefetched > 0);
+        var taken = new List<long>();
+        var until = DateTime.UtcNow + Bound;
+        while (taken.Count < 20 && DateTime.UtcNow < until)
+        {
+            if (source.Next(Make.T0, l => l.Requirement != senior) is { } lead) taken.Add(lead.Id);
+            else await Task.Delay(5);
+        }
+        Assert.Equal(Enumerable.Range(101, 20).Select(i => (long)i), taken);
+        // The senior leads kept their place: the first goes out as soon as a senior agent is free.
+        Assert.Equal(1, source.Next(Make.T0, _ => true)!.Id);
+        await outbox.StopAsync(Bound);
     }
 
     [Fact]

@@ -28,6 +28,7 @@ public class ScenarioTests
     [InlineData("long-variable", 30)]
     [InlineData("evening-surge", 60)]
     [InlineData("skill-pools", 45)]
+    [InlineData("senior-pool", 45)]
     [InlineData("cn-auto-renewal", 25)]
     public void Shipped_scenarios_load(string name, int agents)
     {

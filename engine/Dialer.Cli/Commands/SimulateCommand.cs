@@ -12,7 +12,7 @@ internal static class SimulateCommand
 {
     public static Command Create()
     {
-        var scenario = new Option<string>("--scenario") { Description = "Scenario file, or the name of a shipped one (tiny-team, small-team, medium-team, long-variable, heavy-tail, low-answer, skill-pools, evening-surge, large-team)", Required = true };
+        var scenario = new Option<string>("--scenario") { Description = "Scenario file, or the name of a shipped one (tiny-team, small-team, medium-team, long-variable, heavy-tail, low-answer, skill-pools, senior-pool, evening-surge, large-team)", Required = true };
         var pacer = new Option<string>("--pacer")
         {
             Description = "progressive | ratio:K | vicidial-hard | vicidial-tapered | vicidial-average | fixed-rate:λ | predictive, "

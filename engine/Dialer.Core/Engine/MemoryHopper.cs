@@ -8,7 +8,7 @@ namespace Dialer.Core.Engine;
 /// back while outside its local calling window, in retry back-off, over its attempt caps, or on DNC.
 /// The simulator and single-node runs use it; the database hopper follows the same rules.
 /// Due leads wait in one queue per skill requirement (<see cref="CampaignConfig.QueueOf"/>), so a requirement no free agent
-/// can take holds back only its own leads, however high they rank; the database hopper passes leads over by the same rule.
+/// can take holds back only its own leads, however high they rank (<see cref="LeadOrder"/>, the rule every hopper follows).
 /// </summary>
 public sealed class MemoryHopper : ILeadSource
 {
@@ -17,12 +17,14 @@ public sealed class MemoryHopper : ILeadSource
     private readonly IAnswerPredictor? _bestTime;
     private readonly PriorityQueue<Lead, (DateTime Due, long Id)> _waiting = new();
     private readonly List<PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)>> _ready = [];
+    private readonly LeadOrder _order;
     private int _readyCount;
 
     /// <param name="bestTime">When given, retries go to each lead's best hour (<see cref="Retry.Next"/>).</param>
     public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null, IAnswerPredictor? bestTime = null)
     {
         _config = config;
+        _order = new LeadOrder(config);
         _dnc = dnc ?? new HashSet<string>();
         _bestTime = bestTime;
         foreach (var lead in leads)
@@ -48,23 +50,26 @@ public sealed class MemoryHopper : ILeadSource
             _waiting.Dequeue();
             Enqueue(lead);
         }
-        // Best-ranked due lead among the requirements that are accepted: a refused head refuses its queue.
-        while (true)
+        // Queue heads offered best first (LeadOrder): a refused head refuses its queue.
+        _order.Begin(accept, lookahead);
+        while (_order.Open)
         {
             PriorityQueue<Lead, (int, int, long)>? best = null;
             (int, int, long) bestRank = default;
             foreach (var q in _ready)
-                if (q.TryPeek(out _, out var rank) && (best is null || rank.CompareTo(bestRank) < 0) && Admits(q, utcNow, accept))
+                if (DueHead(q, utcNow) is { } head && !_order.Refused(head) && q.TryPeek(out _, out var rank) && (best is null || rank.CompareTo(bestRank) < 0))
                 {
                     best = q;
                     bestRank = rank;
                 }
             if (best is null) return null;
+            if (!_order.Offer(best.Peek())) continue;
             var lead = best.Dequeue();
             _readyCount--;
             lead.AttemptsToday++;
             return lead;
         }
+        return null;
     }
 
     public void Release(Lead lead, DateTime utcNow)
@@ -73,18 +78,18 @@ public sealed class MemoryHopper : ILeadSource
         Enqueue(lead);
     }
 
-    /// <summary>Drops held heads (window closed, daily cap) back to waiting, then asks whether the head may be dialed.</summary>
-    private bool Admits(PriorityQueue<Lead, (int, int, long)> q, DateTime utcNow, Func<Lead, bool> accept)
+    /// <summary>Drops held heads (window closed, daily cap) back to waiting; the head that may be dialed now, if any.</summary>
+    private Lead? DueHead(PriorityQueue<Lead, (int, int, long)> q, DateTime utcNow)
     {
         while (q.TryPeek(out var head, out _))
         {
             var heldUntil = CallingWindow.HeldUntil(_config, head, utcNow);
-            if (heldUntil <= utcNow) return accept(head);
+            if (heldUntil <= utcNow) return head;
             q.Dequeue();
             _readyCount--;
             _waiting.Enqueue(head, (heldUntil, head.Id));
         }
-        return false;
+        return null;
     }
 
     private void Enqueue(Lead lead)

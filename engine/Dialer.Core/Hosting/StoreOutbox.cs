@@ -30,6 +30,10 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     // order they came due, are taken before any fresh lead. Both lists are guarded by locking _ready.
     private readonly List<Lead> _due = [];
     private readonly List<Lead> _ready = [];
+    // The queues the engine refused at its last look (guarded by _ready), and the worker's copy of them for its claim.
+    private readonly HashSet<int> _heldBack = [], _claimPassesOver = [];
+    private readonly Func<Lead, bool> _notHeldBack;
+    private LeadOrder _order;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly List<long> _stored = [];
@@ -53,7 +57,21 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
         _log = log;
         _post = post;
         _time = time;
+        _order = new LeadOrder(_campaign);
+        _notHeldBack = lead => !_claimPassesOver.Contains(_campaign.QueueOf(lead));
     }
+
+    /// <summary>The campaign whose leads these are: its queues (<see cref="CampaignConfig.QueueOf"/>) are what the engine refuses.</summary>
+    public CampaignConfig Campaign
+    {
+        get => _campaign;
+        init
+        {
+            _campaign = value;
+            _order = new LeadOrder(value);
+        }
+    }
+    private CampaignConfig _campaign = new();
 
     /// <summary>
     /// The most leads kept ready for the engine; it keeps about the last 10 s of placements, 4 more to spare. The engine
@@ -109,24 +127,54 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
 
     // ---- the engine's side (its loop thread): never blocks --------------------------------------------
 
-    public Lead? Next(DateTime utcNow)
+    public Lead? Next(DateTime utcNow) => Next(utcNow, static _ => true, int.MaxValue);
+
+    /// <summary>
+    /// The best prefetched lead <paramref name="accept"/> takes, by the one rule of lead order (<see cref="LeadOrder"/>): a refused
+    /// queue's leads stay where they are, passed over. The queues refused are told to the worker, which then stocks and claims
+    /// only other leads: without that a prefetch filled with leads for a few busy senior agents starved every other lead.
+    /// </summary>
+    public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)
     {
-        Lead? lead = null;
+        Lead? lead;
         int left;
         lock (_ready)
         {
-            var from = _due.Count > 0 ? _due : _ready;
-            if (from.Count > 0)
-            {
-                lead = from[^1];
-                from.RemoveAt(from.Count - 1);
-            }
-            left = _due.Count + _ready.Count;
+            _order.Begin(accept, lookahead);
+            lead = Take(_due) ?? Take(_ready);
+            _heldBack.Clear();
+            _heldBack.UnionWith(_order.RefusedQueues);
+            left = OfferableLocked();
         }
         if (lead is not null) Interlocked.Increment(ref _taken);
         if (lead is null || left < _target / 2) Wake();
         return lead;
     }
+
+    /// <summary>The best (last) lead of <paramref name="from"/> the look takes, out of the list; the ones passed over keep their place.</summary>
+    private Lead? Take(List<Lead> from)
+    {
+        for (var i = from.Count - 1; i >= 0 && _order.Open; i--)
+        {
+            if (!_order.Offer(from[i])) continue;
+            var lead = from[i];
+            from.RemoveAt(i);
+            return lead;
+        }
+        return null;
+    }
+
+    /// <summary>Prefetched leads whose queue the engine did not refuse at its last look (under the lock): what the refill tops up.</summary>
+    private int OfferableLocked()
+    {
+        if (_heldBack.Count == 0) return _due.Count + _ready.Count;
+        var n = 0;
+        foreach (var l in _due) if (!_heldBack.Contains(Campaign.QueueOf(l))) n++;
+        foreach (var l in _ready) if (!_heldBack.Contains(Campaign.QueueOf(l))) n++;
+        return n;
+    }
+
+    private int Offerable() { lock (_ready) return OfferableLocked(); }
 
     public void Release(Lead lead, DateTime utcNow)
     {
@@ -197,7 +245,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                     // At a high call rate writes never run out: the prefetch is topped up between batches, else the
                     // engine runs dry of leads (measured: 35 of 500 calls/s placed on a loaded machine); and due retries
                     // are asked for on time, else fresh leads from the prefetch go out ahead of them.
-                    if (!stopping && (Prefetched < _target / 2 || DueAsk(_time.GetUtcNow().UtcDateTime))) Refill();
+                    if (!stopping && (Offerable() < _target / 2 || DueAsk(_time.GetUtcNow().UtcDateTime))) Refill();
                     continue;
                 }
                 if (stopping) break;
@@ -316,7 +364,13 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 _windowAt = now;
             }
             var target = _target = Math.Clamp(Math.Max(_lastWindow, (int)(taken - _takenAtWindow)) + 4, Math.Min(4, Prefetch), Prefetch);
-            var have = Prefetched;
+            int have;
+            lock (_ready)
+            {
+                have = OfferableLocked();
+                _claimPassesOver.Clear();
+                _claimPassesOver.UnionWith(_heldBack);
+            }
             if (have >= target) return;
             var fresh = new List<Lead>(target - have);
             // The source's next claim may fail (a killed connection) after it handed out leads from its buffer: those are
@@ -324,7 +378,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             // stayed leased after a stop in OutboxTests, until their lease ran out).
             try
             {
-                while (fresh.Count < target - have && _leads.Next(now) is { } lead) fresh.Add(lead);
+                // Leads of the queues the engine refuses are left to the source (the database hopper leaves them in the table).
+                while (fresh.Count < target - have && (_claimPassesOver.Count == 0 ? _leads.Next(now) : _leads.Next(now, _notHeldBack)) is { } lead) fresh.Add(lead);
             }
             finally { Stock(fresh); }
         }
