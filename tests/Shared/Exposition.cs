@@ -28,4 +28,29 @@ internal static partial class Exposition
         Assert.True(found, $"no series {name}{{{string.Join(",", labels.Select(l => $"{l.Key}=\"{l.Value}\""))}}} in the exposition");
         return sum;
     }
+
+    /// <summary>A histogram's cumulative bucket counts (upper bound → count, +Inf last) for the series whose labels include <paramref name="labels"/>.</summary>
+    public static SortedDictionary<double, double> Buckets(string text, string histogram, params (string Key, string Value)[] labels)
+    {
+        var buckets = new SortedDictionary<double, double>();
+        foreach (var line in text.Split('\n'))
+        {
+            if (Sample().Match(line) is not { Success: true } m || m.Groups["name"].Value != histogram + "_bucket") continue;
+            var have = Label().Matches(m.Groups["labels"].Value).ToDictionary(l => l.Groups["key"].Value, l => l.Groups["value"].Value);
+            if (!labels.All(l => have.TryGetValue(l.Key, out var v) && v == l.Value)) continue;
+            var le = have["le"] == "+Inf" ? double.PositiveInfinity : double.Parse(have["le"], CultureInfo.InvariantCulture);
+            buckets[le] = buckets.GetValueOrDefault(le) + double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture);
+        }
+        Assert.True(buckets.Count > 0, $"no buckets of {histogram} in the exposition");
+        return buckets;
+    }
+
+    /// <summary>The upper bound of the bucket holding quantile <paramref name="q"/> of what was observed between two scrapes' <see cref="Buckets"/>.</summary>
+    public static double Quantile(SortedDictionary<double, double> before, SortedDictionary<double, double> after, double q)
+    {
+        var total = after[double.PositiveInfinity] - before.GetValueOrDefault(double.PositiveInfinity);
+        foreach (var (le, count) in after)
+            if (count - before.GetValueOrDefault(le) >= q * total) return le;
+        return double.PositiveInfinity;
+    }
 }
