@@ -114,6 +114,25 @@ public class PreviewTests
     }
 
     [Fact]
+    public void A_lead_needing_a_skill_is_offered_only_to_an_agent_who_has_it()
+    {
+        var catalog = new SkillCatalog();
+        var campaign = new CampaignConfig
+        {
+            TimeZone = Make.Shanghai, Mode = DialingMode.Preview,
+            Routing = [new RoutingRule(null, "vip", new Dictionary<string, byte> { ["seniority"] = 3 })],
+        };
+        var vip = Make.Lead(1, priority: 9, region: "vip"); // first in the order, for seniors only
+        new Routing.RoutingRules(campaign, catalog, new RequirementTable()).Apply(vip);
+        var desk = new RecordingDesk();
+        var (engine, _, _, _) = Make.Engine(2, [vip, Make.Lead(2)], campaign, [new(), SkillSet.From(catalog, [new("seniority", 3)])], desk: desk);
+        engine.Handle(EngineEvent.Login(0), T0); // the junior, longest idle
+        Assert.Equal(("a0", 2L), (desk.Offered[^1].Agent.Id, desk.Offered[^1].Lead.Id));
+        engine.Handle(EngineEvent.Login(1), T0.AddSeconds(1));
+        Assert.Equal(("a1", 1L), (desk.Offered[^1].Agent.Id, desk.Offered[^1].Lead.Id));
+    }
+
+    [Fact]
     public void An_accept_after_the_calling_window_closed_dials_nothing_and_the_lead_waits_for_the_window()
     {
         var desk = new RecordingDesk();
