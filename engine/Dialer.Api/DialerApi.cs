@@ -319,7 +319,7 @@ public static class DialerApi
         Reports.Map(app, db, campaigns, trunks);
         MapAgents(app, db, campaigns, hub, engines);
         QualityApi.Map(app, db, options.QaRules, hub);
-        PreviewApi.Map(app, engines);
+        PreviewApi.Map(app, engines, new CustomerViews(db, options.Pii));
     }
 
     private static void MapLeads(WebApplication app, StoreDb db, ApiOptions options, Campaigns campaigns)

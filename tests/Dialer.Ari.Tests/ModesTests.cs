@@ -122,4 +122,66 @@ public class ModesTests
         Assert.Equal(2, st.Answers["q1"][Dialer.Core.Metrics.CampaignStats.KeyIndex('1')] + st.Answers["q1"][Dialer.Core.Metrics.CampaignStats.KeyIndex('2')]);
         Assert.Equal(0, rig.Emulator.ActiveChannels);
     }
+
+    /// <summary>Places nothing until an agent is ready: the transfer test needs its one agent logged in before anyone answers.</summary>
+    private sealed class AfterAnAgentIsReady(IPacer inner) : IPacer
+    {
+        public string Name => inner.Name;
+        public bool ReactsToEvents => true;
+        public PacingDecision Decide(DialerState s) => s.Count(AgentState.Ready) > 0 ? inner.Decide(s) : new(0, s.Now + 0.05);
+    }
+
+    /// <summary>
+    /// A renewal notice with AMD on the emulator: a machine gets the message after its greeting (or a hang-up, per the
+    /// script); two people press 1 for an agent at once, with one agent: the first is put through to the agent's bridge,
+    /// the second meets nobody within 2 s of the key and gets safe harbor, an abandon in the ledger as a predictive
+    /// campaign counts it.
+    /// </summary>
+    [Theory]
+    [InlineData(MachineAction.LeaveMessage)]
+    [InlineData(MachineAction.HangUp)]
+    public async Task A_notice_leaves_machines_the_message_or_hangs_up_and_press_1_goes_through_agent_routing_with_the_2_s_rule(MachineAction machine)
+    {
+        var notice = new CallScript
+        {
+            Name = "renewal-notice", Start = "q1", Machine = machine,
+            MachineMessage = machine == MachineAction.LeaveMessage ? [new("sound:notice-machine", 8)] : [],
+            Steps = new Dictionary<string, ScriptStep>
+            {
+                ["q1"] = new()
+                {
+                    Id = "q1", Kind = StepKind.Ask, Prompts = [new("sound:notice", 6)], TimeoutSeconds = 2, Retries = 0,
+                    Keys = new Dictionary<char, string> { ['1'] = "agent", ['2'] = "bye" },
+                },
+                ["agent"] = new() { Id = "agent", Kind = StepKind.Transfer, Prompts = [new("sound:connecting", 1)], Unavailable = "bye" },
+                ["bye"] = new() { Id = "bye", Kind = StepKind.End, Prompts = [new("sound:bye", 1)] },
+            },
+        };
+        var attempts = new Attempts();
+        var scenario = new EmulatorScenario { TimeScale = 0.05, CalleeKeys = new() { ["*"] = new() { ["sound:notice"] = "1" } } };
+        // 7… a person, 8… a machine (AMD's verdict).
+        await using var rig = await Rig.StartAsync(scenario, ["+7001", "+7002", "+8001"], agents: 1, new AriDriverOptions { Amd = true },
+            campaign: Campaign(DialingMode.Notice, notice), pacer: new AfterAnAgentIsReady(new AgentlessPacer(3, 5)), attempts: attempts);
+        await Rig.Until(() => attempts.Finished.Count == 2, TimeSpan.FromSeconds(15), "the machine's call and the abandoned transfer over");
+        var byLead = attempts.Finished.ToDictionary(c => c.Lead.Id);
+        var machineCall = byLead[3];
+        Assert.Equal(CallOutcome.Machine, machineCall.Outcome);
+        if (machine == MachineAction.LeaveMessage) Assert.Equal(ScriptEnd.MessageLeft, machineCall.Script!.End);
+        else Assert.Null(machineCall.Script); // hung up at AMD's verdict: no script ran
+        var abandoned = byLead.Values.Single(c => c.Lead.Id != 3);
+        Assert.Equal((CallOutcome.Abandoned, ScriptEnd.Transfer), (abandoned.Outcome, abandoned.Script!.End));
+        Assert.Null(abandoned.ConnectedAt);
+
+        // The other person is talking to agent1, in its bridge, until they hang up.
+        var talking = Assert.Single(attempts.Placed, c => c.Lead.Id != 3 && c.Lead.Id != abandoned.Lead.Id);
+        Assert.Equal(2, rig.Emulator.BridgeSize(ChannelOwner.Default.AgentBridge("agent1")));
+        Assert.True(rig.Emulator.FarEndHangsUp(talking.ChannelId));
+        await Rig.Until(() => attempts.Finished.Count == 3, TimeSpan.FromSeconds(5), "the transferred call closed");
+        Assert.Equal((CallOutcome.Human, "agent1", ScriptEnd.Transfer), (talking.Outcome, talking.Agent!.Id, talking.Script!.End));
+        Assert.NotNull(talking.ConnectedAt);
+        Assert.True((talking.ConnectedAt!.Value - talking.TransferAt!.Value).TotalSeconds < 2, "put through within the 2 s of the key");
+        var st = rig.Engine.Stats;
+        Assert.Equal((3L, 2L, 1L, 2L, 1L), (st.CallsPlaced, st.LiveAnswers, st.MachineAnswers, st.Transfers, st.Abandoned));
+        Assert.Equal((2, 1), await rig.Query(e => (e.State.Ledger.LiveToday, e.State.Ledger.AbandonedToday)));
+    }
 }

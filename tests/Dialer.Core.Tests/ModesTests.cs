@@ -114,6 +114,53 @@ public class PreviewTests
     }
 
     [Fact]
+    public void A_lead_needing_a_skill_is_offered_only_to_an_agent_who_has_it()
+    {
+        var catalog = new SkillCatalog();
+        var campaign = new CampaignConfig
+        {
+            TimeZone = Make.Shanghai, Mode = DialingMode.Preview,
+            Routing = [new RoutingRule(null, "vip", new Dictionary<string, byte> { ["seniority"] = 3 })],
+        };
+        var vip = Make.Lead(1, priority: 9, region: "vip"); // first in the order, for seniors only
+        new Routing.RoutingRules(campaign, catalog, new RequirementTable()).Apply(vip);
+        var desk = new RecordingDesk();
+        var (engine, _, _, _) = Make.Engine(2, [vip, Make.Lead(2)], campaign, [new(), SkillSet.From(catalog, [new("seniority", 3)])], desk: desk);
+        engine.Handle(EngineEvent.Login(0), T0); // the junior, longest idle
+        Assert.Equal(("a0", 2L), (desk.Offered[^1].Agent.Id, desk.Offered[^1].Lead.Id));
+        engine.Handle(EngineEvent.Login(1), T0.AddSeconds(1));
+        Assert.Equal(("a1", 1L), (desk.Offered[^1].Agent.Id, desk.Offered[^1].Lead.Id));
+    }
+
+    [Fact]
+    public void An_accept_after_the_calling_window_closed_dials_nothing_and_the_lead_waits_for_the_window()
+    {
+        var desk = new RecordingDesk();
+        // The window closes 30 s after the offer; the agent says yes after 40 s.
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, Mode = DialingMode.Preview, PreviewTimeoutSeconds = 60, WindowEnd = new TimeOnly(10, 0, 30) };
+        var (engine, control, _, _) = Make.Engine(1, [Make.Lead(1)], campaign, desk: desk);
+        engine.Handle(EngineEvent.Login(0), T0);
+        var offer = Assert.Single(desk.Offered);
+        engine.Handle(EngineEvent.Preview(0, offer.Id, PreviewChoice.Accept), T0.AddSeconds(40));
+        Assert.Empty(control.Originated);
+        var (withdrawn, reason) = Assert.Single(desk.Withdrawn);
+        Assert.Same(offer, withdrawn);
+        Assert.StartsWith("calling_hours: ", reason);
+        Assert.Equal((0L, 1L, 0L), (engine.Stats.PreviewsAccepted, engine.Stats.PreviewsUnplaced, engine.Stats.CallsPlaced));
+        Assert.Equal(AgentState.Ready, engine.State.AgentStates[0]);
+        engine.Tick(T0.AddSeconds(45));
+        Assert.Single(desk.Offered); // held until the window opens again, not offered round and round
+
+        // Inside the window the same yes dials; the lead's claim (its third call today, the cap) does not count twice.
+        var third = Make.Lead(2);
+        (third.Attempts, third.AttemptsToday, third.AttemptsDay) = (2, 2, new DateOnly(2026, 11, 23));
+        var (engine2, control2, _, desk2) = Preview(1, [third]);
+        engine2.Handle(EngineEvent.Login(0), T0);
+        engine2.Handle(EngineEvent.Preview(0, Assert.Single(desk2.Offered).Id, PreviewChoice.Accept), T0.AddSeconds(10));
+        Assert.Equal(2L, Assert.Single(control2.Originated).Lead.Id);
+    }
+
+    [Fact]
     public void Logout_while_previewing_takes_the_offer_back()
     {
         var (engine, _, _, desk) = Preview(1, [Make.Lead(1)]);

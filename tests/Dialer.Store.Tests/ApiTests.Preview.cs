@@ -54,6 +54,42 @@ public sealed partial class ApiTests
     }
 
     [Fact]
+    public async Task The_offer_carries_the_customer_view_masked_and_without_it_when_the_store_fails()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"renewals\"}"), cts.Token);
+        await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"claims\"}"), cts.Token);
+        // The same customer in two campaigns: the agent previewing the renewal sees the claim lead too.
+        const string header = "phone,region,timezone,customer_id,name,policy_no,policy_expiry,id_number\n";
+        await _client.PostAsync("/campaigns/renewals/leads", new StringContent(header + "+8613800138001,CN-SH,Asia/Shanghai,C77,Zhang San,PA-001,2027-01-15,110101199001011234\n", Encoding.UTF8, "text/csv"), cts.Token);
+        await _client.PostAsync("/campaigns/claims/leads", new StringContent(header + "+8613900139002,CN-SH,Asia/Shanghai,C77,Zhang San,PA-001,2027-01-15,110101199001011234\n", Encoding.UTF8, "text/csv"), cts.Token);
+        var db = _app.Services.GetRequiredService<StoreDb>();
+        long id;
+        using (var c = db.Connect()) id = c.ExecuteScalar<long>("SELECT l.id FROM leads l JOIN campaigns ca ON ca.id = l.campaign_id WHERE ca.name = 'renewals'");
+        var lead = new Lead { Id = id, Phone = "+8613800138001", Region = "CN-SH", TimeZone = TimeZoneInfo.Utc };
+        var (_, loop) = await RunPreview("renewals", [lead], cts.Token);
+        await _client.PostAsync("/campaigns/renewals/agents/a1/login", null, cts.Token);
+
+        var body = await _client.GetStringAsync("/campaigns/renewals/agents/a1/offer", cts.Token);
+        var customer = JsonDocument.Parse(body).RootElement.GetProperty("customer");
+        Assert.Equal(("C77", "Zhang San"), (customer.GetProperty("external_id").GetString(), customer.GetProperty("name").GetString()));
+        Assert.Equal(["**********8001", "**********9002"], customer.GetProperty("phones").EnumerateArray().Select(p => p.GetString()).Order());
+        var leads = customer.GetProperty("leads").EnumerateArray().ToList();
+        Assert.Equal(["claims", "renewals"], leads.Select(l => l.GetProperty("campaign").GetString()).Order());
+        Assert.All(leads, l => Assert.Equal("PA-001", l.GetProperty("policy_no").GetString()));
+        Assert.DoesNotContain("13800138001", body); // never a whole number, nor the ID number
+        Assert.DoesNotContain("19900101", body);
+
+        // The store fails: the offer still reaches the agent, saying what is missing.
+        using (var c = db.Connect()) c.Execute("ALTER TABLE customer_phones RENAME TO customer_phones_gone");
+        var without = await (await _client.GetAsync("/campaigns/renewals/agents/a1/offer", cts.Token)).Content.ReadFromJsonAsync<JsonElement>(cts.Token);
+        Assert.Equal((id, JsonValueKind.Null), (without.GetProperty("lead_id").GetInt64(), without.GetProperty("customer").ValueKind));
+        Assert.Contains("customer view", without.GetProperty("customer_error").GetString());
+        await cts.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task An_agent_skips_and_asks_a_callback_over_the_api_and_bad_decisions_name_their_field()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));

@@ -1,3 +1,4 @@
+using Dialer.Core.Compliance;
 using Dialer.Core.Domain;
 using Dialer.Core.Modes;
 
@@ -104,13 +105,16 @@ public sealed partial class DialerEngine
         switch (e.Choice)
         {
             case PreviewChoice.Accept:
-                var trunk = Halted || _log is { Accepting: false } ? -1 : _trunks.TryTake(lead.Phone, now);
+                var held = HeldAtAccept(lead, utcNow);
+                var trunk = held is not null || Halted || _log is { Accepting: false } ? -1 : _trunks.TryTake(lead.Phone, now);
                 if (trunk < 0)
                 {
-                    // No line (or the store is behind): nothing was dialed; the lead goes back, the agent may get it again.
+                    // Held by a rule, no line, or the store behind: nothing was dialed; the lead goes back (the hopper holds
+                    // it by that rule), the agent may get another.
+                    var why = held ?? "no line free to place the call";
                     _leads.Release(lead, utcNow);
-                    _desk!.Withdraw(offer, "no line free to place the call");
-                    OfferChanged?.Invoke(offer, OfferChange.Withdrawn, "no line free to place the call", _s.UtcNow);
+                    _desk!.Withdraw(offer, why);
+                    OfferChanged?.Invoke(offer, OfferChange.Withdrawn, why, _s.UtcNow);
                     Stats.PreviewsUnplaced++;
                     ReadyAgain(e.Agent, now);
                     return;
@@ -132,6 +136,19 @@ public sealed partial class DialerEngine
                 ReadyAgain(e.Agent, now);
                 break;
         }
+    }
+
+    /// <summary>
+    /// The offer waited for the agent (up to <c>preview_timeout_seconds</c>): the rules that run by the clock (calling window,
+    /// holiday, the policy-expiry lead time) are read again at the yes, as a predictive call is judged when placed. The
+    /// lead's own claim is already in its daily count, so it is left out of this look. The rule and why, or null.
+    /// </summary>
+    private string? HeldAtAccept(Lead lead, DateTime utcNow)
+    {
+        lead.AttemptsToday--;
+        var verdict = ComplianceGate.Check(_s.Config, lead, utcNow);
+        lead.AttemptsToday++;
+        return verdict.Allowed ? null : $"{verdict.Rule}: {verdict.Reason}";
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     public long PreviewsSkipped { get; internal set; }
     public long PreviewCallbacks { get; internal set; }
     public long PreviewsTimedOut { get; internal set; }
-    /// <summary>Accepted, but no line was free (or the store was behind): nothing dialed, the lead went back.</summary>
+    /// <summary>Accepted, but not placed: a clock rule (calling window, holiday) held the lead at the yes, no line was free, or the store was behind; the lead went back.</summary>
     public long PreviewsUnplaced { get; internal set; }
     /// <summary>Decisions on offers already gone (after the time-out, or sent twice): ignored.</summary>
     public long PreviewDecisionsStale { get; internal set; }

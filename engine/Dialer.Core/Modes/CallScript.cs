@@ -111,7 +111,7 @@ public sealed class CallScript
             }
         }
         if (OptOutKey is { } k && !IsKey(k)) errors.Add($"opt_out_key: '{k}' is not a phone key (0-9, *, #)");
-        if (Machine == MachineAction.LeaveMessage && MachineMessage.Count == 0) errors.Add("machine_message: leave_message needs the message to leave");
+        if (Machine == MachineAction.LeaveMessage && MachineMessage.Count == 0) errors.Add("machine: leave_message needs the message to leave (machine_message)");
         if (errors.Count == 0 && !CanEnd()) errors.Add("steps: no path from start reaches an end step");
         return errors;
     }

@@ -57,7 +57,14 @@ public static class ScriptFile
             },
             MachineMessage = Prompts(s, "machine_message"),
         };
-        if (script.Problems() is [var first, ..]) throw s.Error(first.Split(':')[0], null, first[(first.IndexOf(':') + 2)..]);
+        if (script.Problems() is [var first, ..])
+        {
+            // "steps.q1.keys.2: no step 'x'": placed on the line of that key.
+            var colon = first.IndexOf(": ", StringComparison.Ordinal);
+            var (path, what) = (first[..colon], first[(colon + 2)..]);
+            var dot = path.IndexOf('.');
+            throw dot < 0 ? s.Error(path, null, what) : s.ErrorAt(path[..dot], "$" + path[dot..], what);
+        }
         s.Done();
         return script;
     }
