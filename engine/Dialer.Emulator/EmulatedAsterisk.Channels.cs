@@ -38,7 +38,8 @@ internal sealed partial class EmulatedAsterisk
             Emit("ChannelCreated", ch);
             if (!createOnly) Emit("ChannelDialplan", ch, w => { w.WriteString("dialplan_app", "AppDial2"); w.WriteString("dialplan_app_data", "(Outgoing Line)"); });
             foreach (var (k, v) in variables ?? []) SetVar(ch, k, v);
-            if (createOnly) EnterStasis(ch, ch.AppArgs);
+            if (createOnly && StasisEntryDelay > TimeSpan.Zero) AfterUnscaled(StasisEntryDelay, ch, () => EnterStasis(ch, ch.AppArgs));
+            else if (createOnly) EnterStasis(ch, ch.AppArgs);
             else StartDial(ch, int.TryParse(q["timeout"], out var t) ? t : 30);
             return Reply.Json(200, w => WriteChannel(w, ch));
         }
@@ -49,6 +50,7 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             if (!_channels.TryGetValue(id, out var ch)) return Reply.Message(404, "Channel not found");
+            if (!ch.InStasis) return Reply.Message(409, "Channel not in Stasis application");
             if (ch.Dialed) return Reply.Message(409, "Channel is already dialed");
             StartDial(ch, int.TryParse(q["timeout"], out var t) ? t : 0);
             return Reply.NoContent;

@@ -51,6 +51,7 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             if (!_channels.TryGetValue(id, out var ch)) return Reply.Message(404, "Channel not found");
+            if (!ch.InStasis) return Reply.Message(409, "Channel not in Stasis application");
             SetVar(ch, name, q["value"] ?? "");
             return Reply.NoContent;
         }

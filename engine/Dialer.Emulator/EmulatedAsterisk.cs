@@ -78,6 +78,9 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         _silences.Add(new Silence(ch.Id, (time.GetUtcNow() - since).TotalSeconds, how));
     }
 
+    /// <summary>How long after its /channels/create reply a channel enters Stasis (<see cref="AriEmulator.CreatedChannelsEnterStasisAfter"/>).</summary>
+    public TimeSpan StasisEntryDelay { get; set; }
+
     public void RegisterApp(string app, bool subscribeAll)
     {
         lock (_gate)
@@ -89,10 +92,13 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     /// A channel's actions run in due order even when the process stalls past several of them at once (a ring
     /// timeout must never overtake the ringing it ends). Called under the lock.
     /// </summary>
-    private void After(double seconds, Chan ch, Action action)
+    private void After(double seconds, Chan ch, Action action) => AfterUnscaled(TimeSpan.FromSeconds(seconds * scenario.TimeScale), ch, action);
+
+    /// <summary><see cref="After"/> with a delay in the emulator's time as it is, not scaled (Asterisk's own timings).</summary>
+    private void AfterUnscaled(TimeSpan delay, Chan ch, Action action)
     {
         // At least 1 ms: a zero delay would complete inline, inside the lock, before the REST reply is built.
-        var delay = TimeSpan.FromSeconds(Math.Max(seconds * scenario.TimeScale, 0.001));
+        delay = TimeSpan.FromTicks(Math.Max(delay.Ticks, TimeSpan.TicksPerMillisecond));
         var key = (time.GetUtcNow() + delay, ++_timerSeq);
         ch.Pending.Add(key, action);
         _ = Later(delay, ch, key);

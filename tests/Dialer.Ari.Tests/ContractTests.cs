@@ -158,6 +158,47 @@ public class ContractTests
     }
 
     /// <summary>
+    /// Lab capture l: Asterisk answers /channels/create before the channel is in Stasis. Requests sent at once on the new
+    /// channel were refused "Channel not in Stasis application" (409 for /variable and /dial, 422 for /bridges/{id}/addChannel);
+    /// the same requests sent once its StasisStart had come were done. The emulator whose created channels enter Stasis a
+    /// moment after the reply answers each as Asterisk did: the refused ones at once, the others after its StasisStart.
+    /// </summary>
+    [Fact]
+    public async Task Emulator_refuses_requests_on_a_created_channel_until_it_is_in_stasis_as_asterisk_did()
+    {
+        const string file = "lab/l_created_channel_not_yet_in_stasis.jsonl";
+        var records = Fixtures.Load(file).Where(r => Kind(r) == "rest").ToList();
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        emu.CreatedChannelsEnterStasisAfter = TimeSpan.FromMilliseconds(200);
+        using var http = new HttpClient { BaseAddress = new Uri(emu.BaseUri, "/") };
+        var good = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("dialer:dialer"u8.ToArray()));
+        using var ws = new ClientWebSocket();
+        ws.Options.SetRequestHeader("Authorization", good.ToString());
+        await ws.ConnectAsync(new Uri($"ws://{emu.BaseUri.Authority}/ari/events?app=dialer"), CancellationToken.None);
+        var events = new ConcurrentQueue<JsonElement>();
+        var drain = Task.Run(() => ReadAll(ws, events, new ManualResetEventSlim()));
+        var ids = new Dictionary<string, string> { ["capture9"] = "dialer" }; // the lab's app name → the emulator's
+        var refused = 0;
+        foreach (var r in records)
+        {
+            var resp = r.GetProperty("response");
+            var path = r.GetProperty("path").GetString()!;
+            var channel = r.GetProperty("query").TryGetProperty("channel", out var c) ? c.GetString() : path.StartsWith("/ari/channels/cap9-", StringComparison.Ordinal) ? path.Split('/')[3] : null;
+            if (r.GetProperty("method").GetString() == "POST" && channel is not null && resp.GetProperty("status").GetInt32() < 400)
+                await Rig.Until(() => events.Any(e => e.GetProperty("type").GetString() == "StasisStart" && e.GetProperty("channel").GetProperty("id").GetString() == channel),
+                    TimeSpan.FromSeconds(3), $"StasisStart of {channel}");
+            var (status, body) = await Send(http, r, ids, good);
+            Assert.True(resp.GetProperty("status").GetInt32() == status, $"{Describe(r)} → {status}, Asterisk said {resp.GetProperty("status")}");
+            if (status < 400) continue;
+            Assert.Equal(resp.GetProperty("body").GetProperty("message").GetString(), body.GetProperty("message").GetString());
+            refused++;
+        }
+        Assert.Equal(7, refused);
+        await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        await drain.WaitAsync(TimeSpan.FromSeconds(2));
+    }
+
+    /// <summary>
     /// Lab capture i: an agent's phone dials 500 (Stasis(dialer,agent,agent5)), is put in a bridge, presses 1, 2 and # and
     /// hangs up. Without subscribeAll the app hears StasisStart, the bridge entry, the three keys and StasisEnd, and nothing
     /// after (no hang-up request, no ChannelDestroyed): a channel from the dialplan is the app's only while in Stasis.

@@ -176,6 +176,32 @@ public class ParityTests
         Assert.Equal("+15550001", rig.Emulator.FromOf("+1001"));
     }
 
+    /// <summary>
+    /// Lab capture l: Asterisk answers /channels/create before the channel is in Stasis, and a request sent at once on it is
+    /// refused "Channel not in Stasis application" (409 for /variable and /dial, 422 for /bridges/{id}/addChannel): 7 of 90 on
+    /// pbx1. Each request that follows a create — the caller id set before the callee's dial, an agent's dial, the inter-server
+    /// leg added to the callee's bridge and dialed — is asked again until the channel is there; before, each refusal lost a
+    /// call (the real suite's caller-id and cross-server tests failed so in full runs).
+    /// </summary>
+    [Fact]
+    public async Task Requests_right_after_a_create_wait_for_the_channel_to_enter_stasis()
+    {
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+1001", "+1002"], agents: 2,
+            new AriDriverOptions
+            {
+                AgentServer = "pbx2", AgentServers = new Dictionary<string, string> { ["agent1"] = "pbx1" }, InterServerEndpoint = "PJSIP/{agent}@{server}",
+                CallerIdByRegion = new Dictionary<string, string> { ["lab"] = "Lab <+15550001>" },
+            },
+            pbx2: new EmulatorScenario { TimeScale = 0.05, AsteriskId = "02:fc:00:00:00:02" }, log: log.Enqueue,
+            beforeStart: emu => { emu.CreatedChannelsEnterStasisAfter = TimeSpan.FromMilliseconds(100); return Task.CompletedTask; });
+        await Rig.Until(() => rig.Engine.Stats.Connected == 2, TimeSpan.FromSeconds(10), "both callees with an agent, one on each server");
+        await Rig.Until(() => rig.Emulator2!.BridgeSize(ChannelOwner.Default.AgentBridge("agent2")) == 2, TimeSpan.FromSeconds(5), "the leg from the callee on pbx1 with agent2");
+        Assert.True(rig.Driver.Stats.CommandFailures + rig.Driver.Stats.PlaceFailures == 0, string.Join("\n", log));
+        Assert.Equal(2, rig.Driver.AgentsConnected);
+        Assert.Equal("+15550001", rig.Emulator.FromOf("+1001"));
+    }
+
     /// <summary>Without subscribeAll the app hears its own channels and the trunks it subscribed to, and the event filter keeps out the rest.</summary>
     [Fact]
     public async Task Subscribing_to_what_the_driver_needs_halves_the_events_per_call()

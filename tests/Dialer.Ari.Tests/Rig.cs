@@ -35,6 +35,7 @@ internal sealed class Rig : IAsyncDisposable
         emulator ??= await AriEmulator.StartAsync(scenario);
         if (beforeStart is not null) await beforeStart(emulator);
         var emulator2 = pbx2 is null ? null : await AriEmulator.StartAsync(pbx2);
+        if (emulator2 is not null && beforeStart is not null) await beforeStart(emulator2);
         if (emulator2 is not null) AriEmulator.Link(emulator, "pbx1", emulator2, "pbx2");
         AriClient Client(string id, AriEmulator emu) => new(new AriServerOptions
         {

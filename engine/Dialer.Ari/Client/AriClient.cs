@@ -58,23 +58,27 @@ public sealed partial class AriClient : IAsyncDisposable
         SendAsync(HttpMethod.Post, new Query("channels/create").Add("endpoint", endpoint).Add("app", Options.App)
             .Add("appArgs", appArgs).Add("channelId", channelId), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct)!;
 
+    /// <summary>POST /channels/{id}/dial. Always pass a timeout: Asterisk's default is to ring forever. Asked again while the channel enters Stasis.</summary>
+    public Task DialAsync(string channelId, int timeoutSeconds, CancellationToken ct = default) =>
+        WhileEnteringStasis(() => SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct), ct);
+
     /// <summary>
-    /// POST /channels/{id}/dial. Always pass a timeout: Asterisk's default is to ring forever. Asterisk answers
-    /// /channels/create before the channel is in Stasis (res/ari/resource_channels.c: a thread it has just started puts it
-    /// there), so a dial sent at once can get 409 "Channel not in Stasis application" (the lab: the agent who dialed in got
-    /// no call, its first one refused so): asked again, 20 ms later and twice as long each time (0.6 s in all), before the
-    /// 409 stands.
+    /// Asterisk answers /channels/create before the channel is in Stasis (res/ari/resource_channels.c: a thread it has just
+    /// started puts it there), so the next request on that channel can be refused "Channel not in Stasis application": 409 on
+    /// /channels/{id}/… (dial, variable), 422 on /bridges/{id}/addChannel. Lab capture l: 7 of 90 such requests sent at once
+    /// (the caller id set before the dial, the agent's dial, the inter-server leg added to its bridge: each refusal lost a
+    /// call). Asked again, 20 ms later and twice as long each time (0.6 s in all), before the refusal stands.
     /// </summary>
-    public async Task DialAsync(string channelId, int timeoutSeconds, CancellationToken ct = default)
+    private async Task WhileEnteringStasis(Func<Task> request, CancellationToken ct)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct);
+                await request();
                 return;
             }
-            catch (AriConflictException e) when (attempt < 5 && e.AsteriskMessage == NotInStasis)
+            catch (AriException e) when (attempt < 5 && e is AriConflictException or AriUnprocessableException && e.AsteriskMessage == NotInStasis)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(20 << attempt), _time, ct);
             }
@@ -128,9 +132,9 @@ public sealed partial class AriClient : IAsyncDisposable
         }
     }
 
-    /// <summary>POST /channels/{id}/variable (a dialplan function too, e.g. CONNECTEDLINE(num)).</summary>
+    /// <summary>POST /channels/{id}/variable (a dialplan function too, e.g. CONNECTEDLINE(num)). Asked again while the channel enters Stasis.</summary>
     public Task SetVariableAsync(string channelId, string variable, string value, CancellationToken ct = default) =>
-        SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/variable").Add("variable", variable).Add("value", value), null, null, ct);
+        WhileEnteringStasis(() => SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/variable").Add("variable", variable).Add("value", value), null, null, ct), ct);
 
     /// <summary>GET /channels/{id}; null when Asterisk has no such channel.</summary>
     public async Task<AriChannel?> GetChannelAsync(string channelId, CancellationToken ct = default)
@@ -167,9 +171,9 @@ public sealed partial class AriClient : IAsyncDisposable
         catch (AriNotFoundException) { }
     }
 
-    /// <summary>POST /bridges/{id}/addChannel; <paramref name="channelIds"/> may be a comma-separated list.</summary>
+    /// <summary>POST /bridges/{id}/addChannel; <paramref name="channelIds"/> may be a comma-separated list. Asked again while one enters Stasis.</summary>
     public Task AddChannelAsync(string bridgeId, string channelIds, CancellationToken ct = default) =>
-        SendAsync<object>(HttpMethod.Post, new Query($"bridges/{Esc(bridgeId)}/addChannel").Add("channel", channelIds), null, null, ct);
+        WhileEnteringStasis(() => SendAsync<object>(HttpMethod.Post, new Query($"bridges/{Esc(bridgeId)}/addChannel").Add("channel", channelIds), null, null, ct), ct);
 
     public Task<AriLiveRecording> RecordBridgeAsync(string bridgeId, string name, string format = "wav", CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, new Query($"bridges/{Esc(bridgeId)}/record").Add("name", name).Add("format", format)
