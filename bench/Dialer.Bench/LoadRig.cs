@@ -18,6 +18,7 @@ internal sealed class LoadRig : IAsyncDisposable
     public required DialerEngine Engine { get; init; }
     public required AriClient Client { get; init; }
 
+    /// <param name="callsPerSecond">The rate; 0 places nothing (the engine's fixed cost with its agents connected).</param>
     /// <param name="phones">Numbers to dial, in order (the lead list).</param>
     public static async Task<LoadRig> StartAsync(AriClient client, AriDriverOptions options, IReadOnlyList<TrunkConfig> trunks, int agents, double callsPerSecond,
         IEnumerable<string> phones, ChannelOwner owner)
@@ -29,7 +30,7 @@ internal sealed class LoadRig : IAsyncDisposable
         var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "load", TimeZone = TimeZoneInfo.Utc });
         EngineHost? host = null;
         var driver = new AriDriver(options with { Owner = owner }, [client], trunks, agentList, e => host!.PostAsync(e));
-        var pacer = new StoppablePacer(new FixedRatePacer(callsPerSecond, seed: 1));
+        var pacer = new StoppablePacer(new FixedRatePacer(Math.Max(callsPerSecond, 1), seed: 1)) { Stopped = callsPerSecond <= 0 };
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = pacer, Control = driver,
