@@ -86,6 +86,8 @@ public class AriLabLoadRun
         var events0 = client.EventStats.Received;
         var tasks0 = await AppQueueTasks(client.Options.App);
         var placed0 = rig.Engine.Stats.CallsPlaced; // read racily: for the report only
+        var ticks0 = rig.Host.StepMicros[0].Sum();
+        var steps0 = rig.Host.StepMicros[1].Sum();
         var clock = Stopwatch.StartNew();
         var peak = 0;
         while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
@@ -95,6 +97,8 @@ public class AriLabLoadRun
             catch (AriException) { } // a missed sample only
         }
         var placed = rig.Engine.Stats.CallsPlaced - placed0;
+        var ticks = rig.Host.StepMicros[0].Sum() - ticks0;
+        var steps = rig.Host.StepMicros[1].Sum() - steps0;
         var elapsed = clock.Elapsed.TotalSeconds;
         var engineCpu = (Process.GetCurrentProcess().TotalProcessorTime - engineCpu0).TotalSeconds;
         var asteriskCpu = CpuSeconds(asterisk) - asteriskCpu0;
@@ -116,7 +120,7 @@ public class AriLabLoadRun
         Console.WriteLine($"// ARI lab load at {rate} calls/s asked: {placed} placed in {elapsed:0} s = {placed / elapsed:0.0}/s, lost {lost} (refused {s.PlaceFailures}, " +
                           $"failed commands {s.CommandFailures}, ended by reconciliation {s.ReconciledEnds}, events dropped {client.EventStats.Dropped}), still up 30 s after the last placement {leftUp}, ours on Asterisk after the stop {leftAfterStop}; " +
                           $"answered {s.Answered}, to agents {rig.Engine.Stats.Connected}, abandoned {rig.Engine.Stats.Abandoned}; peak {peak} channels on Asterisk; " +
-                          $"CPU engine {engineCpu:0.00} s = {engineCpu * 1000 / elapsed:0.0} ms/s = {engineMs:0.00} ms/call, Asterisk {asteriskCpu:0.00} s = {asteriskCpu * 1000 / elapsed:0.0} ms/s = {asteriskMs:0.00} ms/call, ratio {engineMs / asteriskMs:0.00}; " +
+                          $"engine ticks {ticks / seconds:0.0}/s, events {steps / seconds:0.0}/s; CPU engine {engineCpu:0.00} s = {engineCpu * 1000 / elapsed:0.0} ms/s = {engineMs:0.00} ms/call, Asterisk {asteriskCpu:0.00} s = {asteriskCpu * 1000 / elapsed:0.0} ms/s = {asteriskMs:0.00} ms/call, ratio {engineMs / asteriskMs:0.00}; " +
                           $"{(double)events / Math.Max(1, placed):0.0} events/call, {tasks / Math.Max(1, placed):0.0} app-queue tasks/call; originate→channel p50 {s.OriginateToChannel.Percentile(0.5):0} p95 {s.OriginateToChannel.Percentile(0.95):0} ms; " +
                           $"verdict→bridge p50 {s.VerdictToBridge.Percentile(0.5):0} p95 {s.VerdictToBridge.Percentile(0.95):0} ms over {s.VerdictToBridge.Count}");
         return $"| {rate:0.#} | {placed} ({placed / elapsed:0.0}/s) | {lost} | {leftUp} / {leftAfterStop} | {rig.Engine.Stats.Abandoned} | {peak} | {engineCpu * 1000 / elapsed:0.0} | {asteriskCpu * 1000 / elapsed:0.0} | {engineMs:0.00} | {asteriskMs:0.00} | {engineMs / asteriskMs:0.00} | " +

@@ -17,6 +17,7 @@ internal sealed class LoadRig : IAsyncDisposable
     public required AriDriver Driver { get; init; }
     public required DialerEngine Engine { get; init; }
     public required AriClient Client { get; init; }
+    public required EngineHost Host { get; init; }
 
     /// <param name="callsPerSecond">The rate; 0 places nothing (the engine's fixed cost with its agents connected).</param>
     /// <param name="phones">Numbers to dial, in order (the lead list).</param>
@@ -37,7 +38,7 @@ internal sealed class LoadRig : IAsyncDisposable
             Leads = new MemoryHopper(campaign, leads, start), Predictor = new Flat(), Owner = owner,
         }, start);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client, _pacer = pacer };
+        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client, Host = host, _pacer = pacer };
         await driver.StartAsync();
         rig._loop = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;
