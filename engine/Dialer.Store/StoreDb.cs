@@ -45,10 +45,12 @@ public sealed class StoreDb : IDisposable
 
     public DbConnection Connect() => Dialect.Open();
 
-    // The batch open on the thread that opened it (an outbox's worker): its writes join that transaction.
-    private volatile OpenBatch? _batch;
+    // The batch each thread has open (an outbox's worker): that thread's writes join its transaction. One per thread, never
+    // a shared field: a node's campaigns each have an outbox writing on its own thread through this one store, and one
+    // field let a campaign's batch end (or take over) another's, whose later writes then each committed alone.
+    private readonly ThreadLocal<OpenBatch?> _batch = new();
 
-    private sealed record OpenBatch(DbConnection Connection, DbTransaction Transaction, int Thread)
+    private sealed record OpenBatch(DbConnection Connection, DbTransaction Transaction)
     {
         /// <summary>The fence this transaction checked already: one check (and one share lock) per batch.</summary>
         public CampaignFence? Checked;
@@ -62,19 +64,19 @@ public sealed class StoreDb : IDisposable
     {
         using var c = Connect();
         using var tx = c.BeginTransaction();
-        _batch = new OpenBatch(c, tx, Environment.CurrentManagedThreadId);
+        _batch.Value = new OpenBatch(c, tx);
         try
         {
             work();
             tx.Commit();
         }
-        finally { _batch = null; }
+        finally { _batch.Value = null; }
     }
 
     /// <summary>Runs <paramref name="work"/> in one write transaction and commits it (inside this thread's <see cref="Batch"/>, in that one).</summary>
     public T Write<T>(Func<DbConnection, DbTransaction, T> work)
     {
-        if (_batch is { } b && b.Thread == Environment.CurrentManagedThreadId) return work(b.Connection, b.Transaction);
+        if (_batch.Value is { } b) return work(b.Connection, b.Transaction);
         using var c = Connect();
         using var tx = c.BeginTransaction();
         var result = work(c, tx);
@@ -89,7 +91,7 @@ public sealed class StoreDb : IDisposable
     public T Write<T>(CampaignFence? fence, Func<DbConnection, DbTransaction, T> work)
     {
         if (fence is null) return Write(work);
-        if (_batch is { } b && b.Thread == Environment.CurrentManagedThreadId)
+        if (_batch.Value is { } b)
         {
             if (b.Checked != fence) fence.Check(b.Connection, b.Transaction, Dialect);
             b.Checked = fence;
@@ -107,7 +109,11 @@ public sealed class StoreDb : IDisposable
         c.ExecuteScalar<long>("UPDATE sequences SET next = next + @count WHERE name = @sequence RETURNING next - @count",
             new { sequence, count }, tx);
 
-    public void Dispose() => Dialect.Dispose();
+    public void Dispose()
+    {
+        _batch.Dispose();
+        Dialect.Dispose();
+    }
 }
 
 /// <summary>What differs between PostgreSQL and SQLite. Everything else is shared SQL.</summary>
