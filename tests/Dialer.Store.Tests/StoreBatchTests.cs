@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dapper;
 
 namespace Dialer.Store.Tests;
@@ -43,5 +44,38 @@ public class StoreBatchTests(PostgresServer pg)
         using var c = t.Db.Connect();
         // With one batch field for the store, B's batch replaced A's: A's second write committed alone, outside its failed batch.
         Assert.Equal(["b1", "b2"], c.Query<string>("SELECT who FROM probe ORDER BY who"));
+    }
+
+    [Fact]
+    public void A_batch_s_writes_reach_PostgreSQL_as_one_command_behind_one_fence_check_and_under_another_epoch_none_lands()
+    {
+        using var t = new TestDb("postgres", pg);
+        var campaign = t.Campaign();
+        var lease = new CampaignOwnership(t.Db, "node-a").TryAcquire(campaign, TimeSpan.FromMinutes(1), TestDb.Noon)!;
+        t.Db.Write((c, tx) => c.Execute("CREATE TABLE probe (n bigint NOT NULL, note text)", transaction: tx));
+        // Npgsql starts one activity per command sent (a batch is one): counted on this thread, the batch's.
+        var thread = Environment.CurrentManagedThreadId;
+        var commands = 0;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStarted = _ => { if (Environment.CurrentManagedThreadId == thread) Interlocked.Increment(ref commands); },
+        };
+        ActivitySource.AddActivityListener(listener);
+        void Write(CampaignFence fence, int rows) => t.Db.Batch(() =>
+        {
+            for (var i = 0; i < rows; i++)
+                t.Db.Send(fence, new Statement("INSERT INTO probe (n, note) VALUES (@n, @note)", new { n = (long)i, note = i % 2 == 0 ? null : "odd" }));
+        });
+
+        Write(new CampaignFence(campaign, lease.Epoch), 300);
+        Assert.Equal(1, commands); // was one command per statement and one for the fence: 301
+        var stale = new CampaignFence(campaign, lease.Epoch - 1);
+        Assert.Throws<CampaignFencedException>(() => Write(stale, 300));
+        Assert.True(stale.WasRefused);
+        using var c = t.Db.Connect();
+        Assert.Equal(300, c.ExecuteScalar<long>("SELECT COUNT(*) FROM probe"));
+        Assert.Equal(150, c.ExecuteScalar<long>("SELECT COUNT(*) FROM probe WHERE note IS NULL"));
     }
 }

@@ -81,8 +81,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     public int Prefetch { get; init; } = 2_000;
     public int MaxBacklog { get; init; } = 5_000;
     public TimeSpan MaxLag { get; init; } = TimeSpan.FromMilliseconds(250);
-    /// <summary>Writes per batch at most.</summary>
-    public int BatchSize { get; init; } = 256;
+    /// <summary>Writes per batch at most: one transaction, and on PostgreSQL one round trip for its statements (StoreDb.Send).</summary>
+    public int BatchSize { get; init; } = 1024;
     /// <summary>Prefetched leads go back to the source this often, so none outlives its lease in the prefetch.</summary>
     public TimeSpan Cycle { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Whether the campaign may dial now (its status in the store): read here, off the loop; closed, the prefetch is handed back.</summary>
