@@ -68,8 +68,10 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         exact.Begin(s.Count(AgentState.Ready), s.Waiting, free, live, factor, relativeVariance);
         var most = Math.Min(s.FreeChannels, ExactOverflow.MaxNew);
         // Overflow grows faster than demand: the first n that does not fit ends the scan.
+        var waiting = s.Waiting; // already counted live: only the answers still to come raise the allowance
         while (exact.Added < most && exact.Add(p))
-            if (exact.Overflow() > risk * Math.Max(exact.Demand, 1e-9)) return exact.Added - 1;
+            if (exact.Overflow() > risk * Math.Max(exact.Demand, 1e-9)
+                || exact.ChanceAbove(AbandonBudget.Slack(s, exact.Demand - waiting)) > AbandonBudget.BreachChance) return exact.Added - 1;
         return exact.Added;
     }
 
@@ -95,8 +97,10 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
             // Predicted live answers share one calibration error, so its variance grows with their square.
             var coming = ringing + n * p;
             var d = waiting + coming;
-            var overflow = Gaussian.ExpectedExcess(d - supply, varDemand + varSupply + n * p * (1 - p) + coming * coming * relativeVariance);
-            return overflow <= risk * Math.Max(d, 1e-9);
+            var variance = varDemand + varSupply + n * p * (1 - p) + coming * coming * relativeVariance;
+            var overflow = Gaussian.ExpectedExcess(d - supply, variance);
+            return overflow <= risk * Math.Max(d, 1e-9)
+                && Gaussian.Cdf((d - supply - AbandonBudget.Slack(s, coming)) / Math.Sqrt(Math.Max(variance, 1e-12))) <= AbandonBudget.BreachChance;
         }
     }
 
