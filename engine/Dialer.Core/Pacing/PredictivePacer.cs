@@ -25,7 +25,8 @@ public sealed record PredictiveOptions
 /// bring, every prediction scaled by how live answers have matched predictions lately (<see cref="LiveCalibration"/>),
 /// whose uncertainty widens demand. It places the most calls for which the expected overflow (live callees with
 /// no agent, normal approximation) stays within an allowed fraction of the expected live answers. A controller sets that
-/// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply.
+/// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply. Beyond the expected
+/// overflow, the chance that the calls up take the day over the cap is bounded (<see cref="AbandonBudget.BreachChance"/>).
 /// </summary>
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 {
