@@ -41,6 +41,23 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void After_a_night_without_calls_the_factor_is_kept_but_believed_as_little_as_the_prior()
+    {
+        var c = new LiveCalibration(30);
+        for (var s = 0; s < 600; s++)
+        {
+            for (var i = 0; i < 4; i++) c.Placed(s, 0.5);
+            c.Live(s); // half of what was promised
+        }
+        c.Placed(640, 0.5); // 40 s later: no gap
+        var (factor, sure) = (c.Factor, c.Variance);
+        c.Placed(640 + 12 * 3600, 0.5); // the next morning
+        Assert.Equal(factor, c.Factor, 2); // the evening's last seconds settle too, at the same rate
+        Assert.Equal(c.Factor / LiveCalibration.PriorLives, c.Variance, 9);
+        Assert.True(c.Variance > 20 * sure, $"variance {c.Variance}, {sure} the evening before");
+    }
+
+    [Fact]
     public void A_live_answer_later_than_the_window_still_counts()
     {
         var c = new LiveCalibration(30);

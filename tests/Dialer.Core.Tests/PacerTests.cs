@@ -228,7 +228,7 @@ public class PacerTests
         exact.Add(p);
         exact.Add(p);
         double[] chances = [.. live.Select(q => (double)q), p, p];
-        double expected = 0;
+        double expected = 0, above = 0;
         for (var mask = 0; mask < 1 << (free.Length + chances.Length); mask++)
         {
             double prob = 1;
@@ -237,8 +237,22 @@ public class PacerTests
             for (var i = 0; i < free.Length; i++) { var up = (mask >> i & 1) == 1; prob *= up ? free[i] : 1 - free[i]; supply += up ? 1 : 0; }
             for (var i = 0; i < chances.Length; i++) { var up = (mask >> (free.Length + i) & 1) == 1; prob *= up ? chances[i] : 1 - chances[i]; d += up ? 1 : 0; }
             expected += prob * Math.Max(d - supply, 0);
+            if (d - supply > 1.5) above += prob;
         }
         Assert.Equal(expected, exact.Overflow(), 6);
+        Assert.Equal(above, exact.ChanceAbove(1.5), 6);
+    }
+
+    [Fact]
+    public void The_slack_is_what_the_cap_still_affords_counting_the_answers_to_come_and_none_once_over()
+    {
+        var s = State(1, 0, 0).State;
+        Assert.Equal(0.03 * 20, AbandonBudget.Slack(s, expectedLive: 20), 12); // a shift start: only the coming answers' 3%
+        for (var i = 0; i < 100; i++) s.Ledger.Live(T0);
+        s.Ledger.Abandoned(T0);
+        Assert.Equal(3 - 1 + 0.03 * 10, AbandonBudget.Slack(s, 10), 12);
+        for (var i = 0; i < 3; i++) s.Ledger.Abandoned(T0);
+        Assert.Equal(0, AbandonBudget.Slack(s, 10)); // 4 of 100: over, no overflow is afforded
     }
 
     [Fact]

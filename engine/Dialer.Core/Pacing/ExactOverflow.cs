@@ -99,6 +99,21 @@ internal sealed class ExactOverflow
         return Math.Max(total, 0);
     }
 
+    /// <summary>P(D − S > <paramref name="threshold"/>) over the factor's uncertainty.</summary>
+    public double ChanceAbove(double threshold)
+    {
+        double total = 0;
+        var first = Math.Max(0, (int)Math.Floor(threshold + _offset - _excess) + 1);
+        for (var j = 0; j < Nodes; j++)
+        {
+            var node = _pmf.AsSpan(j * Width, _length);
+            double tail = 0;
+            for (var i = first; i < node.Length; i++) tail += node[i];
+            total += W[j] * tail;
+        }
+        return total;
+    }
+
     /// <summary>Convolves with Bernoulli(q): the call's live answer moves mass one step up.</summary>
     private static int AddCall(Span<double> pmf, int length, double q)
     {

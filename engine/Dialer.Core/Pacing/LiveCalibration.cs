@@ -15,11 +15,19 @@ public sealed class LiveCalibration
     public const double PriorLives = 3;
     /// <summary>Calls the factor remembers (older calls weigh e^(−calls since / memory)).</summary>
     public const double MemoryCalls = 1000;
+    /// <summary>
+    /// After this long with no call placed (a night, hours outside the calling window) the factor is kept but believed
+    /// only as much as the prior: the leads due next are another mix (a day's first attempts, retries whose daily limit
+    /// reset). Measured: cn-auto-renewal's 12-31 opened on a factor of 0.69 held as sure (cv 9%) from the evening before,
+    /// where the first 20 s of calls brought 0.17 live answers per predicted 0.13.
+    /// </summary>
+    public const double StaleAfterSeconds = 600;
 
     private readonly long[] _second;
     private readonly int[] _calls;
     private readonly double[] _promised, _lives;
     private double _live = PriorLives, _promisedTotal = PriorLives;
+    private double _lastPlaced = double.NaN;
 
     /// <param name="resolvedWithinSeconds">Every call has brought a live person or not by then (ring time-out plus slack).</param>
     public LiveCalibration(double resolvedWithinSeconds)
@@ -53,6 +61,8 @@ public sealed class LiveCalibration
     /// <summary>A call placed at <paramref name="now"/> (seconds) with live-answer probability <paramref name="p"/>.</summary>
     public void Placed(double now, double p)
     {
+        if (now - _lastPlaced > StaleAfterSeconds) Unsure();
+        _lastPlaced = now;
         var slot = Slot(now, out var second);
         if (_second[slot] != second)
         {
@@ -84,6 +94,16 @@ public sealed class LiveCalibration
     {
         second = (long)Math.Floor(at);
         return (int)(((second % _second.Length) + _second.Length) % _second.Length);
+    }
+
+    /// <summary>Every call has come back: count them all, then keep the factor with the prior's weight.</summary>
+    private void Unsure()
+    {
+        for (var slot = 0; slot < _second.Length; slot++) Settle(slot);
+        if (_promisedTotal <= PriorLives) return;
+        var keep = PriorLives / _promisedTotal;
+        _live *= keep;
+        _promisedTotal = PriorLives;
     }
 
     private void Settle(int slot)

@@ -25,7 +25,8 @@ public sealed record PredictiveOptions
 /// bring, every prediction scaled by how live answers have matched predictions lately (<see cref="LiveCalibration"/>),
 /// whose uncertainty widens demand. It places the most calls for which the expected overflow (live callees with
 /// no agent, normal approximation) stays within an allowed fraction of the expected live answers. A controller sets that
-/// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply.
+/// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply. Beyond the expected
+/// overflow, the chance that the calls up take the day over the cap is bounded (<see cref="AbandonBudget.BreachChance"/>).
 /// </summary>
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 {
@@ -68,8 +69,10 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         exact.Begin(s.Count(AgentState.Ready), s.Waiting, free, live, factor, relativeVariance);
         var most = Math.Min(s.FreeChannels, ExactOverflow.MaxNew);
         // Overflow grows faster than demand: the first n that does not fit ends the scan.
+        var waiting = s.Waiting; // already counted live: only the answers still to come raise the allowance
         while (exact.Added < most && exact.Add(p))
-            if (exact.Overflow() > risk * Math.Max(exact.Demand, 1e-9)) return exact.Added - 1;
+            if (exact.Overflow() > risk * Math.Max(exact.Demand, 1e-9)
+                || exact.ChanceAbove(AbandonBudget.Slack(s, exact.Demand - waiting)) > AbandonBudget.BreachChance) return exact.Added - 1;
         return exact.Added;
     }
 
@@ -95,8 +98,10 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
             // Predicted live answers share one calibration error, so its variance grows with their square.
             var coming = ringing + n * p;
             var d = waiting + coming;
-            var overflow = Gaussian.ExpectedExcess(d - supply, varDemand + varSupply + n * p * (1 - p) + coming * coming * relativeVariance);
-            return overflow <= risk * Math.Max(d, 1e-9);
+            var variance = varDemand + varSupply + n * p * (1 - p) + coming * coming * relativeVariance;
+            var overflow = Gaussian.ExpectedExcess(d - supply, variance);
+            return overflow <= risk * Math.Max(d, 1e-9)
+                && Gaussian.Cdf((d - supply - AbandonBudget.Slack(s, coming)) / Math.Sqrt(Math.Max(variance, 1e-12))) <= AbandonBudget.BreachChance;
         }
     }
 
