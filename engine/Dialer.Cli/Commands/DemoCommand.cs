@@ -42,7 +42,7 @@ internal static class DemoCommand
             var pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) ?? DemoPiiKey);
             var campaigns = new Campaigns(store);
             var now = DateTime.UtcNow;
-            var campaign = campaigns.Create($"demo-{s.Name}-{now:yyyyMMddHHmmss}", new CampaignSettings { TimeZone = s.Campaign.TimeZone.Id }, now);
+            var campaign = campaigns.Create($"demo-{s.Name}-{now:yyyyMMddHHmmss}", s.Settings, now); // the scenario's campaign section, profile included: `leads why` judges by it
             campaigns.SetStatus(campaign.Id, CampaignStatus.Running, now);
             var log = new DbAttemptLog(store, campaign.Id, "demo");
             ImportReport? imported = null;
