@@ -78,6 +78,8 @@ internal static class DemoCommand
             var counts = campaigns.Counts(campaign.Id);
             Console.WriteLine($"  store                   {connection}: campaign '{campaign.Name}', leads imported {imported!.Accepted} " +
                               $"(merged {imported.Merged}, rejected {imported.Rejected}), attempts written {counts.Attempts}");
+            var key = Environment.GetEnvironmentVariable(Pii.EnvVar) is null ? $"{Pii.EnvVar}={DemoPiiKey} " : "";
+            Console.WriteLine($"  why a lead was (not) called, by the scenario's rules: {key}dialer leads why --db {connection} --lead ID [--at TIME]");
             return 0;
         });
         return cmd;
