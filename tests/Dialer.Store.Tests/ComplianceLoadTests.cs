@@ -71,7 +71,6 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
             });
             return 0;
         });
-        Analyze(t);
         var hopper = new DbLeadSource(t.Db, TestDb.Pii, campaign, CnAuto.ToConfig("load"), "load");
         var cpu = CpuSeconds();
         var clock = Stopwatch.StartNew();
@@ -89,13 +88,6 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
                          $"({(handed + held) / clock.Elapsed.TotalSeconds:N0} leads judged/s); client CPU {CpuSeconds() - cpu:0.0} s; load average {Load}");
         Assert.Equal(leads - leads / 10, handed); // every 10th is capped or (every 50th) on the list
         Assert.Equal(leads / 10 - leads / 50, held);
-    }
-
-    /// <summary>Fresh statistics after the bulk loads, as autovacuum would give a table of this size before long.</summary>
-    private static void Analyze(TestDb t)
-    {
-        using var c = t.Db.Connect();
-        c.Execute("ANALYZE");
     }
 
     [LoadFact]
