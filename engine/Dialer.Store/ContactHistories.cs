@@ -48,12 +48,19 @@ internal static class ContactHistories
             var outcome = r.Outcome is { } o && CallOutcomes.TryParse(o, out var x) ? x : CallOutcome.None;
             (r.ByCustomer == 1 ? contacts.Customer! : contacts.Number).Attempts.Add(new(r.LeadId, Time.FromMs(r.PlacedAt), outcome));
         }
+        // Each number of the customer (its leads' and customer_phones') looked up in dnc by its key: a correlated IN list
+        // made PostgreSQL scan the whole list once per claim (250 ms with a million entries).
+        var inForce = $"d.source = '{Dnc.Refusal}' AND d.added_at < @before AND (d.expires_at IS NULL OR d.expires_at > @before)";
         foreach (var (id, until) in c.Query<(long Asked, long Until)>($"""
-            SELECT me.id, MAX(COALESCE(d.expires_at, {long.MaxValue})) FROM leads me JOIN dnc d ON d.source = '{Dnc.Refusal}' AND d.phone_hash IN (
-                SELECT o.phone_hash FROM leads o WHERE o.customer_id = me.customer_id
-                UNION SELECT cp.phone_hash FROM customer_phones cp WHERE cp.customer_id = me.customer_id)
-            WHERE {asked} AND d.added_at < @before AND (d.expires_at IS NULL OR d.expires_at > @before)
-            GROUP BY me.id
+            SELECT asked, MAX(until) FROM (
+                SELECT me.id AS asked, COALESCE(d.expires_at, {long.MaxValue}) AS until
+                FROM leads me JOIN leads o ON o.customer_id = me.customer_id JOIN dnc d ON d.phone_hash = o.phone_hash
+                WHERE {asked} AND {inForce}
+                UNION ALL
+                SELECT me.id, COALESCE(d.expires_at, {long.MaxValue})
+                FROM leads me JOIN customer_phones cp ON cp.customer_id = me.customer_id JOIN dnc d ON d.phone_hash = cp.phone_hash
+                WHERE {asked} AND {inForce}) blocks
+            GROUP BY asked
             """, args, tx))
             result[id].Customer!.RefusedUntil = until == long.MaxValue ? DateTime.MaxValue : Time.FromMs(until);
         return result;
