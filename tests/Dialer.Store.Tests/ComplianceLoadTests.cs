@@ -90,6 +90,39 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
         Assert.Equal(leads / 10 - leads / 50, held);
     }
 
+    /// <summary>
+    /// The leads import on SQLite and a re-run of the same file that must change nothing: the file of DIALER_LOAD_LEADS_FILE
+    /// (e.g. the one LeadStoreLoadRun writes, in Chinese CRM formats with broken rows), else a plain one of DIALER_LOAD_LEADS rows.
+    /// </summary>
+    [LoadFact]
+    public void A_million_row_import_on_sqlite_and_its_re_run_that_changes_nothing()
+    {
+        var given = Environment.GetEnvironmentVariable("DIALER_LOAD_LEADS_FILE");
+        var file = given ?? LeadsFile(Size("DIALER_LOAD_LEADS", 1_000_000));
+        using var t = new TestDb("sqlite", pg);
+        var campaign = t.Campaign("import", CnAuto);
+        try
+        {
+            foreach (var run in new[] { "import", "re-run" })
+            {
+                var cpu = CpuSeconds();
+                var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                var clock = Stopwatch.StartNew();
+                var r = Import(t, campaign, file);
+                clock.Stop();
+                long stored;
+                using (var c = t.Db.Connect()) stored = c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads");
+                output.WriteLine($"sqlite {run}: {r.Rows:N0} rows in {clock.Elapsed.TotalSeconds:0.0} s = {r.Rows / clock.Elapsed.TotalSeconds:N0} rows/s; accepted {r.Accepted:N0}, " +
+                                 $"merged {r.Merged:N0}, updated {r.Updated:N0}, rejected {r.Rejected:N0}; leads stored {stored:N0}; CPU {CpuSeconds() - cpu:0.0} s; " +
+                                 $"{(GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)Math.Max(1, r.Rows):N0} B/row; " +
+                                 $"peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:N0} MiB; load average {Load}");
+                if (run == "re-run") Assert.Equal((0L, 0L), (r.Accepted, r.Updated));
+                else Assert.Equal(r.Rows - r.Rejected, stored);
+            }
+        }
+        finally { if (given is null) File.Delete(file); }
+    }
+
     [LoadFact]
     public void A_dnc_list_of_ten_million_numbers_imports_on_postgres()
     {
