@@ -310,6 +310,9 @@ public sealed class DbLeadSource : ILeadSource
         var skip = PassOver(passOver, args);
         var (rows, contacts) = _db.Write(Fence, (c, tx) =>
         {
+            // DNC is looked up per lead by its key, as a scalar subquery: PostgreSQL plans NOT EXISTS as an anti join and, taking
+            // the leads' numbers to be among a list with more distinct numbers, expected none to pass and hashed the whole list
+            // for every claim (2.5 s a claim with a million entries and 200,000 leads due).
             var claimed = c.Query<ClaimRow>($"""
             UPDATE leads SET lease_owner = @Owner, lease_until = @until
             WHERE id IN (
@@ -317,7 +320,7 @@ public sealed class DbLeadSource : ILeadSource
                 WHERE l.campaign_id = @_campaignId AND l.state = 0 AND l.due_at <= @now
                   AND (l.lease_until IS NULL OR l.lease_until < @now)
                   AND l.attempts < @max{(dueOnly ? " AND (l.attempts > 0 OR l.callback_at IS NOT NULL)" : "")}
-                  AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now)){skip}
+                  AND (SELECT 1 FROM dnc d WHERE d.phone_hash = l.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now) LIMIT 1) IS NULL{skip}
                 ORDER BY (l.callback_at IS NULL), l.priority DESC, l.policy_expiry ASC NULLS LAST, l.id
                 LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING {LeadColumns}
