@@ -41,16 +41,23 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
         return new LeadImporter(t.Db, TestDb.Pii).Import(campaign, "load", input, Afternoon);
     }
 
+    /// <summary>A PostgreSQL store with a cn-auto-renewal campaign of <paramref name="leads"/> imported leads.</summary>
+    private TestDb Filled(string name, int leads, out long campaign)
+    {
+        var t = new TestDb("postgres", pg);
+        campaign = t.Campaign(name, CnAuto);
+        var file = LeadsFile(leads);
+        try { Import(t, campaign, file); } finally { File.Delete(file); }
+        return t;
+    }
+
     private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     [LoadFact]
     public void The_claim_with_every_cn_auto_renewal_rule_on_postgres()
     {
         var leads = Size("DIALER_LOAD_LEADS", 200_000);
-        using var t = new TestDb("postgres", pg);
-        var campaign = t.Campaign("load", CnAuto);
-        var file = LeadsFile(leads);
-        try { Import(t, campaign, file); } finally { File.Delete(file); }
+        using var t = Filled("load", leads, out var campaign);
         // A do-not-call list of a million numbers holding every 50th lead's; every 10th lead's number had 3 unanswered calls
         // today (its cap) and every 3rd one call, in another campaign: the claim reads that history for each lead it takes.
         var dnc = new StringBuilder("phone\n");
@@ -166,11 +173,8 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
     public void A_pii_key_rotates_on_a_million_leads_while_a_campaign_dials_with_no_failed_read()
     {
         var leads = Size("DIALER_LOAD_LEADS", 1_000_000);
-        using var t = new TestDb("postgres", pg);
-        var campaign = t.Campaign("rotate", CnAuto);
-        var file = LeadsFile(leads);
         var clock = Stopwatch.StartNew();
-        try { Import(t, campaign, file); } finally { File.Delete(file); }
+        using var t = Filled("rotate", leads, out var campaign);
         output.WriteLine($"imported {leads:N0} leads in {clock.Elapsed.TotalSeconds:0} s");
         var newKey = new Pii(RandomNumberGenerator.GetBytes(32));
         RotationReport? rotation = null;
