@@ -40,6 +40,8 @@ public sealed class Scenario
     public required DateOnly StartDate { get; init; }
     public required int Days { get; init; }
     public required CampaignConfig Campaign { get; init; }
+    /// <summary>The <c>campaign:</c> section as read (the one campaign schema): what `dialer demo` stores, so the store's "why" answer judges by the scenario's profile and caps.</summary>
+    public CampaignSettings Settings { get; init; } = new();
     public required VicidialOptions Vicidial { get; init; }
     public required PredictiveOptions Predictive { get; init; }
     public required IReadOnlyList<TrunkConfig> Trunks { get; init; }
@@ -68,7 +70,7 @@ public sealed class Scenario
 
     public Scenario WithDays(int days) => new()
     {
-        Name = Name, Description = Description, StartDate = StartDate, Days = days, Campaign = Campaign, Vicidial = Vicidial,
+        Name = Name, Description = Description, StartDate = StartDate, Days = days, Campaign = Campaign, Settings = Settings, Vicidial = Vicidial,
         Predictive = Predictive, Trunks = Trunks, TrunkCongestion = TrunkCongestion, Skills = Skills, Agents = Agents,
         Regions = Regions, Callees = Callees, Survey = Survey, Preview = Preview, Leads = Leads with { Count = Math.Max(Leads.Count, Leads.Count * days / Days) },
     };
@@ -162,6 +164,7 @@ public sealed class Scenario
             StartDate = start,
             Days = root.Int("days", 1, 1, 365),
             Campaign = campaign,
+            Settings = settings,
             Vicidial = settings.Pacing.Vicidial,
             Predictive = settings.Pacing.Predictive,
             Trunks = trunks,

@@ -145,6 +145,8 @@ public sealed class CustomerViews(StoreDb db, Pii pii)
             Attempts = before.Count, AttemptsDay = localDay,
             AttemptsToday = before.Count(a => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(a.PlacedUtc, tz)) == localDay),
         };
+        if (DbLeadSource.ContactDays(config) is var days and > 0)
+            lead.Contacts = ContactHistories.Load(c, null, db.Dialect, [leadId], Time.Ms(asOf) - days * 86_400_000L, Time.Ms(asOf))[leadId];
         var verdict = ComplianceGate.Check(config, lead, asOf);
         var blocks = new Dnc(db, _pii).HoldsHash(row.PhoneHash, asOf).Where(b => b.AddedUtc <= asOf).ToList();
         var profile = config.Profile is { } p ? $"{p.Id} v{p.Version}" : "none (the campaign's window and caps)";

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
 using Dialer.Store;
+using Dialer.Tests;
 
 namespace Dialer.Api.Tests;
 

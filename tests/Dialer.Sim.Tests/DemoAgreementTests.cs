@@ -1,7 +1,9 @@
 using Dialer.Core.Text;
 using Dialer.Core.Domain;
 using Dialer.Core.Routing;
+using Dapper;
 using Dialer.Store;
+using Xunit.Abstractions;
 
 namespace Dialer.Sim.Tests;
 
@@ -12,7 +14,7 @@ namespace Dialer.Sim.Tests;
 /// On skill-pools the database hopper once placed 328 calls all day at 9.88% abandoned against the in-memory hopper's
 /// 25,174 at 2.07%: its senior-bound head of the order hid every other lead (a refused requirement must hold back only its own).
 /// </summary>
-public class DemoAgreementTests
+public class DemoAgreementTests(ITestOutputHelper output)
 {
     [Theory, InlineData("small-team"), InlineData("skill-pools")]
     public void Demo_on_the_store_and_simulate_in_memory_agree_on_calls_live_answers_and_cost(string scenario)
@@ -59,8 +61,45 @@ public class DemoAgreementTests
         finally { File.Delete(file); }
     }
 
-    /// <summary>The scenario as `dialer demo` runs it: leads through the importer into SQLite, the database hopper, every attempt written.</summary>
-    private static SimReport OnStore(Scenario s, string pacer, ulong seed)
+    /// <summary>
+    /// `dialer demo` stores the scenario's campaign section, so `leads why` judges a lead by the scenario's profile: for a
+    /// sample of the leads the hopper held (one per rule) the answer names the rule the hopper wrote, with the profile's
+    /// version, and a lead called is answered with its attempt.
+    /// </summary>
+    [Fact]
+    public void The_demo_stores_its_scenarios_profile_so_the_why_answer_names_the_rule_that_held_a_lead()
+    {
+        var text = File.ReadAllText(ScenarioTests.Shipped("cn-auto-renewal")).Replace("  count: 20000\n", "  count: 2000\n").Replace("\ndays: 7", "\ndays: 2");
+        var file = Path.Combine(Path.GetTempPath(), $"why-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, text);
+        try
+        {
+            var s = Scenario.Load(file);
+            Assert.Equal("cn-auto-renewal", s.Settings.ComplianceProfile);
+            OnStore(s, "predictive", 1, (store, pii) =>
+            {
+                var views = new CustomerViews(store, pii);
+                using var c = store.Connect();
+                var held = c.Query<(long Id, string Rule, long At)>("SELECT id, held_by, held_at FROM leads WHERE held_by IS NOT NULL ORDER BY id").ToList();
+                var samples = held.GroupBy(h => h.Rule.Split(':')[0]).Select(g => g.First()).ToList();
+                Assert.True(samples.Count >= 2, string.Join(", ", samples.Select(h => h.Rule)));
+                foreach (var (id, rule, at) in samples)
+                {
+                    var why = views.Why(id, DateTimeOffset.FromUnixTimeMilliseconds(at).UtcDateTime)!;
+                    output.WriteLine($"lead {id} at {why.AtUtc:yyyy-MM-dd HH:mm}Z, profile {why.Profile}: not called: {why.Rule}: {why.Reason}; allowed again from {why.HeldUntilUtc:yyyy-MM-dd HH:mm}Z");
+                    Assert.Equal(("cn-auto-renewal v3", false, rule), (why.Profile, why.Allowed, why.Rule));
+                }
+                var (lead, placed) = c.QueryFirst<(long, long)>("SELECT lead_id, placed_at FROM attempts ORDER BY id DESC");
+                var called = views.Why(lead, DateTimeOffset.FromUnixTimeMilliseconds(placed).UtcDateTime)!;
+                output.WriteLine($"lead {lead} at {called.AtUtc:yyyy-MM-dd HH:mm}Z, profile {called.Profile}: called (attempt {called.Attempt!.AttemptNo}, {called.Attempt.Outcome}): {called.Reason}");
+                Assert.True(called.Called && called.Allowed, called.Reason);
+            });
+        }
+        finally { File.Delete(file); }
+    }
+
+    /// <summary>The scenario as `dialer demo` runs it: leads through the importer into SQLite, the database hopper, every attempt written; <paramref name="inspect"/> reads the store after the run.</summary>
+    private static SimReport OnStore(Scenario s, string pacer, ulong seed, Action<StoreDb, Pii>? inspect = null)
     {
         var path = Path.Combine(Path.GetTempPath(), $"dialer-agreement-{Guid.NewGuid():N}.db");
         try
@@ -69,10 +108,10 @@ public class DemoAgreementTests
             Migrator.Migrate(store);
             var pii = Pii.FromConfig(Convert.ToBase64String(new byte[32]));
             var campaigns = new Campaigns(store);
-            var campaign = campaigns.Create("agreement", new CampaignSettings { TimeZone = s.Campaign.TimeZone.Id }, DateTime.UtcNow);
+            var campaign = campaigns.Create("agreement", s.Settings, DateTime.UtcNow);
             campaigns.SetStatus(campaign.Id, CampaignStatus.Running, DateTime.UtcNow);
             var log = new DbAttemptLog(store, campaign.Id, "test");
-            return Simulation.Run(s, pacer, seed, new Simulation.Options
+            var report = Simulation.Run(s, pacer, seed, new Simulation.Options
             {
                 LeadSource = (_, bestTime) => new DbLeadSource(store, pii, campaign.Id, s.Campaign, "test")
                 {
@@ -83,6 +122,8 @@ public class DemoAgreementTests
                 FirstCallId = log.ReserveCallIds(),
                 OnWorld = w => new LeadImporter(store, pii).Import(campaign.Id, campaign.Name, CsvReader.Text(LeadFactory.ToCsv(w.Leads)), w.Start),
             });
+            inspect?.Invoke(store, pii);
+            return report;
         }
         finally
         {

@@ -51,12 +51,12 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         while (h.Next(TestDb.Noon) is { } lead) got.Add(lead.Phone);
         Assert.Equal(["+8613800000001"], got);
         using var c = t.Db.Connect();
-        Assert.Equal(["", "cn-auto-renewal/v2/calling_hours:CN-GD-SZ", "cn-auto-renewal/v2/earliest_before_expiry"],
+        Assert.Equal(["", "cn-auto-renewal/v3/calling_hours:CN-GD-SZ", "cn-auto-renewal/v3/earliest_before_expiry"],
             c.Query<string?>("SELECT held_by FROM leads ORDER BY id").Select(r => r ?? ""));
 
         var views = new CustomerViews(t.Db, TestDb.Pii);
         var why = views.Why(3, TestDb.Noon)!;
-        Assert.Equal((false, false, "cn-auto-renewal/v2/earliest_before_expiry", "cn-auto-renewal v2"), (why.Called, why.Allowed, why.Rule, why.Profile));
+        Assert.Equal((false, false, "cn-auto-renewal/v3/earliest_before_expiry", "cn-auto-renewal v3"), (why.Called, why.Allowed, why.Rule, why.Profile));
         Assert.Equal(new DateTime(2027, 1, 20, 1, 0, 0, DateTimeKind.Utc), why.HeldUntilUtc); // 40 days before 2027-03-01, 09:00 Shanghai
         Assert.Contains("earliest_before_expiry", why.LastHold ?? "");
         Assert.True(views.Why(1, TestDb.Noon)!.Allowed);
@@ -92,6 +92,76 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         Assert.True(dnc.Contains("+8613800000002", TestDb.Noon)); // still on the company's own list
         Assert.True(dnc.Remove("+8613800000002"));
         Assert.Contains("+8613800000002", Drain(Hopper(t, a, new CampaignSettings()), TestDb.Noon.AddMinutes(10)));
+    }
+
+    private static void Attempt(TestDb t, long id, long campaign, long lead, DateTime placed, string? outcome)
+    {
+        using var c = t.Db.Connect();
+        c.Execute("INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at, ended_at, outcome) VALUES (@id, @campaign, @lead, 1, @ch, 'n', 0, @at, @at, @outcome)",
+            new { id, campaign, lead, ch = $"ch-{id}", at = new DateTimeOffset(placed).ToUnixTimeMilliseconds(), outcome });
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void The_claim_caps_a_number_and_a_customer_across_campaigns_and_the_why_answer_names_the_cap(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var (a, b, c, d) = (t.Campaign("a", CnAuto), t.Campaign("b", CnAuto), t.Campaign("c", CnAuto), t.Campaign("d", CnAuto));
+        // Customer C1: number 1 in campaigns a and b, number 2 in c, number 3 in d (TestDb.Noon is 20:00 in Shanghai).
+        const string header = "phone,region,timezone,policy_expiry,customer_id\n";
+        t.Import(a, header + "+8613800000001,CN-GD,Asia/Shanghai,2026-12-20,C1\n"); // lead 1
+        t.Import(b, header + "+8613800000001,CN-GD,Asia/Shanghai,2026-12-20,C1\n"); // lead 2
+        t.Import(c, header + "+8613800000002,CN-GD,Asia/Shanghai,2026-12-20,C1\n"); // lead 3
+        t.Import(d, header + "+8613800000003,CN-GD,Asia/Shanghai,2026-12-20,C1\n"); // lead 4
+        // Campaign a called number 1 twice today, unanswered: under the number's cap of 3 unanswered.
+        Attempt(t, 1, a, 1, TestDb.Noon.AddHours(-3), "no_answer");
+        Attempt(t, 2, a, 1, TestDb.Noon.AddHours(-2), "busy");
+        Assert.Equal(["+8613800000001"], Drain(Hopper(t, b, CnAuto)));
+        Attempt(t, 3, b, 2, TestDb.Noon.AddMinutes(1), "no_answer");
+        using var db = t.Db.Connect();
+        db.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL");
+        // Campaign b's call filled number 1's cap: campaign a may not call it again today.
+        var later = TestDb.Noon.AddMinutes(5);
+        Assert.Empty(Drain(Hopper(t, a, CnAuto), later));
+        Assert.Equal("cn-auto-renewal/v3/attempt_caps:number:1d", db.QuerySingle<string>("SELECT held_by FROM leads WHERE id = 1"));
+        var views = new CustomerViews(t.Db, TestDb.Pii);
+        var why = views.Why(1, later)!;
+        Assert.Equal((false, "cn-auto-renewal/v3/attempt_caps:number:1d"), (why.Allowed, why.Rule));
+        Assert.Equal(new DateTime(2026, 11, 21, 1, 0, 0, DateTimeKind.Utc), why.HeldUntilUtc); // 09:00 Shanghai tomorrow
+        Assert.Contains("every campaign", why.Reason);
+        Assert.True(views.Why(1, TestDb.Noon)!.Allowed); // as it stood before b's call
+        // The customer's other numbers are under the customer's cap (4 a day, every number and outcome) until a fourth call.
+        Assert.Equal(["+8613800000002"], Drain(Hopper(t, c, CnAuto), later));
+        Attempt(t, 4, c, 3, later.AddMinutes(1), "human");
+        db.Execute("UPDATE leads SET lease_owner = NULL, lease_until = NULL");
+        var evenLater = later.AddMinutes(5);
+        Assert.Empty(Drain(Hopper(t, d, CnAuto), evenLater));
+        why = views.Why(4, evenLater)!;
+        Assert.Equal((false, "cn-auto-renewal/v3/attempt_caps:customer:1d"), (why.Allowed, why.Rule));
+        Assert.Contains("every number and campaign", why.Reason);
+        // Tomorrow both caps let go.
+        var tomorrow = new DateTime(2026, 11, 21, 2, 0, 0, DateTimeKind.Utc);
+        Assert.Equal(["+8613800000001"], Drain(Hopper(t, a, CnAuto), tomorrow));
+        Assert.Equal(["+8613800000003"], Drain(Hopper(t, d, CnAuto), tomorrow));
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_refusal_blocks_every_number_and_campaign_of_the_customer_when_the_profile_says_so(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var noWhole = CnAuto with { ComplianceProfile = null, CustomProfile = CnAuto.Profile()! with { Id = "per-number", RefusalBlock = new() { Days = 365 } } };
+        var (a, b, c) = (t.Campaign("a", CnAuto), t.Campaign("b", CnAuto), t.Campaign("c", noWhole));
+        t.Import(a, "phone,region,timezone,policy_expiry,customer_id\n+8613800000001,CN-GD,Asia/Shanghai,2026-12-20,C1\n"); // lead 1
+        t.Import(b, "phone,region,timezone,policy_expiry,customer_id\n+8613800000002,CN-GD,Asia/Shanghai,2026-12-20,C1\n+8613800000003,CN-GD,Asia/Shanghai,2026-12-20,C2\n");
+        t.Import(c, "phone,region,timezone,policy_expiry,customer_id\n+8613800000002,CN-GD,Asia/Shanghai,2026-12-20,C1\n");
+        Attempt(t, 1, a, 1, TestDb.Noon.AddHours(-1), "human");
+        new Dispositions(t.Db).Record(1, 1, "agent7", "refused", null, CnAuto.RefusalBlockDays(), TestDb.Noon.AddMinutes(-50));
+        // The customer's other number in b is held; the other customer is not; c's profile blocks the refused number only.
+        Assert.Equal(["+8613800000003"], Drain(Hopper(t, b, CnAuto)));
+        Assert.Equal(["+8613800000002"], Drain(Hopper(t, c, noWhole)));
+        var why = new CustomerViews(t.Db, TestDb.Pii).Why(2, TestDb.Noon)!;
+        Assert.Equal((false, "cn-auto-renewal/v3/refusal_block:customer"), (why.Allowed, why.Rule));
+        Assert.Equal(TestDb.Noon.AddMinutes(-50).AddDays(365), why.HeldUntilUtc);
+        Assert.DoesNotContain("13800000001", why.Reason);
     }
 
     private static List<string> Drain(DbLeadSource h, DateTime? at = null)

@@ -42,7 +42,7 @@ internal static class DemoCommand
             var pii = Pii.FromConfig(Environment.GetEnvironmentVariable(Pii.EnvVar) ?? DemoPiiKey);
             var campaigns = new Campaigns(store);
             var now = DateTime.UtcNow;
-            var campaign = campaigns.Create($"demo-{s.Name}-{now:yyyyMMddHHmmss}", new CampaignSettings { TimeZone = s.Campaign.TimeZone.Id }, now);
+            var campaign = campaigns.Create($"demo-{s.Name}-{now:yyyyMMddHHmmss}", s.Settings, now); // the scenario's campaign section, profile included: `leads why` judges by it
             campaigns.SetStatus(campaign.Id, CampaignStatus.Running, now);
             var log = new DbAttemptLog(store, campaign.Id, "demo");
             ImportReport? imported = null;
@@ -78,6 +78,8 @@ internal static class DemoCommand
             var counts = campaigns.Counts(campaign.Id);
             Console.WriteLine($"  store                   {connection}: campaign '{campaign.Name}', leads imported {imported!.Accepted} " +
                               $"(merged {imported.Merged}, rejected {imported.Rejected}), attempts written {counts.Attempts}");
+            var key = Environment.GetEnvironmentVariable(Pii.EnvVar) is null ? $"{Pii.EnvVar}={DemoPiiKey} " : "";
+            Console.WriteLine($"  why a lead was (not) called, by the scenario's rules: {key}dialer leads why --db {connection} --lead ID [--at TIME]");
             return 0;
         });
         return cmd;

@@ -25,8 +25,10 @@ public sealed record ComplianceProfile
     public DaysRule? EarliestBeforeExpiry { get; init; }
     /// <summary>After this many attempts in a lead-local day, no more calls that day.</summary>
     public CountRule? DailyCap { get; init; }
-    /// <summary>A refusal puts the number on the do-not-call list for this many days.</summary>
-    public DaysRule? RefusalBlock { get; init; }
+    /// <summary>A refusal puts the number on the do-not-call list for this many days (and, with <see cref="RefusalBlockRule.WholeCustomer"/>, holds every lead of the customer).</summary>
+    public RefusalBlockRule? RefusalBlock { get; init; }
+    /// <summary>Caps on the attempts one number and one customer get over 1 / 7 / 30 lead-local days, counted across every campaign.</summary>
+    public AttemptCapsRule? AttemptCaps { get; init; }
     /// <summary>Only leads with a recorded consent (source and date) are called.</summary>
     public FlagRule? Consent { get; init; }
     /// <summary>Only the campaign's registered calling number (or pool) may be shown.</summary>
@@ -66,6 +68,7 @@ public sealed record ComplianceProfile
         if (EarliestBeforeExpiry is { Days: < 0 or > 3660 }) errors[path + ".earliest_before_expiry.days"] = "must be within 0..3660";
         if (DailyCap is { Max: < 1 }) errors[path + ".daily_cap.max"] = "must be ≥ 1";
         if (RefusalBlock is { Days: < 1 }) errors[path + ".refusal_block.days"] = "must be ≥ 1";
+        AttemptCaps?.Validate(path + ".attempt_caps", errors);
         if (Recording is { Days: < 0 }) errors[path + ".recording.days"] = "must be ≥ 0";
         if (Recording is { Notice: { } notice } && !IsMedia(notice)) errors[path + ".recording.notice"] = "must be an Asterisk media URI (sound:NAME, recording:NAME, tone:NAME)";
     }
@@ -79,7 +82,8 @@ public sealed record ComplianceProfile
     {
         public const string CallingHours = "calling_hours", Holiday = "holiday", EarliestBeforeExpiry = "earliest_before_expiry",
             DailyCap = "daily_cap", Consent = "consent", DoNotCall = "do_not_call", MaxAttempts = "max_attempts",
-            RegisteredCallerId = "registered_caller_id", LocalPresence = "local_presence", Recording = "recording";
+            RegisteredCallerId = "registered_caller_id", LocalPresence = "local_presence", Recording = "recording",
+            AttemptCaps = "attempt_caps", RefusalBlock = "refusal_block";
     }
 }
 
@@ -124,6 +128,60 @@ public sealed record HolidayRule : SourcedRule
 public sealed record DaysRule : SourcedRule
 {
     public required int Days { get; init; }
+}
+
+public sealed record RefusalBlockRule : SourcedRule
+{
+    public required int Days { get; init; }
+    /// <summary>A refusal on any of a customer's numbers holds every lead of that customer, in every campaign, while the refusal is on the list.</summary>
+    public bool WholeCustomer { get; init; }
+}
+
+/// <summary>
+/// Caps on attempts per number (every lead with that number) and per customer (every lead of the customer), each over a
+/// span of lead-local days ending today, counted across every campaign from the attempt history; an attempt still
+/// ringing counts whatever its outcome will be.
+/// </summary>
+public sealed record AttemptCapsRule : SourcedRule
+{
+    public List<CapSpan> PerNumber { get; init; } = [];
+    public List<CapSpan> PerCustomer { get; init; } = [];
+
+    /// <summary>The longest span: how far back the hoppers read the history.</summary>
+    public int LongestDays() => PerNumber.Concat(PerCustomer).Select(s => s.Days).DefaultIfEmpty(0).Max();
+
+    public void Validate(string path, Dictionary<string, string> errors)
+    {
+        foreach (var (name, spans) in new[] { ("per_number", PerNumber), ("per_customer", PerCustomer) })
+            for (var i = 0; i < spans.Count; i++)
+            {
+                var at = $"{path}.{name}[{i}]";
+                if (spans[i].Days is < 1 or > 366) errors[at + ".days"] = "must be within 1..366";
+                if (spans[i].Max < 1) errors[at + ".max"] = "must be ≥ 1";
+                if (spans[i].Outcomes is { } outcomes)
+                    for (var j = 0; j < outcomes.Count; j++)
+                        if (!CallOutcomes.TryParse(outcomes[j], out _)) errors[$"{at}.outcomes[{j}]"] = $"must be a call outcome ({string.Join(", ", CallOutcomes.Names)})";
+            }
+        if (PerNumber.Count + PerCustomer.Count == 0) errors[path] = "must give per_number or per_customer caps";
+    }
+}
+
+/// <summary>At most <see cref="Max"/> attempts over the last <see cref="Days"/> lead-local days (1: today), of the <see cref="Outcomes"/> listed (all when left out).</summary>
+public sealed record CapSpan
+{
+    public required int Days { get; init; }
+    public required int Max { get; init; }
+    public List<string>? Outcomes { get; init; }
+
+    /// <summary>Whether an attempt of <paramref name="outcome"/> counts (<see cref="CallOutcome.None"/>: not ended yet, counts always).</summary>
+    public bool Counts(CallOutcome outcome)
+    {
+        if (Outcomes is null || outcome == CallOutcome.None) return true;
+        var name = outcome.ToCsv();
+        foreach (var o in Outcomes)
+            if (string.Equals(o, name, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
 }
 
 /// <summary>
@@ -179,6 +237,9 @@ public static class ComplianceGate
             return new(null, Named(p, ComplianceProfile.Rules.Consent), "no consent on record (consent_source and consent_at)");
         if (p?.LocalPresence is { Required: true } && c.ShownCallerIds is { } shown && LocalPresence(c, shown, lead.Region) is { } notLocal)
             return new(null, Named(p, ComplianceProfile.Rules.LocalPresence), notLocal);
+        if (p?.RefusalBlock is { WholeCustomer: true } && lead.Contacts?.Customer?.RefusedUntil is { } refused && refused > utcNow)
+            return new(refused == DateTime.MaxValue ? null : refused, Named(p, ComplianceProfile.Rules.RefusalBlock + ":customer"),
+                "the customer refused further calls (on one of their numbers, in some campaign): every lead of the customer is blocked");
         var local = TimeZoneInfo.ConvertTimeFromUtc(utcNow, lead.TimeZone);
         var today = DateOnly.FromDateTime(local);
         if (lead.AttemptsDay != today)
@@ -258,7 +319,7 @@ public static class ComplianceGate
         return c.RegisteredCallerIds.Contains(number);
     }
 
-    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v2/holiday</c>.</summary>
+    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v3/holiday</c>.</summary>
     private static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
 
     private static (DateTime Next, string Rule, string Reason) Earliest(CampaignConfig c, Lead lead, DateTime utcNow, DateOnly today)
@@ -271,6 +332,15 @@ public static class ComplianceGate
         if (day == today && lead.AttemptsToday >= cap)
             return (StartOf(day.AddDays(1), tz), p?.DailyCap is { Max: var m } && m <= c.MaxAttemptsPerDay ? ComplianceProfile.Rules.DailyCap : "max_attempts_per_day",
                 $"{lead.AttemptsToday} attempts today, the cap is {cap}");
+        if (p?.AttemptCaps is { } caps && lead.Contacts is { } contacts)
+        {
+            if (Capped(caps.PerNumber, contacts.Number, tz, day) is { } n)
+                return (StartOf(n.Reopens, tz), $"{ComplianceProfile.Rules.AttemptCaps}:number:{n.Span.Days}d",
+                    $"{n.Span.Max} attempts to this number in {Days(n.Span.Days)} (every campaign counted), the cap is {n.Span.Max}");
+            if (contacts.Customer is { } customer && Capped(caps.PerCustomer, customer, tz, day) is { } cu)
+                return (StartOf(cu.Reopens, tz), $"{ComplianceProfile.Rules.AttemptCaps}:customer:{cu.Span.Days}d",
+                    $"{cu.Span.Max} attempts to this customer in {Days(cu.Span.Days)} (every number and campaign counted), the cap is {cu.Span.Max}");
+        }
         if (p?.EarliestBeforeExpiry is { Days: var d } && lead.PolicyExpiry is { } expiry && expiry.AddDays(-d) > day)
             return (StartOf(expiry.AddDays(-d), tz), ComplianceProfile.Rules.EarliestBeforeExpiry,
                 $"the policy expires in {expiry.DayNumber - day.DayNumber} days; renewal calls start {d} days before");
@@ -287,6 +357,31 @@ public static class ComplianceGate
         while (tz.IsInvalidTime(open)) open = open.AddMinutes(1);
         return (TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(open, DateTimeKind.Unspecified), tz), hoursRule,
             $"{time:HH:mm} lead-local is outside {start:HH:mm}–{end:HH:mm}");
+    }
+
+    private static string Days(int n) => n == 1 ? "the lead-local day" : $"the last {n} lead-local days";
+
+    /// <summary>
+    /// The first span of <paramref name="spans"/> that <paramref name="history"/> fills on <paramref name="day"/>, and the day
+    /// it lets go: the span's Max-th newest counted attempt falls out of it <c>Days</c> days after its own day.
+    /// The history is in placement order, so it is read newest first and only as far back as the span reaches.
+    /// </summary>
+    private static (CapSpan Span, DateOnly Reopens)? Capped(List<CapSpan> spans, ContactHistory history, TimeZoneInfo tz, DateOnly day)
+    {
+        var attempts = history.Attempts;
+        foreach (var span in spans)
+        {
+            var first = day.AddDays(1 - span.Days);
+            var count = 0;
+            for (var i = attempts.Count - 1; i >= 0; i--)
+            {
+                var placed = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(attempts[i].PlacedUtc, tz));
+                if (placed < first) break;
+                if (placed > day || !span.Counts(attempts[i].Outcome)) continue;
+                if (++count == span.Max) return (span, placed.AddDays(span.Days));
+            }
+        }
+        return null;
     }
 
     private static DateTime StartOf(DateOnly day, TimeZoneInfo tz)

@@ -26,6 +26,8 @@ public sealed class Lead
     public DateOnly AttemptsDay { get; set; }
     public DateTime? LastAttemptAt { get; set; }
     public CallOutcome LastOutcome { get; set; }
+    /// <summary>The attempts on this lead's number and customer in every campaign, given by the hopper when its profile caps them.</summary>
+    public Compliance.LeadContacts? Contacts { get; set; }
 
     public bool HasTag(string tag)
     {

@@ -15,21 +15,29 @@ public sealed class MemoryHopper : ILeadSource
     private readonly CampaignConfig _config;
     private readonly IReadOnlySet<string> _dnc;
     private readonly IAnswerPredictor? _bestTime;
+    private readonly ContactLedger? _contacts;
     private readonly PriorityQueue<Lead, (DateTime Due, long Id)> _waiting = new();
     private readonly List<PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)>> _ready = [];
     private readonly LeadOrder _order;
     private int _readyCount;
 
     /// <param name="bestTime">When given, retries go to each lead's best hour (<see cref="Retry.Next"/>).</param>
-    public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null, IAnswerPredictor? bestTime = null)
+    /// <param name="contacts">
+    /// The attempt history the profile's <c>attempt_caps</c> count (one ledger shared by the hoppers of several campaigns counts
+    /// across them); the hopper keeps its own when the profile caps attempts and none is given.
+    /// </param>
+    public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null, IAnswerPredictor? bestTime = null,
+        ContactLedger? contacts = null)
     {
         _config = config;
         _order = new LeadOrder(config);
         _dnc = dnc ?? new HashSet<string>();
         _bestTime = bestTime;
+        _contacts = contacts ?? (config.Profile?.AttemptCaps is null ? null : new ContactLedger());
         foreach (var lead in leads)
         {
             if (_dnc.Contains(lead.Phone)) { Skipped++; continue; }
+            _contacts?.Attach(lead);
             _waiting.Enqueue(lead, (startUtc, lead.Id));
         }
     }
@@ -67,6 +75,7 @@ public sealed class MemoryHopper : ILeadSource
             var lead = best.Dequeue();
             _readyCount--;
             lead.AttemptsToday++;
+            _contacts?.Placed(lead, utcNow);
             return lead;
         }
         return null;
@@ -75,6 +84,7 @@ public sealed class MemoryHopper : ILeadSource
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
+        _contacts?.Ended(lead, CallOutcome.None);
         Enqueue(lead);
     }
 
@@ -103,11 +113,13 @@ public sealed class MemoryHopper : ILeadSource
     public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow)
     {
         lead.AttemptsToday--;
+        _contacts?.Ended(lead, CallOutcome.None);
         _waiting.Enqueue(lead, (dueUtc, lead.Id));
     }
 
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
+        _contacts?.Ended(lead, outcome);
         if (Retry.Next(_config, lead, outcome, utcNow, _bestTime) is { } next) _waiting.Enqueue(lead, (next, lead.Id));
         else Retired++;
     }

@@ -1,0 +1,68 @@
+using Dialer.Core.Domain;
+
+namespace Dialer.Core.Compliance;
+
+/// <summary>One attempt on a number or a customer, in any campaign: when it was placed and how it ended (<see cref="CallOutcome.None"/> while it rings).</summary>
+public readonly record struct Contact(long LeadId, DateTime PlacedUtc, CallOutcome Outcome);
+
+/// <summary>The attempts on one number or one customer across every campaign, oldest first, and (a customer's) refusal block.</summary>
+public sealed class ContactHistory
+{
+    public List<Contact> Attempts { get; } = [];
+    /// <summary>Until when a refusal on any of the customer's numbers holds (<see cref="DateTime.MaxValue"/>: for good); null: none.</summary>
+    public DateTime? RefusedUntil { get; set; }
+}
+
+/// <summary>What the attempt caps count for a lead: its number's attempts and its customer's (null when the lead names no customer).</summary>
+public sealed record LeadContacts(ContactHistory Number, ContactHistory? Customer);
+
+/// <summary>
+/// The attempt history of the in-memory hopper, by number and by customer id: one ledger shared by the hoppers of several
+/// campaigns makes the caps count across them, as the store's attempts table does for the database hopper. A lead handed
+/// out counts at once (it is being dialed); one given back unplaced is taken off again.
+/// </summary>
+public sealed class ContactLedger
+{
+    private readonly Dictionary<string, ContactHistory> _numbers = new(StringComparer.Ordinal), _customers = new(StringComparer.Ordinal);
+    /// <summary>Attempts older than this are dropped as new ones come: no cap looks further back.</summary>
+    private static readonly TimeSpan Kept = TimeSpan.FromDays(367);
+
+    /// <summary>Gives <paramref name="lead"/> the histories of its number and customer.</summary>
+    public void Attach(Lead lead) =>
+        lead.Contacts = new(Of(_numbers, lead.Phone), lead.CustomerId is { } customer ? Of(_customers, customer) : null);
+
+    public void Placed(Lead lead, DateTime utcNow)
+    {
+        foreach (var h in Histories(lead))
+        {
+            while (h.Attempts.Count > 0 && h.Attempts[0].PlacedUtc < utcNow - Kept) h.Attempts.RemoveAt(0);
+            h.Attempts.Add(new(lead.Id, utcNow, CallOutcome.None));
+        }
+    }
+
+    /// <summary>The lead's attempt still ringing ends with <paramref name="outcome"/>; <see cref="CallOutcome.None"/> takes it off (never placed).</summary>
+    public void Ended(Lead lead, CallOutcome outcome)
+    {
+        foreach (var h in Histories(lead))
+            for (var i = h.Attempts.Count - 1; i >= 0; i--)
+                if (h.Attempts[i] is { Outcome: CallOutcome.None } a && a.LeadId == lead.Id)
+                {
+                    if (outcome == CallOutcome.None) h.Attempts.RemoveAt(i);
+                    else h.Attempts[i] = a with { Outcome = outcome };
+                    break;
+                }
+    }
+
+    private static IEnumerable<ContactHistory> Histories(Lead lead)
+    {
+        if (lead.Contacts is not { } c) yield break;
+        yield return c.Number;
+        if (c.Customer is { } customer) yield return customer;
+    }
+
+    private static ContactHistory Of(Dictionary<string, ContactHistory> by, string key)
+    {
+        if (!by.TryGetValue(key, out var h)) by[key] = h = new ContactHistory();
+        return h;
+    }
+}
