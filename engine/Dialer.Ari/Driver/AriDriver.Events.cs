@@ -241,6 +241,8 @@ public sealed partial class AriDriver
     [
         "StasisStart", "StasisEnd", "ChannelStateChange", "Dial", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelDtmfReceived",
         "PlaybackStarted", "PlaybackFinished",
+        // To the session it leaves, through the app's filter like any event: without it a replaced engine would never know.
+        "ApplicationReplaced",
     ];
 
     /// <summary>
@@ -304,11 +306,19 @@ public sealed partial class AriDriver
         SetServerOut(server, Out.Events, false, "events socket up");
         SetServerOut(server, Out.Refusing, false, "reconnected");
         await SubscribeAsync(server, ct);
+        await PublishAgentAppsAsync(server, ct);
         await CheckTrunkEndpoints(server, ct);
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         var bridges = (await server.ListBridgesAsync(ct)).ToDictionary(b => b.Id, StringComparer.Ordinal);
         foreach (var line in _agents)
             if (line.Server == server && !line.LoggedIn) await TakeBackAsync(line, channels, bridges);
+        foreach (var leg in _legs.Values)
+            if (leg.Server == server && leg.Adopted && channels.ContainsKey(leg.Id))
+            {
+                leg.Adopted = false;
+                await FollowAsync(server, leg.Id, ct);
+                if (leg.XferBridge is not null && channels.ContainsKey(leg.XferId)) await FollowAsync(server, leg.XferId, ct);
+            }
         foreach (var leg in _legs.Values)
         {
             if (leg.Server != server || !leg.Placed) continue; // a call still being placed is not known to Asterisk yet
@@ -354,6 +364,7 @@ public sealed partial class AriDriver
             if (!bridges.TryGetValue(owner.AgentBridge(line.Agent.Id), out var bridge)) continue;
             var phone = AgentPhoneIn(bridge, owner.Agent(line.Agent.Id));
             if (phone is null || !channels.TryGetValue(phone, out var ch) || ch.State != ChannelState.Up) continue;
+            await FollowAsync(line.Server, phone, _stop.Token);
             _agentByChannel[phone] = line;
             line.ChannelId = phone;
             line.BridgeId = bridge.Id;
@@ -365,6 +376,31 @@ public sealed partial class AriDriver
             return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// A channel an earlier engine left (an adopted call, its inter-server leg, an agent's phone taken back) may be in another
+    /// app than ours: in <c>dialer</c> before an upgrade, or in another campaign's app. Its events come to us once our app is
+    /// subscribed to it (Asterisk sends a channel's events to the app it is in and to those subscribed to it). A failure is
+    /// logged: the call goes on, but its end is then only found by a reconciliation.
+    /// </summary>
+    private async Task FollowAsync(AriClient server, string channelId, CancellationToken ct)
+    {
+        try { await server.SubscribeAsync($"channel:{channelId}", ct); }
+        catch (AriException e) { Log?.Invoke($"ARI {server.ServerId}: could not follow channel {channelId} left by an earlier engine: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// Tells the dialplan which app this server's agents belong to: global DIALER_AGENT_APP_{agent id} (and _{endpoint name},
+    /// which a phone dialing 500 passes) = our app, read by [agent-phones] and [dialer-interserver] so an agent's dial-in and the
+    /// legs other servers send them enter their campaign's engine. Set at every (re)connect: an Asterisk restart clears globals.
+    /// Failures are logged: calling agents (call_agents) and calls on one server need none of it.
+    /// </summary>
+    private async Task PublishAgentAppsAsync(AriClient server, CancellationToken ct)
+    {
+        var names = _agents.Where(a => a.Server == server).SelectMany(a => new[] { a.Agent.Id, EndpointResource(a.Endpoint) }).Distinct(StringComparer.Ordinal).ToList();
+        try { await Task.WhenAll(names.Select(n => server.SetGlobalVariableAsync(AgentAppGlobal + n, server.Options.App, ct))); }
+        catch (AriException e) { Log?.Invoke($"ARI {server.ServerId}: could not tell the dialplan the agents' app ({AgentAppGlobal}…): {e.Message}"); }
     }
 
     /// <summary>The agent's phone among a bridge's members: the channel we dialed, else the one member that is none of our calls.</summary>
