@@ -411,7 +411,7 @@ public sealed class AriEmulator : IAsyncDisposable
         // request must reach it (they queue in the outbox until the writer starts). The socket that had the app until now
         // hears ApplicationReplaced, then nothing more (Asterisk 22, probed on the lab's cl2); its close does not unregister it.
         var socket = new EventSocket(ctx, ctx.Request.Query["subscribeAll"].ToString() == "true");
-        var replaced = _world.RegisterApp(app, socket.SubscribeAll);
+        var (registration, replaced) = _world.RegisterApp(app, socket.SubscribeAll);
         lock (_socketsGate)
         {
             _sockets.Add(socket);
@@ -446,6 +446,7 @@ public sealed class AriEmulator : IAsyncDisposable
                 // The app's own socket gone: its events go nowhere until a socket registers it again (its channels stay).
                 if (_appSockets.TryGetValue(app, out var current) && current == socket) _appSockets.Remove(app);
             }
+            _world.Unregister(app, registration); // a replaced socket's registration is no longer the app's: nothing happens
         }
     }
 

@@ -281,9 +281,10 @@ internal sealed partial class EmulatedAsterisk
 
     private void EnterStasis(Chan ch, string args)
     {
-        if (!_apps.ContainsKey(ch.App))
+        if (!_apps.TryGetValue(ch.App, out var app) || app.Registration == 0)
         {
-            // The app never connected: Stasis fails at once and the channel is destroyed with cause 0 (fixture g).
+            // No socket has the app (it never connected, or its socket closed): Stasis fails at once and the channel is
+            // destroyed with cause 0 (fixture g; lab cl2 for an app whose socket had closed).
             Emit("ChannelVarset", ch, w => { w.WriteString("variable", "STASISSTATUS"); w.WriteString("value", "FAILED"); });
             End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: 0, quiet: true);
             return;

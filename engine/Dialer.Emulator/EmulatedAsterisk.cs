@@ -83,18 +83,35 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     public TimeSpan StasisEntryDelay { get; set; }
 
     /// <summary>
-    /// A WebSocket registers <paramref name="app"/>. Returns the ApplicationReplaced message for the socket that had it until
-    /// now (null when the app's filter keeps it out): Asterisk sends it there and every later event to the new socket only.
+    /// A WebSocket registers <paramref name="app"/>: its registration number (for <see cref="Unregister"/>), and the
+    /// ApplicationReplaced message for the socket that had the app until now (null when the app's filter keeps it out):
+    /// Asterisk sends it there, and every later event to the new socket only.
     /// </summary>
-    public byte[]? RegisterApp(string app, bool subscribeAll)
+    public (long Registration, byte[]? Replaced) RegisterApp(string app, bool subscribeAll)
     {
         lock (_gate)
         {
-            if (_apps.TryGetValue(app, out var known)) return Message("ApplicationReplaced", static _ => { }, known);
-            var added = _apps[app] = new StasisApp(app, subscribeAll);
-            if (subscribeAll) _hearAll.Add(added); // Asterisk keeps that model for the app's life, whatever connects later
-            return null;
+            if (!_apps.TryGetValue(app, out var known))
+            {
+                known = _apps[app] = new StasisApp(app, subscribeAll);
+                if (subscribeAll) _hearAll.Add(known); // Asterisk keeps that model for the app's life, whatever connects later
+            }
+            var replaced = known.Registration > 0 ? Message("ApplicationReplaced", static _ => { }, known) : null;
+            known.Registration = ++_registrations;
+            return (known.Registration, replaced);
         }
+    }
+
+    private long _registrations;
+
+    /// <summary>
+    /// The socket of registration <paramref name="registration"/> closed while it still had the app: the app is inactive, and a
+    /// channel that enters Stasis() into it now is hung up (lab cl2: Stasis into an app whose socket closed fails at once).
+    /// </summary>
+    public void Unregister(string app, long registration)
+    {
+        lock (_gate)
+            if (_apps.TryGetValue(app, out var known) && known.Registration == registration) known.Registration = 0;
     }
 
     /// <summary>
@@ -107,6 +124,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public bool SubscribeAll { get; } = subscribeAll;
         public Dictionary<string, int> Subscriptions { get; } = new(StringComparer.Ordinal);
         public EventFilter Filter { get; set; } = EventFilter.None;
+        /// <summary>The registration of the socket that has it now; 0 while none has (channels cannot enter it then).</summary>
+        public long Registration { get; set; }
         /// <summary>What closes each of its messages: <c>,"application":NAME}</c>.</summary>
         public byte[] Tail { get; } = System.Text.Encoding.UTF8.GetBytes($",\"application\":{JsonSerializer.Serialize(name)}}}");
     }
