@@ -308,17 +308,17 @@ public sealed partial class AriDriver
         await SubscribeAsync(server, ct);
         await PublishAgentAppsAsync(server, ct);
         await CheckTrunkEndpoints(server, ct);
+        // Before the channel list: an adopted call that ends before its subscription is then found gone by that list.
+        foreach (var leg in _legs.Values)
+            if (leg.Server == server && leg.Adopted)
+            {
+                leg.Adopted = false;
+                if (await FollowAsync(server, leg.Id, ct) && leg.XferBridge is not null) await FollowAsync(server, leg.XferId, ct);
+            }
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         var bridges = (await server.ListBridgesAsync(ct)).ToDictionary(b => b.Id, StringComparer.Ordinal);
         foreach (var line in _agents)
             if (line.Server == server && !line.LoggedIn) await TakeBackAsync(line, channels, bridges);
-        foreach (var leg in _legs.Values)
-            if (leg.Server == server && leg.Adopted && channels.ContainsKey(leg.Id))
-            {
-                leg.Adopted = false;
-                await FollowAsync(server, leg.Id, ct);
-                if (leg.XferBridge is not null && channels.ContainsKey(leg.XferId)) await FollowAsync(server, leg.XferId, ct);
-            }
         foreach (var leg in _legs.Values)
         {
             if (leg.Server != server || !leg.Placed) continue; // a call still being placed is not known to Asterisk yet
@@ -363,8 +363,8 @@ public sealed partial class AriDriver
         {
             if (!bridges.TryGetValue(owner.AgentBridge(line.Agent.Id), out var bridge)) continue;
             var phone = AgentPhoneIn(bridge, owner.Agent(line.Agent.Id));
-            if (phone is null || !channels.TryGetValue(phone, out var ch) || ch.State != ChannelState.Up) continue;
-            await FollowAsync(line.Server, phone, _stop.Token);
+            // Followed before it is taken back: a phone hung up since the list is not taken for a line still up.
+            if (phone is null || !channels.TryGetValue(phone, out var ch) || ch.State != ChannelState.Up || !await FollowAsync(line.Server, phone, _stop.Token)) continue;
             _agentByChannel[phone] = line;
             line.ChannelId = phone;
             line.BridgeId = bridge.Id;
@@ -382,12 +382,15 @@ public sealed partial class AriDriver
     /// A channel an earlier engine left (an adopted call, its inter-server leg, an agent's phone taken back) may be in another
     /// app than ours: in <c>dialer</c> before an upgrade, or in another campaign's app. Its events come to us once our app is
     /// subscribed to it (Asterisk sends a channel's events to the app it is in and to those subscribed to it). A failure is
-    /// logged: the call goes on, but its end is then only found by a reconciliation.
+    /// logged: the call goes on, but its end is then only found by a reconciliation. False when Asterisk no longer has the
+    /// channel (422): it ended meanwhile.
     /// </summary>
-    private async Task FollowAsync(AriClient server, string channelId, CancellationToken ct)
+    private async Task<bool> FollowAsync(AriClient server, string channelId, CancellationToken ct)
     {
         try { await server.SubscribeAsync($"channel:{channelId}", ct); }
+        catch (AriUnprocessableException) { return false; }
         catch (AriException e) { Log?.Invoke($"ARI {server.ServerId}: could not follow channel {channelId} left by an earlier engine: {e.Message}"); }
+        return true;
     }
 
     /// <summary>
