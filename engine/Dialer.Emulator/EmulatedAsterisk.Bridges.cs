@@ -66,7 +66,7 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             var id = q["bridgeId"] ?? Guid.NewGuid().ToString();
-            if (_bridges.ContainsKey(id)) return Reply.Message(500, $"Unable to create bridge. Possible duplicate bridge id '{id}'");
+            if (_bridges.ContainsKey(id)) return Reply.Message(409, $"Bridge with id '{id}' already exists"); // Asterisk 22 (lab cl1)
             var b = new Bridge(id, type, q["name"] ?? "");
             _bridges.Add(id, b);
             return Reply.Json(200, w => WriteBridge(w, b, asProperty: false));

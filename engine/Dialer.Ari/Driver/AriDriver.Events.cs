@@ -453,7 +453,9 @@ public sealed partial class AriDriver
     private static async Task MakeBridgeAsync(AgentLine line, CancellationToken ct)
     {
         try { await line.Server.CreateBridgeAsync(line.OwnBridgeId, "mixing", line.Agent.Id, ct); }
-        catch (AriServerErrorException e) when (e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
+        // Asterisk 22 answers 409 "Bridge with id … already exists" (lab cl1: a bridge an earlier process of this node left);
+        // 500 "Possible duplicate bridge id" when two creates race.
+        catch (AriException e) when (e is AriConflictException || e is AriServerErrorException && e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
     }
 
     /// <summary>
