@@ -24,6 +24,7 @@ namespace Dialer.Bench;
 /// once the stop returned are shown beside it. Agents' phones: DIALER_LOAD_AGENT_PHONES (default PJSIP/agent1..3, each answers many calls).
 /// With DIALER_AST_CLI (a command that runs one Asterisk CLI command given as its last argument) also Asterisk's tasks per
 /// call on the app's event queue (taskprocessor stasis/m:ari:application/&lt;app&gt;: what backs up into late events).
+/// A rate of 0 places no call: the engine's fixed cost with its agents connected (the "ms CPU/s" columns).
 /// DIALER_LOAD_LOG=1 prints the driver's diagnostics (trunks in and out, failed commands) as they happen.
 /// Run: dotnet run -c Release --project bench/Dialer.Bench -- --filter '*AriLabLoadRun*' (it runs in-process, once)
 /// </summary>
@@ -51,8 +52,8 @@ public class AriLabLoadRun
         var phones = (Environment.GetEnvironmentVariable("DIALER_LOAD_AGENT_PHONES") ?? "PJSIP/agent1,PJSIP/agent2,PJSIP/agent3").Split(',');
         var rows = new List<string>();
         foreach (var rate in rates) rows.Add(await RunAt(new Uri(url.EndsWith('/') ? url : url + "/"), rate, seconds, agents, phones));
-        Console.WriteLine("// | calls/s asked | placed | lost | up 30 s after / after stop | abandoned | peak channels | engine ms CPU/call | Asterisk ms CPU/call | engine/Asterisk | events/call | app-queue tasks/call | originate→channel p50/p95 ms | verdict→bridge p50/p95 ms |");
-        Console.WriteLine("// |---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("// | calls/s asked | placed | lost | up 30 s after / after stop | abandoned | peak channels | engine ms CPU/s | Asterisk ms CPU/s | engine ms CPU/call | Asterisk ms CPU/call | engine/Asterisk | events/call | app-queue tasks/call | originate→channel p50/p95 ms | verdict→bridge p50/p95 ms |");
+        Console.WriteLine("// |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var row in rows) Console.WriteLine("// " + row);
     }
 
@@ -66,7 +67,7 @@ public class AriLabLoadRun
         await using var probe = new AriClient(client.Options with { Id = "probe" });
         var trunks = new[] { "carrier-a", "carrier-b" }.Select((t, i) => new TrunkConfig
         {
-            Name = t, Channels = 2_000, CallsPerSecond = rate * 1.5, RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = $"PJSIP/{{number}}@{t}",
+            Name = t, Channels = 2_000, CallsPerSecond = Math.Max(rate * 1.5, 1), RatePerMinute = new Dictionary<string, double> { [""] = 0.01 * (i + 1) }, Endpoint = $"PJSIP/{{number}}@{t}",
         }).ToList();
         var options = new AriDriverOptions
         {
@@ -85,6 +86,8 @@ public class AriLabLoadRun
         var events0 = client.EventStats.Received;
         var tasks0 = await AppQueueTasks(client.Options.App);
         var placed0 = rig.Engine.Stats.CallsPlaced; // read racily: for the report only
+        var ticks0 = rig.Host.StepMicros[0].Sum();
+        var steps0 = rig.Host.StepMicros[1].Sum();
         var clock = Stopwatch.StartNew();
         var peak = 0;
         while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
@@ -94,6 +97,8 @@ public class AriLabLoadRun
             catch (AriException) { } // a missed sample only
         }
         var placed = rig.Engine.Stats.CallsPlaced - placed0;
+        var ticks = rig.Host.StepMicros[0].Sum() - ticks0;
+        var steps = rig.Host.StepMicros[1].Sum() - steps0;
         var elapsed = clock.Elapsed.TotalSeconds;
         var engineCpu = (Process.GetCurrentProcess().TotalProcessorTime - engineCpu0).TotalSeconds;
         var asteriskCpu = CpuSeconds(asterisk) - asteriskCpu0;
@@ -115,10 +120,10 @@ public class AriLabLoadRun
         Console.WriteLine($"// ARI lab load at {rate} calls/s asked: {placed} placed in {elapsed:0} s = {placed / elapsed:0.0}/s, lost {lost} (refused {s.PlaceFailures}, " +
                           $"failed commands {s.CommandFailures}, ended by reconciliation {s.ReconciledEnds}, events dropped {client.EventStats.Dropped}), still up 30 s after the last placement {leftUp}, ours on Asterisk after the stop {leftAfterStop}; " +
                           $"answered {s.Answered}, to agents {rig.Engine.Stats.Connected}, abandoned {rig.Engine.Stats.Abandoned}; peak {peak} channels on Asterisk; " +
-                          $"CPU engine {engineCpu:0.0} s = {engineMs:0.00} ms/call, Asterisk {asteriskCpu:0.0} s = {asteriskMs:0.00} ms/call, ratio {engineMs / asteriskMs:0.00}; " +
+                          $"engine ticks {ticks / seconds:0.0}/s, events {steps / seconds:0.0}/s; CPU engine {engineCpu:0.00} s = {engineCpu * 1000 / elapsed:0.0} ms/s = {engineMs:0.00} ms/call, Asterisk {asteriskCpu:0.00} s = {asteriskCpu * 1000 / elapsed:0.0} ms/s = {asteriskMs:0.00} ms/call, ratio {engineMs / asteriskMs:0.00}; " +
                           $"{(double)events / Math.Max(1, placed):0.0} events/call, {tasks / Math.Max(1, placed):0.0} app-queue tasks/call; originate→channel p50 {s.OriginateToChannel.Percentile(0.5):0} p95 {s.OriginateToChannel.Percentile(0.95):0} ms; " +
                           $"verdict→bridge p50 {s.VerdictToBridge.Percentile(0.5):0} p95 {s.VerdictToBridge.Percentile(0.95):0} ms over {s.VerdictToBridge.Count}");
-        return $"| {rate:0.#} | {placed} ({placed / elapsed:0.0}/s) | {lost} | {leftUp} / {leftAfterStop} | {rig.Engine.Stats.Abandoned} | {peak} | {engineMs:0.00} | {asteriskMs:0.00} | {engineMs / asteriskMs:0.00} | " +
+        return $"| {rate:0.#} | {placed} ({placed / elapsed:0.0}/s) | {lost} | {leftUp} / {leftAfterStop} | {rig.Engine.Stats.Abandoned} | {peak} | {engineCpu * 1000 / elapsed:0.0} | {asteriskCpu * 1000 / elapsed:0.0} | {engineMs:0.00} | {asteriskMs:0.00} | {engineMs / asteriskMs:0.00} | " +
                $"{(double)events / Math.Max(1, placed):0.0} | {tasks / Math.Max(1, placed):0.0} | {s.OriginateToChannel.Percentile(0.5):0} / {s.OriginateToChannel.Percentile(0.95):0} | {s.VerdictToBridge.Percentile(0.5):0} / {s.VerdictToBridge.Percentile(0.95):0} |";
     }
 

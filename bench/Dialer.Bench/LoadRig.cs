@@ -17,7 +17,9 @@ internal sealed class LoadRig : IAsyncDisposable
     public required AriDriver Driver { get; init; }
     public required DialerEngine Engine { get; init; }
     public required AriClient Client { get; init; }
+    public required EngineHost Host { get; init; }
 
+    /// <param name="callsPerSecond">The rate; 0 places nothing (the engine's fixed cost with its agents connected).</param>
     /// <param name="phones">Numbers to dial, in order (the lead list).</param>
     public static async Task<LoadRig> StartAsync(AriClient client, AriDriverOptions options, IReadOnlyList<TrunkConfig> trunks, int agents, double callsPerSecond,
         IEnumerable<string> phones, ChannelOwner owner)
@@ -29,14 +31,14 @@ internal sealed class LoadRig : IAsyncDisposable
         var leads = phones.Select((p, i) => new Lead { Id = i + 1, Phone = p, Region = "load", TimeZone = TimeZoneInfo.Utc });
         EngineHost? host = null;
         var driver = new AriDriver(options with { Owner = owner }, [client], trunks, agentList, e => host!.PostAsync(e));
-        var pacer = new StoppablePacer(new FixedRatePacer(callsPerSecond, seed: 1));
+        var pacer = new StoppablePacer(new FixedRatePacer(Math.Max(callsPerSecond, 1), seed: 1)) { Stopped = callsPerSecond <= 0 };
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = pacer, Control = driver,
             Leads = new MemoryHopper(campaign, leads, start), Predictor = new Flat(), Owner = owner,
         }, start);
         host = new EngineHost(engine, TimeProvider.System);
-        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client, _pacer = pacer };
+        var rig = new LoadRig { Driver = driver, Engine = engine, Client = client, Host = host, _pacer = pacer };
         await driver.StartAsync();
         rig._loop = Task.Run(() => host.RunAsync(rig._cts.Token));
         return rig;

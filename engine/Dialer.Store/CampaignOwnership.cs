@@ -28,10 +28,15 @@ public sealed class CampaignFence(long campaignId, long epoch)
     /// <summary>Raised once, on the thread of the first refused write, with why.</summary>
     public event Action<string>? Refused;
 
-    internal void Check(DbConnection c, DbTransaction tx, SqlDialect dialect)
+    internal void Check(DbConnection c, DbTransaction tx, SqlDialect dialect) =>
+        Verify(c.QuerySingleOrDefault<(long Epoch, string Node)?>(OwnerQuery(dialect), new { campaignId }, tx));
+
+    /// <summary>The campaign's owner row (epoch, node), share-locked; its one parameter is <c>@campaignId</c>.</summary>
+    internal static string OwnerQuery(SqlDialect dialect) => "SELECT epoch, node FROM campaign_owners WHERE campaign_id = @campaignId" + dialect.ShareLock;
+
+    /// <summary>Passes when <paramref name="owner"/> (what <see cref="OwnerQuery"/> read, null: no row) holds this epoch, else refuses.</summary>
+    internal void Verify((long Epoch, string Node)? owner)
     {
-        var owner = c.QuerySingleOrDefault<(long Epoch, string Node)?>(
-            "SELECT epoch, node FROM campaign_owners WHERE campaign_id = @campaignId" + dialect.ShareLock, new { campaignId }, tx);
         if (owner is { } o && o.Epoch == epoch) return;
         var why = owner is { } now
             ? $"fenced: the store refused a write of epoch {epoch}: node {now.Node} holds the campaign under epoch {now.Epoch}"

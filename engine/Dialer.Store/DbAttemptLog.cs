@@ -40,19 +40,16 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     public void Placed(Call call)
     {
         var lead = call.Lead;
-        db.Write(Fence, (c, tx) =>
-        {
-            c.Execute("""
+        db.Send(Fence, new Statement("""
                 INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at)
                 VALUES (@Id, @campaignId, @lead, @Attempt, @ChannelId, @node, @Trunk, @at)
                 ON CONFLICT (id) DO NOTHING
-                """, new { call.Id, campaignId, lead = lead.Id, call.Attempt, call.ChannelId, node, call.Trunk, at = Time.Ms(call.PlacedAt) }, tx);
-            return c.Execute("""
+                """, new { call.Id, campaignId, lead = lead.Id, call.Attempt, call.ChannelId, node, call.Trunk, at = Time.Ms(call.PlacedAt) }),
+            new Statement("""
                 UPDATE leads SET state = 1, attempts = @Attempts, attempts_today = @AttemptsToday, attempts_day = @day,
                                  last_attempt_at = @at, lease_owner = NULL, lease_until = NULL
                 WHERE id = @Id
-                """, new { lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), at = Time.Ms(call.PlacedAt), lead.Id }, tx);
-        });
+                """, new { lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), at = Time.Ms(call.PlacedAt), lead.Id }));
         Written?.Invoke(call, false);
     }
 
@@ -81,23 +78,34 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
     /// </summary>
     public void Finished(Call call)
     {
-        db.Write(Fence, (c, tx) =>
+        if (call.NeverPlaced) db.Send(Fence, new Statement("DELETE FROM attempts WHERE id = @Id", new { call.Id }));
+        else
         {
-            if (call.NeverPlaced) return c.Execute("DELETE FROM attempts WHERE id = @Id", new { call.Id }, tx);
-            c.Execute("""
-                UPDATE attempts SET answered_at = @answered, connected_at = @connected, ended_at = @ended, agent = @agent,
-                                    outcome = @outcome, cause = @Cause, cost = @Cost, script_end = @scriptEnd
-                WHERE id = @Id
-                """, new
-            {
-                answered = Ms(call.AnsweredAt), connected = Ms(call.ConnectedAt), ended = Ms(call.EndedAt), agent = call.Agent?.Id,
-                outcome = call.Outcome.ToCsv(), call.Cause, call.Cost, call.Id, scriptEnd = call.Script?.End.ToName(),
-            }, tx);
-            if (call.Script is { } script) Survey(c, tx, call, script);
-            // The customer's latest result feeds the churn-risk rule of later imports.
-            return c.Execute("UPDATE customers SET last_outcome = @outcome WHERE id = (SELECT customer_id FROM leads WHERE id = @lead)",
-                new { outcome = call.Outcome.ToCsv(), lead = call.Lead.Id }, tx);
-        });
+            Statement[] close =
+            [
+                new("""
+                    UPDATE attempts SET answered_at = @answered, connected_at = @connected, ended_at = @ended, agent = @agent,
+                                        outcome = @outcome, cause = @Cause, cost = @Cost, script_end = @scriptEnd
+                    WHERE id = @Id
+                    """, new
+                {
+                    answered = Ms(call.AnsweredAt), connected = Ms(call.ConnectedAt), ended = Ms(call.EndedAt), agent = call.Agent?.Id,
+                    outcome = call.Outcome.ToCsv(), call.Cause, call.Cost, call.Id, scriptEnd = call.Script?.End.ToName(),
+                }),
+                // The customer's latest result feeds the churn-risk rule of later imports.
+                new("UPDATE customers SET last_outcome = @outcome WHERE id = (SELECT customer_id FROM leads WHERE id = @lead)",
+                    new { outcome = call.Outcome.ToCsv(), lead = call.Lead.Id }),
+            ];
+            // A survey's answers go with the close, in its transaction (an opt-out reads the lead's number hash).
+            if (call.Script is { } script)
+                db.Write(Fence, (c, tx) =>
+                {
+                    foreach (var s in close) s.Run(c, tx);
+                    Survey(c, tx, call, script);
+                    return 0;
+                });
+            else db.Send(Fence, close);
+        }
         Written?.Invoke(call, true);
     }
 

@@ -176,10 +176,10 @@ public sealed class DbLeadSource : ILeadSource
     {
         lead.AttemptsToday--;
         Claimed--; // the claim's size still counts it: an offer used it up, as a placement would
-        _db.Write(Fence, (c, tx) => c.Execute("""
+        _db.Send(Fence, new Statement("""
             UPDATE leads SET state = 0, due_at = @due, callback_at = @callbackAt, attempts_today = @AttemptsToday, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
-            """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }, tx));
+            """, new { due = Time.Ms(dueUtc), callbackAt = callback ? Time.Ms(dueUtc) : (long?)null, lead.AttemptsToday, lead.Id }));
         DueAt(Time.Ms(dueUtc));
     }
 
@@ -197,7 +197,7 @@ public sealed class DbLeadSource : ILeadSource
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
         var next = Retry.Next(_config, lead, outcome, utcNow, BestTime);
-        _db.Write(Fence, (c, tx) => c.Execute("""
+        _db.Send(Fence, new Statement("""
             UPDATE leads SET state = @state, due_at = @due, callback_at = NULL, last_outcome = @outcome,
                              attempts = @Attempts, attempts_today = @AttemptsToday, attempts_day = @day, lease_owner = NULL, lease_until = NULL
             WHERE id = @Id
@@ -205,7 +205,7 @@ public sealed class DbLeadSource : ILeadSource
         {
             state = next is null ? LeadState.Done : LeadState.Pending, due = Time.Ms(next ?? utcNow),
             outcome = outcome.ToCsv(), lead.Attempts, lead.AttemptsToday, day = Time.Day(lead.AttemptsDay), lead.Id,
-        }, tx));
+        }));
         if (next is { } due) DueAt(Time.Ms(due));
     }
 

@@ -100,6 +100,12 @@ public class HostTests
         await host.PostAsync(EngineEvent.Login(0)); // an event after stop is dropped, not an error
     }
 
+    /// <summary>A wall clock stopped at <see cref="Make.T0"/>; the monotonic timestamp runs on.</summary>
+    private sealed class AtT0 : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => Make.T0;
+    }
+
     /// <summary>A wall clock that steps back by a second whenever asked; the monotonic timestamp runs on.</summary>
     private sealed class SteppingBackClock : TimeProvider
     {
@@ -268,7 +274,8 @@ public class HostTests
         foreach (var l in leads) l.Requirement = senior;
         leads.AddRange(Enumerable.Range(101, 50).Select(i => Make.Lead(i)));
         var campaign = new CampaignConfig();
-        var outbox = new StoreOutbox(new MemoryHopper(campaign, leads, Make.T0), new FlakyStore(), new RecordingPost().Post, TimeProvider.System) { Campaign = campaign };
+        // The outbox asks for leads at 10:00 Shanghai, inside their calling window (at the machine's clock the test failed from 13:00 to 01:00 UTC).
+        var outbox = new StoreOutbox(new MemoryHopper(campaign, leads, Make.T0), new FlakyStore(), new RecordingPost().Post, new AtT0()) { Campaign = campaign };
         ILeadSource source = outbox;
         outbox.Start();
         await Until(() => outbox.Prefetched > 0);

@@ -67,8 +67,33 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
             counts[KeyIndex(a.Key)]++;
         }
     }
-    public SortedDictionary<DateOnly, (long Live, long Abandoned)> ByDay { get; } = [];
-    public SortedDictionary<DateTime, (long Live, long Abandoned)> ByHour { get; } = [];
+    /// <summary>Live answers and abandons per local day of the campaign (the hour still counting included).</summary>
+    public SortedDictionary<DateOnly, (long Live, long Abandoned)> ByDay
+    {
+        get
+        {
+            CloseHour();
+            return _byDay;
+        }
+    }
+
+    /// <summary>Live answers and abandons per local hour of the campaign (the hour still counting included).</summary>
+    public SortedDictionary<DateTime, (long Live, long Abandoned)> ByHour
+    {
+        get
+        {
+            CloseHour();
+            return _byHour;
+        }
+    }
+
+    private readonly SortedDictionary<DateOnly, (long Live, long Abandoned)> _byDay = [];
+    private readonly SortedDictionary<DateTime, (long Live, long Abandoned)> _byHour = [];
+    // The local hour now counting stays out of the dictionaries until another hour starts or they are read: an answer or an
+    // abandon then allocates nothing (a sorted dictionary boxes a struct key for its null check until the JIT optimizes it:
+    // 96 B an answer on the loop) and walks no tree.
+    private DateTime _hour;
+    private long _hourLive, _hourAbandoned;
 
     internal void CountLive(DateTime utc)
     {
@@ -101,9 +126,25 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     private void Bump(DateTime utc, int live, int abandoned)
     {
         var local = TimeZoneInfo.ConvertTimeFromUtc(utc, campaignZone);
-        var day = DateOnly.FromDateTime(local);
         var hour = new DateTime(local.Year, local.Month, local.Day, local.Hour, 0, 0);
-        ByDay[day] = ByDay.TryGetValue(day, out var d) ? (d.Live + live, d.Abandoned + abandoned) : (live, abandoned);
-        ByHour[hour] = ByHour.TryGetValue(hour, out var h) ? (h.Live + live, h.Abandoned + abandoned) : (live, abandoned);
+        if (hour != _hour)
+        {
+            CloseHour();
+            _hour = hour;
+        }
+        _hourLive += live;
+        _hourAbandoned += abandoned;
     }
+
+    /// <summary>The hour counting so far into <see cref="ByHour"/> and <see cref="ByDay"/>.</summary>
+    private void CloseHour()
+    {
+        if (_hourLive == 0 && _hourAbandoned == 0) return;
+        Add(_byHour, _hour, _hourLive, _hourAbandoned);
+        Add(_byDay, DateOnly.FromDateTime(_hour), _hourLive, _hourAbandoned);
+        _hourLive = _hourAbandoned = 0;
+    }
+
+    private static void Add<TKey>(SortedDictionary<TKey, (long Live, long Abandoned)> counts, TKey key, long live, long abandoned) where TKey : notnull =>
+        counts[key] = counts.TryGetValue(key, out var c) ? (c.Live + live, c.Abandoned + abandoned) : (live, abandoned);
 }
