@@ -22,6 +22,8 @@ public sealed class AriEmulator : IAsyncDisposable
     private readonly EmulatedAsterisk _world;
     private readonly Lock _socketsGate = new();
     private readonly List<EventSocket> _sockets = [];
+    // The socket each app's events go to: Asterisk gives an app one WebSocket, the last one to connect.
+    private readonly Dictionary<string, EventSocket> _appSockets = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private int _failNext;
     private int _failStatus = 503;
@@ -34,7 +36,7 @@ public sealed class AriEmulator : IAsyncDisposable
     private AriEmulator(WebApplication app, EmulatorScenario scenario, TimeProvider time)
     {
         _app = app;
-        _world = new EmulatedAsterisk(scenario, time, Broadcast);
+        _world = new EmulatedAsterisk(scenario, time, Deliver);
     }
 
     /// <summary>Starts on <paramref name="url"/> (port 0 picks a free port; see <see cref="BaseUri"/>).</summary>
@@ -158,7 +160,19 @@ public sealed class AriEmulator : IAsyncDisposable
     }
 
     /// <summary>Sends a raw text message to every events socket (unknown event types, malformed JSON...).</summary>
-    public void SendRaw(string message) => Broadcast(Encoding.UTF8.GetBytes(message), subscribed: true);
+    public void SendRaw(string message)
+    {
+        var bytes = Encoding.UTF8.GetBytes(message);
+        Interlocked.Increment(ref _eventsEmitted);
+        foreach (var s in Snapshot())
+            if (s.Outbox.Writer.TryWrite(bytes)) Interlocked.Increment(ref _eventsDelivered);
+    }
+
+    /// <summary>The apps whose events a socket receives now (one socket each), by name.</summary>
+    public IReadOnlyList<string> ConnectedApps
+    {
+        get { lock (_socketsGate) return [.. _appSockets.Keys.Order(StringComparer.Ordinal)]; }
+    }
 
     public void EmitQualify() => _world.EmitQualify();
 
@@ -203,7 +217,8 @@ public sealed class AriEmulator : IAsyncDisposable
 
     /// <summary>
     /// Joins two emulated servers with an inter-server trunk both ways: PJSIP/{exten}@{name of the other} dialed on one
-    /// arrives on the other in Stasis(dialer,xfer,{exten}) (asterisk-conf/README.md, "Several Asterisk servers").
+    /// arrives on the other in Stasis(APP,xfer,{exten}), APP the global DIALER_AGENT_APP_{exten} or `dialer`
+    /// (asterisk-conf/README.md, "Several Asterisk servers").
     /// </summary>
     public static void Link(AriEmulator a, string aName, AriEmulator b, string bName)
     {
@@ -211,8 +226,14 @@ public sealed class AriEmulator : IAsyncDisposable
         b._world.Link(aName, a._world);
     }
 
-    /// <summary>An agent dials [dialer-agents] from their phone: Stasis(dialer,agent,{endpoint}). Returns the channel id.</summary>
+    /// <summary>An agent dials 500 from their phone: Stasis(APP,agent,{endpoint}), APP the global DIALER_AGENT_APP_{endpoint} or `dialer`. Returns the channel id.</summary>
     public string PhoneDialsIn(string endpoint) => _world.Inbound(endpoint, $"agent,{endpoint}");
+
+    /// <summary>A global variable as the dialplan reads it ("" when unset).</summary>
+    public string GlobalVariable(string name) => _world.Global(name);
+
+    /// <summary>The Stasis app a channel is in now (null if it is gone).</summary>
+    public string? AppOf(string channelId) => _world.AppOf(channelId);
 
     /// <summary>A key pressed on a channel's phone; false if the channel is gone.</summary>
     public bool PressKey(string channelId, string digit) => _world.Dtmf(channelId, digit);
@@ -305,7 +326,8 @@ public sealed class AriEmulator : IAsyncDisposable
             ("PUT", ["applications", var app, "eventFilter"]) => _world.SetEventFilter(app, await Body(ctx)),
             ("GET", ["asterisk", "ping"]) => _world.Ping(),
             ("GET", ["asterisk", "info"]) => _world.Info(),
-            ("GET", ["asterisk", "variable"]) => EmulatedAsterisk.GlobalVariable(q),
+            ("GET", ["asterisk", "variable"]) => _world.GlobalVariable(q),
+            ("POST", ["asterisk", "variable"]) => _world.SetGlobalVariable(q),
             _ => Reply.Message(404, "Resource not found"),
         };
         await Write(ctx, reply);
@@ -385,11 +407,17 @@ public sealed class AriEmulator : IAsyncDisposable
             return;
         }
         var app = ctx.Request.Query["app"].ToString();
-        // Subscribe before the handshake completes: the client may send REST the moment it sees 101, and the
-        // events of that request must reach it (they queue in the outbox until the writer starts).
+        // Registered before the handshake completes: the client may send REST the moment it sees 101, and the events of that
+        // request must reach it (they queue in the outbox until the writer starts). The socket that had the app until now
+        // hears ApplicationReplaced, then nothing more (Asterisk 22, probed on the lab's cl2); its close does not unregister it.
         var socket = new EventSocket(ctx, ctx.Request.Query["subscribeAll"].ToString() == "true");
-        _world.RegisterApp(app, socket.SubscribeAll);
-        lock (_socketsGate) _sockets.Add(socket);
+        var (registration, replaced) = _world.RegisterApp(app, socket.SubscribeAll);
+        lock (_socketsGate)
+        {
+            _sockets.Add(socket);
+            if (_appSockets.TryGetValue(app, out var old) && replaced is not null && old.Outbox.Writer.TryWrite(replaced)) Interlocked.Increment(ref _eventsDelivered);
+            _appSockets[app] = socket;
+        }
         try
         {
             using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
@@ -412,20 +440,27 @@ public sealed class AriEmulator : IAsyncDisposable
         finally
         {
             socket.Outbox.Writer.TryComplete();
-            lock (_socketsGate) _sockets.Remove(socket);
+            lock (_socketsGate)
+            {
+                _sockets.Remove(socket);
+                // The app's own socket gone: its events go nowhere until a socket registers it again (its channels stay).
+                if (_appSockets.TryGetValue(app, out var current) && current == socket) _appSockets.Remove(app);
+            }
+            _world.Unregister(app, registration); // a replaced socket's registration is no longer the app's: nothing happens
         }
     }
 
-    /// <summary>To every socket that hears it: <paramref name="subscribed"/> events reach all, the rest only subscribeAll sockets.</summary>
-    private void Broadcast(byte[] message, bool subscribed)
+    /// <summary>One app's event, to the socket that has the app now (none: lost, as Asterisk drops an app's events while nobody listens).</summary>
+    private void Deliver(string app, byte[] message)
     {
         Interlocked.Increment(ref _eventsEmitted);
-        foreach (var s in Snapshot())
-            if ((subscribed || s.SubscribeAll) && s.Outbox.Writer.TryWrite(message)) Interlocked.Increment(ref _eventsDelivered);
+        EventSocket? socket;
+        lock (_socketsGate) _appSockets.TryGetValue(app, out socket);
+        if (socket is not null && socket.Outbox.Writer.TryWrite(message)) Interlocked.Increment(ref _eventsDelivered);
     }
 
     private long _eventsEmitted;
-    /// <summary>Events (and raw messages) the emulated Asterisk has emitted, to every connected socket.</summary>
+    /// <summary>Events (and raw messages) the emulated Asterisk has emitted, a copy per app that hears each.</summary>
     public long EventsEmitted => Interlocked.Read(ref _eventsEmitted);
 
     private EventSocket[] Snapshot()

@@ -18,11 +18,11 @@ internal sealed partial class EmulatedAsterisk
             var target = $"channel:{channelId}";
             SilenceEnds(ch, SilenceEnd.Message);
             ch.Playing[id] = media;
-            Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"));
+            Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"), HearersOf(ch));
             After(scenario.PlaybackSeconds, ch, () =>
             {
                 if (!ch.Playing.Remove(id)) return; // stopped meanwhile
-                Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done"));
+                Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done"), HearersOf(ch));
                 CalleeAnswers(ch, media);
             });
             return Reply.Json(201, w => WritePlayback(w, id, media, target, "queued", asProperty: false));
@@ -37,7 +37,7 @@ internal sealed partial class EmulatedAsterisk
             foreach (var ch in _channels.Values)
                 if (ch.Playing.Remove(id, out var media))
                 {
-                    Emit("PlaybackFinished", w => WritePlayback(w, id, media, $"channel:{ch.Id}", "done"));
+                    Emit("PlaybackFinished", w => WritePlayback(w, id, media, $"channel:{ch.Id}", "done"), HearersOf(ch));
                     return Reply.NoContent;
                 }
             return Reply.Message(404, "Playback not found");
@@ -66,7 +66,7 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate)
         {
             var id = q["bridgeId"] ?? Guid.NewGuid().ToString();
-            if (_bridges.ContainsKey(id)) return Reply.Message(500, $"Unable to create bridge. Possible duplicate bridge id '{id}'");
+            if (_bridges.ContainsKey(id)) return Reply.Message(409, $"Bridge with id '{id}' already exists"); // Asterisk 22 (lab cl1)
             var b = new Bridge(id, type, q["name"] ?? "");
             _bridges.Add(id, b);
             return Reply.Json(200, w => WriteBridge(w, b, asProperty: false));
@@ -88,7 +88,7 @@ internal sealed partial class EmulatedAsterisk
             if (!_bridges.Remove(id, out var b)) return Reply.Message(404, "Bridge not found");
             foreach (var chId in b.Channels.ToArray())
                 if (_channels.TryGetValue(chId, out var ch)) Leave(ch);
-            if (b.Announced) Emit("BridgeDestroyed", w => WriteBridge(w, b));
+            if (b.Announced) Emit("BridgeDestroyed", w => WriteBridge(w, b), HearersOf(b));
             return Reply.NoContent;
         }
     }
@@ -108,7 +108,7 @@ internal sealed partial class EmulatedAsterisk
             if (!b.Announced)
             {
                 b.Announced = true; // Asterisk announces a bridge when it is first used, not when created
-                Emit("BridgeCreated", w => WriteBridge(w, b));
+                Emit("BridgeCreated", w => WriteBridge(w, b), HearersOf(b));
             }
             foreach (var chId in ids)
             {
@@ -117,6 +117,7 @@ internal sealed partial class EmulatedAsterisk
                 if (ch.Bridge is not null) Leave(ch);
                 ch.Bridge = b;
                 b.Channels.Add(chId);
+                if (_apps.TryGetValue(ch.App, out var app)) b.Watchers.Add(app); // the app that puts a channel in a bridge hears the bridge
                 Emit("ChannelEnteredBridge", ch, w => WriteBridge(w, b));
             }
             // Asterisk then tells every channel in the bridge who its peer is (lab capture g: two of each per call).
@@ -143,7 +144,7 @@ internal sealed partial class EmulatedAsterisk
             _liveRecordings[name] = b.Id;
             var target = $"bridge:{b.Id}";
             // With subscribeAll, Asterisk delivers bridge recording events twice (fixture f).
-            for (var i = 0; i < 2; i++) Emit("RecordingStarted", w => WriteRecording(w, name, format, "recording", target, null));
+            for (var i = 0; i < 2; i++) Emit("RecordingStarted", w => WriteRecording(w, name, format, "recording", target, null), HearersOf(b));
             b.RecordingStartedAt[name] = time.GetUtcNow();
             return Reply.Json(201, w => WriteRecording(w, name, format, "queued", target, null, asProperty: false));
         }
@@ -155,10 +156,11 @@ internal sealed partial class EmulatedAsterisk
         {
             if (!_liveRecordings.Remove(name, out var bridgeId)) return Reply.Message(404, "Recording not found");
             var duration = 0;
-            if (_bridges.TryGetValue(bridgeId, out var b) && b.RecordingStartedAt.Remove(name, out var started))
+            var known = _bridges.TryGetValue(bridgeId, out var b);
+            if (known && b!.RecordingStartedAt.Remove(name, out var started))
                 duration = (int)(time.GetUtcNow() - started).TotalSeconds;
             _stored[name] = ("wav", duration);
-            for (var i = 0; i < 2; i++) Emit("RecordingFinished", w => WriteRecording(w, name, "wav", "done", $"bridge:{bridgeId}", duration));
+            for (var i = 0; i < 2; i++) Emit("RecordingFinished", w => WriteRecording(w, name, "wav", "done", $"bridge:{bridgeId}", duration), known ? HearersOf(b!) : Hearers());
             return Reply.NoContent;
         }
     }
@@ -193,10 +195,10 @@ internal sealed partial class EmulatedAsterisk
             var target = $"bridge:{bridgeId}";
             var bridge = _bridges[bridgeId];
             _bridgePlays.Add(new BridgePlay(bridgeId, media, [.. bridge.Channels], bridge.RecordingStartedAt.Count > 0));
-            for (var i = 0; i < 2; i++) Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"));
+            for (var i = 0; i < 2; i++) Emit("PlaybackStarted", w => WritePlayback(w, id, media, target, "playing"), HearersOf(bridge));
             _ = BridgeLater(scenario.PlaybackSeconds, bridgeId, () =>
             {
-                for (var i = 0; i < 2; i++) Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done"));
+                for (var i = 0; i < 2; i++) Emit("PlaybackFinished", w => WritePlayback(w, id, media, target, "done"), HearersOf(bridge));
             });
             return Reply.Json(201, w => WritePlayback(w, id, media, target, "queued", asProperty: false));
         }

@@ -100,6 +100,8 @@ internal sealed partial class EmulatedAsterisk
                 ch.Vars["AMDCAUSE"] = cause;
                 Emit("ChannelVarset", ch, w => { w.WriteString("variable", "AMDSTATUS"); w.WriteString("value", status); });
                 Emit("ChannelVarset", ch, w => { w.WriteString("variable", "AMDCAUSE"); w.WriteString("value", cause); });
+                // [dialer-amd]: Stasis(${DIALER_APP}, …), `dialer` when the call does not say whose it is.
+                ch.App = ch.Vars.GetValueOrDefault(AppVariable) is { Length: > 0 } owner ? owner : DefaultApp;
                 Emit("ChannelDialplan", ch, w => { w.WriteString("dialplan_app", "Stasis"); w.WriteString("dialplan_app_data", $"{ch.App},amd,{status},{cause}"); });
                 EnterStasis(ch, $"amd,{status},{cause}");
             });
@@ -188,16 +190,23 @@ internal sealed partial class EmulatedAsterisk
         lock (_gate) _links[endpoint] = peer;
     }
 
+    /// <summary>The channel variable [dialer-amd] reads for the app to return the call to (asterisk-conf/extensions.conf).</summary>
+    private const string AppVariable = "DIALER_APP";
+    /// <summary>The app the dialplan falls back to when nothing names one.</summary>
+    private const string DefaultApp = "dialer";
+
     /// <summary>
     /// A call that enters the dialplan here and reaches Stasis answered: a phone dialing [dialer-agents] (args "agent,ID"),
-    /// or a leg from another server (args "xfer,AGENT"). Returns its channel id (Asterisk's own).
+    /// or a leg from another server (args "xfer,AGENT"). It enters the app the global DIALER_AGENT_APP_{ID} names (the agent's
+    /// engine sets it), else `dialer`, as extensions.conf does. Returns its channel id (Asterisk's own).
     /// </summary>
     public string Inbound(string resource, string args, (EmulatedAsterisk World, string Id)? peer = null)
     {
         lock (_gate)
         {
             var id = $"{time.GetUtcNow().ToUnixTimeSeconds()}.{++_idSeq}";
-            var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, "dialer", args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer, FromDialplan = true };
+            var app = args.Split(',') is [_, var agent, ..] && _globals.GetValueOrDefault($"DIALER_AGENT_APP_{agent}") is { Length: > 0 } named ? named : DefaultApp;
+            var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, app, args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer, FromDialplan = true };
             _channels.Add(id, ch);
             ChannelsCreated++;
             Emit("ChannelCreated", ch);
@@ -272,9 +281,10 @@ internal sealed partial class EmulatedAsterisk
 
     private void EnterStasis(Chan ch, string args)
     {
-        if (!_registeredApps.Contains(ch.App))
+        if (!_apps.TryGetValue(ch.App, out var app) || app.Registration == 0)
         {
-            // The app never connected: Stasis fails at once and the channel is destroyed with cause 0 (fixture g).
+            // No socket has the app (it never connected, or its socket closed): Stasis fails at once and the channel is
+            // destroyed with cause 0 (fixture g; lab cl2 for an app whose socket had closed).
             Emit("ChannelVarset", ch, w => { w.WriteString("variable", "STASISSTATUS"); w.WriteString("value", "FAILED"); });
             End(ch, hangupCause: null, soft: false, techCause: null, dialStatus: null, destroyCause: 0, quiet: true);
             return;
@@ -355,7 +365,7 @@ internal sealed partial class EmulatedAsterisk
         w.WriteString("forward", "");
         w.WriteString("dialstring", ch.DialString);
         WriteChannel(w, ch, "peer");
-    });
+    }, HearersOf(ch));
 
     // ---- callee behaviour ---------------------------------------------------------------------------
 

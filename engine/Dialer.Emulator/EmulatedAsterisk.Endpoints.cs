@@ -22,8 +22,9 @@ internal sealed partial class EmulatedAsterisk
 
     public Reply Application(string name)
     {
+        StasisApp? app;
         lock (_gate)
-            if (!_registeredApps.Contains(name)) return Reply.Message(404, "Application not found");
+            if (!_apps.TryGetValue(name, out app)) return Reply.Message(404, "Application not found");
         return Reply.Json(200, w =>
         {
             w.WriteStartObject();
@@ -31,14 +32,14 @@ internal sealed partial class EmulatedAsterisk
             EventFilter filter;
             lock (_gate)
             {
-                filter = _eventFilter;
-                var all = _appsSubscribedToAll.Contains(name);
+                filter = app.Filter;
+                var all = app.SubscribeAll;
                 // subscribeAll: the topic of every kind (fixture f); else what was subscribed to, by kind ("endpoint:PJSIP/x" → "PJSIP/x").
                 foreach (var (key, scheme, topic) in new[] { ("channel_ids", "channel:", "__AST_CHANNEL_ALL_TOPIC"), ("bridge_ids", "bridge:", "__AST_BRIDGE_ALL_TOPIC"), ("endpoint_ids", "endpoint:", "__AST_ENDPOINT_ALL_TOPIC"), ("device_names", "deviceState:", "__AST_DEVICE_STATE_ALL_TOPIC") })
                 {
                     w.WriteStartArray(key);
                     if (all) w.WriteStringValue(topic);
-                    foreach (var source in _subscriptions.Keys.Where(s => s.StartsWith(scheme, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+                    foreach (var source in app.Subscriptions.Keys.Where(s => s.StartsWith(scheme, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
                         w.WriteStringValue(source[scheme.Length..]);
                     w.WriteEndArray();
                 }
@@ -73,10 +74,32 @@ internal sealed partial class EmulatedAsterisk
         w.WriteEndObject();
     });
 
-    /// <summary>GET /asterisk/variable: no global variables are set here, and Asterisk answers an unset one with an empty value (fixture f).</summary>
-    public static Reply GlobalVariable(Args q) => q["variable"] is null
-        ? Reply.Message(400, "Variable name is required")
-        : Reply.Json(200, w => { w.WriteStartObject(); w.WriteString("value", ""); w.WriteEndObject(); });
+    /// <summary>GET /asterisk/variable: a global variable; Asterisk answers an unset one with an empty value (fixture f).</summary>
+    public Reply GlobalVariable(Args q)
+    {
+        if (q["variable"] is not { } name) return Reply.Message(400, "Variable name is required");
+        string value;
+        lock (_gate) value = _globals.GetValueOrDefault(name, "");
+        return Reply.Json(200, w => { w.WriteStartObject(); w.WriteString("value", value); w.WriteEndObject(); });
+    }
+
+    public string Global(string name)
+    {
+        lock (_gate) return _globals.GetValueOrDefault(name, "");
+    }
+
+    public string? AppOf(string channelId)
+    {
+        lock (_gate) return _channels.TryGetValue(channelId, out var ch) ? ch.App : null;
+    }
+
+    /// <summary>POST /asterisk/variable: sets a global variable (the dialplan reads it; extensions.conf keeps them over a reload).</summary>
+    public Reply SetGlobalVariable(Args q)
+    {
+        if (q["variable"] is not { } name) return Reply.Message(400, "Variable name is required");
+        lock (_gate) _globals[name] = q["value"] ?? "";
+        return Reply.NoContent;
+    }
 
 
     public Reply Ping() => Reply.Json(200, w =>
@@ -120,7 +143,7 @@ internal sealed partial class EmulatedAsterisk
     {
         var changed = reachable ? _offline.Remove(trunk) : _offline.Add(trunk);
         if (reachable) _unreachable.Remove(trunk); else _unreachable.Add(trunk);
-        if (changed) Emit("PeerStatusChange", w => { WriteEndpoint(w, trunk); WritePeer(w, reachable); }, endpoint: trunk);
+        if (changed) Emit("PeerStatusChange", w => { WriteEndpoint(w, trunk); WritePeer(w, reachable); }, SubscribedTo($"endpoint:PJSIP/{trunk}"));
         var rttUs = (long)(scenario.TrunkRttMs.GetValueOrDefault(trunk, 20) * 1000);
         Emit("ContactStatusChange", w =>
         {
@@ -131,7 +154,7 @@ internal sealed partial class EmulatedAsterisk
             w.WriteString("roundtrip_usec", reachable ? rttUs.ToString(CultureInfo.InvariantCulture) : "0");
             w.WriteEndObject();
             WriteEndpoint(w, trunk);
-        }, endpoint: trunk);
+        }, SubscribedTo($"endpoint:PJSIP/{trunk}"));
     }
 
     private static void WritePeer(Utf8JsonWriter w, bool reachable)
@@ -190,9 +213,9 @@ internal sealed partial class EmulatedAsterisk
         {
             _shuttingDown = false;
             _unreachable.Clear();
-            _subscriptions.Clear();
-            _appsSubscribedToAll.Clear();
-            _eventFilter = EventFilter.None;
+            _apps.Clear(); // with their subscriptions and filters: the sockets register them again
+            _hearAll.Clear();
+            _globals.Clear();
         }
         Boot();
     }
@@ -209,8 +232,17 @@ internal sealed partial class EmulatedAsterisk
         if (q["eventSource"] is not { } sources) return Reply.Message(400, "eventSource parameter is required");
         lock (_gate)
         {
-            if (!_registeredApps.Contains(app)) return Reply.Message(404, "Application not found");
-            foreach (var source in sources.Split(',')) _subscriptions[source] = _subscriptions.GetValueOrDefault(source) + 1;
+            if (!_apps.TryGetValue(app, out var a)) return Reply.Message(404, "Application not found");
+            var list = sources.Split(',');
+            // Asterisk refuses the whole request for a channel or bridge it does not have.
+            if (list.Any(s => s.StartsWith("channel:", StringComparison.Ordinal) && !_channels.ContainsKey(s["channel:".Length..])
+                              || s.StartsWith("bridge:", StringComparison.Ordinal) && !_bridges.ContainsKey(s["bridge:".Length..])))
+                return Reply.Message(422, "Event source does not exist");
+            foreach (var source in list)
+            {
+                a.Subscriptions[source] = a.Subscriptions.GetValueOrDefault(source) + 1;
+                Watchers(source)?.Add(a);
+            }
         }
         return Application(app);
     }
@@ -221,28 +253,38 @@ internal sealed partial class EmulatedAsterisk
         if (q["eventSource"] is not { } sources) return Reply.Message(400, "eventSource parameter is required");
         lock (_gate)
         {
-            if (!_registeredApps.Contains(app)) return Reply.Message(404, "Application not found");
+            if (!_apps.TryGetValue(app, out var a)) return Reply.Message(404, "Application not found");
             var list = sources.Split(',');
-            if (list.Any(s => !_subscriptions.ContainsKey(s))) return Reply.Message(422, "Event source was not subscribed to");
+            if (list.Any(s => !a.Subscriptions.ContainsKey(s))) return Reply.Message(422, "Event source was not subscribed to");
             foreach (var source in list)
-                if (--_subscriptions[source] == 0) _subscriptions.Remove(source);
+                if (--a.Subscriptions[source] == 0)
+                {
+                    a.Subscriptions.Remove(source);
+                    Watchers(source)?.Remove(a);
+                }
         }
         return Application(app);
     }
+
+    /// <summary>Under the lock: who hears a channel or bridge event source, null for other kinds (endpoints are looked up per event).</summary>
+    private HashSet<StasisApp>? Watchers(string source) =>
+        source.StartsWith("channel:", StringComparison.Ordinal) && _channels.TryGetValue(source["channel:".Length..], out var ch) ? ch.Watchers
+        : source.StartsWith("bridge:", StringComparison.Ordinal) && _bridges.TryGetValue(source["bridge:".Length..], out var b) ? b.Watchers
+        : null;
 
     /// <summary>PUT /applications/{app}/eventFilter with {"allowed":[{"type":…}], "disallowed":[…]} (ari-spec: since 16.3).</summary>
     public Reply SetEventFilter(string app, JsonElement? body)
     {
         lock (_gate)
         {
-            if (!_registeredApps.Contains(app)) return Reply.Message(404, "Application not found");
+            if (!_apps.TryGetValue(app, out var a)) return Reply.Message(404, "Application not found");
             static HashSet<string>? Types(JsonElement? b, string key) =>
                 b is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(key, out var list) && list.ValueKind == JsonValueKind.Array
                     ? [.. list.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Object && x.TryGetProperty("type", out _)).Select(x => x.GetProperty("type").GetString()!)]
                     : null;
             var allowed = Types(body, "allowed");
             var disallowed = Types(body, "disallowed");
-            _eventFilter = body is null ? EventFilter.None : new EventFilter(allowed ?? _eventFilter.Allowed, disallowed ?? _eventFilter.Disallowed);
+            a.Filter = body is null ? EventFilter.None : new EventFilter(allowed ?? a.Filter.Allowed, disallowed ?? a.Filter.Disallowed);
         }
         return Application(app);
     }

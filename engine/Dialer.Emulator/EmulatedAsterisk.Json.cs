@@ -20,20 +20,79 @@ internal sealed partial class EmulatedAsterisk
             WriteChannel(w, ch, "channel");
         }
         var appHears = !ch.FromDialplan || ch.InStasis || type == "StasisEnd";
-        Emit(type, Write, appHears: appHears);
-        if (appHears && _subscriptions.ContainsKey($"endpoint:PJSIP/{ch.Resource}")) Emit(type, Write, endpoint: ch.Resource);
+        var hearers = HearersOf(ch, appHears);
+        if (type is "ChannelEnteredBridge" && ch.Bridge is { } b) hearers.UnionWith(b.Watchers);
+        Emit(type, Write, hearers);
+        if (appHears) Emit(type, Write, SubscribedTo($"endpoint:PJSIP/{ch.Resource}"), toAll: false);
+    }
+
+    /// <summary>Under the lock: the app the channel is in (<paramref name="appHears"/>) and the apps subscribed to it.</summary>
+    private HashSet<StasisApp> HearersOf(Chan ch, bool appHears = true)
+    {
+        var hearers = Hearers();
+        if (appHears && _apps.TryGetValue(ch.App, out var own)) hearers.Add(own);
+        hearers.UnionWith(ch.Watchers);
+        return hearers;
+    }
+
+    /// <summary>Under the lock: the apps that use the bridge or subscribed to it (its playbacks, recordings, its end).</summary>
+    private HashSet<StasisApp> HearersOf(Bridge b)
+    {
+        var hearers = Hearers();
+        hearers.UnionWith(b.Watchers);
+        return hearers;
+    }
+
+    /// <summary>Under the lock: the apps subscribed to an event source such as "endpoint:PJSIP/carrier-a".</summary>
+    private HashSet<StasisApp> SubscribedTo(string source)
+    {
+        var hearers = Hearers();
+        foreach (var app in _apps.Values)
+            if (app.Subscriptions.ContainsKey(source)) hearers.Add(app);
+        return hearers;
+    }
+
+    private readonly HashSet<StasisApp> _hearers = [];
+
+    /// <summary>Under the lock: the (emptied) set of apps the next event goes to.</summary>
+    private HashSet<StasisApp> Hearers()
+    {
+        _hearers.Clear();
+        return _hearers;
     }
 
     /// <summary>
-    /// Writes one event and hands it to the sockets. Without subscribeAll an app hears only what it is subscribed to (lab
-    /// capture g): its own channels from the moment they are its own (no ChannelCreated, no ChannelDialplan), its bridges
-    /// from their first use (no BridgeCreated), and the endpoints it subscribed to. The app's event filter applies to all.
+    /// Writes one event and hands it to the apps that hear it. Without subscribeAll an app hears only what it is subscribed to
+    /// (lab capture g): its own channels from the moment they are its own (no ChannelCreated, no ChannelDialplan), its bridges
+    /// from their first use (no BridgeCreated), and what it subscribed to; an app registered with subscribeAll hears every
+    /// event once (<paramref name="toAll"/>: not the repeats through an endpoint subscription). Each app's event filter applies.
     /// </summary>
-    private void Emit(string type, Action<Utf8JsonWriter> fields, string? endpoint = null, bool appHears = true)
+    private void Emit(string type, Action<Utf8JsonWriter> fields, HashSet<StasisApp> hearers, bool toAll = true)
     {
-        if (!_eventFilter.Allows(type)) return;
-        var subscribed = appHears && type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated")
-                         && (endpoint is null || _subscriptions.ContainsKey($"endpoint:PJSIP/{endpoint}"));
+        byte[]? body = null;
+        var subscribed = type is not ("ChannelCreated" or "ChannelDialplan" or "BridgeCreated");
+        if (subscribed)
+            foreach (var app in hearers)
+                if (!app.SubscribeAll || !toAll) Send(app);
+        if (toAll)
+            foreach (var app in _hearAll) Send(app);
+        return;
+
+        void Send(StasisApp app)
+        {
+            if (!app.Filter.Allows(type)) return;
+            body ??= Body(type, fields);
+            deliver(app.Name, [.. body, .. app.Tail]);
+        }
+    }
+
+    /// <summary>One app's message, or null when its filter keeps it out.</summary>
+    private byte[]? Message(string type, Action<Utf8JsonWriter> fields, StasisApp app) =>
+        app.Filter.Allows(type) ? [.. Body(type, fields), .. app.Tail] : null;
+
+    /// <summary>An event's JSON up to its "application" field: the object is left open, each app's <see cref="StasisApp.Tail"/> closes it.</summary>
+    private byte[] Body(string type, Action<Utf8JsonWriter> fields)
+    {
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -42,10 +101,9 @@ internal sealed partial class EmulatedAsterisk
             w.WriteString("timestamp", Timestamp());
             fields(w);
             w.WriteString("asterisk_id", scenario.AsteriskId);
-            w.WriteString("application", "dialer");
             w.WriteEndObject();
         }
-        broadcast(buffer.WrittenSpan.ToArray(), subscribed);
+        return buffer.WrittenSpan[..^1].ToArray(); // without the closing brace
     }
 
     private string Timestamp() => time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture);

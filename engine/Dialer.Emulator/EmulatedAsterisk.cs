@@ -10,15 +10,20 @@ namespace Dialer.Emulator;
 /// a ring timeout ending with cause 19 and no Dial NOANSWER, bridge playback/recording events twice...).
 /// Sequences for /channels/create + /dial were not captured: they follow Asterisk's source (the channel is in
 /// Stasis from creation, and is hung up when it leaves Stasis). One lock guards the world; events are
-/// serialized under it, so every socket sees one global order.
+/// serialized under it, so every socket sees one global order. Each event goes to the Stasis apps that hear it (a channel's
+/// to the app it is in and the apps subscribed to it), through <c>deliver(app, message)</c>: as on Asterisk 22, an app has
+/// one WebSocket, and the app of another engine hears nothing of this one's calls.
 /// </summary>
-internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider time, Action<byte[], bool> broadcast)
+internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimeProvider time, Action<string, byte[]> deliver)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Chan> _channels = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Bridge> _bridges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _liveRecordings = new(StringComparer.Ordinal); // name → bridge id
-    private readonly HashSet<string> _registeredApps = new(StringComparer.Ordinal);
+    // Every app a WebSocket ever registered (by name): Stasis() into it works from then on, until Asterisk restarts.
+    private readonly Dictionary<string, StasisApp> _apps = new(StringComparer.Ordinal);
+    // Global variables (POST /asterisk/variable): the dialplan reads them (DIALER_AGENT_APP_{agent}: whose app an agent's calls enter).
+    private readonly Dictionary<string, string> _globals = new(StringComparer.Ordinal);
     private readonly HashSet<string> _phones = new(StringComparer.Ordinal);
     // Inter-server trunks: PJSIP endpoint name here → the Asterisk at its far end.
     private readonly Dictionary<string, EmulatedAsterisk> _links = new(StringComparer.Ordinal);
@@ -33,12 +38,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     // The From: number of the last INVITE to each dialed number (what the carrier saw).
     private readonly Dictionary<string, string> _lastFrom = new(StringComparer.Ordinal);
     private bool _shuttingDown;
-    // What the app subscribed to (POST /applications/{app}/subscription), each with how many times (Asterisk counts them,
-    // and keeps them across reconnects until it restarts), and its event type filter.
-    private readonly Dictionary<string, int> _subscriptions = new(StringComparer.Ordinal);
-    // Apps first registered by a subscribeAll socket: Asterisk keeps that model for the app's life, whatever connects later.
-    private readonly HashSet<string> _appsSubscribedToAll = new(StringComparer.Ordinal);
-    private EventFilter _eventFilter = EventFilter.None;
+    // The apps first registered by a subscribeAll socket: they hear everything.
+    private readonly List<StasisApp> _hearAll = [];
     private long _seq;
     private long _idSeq;
     private long _timerSeq;
@@ -81,10 +82,52 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
     /// <summary>How long after its /channels/create reply a channel enters Stasis (<see cref="AriEmulator.CreatedChannelsEnterStasisAfter"/>).</summary>
     public TimeSpan StasisEntryDelay { get; set; }
 
-    public void RegisterApp(string app, bool subscribeAll)
+    /// <summary>
+    /// A WebSocket registers <paramref name="app"/>: its registration number (for <see cref="Unregister"/>), and the
+    /// ApplicationReplaced message for the socket that had the app until now (null when the app's filter keeps it out):
+    /// Asterisk sends it there, and every later event to the new socket only.
+    /// </summary>
+    public (long Registration, byte[]? Replaced) RegisterApp(string app, bool subscribeAll)
     {
         lock (_gate)
-            if (_registeredApps.Add(app) && subscribeAll) _appsSubscribedToAll.Add(app);
+        {
+            if (!_apps.TryGetValue(app, out var known))
+            {
+                known = _apps[app] = new StasisApp(app, subscribeAll);
+                if (subscribeAll) _hearAll.Add(known); // Asterisk keeps that model for the app's life, whatever connects later
+            }
+            var replaced = known.Registration > 0 ? Message("ApplicationReplaced", static _ => { }, known) : null;
+            known.Registration = ++_registrations;
+            return (known.Registration, replaced);
+        }
+    }
+
+    private long _registrations;
+
+    /// <summary>
+    /// The socket of registration <paramref name="registration"/> closed while it still had the app: the app is inactive, and a
+    /// channel that enters Stasis() into it now is hung up (lab cl2: Stasis into an app whose socket closed fails at once).
+    /// </summary>
+    public void Unregister(string app, long registration)
+    {
+        lock (_gate)
+            if (_apps.TryGetValue(app, out var known) && known.Registration == registration) known.Registration = 0;
+    }
+
+    /// <summary>
+    /// One Stasis application: what it subscribed to (POST /applications/{app}/subscription), each with how many times (Asterisk
+    /// counts them, and keeps them across reconnects until it restarts), and its event type filter.
+    /// </summary>
+    private sealed class StasisApp(string name, bool subscribeAll)
+    {
+        public string Name { get; } = name;
+        public bool SubscribeAll { get; } = subscribeAll;
+        public Dictionary<string, int> Subscriptions { get; } = new(StringComparer.Ordinal);
+        public EventFilter Filter { get; set; } = EventFilter.None;
+        /// <summary>The registration of the socket that has it now; 0 while none has (channels cannot enter it then).</summary>
+        public long Registration { get; set; }
+        /// <summary>What closes each of its messages: <c>,"application":NAME}</c>.</summary>
+        public byte[] Tail { get; } = System.Text.Encoding.UTF8.GetBytes($",\"application\":{JsonSerializer.Serialize(name)}}}");
     }
 
     /// <summary>
@@ -142,7 +185,10 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public string Name { get; } = name;
         public string Resource { get; } = resource;
         public string Number { get; } = number;
-        public string App { get; } = app;
+        /// <summary>The app it belongs to: the one it was created in, or entered Stasis with from the dialplan.</summary>
+        public string App { get; set; } = app;
+        /// <summary>Apps subscribed to it (eventSource channel:{id}): they hear its events wherever it is.</summary>
+        public HashSet<StasisApp> Watchers { get; } = [];
         public string AppArgs { get; } = appArgs;
         public bool CreatedInStasis { get; } = createdInStasis;
         /// <summary>It reached the app from the dialplan (Stasis() in extensions.conf), not through ARI: subscribed only while in Stasis.</summary>
@@ -182,6 +228,8 @@ internal sealed partial class EmulatedAsterisk(EmulatorScenario scenario, TimePr
         public string CreationTime { get; } = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture);
         public bool Announced { get; set; }
         public List<string> Channels { get; } = [];
+        /// <summary>Apps that hear the bridge: those that put a channel in it, and those subscribed to it (bridge:{id}).</summary>
+        public HashSet<StasisApp> Watchers { get; } = [];
         public Dictionary<string, DateTimeOffset> RecordingStartedAt { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -76,7 +76,8 @@ public sealed partial class CampaignEngine : IRunningEngine
         if (ComplianceGate.CheckTelephony(config, telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion, telephony.Driver.RecordCalls) is { } refused)
             throw new InvalidOperationException($"campaign '{campaign.Name}': {refused}");
         config.ShownCallerIds = new CallerIdPlan(telephony.Driver.DefaultCallerId, telephony.Driver.CallerIdByRegion); // the hopper's per-lead local-presence check
-        var servers = telephony.Servers.Select(o => new AriClient(o) { Log = log }).ToList();
+        // One Stasis app per campaign engine: Asterisk gives an app one WebSocket, and other engines may share these servers.
+        var servers = telephony.Servers.Select(o => new AriClient(o.ForCampaign(new ChannelOwner(node, campaign.Name))) { Log = log }).ToList();
         try
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -94,12 +94,16 @@ public sealed record RunConfig(
         if (agents.GroupBy(a => a.Id).FirstOrDefault(g => g.Count() > 1) is { } dup) throw root.Error("agents", null, $"agent id \"{dup.Key}\" is listed twice");
 
         var ari = root.Map("ari");
+        // The prefix of each campaign engine's Stasis app ("{app}-{campaign}"): for the whole node, or one server's.
+        string AppPrefix(YamlSection section, string fallback) =>
+            section.OptStr("app") is not { } app ? fallback : AriServerOptions.AppPrefixError(app) is { } bad ? throw section.Error("app", null, bad) : app;
+        var appPrefix = AppPrefix(ari, AriServerOptions.DefaultApp);
         var servers = ari.List("servers").Select(s =>
         {
             var url = s.Str("url");
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                 throw s.Error("url", null, $"\"{url}\" is not an http(s) URL like http://127.0.0.1:8088/ari/");
-            var o = new AriServerOptions { Id = s.Str("id"), BaseUri = uri, User = s.Str("user"), Password = s.Str("password"), App = s.OptStr("app") ?? "dialer" };
+            var o = new AriServerOptions { Id = s.Str("id"), BaseUri = uri, User = s.Str("user"), Password = s.Str("password"), App = AppPrefix(s, appPrefix) };
             s.Done();
             return o;
         }).ToList();

@@ -29,7 +29,7 @@ internal sealed class Rig : IAsyncDisposable
     public static async Task<Rig> StartAsync(EmulatorScenario scenario, IEnumerable<string> phones, int agents, AriDriverOptions options,
         TrunkConfig[]? trunks = null, Dictionary<CallOutcome, double>? retries = null, int overdial = 0, EmulatorScenario? pbx2 = null,
         Func<AriEmulator, Task>? beforeStart = null, Action<string>? log = null, bool subscribeAll = false, AriEmulator? emulator = null,
-        CampaignConfig? campaign = null, IPacer? pacer = null, IPreviewDesk? desk = null, IAttemptLog? attempts = null)
+        CampaignConfig? campaign = null, IPacer? pacer = null, IPreviewDesk? desk = null, IAttemptLog? attempts = null, string app = AriServerOptions.DefaultApp)
     {
         var ownsEmulator = emulator is null; // given one: what an earlier rig left in it is this rig's to find
         emulator ??= await AriEmulator.StartAsync(scenario);
@@ -39,7 +39,7 @@ internal sealed class Rig : IAsyncDisposable
         if (emulator2 is not null) AriEmulator.Link(emulator, "pbx1", emulator2, "pbx2");
         AriClient Client(string id, AriEmulator emu) => new(new AriServerOptions
         {
-            Id = id, BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", SubscribeAll = subscribeAll,
+            Id = id, BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", SubscribeAll = subscribeAll, App = app,
             RequestTimeout = TimeSpan.FromSeconds(1), ReconnectMin = TimeSpan.FromMilliseconds(50), ReconnectMax = TimeSpan.FromMilliseconds(300),
         });
         var client = Client("pbx1", emulator);
@@ -60,7 +60,7 @@ internal sealed class Rig : IAsyncDisposable
         var engine = new DialerEngine(new EngineSetup
         {
             Campaign = campaign, Agents = agentList, Trunks = trunks, Pacer = pacer ?? new AgentsReadyPacer(overdial), Control = driver,
-            Leads = hopper, Predictor = new FixedPredictor(), Desk = desk, Log = attempts,
+            Leads = hopper, Predictor = new FixedPredictor(), Desk = desk, Log = attempts, Owner = options.Owner,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
         var rig = new Rig { Emulator = emulator, Emulator2 = emulator2, Client = client, Driver = driver, Host = host, Engine = engine, Hopper = hopper, Leads = leads, _ownsEmulator = ownsEmulator };

@@ -26,11 +26,14 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         [.. Enumerable.Range(0, 14).Select(i => ($"+7916555{i:D4}", "RU")), .. Enumerable.Range(0, 16).Select(i => ($"+1802555{i:D4}", "US"))]);
 
     [Theory]
-    [InlineData("sqlite", "node-a", null)]     // the same node restarted
-    [InlineData("sqlite", "node-b", "node-a")] // another node takes the dead node's campaign over
-    [InlineData("postgres", "node-a", null)]
+    [InlineData("sqlite", "node-a", null, null)]     // the same node restarted
+    [InlineData("sqlite", "node-b", "node-a", null)] // another node takes the dead node's campaign over
+    [InlineData("postgres", "node-a", null, null)]
+    // The dead process's calls are in another app than the new one's (an upgrade from the single app `dialer`, or ari.app
+    // changed): the new engine subscribes to each channel it takes on, or it would never hear them end.
+    [InlineData("sqlite", "node-a", null, "legacy")]
     public async Task Kill_9_with_10_agents_on_calls_then_restart_keeps_every_conversation_and_agent_and_touches_nothing_else(
-        string dialect, string restartAs, string? takenOver)
+        string dialect, string restartAs, string? takenOver, string? appBefore)
     {
         // Safe-harbor messages last long enough that the callees in them are still up (live, unreached) at the kill.
         await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { PlaybackSeconds = 60 });
@@ -38,14 +41,17 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         var (db, pii, record) = RunFiles.Prepare(config, _dir);
         using var store = db;
         var log = new RunLog();
-        Task<CampaignEngine> Start(string node, IReadOnlyCollection<string>? over) => CampaignEngine.StartAsync(config.Telephony, db, pii, record,
+        Task<CampaignEngine> Start(string node, IReadOnlyCollection<string>? over, string? app = null) => CampaignEngine.StartAsync(
+            app is null ? config.Telephony : config.Telephony with { Servers = [.. config.Telephony.Servers.Select(s => s with { App = app })] }, db, pii, record,
             config.Settings!.ToConfig(config.Name), config.Settings!.CreatePacer(1), node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, over);
 
         var a = new ChannelOwner("node-a", config.Name);
-        var first = await Start("node-a", null);
+        var first = await Start("node-a", null, appBefore);
+        Assert.Equal([$"{appBefore ?? "dialer"}-recovery"], emu.ConnectedApps); // the campaign's own app
 
-        // Another node's call in its agent's bridge, and this node's call for another campaign: not ours to touch.
-        await using var ari = new AriClient(new AriServerOptions { Id = "probe", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer" });
+        // Another node's call in its agent's bridge, and this node's call for another campaign: not ours to touch (put in the
+        // campaign's app, where the engine would hear them, to show it leaves them alone all the same).
+        await using var ari = new AriClient(new AriServerOptions { Id = "probe", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", App = emu.ConnectedApps[0] });
         var otherNode = new ChannelOwner("node-z", config.Name);
         var otherCampaign = new ChannelOwner("node-a", "another");
         await ari.OriginateAsync(otherNode.Call(1), "PJSIP/+79165559999@carrier-a", "callee", null, 60, null);

@@ -49,6 +49,18 @@ public sealed partial class AriClient
 
     public AriEventStats EventStats { get; } = new();
     public bool IsConnected => _connected;
+    /// <summary>
+    /// Another connection registered our app on this server (ApplicationReplaced): Asterisk gives an app one WebSocket and
+    /// sends every later event to the newest. The client does not connect again (two engines on one app would take it from
+    /// each other in turn): this server stays unheard until the engine stops. Usually a new owner of the campaign took over.
+    /// </summary>
+    public bool Replaced => _replaced;
+    private volatile bool _replaced;
+    /// <summary>
+    /// Asked before each reconnect (not the first connect): false keeps the client off the app. A node that no longer holds
+    /// its campaign must not register the app again: it would take the app's events from the campaign's new owner.
+    /// </summary>
+    public Func<bool>? MayReconnect { get; set; }
     /// <summary>Why the last connect or read failed (diagnostics for the console and logs).</summary>
     public string? LastError { get; private set; }
     /// <summary>Diagnostic messages (connects, drops, handler failures); never called on the read path's hot loop.</summary>
@@ -109,7 +121,15 @@ public sealed partial class AriClient
                         }
                         filled += r.Count;
                         if (!r.EndOfMessage) continue;
-                        Enqueue(buffer.AsSpan(0, filled));
+                        if (Enqueue(buffer.AsSpan(0, filled)) == AriEventType.ApplicationReplaced)
+                        {
+                            // The session no longer holds the app (Asterisk took it off): closing it leaves the new owner's alone.
+                            _replaced = true;
+                            LastError = $"app '{Options.App}' replaced by another connection";
+                            Log?.Invoke($"ARI {ServerId}: {LastError}: this engine hears nothing more from this server (another engine, or a new owner of the campaign, has the app)");
+                            await CloseQuietly(ws);
+                            break;
+                        }
                         filled = 0;
                     }
                 }
@@ -119,12 +139,17 @@ public sealed partial class AriClient
                     LastError = e.Message;
                 }
                 _ws = null;
-                if (_connected && !_closing) Log?.Invoke($"ARI {ServerId}: events disconnected: {LastError}");
+                if (_connected && !_closing && !_replaced) Log?.Invoke($"ARI {ServerId}: events disconnected: {LastError}");
                 _connected = false;
-                if (ct.IsCancellationRequested || _closing) break;
+                if (ct.IsCancellationRequested || _closing || _replaced) break;
                 // Exponential backoff with ±50 % jitter, so many dialers do not reconnect in lockstep.
                 await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), _time, ct).ContinueWith(static _ => { }, TaskScheduler.Default);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, Options.ReconnectMax.Ticks));
+                while (MayReconnect?.Invoke() == false && !ct.IsCancellationRequested && !_closing)
+                {
+                    LastError = "not reconnecting: this engine may no longer use the app";
+                    await Task.Delay(Options.ReconnectMax, _time, ct).ContinueWith(static _ => { }, TaskScheduler.Default);
+                }
             }
         }
         finally
@@ -134,20 +159,22 @@ public sealed partial class AriClient
         }
     }
 
-    private void Enqueue(ReadOnlySpan<byte> message)
+    /// <summary>Parses and queues one message; its type (Unknown for a malformed one).</summary>
+    private AriEventType Enqueue(ReadOnlySpan<byte> message)
     {
         var e = AriEventParser.Parse(message);
         if (e is null)
         {
             Interlocked.Increment(ref EventStats._malformed);
-            return;
+            return AriEventType.Unknown;
         }
         e.ServerId = ServerId;
         Interlocked.Increment(ref EventStats._received);
-        if (_queue.Writer.TryWrite(new QueueItem(e, default))) return;
+        if (_queue.Writer.TryWrite(new QueueItem(e, default))) return e.Type;
         // Declared overflow policy: drop the newest, count it, and reconcile once the handler catches up.
         Interlocked.Increment(ref EventStats._dropped);
         Interlocked.Exchange(ref _overflowed, 1);
+        return e.Type;
     }
 
     private static byte[] Grow(byte[] buffer)

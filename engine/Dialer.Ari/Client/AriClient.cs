@@ -225,6 +225,10 @@ public sealed partial class AriClient : IAsyncDisposable
         return SendAsync<object>(HttpMethod.Put, new Query($"applications/{Esc(Options.App)}/eventFilter"), buffer.WrittenSpan.ToArray(), null, ct);
     }
 
+    /// <summary>POST /asterisk/variable: a global variable, which the dialplan reads (DIALER_AGENT_APP_{agent}: the app an agent's calls enter).</summary>
+    public Task SetGlobalVariableAsync(string variable, string value, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, new Query("asterisk/variable").Add("variable", variable).Add("value", value), null, null, ct);
+
     /// <summary>GET /asterisk/ping: the cheapest request, to probe a server whose REST was failing or slow.</summary>
     public Task PingAsync(CancellationToken ct = default) => SendAsync<object>(HttpMethod.Get, new Query("asterisk/ping"), null, null, ct);
 

@@ -1,3 +1,5 @@
+using Dialer.Core.Domain;
+
 namespace Dialer.Ari.Client;
 
 /// <summary>How to reach one Asterisk server's ARI. Several servers: one options object (and one <see cref="AriClient"/>) each.</summary>
@@ -9,8 +11,27 @@ public sealed record AriServerOptions
     public required Uri BaseUri { get; init; }
     public required string User { get; init; }
     public required string Password { get; init; }
-    /// <summary>The Stasis application name (extensions.conf's Stasis(dialer,…)).</summary>
-    public string App { get; init; } = "dialer";
+    /// <summary>
+    /// The Stasis application this client registers and puts its channels in. Asterisk gives an app one WebSocket (a second
+    /// connection replaces the first), so every campaign engine has its own: <see cref="ForCampaign"/>. The dialplan sends calls
+    /// back to it by name (extensions.conf: DIALER_APP, DIALER_AGENT_APP_{agent}) and falls back to <c>dialer</c>.
+    /// </summary>
+    public string App { get; init; } = DefaultApp;
+
+    /// <summary>The app the dialplan falls back to, and the prefix of every campaign's app unless ari.app says otherwise.</summary>
+    public const string DefaultApp = "dialer";
+
+    /// <summary>
+    /// One campaign engine's options: app <c>{App}-{campaign}</c>. The campaign, not the node: a campaign has one owner at a time,
+    /// and the node that takes it over registers the same app, so the calls the dead owner left in Stasis send their events to it.
+    /// </summary>
+    public AriServerOptions ForCampaign(ChannelOwner owner) => this with { App = $"{App}-{owner.CampaignToken}" };
+
+    /// <summary>Why <paramref name="prefix"/> cannot name apps (null: it can): it goes into URLs and into Stasis(APP,…) in the dialplan.</summary>
+    public static string? AppPrefixError(string prefix) =>
+        prefix.Length is 0 or > 40 || !prefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            ? $"\"{prefix}\" cannot name a Stasis app: 1 to 40 of the letters a-z, A-Z, digits, '-', '_' and '.'"
+            : null;
     /// <summary>
     /// Receive events for every channel, bridge and endpoint on the box, not only the app's own (36–44 per call on a real
     /// Asterisk; its per-app task queue overflowed at 20 calls/s). Off: the app hears its own channels and bridges (the

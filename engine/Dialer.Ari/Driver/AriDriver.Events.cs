@@ -241,6 +241,8 @@ public sealed partial class AriDriver
     [
         "StasisStart", "StasisEnd", "ChannelStateChange", "Dial", "ChannelDestroyed", "ChannelEnteredBridge", "ChannelDtmfReceived",
         "PlaybackStarted", "PlaybackFinished",
+        // To the session it leaves, through the app's filter like any event: without it a replaced engine would never know.
+        "ApplicationReplaced",
     ];
 
     /// <summary>
@@ -304,7 +306,15 @@ public sealed partial class AriDriver
         SetServerOut(server, Out.Events, false, "events socket up");
         SetServerOut(server, Out.Refusing, false, "reconnected");
         await SubscribeAsync(server, ct);
+        await PublishAgentAppsAsync(server, ct);
         await CheckTrunkEndpoints(server, ct);
+        // Before the channel list: an adopted call that ends before its subscription is then found gone by that list.
+        foreach (var leg in _legs.Values)
+            if (leg.Server == server && leg.Adopted)
+            {
+                leg.Adopted = false;
+                if (await FollowAsync(server, leg.Id, ct) && leg.XferBridge is not null) await FollowAsync(server, leg.XferId, ct);
+            }
         var channels = (await server.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         var bridges = (await server.ListBridgesAsync(ct)).ToDictionary(b => b.Id, StringComparer.Ordinal);
         foreach (var line in _agents)
@@ -353,7 +363,8 @@ public sealed partial class AriDriver
         {
             if (!bridges.TryGetValue(owner.AgentBridge(line.Agent.Id), out var bridge)) continue;
             var phone = AgentPhoneIn(bridge, owner.Agent(line.Agent.Id));
-            if (phone is null || !channels.TryGetValue(phone, out var ch) || ch.State != ChannelState.Up) continue;
+            // Followed before it is taken back: a phone hung up since the list is not taken for a line still up.
+            if (phone is null || !channels.TryGetValue(phone, out var ch) || ch.State != ChannelState.Up || !await FollowAsync(line.Server, phone, _stop.Token)) continue;
             _agentByChannel[phone] = line;
             line.ChannelId = phone;
             line.BridgeId = bridge.Id;
@@ -365,6 +376,34 @@ public sealed partial class AriDriver
             return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// A channel an earlier engine left (an adopted call, its inter-server leg, an agent's phone taken back) may be in another
+    /// app than ours: in <c>dialer</c> before an upgrade, or in another campaign's app. Its events come to us once our app is
+    /// subscribed to it (Asterisk sends a channel's events to the app it is in and to those subscribed to it). A failure is
+    /// logged: the call goes on, but its end is then only found by a reconciliation. False when Asterisk no longer has the
+    /// channel (422): it ended meanwhile.
+    /// </summary>
+    private async Task<bool> FollowAsync(AriClient server, string channelId, CancellationToken ct)
+    {
+        try { await server.SubscribeAsync($"channel:{channelId}", ct); }
+        catch (AriUnprocessableException) { return false; }
+        catch (AriException e) { Log?.Invoke($"ARI {server.ServerId}: could not follow channel {channelId} left by an earlier engine: {e.Message}"); }
+        return true;
+    }
+
+    /// <summary>
+    /// Tells the dialplan which app this server's agents belong to: global DIALER_AGENT_APP_{agent id} (and _{endpoint name},
+    /// which a phone dialing 500 passes) = our app, read by [agent-phones] and [dialer-interserver] so an agent's dial-in and the
+    /// legs other servers send them enter their campaign's engine. Set at every (re)connect: an Asterisk restart clears globals.
+    /// Failures are logged: calling agents (call_agents) and calls on one server need none of it.
+    /// </summary>
+    private async Task PublishAgentAppsAsync(AriClient server, CancellationToken ct)
+    {
+        var names = _agents.Where(a => a.Server == server).SelectMany(a => new[] { a.Agent.Id, EndpointResource(a.Endpoint) }).Distinct(StringComparer.Ordinal).ToList();
+        try { await Task.WhenAll(names.Select(n => server.SetGlobalVariableAsync(AgentAppGlobal + n, server.Options.App, ct))); }
+        catch (AriException e) { Log?.Invoke($"ARI {server.ServerId}: could not tell the dialplan the agents' app ({AgentAppGlobal}…): {e.Message}"); }
     }
 
     /// <summary>The agent's phone among a bridge's members: the channel we dialed, else the one member that is none of our calls.</summary>
@@ -414,7 +453,9 @@ public sealed partial class AriDriver
     private static async Task MakeBridgeAsync(AgentLine line, CancellationToken ct)
     {
         try { await line.Server.CreateBridgeAsync(line.OwnBridgeId, "mixing", line.Agent.Id, ct); }
-        catch (AriServerErrorException e) when (e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
+        // Asterisk 22 answers 409 "Bridge with id … already exists" (lab cl1: a bridge an earlier process of this node left);
+        // 500 "Possible duplicate bridge id" when two creates race.
+        catch (AriException e) when (e is AriConflictException || e is AriServerErrorException && e.AsteriskMessage?.Contains("duplicate", StringComparison.OrdinalIgnoreCase) == true) { }
     }
 
     /// <summary>

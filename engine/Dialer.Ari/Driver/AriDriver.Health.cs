@@ -163,7 +163,8 @@ public sealed partial class AriDriver
         foreach (var server in _servers.Values)
         {
             // Not before its first connect is done: a socket still coming up is no outage (it would start the 30 s ramp of a recovery).
-            if (!server.IsConnected && _firstReconcile[server.ServerId].Task.IsCompleted) SetServerOut(server, Out.Events, true, "events socket down");
+            if (!server.IsConnected && _firstReconcile[server.ServerId].Task.IsCompleted)
+                SetServerOut(server, Out.Events, true, server.Replaced ? $"events lost: app '{server.Options.App}' replaced by another connection" : "events socket down");
             var rest = server.RestHealth;
             var failing = rest.ConsecutiveFailures >= _options.ServerFailures;
             // A full window only: the first requests of a connection (TCP, JIT) are slow once, and p95 of 20 forgives one.

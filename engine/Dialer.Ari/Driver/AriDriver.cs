@@ -82,6 +82,9 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             _trunkEndpoint[t] = EndpointResource(tr.Endpoint);
         }
         InitHealth(servers);
+        // A node whose lease ran out (paused, fenced) must not register the app again after a drop: the new owner has it now.
+        if (options.MayPlace is { } mayPlace)
+            foreach (var s in servers) s.MayReconnect = () => mayPlace() is null;
     }
 
     /// <summary>The engine sends the safe-harbor message this long before the 2 s are up (<see cref="AriDriverOptions.SafeHarborLead"/>).</summary>
@@ -117,7 +120,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         var server = Server(serverId, $"call {call.Id}");
         var line = _agents[agent.Index];
-        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp() };
+        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp(), Adopted = true };
         if (line.Server != server)
         {
             // Bridged here to a leg over the inter-server trunk, which is in the agent's bridge on their server: both followed
@@ -130,6 +133,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 
     /// <summary>The channel variable an inter-server leg carries: the id of the agent it goes to.</summary>
     public const string XferAgentVariable = "DIALER_AGENT";
+    /// <summary>The channel variable a callee carries: the app [dialer-amd] sends it back to (extensions.conf).</summary>
+    public const string AppVariable = "DIALER_APP";
+    /// <summary>The global variable, with the agent id (or their endpoint's name) after it, naming the app their dial-in and inter-server legs enter.</summary>
+    public const string AgentAppGlobal = "DIALER_AGENT_APP_";
 
     /// <summary>The id of the ARI server the agent's phone and bridge are on.</summary>
     public string AgentServerId(int agent) => _agents[agent].Server.ServerId;
@@ -300,7 +307,11 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var o = d._options;
         var endpoint = DialString(d._trunks[leg.Trunk].Endpoint!, leg.Call.Lead.Phone);
         var callerId = o.CallerIdByRegion.TryGetValue(leg.Call.Lead.Region, out var cid) ? cid : o.DefaultCallerId;
-        var vars = new Dictionary<string, string>(5) { ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var vars = new Dictionary<string, string>(5)
+        {
+            ["DIALER_LEAD_ID"] = leg.Call.Lead.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [AppVariable] = leg.Server.Options.App, // back from AMD into this engine's app, not the dialplan's default
+        };
         if (o.MachineWaitsForBeep) vars["DIALER_MACHINE_WAIT"] = "1";
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
         if ((Volatile.Read(ref d._stopping) == 1 ? "the dialer is stopping" : o.MayPlace?.Invoke()) is { } refused)
@@ -573,6 +584,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         public Task Tail = Task.CompletedTask;
         public int Answered;
         public int Ended;
+        /// <summary>Taken on from an earlier engine (recovery): its channel may sit in another app, whose events we subscribe to.</summary>
+        public bool Adopted;
         public long AnsweredTicks;
         /// <summary>Asterisk's time of the answer (or AMD verdict), for the latencies on its own clock.</summary>
         public DateTime AnsweredAt;

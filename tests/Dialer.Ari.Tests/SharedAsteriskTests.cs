@@ -1,0 +1,112 @@
+using Dialer.Ari.Client;
+using Dialer.Ari.Driver;
+using Dialer.Core.Domain;
+using Dialer.Emulator;
+
+namespace Dialer.Ari.Tests;
+
+/// <summary>
+/// Engines sharing an Asterisk (issue 10). Asterisk 22 gives a Stasis app one WebSocket: a second connection to an app
+/// replaces the first, which hears ApplicationReplaced and nothing more (probed on the lab's cl2). So each campaign engine
+/// has an app of its own, and the dialplan sends every call it runs (AMD, an agent's dial-in, an inter-server leg) back
+/// to the app of the call's owner. The emulator routes events per app as Asterisk does, so these fail where one is missed.
+/// </summary>
+public class SharedAsteriskTests
+{
+    private static AriDriverOptions Options(string campaign, bool amd = false, bool callAgents = true) => new()
+    {
+        Owner = new ChannelOwner("node-a", campaign), SharedServers = true, Amd = amd, CallAgents = callAgents,
+        AutoReadyAfter = TimeSpan.FromMilliseconds(20), RtcpPollEvery = TimeSpan.Zero,
+    };
+
+    [Fact]
+    public async Task Two_campaign_engines_on_one_asterisk_each_hear_their_own_calls_to_the_end()
+    {
+        // +2…: answers and hangs up after 6 s (× 0.05); AMD reads the one of c2 as a person.
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        var log = new List<string>();
+        await using var c1 = await Rig.StartAsync(emu.Scenario, ["+2001", "+2002", "+2003"], agents: 1, Options("c1"), emulator: emu, app: "dialer-c1", log: l => { lock (log) log.Add(l); });
+        // Through AMD: the callee leaves Stasis for [dialer-amd] and must come back into c2's app (DIALER_APP), not `dialer`.
+        await using var c2 = await Rig.StartAsync(emu.Scenario, ["+2101", "+2102", "+2103"], agents: 1, Options("c2", amd: true), emulator: emu, app: "dialer-c2");
+        Assert.Equal(["dialer-c1", "dialer-c2"], emu.ConnectedApps);
+
+        await c1.WaitDone(TimeSpan.FromSeconds(20));
+        await c2.WaitDone(TimeSpan.FromSeconds(20));
+        foreach (var rig in new[] { c1, c2 })
+        {
+            var outcomes = await rig.Query(e => e.Stats.Outcomes.ToArray());
+            Assert.True(outcomes[(int)CallOutcome.Human] == 3, string.Join(", ", outcomes.Select((n, i) => $"{(CallOutcome)i} {n}").Where(s => !s.EndsWith(" 0"))) + "\n" + string.Join("\n", log));
+        }
+        Assert.True(c1.Client.IsConnected && c2.Client.IsConnected && !c1.Client.Replaced && !c2.Client.Replaced);
+        Assert.Equal(0, c1.Driver.Stats.ReconciledEnds + c2.Driver.Stats.ReconciledEnds); // every end heard, none found by a reconciliation
+    }
+
+    [Fact]
+    public async Task A_second_connection_of_an_app_gets_the_first_ApplicationReplaced_and_the_first_stays_off_its_server()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario { TimeScale = 0.05 });
+        var log = new List<string>();
+        await using var rig = await Rig.StartAsync(emu.Scenario, [], agents: 1, Options("c1"), emulator: emu, app: "dialer-c1", log: l => { lock (log) log.Add(l); });
+        Assert.True(rig.Driver.IsServerHealthy("pbx1"));
+
+        // Another engine connects as the same app (a new owner of the campaign, while this one still runs).
+        var other = new Sink();
+        await using var second = new AriClient(new AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", App = "dialer-c1" });
+        second.Start(other);
+        await Rig.Until(() => rig.Client.Replaced, TimeSpan.FromSeconds(5), "ApplicationReplaced reached the first connection");
+        await Rig.Until(() => !rig.Driver.IsServerHealthy("pbx1"), TimeSpan.FromSeconds(5), "the server counts as unheard for the first engine");
+        Assert.False(rig.Client.IsConnected);
+
+        // It stays off: no reconnect that would take the app back (its reconnect delay is 50–300 ms).
+        await Task.Delay(1000);
+        Assert.Equal(1, emu.ConnectedSockets);
+        Assert.Equal(1, rig.Client.EventStats.Connects);
+        Assert.True(rig.Client.Replaced && !rig.Driver.IsServerHealthy("pbx1"));
+        lock (log) Assert.Contains(log, l => l.Contains("app 'dialer-c1' replaced by another connection", StringComparison.Ordinal));
+
+        // Events of the app go to the newest connection only.
+        var heardBefore = rig.Client.EventStats.Received;
+        await second.OriginateAsync("dialer-node-z-c1-call-1-", "PJSIP/+7001@carrier-a", "callee", null, 30, null);
+        await Rig.Until(() => other.Saw(AriEventType.StasisStart), TimeSpan.FromSeconds(5), "the new connection hears the call");
+        Assert.Equal(heardBefore, rig.Client.EventStats.Received);
+    }
+
+    /// <summary>
+    /// Agents on pbx2, the trunk on pbx1, agents dialing in (500): the phone's call and each callee's leg over the inter-server
+    /// trunk enter Stasis from pbx2's dialplan, in the app the agent's engine named in DIALER_AGENT_APP_{agent}, not `dialer`.
+    /// </summary>
+    [Fact]
+    public async Task An_agents_dial_in_and_the_inter_server_legs_to_them_enter_the_app_of_their_campaign()
+    {
+        var options = Options("c1", callAgents: false) with { AgentServer = "pbx2", InterServerEndpoint = "PJSIP/{agent}@{server}" };
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+2001", "+2002"], agents: 1, options,
+            pbx2: new EmulatorScenario { TimeScale = 0.05, AsteriskId = "02:fc:00:00:00:02" }, app: "dialer-c1");
+        var pbx2 = rig.Emulator2!;
+        Assert.Equal("dialer-c1", pbx2.GlobalVariable("DIALER_AGENT_APP_agent1"));
+
+        var phone = pbx2.PhoneDialsIn("agent1");
+        Assert.Equal("dialer-c1", pbx2.AppOf(phone));
+        await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(10), "agent logged in from the phone");
+        await rig.WaitDone(TimeSpan.FromSeconds(20));
+        Assert.Equal(2, (await rig.Query(e => e.Stats.Outcomes.ToArray()))[(int)CallOutcome.Human]);
+        Assert.Equal(2, rig.Engine.Stats.Connected);
+    }
+
+    private sealed class Sink : IAriEventSink
+    {
+        private readonly List<AriEventType> _seen = [];
+
+        public bool Saw(AriEventType type)
+        {
+            lock (_seen) return _seen.Contains(type);
+        }
+
+        public ValueTask OnEventAsync(AriClient server, AriEvent e, CancellationToken ct)
+        {
+            lock (_seen) _seen.Add(e.Type);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask ReconcileAsync(AriClient server, ReconcileReason reason, CancellationToken ct) => ValueTask.CompletedTask;
+    }
+}
