@@ -13,8 +13,9 @@ public class AgentTests
     [Fact]
     public async Task An_agent_dials_in_takes_a_call_stays_in_wrap_up_until_a_key_says_ready_and_logs_out_by_hanging_up()
     {
-        // +1001 answers and stays on the line until hung up; +2001 talks 6 s (× 0.05).
-        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+1001", "+2001"], agents: 1,
+        // +1001 answers and stays on the line until hung up; +2001 hangs up 6 s after answering (× 0.2: 1.2 s; at 0.05 its
+        // 0.3 s was less than a loaded CI machine's answer-to-bridge, and the callee was gone before the agent got it).
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.2 }, ["+1001", "+2001"], agents: 1,
             new AriDriverOptions { CallAgents = false });
         Assert.Equal(AgentState.LoggedOut, await State(rig)); // nobody is called: the agent logs in from the phone
         Assert.Equal(0, rig.Engine.Stats.CallsPlaced);
