@@ -68,19 +68,10 @@ public sealed class Scenario
         }
     }
 
-    public Scenario WithDays(int days) => With(days, Agents, Trunks);
-
-    /// <summary>
-    /// The same campaign, leads and callees with <paramref name="factor"/> times every team and every trunk's channels and call
-    /// rate: what may be called when the team never binds (the oracle's supply, <see cref="Oracle"/>).
-    /// </summary>
-    public Scenario WithTeamsTimes(int factor) => With(Days, [.. Agents.Select(g => g with { Count = g.Count * factor })],
-        [.. Trunks.Select(t => new TrunkConfig { Name = t.Name, Channels = t.Channels * factor, CallsPerSecond = t.CallsPerSecond * factor, RatePerMinute = t.RatePerMinute, Endpoint = t.Endpoint })]);
-
-    private Scenario With(int days, IReadOnlyList<AgentGroup> agents, IReadOnlyList<TrunkConfig> trunks) => new()
+    public Scenario WithDays(int days) => new()
     {
         Name = Name, Description = Description, StartDate = StartDate, Days = days, Campaign = Campaign, Settings = Settings, Vicidial = Vicidial,
-        Predictive = Predictive, Trunks = trunks, TrunkCongestion = TrunkCongestion, Skills = Skills, Agents = agents,
+        Predictive = Predictive, Trunks = Trunks, TrunkCongestion = TrunkCongestion, Skills = Skills, Agents = Agents,
         Regions = Regions, Callees = Callees, Survey = Survey, Preview = Preview, Leads = Leads with { Count = Math.Max(Leads.Count, Leads.Count * days / Days) },
     };
 

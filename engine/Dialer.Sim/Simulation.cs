@@ -21,11 +21,6 @@ public static class Simulation
         /// </summary>
         public Func<DateTime, IAnswerPredictor?, ILeadSource>? LeadSource { get; init; }
         public long FirstCallId { get; init; } = 1;
-        /// <summary>
-        /// Report occupancy against the seed's <see cref="Oracle"/> bound (one more run, of the supply), not the team's
-        /// E[talk] / (E[talk] + E[wrap]) alone.
-        /// </summary>
-        public bool SupplyOracle { get; init; }
     }
 
     /// <summary>
@@ -36,7 +31,7 @@ public static class Simulation
     public static SimReport Run(Scenario scenario, string spec, ulong seed, Options? options = null)
     {
         options ??= new Options();
-        return Run(scenario, spec, seed, options, options.SupplyOracle ? Oracle.Bound(scenario, seed) : scenario.OracleOccupancy);
+        return Run(scenario, spec, seed, options, Oracle.Bound(scenario, seed));
     }
 
     private static SimReport Run(Scenario scenario, string spec, ulong seed, Options options, double oracle)

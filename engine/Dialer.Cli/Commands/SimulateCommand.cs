@@ -37,7 +37,7 @@ internal static class SimulateCommand
             if (parse.GetValue(days) is { } d)
                 s = d >= 1 ? s.WithDays(d) : throw new ArgumentException("--days: must be ≥ 1");
             var asJson = parse.GetValue(json);
-            var options = new Simulation.Options { Model = LoadModel(parse.GetValue(model)), SupplyOracle = true };
+            var options = new Simulation.Options { Model = LoadModel(parse.GetValue(model)) };
             if (parse.GetValue(compare))
             {
                 var n = parse.GetValue(seeds);
