@@ -26,6 +26,7 @@ public sealed record CompareReport
 {
     public required string Scenario { get; init; }
     public required double AbandonCap { get; init; }
+    /// <summary>Mean over the seeds of each one's <see cref="Oracle"/> bound.</summary>
     public required double OracleOccupancyBound { get; init; }
     public required IReadOnlyList<PacerSummary> Pacers { get; init; }
     /// <summary>Best VICIdial variant whose every day stayed under the cap in every seed (else progressive): the bar predictive is held to.</summary>
@@ -33,7 +34,7 @@ public sealed record CompareReport
     /// <summary>predictive's idle seconds per agent-hour ÷ the reference's (goal ≤ 0.5).</summary>
     public required double PredictiveIdleVsReference { get; init; }
 
-    public static CompareReport From(Scenario scenario, IReadOnlyList<SimReport[]> byPacer)
+    public static CompareReport From(Scenario scenario, IReadOnlyList<SimReport[]> byPacer, double oracleBound)
     {
         var cap = scenario.Campaign.AbandonCap;
         var summaries = byPacer.Select(runs => new PacerSummary
@@ -63,7 +64,7 @@ public sealed record CompareReport
         {
             Scenario = scenario.Name,
             AbandonCap = cap,
-            OracleOccupancyBound = scenario.OracleOccupancy,
+            OracleOccupancyBound = oracleBound,
             Pacers = summaries,
             Reference = compliant?.Pacer ?? "",
             PredictiveIdleVsReference = predictive is null || compliant is null ? 0 : Metrics.Ratio(predictive.IdleSecondsPerAgentHour, compliant.IdleSecondsPerAgentHour),

@@ -31,6 +31,11 @@ public static class Simulation
     public static SimReport Run(Scenario scenario, string spec, ulong seed, Options? options = null)
     {
         options ??= new Options();
+        return Run(scenario, spec, seed, options, Oracle.Bound(scenario, seed));
+    }
+
+    private static SimReport Run(Scenario scenario, string spec, ulong seed, Options options, double oracle)
+    {
         var (pacerName, predictorName, bestTime) = ParseSpec(spec);
         var pacer = Pacers.Create(pacerName, scenario.Vicidial, scenario.Predictive, seed);
         IAnswerPredictor predictor = predictorName switch
@@ -49,7 +54,7 @@ public static class Simulation
                 tick(world);
             }
         world.Finish();
-        return Metrics.Report(scenario.Name, spec == pacerName ? pacer.Name : spec, seed, world.Engine.Stats, world.Engine, scenario.OracleOccupancy);
+        return Metrics.Report(scenario.Name, spec == pacerName ? pacer.Name : spec, seed, world.Engine.Stats, world.Engine, oracle);
     }
 
     /// <summary>Splits and checks a run spec, so a bad name fails before any run starts.</summary>
@@ -62,17 +67,21 @@ public static class Simulation
         return at < 0 ? (rest, "rates", bestTime) : (rest[..at], rest[(at + 1)..], bestTime);
     }
 
-    /// <summary>Every pacer × seeds 1..n, two at a time (one per core); results in a fixed order whatever finishes first.</summary>
+    /// <summary>Every pacer × seeds 1..n, two at a time (one per core), against each seed's <see cref="Oracle"/> bound; results in a fixed order whatever finishes first.</summary>
     public static CompareReport Compare(Scenario scenario, IReadOnlyList<string> pacers, int seeds, Options? options = null, Action<int, int>? progress = null)
     {
+        options ??= new Options();
         var runs = new SimReport[pacers.Count * seeds];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
+        var oracle = new double[seeds];
+        Parallel.For(0, seeds, parallel, i => oracle[i] = Oracle.Bound(scenario, (ulong)(i + 1)));
         var done = 0;
-        Parallel.For(0, runs.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        Parallel.For(0, runs.Length, parallel, i =>
         {
-            runs[i] = Run(scenario, pacers[i / seeds], (ulong)(i % seeds + 1), options);
+            runs[i] = Run(scenario, pacers[i / seeds], (ulong)(i % seeds + 1), options, oracle[i % seeds]);
             var n = Interlocked.Increment(ref done);
             progress?.Invoke(n, runs.Length);
         });
-        return CompareReport.From(scenario, runs.Chunk(seeds).ToList());
+        return CompareReport.From(scenario, runs.Chunk(seeds).ToList(), oracle.Average());
     }
 }

@@ -7,13 +7,13 @@ namespace Dialer.Core.Tests;
 /// <summary>An engine that starts on a campaign with a history (a restart, a takeover) paces from it, not from the priors.</summary>
 public class LearnTests
 {
-    /// <summary>The last owner's 1,000 calls: 40% live (answered after 1 s, talking 20 s), the rest busy after 3 s.</summary>
-    private static List<PastAttempt> History()
+    /// <summary>The last owner's 1,000 calls: 40% live (answered after 1 s, talking 20 s), the rest busy after 3 s, the last ending <paramref name="agoSeconds"/> before T0 (about).</summary>
+    private static List<PastAttempt> History(double agoSeconds = 80)
     {
         var lead = Make.Lead(1);
         return [.. Enumerable.Range(0, 1000).Select(i =>
         {
-            var placed = Make.T0.AddSeconds(-600 + i * 0.5);
+            var placed = Make.T0.AddSeconds(-agoSeconds - 520 + i * 0.5);
             return i % 5 < 2
                 ? new PastAttempt(lead, placed, placed.AddSeconds(1), placed.AddSeconds(1.2), placed.AddSeconds(21.2), CallOutcome.Human)
                 : new PastAttempt(lead, placed, null, null, placed.AddSeconds(3), CallOutcome.Busy);
@@ -61,5 +61,19 @@ public class LearnTests
         Assert.InRange(learnedCalls.Originated.Count * 0.4, 4, 10);
         Assert.True(coldCalls.Originated.Count > learnedCalls.Originated.Count,
             $"cold {coldCalls.Originated.Count} calls, learned {learnedCalls.Originated.Count}: the prior's 20% live asks for more calls than the campaign's 40%");
+    }
+
+    [Fact]
+    public void A_start_on_yesterdays_calls_holds_their_factor_at_the_priors_weight_and_a_start_on_recent_ones_stays_sure()
+    {
+        var (morning, _) = Engine();
+        var (takeover, _) = Engine();
+        morning.Learn(History(agoSeconds: 14 * 3600)); // the last call ended in last evening's shift
+        takeover.Learn(History());
+        foreach (var e in new[] { morning, takeover })
+            for (var a = 0; a < 8; a++) e.Handle(EngineEvent.Login(a), Make.T0);
+        var prior = 1 / LiveCalibration.PriorLives; // variance of a factor near 1 held at the prior's weight
+        Assert.InRange(morning.State.Calibration.Variance, prior * 0.8, prior * 1.25);
+        Assert.True(takeover.State.Calibration.Variance < prior / 50, $"takeover variance {takeover.State.Calibration.Variance}: the last owner's calls ended a minute ago");
     }
 }

@@ -26,6 +26,8 @@ public sealed partial class DialerEngine
     private readonly SkillBalancer _skills;
     private readonly Func<Lead, bool> _acceptLead;
     private float _acceptedP;
+    // The last lead search passed a due lead over (no able agent free): an empty answer then does not mean the list ran dry.
+    private bool _refused;
     private readonly Dictionary<long, Call> _calls = [];
     private readonly bool[] _logoutAfterCall;
     private readonly string?[] _pauseAfterCall;
@@ -146,15 +148,16 @@ public sealed partial class DialerEngine
             else if (!a.Live) _s.OtherRingTime.Observe(((a.AnsweredAt ?? a.EndedAt) - a.PlacedAt).TotalSeconds); // a machine's verdict, else the end
             if (a.Outcome == CallOutcome.Human && a.ConnectedAt is { } connected) _s.TalkTime.Observe((a.EndedAt - connected).TotalSeconds);
         }
-        double promised = 0, lives = 0;
+        double promised = 0, lives = 0, lastEnded = double.NegativeInfinity;
         foreach (var a in history)
         {
+            lastEnded = Math.Max(lastEnded, Seconds(a.EndedAt));
             var p = Math.Clamp(_predictor.PredictLive(a.Lead, a.PlacedAt), 0f, 1f);
             promised += p;
             if (a.Live) lives++;
             _s.RecentLiveP = double.IsNaN(_s.RecentLiveP) ? p : 0.98 * _s.RecentLiveP + 0.02 * p; // as Place keeps it
         }
-        _s.Calibration.Learn(history.Count, promised, lives);
+        _s.Calibration.Learn(history.Count, promised, lives, lastEnded);
     }
 
     /// <summary>
@@ -280,9 +283,11 @@ public sealed partial class DialerEngine
 
     private bool PlaceOne(double now, DateTime utcNow)
     {
+        _refused = false;
         var lead = _leads.Next(utcNow, _acceptLead);
         if (lead is null)
         {
+            if (!_refused) _s.LeadsRanOutAt = now;
             _retryPlacementAt = now + 1; // nothing due (or nothing the free agents can take): look again in a second
             return false;
         }
@@ -371,7 +376,9 @@ public sealed partial class DialerEngine
     {
         if (_s.Config.PreviewTag is not null && _s.Config.IsPreview(lead)) return false; // an agent sees it first
         _acceptedP = Math.Clamp(_predictor.PredictLive(lead, _s.UtcNow), 0f, 1f);
-        return _skills.Accept(lead, _acceptedP);
+        var accepted = _skills.Accept(lead, _acceptedP);
+        _refused |= !accepted;
+        return accepted;
     }
 
     private void CountPlacementDay(DateTime utcNow)

@@ -93,6 +93,11 @@ public sealed class DialerState
     public LiveCalibration Calibration { get; }
     /// <summary>Moving average of the live-answer probability of calls placed lately (what a next call is worth).</summary>
     public double RecentLiveP { get; internal set; } = double.NaN;
+    /// <summary>
+    /// When the lead source last had no due lead for a call the pacer asked for (none refused for want of an able agent):
+    /// the list, not the team, bounds the conversations then.
+    /// </summary>
+    public double LeadsRanOutAt { get; internal set; } = double.NegativeInfinity;
 
     internal void SetAgentState(int agent, AgentState s, double now)
     {

@@ -49,13 +49,16 @@ public sealed class LiveCalibration
     /// <summary>
     /// Calls that came back before this engine started (the campaign's recent attempts in the store, at a start or a takeover):
     /// <paramref name="calls"/> of them promised <paramref name="promised"/> live answers and brought <paramref name="lives"/>,
-    /// remembered as if this engine had placed them, so a new owner starts as sure as the last one was.
+    /// remembered as if this engine had placed them, so a new owner starts as sure as the last one was. The last of them ended
+    /// at <paramref name="lastEndedAt"/> (seconds, before now): the calibration's age runs from that evidence, not from this
+    /// engine's start, so one that starts in the morning on yesterday's calls holds their factor only at the prior's weight.
     /// </summary>
-    public void Learn(int calls, double promised, double lives)
+    public void Learn(int calls, double promised, double lives, double lastEndedAt)
     {
         var keep = Math.Exp(-calls / MemoryCalls);
         _live = _live * keep + lives;
         _promisedTotal = _promisedTotal * keep + promised;
+        if (calls > 0 && !(lastEndedAt <= _lastPlaced)) _lastPlaced = lastEndedAt;
     }
 
     /// <summary>A call placed at <paramref name="now"/> (seconds) with live-answer probability <paramref name="p"/>.</summary>

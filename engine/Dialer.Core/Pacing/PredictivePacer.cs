@@ -33,6 +33,12 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
     private float[] _ringRatio = [];
     private readonly ExactOverflow _exact = new();
     private readonly float[] _free = new float[ExactOverflow.MaxTerms], _live = new float[ExactOverflow.MaxTerms];
+    /// <summary>
+    /// For a day after the list last ran dry only the floor is dialed. Once the team empties the list, the list bounds the
+    /// conversations whatever the pacer does: dialing ahead of the agents then only reaches the same leads sooner, and each
+    /// abandon spends an attempt of a lead the team would have reached anyway. A list that ran dry within the day will again.
+    /// </summary>
+    public const double ScarceLeadsSeconds = 86_400;
     public string Name => "predictive";
     public bool ReactsToEvents => true;
     /// <summary>Allowed overflow fraction at the last decision (for monitoring).</summary>
@@ -48,6 +54,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         // placed even at the cap (progressive's count); a nearly spent budget must not leave a ready agent idle.
         var ready = s.Count(AgentState.Ready);
         var floor = Math.Clamp(ready - s.InFlight, 0, s.FreeChannels);
+        if (now - s.LeadsRanOutAt < ScarceLeadsSeconds) return next with { CallsToPlace = floor };
         var outlook = Forecast.Of(s);
         var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
         // Predictions times how live answers have matched them lately; the match's uncertainty is demand's too.
