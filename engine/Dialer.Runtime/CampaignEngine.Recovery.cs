@@ -11,7 +11,8 @@ namespace Dialer.Runtime;
 /// <param name="Attempts">The open attempts settled: closed (call gone or hung up now), kept open (adopted), leases freed.</param>
 /// <param name="Adopted">Customer calls still bridged to an agent: they go on, and close normally when they end.</param>
 /// <param name="HungUp">Channels nobody can own (callees without an agent, half-set-up calls, inter-server legs), hung up.</param>
-public sealed record Recovery(ReconcileReport Attempts, int Adopted, int HungUp);
+/// <param name="BridgesDeleted">Bridges of these owners left holding nothing kept (a dead owner's inter-server and agent bridges), deleted.</param>
+public sealed record Recovery(ReconcileReport Attempts, int Adopted, int HungUp, int BridgesDeleted);
 
 public sealed partial class CampaignEngine
 {
@@ -30,6 +31,9 @@ public sealed partial class CampaignEngine
     /// (waiting, in safe harbor, in AMD: counted the safe way): its attempt closes as abandoned, so the abandon ledger seeded
     /// from the store counts it. All other open attempts close as network trouble. Ids of other nodes and campaigns are never
     /// touched. A hang-up that fails is logged: the driver's reconciliation hangs up any channel of ours it does not follow.
+    /// Bridges of these owners that hold nothing left (Asterisk keeps an ARI bridge until it is deleted: a dead owner's
+    /// inter-server bridges stayed empty after every node stopped) are deleted, but for this node's own agent bridges, which
+    /// its agents' lines use again; one with a channel still in it (an agent line to take back, a call kept) stays.
     /// </summary>
     private static async Task<(Recovery Report, List<Adoption> Adopt)> ReconcileAsync(DbAttemptLog attempts, CampaignConfig config, Telephony telephony,
         AriDriver driver, IReadOnlyList<AriClient> servers, ChannelOwners owners, Action<string> log, CancellationToken ct)
@@ -44,6 +48,7 @@ public sealed partial class CampaignEngine
         var busy = new HashSet<int>();
         var abandoned = new HashSet<string>(StringComparer.Ordinal);
         var hungUp = 0;
+        var bridgesDeleted = 0;
         var seen = new List<(AriClient Server, Dictionary<string, AriChannel> Channels, IReadOnlyList<AriBridge> Bridges)>(servers.Count);
         foreach (var s in servers)
             seen.Add((s, (await s.ListChannelsAsync(ct)).ToDictionary(c => c.Id, StringComparer.Ordinal), await s.ListBridgesAsync(ct)));
@@ -87,10 +92,12 @@ public sealed partial class CampaignEngine
                     keep.Add(ch.Id);
                     if (legs.Contains(owner.Xfer(parsed.CallId))) keep.Add(owner.Xfer(parsed.CallId));
                 }
+            var gone = new HashSet<string>(StringComparer.Ordinal);
             foreach (var ch in channels.Values)
             {
                 if (owners.OwnerOf(ch.Id, out var parsed) is null || parsed.Kind is ChannelKind.Agent || keep.Contains(ch.Id)) continue;
                 if (parsed.Kind == ChannelKind.Call && ch.State == ChannelState.Up && !bridged.ContainsKey(ch.Id)) abandoned.Add(ch.Id);
+                gone.Add(ch.Id);
                 try
                 {
                     await s.HangupAsync(ch.Id, ct: ct);
@@ -98,10 +105,21 @@ public sealed partial class CampaignEngine
                 }
                 catch (AriException e) { log($"recovery: hanging up {ch.Id} on '{s.ServerId}' failed: {e.Message}"); }
             }
+            foreach (var b in bridges)
+            {
+                if (owners.OwnerOf(b.Id, out var parsed) is not { } owner || owner == owners.Self && parsed.Kind == ChannelKind.AgentBridge
+                    || b.Channels.Any(id => channels.ContainsKey(id) && !gone.Contains(id))) continue;
+                try
+                {
+                    await s.DeleteBridgeAsync(b.Id, ct);
+                    bridgesDeleted++;
+                }
+                catch (AriException e) { log($"recovery: deleting bridge {b.Id} on '{s.ServerId}' failed: {e.Message}"); }
+            }
         }
         var kept = adopt.Select(a => a.Attempt.ChannelId).ToHashSet(StringComparer.Ordinal);
         var report = attempts.Reconcile(kept, config, DateTime.UtcNow, nodes, abandoned);
-        return (new Recovery(report, adopt.Count, hungUp), adopt);
+        return (new Recovery(report, adopt.Count, hungUp, bridgesDeleted), adopt);
     }
 
     /// <summary>

@@ -30,8 +30,8 @@ public sealed record NodeOptions
 /// (fenced: the epoch moved on), stops placing calls at once; its calls up finish, then its engine stops, and the lease
 /// is left to the new owner. A free campaign (never owned, released, or its owner's lease ran out) goes to a standby
 /// first: a node that paces campaigns already waits one renewal period, and a node just started takes a second one only
-/// after two leases, so campaigns spread over nodes started together. Taking over from a dead owner reconciles that owner's open attempts and channels (its name comes
-/// from the lease row), and the new engine seeds its abandon ledger from the store: one budget per campaign.
+/// after two leases, so campaigns spread over nodes started together. Taking over from a dead owner reconciles that owner's open attempts and channels, and those of every
+/// owner before it since the campaign was last handed back (their names come from the lease row), and the new engine seeds its abandon ledger from the store: one budget per campaign.
 /// If the store fails, renewals fail: held campaigns stop placing calls when their lease runs out; nothing new is taken.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
@@ -271,9 +271,10 @@ public sealed class NodeHost : IAsyncDisposable
             var telephony = c.Telephony with { Driver = c.Telephony.Driver with { SharedServers = true, MayPlace = () => MayPlace(slot, lease.Epoch) } };
             CampaignFence fence;
             lock (_gate) fence = slot.Fence!;
+            // The owner it took over from (itself, restarted) and every owner before: what any of them left is recovered as its own.
+            IReadOnlyCollection<string> over = lease.TakenFrom is { } from ? [from, .. lease.TakenOver] : lease.TakenOver;
             var engine = await CampaignEngine.StartAsync(telephony, _db, _pii, slot.Record, (c.Settings ?? slot.Record.Settings).ToConfig(c.Name),
-                (c.Settings ?? slot.Record.Settings).CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token,
-                lease.TakenFrom is { } from ? [from] : null, fence, _agentStates);
+                (c.Settings ?? slot.Record.Settings).CreatePacer(1), Node, _log, _options.ConnectTimeout, _stop.Token, over, fence, _agentStates);
             bool lost;
             lock (_gate)
             {
@@ -292,8 +293,8 @@ public sealed class NodeHost : IAsyncDisposable
             var state = engine.Engine.State;
             var ledger = state.Ledger;
             var e = new NodeEvent(NodeEventKind.Took, c.Name, Node, lease.TakenFrom, lease.Epoch, DateTime.UtcNow, leaseAt,
-                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; recovery: calls adopted (still bridged to an agent) {r.Adopted}, " +
-                $"agent lines taken back {engine.Driver.Stats.AgentsTakenBack}, channels hung up (nobody could own them) {r.HungUp}; open attempts closed " +
+                $"{(lease.TakenFrom is { } f ? $"taken over from {f}" : "taken")}{(lease.TakenOver.Where(n => n != lease.TakenFrom).ToList() is { Count: > 0 } earlier ? $" (and from the owners before: {string.Join(", ", earlier)})" : "")} (epoch {lease.Epoch}), pacing {(DateTime.UtcNow - leaseAt).TotalSeconds:0.0} s after the lease; recovery: calls adopted (still bridged to an agent) {r.Adopted}, " +
+                $"agent lines taken back {engine.Driver.Stats.AgentsTakenBack}, channels hung up (nobody could own them) {r.HungUp}, bridges deleted (nothing kept in them) {r.BridgesDeleted}; open attempts closed " +
                 $"{r.Attempts.Closed} ({r.Attempts.Abandoned} as abandoned), {r.Attempts.LeasesReleased} leases released; abandon budget from the store: " +
                 $"today {ledger.AbandonedToday}/{ledger.LiveToday}, 30 days {ledger.Abandoned30}/{ledger.Live30}; pacing from the store's recent calls: " +
                 (double.IsNaN(state.RecentLiveP) ? "none (priors)" : $"live answers a call {state.RecentLiveP:0.00}, calibration {state.Calibration.Factor:0.00}"));

@@ -1,10 +1,15 @@
 using System.Data.Common;
+using System.Text.Json;
 using Dapper;
 
 namespace Dialer.Store;
 
-/// <summary>A node's hold on a campaign: the fencing epoch and the previous owner it took over from (null if none).</summary>
-public sealed record CampaignLease(long CampaignId, string Node, long Epoch, DateTime Until, string? TakenFrom);
+/// <summary>
+/// A node's hold on a campaign: the fencing epoch, the previous owner it took over from (null if none), and every owner
+/// before it since the campaign was last handed back (<see cref="TakenOver"/>, the most recent first, never this node): what
+/// they left on Asterisk (agent lines taken back from one owner to the next keep their first id) is this owner's to clean.
+/// </summary>
+public sealed record CampaignLease(long CampaignId, string Node, long Epoch, DateTime Until, string? TakenFrom, IReadOnlyList<string> TakenOver);
 
 /// <summary>A write refused by its fence: another node took the campaign over (the message names the epoch that holds it).</summary>
 public sealed class CampaignFencedException(string message) : Exception(message);
@@ -71,26 +76,37 @@ public sealed class CampaignOwnership(StoreDb db, string node)
 
     public string Node => node;
 
+    /// <summary>
+    /// The most owners a lease remembers (<see cref="CampaignLease.TakenOver"/>): one per node of a cluster that never hands the
+    /// campaign back; beyond it the oldest is forgotten (its lines would have been taken back by a later owner, under its id).
+    /// </summary>
+    public const int MaxTakenOver = 32;
+
     /// <summary>Takes <paramref name="campaignId"/> if it is free, its lease ran out, or this node owned it; null if another live node holds it.</summary>
     public CampaignLease? TryAcquire(long campaignId, TimeSpan lease, DateTime utcNow) => db.Write((c, tx) =>
     {
-        var before = c.QuerySingleOrDefault<(string Node, string Instance)?>(
-            "SELECT node, instance FROM campaign_owners WHERE campaign_id = @campaignId", new { campaignId }, tx);
+        var before = c.QuerySingleOrDefault<(string Node, string Instance, string? TakenOver)?>(
+            "SELECT node, instance, taken_over FROM campaign_owners WHERE campaign_id = @campaignId", new { campaignId }, tx);
+        // Every owner before this one, since the campaign was last handed back (a release deletes the row: the drain hung up what it had).
+        var chain = before is not { } b ? []
+            : (b.Instance == _instance ? Owners(b.TakenOver) : Owners(b.TakenOver).Prepend(b.Node)).Where(n => n != node).Distinct().Take(MaxTakenOver).ToList();
         var now = Time.Ms(utcNow);
         var epoch = c.QuerySingleOrDefault<long?>("""
-            INSERT INTO campaign_owners (campaign_id, node, instance, epoch, lease_until, acquired_at)
-            VALUES (@campaignId, @node, @instance, 1, @until, @now)
+            INSERT INTO campaign_owners (campaign_id, node, instance, epoch, lease_until, acquired_at, taken_over)
+            VALUES (@campaignId, @node, @instance, 1, @until, @now, @takenOver)
             ON CONFLICT (campaign_id) DO UPDATE SET
                 epoch = CASE WHEN campaign_owners.instance = excluded.instance THEN campaign_owners.epoch ELSE campaign_owners.epoch + 1 END,
-                node = excluded.node, instance = excluded.instance, lease_until = excluded.lease_until,
+                node = excluded.node, instance = excluded.instance, lease_until = excluded.lease_until, taken_over = excluded.taken_over,
                 acquired_at = CASE WHEN campaign_owners.instance = excluded.instance THEN campaign_owners.acquired_at ELSE excluded.acquired_at END
             WHERE campaign_owners.lease_until < @now OR campaign_owners.node = @node
             RETURNING epoch
-            """, new { campaignId, node, instance = _instance, until = now + (long)lease.TotalMilliseconds, now }, tx);
+            """, new { campaignId, node, instance = _instance, until = now + (long)lease.TotalMilliseconds, now, takenOver = JsonSerializer.Serialize(chain) }, tx);
         if (epoch is null) return null;
-        var from = before is { } b && b.Instance != _instance ? b.Node : null;
-        return new CampaignLease(campaignId, node, epoch.Value, utcNow + lease, from);
+        var from = before is { } was && was.Instance != _instance ? was.Node : null;
+        return new CampaignLease(campaignId, node, epoch.Value, utcNow + lease, from, chain);
     });
+
+    private static string[] Owners(string? json) => json is null ? [] : JsonSerializer.Deserialize<string[]>(json) ?? [];
 
     /// <summary>Extends the lease; null when it was lost (another node took the campaign over): stop placing calls at once.</summary>
     public CampaignLease? Renew(CampaignLease held, TimeSpan lease, DateTime utcNow)

@@ -177,6 +177,76 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         output.WriteLine($"agents on pbx2, callees on pbx1: {agents} agents on calls back in {agentsBack.TotalSeconds:0.00} s; conversations kept {rows.Count}/{talking.Count}");
     }
 
+    /// <summary>
+    /// A campaign taken over twice (a → b → c, each owner killed): the agent lines keep the ids of the owner that first dialed
+    /// them, a, as b takes them back. c learns the whole chain from the lease row (b alone would not do: a's lines were left up
+    /// on Asterisk after every node stopped, real cl1/cl2), takes the lines back, deletes the dead owners' bridges that hold
+    /// nothing (an inter-server bridge left empty), and when c stops nothing of the campaign is left on either server; another
+    /// node's bridge is not touched.
+    /// </summary>
+    [Fact]
+    public async Task A_campaign_taken_over_twice_leaves_nothing_on_asterisk_when_its_last_owner_stops()
+    {
+        const int agents = 4;
+        await using var pbx1 = await AriEmulator.StartAsync(new EmulatorScenario());
+        await using var pbx2 = await AriEmulator.StartAsync(new EmulatorScenario { AsteriskId = "02:fc:00:00:00:02" });
+        AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
+        var config = RunConfig.Load(RunFiles.Write(_dir, pbx1.BaseUri, $"sqlite:{Path.Combine(_dir, "run.db")}", "twice", "node-a", "ratio:1", agents,
+            channels: 100, Enumerable.Range(0, agents).Select(i => ($"+7916555{i:D4}", "RU")), agentsAri: pbx2.BaseUri));
+        var (db, pii, record) = RunFiles.Prepare(config, _dir);
+        using var store = db;
+        var log = new RunLog();
+        var lease = TimeSpan.FromSeconds(5);
+        var at = DateTime.UtcNow;
+        // Each node takes the lease once the one before died (its lease ran out), and recovers what the lease row names.
+        async Task<CampaignEngine> Take(string node)
+        {
+            at += lease * 2;
+            var held = new CampaignOwnership(db, node).TryAcquire(record.Id, lease, at)!;
+            return await CampaignEngine.StartAsync(config.Telephony, db, pii, record, config.Settings!.ToConfig(config.Name), config.Settings!.CreatePacer(1),
+                node, log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None, held.TakenOver);
+        }
+        var (a, b, c) = (new ChannelOwner("node-a", config.Name), new ChannelOwner("node-b", config.Name), new ChannelOwner("node-c", config.Name));
+        var first = await Take("node-a");
+        await RunFiles.Until(async () => await first.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == agents), TimeSpan.FromSeconds(30), "agents talking", log);
+        var calls = (await first.Host.QueryAsync(e => e.LiveCalls.Select(x => x.Id).ToList())).ToList();
+        await RunFiles.Until(() => Task.FromResult(Enumerable.Range(1, agents).All(i => pbx2.BridgeSize(a.AgentBridge($"agent{i}")) == 2)),
+            TimeSpan.FromSeconds(10), "every leg in its agent's bridge", log);
+        await first.LetGoAsync(); // kill -9
+
+        var second = await Take("node-b");
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Talking) == agents), TimeSpan.FromSeconds(10), "b: agents on their calls", log);
+        Assert.Equal(agents, second.Driver.Stats.AgentsTakenBack);
+        // The conversations end under b; the agents' lines stay up, under a's ids, in a's bridges.
+        foreach (var id in calls) pbx1.FarEndHangsUp(a.Call(id));
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.WrapUp) == agents), TimeSpan.FromSeconds(10), "b: agents in wrap-up", log);
+        foreach (var i in Enumerable.Range(1, agents)) pbx2.PressKey(a.Agent($"agent{i}"), "1");
+        await RunFiles.Until(async () => await second.Host.QueryAsync(e => e.State.Count(AgentState.Ready) == agents), TimeSpan.FromSeconds(10), "b: agents ready", log);
+        // What dead owners leave besides: inter-server bridges with nothing in them (their callee and leg hung up by a recovery).
+        await using var ari = new AriClient(new AriServerOptions { Id = "probe", BaseUri = pbx1.BaseUri, User = "dialer", Password = "dialer", App = "probe" });
+        await ari.CreateBridgeAsync(a.XferBridge(9001));
+        await ari.CreateBridgeAsync(b.XferBridge(9002));
+        var foreign = new ChannelOwner("node-z", config.Name).XferBridge(9003);
+        await ari.CreateBridgeAsync(foreign);
+        await second.LetGoAsync(); // kill -9
+
+        await using var third = await Take("node-c");
+        await RunFiles.Until(async () => await third.Host.QueryAsync(e => e.State.Count(AgentState.Ready) == agents), TimeSpan.FromSeconds(10), "c: agents taken back", log);
+        Assert.Equal(agents, third.Driver.Stats.AgentsTakenBack); // a's lines, which c knows of only from the lease row
+        Assert.Equal(2, third.Reconciled.BridgesDeleted);
+        await third.DisposeAsync();
+
+        await using var ari2 = new AriClient(new AriServerOptions { Id = "probe2", BaseUri = pbx2.BaseUri, User = "dialer", Password = "dialer", App = "probe" });
+        bool Ours(string id) => a.Owns(id) || b.Owns(id) || c.Owns(id);
+        foreach (var server in new[] { ari, ari2 })
+        {
+            Assert.Empty((await server.ListChannelsAsync()).Where(ch => Ours(ch.Id)).Select(ch => ch.Id));
+            Assert.Empty((await server.ListBridgesAsync()).Where(br => Ours(br.Id)).Select(br => br.Id));
+        }
+        Assert.Contains(foreign, (await ari.ListBridgesAsync()).Select(br => br.Id));
+        output.WriteLine($"taken over twice: c took back {third.Driver.Stats.AgentsTakenBack} of a's agent lines, deleted {third.Reconciled.BridgesDeleted} empty bridges of dead owners; nothing left after c stopped");
+    }
+
     private static bool IsCall(string id) => ChannelIds.TryParse(id, out var p) && p.Kind == ChannelKind.Call;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -51,6 +51,31 @@ public sealed class OwnershipTests(PostgresServer pg)
         Assert.Null(moved.TakenFrom);
     }
 
+    /// <summary>
+    /// Each takeover remembers the owners before it until the campaign is handed back: the third owner knows the first (whose
+    /// agent lines the second took back under their ids), a restart keeps the chain, and the node itself is never in it.
+    /// </summary>
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_lease_names_every_owner_taken_over_since_the_campaign_was_last_handed_back(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        Assert.Empty(new CampaignOwnership(t.Db, "node-a").TryAcquire(id, Lease, TestDb.Noon)!.TakenOver);
+        Assert.Equal(["node-a"], new CampaignOwnership(t.Db, "node-b").TryAcquire(id, Lease, TestDb.Noon.AddSeconds(11))!.TakenOver);
+        var c = new CampaignOwnership(t.Db, "node-c").TryAcquire(id, Lease, TestDb.Noon.AddSeconds(22))!;
+        Assert.Equal("node-b", c.TakenFrom);
+        Assert.Equal(["node-b", "node-a"], c.TakenOver);
+        var restarted = new CampaignOwnership(t.Db, "node-c").TryAcquire(id, Lease, TestDb.Noon.AddSeconds(23))!;
+        Assert.Equal("node-c", restarted.TakenFrom);
+        Assert.Equal(["node-b", "node-a"], restarted.TakenOver);
+        // a comes back and takes it over: it is not its own predecessor.
+        Assert.Equal(["node-c", "node-b"], new CampaignOwnership(t.Db, "node-a").TryAcquire(id, Lease, TestDb.Noon.AddSeconds(34))!.TakenOver);
+
+        var owner = new CampaignOwnership(t.Db, "node-d");
+        owner.Release(owner.TryAcquire(id, Lease, TestDb.Noon.AddSeconds(45))!); // drained: every line hung up
+        Assert.Empty(new CampaignOwnership(t.Db, "node-e").TryAcquire(id, Lease, TestDb.Noon.AddSeconds(46))!.TakenOver);
+    }
+
     [Theory, InlineData("sqlite"), InlineData("postgres")]
     public void The_abandon_ledger_is_the_campaigns_a_new_engine_continues_the_days_and_30_days_counts_from_the_attempts(string dialect)
     {

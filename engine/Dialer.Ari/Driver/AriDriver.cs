@@ -133,6 +133,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 
     /// <summary>The channel variable an inter-server leg carries: the id of the agent it goes to.</summary>
     public const string XferAgentVariable = "DIALER_AGENT";
+    /// <summary>The SIP header an inter-server leg carries to the agent's server: the app [dialer-interserver] enters (extensions.conf).</summary>
+    public const string XferAppHeader = "PJSIP_HEADER(add,X-Dialer-App)";
     /// <summary>The channel variable a callee carries: the app [dialer-amd] sends it back to (extensions.conf).</summary>
     public const string AppVariable = "DIALER_APP";
     /// <summary>The global variable, with the agent id (or their endpoint's name) after it, naming the app their dial-in and inter-server legs enter.</summary>
@@ -407,7 +409,10 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         await leg.Server.CreateBridgeAsync(leg.XferBridge, "mixing", null, ct);
         var endpoint = _options.InterServerEndpoint!.Replace("{agent}", line.Agent.Id, StringComparison.Ordinal).Replace("{server}", line.Server.ServerId, StringComparison.Ordinal);
         // The leg names its agent: after a restart, recovery finds whom the callee in this bridge is talking to on the other server.
-        await leg.Server.CreateChannelAsync(xfer, endpoint, "xferleg", new Dictionary<string, string>(1) { [XferAgentVariable] = line.Agent.Id }, ct);
+        // And, in a SIP header, the app it must enter there (ours): the agent's global names only the campaign that last
+        // connected, and one agent id may be in two campaigns on that server.
+        await leg.Server.CreateChannelAsync(xfer, endpoint, "xferleg",
+            new Dictionary<string, string>(2) { [XferAgentVariable] = line.Agent.Id, [XferAppHeader] = line.Server.Options.App }, ct);
         await leg.Server.AddChannelAsync(leg.XferBridge, $"{leg.Id},{xfer}", ct); // early: the callee hears the agent the moment the leg answers
         await leg.Server.DialAsync(xfer, _options.AgentRingSeconds, ct);
         if (_options.RecordCalls) await RecordAsync(leg, leg.Server, leg.XferBridge, ct);
