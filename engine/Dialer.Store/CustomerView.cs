@@ -124,8 +124,8 @@ public sealed class CustomerViews(StoreDb db, Pii pii)
     {
         using var c = db.Connect();
         var row = c.QuerySingleOrDefault<(long CampaignId, string Region, string Timezone, long? PolicyExpiry, string? ConsentSource, long? ConsentAt,
-            byte[] PhoneHash, long State, string? HeldBy, string? HeldReason, long? HeldAt)>("""
-            SELECT campaign_id, region, timezone, policy_expiry, consent_source, consent_at, phone_hash, state, held_by, held_reason, held_at
+            byte[] PhoneHash, long State, string? HeldBy, string? HeldReason, long? HeldAt, long CustomerId)>("""
+            SELECT campaign_id, region, timezone, policy_expiry, consent_source, consent_at, phone_hash, state, held_by, held_reason, held_at, customer_id
             FROM leads WHERE id = @leadId
             """, new { leadId });
         if (row.Region is null) return null;
@@ -146,7 +146,7 @@ public sealed class CustomerViews(StoreDb db, Pii pii)
             AttemptsToday = before.Count(a => DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(a.PlacedUtc, tz)) == localDay),
         };
         if (DbLeadSource.ContactDays(config) is var days and > 0)
-            lead.Contacts = ContactHistories.Load(c, null, db.Dialect, [leadId], Time.Ms(asOf) - days * 86_400_000L, Time.Ms(asOf))[leadId];
+            lead.Contacts = ContactHistories.Load(c, null, db.Dialect, [(leadId, row.PhoneHash, row.CustomerId)], Time.Ms(asOf) - days * 86_400_000L, Time.Ms(asOf))[leadId];
         var verdict = ComplianceGate.Check(config, lead, asOf);
         var blocks = new Dnc(db, _pii).HoldsHash(row.PhoneHash, asOf).Where(b => b.AddedUtc <= asOf).ToList();
         var profile = config.Profile is { } p ? $"{p.Id} v{p.Version}" : "none (the campaign's window and caps)";

@@ -48,11 +48,28 @@ public sealed class Dnc(StoreDb db, Pii pii)
         """;
 
     /// <summary>Removes the number from <paramref name="source"/> (every list when null); true if an entry was removed.</summary>
-    public bool Remove(string e164, string? source = null) =>
-        db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash AND (@source IS NULL OR source = @source)", new { hash = _pii.Hash(e164), source }, tx)) > 0;
+    public bool Remove(string e164, string? source = null) => db.Write((c, tx) =>
+    {
+        var hash = _pii.Hash(e164);
+        var removed = c.Execute("DELETE FROM dnc WHERE phone_hash = @hash AND (@source IS NULL OR source = @source)", new { hash, source }, tx);
+        Unhold(c, tx, "phone_hash = @hash", new { hash });
+        return removed > 0;
+    });
 
     /// <summary>Removes a whole list; returns how many entries it had.</summary>
-    public long RemoveList(string source) => db.Write((c, tx) => (long)c.Execute("DELETE FROM dnc WHERE source = @source", new { source }, tx));
+    public long RemoveList(string source) => db.Write((c, tx) =>
+    {
+        var removed = c.Execute("DELETE FROM dnc WHERE source = @source", new { source }, tx);
+        Unhold(c, tx, "1 = 1", null);
+        return (long)removed;
+    });
+
+    /// <summary>
+    /// The claim holds a lead found on a list out of its walk for a day at most (DbLeadSource.FlushDeferred): leads so held
+    /// (of the number, or all) are due again as they were when held, and the next claim looks their number up afresh.
+    /// </summary>
+    private static void Unhold(DbConnection c, DbTransaction tx, string which, object? args) =>
+        c.Execute($"UPDATE leads SET held_until = NULL, due_at = held_at WHERE held_until IS NOT NULL AND held_by = '{Core.Compliance.ComplianceProfile.Rules.DoNotCall}' AND {which}", args, tx);
 
     public bool Contains(string e164, DateTime utcNow) => Holds(e164, utcNow).Count > 0;
 
@@ -206,7 +223,7 @@ public sealed class Dispositions(StoreDb db)
     public bool ScheduleCallback(long leadId, string agent, DateTime dueUtc, DateTime utcNow) => db.Write((c, tx) =>
     {
         var due = Time.Ms(dueUtc);
-        if (c.Execute("UPDATE leads SET callback_at = @due, due_at = @due, state = CASE WHEN state = 2 THEN 0 ELSE state END WHERE id = @leadId",
+        if (c.Execute("UPDATE leads SET callback_at = @due, due_at = @due, held_until = NULL, state = CASE WHEN state = 2 THEN 0 ELSE state END WHERE id = @leadId",
                 new { due, leadId }, tx) == 0) return false;
         c.Execute("INSERT INTO callbacks (lead_id, agent_id, due_at, created_at) VALUES (@leadId, @agent, @due, @at)",
             new { leadId, agent, due, at = Time.Ms(utcNow) }, tx);

@@ -43,6 +43,38 @@ public sealed class HopperTests(PostgresServer pg)
     }
 
     /// <summary>
+    /// A lead found on a do-not-call list is held out of the claim's walk (not stepped over and looked up again by every
+    /// claim) until the list lets it go, a day at most; removing the number frees it at once.
+    /// </summary>
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_lead_on_a_dnc_list_is_held_out_of_the_claim_until_the_list_lets_it_go(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n+8613800000001,CN,Asia/Shanghai\n+8613800000002,CN,Asia/Shanghai\n+8613800000003,CN,Asia/Shanghai\n");
+        var dnc = new Dnc(t.Db, TestDb.Pii);
+        dnc.Add("+8613800000001", "asked", null, TestDb.Noon);
+        dnc.Add("+8613800000002", "asked", TestDb.Noon.AddMinutes(30), TestDb.Noon);
+        var h = Hopper(t, id);
+        void Reached(Lead? lead, string phone, DateTime at)
+        {
+            Assert.Equal(phone, lead?.Phone);
+            h.Finished(lead!, CallOutcome.Human, at); // done: it leaves the campaign
+        }
+        Reached(h.Next(TestDb.Noon), "+8613800000003", TestDb.Noon);
+        Assert.Null(h.Next(TestDb.Noon));
+        static long Ms(DateTime at) => new DateTimeOffset(at).ToUnixTimeMilliseconds();
+        using (var c = t.Db.Connect())
+            Assert.Equal([(1L, Ms(TestDb.Noon.AddDays(1))), (2L, Ms(TestDb.Noon.AddMinutes(30)))],
+                c.Query<(long, long)>("SELECT id, held_until FROM leads WHERE held_by = 'do_not_call' ORDER BY id"));
+
+        Reached(h.Next(TestDb.Noon.AddMinutes(31)), "+8613800000002", TestDb.Noon.AddMinutes(31)); // its entry expired
+        Assert.Null(h.Next(TestDb.Noon.AddMinutes(32)));
+        Assert.True(dnc.Remove("+8613800000001"));
+        Assert.Equal("+8613800000001", h.Next(TestDb.Noon.AddMinutes(33))?.Phone); // due again at once, not in a day
+    }
+
+    /// <summary>
     /// The in-memory hopper's rule: a requirement no free agent can take holds back only its own leads, however many head the
     /// order. Here 100 high-value leads bound to seniors rank first; looking 64 leads down the order found nothing (skill-pools
     /// on the store placed 328 calls all day), and claims sized to need held only the senior-bound head.
