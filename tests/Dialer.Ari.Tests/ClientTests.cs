@@ -112,19 +112,35 @@ public class ClientTests
     {
         public ConcurrentQueue<AriEvent> Events { get; } = new();
         public ConcurrentQueue<ReconcileReason> Reconciles { get; } = new();
-        public ManualResetEventSlim Gate { get; } = new(true);
+        public Valve Gate { get; } = new();
 
-        public ValueTask OnEventAsync(AriClient server, AriEvent e, CancellationToken ct)
+        // A handler that waits returns a pending task (it is called on the socket's reader: it must not block the thread).
+        public async ValueTask OnEventAsync(AriClient server, AriEvent e, CancellationToken ct)
         {
-            Gate.Wait(ct);
+            await Gate.Open.WaitAsync(ct);
             Events.Enqueue(e);
-            return ValueTask.CompletedTask;
         }
 
         public ValueTask ReconcileAsync(AriClient server, ReconcileReason reason, CancellationToken ct)
         {
             Reconciles.Enqueue(reason);
             return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Open until <see cref="Reset"/>, then closed until <see cref="Set"/>.</summary>
+    private sealed class Valve
+    {
+        private volatile TaskCompletionSource _open = Opened();
+        public Task Open => _open.Task;
+        public void Reset() => _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        public void Set() => _open.TrySetResult();
+
+        private static TaskCompletionSource Opened()
+        {
+            var open = new TaskCompletionSource();
+            open.SetResult();
+            return open;
         }
     }
 }

@@ -33,6 +33,10 @@ public sealed partial class AriDriver
     private bool[] _told = []; // what the engine was last told per trunk (it starts with every trunk available)
     private bool[] _endpointSeenOnline = []; // per trunk, since its server's (re)connect: only then does "offline" mean its qualify failed
     private DateTimeOffset _nextEndpointPoll;
+    // Per trunk: the first trunk on the same server and endpoint, and the poll's last reading of it (state, when).
+    private int[] _sameEndpointAs = [];
+    private string?[] _endpointRead = [];
+    private DateTimeOffset[] _endpointReadAt = [];
     // Engine events raised where nobody can await (under a lock, in a timer) go to the inbox at once; the rare post that
     // has to wait (inbox full) is awaited by one task, so none is lost or left unobserved.
     private readonly Channel<Task> _waitingPosts = Channel.CreateUnbounded<Task>(); // the multi-reader kind: it can report Count
@@ -51,6 +55,10 @@ public sealed partial class AriDriver
         _trunkOut = new Out[_trunks.Count];
         _told = Enumerable.Repeat(true, _trunks.Count).ToArray();
         _endpointSeenOnline = new bool[_trunks.Count];
+        _endpointRead = new string?[_trunks.Count];
+        _endpointReadAt = new DateTimeOffset[_trunks.Count];
+        _sameEndpointAs = Enumerable.Range(0, _trunks.Count)
+            .Select(t => Enumerable.Range(0, t + 1).First(u => _trunkServer[u] == _trunkServer[t] && _trunkEndpoint[u] == _trunkEndpoint[t])).ToArray();
         _serverState = servers.ToDictionary(s => s, _ => new ServerState());
     }
 
@@ -202,7 +210,15 @@ public sealed partial class AriDriver
         {
             bool down;
             lock (_availabilityGate) down = (_trunkOut[t] & Out.Endpoint) != 0;
-            if ((down || all) && _trunkServer[t].IsConnected) await CheckEndpoint(t, ct);
+            if (!(down || all) || !_trunkServer[t].IsConnected) continue;
+            // Trunks through one endpoint (number prefixes on one carrier) share one reading: one request per endpoint, not per trunk.
+            var first = _sameEndpointAs[t];
+            if (first < t && _endpointReadAt[first] == now) ApplyEndpoint(t, _endpointRead[first]);
+            else
+            {
+                _endpointRead[t] = await CheckEndpoint(t, ct);
+                _endpointReadAt[t] = now;
+            }
         }
     }
 
@@ -221,6 +237,13 @@ public sealed partial class AriDriver
             Log?.Invoke($"trunk '{_trunks[trunk].Name}': endpoint check failed: {e.Message}");
             return null;
         }
+        return ApplyEndpoint(trunk, state);
+    }
+
+    /// <summary>A reading of the trunk's endpoint (null: none could be made) acted on; returns it.</summary>
+    private string? ApplyEndpoint(int trunk, string? state)
+    {
+        if (state is null) return null;
         lock (_availabilityGate)
         {
             if (state == "offline" && !_endpointSeenOnline[trunk]) return state;

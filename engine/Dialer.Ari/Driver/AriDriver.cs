@@ -120,7 +120,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     {
         var server = Server(serverId, $"call {call.Id}");
         var line = _agents[agent.Index];
-        var leg = new Leg(call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp(), Adopted = true };
+        var leg = new Leg(this, call, server, call.Trunk) { Placed = true, Answered = 1, Agent = line, BridgedAt = _time.GetUtcNow().UtcDateTime, MediaSince = _time.GetTimestamp(), Adopted = true };
         if (line.Server != server)
         {
             // Bridged here to a leg over the inter-server trunk, which is in the agent's bridge on their server: both followed
@@ -148,7 +148,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     public void Originate(Call call, TrunkConfig trunk, TimeSpan ringTimeout)
     {
         var t = IndexOf(trunk);
-        var leg = new Leg(call, _trunkServer[t], t);
+        var leg = new Leg(this, call, _trunkServer[t], t);
         _legs[leg.Id] = leg; // before the request: Asterisk's first events often beat its reply
         Health.OnPlaced(t, _time.GetUtcNow());
         Queue(leg, CallCommand.Originate, PlaceAsync, ringTimeout);
@@ -277,29 +277,26 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 
     private delegate Task Work(AriDriver driver, Leg leg, TimeSpan arg, CancellationToken ct);
 
-    /// <summary>Appends work to the call's queue: it runs after the call's earlier work, off the caller's thread.</summary>
-    private void Queue(Leg leg, CallCommand command, Work work, TimeSpan arg = default)
-    {
-        lock (leg) leg.Tail = Run(leg.Tail, leg, command, work, arg);
-    }
+    /// <summary>Appends work to the call's queue: it runs after the call's earlier work, off the caller's thread (<see cref="CommandQueue{T}"/>).</summary>
+    private static void Queue(Leg leg, CallCommand command, Work work, TimeSpan arg = default) => leg.Enqueue(new LegCommand(command, work, arg));
 
-    private async Task Run(Task previous, Leg leg, CallCommand command, Work work, TimeSpan arg)
+    private readonly record struct LegCommand(CallCommand Command, Work Work, TimeSpan Arg);
+
+    private async Task RunAsync(Leg leg, LegCommand c)
     {
-        if (previous.IsCompleted) await Task.Yield(); // never run REST on the engine's thread
-        else await previous;
         try
         {
-            await work(this, leg, arg, _stop.Token);
+            await c.Work(this, leg, c.Arg, _stop.Token);
         }
         catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
             // A command that did not happen goes back to the engine, which decides (another agent, safe harbor, hang up).
             // A call already gone needs nothing more: its end is on the way.
             Interlocked.Increment(ref Stats._commandFailures);
-            Log?.Invoke($"call {leg.Call.Id}: {command} failed: {e.Message}");
-            if (command == CallCommand.Continue && Interlocked.Exchange(ref leg.Answered, 1) == 0)
+            Log?.Invoke($"call {leg.Call.Id}: {c.Command} failed: {e.Message}");
+            if (c.Command == CallCommand.Continue && Interlocked.Exchange(ref leg.Answered, 1) == 0)
                 leg.AnsweredAt = _time.GetUtcNow().UtcDateTime; // no AMD verdict: the engine takes the callee as a person answered now
-            if (leg.Ended == 0) await _post(EngineEvent.Failed(leg.Call.Id, command, e.Message, leg.Agent?.Agent.Index ?? -1, _time.GetUtcNow().UtcDateTime));
+            if (leg.Ended == 0) await _post(EngineEvent.Failed(leg.Call.Id, c.Command, e.Message, leg.Agent?.Agent.Index ?? -1, _time.GetUtcNow().UtcDateTime));
         }
         catch (OperationCanceledException) { } // the driver is stopping
     }
@@ -578,15 +575,15 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     }
 
     /// <summary>One outbound call leg, keyed by server and our channel id.</summary>
-    private sealed class Leg(Call call, AriClient server, int trunk)
+    private sealed class Leg(AriDriver driver, Call call, AriClient server, int trunk) : CommandQueue<LegCommand>
     {
+        protected override Task RunAsync(LegCommand command) => driver.RunAsync(this, command);
         public Call Call { get; } = call;
         public string Id { get; } = call.ChannelId;
         /// <summary>The leg that carries this callee to an agent on another server.</summary>
         public string XferId => Call.Owner.Xfer(Call.Id);
         public AriClient Server { get; } = server;
         public int Trunk { get; } = trunk;
-        public Task Tail = Task.CompletedTask;
         public int Answered;
         public int Ended;
         /// <summary>Taken on from an earlier engine (recovery): its channel may sit in another app, whose events we subscribe to.</summary>
