@@ -166,7 +166,7 @@ public class RunConfigTests : IDisposable
         }
         var text = await Run(config, Settled("placed 2 live 1"));
         // The call still up had answered with nobody to take it (no agent's bridge holds it): hung up, closed as abandoned.
-        Assert.True(text.Contains("calls adopted (still bridged to an agent) 0, agent lines taken back 0, channels hung up (nobody could own them) 1; " +
+        Assert.True(text.Contains("calls adopted (still bridged to an agent) 0, agent lines taken back 0, channels hung up (nobody could own them) 1, bridges deleted (nothing kept in them) 0; " +
                                   "open attempts closed 2 (1 as abandoned)"), "the run said:\n" + text);
         using (var db = StoreDb.Open(Db))
         {
