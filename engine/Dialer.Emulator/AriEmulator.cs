@@ -217,8 +217,8 @@ public sealed class AriEmulator : IAsyncDisposable
 
     /// <summary>
     /// Joins two emulated servers with an inter-server trunk both ways: PJSIP/{exten}@{name of the other} dialed on one
-    /// arrives on the other in Stasis(APP,xfer,{exten}), APP the global DIALER_AGENT_APP_{exten} or `dialer`
-    /// (asterisk-conf/README.md, "Several Asterisk servers").
+    /// arrives on the other in Stasis(APP,xfer,{exten}), APP the leg's X-Dialer-App header, else the global
+    /// DIALER_AGENT_APP_{exten}, else `dialer` (asterisk-conf/README.md, "Several Asterisk servers").
     /// </summary>
     public static void Link(AriEmulator a, string aName, AriEmulator b, string bName)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Dialer.Emulator;
 
@@ -194,18 +195,26 @@ internal sealed partial class EmulatedAsterisk
     private const string AppVariable = "DIALER_APP";
     /// <summary>The app the dialplan falls back to when nothing names one.</summary>
     private const string DefaultApp = "dialer";
+    /// <summary>What the driver sets on an inter-server leg: PJSIP adds the header to the INVITE, [dialer-interserver] reads it.</summary>
+    private const string XferAppHeader = "PJSIP_HEADER(add,X-Dialer-App)";
+
+    /// <summary>The characters [dialer-interserver] accepts in an X-Dialer-App header (its REGEX).</summary>
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex AppName();
 
     /// <summary>
     /// A call that enters the dialplan here and reaches Stasis answered: a phone dialing [dialer-agents] (args "agent,ID"),
-    /// or a leg from another server (args "xfer,AGENT"). It enters the app the global DIALER_AGENT_APP_{ID} names (the agent's
+    /// or a leg from another server (args "xfer,AGENT"). It enters the app its X-Dialer-App header names (<paramref name="sipApp"/>,
+    /// an inter-server leg's; only an app name's characters), else the one the global DIALER_AGENT_APP_{ID} names (the agent's
     /// engine sets it), else `dialer`, as extensions.conf does. Returns its channel id (Asterisk's own).
     /// </summary>
-    public string Inbound(string resource, string args, (EmulatedAsterisk World, string Id)? peer = null)
+    public string Inbound(string resource, string args, (EmulatedAsterisk World, string Id)? peer = null, string? sipApp = null)
     {
         lock (_gate)
         {
             var id = $"{time.GetUtcNow().ToUnixTimeSeconds()}.{++_idSeq}";
-            var app = args.Split(',') is [_, var agent, ..] && _globals.GetValueOrDefault($"DIALER_AGENT_APP_{agent}") is { Length: > 0 } named ? named : DefaultApp;
+            var app = sipApp is not null && AppName().IsMatch(sipApp) ? sipApp
+                : args.Split(',') is [_, var agent, ..] && _globals.GetValueOrDefault($"DIALER_AGENT_APP_{agent}") is { Length: > 0 } named ? named : DefaultApp;
             var ch = new Chan(id, $"PJSIP/{resource}-{++_seq:x8}", resource, resource, app, args, createdInStasis: false) { Fate = Fate.Phone, PeerLink = peer, FromDialplan = true };
             _channels.Add(id, ch);
             ChannelsCreated++;
@@ -261,10 +270,11 @@ internal sealed partial class EmulatedAsterisk
         EmitDial(ch, "RINGING");
         var peer = _links[ch.Resource];
         var args = $"xfer,{ch.Number}";
+        var sipApp = ch.Vars.GetValueOrDefault(XferAppHeader);
         _ = Task.Run(() =>
         {
             // The peer's lock is taken outside ours: two linked worlds never wait on each other.
-            var farId = peer.Inbound("interserver", args, (this, ch.Id));
+            var farId = peer.Inbound("interserver", args, (this, ch.Id), sipApp);
             lock (_gate)
             {
                 if (!_channels.TryGetValue(ch.Id, out var live) || live != ch)

@@ -1,6 +1,8 @@
 using Dialer.Ari.Client;
 using Dialer.Ari.Driver;
 using Dialer.Core.Domain;
+using Dialer.Core.Engine;
+using Dialer.Core.Pacing;
 using Dialer.Emulator;
 
 namespace Dialer.Ari.Tests;
@@ -90,6 +92,44 @@ public class SharedAsteriskTests
         await rig.WaitDone(TimeSpan.FromSeconds(20));
         Assert.Equal(2, (await rig.Query(e => e.Stats.Outcomes.ToArray()))[(int)CallOutcome.Human]);
         Assert.Equal(2, rig.Engine.Stats.Connected);
+    }
+
+    /// <summary>
+    /// One agent id in two campaigns on pbx2: c1 calls agent1's phone and brings its callees from pbx1 over the inter-server
+    /// trunk; c2 (agents dial in; agent1 is not in it now) connected later, so the global DIALER_AGENT_APP_agent1 names
+    /// dialer-c2. c1's legs name their app in the X-Dialer-App header and [dialer-interserver] enters that app, not the
+    /// global's (asterisk-conf/extensions.conf): c1's callees reach c1's agent, and c2 never hears of them.
+    /// </summary>
+    [Fact]
+    public async Task Inter_server_legs_enter_the_app_their_header_names_when_their_agent_is_in_two_campaigns_on_the_server()
+    {
+        using var c2Connected = new ManualResetEventSlim();
+        var options = Options("c1") with { AgentServer = "pbx2", InterServerEndpoint = "PJSIP/{agent}@{server}" };
+        var log = new List<string>();
+        await using var c1 = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, ["+2001", "+2002"], agents: 1, options,
+            pbx2: new EmulatorScenario { TimeScale = 0.05, AsteriskId = "02:fc:00:00:00:02" }, app: "dialer-c1", pacer: new Gated(c2Connected),
+            log: l => { lock (log) log.Add("c1: " + l); });
+        var pbx2 = c1.Emulator2!;
+        await using var c2 = await Rig.StartAsync(pbx2.Scenario, [], agents: 1, Options("c2", callAgents: false), emulator: pbx2, app: "dialer-c2",
+            log: l => { lock (log) log.Add("c2: " + l); });
+        Assert.Equal("dialer-c2", pbx2.GlobalVariable("DIALER_AGENT_APP_agent1"));
+        await Rig.Until(() => c1.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(10), "c1's agent1 connected");
+        c2Connected.Set();
+
+        await c1.WaitDone(TimeSpan.FromSeconds(20));
+        Assert.Equal(2, (await c1.Query(e => e.Stats.Outcomes.ToArray()))[(int)CallOutcome.Human]);
+        Assert.Equal(2, c1.Engine.Stats.Connected);
+        // In c2's app a leg is hung up (agent1 is not logged in there), and c1 loses the agent the callee was bridged to.
+        lock (log) Assert.True(!log.Any(l => l.Contains("inter-server", StringComparison.Ordinal)), string.Join("\n", log));
+    }
+
+    /// <summary>Places nothing until the gate opens, then one call per ready agent.</summary>
+    private sealed class Gated(ManualResetEventSlim gate) : IPacer
+    {
+        private readonly Rig.AgentsReadyPacer _open = new(0);
+        public string Name => "gated";
+        public bool ReactsToEvents => true;
+        public PacingDecision Decide(DialerState s) => gate.IsSet ? _open.Decide(s) : new(0, s.Now + 0.05);
     }
 
     private sealed class Sink : IAriEventSink

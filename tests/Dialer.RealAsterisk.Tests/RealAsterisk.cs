@@ -45,12 +45,20 @@ internal static class Lab
         Assert.True(sh.ExitCode == 0, $"'{command}' exited {sh.ExitCode}: {await output}{await errors}");
     }
 
+    /// <summary>GET of an ARI resource the client has no call for (e.g. a global variable), as JSON text.</summary>
+    public static async Task<string> Get(Uri server, string resource)
+    {
+        using var http = new HttpClient { BaseAddress = server };
+        http.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{User}:{Password}")));
+        return await http.GetStringAsync(resource);
+    }
+
     private static Uri? Url(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } u ? new Uri(u.EndsWith('/') ? u : u + "/") : null;
 
-    public static AriClient Client(string id, Uri url) => new(new AriServerOptions
+    public static AriClient Client(string id, Uri url, string? app = null) => new(new AriServerOptions
     {
-        Id = id, BaseUri = url, User = User, Password = Password, App = App,
+        Id = id, BaseUri = url, User = User, Password = Password, App = app ?? App,
         ReconnectMin = TimeSpan.FromMilliseconds(100), ReconnectMax = TimeSpan.FromSeconds(1),
     });
 }
@@ -93,12 +101,15 @@ internal sealed class LiveRig : IAsyncDisposable
     /// <param name="trunkEndpoint">The first trunk's dial string instead of PJSIP/{number}@trunk (e.g. PJSIP/carrier-a/sip:{number}@host:port).</param>
     /// <param name="attempts">Where the attempts go (one that also writes them to a store), a table of its own by default.</param>
     /// <param name="firstLeadId">The first lead's id (the ids of leads rows in that store), 1 by default.</param>
+    /// <param name="app">The Stasis app (a campaign engine's own, as `dialer run` names them), DIALER_ARI_APP by default.</param>
+    /// <param name="placeOnceSet">When given, no call is placed before it is set.</param>
     public static async Task<LiveRig> StartAsync(IEnumerable<string> phones, int agents, AriDriverOptions options, string[]? trunks = null, bool twoServers = false,
         Func<string, string>? region = null, string[]? agentIds = null, int callsPerReadyAgent = 1, double trunkCallsPerSecond = 20,
-        CallScript? survey = null, string? trunkEndpoint = null, AttemptTable? attempts = null, long firstLeadId = 1)
+        CallScript? survey = null, string? trunkEndpoint = null, AttemptTable? attempts = null, long firstLeadId = 1, string? app = null,
+        ManualResetEventSlim? placeOnceSet = null)
     {
-        var servers = new List<AriClient> { Lab.Client("pbx1", Lab.Ari!) };
-        if (twoServers) servers.Add(Lab.Client("pbx2", Lab.Ari2!));
+        var servers = new List<AriClient> { Lab.Client("pbx1", Lab.Ari!, app) };
+        if (twoServers) servers.Add(Lab.Client("pbx2", Lab.Ari2!, app));
         await TrunksOnline(trunks ?? ["carrier-a"]);
         var campaign = new CampaignConfig
         {
@@ -131,7 +142,7 @@ internal sealed class LiveRig : IAsyncDisposable
         var driver = new AriDriver(options with { Owner = owner }, servers, trunkList, agentList, e => host!.PostAsync(e)) { Log = Said };
         var engine = new DialerEngine(new EngineSetup
         {
-            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = survey is null ? new AgentsReadyPacer(callsPerReadyAgent) : new AgentlessPacer(1, 1), Control = driver,
+            Campaign = campaign, Agents = agentList, Trunks = trunkList, Pacer = survey is null ? new AgentsReadyPacer(callsPerReadyAgent, placeOnceSet) : new AgentlessPacer(1, 1), Control = driver,
             Leads = hopper, Predictor = new HalfLive(), Owner = owner, Log = attempts,
         }, now);
         host = new EngineHost(engine, TimeProvider.System);
@@ -212,11 +223,12 @@ internal sealed class LiveRig : IAsyncDisposable
         }
     }
 
-    private sealed class AgentsReadyPacer(int perReadyAgent) : IPacer
+    private sealed class AgentsReadyPacer(int perReadyAgent, ManualResetEventSlim? gate) : IPacer
     {
         public string Name => "agents-ready";
         public bool ReactsToEvents => true;
-        public PacingDecision Decide(DialerState s) => new(Math.Max(0, perReadyAgent * s.Count(AgentState.Ready) - s.InFlight), s.Now + 0.1);
+        public PacingDecision Decide(DialerState s) =>
+            new(gate is { IsSet: false } ? 0 : Math.Max(0, perReadyAgent * s.Count(AgentState.Ready) - s.InFlight), s.Now + 0.1);
     }
 
     private sealed class HalfLive : IAnswerPredictor

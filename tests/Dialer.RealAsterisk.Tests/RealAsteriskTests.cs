@@ -135,6 +135,28 @@ public class RealAsteriskTests
     }
 
     /// <summary>
+    /// Issue 10 on a real Asterisk: one agent id in two campaigns on pbx2. c1 calls agent1's phone; c2 (agents dial in,
+    /// agent1 not in it now) connected last, so pbx2's global DIALER_AGENT_APP_agent1 names c2's app. c1's callee answered
+    /// on pbx1 still reaches c1's agent, because its inter-server leg names c1's app in the X-Dialer-App header and
+    /// [dialer-interserver] enters that one (in c2's app the leg would be hung up: agent1 is not logged in there).
+    /// </summary>
+    [RealAsteriskFact(needsSecondServer: true)]
+    public async Task An_inter_server_leg_enters_its_campaigns_app_when_the_agent_is_in_two_campaigns_on_the_server()
+    {
+        var options = new AriDriverOptions { AgentServer = "pbx2", InterServerEndpoint = "PJSIP/{agent}@{server}", AutoReadyAfter = TimeSpan.FromMilliseconds(200), SharedServers = true };
+        using var go = new ManualResetEventSlim();
+        await using var c1 = await LiveRig.StartAsync(["2001"], agents: 1, options, twoServers: true, app: "dialer-c1", placeOnceSet: go);
+        await using var c2 = await LiveRig.StartAsync([], agents: 1, options with { CallAgents = false }, twoServers: true, app: "dialer-c2");
+        await LiveRig.Until(() => c1.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(10), "c1's agent1 connected", c1);
+        Assert.Contains("\"dialer-c2\"", await Lab.Get(Lab.Ari2!, "asterisk/variable?variable=DIALER_AGENT_APP_agent1"), StringComparison.Ordinal);
+        go.Set();
+        await c1.WaitDone(TimeSpan.FromSeconds(30));
+        var call = c1.Attempts.AllFinished.Single();
+        Assert.True(c1.Engine.Stats.Connected == 1, $"the callee ended {call.Outcome} (cause {call.Cause}) without reaching c1's agent; driver said:\n{c1.Said()}");
+        Assert.Equal(0, c2.Engine.Stats.Connected);
+    }
+
+    /// <summary>
     /// Issue 15 on a real Asterisk: an agentless survey (no AMD, no agent) plays its questions through ARI, and the callee,
     /// a sipp phone the suite runs, answers them by RFC 4733 keys: 1 to the first, 3 to the second. Both answers are in the
     /// store's survey_answers table as the product writes them (DbAttemptLog on SQLite), and the attempt's row ends
