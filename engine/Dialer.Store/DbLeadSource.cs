@@ -21,7 +21,7 @@ public sealed class DbLeadSource : ILeadSource
     private readonly long _campaignId;
     private readonly CampaignConfig _config;
     private readonly Stack<Lead> _buffer = new();
-    private readonly List<(long Id, long DueAt, string Rule, string Reason, long At)> _deferred = [];
+    private readonly List<Hold> _deferred = [];
     // Next(accept)'s working sets, kept so that a call allocates nothing once they have grown.
     private readonly List<Lead> _passed = [];
     private readonly LeadOrder _order;
@@ -64,6 +64,8 @@ public sealed class DbLeadSource : ILeadSource
     public TimeSpan IdleRecheck { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>How long a lead whose customer another lead of theirs is being called for waits before it is looked at again.</summary>
+    public TimeSpan BusyRecheck { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
     public int NextBatch => Math.Clamp(Math.Max(_lastMinute, _thisMinute), Math.Min(MinBatch, BatchSize), BatchSize);
     /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>
@@ -173,8 +175,12 @@ public sealed class DbLeadSource : ILeadSource
     }
 
     /// <summary>A lead no time opens (no consent yet) is looked at again in a day: a re-import may bring its consent.</summary>
-    private void Defer(long id, Verdict held, DateTime utcNow) =>
-        _deferred.Add((id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow)));
+    private void Defer(long id, Verdict held, DateTime utcNow) => _deferred.Add(Held(id, held, utcNow));
+
+    private static Hold Held(long id, Verdict held, DateTime utcNow) => new(id, Time.Ms(held.Until ?? utcNow.AddDays(1)), held.Rule!, held.Reason, Time.Ms(utcNow));
+
+    /// <summary>A lead held back: out of the claim's walk until <see cref="DueAt"/> (ms), with the rule that held it.</summary>
+    private readonly record struct Hold(long Id, long DueAt, string Rule, string Reason, long At);
 
     public void Release(Lead lead, DateTime utcNow)
     {
@@ -321,23 +327,24 @@ public sealed class DbLeadSource : ILeadSource
         var batch = NextBatch;
         var args = new DynamicParameters(new { Owner, until, _campaignId, now, max = _config.MaxAttempts, batch });
         var skip = PassOver(passOver, args);
-        var (rows, contacts) = _db.Write(Fence, (c, tx) =>
+        var (claimed, ready) = _db.Write(Fence, (c, tx) =>
         {
             // The claim's cost estimate (a walk of the campaign's pending leads) is above PostgreSQL's JIT threshold: compiling
             // the plan took ~250 ms of every claim, more than running it; parallel workers for the history read took ~65 ms to
-            // start on a busy machine, for a read of 15 ms.
-            var postgres = _db.Dialect.Name == "postgres";
-            if (postgres) c.Execute("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_sort = off", transaction: tx);
-            // Leads whose hold is over come back into the claim's walk (index leads_held: none to free costs one probe).
-            c.Execute("UPDATE leads SET held_until = NULL WHERE campaign_id = @_campaignId AND held_until <= @now", new { _campaignId, now }, tx);
+            // start on a busy machine, for a read of 15 ms. Sorting is off for the whole transaction (none of its reads needs
+            // one): after an import, with no statistics yet on held_until, PostgreSQL took the leads_due range instead of
+            // walking leads_claim and sorted every due lead for each claim (76,154 rows, 250-345 ms a claim).
+            // Leads whose hold is over come back into the claim's walk first (index leads_held: none to free costs one probe),
+            // in the same round trip.
+            var free = "UPDATE leads SET held_until = NULL WHERE campaign_id = @_campaignId AND held_until <= @now";
+            c.Execute(_db.Dialect.Name == "postgres" ? "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_sort = off;\n" + free : free,
+                new { _campaignId, now }, tx);
             // The claim walks leads_claim in dialing order: a lead due later is held out of it (held_until), so the walk meets
-            // almost only due leads. Sorting is off for it: after an import, with no statistics yet on held_until, PostgreSQL
-            // took the leads_due range instead and sorted every due lead for each claim (76,154 rows, 250-345 ms a claim).
-            // DNC is looked up per lead by its key, as a scalar subquery: PostgreSQL plans NOT EXISTS as an anti join and, taking
-            // the leads' numbers to be among a list with more distinct numbers, expected none to pass and hashed the whole list
-            // for every claim (2.5 s a claim with a million entries and 200,000 leads due). A lead found on a list is claimed
-            // and held (FlushDeferred) out of the walk, instead of being stepped over and looked up again by every claim.
-            var claimed = c.Query<ClaimRow>($"""
+            // almost only due leads. DNC is looked up per lead by its key, as a scalar subquery: PostgreSQL plans NOT EXISTS as
+            // an anti join and, taking the leads' numbers to be among a list with more distinct numbers, expected none to pass
+            // and hashed the whole list for every claim (2.5 s a claim with a million entries and 200,000 leads due). A lead
+            // found on a list is claimed and held out of the walk, instead of being stepped over and looked up again by every claim.
+            var sql = $"""
             UPDATE leads SET lease_owner = @Owner, lease_until = @until
             WHERE id IN (
                 SELECT id FROM leads l
@@ -348,39 +355,47 @@ public sealed class DbLeadSource : ILeadSource
                 LIMIT @batch{_db.Dialect.SkipLocked})
             RETURNING {LeadColumns},
                 (SELECT MAX(COALESCE(d.expires_at, {long.MaxValue})) FROM dnc d WHERE d.phone_hash = leads.phone_hash AND (d.expires_at IS NULL OR d.expires_at > @now)) AS dnc_until
-            """, args, tx).ToList();
-            if (postgres) c.Execute("SET LOCAL enable_sort = on", transaction: tx);
+            """;
+            var rows = c.Query<ClaimRow>(sql, args, tx).ToList();
+            var holds = new List<Hold>();
+            var listed = rows.Where(r => r.DncUntil is not null).ToList();
+            // Looked at again when the list lets it go, or in a day (a list removed or re-imported meanwhile); Dnc.Remove frees it at once.
+            foreach (var r in listed) holds.Add(new(r.Id, Math.Min(r.DncUntil!.Value, now + 86_400_000L), ComplianceProfile.Rules.DoNotCall, "the number is on a do-not-call list", now));
+            var callable = rows.Where(r => r.DncUntil is null).ToList();
+            // A customer another lead of theirs is being called for (any campaign, any node) is not called at once by this one.
+            var busy = ContactHistories.Busy(c, tx, _db.Dialect, callable.Select(r => (r.Id, r.CustomerId)).ToList(), now);
+            foreach (var r in callable.Where(r => busy.Contains(r.CustomerId)))
+                holds.Add(new(r.Id, now + (long)BusyRecheck.TotalMilliseconds, ComplianceProfile.Rules.CustomerInCall,
+                    "another lead of the customer is being called or about to be (another campaign or node)", now));
+            callable.RemoveAll(r => busy.Contains(r.CustomerId));
+            // RETURNING order is unspecified: sorted so the stack pops the best lead first.
+            callable.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
             // The caps count the attempts of every campaign on these numbers and customers, read in the claim's transaction.
-            var callable = claimed.Where(r => r.DncUntil is null).Select(r => (r.Id, r.PhoneHash, r.CustomerId)).ToList();
-            return (claimed, _contactDays > 0 && callable.Count > 0
-                ? ContactHistories.Load(c, tx, _db.Dialect, callable, now - _contactDays * 86_400_000L, now + 1) : null);
+            var contacts = _contactDays > 0 && callable.Count > 0
+                ? ContactHistories.Load(c, tx, _db.Dialect, callable.Select(r => (r.Id, r.PhoneHash, r.CustomerId)).ToList(), now - _contactDays * 86_400_000L, now + 1)
+                : null;
+            // Judged here too (AdmitTop judges again when it hands the lead out): the claim's holds are written in its own
+            // transaction, in one statement per hold, not in a transaction of their own nor one write per held lead.
+            var ready = new List<Lead>(callable.Count);
+            foreach (var r in callable)
+            {
+                var lead = ToLead(r);
+                lead.Contacts = contacts?[r.Id];
+                if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held) holds.Add(Held(r.Id, held, utcNow));
+                else ready.Add(lead);
+            }
+            WriteHolds(c, tx, holds);
+            return (rows.Count, ready);
         });
-        if (rows.Count == 0)
+        if (claimed == 0)
         {
             // Nothing due at all (a claim passing refused queues over says nothing of those): wait for the next due lead.
             if (!dueOnly && passOver is not { Count: > 0 }) _nothingDueBefore = Math.Min(NextDue(now) ?? long.MaxValue, now + (long)IdleRecheck.TotalMilliseconds);
             return false;
         }
         // The buffer's oldest lease decides when to renew; due leads go out at once with a whole lease.
-        if (!dueOnly) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
-        // RETURNING order is unspecified: sort so the stack pops the best lead first.
-        rows.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
-        foreach (var r in rows)
-        {
-            if (r.DncUntil is { } listed)
-            {
-                // Looked at again when the list lets it go, or in a day (a list removed or re-imported meanwhile); Dnc.Remove frees it at once.
-                _deferred.Add((r.Id, Math.Min(listed, now + 86_400_000L), ComplianceProfile.Rules.DoNotCall, "the number is on a do-not-call list", now));
-                continue;
-            }
-            var lead = ToLead(r);
-            lead.Contacts = contacts?[r.Id];
-            // Judged at once too (AdmitTop judges again when it hands the lead out): the claim's held leads are written in
-            // one statement below, instead of one write per held lead between the leads handed out.
-            if (ComplianceGate.Check(_config, lead, utcNow) is { Allowed: false } held) Defer(r.Id, held, utcNow);
-            else _buffer.Push(lead);
-        }
-        FlushDeferred();
+        if (!dueOnly && ready.Count > 0) _leaseUntil = _buffer.Count == 0 ? until : Math.Min(_leaseUntil, until);
+        foreach (var lead in ready) _buffer.Push(lead);
         return true;
     }
 
@@ -469,15 +484,20 @@ public sealed class DbLeadSource : ILeadSource
     private void FlushDeferred()
     {
         if (_deferred.Count == 0) return;
-        // The rule that held each lead is kept with it: the "why (not) called" answer names it. One statement per hold (the
-        // leads a claim holds mostly share it: the same cap until the same local midnight), not a round trip per lead.
-        _db.Write(Fence, (c, tx) => c.Execute($"""
-            UPDATE leads SET due_at = @DueAt, held_until = @DueAt, lease_owner = NULL, lease_until = NULL, held_by = @Rule, held_reason = @Reason, held_at = @At
-            WHERE {_db.Dialect.In("id", "@ids")}
-            """, _deferred.GroupBy(d => (d.DueAt, d.Rule, d.Reason, d.At), d => d.Id)
-                .Select(g => new { g.Key.DueAt, g.Key.Rule, g.Key.Reason, g.Key.At, ids = g.ToArray() }), tx));
+        _db.Write(Fence, (c, tx) => WriteHolds(c, tx, _deferred));
         _deferred.Clear();
     }
+
+    /// <summary>
+    /// The rule that held each lead is kept with it: the "why (not) called" answer names it. One statement per hold (the
+    /// leads a claim holds mostly share it: the same cap until the same local midnight), not a round trip per lead.
+    /// </summary>
+    private int WriteHolds(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, IReadOnlyCollection<Hold> holds) =>
+        holds.Count == 0 ? 0 : c.Execute($"""
+            UPDATE leads SET due_at = @DueAt, held_until = @DueAt, lease_owner = NULL, lease_until = NULL, held_by = @Rule, held_reason = @Reason, held_at = @At
+            WHERE {_db.Dialect.In("id", "@ids")}
+            """, holds.GroupBy(d => (d.DueAt, d.Rule, d.Reason, d.At), d => d.Id)
+                .Select(g => new { g.Key.DueAt, g.Key.Rule, g.Key.Reason, g.Key.At, ids = g.ToArray() }), tx);
 }
 
 /// <summary>leads.state values (the SQL spells them as numbers: 0 pending, 1 dialing, 2 done).</summary>

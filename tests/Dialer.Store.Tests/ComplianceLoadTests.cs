@@ -24,14 +24,22 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
     private static int Size(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out var n) && n > 0 ? n : fallback;
     private static string Load => File.ReadAllText("/proc/loadavg").Split(' ')[0];
     private static string Phone(long i) => "+86138" + i.ToString("D8");
+    private static string SecondPhone(long i) => "+86137" + i.ToString("D8");
 
-    /// <summary>Leads of one customer each, due in the 40 days before expiry, with an ID number (a second cipher text per lead).</summary>
-    private static string LeadsFile(int rows)
+    /// <summary>
+    /// Leads of one customer each, due in the 40 days before expiry, with an ID number (a second cipher text per lead); with
+    /// <paramref name="secondNumbers"/>, every 100th customer (the 5th of each hundred) gives a second number on a row of its own.
+    /// </summary>
+    private static string LeadsFile(int rows, bool secondNumbers = false)
     {
         var path = Path.Combine(Path.GetTempPath(), $"compliance-leads-{rows}-{Guid.NewGuid():N}.csv");
         using var w = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20);
         w.Write("phone,region,timezone,customer_id,policy_expiry,id_number\n");
-        for (var i = 0; i < rows; i++) w.Write($"{Phone(i)},CN-GD,Asia/Shanghai,C{i},2026-12-{1 + i % 28:D2},44030119900307{i % 10_000:D4}\n");
+        for (var i = 0; i < rows; i++)
+        {
+            w.Write($"{Phone(i)},CN-GD,Asia/Shanghai,C{i},2026-12-{1 + i % 28:D2},44030119900307{i % 10_000:D4}\n");
+            if (secondNumbers && i % 100 == 5) w.Write($"{SecondPhone(i)},CN-GD,Asia/Shanghai,C{i},2026-12-{1 + i % 28:D2},44030119900307{i % 10_000:D4}\n");
+        }
         return path;
     }
 
@@ -42,11 +50,11 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
     }
 
     /// <summary>A PostgreSQL store with a cn-auto-renewal campaign of <paramref name="leads"/> imported leads.</summary>
-    private TestDb Filled(string name, int leads, out long campaign)
+    private TestDb Filled(string name, int leads, out long campaign, bool secondNumbers = false)
     {
         var t = new TestDb("postgres", pg);
         campaign = t.Campaign(name, CnAuto);
-        var file = LeadsFile(leads);
+        var file = LeadsFile(leads, secondNumbers);
         try { Import(t, campaign, file); } finally { File.Delete(file); }
         return t;
     }
@@ -57,12 +65,16 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
     public void The_claim_with_every_cn_auto_renewal_rule_on_postgres()
     {
         var leads = Size("DIALER_LOAD_LEADS", 200_000);
-        using var t = Filled("load", leads, out var campaign);
+        using var t = Filled("load", leads, out var campaign, secondNumbers: true);
         // A do-not-call list of a million numbers holding every 50th lead's; every 10th lead's number had 3 unanswered calls
         // today (its cap) and every 3rd one call, in another campaign: the claim reads that history for each lead it takes.
+        // Every 100th customer refused on their second number: cn-auto-renewal's whole-customer block holds their lead.
         var dnc = new StringBuilder("phone\n");
         for (var i = 0; i < 1_000_000; i++) dnc.Append(i % 20 == 0 ? Phone(i * 50L / 20) : "+86139" + i.ToString("D8")).Append('\n');
         new Dnc(t.Db, TestDb.Pii).Import("industry-2026", CsvReader.Text(dnc.ToString()), "CN", null, Afternoon);
+        var refusals = new StringBuilder("phone\n");
+        for (var i = 5; i < leads; i += 100) refusals.Append(SecondPhone(i)).Append('\n');
+        new Dnc(t.Db, TestDb.Pii).Import(Dnc.Refusal, CsvReader.Text(refusals.ToString()), "CN", null, Afternoon.AddDays(-1), "disposition refused");
         var other = t.Campaign("other", CnAuto);
         t.Db.Write((c, tx) =>
         {
@@ -84,7 +96,13 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
         // Each lead handed out is dialed: its attempt row puts it in state dialing, as DbAttemptLog.Placed does, a batch at a time.
         var handed = 0;
         var dialing = new List<long>();
-        void Dial() => t.Db.Write((c, tx) => c.Execute("UPDATE leads SET state = 1, lease_owner = NULL, lease_until = NULL WHERE id = ANY(@dialing)", new { dialing }, tx));
+        var dialClock = new Stopwatch();
+        void Dial()
+        {
+            dialClock.Start();
+            t.Db.Write((c, tx) => c.Execute("UPDATE leads SET state = 1, lease_owner = NULL, lease_until = NULL WHERE id = ANY(@dialing)", new { dialing }, tx));
+            dialClock.Stop();
+        }
         while (hopper.Next(Afternoon) is { } lead)
         {
             handed++;
@@ -94,17 +112,21 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
             dialing.Clear();
         }
         clock.Stop();
-        long held, history;
+        long held, refused, history;
         using (var c = t.Db.Connect())
         {
             held = c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE held_by LIKE '%attempt_caps%'");
+            refused = c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE held_by LIKE '%refusal_block:customer'");
             history = c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts");
         }
-        output.WriteLine($"claim, every rule on (cn-auto-renewal v3, 1,000,000 DNC entries, history of {history:N0} attempts): {handed:N0} leads handed out, " +
-                         $"{held:N0} held by the caps, in {clock.Elapsed.TotalSeconds:0.0} s = {handed / clock.Elapsed.TotalSeconds:N0} claims/s " +
-                         $"({(handed + held) / clock.Elapsed.TotalSeconds:N0} leads judged/s); client CPU {CpuSeconds() - cpu:0.0} s; load average {Load}");
-        Assert.Equal(leads - leads / 10, handed); // every 10th is capped or (every 50th) on the list
-        Assert.Equal(leads / 10 - leads / 50, held);
+        var hopperSeconds = (clock.Elapsed - dialClock.Elapsed).TotalSeconds;
+        output.WriteLine($"claim, every rule on (cn-auto-renewal v3, 1,000,000 DNC entries, {refused:N0} customers refused, history of {history:N0} attempts): " +
+                         $"{handed:N0} leads handed out, {held:N0} held by the caps, {refused:N0} by the customer's refusal, in {clock.Elapsed.TotalSeconds:0.0} s = " +
+                         $"{handed / clock.Elapsed.TotalSeconds:N0} claims/s; the hopper's share {hopperSeconds:0.0} s = {handed / hopperSeconds:N0} claims/s " +
+                         $"({(handed + held + refused) / hopperSeconds:N0} leads judged/s), marking them dialing {dialClock.Elapsed.TotalSeconds:0.0} s; " +
+                         $"client CPU {CpuSeconds() - cpu:0.0} s; load average {Load}");
+        Assert.Equal(leads - leads / 10 - leads / 100, handed); // every 10th is capped or (every 50th) on the list, every 100th refused
+        Assert.Equal((leads / 10 - leads / 50, leads / 100), (held, refused));
     }
 
     /// <summary>

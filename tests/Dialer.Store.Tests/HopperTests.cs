@@ -116,6 +116,34 @@ public sealed class HopperTests(PostgresServer pg)
         Assert.Equal("+8613800000000", ((ILeadSource)h).Next(TestDb.Noon, _ => true)?.Phone);
     }
 
+    /// <summary>
+    /// Two campaigns holding the same 200 customers, claimed at once by two nodes in small batches (both walk them in the same
+    /// order): every customer goes to one of them, never to both; the other holds its lead (customer_in_call).
+    /// </summary>
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Two_campaigns_claiming_at_once_never_both_take_one_customer(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var csv = new StringBuilder("phone,region,timezone,customer_id\n");
+        for (var i = 0; i < 200; i++) csv.Append($"+86138{i:D8},CN,Asia/Shanghai,C{i}\n");
+        var campaigns = new[] { t.Campaign("renewals"), t.Campaign("life") };
+        foreach (var c in campaigns) t.Import(c, csv.ToString());
+        var taken = new List<string>[] { [], [] };
+        using var start = new Barrier(2);
+        var nodes = Enumerable.Range(0, 2).Select(n => new Thread(() =>
+        {
+            var h = Hopper(t, campaigns[n], owner: $"node-{n}", batch: 10);
+            start.SignalAndWait();
+            while (h.Next(TestDb.Noon) is { } lead) taken[n].Add(lead.CustomerId!);
+        })).ToList();
+        nodes.ForEach(n => n.Start());
+        nodes.ForEach(n => n.Join());
+        Assert.Empty(taken[0].Intersect(taken[1]));
+        Assert.Equal(200, taken[0].Concat(taken[1]).Distinct().Count());
+        using var db = t.Db.Connect();
+        Assert.Equal(200L, db.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE held_by = 'customer_in_call'"));
+    }
+
     [Theory, InlineData("sqlite"), InlineData("postgres")]
     public void An_expired_lease_hands_the_lead_to_another_node(string dialect)
     {

@@ -83,7 +83,9 @@ public sealed record ComplianceProfile
         public const string CallingHours = "calling_hours", Holiday = "holiday", EarliestBeforeExpiry = "earliest_before_expiry",
             DailyCap = "daily_cap", Consent = "consent", DoNotCall = "do_not_call", MaxAttempts = "max_attempts",
             RegisteredCallerId = "registered_caller_id", LocalPresence = "local_presence", Recording = "recording",
-            AttemptCaps = "attempt_caps", RefusalBlock = "refusal_block";
+            AttemptCaps = "attempt_caps", RefusalBlock = "refusal_block",
+            // Not a profile's: two campaigns (or nodes) never call one customer at once.
+            CustomerInCall = "customer_in_call";
     }
 }
 
