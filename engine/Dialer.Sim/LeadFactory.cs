@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Dialer.Core.Domain;
+using Dialer.Core.Routing;
 
 namespace Dialer.Sim;
 
@@ -38,6 +39,32 @@ public static class LeadFactory
                 PolicyExpiry = expiry,
                 CreatedAt = start.AddDays(-(int)(U(CreatedStream) * 60)).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc),
             });
+        }
+        return leads;
+    }
+
+    /// <summary>
+    /// The leads as the dialer holds them once imported at <paramref name="importedUtc"/> (<c>LeadImporter</c>): the file's tags
+    /// beside those the campaign's tag rules give (<see cref="LeadRules.Apply"/>, the importer's rule, with no history yet), each
+    /// with its skill requirement. <paramref name="people"/> stay as generated: a rule's tag is the dialer's guess, not the
+    /// callee's trait (the default churn-risk rule tags every lead expiring within 15 days).
+    /// </summary>
+    public static List<Lead> Imported(Scenario s, IReadOnlyList<Lead> people, DateTime importedUtc)
+    {
+        var rules = s.Settings.TagRules;
+        var routing = new RoutingRules(s.Campaign, s.Skills, new RequirementTable());
+        var today = DateOnly.FromDateTime(importedUtc);
+        var leads = new List<Lead>(people.Count);
+        foreach (var p in people)
+        {
+            var added = LeadRules.Apply(rules, new HashSet<string>(p.Tags, StringComparer.Ordinal), new LeadFacts(null, null, p.PolicyExpiry, null, []), today);
+            var lead = new Lead
+            {
+                Id = p.Id, Phone = p.Phone, Region = p.Region, TimeZone = p.TimeZone, CustomerId = p.CustomerId, Tags = [.. p.Tags, .. added],
+                Priority = p.Priority, PolicyExpiry = p.PolicyExpiry, CreatedAt = p.CreatedAt, ConsentAt = p.ConsentAt, ConsentSource = p.ConsentSource,
+            };
+            routing.Apply(lead);
+            leads.Add(lead);
         }
         return leads;
     }

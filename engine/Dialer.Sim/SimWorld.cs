@@ -61,11 +61,9 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
     {
         _scenario = scenario;
         _seed = seed;
-        var leads = LeadFactory.Create(scenario, seed);
+        var people = LeadFactory.Create(scenario, seed);
         Callees = new CalleeModel(scenario, seed);
-        var rules = new RoutingRules(scenario.Campaign, scenario.Skills, new RequirementTable());
-        foreach (var lead in leads) rules.Apply(lead);
-        Leads = leads;
+        Leads = people;
 
         var agents = new List<Agent>();
         var sim = new List<SimAgent>();
@@ -81,9 +79,11 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
         End = LocalToUtc(scenario.StartDate.AddDays(scenario.Days - 1), scenario.Agents.Max(g => g.ShiftEnd));
         _now = Start;
         var bestTime = bestTimeToCall ? predictor : null;
-        LeadSource = leadSource?.Invoke(Start, bestTime) ?? new MemoryHopper(scenario.Campaign, leads, Start, bestTime: bestTime);
-        // Leads from elsewhere (the store) carry the importer's ids and tags; the person answering is the one at the number.
-        if (leadSource is not null) _callees = leads.GroupBy(l => l.Phone, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        // The in-memory hopper holds the leads as the importer would store them (tags by the campaign's rules), so a lead's
+        // order, routing and features are the store's; the person answering is the one generated.
+        LeadSource = leadSource?.Invoke(Start, bestTime) ?? new MemoryHopper(scenario.Campaign, LeadFactory.Imported(scenario, people, Start), Start, bestTime: bestTime);
+        // Leads from the store carry the importer's ids: the person answering is the one at the number.
+        if (leadSource is not null) _callees = people.GroupBy(l => l.Phone, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         Engine = new DialerEngine(new EngineSetup
         {
             Campaign = scenario.Campaign,
@@ -113,7 +113,7 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
     /// Who answers a lead's number: the simulated person it was generated as. A store's copy of the lead has its own id
     /// and the tags the importer gave it, but the callee's behaviour (and so every pacer's traffic) must not depend on that.
     /// </summary>
-    public Lead CalleeOf(Lead lead) => _callees is not null && _callees.TryGetValue(lead.Phone, out var person) ? person : lead;
+    public Lead CalleeOf(Lead lead) => _callees is null ? Leads[(int)lead.Id - 1] : _callees.TryGetValue(lead.Phone, out var person) ? person : lead;
 
     /// <summary>Runs until <paramref name="until"/> (or the end of the last shift).</summary>
     public void RunUntil(DateTime until)

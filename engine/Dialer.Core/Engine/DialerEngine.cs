@@ -141,8 +141,11 @@ public sealed partial class DialerEngine
     /// </summary>
     public void Learn(IReadOnlyList<PastAttempt> history)
     {
+        // A predictor reads the lead's attempt count as the engine keeps it: at an attempt's end it includes the attempt,
+        // when one is placed only those before it.
         foreach (var a in history)
         {
+            a.Lead.Attempts = a.Attempt;
             _predictor.Observe(a.Lead, a.PlacedAt, a.Live);
             if (a.Live && a.AnsweredAt is { } answered) _s.LiveAnswerDelay.Observe((answered - a.PlacedAt).TotalSeconds);
             else if (!a.Live) _s.OtherRingTime.Observe(((a.AnsweredAt ?? a.EndedAt) - a.PlacedAt).TotalSeconds); // a machine's verdict, else the end
@@ -152,6 +155,7 @@ public sealed partial class DialerEngine
         foreach (var a in history)
         {
             lastEnded = Math.Max(lastEnded, Seconds(a.EndedAt));
+            a.Lead.Attempts = a.Attempt - 1;
             var p = Math.Clamp(_predictor.PredictLive(a.Lead, a.PlacedAt), 0f, 1f);
             promised += p;
             if (a.Live) lives++;

@@ -28,16 +28,26 @@ public sealed class RateTable(bool perRegionHour, double priorRate = 0.2, double
         if (!perRegionHour) return (float)global;
         // The attempt about to be made: the lead has made none yet, or some.
         var kind = lead.Attempts == 0 ? 0 : 1;
-        var (kn, kk) = _kinds[kind];
-        var kindRatio = Shrink(kk, kn, global, RegionWeight) / global;
+        var kindRatio = KindRatio(global, _kinds[kind]);
         if (!_regions.TryGetValue(lead.Region, out var r)) return (float)Math.Min(global * kindRatio, 1);
         var cells = _cells[r];
-        var (rn, rk) = cells[RegionTotal];
-        var region = Shrink(rk, rn, global, RegionWeight);
-        var (an, ak) = cells[Hours * Kinds + kind];
-        var regionKind = Shrink(ak, an, Math.Min(region * kindRatio, 1), RegionWeight);
+        var regionKind = RegionKindRate(global, kindRatio, cells[RegionTotal], cells[Hours * Kinds + kind]);
         var (n, k) = cells[kind * Hours + LocalHour(lead, utcNow)];
         return (float)Shrink(k, n, regionKind, CellWeight);
+    }
+
+    /// <summary>How one kind of attempt (first or retry) answers against the campaign's <paramref name="global"/> rate, from its (attempts, live) counts.</summary>
+    public static double KindRatio(double global, (double N, double K) kind) => Shrink(kind.K, kind.N, global, RegionWeight) / global;
+
+    /// <summary>
+    /// A region's rate for one kind of attempt: its counts shrunk toward the region's rate times the kind's ratio, the
+    /// region's shrunk toward the campaign's. A region × hour cell of that kind shrinks toward it by <see cref="CellWeight"/>.
+    /// The fallback model's table (Dialer.Models) shares it, so both predict alike from the same counts.
+    /// </summary>
+    public static double RegionKindRate(double global, double kindRatio, (double N, double K) region, (double N, double K) regionKind)
+    {
+        var regionRate = Shrink(region.K, region.N, global, RegionWeight);
+        return Shrink(regionKind.K, regionKind.N, Math.Min(regionRate * kindRatio, 1), RegionWeight);
     }
 
     /// <summary>A rate of <paramref name="live"/> in <paramref name="attempts"/>, shrunk toward <paramref name="prior"/> by <paramref name="weight"/> pseudo-attempts (a Beta prior).</summary>
