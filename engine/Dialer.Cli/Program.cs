@@ -5,6 +5,7 @@ using Dialer.Cli.Commands;
 using Dialer.Cli;
 using Dialer.Store;
 
+Interrupts.Take(); // before the console is touched: the runtime then installs its SIGINT handler
 var root = new RootCommand("dialer — a predictive dialer engine on Asterisk ARI, with a simulator for capacity planning");
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());

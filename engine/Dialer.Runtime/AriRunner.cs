@@ -55,7 +55,7 @@ public static class AriRunner
                     catch (EngineUnavailableException e) { Say($"dialer run: {name}: {e.Message}"); } // it faulted or stopped between two reads
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-        Say($"dialer run: stopping: {(options.DrainTimeout > TimeSpan.Zero ? $"calls up finish (up to {options.DrainTimeout.TotalSeconds:0} s), then" : "")} " +
+        Say($"dialer run: stopping: {(options.DrainTimeout > TimeSpan.Zero ? $"calls up finish (up to {options.DrainTimeout.TotalSeconds:0} s), then " : "")}" +
             $"hanging up {node.Running.Sum(r => r.Engine.Driver.LiveCalls)} calls and {node.Running.Sum(r => r.Engine.Driver.AgentsConnected)} agent lines; campaigns handed over");
         await node.DisposeAsync();
         return node.Faulted ? EngineStatus.Faulted : EngineStatus.Stopped;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using Dapper;
 using Dialer.Ari.Client;
 using Dialer.Core.Domain;
@@ -24,9 +23,6 @@ public sealed class KillTests(ITestOutputHelper output) : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("dialer-kill-").FullName;
     private readonly ConcurrentQueue<(string Name, string Line)> _lines = new();
     private readonly List<Process> _processes = [];
-
-    /// <summary>The `dialer` program, built beside this project (Dialer.Runtime.Tests.csproj builds it first).</summary>
-    private static string DialerDll => typeof(KillTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "DialerCli").Value!;
 
     [Fact]
     public Task Kill_9_of_dialer_run_with_10_agents_on_calls_then_restart_on_sqlite() => KillAndRestart($"sqlite:{Path.Combine(_dir, "run.db")}", "sqlite");
@@ -100,7 +96,7 @@ public sealed class KillTests(ITestOutputHelper output) : IDisposable
 
     private Process Run(string name)
     {
-        var p = ChildProcess.Dotnet(name, [DialerDll, "run", "--config", Path.Combine(_dir, "run.yaml"), "--status-seconds", "0.2"], _lines);
+        var p = ChildProcess.Dotnet(name, [ChildProcess.DialerDll, "run", "--config", Path.Combine(_dir, "run.yaml"), "--status-seconds", "0.2"], _lines);
         _processes.Add(p);
         return p;
     }

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using Dapper;
 using Dialer.Emulator;
 using Dialer.Runtime;
@@ -32,12 +35,48 @@ public sealed class StopTests : IDisposable
         await cts.CancelAsync();
         await run.WaitAsync(CampaignEngine.StopTimeout);
 
-        Assert.Equal(0, emu.ActiveChannels); // every call and agent line hung up
+        AssertNothingLeft(emu, minAttempts: 110);
+    }
+
+    /// <summary>
+    /// `dialer run … &` from a script: the shell starts the job with SIGINT ignored, and .NET leaves an inherited "ignore" in
+    /// place. `kill -INT` did nothing: the node went on dialing (new calls as the ringing ones timed out) until SIGKILL.
+    /// It must stop as Ctrl+C does: at once, everything hung up, every attempt closed, every lead released.
+    /// </summary>
+    [Fact]
+    public async Task Sigint_stops_dialer_run_started_as_a_background_job()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        var lines = new ConcurrentQueue<(string Name, string Line)>();
+        using var run = ChildProcess.Dotnet("run", [ChildProcess.DialerDll, "run", "--config", Config(emu.BaseUri), "--status-seconds", "0.5"], lines, sigintIgnored: true);
+        try
+        {
+            // A process start on a loaded box can take a minute by itself.
+            var until = DateTime.UtcNow.AddSeconds(150);
+            while (emu.ActiveChannels < 120 && !run.HasExited && DateTime.UtcNow < until) await Task.Delay(50);
+            Assert.True(emu.ActiveChannels >= 120, $"only {emu.ActiveChannels} channels up: {string.Join("\n", lines.Select(l => l.Line))}");
+            using (var kill = Process.Start("kill", ["-INT", run.Id.ToString(CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            using var limit = new CancellationTokenSource(CampaignEngine.StopTimeout + TimeSpan.FromSeconds(10));
+            try { await run.WaitForExitAsync(limit.Token); }
+            catch (OperationCanceledException) { Assert.Fail($"still running after SIGINT, {emu.ChannelsCreated} channels created: {string.Join("\n", lines.TakeLast(5).Select(l => l.Line))}"); }
+            Assert.Equal(0, run.ExitCode);
+            AssertNothingLeft(emu, minAttempts: 110);
+        }
+        finally
+        {
+            if (!run.HasExited) run.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>Every call and agent line hung up, every attempt closed with an outcome, no lead left leased.</summary>
+    private void AssertNothingLeft(AriEmulator emu, int minAttempts)
+    {
+        Assert.Equal(0, emu.ActiveChannels);
         using var db = StoreDb.Open(Db);
         using var c = db.Connect();
         var (attempts, open, noOutcome) = c.QuerySingle<(long, long, long)>(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN ended_at IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END), 0) FROM attempts");
-        Assert.True(attempts >= 110, $"{attempts} attempts");
+        Assert.True(attempts >= minAttempts, $"{attempts} attempts");
         Assert.Equal(0, open);
         Assert.Equal(0, noOutcome);
         Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
