@@ -115,7 +115,7 @@ public sealed partial class DialerEngine
             case EventKind.AgentPause: OnAgentPause(e.Agent, e.Reason ?? "", now); break;
             case EventKind.AgentLogout: OnAgentLogout(e.Agent, now); break;
             case EventKind.TrunkState: OnTrunkState(e.Trunk, e.Available, now); break;
-            case EventKind.TrunkShare: if ((uint)e.Trunk < (uint)_trunks.Count) _trunks.SetShare(e.Trunk, e.Share); break;
+            case EventKind.TrunkShare: OnTrunkShare(e.Trunk, e.Share); break;
             case EventKind.CommandFailed: OnCommandFailed(e, now, utcNow, at); break;
             case EventKind.AttemptStored: OnStored(e.CallId, now, utcNow); break;
             case EventKind.PreviewDecision: OnPreviewDecision(e, now, utcNow); break;
@@ -279,27 +279,49 @@ public sealed partial class DialerEngine
         _skills.Begin(_s);
         for (var i = 0; i < n; i++)
             if (!PlaceOne(now, utcNow)) break;
+        // The leads no trunk in service could take go back in their order (best last: a stacking source hands it out first).
+        for (var i = _setAside.Count - 1; i >= 0; i--) _leads.Release(_setAside[i], utcNow);
+        _setAside.Clear();
     }
+
+    /// <summary>Leads set aside in one round because every trunk that can carry them is out; past these the round ends.</summary>
+    private const int SetAsidePerRound = 64;
+    private readonly List<Lead> _setAside = [];
 
     private bool PlaceOne(double now, DateTime utcNow)
     {
-        _refused = false;
-        var lead = _leads.Next(utcNow, _acceptLead);
-        if (lead is null)
+        while (true)
         {
-            if (!_refused) _s.LeadsRanOutAt = now;
-            _retryPlacementAt = now + 1; // nothing due (or nothing the free agents can take): look again in a second
-            return false;
-        }
-        var trunk = _trunks.TryTake(lead.Phone, now);
-        if (trunk < 0)
-        {
+            _refused = false;
+            var lead = _leads.Next(utcNow, _acceptLead);
+            if (lead is null)
+            {
+                if (!_refused && _setAside.Count == 0) _s.LeadsRanOutAt = now;
+                _retryPlacementAt = now + 1; // nothing due (or nothing the free agents or the trunks in service can take): look again in a second
+                return false;
+            }
+            var trunk = _trunks.TryTake(lead.Phone, now);
+            if (trunk >= 0)
+            {
+                Place(lead, trunk, _acceptedP, now, utcNow, reservedFor: null);
+                return true;
+            }
+            if (!_trunks.InService(lead.Phone))
+            {
+                // Its trunks are out (breaker open, server down): it waits out this round and the leads behind it go on. Given
+                // back at the head of the order with the round ended, it held every other lead back until its trunk's next
+                // probe, the engine retrying every millisecond meanwhile (real Asterisk, session 11).
+                _setAside.Add(lead);
+                if (_setAside.Count < SetAsidePerRound) continue;
+                _retryPlacementAt = now + 1; // or at once when a trunk comes back (OnTrunkState)
+                return false;
+            }
+            // Its trunks are full or out of tokens: the round ends, the order kept, until one of them can take it (+∞: until a
+            // channel is freed). Not a retry a millisecond later because another trunk, no route of this lead, has a token.
             _leads.Release(lead, utcNow);
-            _retryPlacementAt = Math.Max(_trunks.NextTokenAt(now), now + 0.001);
+            _retryPlacementAt = _trunks.NextTokenAt(lead.Phone, now);
             return false;
         }
-        Place(lead, trunk, _acceptedP, now, utcNow, reservedFor: null);
-        return true;
     }
 
     /// <summary>
@@ -368,13 +390,27 @@ public sealed partial class DialerEngine
     private void OnTrunkState(int trunk, bool available, double now)
     {
         if ((uint)trunk >= (uint)_trunks.Count) return;
-        if (available && !_trunks.IsAvailable(trunk)) _rampFrom = now;
+        if (available && !_trunks.IsAvailable(trunk))
+        {
+            _rampFrom = now;
+            _retryPlacementAt = double.NegativeInfinity; // the leads set aside for it may go now
+        }
         _trunks.SetAvailable(trunk, available);
+    }
+
+    private void OnTrunkShare(int trunk, double share)
+    {
+        if ((uint)trunk >= (uint)_trunks.Count) return;
+        _trunks.SetShare(trunk, share);
+        _retryPlacementAt = double.NegativeInfinity; // a lead waiting for a channel of it may have one now
     }
 
     private bool AcceptLead(Lead lead)
     {
         if (_s.Config.PreviewTag is not null && _s.Config.IsPreview(lead)) return false; // an agent sees it first
+        // No trunk in service carries it: taken only to be set aside (PlaceOne), so it is no call of this dial for the balancer;
+        // refused here, its whole queue would be (LeadOrder).
+        if (!_trunks.InService(lead.Phone)) return true;
         _acceptedP = Math.Clamp(_predictor.PredictLive(lead, _s.UtcNow), 0f, 1f);
         var accepted = _skills.Accept(lead, _acceptedP);
         _refused |= !accepted;
@@ -644,6 +680,7 @@ public sealed partial class DialerEngine
         SetPhase(call, CallPhase.Ended);
         call.Outcome = outcome;
         _trunks.Release(call.Trunk);
+        if (double.IsPositiveInfinity(_retryPlacementAt)) _retryPlacementAt = double.NegativeInfinity; // the channel a lead waited for
         _s.FreeChannels++;
         if (call.AnsweredAt is { } answered)
             call.Cost = _trunks.RateOf(call.Trunk, call.Lead.Phone) / 60 * (utcNow - answered).TotalSeconds;
