@@ -267,7 +267,7 @@ public class FailureTests
     public void Leads_whose_only_trunk_is_out_wait_while_the_leads_behind_them_go_out_at_the_other_trunks_rate()
     {
         // The "dead" trunk's leads come first in the order; its breaker is open. "live" takes 4 calls a second.
-        var dead = Enumerable.Range(1, 3).Select(i => Make.Lead(i, phone: $"+861380000000{i}", priority: 1));
+        var dead = Enumerable.Range(1, 3).Select(i => Make.Lead(i, phone: $"+861380000000{i}", priority: 1)).ToList();
         var rest = Enumerable.Range(10, 20).Select(i => Make.Lead(i, phone: $"+86150000000{i}"));
         var trunks = new[] { Make.Trunk("dead", rates: [("+86138", 0.01)]), Make.Trunk("live", cps: 4, rates: [("+86150", 0.02)]) };
         var (engine, control, pacer, hopper) = Make.Engine(20, dead.Concat(rest), trunks: trunks);
@@ -286,15 +286,38 @@ public class FailureTests
         }
         Assert.Equal(8, control.Originated.Count); // 4 a second, the live trunk's rate
         Assert.All(control.Originated, c => Assert.Equal("live", c.TrunkName));
-        Assert.Equal(23 - 8, hopper.Pending); // the dead trunk's leads were given back, undialed
+        Assert.Equal(23 - 8, hopper.Pending); // the dead trunk's leads were held back, undialed
+        Assert.All(dead, l => Assert.Equal(0, l.Attempts));
+        Assert.Equal(3, engine.Stats.LeadsHeldForTrunk); // once each: held out of the order, they are not looked at every round
         Assert.Equal(double.NegativeInfinity, engine.State.LeadsRanOutAt);
 
-        // Back in service: its leads go first again, in their order.
+        // Back in service: once their hold is over they go first again, in their order.
         foreach (var c in control.Originated.ToList()) engine.Handle(EngineEvent.Ended(c.Id, CallOutcome.NoAnswer, 19), T0.AddSeconds(2));
-        pacer.Next = 3;
         engine.Handle(EngineEvent.TrunkAvailability(0, true, "probe answered"), T0.AddSeconds(2));
+        pacer.Next = 3;
+        engine.Handle(EngineEvent.Ready(0), T0.AddSeconds(DialerEngine.TrunkOutHoldSeconds));
         Assert.Equal([1L, 2L, 3L], control.Originated.Skip(8).Select(c => c.Lead.Id));
         Assert.All(control.Originated.Skip(8), c => Assert.Equal("dead", c.TrunkName));
+    }
+
+    [Fact]
+    public void A_block_of_leads_for_a_trunk_that_is_out_is_held_back_a_round_at_a_time_until_the_leads_behind_it_go()
+    {
+        var dead = Enumerable.Range(1, 100).Select(i => Make.Lead(i, phone: $"+86138{i:D8}", priority: 1));
+        var rest = Enumerable.Range(1000, 5).Select(i => Make.Lead(i, phone: $"+86150{i:D8}"));
+        var trunks = new[] { Make.Trunk("dead", rates: [("+86138", 0.01)]), Make.Trunk("live", rates: [("+86150", 0.02)]) };
+        var (engine, control, pacer, _) = Make.Engine(5, dead.Concat(rest), trunks: trunks);
+        for (var a = 0; a < 5; a++) engine.Handle(EngineEvent.Login(a), T0);
+        engine.Handle(EngineEvent.TrunkAvailability(0, false, "breaker open"), T0);
+        pacer.Next = 5;
+        engine.Tick(T0);
+        Assert.Empty(control.Originated); // a round holds 64 back at most (each is a store write), then waits a second
+        Assert.Equal(64, engine.Stats.LeadsHeldForTrunk);
+        pacer.Next = 5;
+        engine.Tick(T0.AddSeconds(1));
+        Assert.Equal(5, control.Originated.Count);
+        Assert.All(control.Originated, c => Assert.Equal("live", c.TrunkName));
+        Assert.Equal(100, engine.Stats.LeadsHeldForTrunk);
     }
 
     [Fact]

@@ -276,17 +276,25 @@ public sealed partial class DialerEngine
             Stats.PlacementsHeldForStore++;
             return;
         }
+        if (!_trunks.AnyInService)
+        {
+            _retryPlacementAt = now + 1; // no trunk can take a call: no lead is touched; a trunk back (OnTrunkState) ends the wait
+            return;
+        }
         _skills.Begin(_s);
+        _heldThisRound = 0;
         for (var i = 0; i < n; i++)
             if (!PlaceOne(now, utcNow)) break;
-        // The leads no trunk in service could take go back in their order (best last: a stacking source hands it out first).
-        for (var i = _setAside.Count - 1; i >= 0; i--) _leads.Release(_setAside[i], utcNow);
-        _setAside.Clear();
     }
 
-    /// <summary>Leads set aside in one round because every trunk that can carry them is out; past these the round ends.</summary>
-    private const int SetAsidePerRound = 64;
-    private readonly List<Lead> _setAside = [];
+    /// <summary>
+    /// How long a lead waits, out of the order, when every trunk that can carry it is out while others are in service: about
+    /// a breaker's first cool-down (the ARI driver's is 30 s), after which it is tried again.
+    /// </summary>
+    public const double TrunkOutHoldSeconds = 30;
+    /// <summary>Leads held back in one round because their trunks are out; past these the round ends (each is a store write).</summary>
+    private const int HeldPerRound = 64;
+    private int _heldThisRound;
 
     private bool PlaceOne(double now, DateTime utcNow)
     {
@@ -296,8 +304,8 @@ public sealed partial class DialerEngine
             var lead = _leads.Next(utcNow, _acceptLead);
             if (lead is null)
             {
-                if (!_refused && _setAside.Count == 0) _s.LeadsRanOutAt = now;
-                _retryPlacementAt = now + 1; // nothing due (or nothing the free agents or the trunks in service can take): look again in a second
+                if (!_refused && _heldThisRound == 0) _s.LeadsRanOutAt = now;
+                _retryPlacementAt = now + 1; // nothing due (or nothing the free agents can take): look again in a second
                 return false;
             }
             var trunk = _trunks.TryTake(lead.Phone, now);
@@ -308,12 +316,15 @@ public sealed partial class DialerEngine
             }
             if (!_trunks.InService(lead.Phone))
             {
-                // Its trunks are out (breaker open, server down): it waits out this round and the leads behind it go on. Given
+                // Its trunks are out (breaker open) or none prices it: it is held back and the leads behind it go on. Given
                 // back at the head of the order with the round ended, it held every other lead back until its trunk's next
-                // probe, the engine retrying every millisecond meanwhile (real Asterisk, session 11).
-                _setAside.Add(lead);
-                if (_setAside.Count < SetAsidePerRound) continue;
-                _retryPlacementAt = now + 1; // or at once when a trunk comes back (OnTrunkState)
+                // probe, the engine retrying every millisecond meanwhile (real Asterisk, session 11). Held out of the order, not
+                // set aside for the round: given back, such leads piled up in the outbox's prefetch as the good ones went, and
+                // soon filled it.
+                _leads.Reschedule(lead, utcNow.AddSeconds(TrunkOutHoldSeconds), callback: false, utcNow);
+                Stats.LeadsHeldForTrunk++;
+                if (++_heldThisRound < HeldPerRound) continue;
+                _retryPlacementAt = now + 1;
                 return false;
             }
             // Its trunks are full or out of tokens: the round ends, the order kept, until one of them can take it (+∞: until a
@@ -393,7 +404,7 @@ public sealed partial class DialerEngine
         if (available && !_trunks.IsAvailable(trunk))
         {
             _rampFrom = now;
-            _retryPlacementAt = double.NegativeInfinity; // the leads set aside for it may go now
+            _retryPlacementAt = double.NegativeInfinity; // placements may go on now
         }
         _trunks.SetAvailable(trunk, available);
     }
@@ -408,7 +419,7 @@ public sealed partial class DialerEngine
     private bool AcceptLead(Lead lead)
     {
         if (_s.Config.PreviewTag is not null && _s.Config.IsPreview(lead)) return false; // an agent sees it first
-        // No trunk in service carries it: taken only to be set aside (PlaceOne), so it is no call of this dial for the balancer;
+        // No trunk in service carries it: taken only to be held back (PlaceOne), so it is no call of this dial for the balancer;
         // refused here, its whole queue would be (LeadOrder).
         if (!_trunks.InService(lead.Phone)) return true;
         _acceptedP = Math.Clamp(_predictor.PredictLive(lead, _s.UtcNow), 0f, 1f);

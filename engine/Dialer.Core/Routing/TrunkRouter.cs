@@ -124,6 +124,9 @@ public sealed class TrunkRouter
         return 0;
     }
 
+    /// <summary>Whether any trunk is in service (not taken out), full or not.</summary>
+    public bool AnyInService => Array.IndexOf(_unavailable, false) >= 0;
+
     /// <summary>Whether a trunk that prices <paramref name="phone"/> is in service (not taken out: breaker open, server down), full or not.</summary>
     public bool InService(string phone)
     {
