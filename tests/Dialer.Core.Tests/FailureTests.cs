@@ -264,6 +264,80 @@ public class FailureTests
     }
 
     [Fact]
+    public void Leads_whose_only_trunk_is_out_wait_while_the_leads_behind_them_go_out_at_the_other_trunks_rate()
+    {
+        // The "dead" trunk's leads come first in the order; its breaker is open. "live" takes 4 calls a second.
+        var dead = Enumerable.Range(1, 3).Select(i => Make.Lead(i, phone: $"+861380000000{i}", priority: 1)).ToList();
+        var rest = Enumerable.Range(10, 20).Select(i => Make.Lead(i, phone: $"+86150000000{i}"));
+        var trunks = new[] { Make.Trunk("dead", rates: [("+86138", 0.01)]), Make.Trunk("live", cps: 4, rates: [("+86150", 0.02)]) };
+        var (engine, control, pacer, hopper) = Make.Engine(20, dead.Concat(rest), trunks: trunks);
+        for (var a = 0; a < 20; a++) engine.Handle(EngineEvent.Login(a), T0);
+        engine.Handle(EngineEvent.TrunkAvailability(0, false, "breaker open"), T0);
+        pacer.Interval = 10;
+        pacer.Next = 10;
+        engine.Tick(T0);
+        Assert.Equal(4, control.Originated.Count); // the live trunk's burst, not nothing
+        // The round ended on the live trunk's CPS: the engine wakes for its next token (0.25 s), not a millisecond later.
+        Assert.Equal(T0.AddSeconds(0.25), engine.NextWakeAt.AddTicks(-1));
+        for (var t = 0.25; t <= 1; t += 0.25)
+        {
+            pacer.Next = 10;
+            engine.Handle(EngineEvent.Ready(0), T0.AddSeconds(t)); // an event (a stale one here): the pacer decides on events
+        }
+        Assert.Equal(8, control.Originated.Count); // 4 a second, the live trunk's rate
+        Assert.All(control.Originated, c => Assert.Equal("live", c.TrunkName));
+        Assert.Equal(23 - 8, hopper.Pending); // the dead trunk's leads were held back, undialed
+        Assert.All(dead, l => Assert.Equal(0, l.Attempts));
+        Assert.Equal(3, engine.Stats.LeadsHeldForTrunk); // once each: held out of the order, they are not looked at every round
+        Assert.Equal(double.NegativeInfinity, engine.State.LeadsRanOutAt);
+
+        // Back in service: once their hold is over they go first again, in their order.
+        foreach (var c in control.Originated.ToList()) engine.Handle(EngineEvent.Ended(c.Id, CallOutcome.NoAnswer, 19), T0.AddSeconds(2));
+        engine.Handle(EngineEvent.TrunkAvailability(0, true, "probe answered"), T0.AddSeconds(2));
+        pacer.Next = 3;
+        engine.Handle(EngineEvent.Ready(0), T0.AddSeconds(DialerEngine.TrunkOutHoldSeconds));
+        Assert.Equal([1L, 2L, 3L], control.Originated.Skip(8).Select(c => c.Lead.Id));
+        Assert.All(control.Originated.Skip(8), c => Assert.Equal("dead", c.TrunkName));
+    }
+
+    [Fact]
+    public void A_block_of_leads_for_a_trunk_that_is_out_is_held_back_a_round_at_a_time_until_the_leads_behind_it_go()
+    {
+        var dead = Enumerable.Range(1, 100).Select(i => Make.Lead(i, phone: $"+86138{i:D8}", priority: 1));
+        var rest = Enumerable.Range(1000, 5).Select(i => Make.Lead(i, phone: $"+86150{i:D8}"));
+        var trunks = new[] { Make.Trunk("dead", rates: [("+86138", 0.01)]), Make.Trunk("live", rates: [("+86150", 0.02)]) };
+        var (engine, control, pacer, _) = Make.Engine(5, dead.Concat(rest), trunks: trunks);
+        for (var a = 0; a < 5; a++) engine.Handle(EngineEvent.Login(a), T0);
+        engine.Handle(EngineEvent.TrunkAvailability(0, false, "breaker open"), T0);
+        pacer.Next = 5;
+        engine.Tick(T0);
+        Assert.Empty(control.Originated); // a round holds 64 back at most (each is a store write), then waits a second
+        Assert.Equal(64, engine.Stats.LeadsHeldForTrunk);
+        pacer.Next = 5;
+        engine.Tick(T0.AddSeconds(1));
+        Assert.Equal(5, control.Originated.Count);
+        Assert.All(control.Originated, c => Assert.Equal("live", c.TrunkName));
+        Assert.Equal(100, engine.Stats.LeadsHeldForTrunk);
+    }
+
+    [Fact]
+    public void A_lead_whose_trunk_is_full_ends_the_round_until_a_channel_frees_without_retrying_every_millisecond()
+    {
+        var leads = new[] { Make.Lead(1, phone: "+8613800000001", priority: 1), Make.Lead(2, phone: "+8613800000002", priority: 1), Make.Lead(3, phone: "+8615000000003") };
+        var trunks = new[] { Make.Trunk("one-line", channels: 1, rates: [("+86138", 0.01)]), Make.Trunk("other", rates: [("+86150", 0.02)]) };
+        var (engine, control, pacer, _) = Make.Engine(3, leads, trunks: trunks);
+        for (var a = 0; a < 3; a++) engine.Handle(EngineEvent.Login(a), T0);
+        pacer.Interval = 10;
+        pacer.Next = 3;
+        engine.Tick(T0);
+        Assert.Equal([1L], control.Originated.Select(c => c.Lead.Id)); // lead 2 waits for the one line, and the order keeps lead 3 behind it
+        Assert.Equal(T0.AddSeconds(10), engine.NextWakeAt.AddTicks(-1)); // the pacer's next decision: no wake-up for a channel
+        pacer.Next = 2;
+        engine.Handle(EngineEvent.Ended(control.Originated[0].Id, CallOutcome.NoAnswer, 19), T0.AddSeconds(1));
+        Assert.Equal([1L, 2L, 3L], control.Originated.Select(c => c.Lead.Id));
+    }
+
+    [Fact]
     public void EndAll_closes_every_open_attempt_at_stop()
     {
         var log = new OutboxLog();

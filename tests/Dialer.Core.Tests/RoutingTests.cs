@@ -103,11 +103,28 @@ public class TrunkRouterTests
         Assert.Equal(0, router.TryTake("+861", 0));
         Assert.Equal(1, router.TryTake("+861", 0)); // cheap is full
         Assert.Equal(-1, router.TryTake("+861", 0.5)); // dear has 1 call/s and used it
-        Assert.Equal(1.0, router.NextTokenAt(0.5), 9);
+        Assert.Equal(1.0, router.NextTokenAt("+861", 0.5), 9);
         Assert.Equal(1, router.TryTake("+861", 1.0));
         router.Release(0);
         Assert.Equal(0, router.TryTake("+861", 1.0));
         Assert.Equal(12 - 4, router.FreeChannels);
+    }
+
+    [Fact]
+    public void A_number_whose_trunks_are_all_out_is_out_of_service_and_one_whose_trunks_are_full_waits_for_a_channel()
+    {
+        var router = new TrunkRouter([Make.Trunk("cn", channels: 1, cps: 10, rates: [("+86", 0.01)]), Make.Trunk("us", channels: 5, cps: 10, rates: [("+1", 0.02)])]);
+        router.SetAvailable(0, false);
+        Assert.False(router.InService("+8613800000000"));
+        Assert.True(router.InService("+12125550000"));
+        Assert.False(router.InService("+4420000000")); // no trunk prices it
+        Assert.Equal(double.PositiveInfinity, router.NextTokenAt("+8613800000000", 0)); // the free "us" trunk is no route of it
+        router.SetAvailable(0, true);
+        Assert.Equal(0, router.TryTake("+8613800000000", 0));
+        Assert.True(router.InService("+8613800000000"));
+        Assert.Equal(double.PositiveInfinity, router.NextTokenAt("+8613800000000", 0)); // full: a call's end frees it
+        router.Release(0);
+        Assert.Equal(0.1, router.NextTokenAt("+8613800000000", 0.1), 9); // a token left: now
     }
 
     [Fact]

@@ -115,7 +115,7 @@ public sealed partial class DialerEngine
             case EventKind.AgentPause: OnAgentPause(e.Agent, e.Reason ?? "", now); break;
             case EventKind.AgentLogout: OnAgentLogout(e.Agent, now); break;
             case EventKind.TrunkState: OnTrunkState(e.Trunk, e.Available, now); break;
-            case EventKind.TrunkShare: if ((uint)e.Trunk < (uint)_trunks.Count) _trunks.SetShare(e.Trunk, e.Share); break;
+            case EventKind.TrunkShare: OnTrunkShare(e.Trunk, e.Share); break;
             case EventKind.CommandFailed: OnCommandFailed(e, now, utcNow, at); break;
             case EventKind.AttemptStored: OnStored(e.CallId, now, utcNow); break;
             case EventKind.PreviewDecision: OnPreviewDecision(e, now, utcNow); break;
@@ -280,30 +280,63 @@ public sealed partial class DialerEngine
             Stats.PlacementsHeldForStore++;
             return;
         }
+        if (!_trunks.AnyInService)
+        {
+            _retryPlacementAt = now + 1; // no trunk can take a call: no lead is touched; a trunk back (OnTrunkState) ends the wait
+            return;
+        }
         _skills.Begin(_s);
+        _heldThisRound = 0;
         for (var i = 0; i < n; i++)
             if (!PlaceOne(now, utcNow)) break;
     }
 
+    /// <summary>
+    /// How long a lead waits, out of the order, when every trunk that can carry it is out while others are in service: about
+    /// a breaker's first cool-down (the ARI driver's is 30 s), after which it is tried again.
+    /// </summary>
+    public const double TrunkOutHoldSeconds = 30;
+    /// <summary>Leads held back in one round because their trunks are out; past these the round ends (each is a store write).</summary>
+    private const int HeldPerRound = 64;
+    private int _heldThisRound;
+
     private bool PlaceOne(double now, DateTime utcNow)
     {
-        _refused = false;
-        var lead = _leads.Next(utcNow, _acceptLead);
-        if (lead is null)
+        while (true)
         {
-            if (!_refused) _s.LeadsRanOutAt = now;
-            _retryPlacementAt = now + 1; // nothing due (or nothing the free agents can take): look again in a second
-            return false;
-        }
-        var trunk = _trunks.TryTake(lead.Phone, now);
-        if (trunk < 0)
-        {
+            _refused = false;
+            var lead = _leads.Next(utcNow, _acceptLead);
+            if (lead is null)
+            {
+                if (!_refused && _heldThisRound == 0) _s.LeadsRanOutAt = now;
+                _retryPlacementAt = now + 1; // nothing due (or nothing the free agents can take): look again in a second
+                return false;
+            }
+            var trunk = _trunks.TryTake(lead.Phone, now);
+            if (trunk >= 0)
+            {
+                Place(lead, trunk, _acceptedP, now, utcNow, reservedFor: null);
+                return true;
+            }
+            if (!_trunks.InService(lead.Phone))
+            {
+                // Its trunks are out (breaker open) or none prices it: it is held back and the leads behind it go on. Given
+                // back at the head of the order with the round ended, it held every other lead back until its trunk's next
+                // probe, the engine retrying every millisecond meanwhile (real Asterisk, session 11). Held out of the order, not
+                // set aside for the round: given back, such leads piled up in the outbox's prefetch as the good ones went, and
+                // soon filled it.
+                _leads.Reschedule(lead, utcNow.AddSeconds(TrunkOutHoldSeconds), callback: false, utcNow);
+                Stats.LeadsHeldForTrunk++;
+                if (++_heldThisRound < HeldPerRound) continue;
+                _retryPlacementAt = now + 1;
+                return false;
+            }
+            // Its trunks are full or out of tokens: the round ends, the order kept, until one of them can take it (+∞: until a
+            // channel is freed). Not a retry a millisecond later because another trunk, no route of this lead, has a token.
             _leads.Release(lead, utcNow);
-            _retryPlacementAt = Math.Max(_trunks.NextTokenAt(now), now + 0.001);
+            _retryPlacementAt = _trunks.NextTokenAt(lead.Phone, now);
             return false;
         }
-        Place(lead, trunk, _acceptedP, now, utcNow, reservedFor: null);
-        return true;
     }
 
     /// <summary>
@@ -372,13 +405,27 @@ public sealed partial class DialerEngine
     private void OnTrunkState(int trunk, bool available, double now)
     {
         if ((uint)trunk >= (uint)_trunks.Count) return;
-        if (available && !_trunks.IsAvailable(trunk)) _rampFrom = now;
+        if (available && !_trunks.IsAvailable(trunk))
+        {
+            _rampFrom = now;
+            _retryPlacementAt = double.NegativeInfinity; // placements may go on now
+        }
         _trunks.SetAvailable(trunk, available);
+    }
+
+    private void OnTrunkShare(int trunk, double share)
+    {
+        if ((uint)trunk >= (uint)_trunks.Count) return;
+        _trunks.SetShare(trunk, share);
+        _retryPlacementAt = double.NegativeInfinity; // a lead waiting for a channel of it may have one now
     }
 
     private bool AcceptLead(Lead lead)
     {
         if (_s.Config.PreviewTag is not null && _s.Config.IsPreview(lead)) return false; // an agent sees it first
+        // No trunk in service carries it: taken only to be held back (PlaceOne), so it is no call of this dial for the balancer;
+        // refused here, its whole queue would be (LeadOrder).
+        if (!_trunks.InService(lead.Phone)) return true;
         _acceptedP = Math.Clamp(_predictor.PredictLive(lead, _s.UtcNow), 0f, 1f);
         var accepted = _skills.Accept(lead, _acceptedP);
         _refused |= !accepted;
@@ -648,6 +695,7 @@ public sealed partial class DialerEngine
         SetPhase(call, CallPhase.Ended);
         call.Outcome = outcome;
         _trunks.Release(call.Trunk);
+        if (double.IsPositiveInfinity(_retryPlacementAt)) _retryPlacementAt = double.NegativeInfinity; // the channel a lead waited for
         _s.FreeChannels++;
         if (call.AnsweredAt is { } answered)
             call.Cost = _trunks.RateOf(call.Trunk, call.Lead.Phone) / 60 * (utcNow - answered).TotalSeconds;

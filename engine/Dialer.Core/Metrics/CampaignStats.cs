@@ -37,6 +37,8 @@ public sealed class CampaignStats(TimeZoneInfo campaignZone, int trunks, int age
     public long HangupsGivenUp { get; internal set; }
     /// <summary>Pacing decisions that placed nothing because the attempt store was behind (database slow or down).</summary>
     public long PlacementsHeldForStore { get; internal set; }
+    /// <summary>Leads held back a while (<see cref="Engine.DialerEngine.TrunkOutHoldSeconds"/>) because no trunk in service could carry them.</summary>
+    public long LeadsHeldForTrunk { get; internal set; }
     // Preview: leads offered to agents and what became of them.
     public long PreviewsOffered { get; internal set; }
     public long PreviewsAccepted { get; internal set; }

@@ -124,21 +124,32 @@ public sealed class TrunkRouter
         return 0;
     }
 
-    /// <summary>Earliest time a trunk with a free channel has a CPS token again (for the engine's wake-up).</summary>
-    public double NextTokenAt(double now)
+    /// <summary>Whether any trunk is in service (not taken out), full or not.</summary>
+    public bool AnyInService => Array.IndexOf(_unavailable, false) >= 0;
+
+    /// <summary>Whether a trunk that prices <paramref name="phone"/> is in service (not taken out: breaker open, server down), full or not.</summary>
+    public bool InService(string phone)
+    {
+        var routes = RoutesFor(phone);
+        if (routes is null) return false;
+        foreach (var (t, _) in routes)
+            if (!_unavailable[t]) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Earliest time a trunk in service for <paramref name="phone"/> with a free channel has a CPS token again (for the
+    /// engine's wake-up); +∞ while all of them are full: only a channel freed (a call's end) or a trunk back changes that.
+    /// </summary>
+    public double NextTokenAt(string phone, double now)
     {
         var best = double.PositiveInfinity;
-        for (var t = 0; t < _trunks.Length; t++)
+        if (RoutesFor(phone) is not { } routes) return best;
+        foreach (var (t, _) in routes)
         {
-            if (_unavailable[t])
-            {
-                best = Math.Min(best, now + 1); // it may come back: look again in a second
-                continue;
-            }
-            if (_inUse[t] >= _limit[t]) continue;
+            if (_unavailable[t] || _inUse[t] >= _limit[t]) continue;
             Refill(t, now);
-            var at = _tokens[t] >= 1 ? now : now + (1 - _tokens[t]) / _trunks[t].CallsPerSecond;
-            best = Math.Min(best, at);
+            best = Math.Min(best, _tokens[t] >= 1 ? now : now + (1 - _tokens[t]) / _trunks[t].CallsPerSecond);
         }
         return best;
     }
