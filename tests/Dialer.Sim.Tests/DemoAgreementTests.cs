@@ -30,6 +30,37 @@ public class DemoAgreementTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The in-memory hopper holds the leads as the importer stores them: the seed rule tags churn-risk every lead expiring
+    /// within 15 days of the import (no reminder on record), beside the file's tags, while the person who answers keeps the
+    /// generated tags (the callee model reads those). Before, memory leads had the file's tags only and the store's did not.
+    /// </summary>
+    [Fact]
+    public void The_in_memory_hopper_holds_the_leads_tagged_as_the_importer_tags_them_and_callees_stay_as_generated()
+    {
+        var s = Scenario.Load(ScenarioTests.Shipped("skill-pools"));
+        SimWorld? world = null;
+        var placed = new List<Lead>();
+        Simulation.Run(s, "progressive", 1, new Simulation.Options { OnWorld = w => world = w, History = _ => new Placements(placed) });
+        var today = DateOnly.FromDateTime(world!.Start);
+        var soon = placed.Where(l => l.PolicyExpiry!.Value.DayNumber - today.DayNumber <= 15).Take(50).ToList();
+        Assert.NotEmpty(soon);
+        foreach (var lead in soon)
+        {
+            Assert.Contains("churn-risk", lead.Tags);
+            var person = world.CalleeOf(lead);
+            Assert.Equal(lead.Phone, person.Phone);
+            Assert.Equal(person.Tags.Contains("churn-risk") ? person.Tags.Count : person.Tags.Count + 1, lead.Tags.Count);
+        }
+        Assert.Contains(soon, l => !world.CalleeOf(l).Tags.Contains("churn-risk"));
+    }
+
+    private sealed class Placements(List<Lead> leads) : Dialer.Core.Engine.IAttemptLog
+    {
+        public void Placed(Call call) => leads.Add(call.Lead);
+        public void Finished(Call call) { }
+    }
+
+    /// <summary>
     /// A mixed campaign on the database hopper, as `run` and `serve` have it: leads tagged high-value go to an agent's screen
     /// (preview), the pacer dials the rest, and the store's numbers agree with the in-memory hopper's.
     /// </summary>
