@@ -69,6 +69,28 @@ public class ClientTests
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(3)); // 3 tries × 300 ms
     }
 
+    /// <summary>
+    /// Cluster fencing (ClusterTests' paused owner): an originate sent just before the node was paused went unanswered, the
+    /// client retried it on waking, after another node had taken the campaign over and hung that channel up: the retry was a
+    /// new call. Every try of a request that makes or dials a channel asks <see cref="AriClient.MayCall"/> first.
+    /// </summary>
+    [Fact]
+    public async Task A_call_is_not_tried_again_once_its_node_may_no_longer_call()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        await using var ari = Client(emu, retries: 2);
+        var asked = 0;
+        ari.MayCall = () => Interlocked.Increment(ref asked) > 1 ? "lease lost" : null; // the first try may go, not its retry
+        emu.FailCommands("channels", 1, tries: 1); // the first try gets no usable answer
+        var refused = await Assert.ThrowsAsync<AriRefusedException>(() => ari.OriginateAsync("dialer-1", "PJSIP/1801@carrier-a", "callee", null, 30, null));
+        Assert.True(refused.Retried);
+        Assert.Equal("lease lost", refused.AsteriskMessage);
+        Assert.Empty(emu.PlaceRequests);
+        Assert.Empty(await ari.ListChannelsAsync()); // other requests are not asked about
+        await Assert.ThrowsAsync<AriRefusedException>(() => ari.DialAsync("dialer-1", 30));
+        Assert.Equal(3, asked);
+    }
+
     [Fact]
     public async Task Unknown_and_malformed_messages_are_counted_and_skipped_and_overflow_is_reported()
     {

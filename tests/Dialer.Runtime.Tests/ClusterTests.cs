@@ -222,10 +222,9 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         var landed = db2.Query<(string Tbl, string Op, DateTime At)>("SELECT tbl, op, at FROM write_log WHERE app = 'node-a' AND at > @takeover ORDER BY at",
             new { takeover }).ToList();
         var refusals = _lines.Count(l => l.Node == "node-a" && l.Line.Contains("fenced: the store refused", StringComparison.Ordinal));
-        // A request node-a had sent before its pause may be retried by its ARI client when it wakes (its time-out ran out):
-        // that finds the channel made already (409), no new call. A channel node-a asked for first after the takeover is one.
-        var requests = rig.Pbx1.PlaceRequests.Concat(rig.Pbx2.PlaceRequests).Where(r => r.User == "node-a").ToList();
-        var dialed = requests.Where(r => r.At > took.LeaseAt && !requests.Any(q => q.ChannelId == r.ChannelId && q.At < pausedAt)).ToList();
+        // Every try of a call asks the lease first (AriClient.MayCall), retries too: a request node-a had sent before its pause
+        // is not tried again when it wakes (its time-out ran out), since node-b may have hung that channel up: nothing at all.
+        var dialed = rig.Pbx1.PlaceRequests.Concat(rig.Pbx2.PlaceRequests).Where(r => r.User == "node-a" && r.At > took.LeaseAt).ToList();
         var attempts = Attempts(db2);
         var figures = new List<string>
         {
@@ -245,6 +244,94 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(early);
         NothingLost(db2, attempts, 500);
     }
+
+    /// <summary>
+    /// Retry lateness, the dialer's own share: two nodes share one campaign with agents to spare (32 agents for 100 leads, so
+    /// after the first pass most retries find an agent free), and its owner is killed once. Each retry's due → claimed (read
+    /// from a trigger log of the leads' lease changes) and due → placed, apart for the retries due while an agent was free and
+    /// no retry due before them waited (the dialer's part) and for those that queued for an agent or were due across the takeover.
+    /// </summary>
+    [PostgresFact]
+    public async Task Due_retries_with_agents_to_spare_are_claimed_and_placed_within_seconds_across_a_takeover()
+    {
+        const int leads = 100, agents = 32;
+        _pacer = "spare";
+        await using var rig = await StartRig("progressive", ["c1"], real: null, leads, agents);
+        var db = rig.Db;
+        using (var c = db.Connect()) c.Execute(ClaimLog);
+        Start("node-a", rig.Files);
+        await Until(() => Events("Took").FirstOrDefault(e => e.Node == "node-a"), TimeSpan.FromSeconds(90), "node-a took c1");
+        Start("node-b", rig.Files);
+        // The kill comes once every lead had its first call and retries are being placed: agents are spare from then on.
+        await Until(() => Pending(db, firstCall: true) == 0 && Placed(db, "node-a") >= leads + 20, TimeSpan.FromSeconds(120), "node-a past its first pass");
+        var killedAt = DateTime.UtcNow;
+        _nodes["node-a"].Kill();
+        await _nodes["node-a"].WaitForExitAsync();
+        var took = await Until(() => Events("Took").FirstOrDefault(e => e.Node == "node-b" && e.From == "node-a"), TimeSpan.FromSeconds(60), "node-b took c1 over");
+        await Until(() => Pending(db, firstCall: false) == 0, TimeSpan.FromSeconds(120), "every lead done");
+        await _nodes["node-b"].StandardInput.WriteLineAsync("stop");
+        await _nodes["node-b"].WaitForExitAsync();
+
+        using var db2 = db.Connect();
+        var attempts = Attempts(db2);
+        var claims = db2.Query<(long Lead, DateTime At)>("SELECT lead_id, at FROM claim_log ORDER BY at").ToLookup(c => c.Lead, c => new DateTimeOffset(c.At).ToUnixTimeMilliseconds());
+        var gaps = new List<(long Campaign, DateTime From, DateTime To)> { (rig.Ids["c1"], killedAt, took.At) };
+        var (lateness, owned, queued, early, _) = Retries(attempts, gaps, agents);
+        // Per retry: due, claimed (the lead's first claim after its last call ended), placed; and whether it was the dialer's to place at once.
+        var spare = new List<(double Claimed, double Placed)>();
+        var all = new List<(double Claimed, double Placed)>();
+        foreach (var lead in attempts.GroupBy(a => a.Lead))
+        {
+            var list = lead.ToList();
+            for (var i = 1; i < list.Count; i++)
+            {
+                var ended = list[i - 1].Ended!.Value;
+                var outcome = list[i - 1].Outcome is { } o && CallOutcomes.TryParse(o, out var p) ? p : CallOutcome.Congestion;
+                var due = ended + (long)(Retry[outcome] * 1000);
+                var claimed = claims[lead.Key].Where(t => t >= ended).DefaultIfEmpty(list[i].Placed).Min();
+                var r = ((claimed - due) / 1000.0, (list[i].Placed - due) / 1000.0);
+                all.Add(r);
+                var acrossGap = Time(due) < took.At && Time(list[i].Placed) > killedAt;
+                var busy = attempts.Count(a => a.Placed <= due && (a.Ended ?? long.MaxValue) + WrapMs > due) >= agents;
+                if (!acrossGap && !busy) spare.Add(r);
+            }
+        }
+        string Figure(string what, List<(double Claimed, double Placed)> r)
+        {
+            var (c, pl) = (r.Select(x => x.Claimed).Order().ToList(), r.Select(x => x.Placed).Order().ToList());
+            return $"{what} ({r.Count}): due → claimed median {Percentile(c, 0.5):0.00} s, p95 {Percentile(c, 0.95):0.00} s; due → placed median {Percentile(pl, 0.5):0.00} s, p95 {Percentile(pl, 0.95):0.00} s, max {pl.LastOrDefault():0.00} s";
+        }
+        var figures = new List<string>
+        {
+            $"kill → node-b's lease {(took.LeaseAt - killedAt).TotalSeconds:0.0} s, → pacing {(took.At - killedAt).TotalSeconds:0.0} s; attempts {attempts.Count}, {agents} agents, {leads} leads",
+            Figure("retries due while an agent was free, not across the takeover", spare),
+            Figure("all retries", all),
+            $"due → placed of the {owned.Count} not across the takeover: median {Percentile(owned, 0.5):0.00} s, p95 {Percentile(owned, 0.95):0.00} s ({queued} queued for an agent or behind a retry due before them); all {lateness.Count}: p95 {Percentile(lateness, 0.95):0.00} s",
+        };
+        foreach (var f in figures) output.WriteLine(f);
+        File.WriteAllLines(Path.Combine(Path.GetTempPath(), "dialer-cluster-figures-spare.txt"), figures);
+        Assert.Empty(early);
+        NothingLost(db2, attempts, leads);
+        Assert.True(spare.Count >= 30, $"too few retries found an agent free to measure the dialer's share: {string.Join(" | ", figures)}");
+        // The dialer's share: due retries are asked for once a second and placed at once when an agent is free.
+        Assert.True(Percentile([.. spare.Select(r => r.Placed).Order()], 0.5) < 5, string.Join(" | ", figures));
+    }
+
+    /// <summary>Leads still to be called (state pending): all of them, or only those never called yet.</summary>
+    private static long Pending(StoreDb db, bool firstCall)
+    {
+        using var c = db.Connect();
+        return c.ExecuteScalar<long>($"SELECT COUNT(*) FROM leads WHERE state = 0{(firstCall ? " AND attempts = 0" : "")}");
+    }
+
+    /// <summary>Every claim of a lead (its lease taken when no node, or another, held it), with when it was made.</summary>
+    private const string ClaimLog = """
+        CREATE TABLE claim_log (lead_id BIGINT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp());
+        CREATE FUNCTION log_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO claim_log (lead_id) VALUES (NEW.id); RETURN NULL; END $$;
+        CREATE TRIGGER leads_claimed AFTER UPDATE OF lease_owner ON leads FOR EACH ROW
+            WHEN (NEW.lease_owner IS NOT NULL AND OLD.lease_owner IS DISTINCT FROM NEW.lease_owner) EXECUTE FUNCTION log_claim();
+        """;
 
     /// <summary>Every row written to attempts, leads and campaign_owners, with the writer's connection name (the node) and the time it was written.</summary>
     private const string WriteLog = """
@@ -290,7 +377,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
     /// wait for the next agent free, in due order, whatever the dialer does.
     /// </summary>
     private static (List<double> Lateness, List<double> Owned, int Queued, List<string> Early, List<string> Passed) Retries(List<Attempt> attempts,
-        List<(long Campaign, DateTime From, DateTime To)> gaps)
+        List<(long Campaign, DateTime From, DateTime To)> gaps, int agents = AgentsPerCampaign)
     {
         var lateness = new List<double>();
         var owned = new List<double>(); // retries due and placed while an owner paced the campaign
@@ -327,7 +414,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
                 owned.Add((list[i].Placed - due) / 1000.0);
                 var (campaign, placed) = (lead.First().Campaign, list[i].Placed);
                 var inFlight = attempts.Count(a => a.Campaign == campaign && a.Placed <= due && (a.Ended ?? long.MaxValue) + WrapMs > due);
-                if (inFlight >= AgentsPerCampaign || retries.Any(r => r.Campaign == campaign && r.Due <= due && r.Placed > due && r.Placed < placed)) queued++;
+                if (inFlight >= agents || retries.Any(r => r.Campaign == campaign && r.Due <= due && r.Placed > due && r.Placed < placed)) queued++;
                 // Due retries are asked for once a second (StoreOutbox.Due): fresh calls in that second are not a pass.
                 var ahead = firsts[lead.First().Campaign].Count(t => t > due + 1500 && t < list[i].Placed);
                 var later = retries.Count(r => r.Campaign == lead.First().Campaign && r.Due > due + 1500 && r.Placed < list[i].Placed);
@@ -352,7 +439,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM campaign_owners")); // every stop handed its campaigns back
     }
 
-    /// <summary>PostgreSQL, two emulated Asterisk servers linked by an inter-server trunk, the campaigns with 500 leads each, a node config per campaign.</summary>
+    /// <summary>PostgreSQL, two emulated Asterisk servers linked by an inter-server trunk, the campaigns with <c>leads</c> leads and <c>agents</c> agents each, a node config per campaign.</summary>
     private sealed record Rig(PostgresServer Pg, StoreDb Db, AriEmulator Pbx1, AriEmulator Pbx2, string[] Files, Dictionary<string, long> Ids) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
@@ -364,7 +451,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private async Task<Rig> StartRig(string pacer, string[] campaigns, Uri[]? real)
+    private async Task<Rig> StartRig(string pacer, string[] campaigns, Uri[]? real, int leads = 500, int agents = AgentsPerCampaign)
     {
         var pg = new PostgresServer();
         var conn = pg.NewDatabase();
@@ -379,7 +466,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         var db = StoreDb.Open(conn);
         Migrator.Migrate(db);
-        var files = campaigns.Select(c => Config(c, pacer, conn, key, real?[0] ?? pbx1.BaseUri, real?[1] ?? pbx2.BaseUri, phones: real is not null)).ToArray();
+        var files = campaigns.Select(c => Config(c, pacer, conn, key, real?[0] ?? pbx1.BaseUri, real?[1] ?? pbx2.BaseUri, phones: real is not null, agents)).ToArray();
         var pii = new Pii(Convert.FromBase64String(key));
         var store = new Store.Campaigns(db);
         var ids = new Dictionary<string, long>();
@@ -388,8 +475,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
             var record = store.Create(campaigns[i], new CampaignSettings { TimeZone = "UTC" }, DateTime.UtcNow);
             ids[campaigns[i]] = record.Id;
             // The digit after +86139 says how a real server's callee behaves (RealTrunks); the emulators draw their own mix.
-            var csv = "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, 500).Select(n => $"+86139{n % 5}{i}{n / 5:D6},CN,UTC\n"));
-            Assert.Equal(500, new LeadImporter(db, pii).Import(record.Id, record.Name, CsvReader.Text(csv), DateTime.UtcNow).Accepted);
+            var csv = "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, leads).Select(n => $"+86139{n % 5}{i}{n / 5:D6},CN,UTC\n"));
+            Assert.Equal(leads, new LeadImporter(db, pii).Import(record.Id, record.Name, CsvReader.Text(csv), DateTime.UtcNow).Accepted);
         }
         return new Rig(pg, db, pbx1, pbx2, files, ids);
     }
@@ -425,10 +512,10 @@ public sealed class ClusterTests(ITestOutputHelper output) : IDisposable
         """;
 
     /// <param name="phones">Real servers: the agents share the phones PJSIP/agent1..3 of their server (each answers many calls).</param>
-    private string Config(string campaign, string pacer, string conn, string key, Uri pbx1, Uri pbx2, bool phones)
+    private string Config(string campaign, string pacer, string conn, string key, Uri pbx1, Uri pbx2, bool phones, int agentCount)
     {
-        var agents = string.Join("\n", Enumerable.Range(1, AgentsPerCampaign).Select(a =>
-            $"  - {{id: agent{a}{campaign}, server: {(a <= AgentsPerCampaign / 2 ? "pbx1" : "pbx2")}{(phones ? $", endpoint: \"PJSIP/agent{(a - 1) % 3 + 1}\"" : "")}}}"));
+        var agents = string.Join("\n", Enumerable.Range(1, agentCount).Select(a =>
+            $"  - {{id: agent{a}{campaign}, server: {(a <= agentCount / 2 ? "pbx1" : "pbx2")}{(phones ? $", endpoint: \"PJSIP/agent{(a - 1) % 3 + 1}\"" : "")}}}"));
         var retry = string.Join(", ", Retry.Select(r => $"{r.Key.ToCsv()}: {r.Value.ToString(CultureInfo.InvariantCulture)}"));
         var section = "{pacer: " + pacer + ", window_start: \"00:00\", window_end: \"24:00\", ring_timeout_seconds: 15, max_attempts: 4, max_attempts_per_day: 4, retry_delay_seconds: {" + retry + "}}";
         var file = Path.Combine(_dir, $"{campaign}.yaml");

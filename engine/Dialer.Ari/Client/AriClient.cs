@@ -47,6 +47,13 @@ public sealed partial class AriClient : IAsyncDisposable
 
     public AriServerOptions Options { get; }
     public string ServerId => Options.Id;
+    /// <summary>
+    /// Asked right before each try of a request that makes or dials a channel (originate, create, dial), retries too: null
+    /// lets it go, else why not (<see cref="AriRefusedException"/>, nothing sent). A node paused past its campaign's lease
+    /// after its driver's own check, or whose first try went unanswered across the pause, would dial behind the new owner's
+    /// back: a retry of a channel the new owner has hung up since is a new call.
+    /// </summary>
+    public Func<string?>? MayCall { get; set; }
     /// <summary>How REST is answering: failures in a row and recent latencies (telephony health).</summary>
     public RestHealth RestHealth { get; }
 
@@ -56,11 +63,11 @@ public sealed partial class AriClient : IAsyncDisposable
     public Task<AriChannel> CreateChannelAsync(string channelId, string endpoint, string? appArgs,
         IReadOnlyDictionary<string, string>? variables, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, new Query("channels/create").Add("endpoint", endpoint).Add("app", Options.App)
-            .Add("appArgs", appArgs).Add("channelId", channelId), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct)!;
+            .Add("appArgs", appArgs).Add("channelId", channelId), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct, calls: true)!;
 
     /// <summary>POST /channels/{id}/dial. Always pass a timeout: Asterisk's default is to ring forever. Asked again while the channel enters Stasis.</summary>
     public Task DialAsync(string channelId, int timeoutSeconds, CancellationToken ct = default) =>
-        WhileEnteringStasis(() => SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct), ct);
+        WhileEnteringStasis(() => SendAsync<object>(HttpMethod.Post, new Query($"channels/{Esc(channelId)}/dial").Add("timeout", timeoutSeconds), null, null, ct, calls: true), ct);
 
     /// <summary>
     /// Asterisk answers /channels/create before the channel is in Stasis (res/ari/resource_channels.c: a thread it has just
@@ -91,7 +98,7 @@ public sealed partial class AriClient : IAsyncDisposable
     public Task<AriChannel> OriginateAsync(string channelId, string endpoint, string? appArgs, string? callerId, int timeoutSeconds,
         IReadOnlyDictionary<string, string>? variables, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, new Query("channels").Add("endpoint", endpoint).Add("app", Options.App).Add("appArgs", appArgs)
-            .Add("channelId", channelId).Add("callerId", callerId).Add("timeout", timeoutSeconds), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct)!;
+            .Add("channelId", channelId).Add("callerId", callerId).Add("timeout", timeoutSeconds), VariablesBody(variables), AriJsonContext.Default.AriChannel, ct, calls: true)!;
 
     /// <summary>DELETE /channels/{id}. A 404 means it is already gone, which is what the caller wanted.</summary>
     public async Task HangupAsync(string channelId, int? reasonCode = null, CancellationToken ct = default)
@@ -250,7 +257,8 @@ public sealed partial class AriClient : IAsyncDisposable
 
     // ---- transport -----------------------------------------------------------------------------
 
-    private async Task<T?> SendAsync<T>(HttpMethod method, Query query, byte[]? body, JsonTypeInfo<T>? result, CancellationToken ct) where T : class
+    /// <param name="calls">The request makes or dials a channel: <see cref="MayCall"/> is asked right before each try.</param>
+    private async Task<T?> SendAsync<T>(HttpMethod method, Query query, byte[]? body, JsonTypeInfo<T>? result, CancellationToken ct, bool calls = false) where T : class
     {
         var path = query.ToString();
         for (var attempt = 0; ; attempt++)
@@ -258,6 +266,7 @@ public sealed partial class AriClient : IAsyncDisposable
             await _inFlight.WaitAsync(ct);
             try
             {
+                if (calls && MayCall?.Invoke() is { } why) throw new AriRefusedException(ServerId, method.Method, path, why) { Retried = attempt > 0 };
                 var (done, value) = await TrySendAsync(method, path, body, result, attempt, ct);
                 if (done) return value;
             }

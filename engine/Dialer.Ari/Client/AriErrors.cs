@@ -50,3 +50,5 @@ public sealed class AriUnprocessableException(string server, string method, stri
 public sealed class AriServerErrorException(string server, string method, string path, int status, string? message) : AriException(server, method, path, status, message);
 /// <summary>No response: connection refused or reset, or the request timed out (after the retries).</summary>
 public sealed class AriUnavailableException(string server, string method, string path, string reason, Exception? inner) : AriException(server, method, path, 0, reason, inner);
+/// <summary>Not sent: <see cref="AriClient.MayCall"/> refused a request that would make or dial a channel (the message says why).</summary>
+public sealed class AriRefusedException(string server, string method, string path, string reason) : AriException(server, method, path, 0, reason);

@@ -83,8 +83,13 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         }
         InitHealth(servers);
         // A node whose lease ran out (paused, fenced) must not register the app again after a drop: the new owner has it now.
+        // Nor dial (or retry a dial) after its driver's check: the lease may run out between the check and the wire.
         if (options.MayPlace is { } mayPlace)
-            foreach (var s in servers) s.MayReconnect = () => mayPlace() is null;
+            foreach (var s in servers)
+            {
+                s.MayReconnect = () => mayPlace() is null;
+                s.MayCall = mayPlace;
+            }
     }
 
     /// <summary>The engine sends the safe-harbor message this long before the 2 s are up (<see cref="AriDriverOptions.SafeHarborLead"/>).</summary>
@@ -315,9 +320,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         var timeout = (int)Math.Ceiling(ringTimeout.TotalSeconds);
         if ((Volatile.Read(ref d._stopping) == 1 ? "the dialer is stopping" : o.MayPlace?.Invoke()) is { } refused)
         {
-            // Stopping (or no longer the campaign's owner): nothing new reaches the network; the lead is given back as never placed.
-            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, refused, at: d._time.GetUtcNow().UtcDateTime));
-            await d.EndAsync(leg, cause: 0, networkFailure: false);
+            await NotPlaced(refused);
             return;
         }
         leg.OriginateSentTicks = d._time.GetUtcNow().UtcTicks;
@@ -339,6 +342,11 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             Interlocked.Increment(ref d.Stats._placed);
             leg.Placed = true;
         }
+        catch (AriRefusedException e)
+        {
+            // The lease was lost before a try of this call left (MayCall): a channel an earlier try made is the new owner's now.
+            await NotPlaced(e.AsteriskMessage!);
+        }
         catch (AriException e)
         {
             // Never leave a half-made call behind; then tell the engine the attempt failed (cause 0 → congestion, retried later).
@@ -349,6 +357,13 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
             var blameTrunk = await d.BlameTrunkAsync(leg, e, ct);
             await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, e.Message, at: d._time.GetUtcNow().UtcDateTime));
             await d.EndAsync(leg, cause: 0, networkFailure: blameTrunk);
+        }
+
+        // Stopping, or no longer the campaign's owner: nothing (more) reaches the network, nothing is hung up; the lead is given back as never placed.
+        async Task NotPlaced(string why)
+        {
+            await d._post(EngineEvent.Failed(leg.Call.Id, CallCommand.Originate, why, at: d._time.GetUtcNow().UtcDateTime));
+            await d.EndAsync(leg, cause: 0, networkFailure: false);
         }
     }
 
