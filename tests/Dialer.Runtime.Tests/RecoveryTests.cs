@@ -134,14 +134,8 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
     public async Task Kill_9_with_agents_on_another_server_keeps_every_conversation_over_the_inter_server_leg()
     {
         const int agents = 4;
-        await using var pbx1 = await AriEmulator.StartAsync(new EmulatorScenario());
-        await using var pbx2 = await AriEmulator.StartAsync(new EmulatorScenario { AsteriskId = "02:fc:00:00:00:02" });
-        AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
-        var config = RunConfig.Load(RunFiles.Write(_dir, pbx1.BaseUri, $"sqlite:{Path.Combine(_dir, "run.db")}", "recovery", "node-a", "ratio:1", agents,
-            channels: 100, Enumerable.Range(0, agents).Select(i => ($"+7916555{i:D4}", "RU")), agentsAri: pbx2.BaseUri));
-        var (db, pii, record) = RunFiles.Prepare(config, _dir);
-        using var store = db;
-        var log = new RunLog();
+        await using var servers = await TwoServers.StartAsync(_dir, "recovery", agents);
+        var (pbx1, pbx2, config, db, pii, record, log) = servers;
         Task<CampaignEngine> Start() => CampaignEngine.StartAsync(config.Telephony, db, pii, record, config.Settings!.ToConfig(config.Name),
             config.Settings!.CreatePacer(1), "node-a", log.WriteLine, TimeSpan.FromSeconds(10), CancellationToken.None);
         var a = new ChannelOwner("node-a", config.Name);
@@ -188,14 +182,8 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
     public async Task A_campaign_taken_over_twice_leaves_nothing_on_asterisk_when_its_last_owner_stops()
     {
         const int agents = 4;
-        await using var pbx1 = await AriEmulator.StartAsync(new EmulatorScenario());
-        await using var pbx2 = await AriEmulator.StartAsync(new EmulatorScenario { AsteriskId = "02:fc:00:00:00:02" });
-        AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
-        var config = RunConfig.Load(RunFiles.Write(_dir, pbx1.BaseUri, $"sqlite:{Path.Combine(_dir, "run.db")}", "twice", "node-a", "ratio:1", agents,
-            channels: 100, Enumerable.Range(0, agents).Select(i => ($"+7916555{i:D4}", "RU")), agentsAri: pbx2.BaseUri));
-        var (db, pii, record) = RunFiles.Prepare(config, _dir);
-        using var store = db;
-        var log = new RunLog();
+        await using var servers = await TwoServers.StartAsync(_dir, "twice", agents);
+        var (pbx1, pbx2, config, db, pii, record, log) = servers;
         var lease = TimeSpan.FromSeconds(5);
         var at = DateTime.UtcNow;
         // Each node takes the lease once the one before died (its lease ran out), and recovers what the lease row names.
@@ -248,6 +236,37 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
     }
 
     private static bool IsCall(string id) => ChannelIds.TryParse(id, out var p) && p.Kind == ChannelKind.Call;
+
+    /// <summary>
+    /// The callees on pbx1, the agents' phones on pbx2 over the inter-server trunk, and a SQLite store for a campaign of one
+    /// callee per agent who answers and talks until hung up.
+    /// </summary>
+    private sealed class TwoServers(AriEmulator pbx1, AriEmulator pbx2, RunConfig config, StoreDb db, Pii pii, CampaignRecord record) : IAsyncDisposable
+    {
+        private readonly RunLog _log = new();
+
+        public static async Task<TwoServers> StartAsync(string dir, string campaign, int agents)
+        {
+            var pbx1 = await AriEmulator.StartAsync(new EmulatorScenario());
+            var pbx2 = await AriEmulator.StartAsync(new EmulatorScenario { AsteriskId = "02:fc:00:00:00:02" });
+            AriEmulator.Link(pbx1, "pbx1", pbx2, "pbx2");
+            var config = RunConfig.Load(RunFiles.Write(dir, pbx1.BaseUri, $"sqlite:{Path.Combine(dir, "run.db")}", campaign, "node-a", "ratio:1", agents,
+                channels: 100, Enumerable.Range(0, agents).Select(i => ($"+7916555{i:D4}", "RU")), agentsAri: pbx2.BaseUri));
+            var (db, pii, record) = RunFiles.Prepare(config, dir);
+            return new TwoServers(pbx1, pbx2, config, db, pii, record);
+        }
+
+        public void Deconstruct(out AriEmulator p1, out AriEmulator p2, out RunConfig c, out StoreDb d, out Pii p, out CampaignRecord r, out RunLog l) =>
+            (p1, p2, c, d, p, r, l) = (pbx1, pbx2, config, db, pii, record, _log);
+
+        public async ValueTask DisposeAsync()
+        {
+            db.Dispose();
+            await pbx2.DisposeAsync();
+            await pbx1.DisposeAsync();
+            _log.Dispose();
+        }
+    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
