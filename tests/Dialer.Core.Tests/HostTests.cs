@@ -136,6 +136,9 @@ public class HostTests
     private sealed class FlakyStore : IAttemptLog
     {
         public readonly List<long> Rows = [];
+        /// <summary>The writes of each committed <see cref="Transaction"/>, in commit order.</summary>
+        public readonly List<string> Transactions = [];
+        private List<string>? _open;
         public volatile int FailNext;
         public volatile int StallMs;
         public void Placed(Call call)
@@ -143,8 +146,21 @@ public class HostTests
             if (StallMs > 0) Thread.Sleep(StallMs);
             if (FailNext > 0 && FailNext-- > 0) throw new InvalidOperationException("57P01: terminating connection due to administrator command");
             lock (Rows) Rows.Add(call.Id);
+            _open?.Add($"placed {call.Id}");
         }
-        public void Finished(Call call) { }
+        public void Finished(Call call) => _open?.Add($"closed {call.Id}");
+
+        /// <summary>The outbox's Batch: what <paramref name="work"/> writes is kept only if it does not throw (a rollback).</summary>
+        public void Transaction(Action work)
+        {
+            _open = [];
+            try
+            {
+                work();
+                lock (Transactions) Transactions.Add(string.Join(", ", _open));
+            }
+            finally { _open = null; }
+        }
     }
 
     private sealed class RecordingPost
@@ -175,6 +191,27 @@ public class HostTests
         Assert.Equal([1, 2, 3, 4, 5], store.Rows);
         Assert.Equal([1, 2, 3, 4, 5], post.Stored);
         Assert.Equal(0, await outbox.StopAsync(Bound));
+    }
+
+    [Fact]
+    public async Task A_close_waits_for_the_next_attempt_row_and_commits_with_it_even_when_retried_and_a_stop_writes_the_one_still_waiting()
+    {
+        var store = new FlakyStore();
+        var post = new RecordingPost();
+        var outbox = new StoreOutbox(new ThrowingLeads([]), store, post.Post, TimeProvider.System) { Batch = store.Transaction, Linger = TimeSpan.FromMinutes(1) };
+        outbox.Start();
+        IAttemptLog log = outbox;
+        log.Placed(CallOf(1));
+        await Until(() => post.Stored.Count == 1);
+        log.Finished(CallOf(1));
+        await Task.Delay(50); // room for a writer that takes a transaction of its own for the close (one per close, before)
+        store.FailNext = 1; // the shared transaction fails once: retried whole, in order
+        log.Placed(CallOf(2));
+        await Until(() => post.Stored.Count == 2);
+        log.Finished(CallOf(2));
+        Assert.Equal(0, await outbox.StopAsync(Bound));
+        Assert.Equal(["placed 1", "closed 1, placed 2", "closed 2"], store.Transactions);
+        Assert.Equal([1, 2], post.Stored);
     }
 
     [Fact]

@@ -45,6 +45,9 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _failing;
     private int _queued;
+    // Attempt rows queued (guarded by _ops): a call waits for its row, so these are written at once; the other writes wait for
+    // them or for the linger's end.
+    private int _placedQueued;
     private long _writeFailures, _claimFailures, _written;
     private DateTime _cycleAt, _dueAt, _windowAt;
     // Leads the engine took (net of those it gave back), and how many it took in the last full window: the prefetch's size.
@@ -87,6 +90,11 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     public TimeSpan MaxLag { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Writes per batch at most: one transaction, and on PostgreSQL one round trip for its statements (StoreDb.Send).</summary>
     public int BatchSize { get; init; } = 1024;
+    /// <summary>
+    /// Group commit: how long writes no call waits for (a call's close, a lead's next due time) may wait for the next attempt
+    /// row, to share its transaction, before they are written alone. Well under <see cref="MaxLag"/>, which holds placements.
+    /// </summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(100);
     /// <summary>Prefetched leads go back to the source this often, so none outlives its lease in the prefetch.</summary>
     public TimeSpan Cycle { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>Whether the campaign may dial now (its status in the store): read here, off the loop; closed, the prefetch is handed back.</summary>
@@ -124,6 +132,12 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     private bool Empty
     {
         get { lock (_ops) return _ops.Count == 0; }
+    }
+
+    /// <summary>Whether what is queued is to be written now: an attempt row a call waits for, or a full batch.</summary>
+    private bool Urgent
+    {
+        get { lock (_ops) return _placedQueued > 0 || _ops.Count >= BatchSize; }
     }
     /// <summary>Writes waiting or in progress.</summary>
     public int Backlog => Volatile.Read(ref _queued);
@@ -206,8 +220,16 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     private void Enqueue(in Op op)
     {
         Interlocked.Increment(ref _queued);
-        lock (_ops) _ops.Enqueue(op with { Queued = Stopwatch.GetTimestamp() });
-        Wake();
+        bool urgent;
+        lock (_ops)
+        {
+            _ops.Enqueue(op with { Queued = Stopwatch.GetTimestamp() });
+            if (op.Kind == OpKind.Placed) _placedQueued++;
+            urgent = _placedQueued > 0 || _ops.Count >= BatchSize;
+        }
+        // The others wait for the worker's next round (at most Linger): a wake-up (a thread switch on each side) and a
+        // transaction of their own for every call's close and lead update was most of the writer's cost at 10 calls/s.
+        if (urgent) Wake();
     }
 
     private void Wake()
@@ -254,7 +276,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 backoff = TimeSpan.FromMilliseconds(50);
                 // A slow store may still be writing at the stop deadline: what is left is reported, not waited for.
                 if (stopping && Stopwatch.GetTimestamp() > _stopDeadline) break;
-                if (!Empty)
+                if (Urgent || (stopping && !Empty))
                 {
                     // At a high call rate writes never run out: the prefetch is topped up between batches, else the
                     // engine runs dry of leads (measured: 35 of 500 calls/s placed on a loaded machine); and due retries
@@ -264,7 +286,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 }
                 if (stopping) break;
                 Refill();
-                _wake.Wait(TimeSpan.FromMilliseconds(100));
+                _wake.Wait(Linger); // the writes left (none a call waits for) go with the next attempt row, or alone after this
             }
             backoff = TimeSpan.FromMilliseconds(50);
             while (!GiveBack())
@@ -345,7 +367,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             _failing = false;
         }
         lock (_ops)
-            for (var i = 0; i < n; i++) _ops.Dequeue();
+            for (var i = 0; i < n; i++)
+                if (_ops.Dequeue().Kind == OpKind.Placed) _placedQueued--;
         Array.Clear(_writing, 0, count); // the calls and leads written are not kept alive here
         Interlocked.Add(ref _queued, -n);
         Interlocked.Add(ref _written, n);
