@@ -9,10 +9,13 @@ public class PacerTests
 {
     private static readonly DateTime T0 = Make.T0;
 
-    /// <summary>An engine with <paramref name="ready"/> ready agents, <paramref name="talking"/> agents on calls and <paramref name="ringing"/> calls ringing.</summary>
+    /// <summary>
+    /// An engine with <paramref name="ready"/> ready agents, <paramref name="talking"/> agents on calls and <paramref name="ringing"/>
+    /// calls ringing, and a list deep enough for days of the team's work (a scarce one bounds the predictive pacer to the floor).
+    /// </summary>
     private static DialerEngine State(int ready, int talking, int ringing)
     {
-        var leads = Enumerable.Range(1, talking + ringing + 10).Select(i => Make.Lead(i)).ToList();
+        var leads = Enumerable.Range(1, talking + ringing + 5000).Select(i => Make.Lead(i)).ToList();
         var (engine, control, pacer, _) = Make.Engine(ready + talking, leads);
         for (var a = 0; a < ready + talking; a++) engine.Handle(EngineEvent.Login(a), T0);
         pacer.Next = talking + ringing;
@@ -191,6 +194,42 @@ public class PacerTests
             Assert.Equal(sm, vm, 4);
             Assert.Equal(sv, vv, 4);
         }
+    }
+
+    /// <summary><paramref name="ready"/> agents logged in and ready, the engine's first decision made with <paramref name="leads"/> leads due.</summary>
+    private static DialerEngine ReadyWith(int ready, int leads)
+    {
+        var (engine, _, _, _) = Make.Engine(ready, Enumerable.Range(1, leads).Select(i => Make.Lead(i)));
+        for (var a = 0; a < ready; a++) engine.Handle(EngineEvent.Login(a), T0);
+        engine.Tick(T0);
+        return engine;
+    }
+
+    [Fact]
+    public void Predictive_dials_only_the_floor_while_the_lead_stock_cannot_keep_the_team_busy()
+    {
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        // 10 agents can talk to ~1,700 callees in two 8-hour shifts at the priors' 330 s a conversation.
+        var scarce = ReadyWith(10, 200); // ~150 live answers left in the list: the list bounds the conversations
+        Assert.Equal(new LeadStock(200, 200 * 6), scarce.State.LeadStock);
+        Assert.Equal(10, pacer.Decide(scarce.State).CallsToPlace);
+        var deep = ReadyWith(10, 5000); // ~3,700: the team bounds them, dialing ahead pays
+        Assert.True(pacer.Decide(deep.State).CallsToPlace > 10);
+    }
+
+    [Fact]
+    public void The_hoppers_stock_counts_the_leads_due_within_the_horizon_and_their_attempts_left()
+    {
+        var campaign = new CampaignConfig { TimeZone = Make.Shanghai, RetryDelaySeconds = new Dictionary<CallOutcome, double> { [CallOutcome.NoAnswer] = 5 * 86_400, [CallOutcome.Busy] = 600 } };
+        var hopper = new MemoryHopper(campaign, Enumerable.Range(1, 4).Select(i => Make.Lead(i)), T0);
+        Assert.Equal(new LeadStock(4, 24), hopper.Stock(T0));
+        var away = hopper.Next(T0)!;
+        var soon = hopper.Next(T0)!;
+        away.Attempts = soon.Attempts = 1;
+        hopper.Finished(away, CallOutcome.NoAnswer, T0); // back in five days: past the horizon
+        hopper.Finished(soon, CallOutcome.Busy, T0);
+        Assert.Equal(new LeadStock(4, 24), hopper.Stock(T0.AddSeconds(60))); // recounted only every half hour
+        Assert.Equal(new LeadStock(3, 6 + 6 + 5), hopper.Stock(T0.AddSeconds(MemoryHopper.StockRecountSeconds)));
     }
 
     [Fact]

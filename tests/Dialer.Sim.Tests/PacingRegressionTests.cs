@@ -40,7 +40,8 @@ public class PacingRegressionTests
         var r = Simulation.Run(s, "predictive", seed);
         Assert.All(r.Days, d => Assert.True(d.AbandonRate <= s.Campaign.AbandonCap,
             $"seed {seed} {d.Day}: {d.Abandoned} abandoned of {d.LiveAnswers} live ({d.AbandonRate:P2}) is over the cap"));
-        Assert.Contains(r.Days, d => d.LiveAnswers < 200); // the thin day was reached
+        // The thin day was reached: since the lead-stock floor (session 14) the list lasts longer and 12-31 brings 200-260.
+        Assert.Contains(r.Days, d => d.LiveAnswers < 300);
     }
 
     [Fact]

@@ -270,6 +270,7 @@ public sealed partial class DialerEngine
         Offer(now, utcNow);
         // Preview only: nothing is dialed without an agent's yes.
         if (Halted || _s.Config.Mode == Modes.DialingMode.Preview || (!force && now < _nextDecision)) return;
+        _s.LeadStock = _leads.Stock(utcNow);
         var d = _pacer.Decide(_s);
         _nextDecision = Math.Max(d.NextDecisionAt, now);
         var n = Math.Min(Ramp(d.CallsToPlace, now), _s.FreeChannels);

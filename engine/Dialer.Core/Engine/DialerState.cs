@@ -98,6 +98,8 @@ public sealed class DialerState
     /// the list, not the team, bounds the conversations then.
     /// </summary>
     public double LeadsRanOutAt { get; internal set; } = double.NegativeInfinity;
+    /// <summary>What the lead source has left to dial within <see cref="LeadStock.HorizonDays"/>, as of this decision.</summary>
+    public LeadStock LeadStock { get; internal set; } = LeadStock.Unknown;
 
     internal void SetAgentState(int agent, AgentState s, double now)
     {

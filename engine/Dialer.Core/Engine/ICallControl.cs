@@ -85,10 +85,27 @@ public interface ILeadSource
     }
     /// <summary>A lead handed out by <see cref="Next"/> could not be dialed after all (no trunk free): give it back untouched.</summary>
     void Release(Lead lead, DateTime utcNow);
+    /// <summary>
+    /// The leads that may be dialed within <see cref="LeadStock.HorizonDays"/>, read before every pacing decision: answered from
+    /// counts the source keeps, never by I/O. A source that keeps none says <see cref="LeadStock.Unknown"/>.
+    /// </summary>
+    LeadStock Stock(DateTime utcNow) => LeadStock.Unknown;
     /// <summary>The attempt is over: schedule a retry or retire the lead.</summary>
     void Finished(Lead lead, CallOutcome outcome, DateTime utcNow);
     /// <summary>A lead handed out was not dialed (an agent skipped it in preview, or asked for a callback): due again at <paramref name="dueUtc"/>.</summary>
     void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow);
+}
+
+/// <summary>Leads due now or within <see cref="HorizonDays"/> (their windows, holds and caps applied) and the attempts they may still get.</summary>
+public readonly record struct LeadStock(int Leads, long Attempts)
+{
+    /// <summary>How far ahead a lead source counts the leads that come due: two days of shifts.</summary>
+    public const double HorizonDays = 2;
+    public static readonly LeadStock Unknown = new(-1, -1);
+    public bool Known => Leads >= 0;
+
+    /// <summary>Expected live answers the stock still holds at <paramref name="p"/> per attempt, each lead given its mean attempts left.</summary>
+    public double Reachable(double p) => Leads <= 0 ? 0 : Leads * (1 - Math.Pow(1 - p, (double)Attempts / Leads));
 }
 
 /// <summary>Probability that a call to this lead placed now is answered by a live person.</summary>

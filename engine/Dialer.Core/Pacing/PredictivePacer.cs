@@ -15,6 +15,8 @@ public sealed record PredictiveOptions
     public double MaxCredit { get; init; } = 6;
     /// <summary>Seconds between decisions when nothing happens (it also decides after every event).</summary>
     public double IntervalSeconds { get; init; } = 0.25;
+    /// <summary>Hours a day the team works, for what it can take of the lead stock over <see cref="LeadStock.HorizonDays"/>.</summary>
+    public double TeamHoursPerDay { get; init; } = 8;
 }
 
 /// <summary>
@@ -27,6 +29,7 @@ public sealed record PredictiveOptions
 /// no agent, normal approximation) stays within an allowed fraction of the expected live answers. A controller sets that
 /// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply. Beyond the expected
 /// overflow, the chance that the calls up take the day over the cap is bounded (<see cref="AbandonBudget.BreachChance"/>).
+/// When the lead stock will not keep the team busy (<see cref="ListBound"/>) it dials only for sure supply too.
 /// </summary>
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 {
@@ -55,16 +58,30 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         var ready = s.Count(AgentState.Ready);
         var floor = Math.Clamp(ready - s.InFlight, 0, s.FreeChannels);
         if (now - s.LeadsRanOutAt < ScarceLeadsSeconds) return next with { CallsToPlace = floor };
-        var outlook = Forecast.Of(s);
-        var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
         // Predictions times how live answers have matched them lately; the match's uncertainty is demand's too.
         var factor = s.Calibration.Factor;
-        var relativeVariance = s.Calibration.Variance / (factor * factor);
         var p = Math.Clamp(double.IsNaN(s.RecentLiveP) ? 0.2 : s.RecentLiveP, 0.01 / factor, 0.99 / factor);
+        if (ListBound(s, p * factor)) return next with { CallsToPlace = floor };
+        var outlook = Forecast.Of(s);
+        var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
+        var relativeVariance = s.Calibration.Variance / (factor * factor);
         var n = BusyTerms(s, outlook) + s.Ringing <= ExactOverflow.MaxTerms
             ? MostExact(s, outlook, risk, p, factor, relativeVariance)
             : MostApproximate(s, outlook, risk, p * factor, factor, relativeVariance);
         return next with { CallsToPlace = Math.Max(floor, n) };
+    }
+
+    /// <summary>
+    /// Whether the lead stock, not the team, will bound the conversations over the next <see cref="LeadStock.HorizonDays"/>: the
+    /// live answers the leads due by then still hold are fewer than the logged-in team can talk to in that time. Every lead is
+    /// then reached at one call per free agent anyway; dialing ahead only reaches them sooner, at poorer hours, and each abandon
+    /// is a conversation lost (cn-auto-renewal, session 13). So, as after the list ran dry, only the floor is dialed.
+    /// </summary>
+    private bool ListBound(DialerState s, double p)
+    {
+        if (s.LeadStock is not { Known: true } stock) return false;
+        var conversations = s.LoggedIn * options.TeamHoursPerDay * 3600 * LeadStock.HorizonDays / (s.TalkTime.Mean + s.WrapTime.Mean);
+        return stock.Reachable(p) < conversations;
     }
 
     /// <summary>The most new calls for which the exact expected overflow stays within <paramref name="risk"/> of the expected live answers.</summary>
