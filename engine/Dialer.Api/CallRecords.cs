@@ -234,9 +234,9 @@ internal static class CallRecords
         foreach (var (field, text) in new[] { ("from", fromText), ("to", toText) })
         {
             if (text is null) continue;
-            if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t))
+            if (!TryParseTime(text, out var t))
             {
-                why = (field, "must be an ISO 8601 time such as 2026-12-01T09:00:00+08:00");
+                why = (field, BadTime);
                 return false;
             }
             if (field == "from") from = t; else to = t;
@@ -244,6 +244,12 @@ internal static class CallRecords
         if (from > to) { why = ("to", "must not be before from"); return false; }
         return true;
     }
+
+    internal const string BadTime = "must be an ISO 8601 time such as 2026-12-01T09:00:00+08:00";
+
+    /// <summary>An ISO 8601 time argument, UTC when no offset is given.</summary>
+    internal static bool TryParseTime(string text, out DateTimeOffset t) =>
+        DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out t);
 
     private static bool TryHash(string hex, out byte[] hash)
     {

@@ -357,6 +357,21 @@ public static class DialerApi
             if (limit is < 1 or > 1000) return Invalid("limit", "must be within 1..1000");
             return Results.Ok(queries.List(c.Id, s, after ?? 0, limit ?? 100));
         });
+        // One customer everywhere, and why a lead was (not) called: the CLI's `leads customer` and `leads why`, masked alike.
+        var views = new CustomerViews(db, options.Pii);
+        app.MapGet("/leads/{id:long}/why", (long id, string? at) =>
+        {
+            var when = DateTime.UtcNow;
+            if (at is not null)
+            {
+                if (!CallRecords.TryParseTime(at, out var t)) return Invalid("at", CallRecords.BadTime);
+                when = t.UtcDateTime;
+            }
+            return views.Why(id, when) is { } answer ? Results.Ok(answer) : NotFound($"lead {id}");
+        });
+        app.MapGet("/leads/{id:long}/customer", (long id) => views.ForLead(id, DateTime.UtcNow) is { } c ? Results.Ok(c) : NotFound($"lead {id}"));
+        app.MapGet("/customers/{externalId}", (string externalId) =>
+            views.ForExternalId(externalId, DateTime.UtcNow) is { } c ? Results.Ok(c) : NotFound($"customer {Redact.Echo(externalId)}"));
         app.MapPost("/dnc", async (HttpRequest req) =>
         {
             var (body, error) = await ReadJson<DncEntry>(req);

@@ -23,7 +23,7 @@ public static class Crn
     }
 
     // Streams: one per independent quantity of a draw.
-    public const int Outcome = 0, Congestion = 1, Ring = 2, Talk = 3, Patience = 4, Busy = 5, Wrap = 6, Pause = 7, Voicemail = 8, BadNumber = 9, Preview = 10, PreviewTime = 11;
+    public const int Outcome = 0, Congestion = 1, Ring = 2, Talk = 3, Patience = 4, Busy = 5, Wrap = 6, Pause = 7, Voicemail = 8, BadNumber = 9, Preview = 10, PreviewTime = 11, Refuse = 12;
     /// <summary>Survey answers: three streams per asking, from here (askings past 70 reuse the last).</summary>
     public const int Survey = 32;
 }

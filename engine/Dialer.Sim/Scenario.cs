@@ -16,7 +16,11 @@ public sealed record Region(string Name, TimeZoneInfo Zone, string Prefix, doubl
 public sealed record Callees(
     double MachineShare, double BusyShare, double BadNumberShare,
     Distribution RingSeconds, Distribution PatienceSeconds, Distribution TalkSeconds, double AmdSeconds, double SafeHarborMessageSeconds,
-    IReadOnlyDictionary<string, double> TagLogOdds, double AttemptLogOdds, double ExpirySoonLogOdds);
+    IReadOnlyDictionary<string, double> TagLogOdds, double AttemptLogOdds, double ExpirySoonLogOdds)
+{
+    /// <summary>Of the calls an agent talks on, the share whose callee refuses further calls (the agent records a refusal disposition).</summary>
+    public double RefuseShare { get; init; }
+}
 
 /// <summary>
 /// How simulated callees answer an agentless script, per asking of a question: hang up, stay silent, press the opt-out
@@ -29,8 +33,17 @@ public sealed record SurveyCallees(IReadOnlyDictionary<string, IReadOnlyList<Key
 /// <summary>How simulated agents decide on a preview offer, after <see cref="DecideSeconds"/>; the rest of the shares let it time out.</summary>
 public sealed record PreviewAgents(double Accept, double Skip, double Callback, Distribution DecideSeconds, double CallbackAfterSeconds);
 
-/// <summary>The campaign's lead list, generated.</summary>
-public sealed record LeadList(int Count, IReadOnlyDictionary<string, double> TagShares, int ExpiryDaysMin, int ExpiryDaysMax);
+/// <summary>The campaign's lead list, generated: <see cref="Count"/> numbers, each a lead.</summary>
+public sealed record LeadList(int Count, IReadOnlyDictionary<string, double> TagShares, int ExpiryDaysMin, int ExpiryDaysMax)
+{
+    /// <summary>
+    /// Shares of customers with two and with three numbers (a mobile and a home number: one policy, one person, a lead per
+    /// number). Both 0 (the default): the leads name no customer, as before customers were simulated.
+    /// </summary>
+    public double TwoNumbers { get; init; }
+    public double ThreeNumbers { get; init; }
+    public bool HasCustomers => TwoNumbers + ThreeNumbers > 0;
+}
 
 /// <summary>Everything a simulation run needs, read from a scenario file and validated.</summary>
 public sealed class Scenario
@@ -141,7 +154,7 @@ public sealed class Scenario
             c.OptNum("safe_harbor_message_seconds", 6, 0, 60),
             effects?.NumberMap("tags", -5, 5).ToDictionary(kv => kv.Key, kv => kv.Value) ?? [],
             effects?.OptNum("attempt", 0, -5, 5) ?? 0,
-            effects?.OptNum("expiry_within_7_days", 0, -5, 5) ?? 0);
+            effects?.OptNum("expiry_within_7_days", 0, -5, 5) ?? 0) { RefuseShare = c.OptNum("refuse", 0, 0, 1) };
         if (callees.MachineShare + callees.BusyShare > 1) throw c.Error("busy", null, "machine + busy shares exceed 1");
         effects?.Done();
         c.Done();
@@ -151,6 +164,12 @@ public sealed class Scenario
             l.NumberMap("tags", 0, 1).ToDictionary(kv => kv.Key, kv => kv.Value),
             l.Int("expiry_days_min", 1, 0, 3650), l.Int("expiry_days_max", 30, 0, 3650));
         if (leads.ExpiryDaysMax < leads.ExpiryDaysMin) throw l.Error("expiry_days_max", null, "must be ≥ expiry_days_min");
+        if (l.OptMap("customers") is { } cu)
+        {
+            leads = leads with { TwoNumbers = cu.OptNum("two_numbers", 0, 0, 1), ThreeNumbers = cu.OptNum("three_numbers", 0, 0, 1) };
+            if (leads.TwoNumbers + leads.ThreeNumbers > 1) throw cu.Error("three_numbers", null, "two_numbers + three_numbers exceed 1");
+            cu.Done();
+        }
         l.Done();
 
         var preview = root.OptMap("preview") is { } pv ? ReadPreview(pv) : null;

@@ -50,17 +50,21 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
     private DateTime _now;
     private readonly Dictionary<string, Lead>? _callees;
     private readonly Dictionary<long, (PreviewOffer Offer, PreviewChoice Choice)> _offers = [];
+    private readonly Action<Call, DateTime>? _refused;
 
     /// <param name="leadSource">Where leads come from (e.g. the database hopper), given the start time and the
     /// best-time predictor (null unless <paramref name="bestTimeToCall"/>); by default an in-memory hopper over <see cref="Leads"/>.</param>
     /// <param name="firstCallId">First call id (a database attempt log reserves a block).</param>
     /// <param name="resumeAt">Start at this virtual time instead of the first shift's start, as an engine restarted
     /// mid-campaign does: shifts already begun log their agents in at once.</param>
+    /// <param name="refused">Sees each refusal the simulated callees give (the call, when), beside the hopper.</param>
     public SimWorld(Scenario scenario, ulong seed, IPacer pacer, IAnswerPredictor predictor, IAttemptLog? log,
-        bool bestTimeToCall = false, Func<DateTime, IAnswerPredictor?, ILeadSource>? leadSource = null, long firstCallId = 1, DateTime? resumeAt = null)
+        bool bestTimeToCall = false, Func<DateTime, IAnswerPredictor?, ILeadSource>? leadSource = null, long firstCallId = 1, DateTime? resumeAt = null,
+        Action<Call, DateTime>? refused = null)
     {
         _scenario = scenario;
         _seed = seed;
+        _refused = refused;
         var people = LeadFactory.Create(scenario, seed);
         Callees = new CalleeModel(scenario, seed);
         Leads = people;
@@ -210,6 +214,7 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
             case ScriptActionKind.HangUp:
                 Post(EngineEvent.ScriptOver(id, c.Run!.Result));
                 EndCall(c, CallOutcome.None, 16);
+                if (c.Run.Result.End == ScriptEnd.OptOut) Refuse(c.Call);
                 break;
         }
     }
@@ -267,6 +272,7 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
         var agent = c.Agent;
         EndCall(c, CallOutcome.None, 16);
         if (agent < 0) return;
+        if (Crn.Uniform(_seed, CalleeOf(c.Call.Lead).Id, c.Call.Attempt, Crn.Refuse) < _scenario.Callees.RefuseShare) Refuse(c.Call);
         var a = _agents[agent];
         var wrap = a.Group.WrapSeconds.Sample(Crn.Uniform(_seed, -1 - agent, a.Calls++, Crn.Wrap));
         At(_now.AddSeconds(wrap), Kind.WrapDone, agent);
@@ -290,6 +296,17 @@ public sealed class SimWorld : ICallControl, IPreviewDesk
         c.Leg = Leg.Done;
         _calls.Remove(c.Call.Id);
         Post(EngineEvent.Ended(c.Call.Id, outcome, cause));
+    }
+
+    /// <summary>
+    /// The callee refused further calls (the agent's refusal disposition, or the script's opt-out key): the in-memory hopper
+    /// puts the number, and the customer, on its refusal list for the campaign's refusal period, as the store's dispositions do.
+    /// A store's hopper learns of none here (the store takes dispositions from agents through its API).
+    /// </summary>
+    private void Refuse(Call call)
+    {
+        _refused?.Invoke(call, _now);
+        (LeadSource as MemoryHopper)?.Refused(call.Lead, _now.AddDays(_scenario.Settings.RefusalBlockDays()));
     }
 
     private void Post(EngineEvent e) => Engine.Handle(e, _now);

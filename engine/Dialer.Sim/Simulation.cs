@@ -1,3 +1,4 @@
+using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 using Dialer.Core.Pacing;
 
@@ -21,6 +22,8 @@ public static class Simulation
         /// </summary>
         public Func<DateTime, IAnswerPredictor?, ILeadSource>? LeadSource { get; init; }
         public long FirstCallId { get; init; } = 1;
+        /// <summary>Sees each refusal a simulated callee gives (the call, when): the disposition log a check of the run reads.</summary>
+        public Action<Call, DateTime>? Refused { get; init; }
     }
 
     /// <summary>
@@ -45,7 +48,7 @@ public static class Simulation
             "model" => options.Model?.Invoke() ?? throw new ArgumentException($"'{spec}': @model needs a trained model (--model DIR)"),
             _ => throw new ArgumentException($"'{spec}': unknown predictor '{predictorName}' (expected rates, average or model)"),
         };
-        var world = new SimWorld(scenario, seed, pacer, predictor, options.History?.Invoke(seed), bestTime, options.LeadSource, options.FirstCallId);
+        var world = new SimWorld(scenario, seed, pacer, predictor, options.History?.Invoke(seed), bestTime, options.LeadSource, options.FirstCallId, refused: options.Refused);
         options.OnWorld?.Invoke(world);
         if (options.EveryMinute is { } tick)
             for (var t = world.Start; t < world.End; t = t.AddMinutes(1))

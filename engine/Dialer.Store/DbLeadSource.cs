@@ -64,8 +64,6 @@ public sealed class DbLeadSource : ILeadSource
     public TimeSpan IdleRecheck { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
-    /// <summary>How long a lead whose customer another lead of theirs is being called for waits before it is looked at again.</summary>
-    public TimeSpan BusyRecheck { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
     public int NextBatch => Math.Clamp(Math.Max(_lastMinute, _thisMinute), Math.Min(MinBatch, BatchSize), BatchSize);
     /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>
@@ -364,9 +362,7 @@ public sealed class DbLeadSource : ILeadSource
             var callable = rows.Where(r => r.DncUntil is null).ToList();
             // A customer another lead of theirs is being called for (any campaign, any node) is not called at once by this one.
             var busy = ContactHistories.Busy(c, tx, _db.Dialect, callable.Select(r => (r.Id, r.CustomerId)).ToList(), now);
-            foreach (var r in callable.Where(r => busy.Contains(r.CustomerId)))
-                holds.Add(new(r.Id, now + (long)BusyRecheck.TotalMilliseconds, ComplianceProfile.Rules.CustomerInCall,
-                    "another lead of the customer is being called or about to be (another campaign or node)", now));
+            foreach (var r in callable.Where(r => busy.Contains(r.CustomerId))) holds.Add(Held(r.Id, ComplianceGate.CustomerInCall(utcNow), utcNow));
             callable.RemoveAll(r => busy.Contains(r.CustomerId));
             // RETURNING order is unspecified: sorted so the stack pops the best lead first.
             callable.Sort((a, b) => Rank(b).CompareTo(Rank(a)));

@@ -100,6 +100,65 @@ public class AttemptCapTests
         Assert.True(ComplianceGate.Check(Campaign(Profile(caps, wholeCustomer: false)), lead, Evening).Allowed);
     }
 
+    /// <summary>
+    /// A customer with a mobile and a home number, a lead for each in one in-memory hopper: while one rings the other waits
+    /// (customer_in_call, looked at again in 30 s), as the store's claim holds a customer another lead of theirs is dialing;
+    /// with a profile or without (it is not a profile's rule).
+    /// </summary>
+    [Fact]
+    public void The_in_memory_hopper_never_calls_one_customer_on_two_numbers_at_once()
+    {
+        var c = Campaign(Profile(new() { PerNumber = [new() { Days = 1, Max = 9 }] }));
+        var (mobile, home) = (Lead(1, "+8613800000001"), Lead(2, "+861000000002"));
+        var hopper = new MemoryHopper(c, [mobile, home, Lead(3, "+8613800000003", "C2")], Evening);
+        var first = hopper.Next(Evening)!;
+        Assert.Equal(1, first.Id);
+        // The other customer's lead goes out; the first customer's other number waits while the mobile rings.
+        Assert.Equal(3, hopper.Next(Evening)?.Id);
+        Assert.Equal(("customer_in_call", Evening.AddSeconds(30)), (ComplianceGate.Check(c, home, Evening).Rule, ComplianceGate.Check(c, home, Evening).Until));
+        Assert.Null(hopper.Next(Evening.AddSeconds(31)));
+        hopper.Finished(first, CallOutcome.NoAnswer, Evening.AddMinutes(1));
+        Assert.Equal(2, hopper.Next(Evening.AddMinutes(2))?.Id);
+
+        var plain = new CampaignConfig { WindowStart = new(8, 0), WindowEnd = new(22, 0) };
+        var unprofiled = new MemoryHopper(plain, [Lead(1, "+8613800000001"), Lead(2, "+861000000002")], Evening);
+        var ringing = unprofiled.Next(Evening)!;
+        Assert.Null(unprofiled.Next(Evening));
+        unprofiled.Finished(ringing, CallOutcome.Busy, Evening.AddSeconds(10));
+        Assert.Equal(2, unprofiled.Next(Evening.AddSeconds(40))?.Id);
+    }
+
+    /// <summary>
+    /// A refusal recorded on the mobile (the agent's disposition): the number is on the in-memory refusal list for every
+    /// campaign sharing the ledger, and under whole_customer the customer's home number is held too, until the block ends.
+    /// </summary>
+    [Theory, InlineData(true), InlineData(false)]
+    public void A_refusal_on_one_number_blocks_that_number_everywhere_and_with_whole_customer_the_customers_other_numbers(bool wholeCustomer)
+    {
+        var c = Campaign(Profile(new() { PerNumber = [new() { Days = 1, Max = 9 }] }, wholeCustomer));
+        var ledger = new ContactLedger();
+        var (mobile, home, sameNumberElsewhere) = (Lead(1, "+8613800000001"), Lead(2, "+861000000002"), Lead(5, "+8613800000001", customer: null));
+        var a = new MemoryHopper(c, [mobile], Evening, contacts: ledger);
+        var b = new MemoryHopper(c, [home, sameNumberElsewhere], Evening, contacts: ledger);
+        var called = a.Next(Evening)!;
+        a.Finished(called, CallOutcome.Human, Evening.AddMinutes(3));
+        a.Refused(called, Evening.AddDays(365));
+        var at = Evening.AddMinutes(10);
+        Assert.Equal(("do_not_call", Evening.AddDays(365)), (ComplianceGate.Check(c, sameNumberElsewhere, at).Rule, ComplianceGate.Check(c, sameNumberElsewhere, at).Until));
+        var homeVerdict = ComplianceGate.Check(c, home, at);
+        if (wholeCustomer)
+        {
+            Assert.Equal(("cn-test/v3/refusal_block:customer", Evening.AddDays(365)), (homeVerdict.Rule, homeVerdict.Until));
+            Assert.Null(b.Next(at));
+        }
+        else
+        {
+            Assert.True(homeVerdict.Allowed, homeVerdict.Reason);
+            Assert.Equal(2, b.Next(at)?.Id);
+            Assert.Null(b.Next(at));
+        }
+    }
+
     [Fact]
     public void The_shipped_profile_caps_numbers_and_customers_and_a_bad_cap_names_its_field()
     {

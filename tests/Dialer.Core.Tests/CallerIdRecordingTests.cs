@@ -85,6 +85,17 @@ public class CallerIdRecordingTests
         Assert.True(Judge(new CampaignConfig { Profile = ComplianceProfiles.Get("cn-auto-renewal"), WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, ShownCallerIds = shown }, "CN-BJ").Allowed);
     }
 
+    /// <summary>cn-auto-renewal keeps recordings 1,826 days: a campaign under it cannot have the retention sweep delete them sooner.</summary>
+    [Fact]
+    public void A_recording_retention_shorter_than_the_profiles_is_refused_by_key()
+    {
+        var tooShort = new CampaignSettings { ComplianceProfile = "cn-auto-renewal", RecordingRetentionDays = 30 }.Validate();
+        Assert.Equal(["recording_retention_days"], tooShort.Keys);
+        Assert.Contains("1826", tooShort["recording_retention_days"]);
+        Assert.Empty(new CampaignSettings { ComplianceProfile = "cn-auto-renewal", RecordingRetentionDays = 1826 }.Validate());
+        Assert.Empty(new CampaignSettings { RecordingRetentionDays = 30 }.Validate());
+    }
+
     [Fact]
     public void Local_caller_ids_are_validated_by_key()
     {

@@ -94,6 +94,35 @@ public sealed partial class ApiTests : IAsyncLifetime
         Assert.Equal("**************1234", lead.GetProperty("id_number").GetString());
     }
 
+    /// <summary>The "why (not) called" answer and the one-customer view over HTTP, as the CLI gives them, numbers masked.</summary>
+    [Fact]
+    public async Task The_api_answers_why_a_lead_was_not_called_and_shows_its_customer_masked()
+    {
+        await _client.PostAsync("/campaigns", JsonBody("{\"name\": \"renewals\", \"settings\": {\"compliance_profile\": \"cn-auto-renewal\", \"time_zone\": \"Asia/Shanghai\"}}"));
+        var csv = "phone,region,timezone,customer_id,policy_expiry,id_number\n+8613800138000,CN-BJ,Asia/Shanghai,C77,2027-06-30,110101199003071234\n";
+        Assert.Equal(HttpStatusCode.OK, (await _client.PostAsync("/campaigns/renewals/leads", new StringContent(csv, Encoding.UTF8, "text/csv"))).StatusCode);
+        var id = (await (await _client.GetAsync("/campaigns/renewals/leads")).Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().Single().GetProperty("id").GetInt64();
+
+        var why = await (await _client.GetAsync($"/leads/{id}/why?at=2027-01-04T12:00:00%2B08:00")).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((false, "cn-auto-renewal/v3/earliest_before_expiry", "cn-auto-renewal v3"),
+            (why.GetProperty("allowed").GetBoolean(), why.GetProperty("rule").GetString(), why.GetProperty("profile").GetString()));
+        Assert.Equal(new DateTime(2027, 5, 21, 1, 0, 0, DateTimeKind.Utc), why.GetProperty("held_until_utc").GetDateTime().ToUniversalTime());
+        var bad = await Problem(await _client.GetAsync($"/leads/{id}/why?at=yesterday"), HttpStatusCode.BadRequest);
+        Assert.True(bad.GetProperty("errors").TryGetProperty("at", out _));
+        await Problem(await _client.GetAsync("/leads/999/why"), HttpStatusCode.NotFound);
+
+        foreach (var path in new[] { $"/leads/{id}/customer", "/customers/C77" })
+        {
+            var text = await (await _client.GetAsync(path)).Content.ReadAsStringAsync();
+            Assert.Contains("\"external_id\":\"C77\"", text);
+            Assert.Contains("**********8000", text);
+            Assert.Contains("1234", text);
+            Assert.DoesNotContain("13800138000", text);
+            Assert.DoesNotContain("11010119900307", text);
+        }
+        await Problem(await _client.GetAsync("/customers/C78"), HttpStatusCode.NotFound);
+    }
+
     [Fact]
     public async Task An_oversized_upload_is_a_413_and_the_rows_read_before_the_limit_are_kept()
     {

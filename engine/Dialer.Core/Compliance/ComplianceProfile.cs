@@ -239,6 +239,8 @@ public static class ComplianceGate
             return new(null, Named(p, ComplianceProfile.Rules.Consent), "no consent on record (consent_source and consent_at)");
         if (p?.LocalPresence is { Required: true } && c.ShownCallerIds is { } shown && LocalPresence(c, shown, lead.Region) is { } notLocal)
             return new(null, Named(p, ComplianceProfile.Rules.LocalPresence), notLocal);
+        if (lead.Contacts?.Number.RefusedUntil is { } numberRefused && numberRefused > utcNow)
+            return new(numberRefused == DateTime.MaxValue ? null : numberRefused, ComplianceProfile.Rules.DoNotCall, "the number refused further calls: it is on the refusal list");
         if (p?.RefusalBlock is { WholeCustomer: true } && lead.Contacts?.Customer?.RefusedUntil is { } refused && refused > utcNow)
             return new(refused == DateTime.MaxValue ? null : refused, Named(p, ComplianceProfile.Rules.RefusalBlock + ":customer"),
                 "the customer refused further calls (on one of their numbers, in some campaign): every lead of the customer is blocked");
@@ -260,8 +262,20 @@ public static class ComplianceGate
             if (rule is null) (rule, reason) = (r, why);
             at = next;
         }
-        return rule is null ? Verdict.Allow : new(at, p is null ? rule : Named(p, rule!), reason!);
+        if (rule is not null) return new(at, p is null ? rule : Named(p, rule), reason!);
+        // Looked at only when every rule allows the call now: a lead held till later is looked at again then.
+        return lead.Contacts?.Customer is { InCall: > 0 } ? CustomerInCall(utcNow) : Verdict.Allow;
     }
+
+    /// <summary>How long a lead whose customer another lead of theirs is being called for waits before it is looked at again.</summary>
+    public static readonly TimeSpan CustomerInCallRecheck = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Two calls never go to one customer at once (not a profile's rule: any campaign, any node): the lead waits
+    /// <see cref="CustomerInCallRecheck"/>. The in-memory hopper knows it from its ledger, the store's claim from its leads table.
+    /// </summary>
+    public static Verdict CustomerInCall(DateTime utcNow) =>
+        new(utcNow + CustomerInCallRecheck, ComplianceProfile.Rules.CustomerInCall, "another lead of the customer is being called or about to be (another campaign or node)");
 
     /// <summary>
     /// Before a campaign places its first call, what its telephony shows and keeps against the profile:

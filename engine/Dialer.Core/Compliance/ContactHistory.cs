@@ -5,12 +5,18 @@ namespace Dialer.Core.Compliance;
 /// <summary>One attempt on a number or a customer, in any campaign: when it was placed and how it ended (<see cref="CallOutcome.None"/> while it rings).</summary>
 public readonly record struct Contact(long LeadId, DateTime PlacedUtc, CallOutcome Outcome);
 
-/// <summary>The attempts on one number or one customer across every campaign, oldest first, and (a customer's) refusal block.</summary>
+/// <summary>The attempts on one number or one customer across every campaign, oldest first, and its refusal block.</summary>
 public sealed class ContactHistory
 {
     public List<Contact> Attempts { get; } = [];
-    /// <summary>Until when a refusal on any of the customer's numbers holds (<see cref="DateTime.MaxValue"/>: for good); null: none.</summary>
+    /// <summary>
+    /// Until when a refusal holds (<see cref="DateTime.MaxValue"/>: for good); null: none. A customer's: a refusal on any of
+    /// their numbers (the store reads it off the refusal list); a number's: the in-memory hopper's refusal list (the store
+    /// keeps it in its <c>dnc</c> table, which the claim reads itself).
+    /// </summary>
     public DateTime? RefusedUntil { get; set; }
+    /// <summary>A customer's leads handed out and not yet ended (the in-memory hopper's count; the store asks its leads table).</summary>
+    public int InCall { get; set; }
 }
 
 /// <summary>What the attempt caps count for a lead: its number's attempts and its customer's (null when the lead names no customer).</summary>
@@ -38,6 +44,17 @@ public sealed class ContactLedger
             while (h.Attempts.Count > 0 && h.Attempts[0].PlacedUtc < utcNow - Kept) h.Attempts.RemoveAt(0);
             h.Attempts.Add(new(lead.Id, utcNow, CallOutcome.None));
         }
+        if (lead.Contacts?.Customer is { } customer) customer.InCall++;
+    }
+
+    /// <summary>
+    /// A refusal recorded for <paramref name="lead"/>'s call (the agent's disposition, a survey's opt-out key): its number is
+    /// on the refusal list until <paramref name="untilUtc"/>, and so is the customer (a profile's whole-customer block reads it).
+    /// </summary>
+    public void Refused(Lead lead, DateTime untilUtc)
+    {
+        foreach (var h in Histories(lead))
+            if (h.RefusedUntil is not { } known || untilUtc > known) h.RefusedUntil = untilUtc;
     }
 
     /// <summary>The lead's attempt still ringing ends with <paramref name="outcome"/>; <see cref="CallOutcome.None"/> takes it off (never placed).</summary>
@@ -49,6 +66,7 @@ public sealed class ContactLedger
                 {
                     if (outcome == CallOutcome.None) h.Attempts.RemoveAt(i);
                     else h.Attempts[i] = a with { Outcome = outcome };
+                    if (h == lead.Contacts!.Customer) h.InCall--;
                     break;
                 }
     }

@@ -159,6 +159,9 @@ public sealed record CampaignSettings
             }
         }
         if (RecordingRetentionDays is < 1 or > 3650) errors["recording_retention_days"] = "must be within 1..3650 (or null: kept until deleted)";
+        // The retention sweep deletes what is older: under a profile that keeps recordings N days it may not come sooner.
+        else if (RecordingRetentionDays is { } keep && Profile()?.Recording is { Days: var kept } && keep < kept)
+            errors["recording_retention_days"] = $"must be ≥ {kept}: the compliance profile keeps every recording {kept} days (rule recording)";
         if (Alerts.Count > 32) errors["alerts"] = "at most 32 rules";
         else for (var i = 0; i < Alerts.Count; i++) Alerts[i].Validate($"alerts[{i}]", errors);
         if (CustomProfile is { } own)

@@ -5,7 +5,8 @@ namespace Dialer.Core.Engine;
 
 /// <summary>
 /// The in-memory hopper: leads in dialing order (priority, then the policy expiring soonest), each held
-/// back while outside its local calling window, in retry back-off, over its attempt caps, or on DNC.
+/// back while outside its local calling window, in retry back-off, over its attempt caps, on DNC or the refusal list, or while
+/// another lead of its customer is in a call.
 /// The simulator and single-node runs use it; the database hopper follows the same rules.
 /// Due leads wait in one queue per skill requirement (<see cref="CampaignConfig.QueueOf"/>), so a requirement no free agent
 /// can take holds back only its own leads, however high they rank (<see cref="LeadOrder"/>, the rule every hopper follows).
@@ -15,7 +16,7 @@ public sealed class MemoryHopper : ILeadSource
     private readonly CampaignConfig _config;
     private readonly IReadOnlySet<string> _dnc;
     private readonly IAnswerPredictor? _bestTime;
-    private readonly ContactLedger? _contacts;
+    private readonly ContactLedger _contacts;
     private readonly PriorityQueue<Lead, (DateTime Due, long Id)> _waiting = new();
     private readonly List<PriorityQueue<Lead, (int NegPriority, int ExpiryDay, long Id)>> _ready = [];
     private readonly LeadOrder _order;
@@ -23,8 +24,9 @@ public sealed class MemoryHopper : ILeadSource
 
     /// <param name="bestTime">When given, retries go to each lead's best hour (<see cref="Retry.Next"/>).</param>
     /// <param name="contacts">
-    /// The attempt history the profile's <c>attempt_caps</c> count (one ledger shared by the hoppers of several campaigns counts
-    /// across them); the hopper keeps its own when the profile caps attempts and none is given.
+    /// The attempts, refusals and calls in progress by number and customer that the gate judges (a profile's <c>attempt_caps</c>
+    /// and refusal block, one call to a customer at a time); one ledger shared by the hoppers of several campaigns counts across
+    /// them. The hopper keeps its own when none is given.
     /// </param>
     public MemoryHopper(CampaignConfig config, IEnumerable<Lead> leads, DateTime startUtc, IReadOnlySet<string>? dnc = null, IAnswerPredictor? bestTime = null,
         ContactLedger? contacts = null)
@@ -33,11 +35,11 @@ public sealed class MemoryHopper : ILeadSource
         _order = new LeadOrder(config);
         _dnc = dnc ?? new HashSet<string>();
         _bestTime = bestTime;
-        _contacts = contacts ?? (config.Profile?.AttemptCaps is null ? null : new ContactLedger());
+        _contacts = contacts ?? new ContactLedger();
         foreach (var lead in leads)
         {
             if (_dnc.Contains(lead.Phone)) { Skipped++; continue; }
-            _contacts?.Attach(lead);
+            _contacts.Attach(lead);
             _waiting.Enqueue(lead, (startUtc, lead.Id));
         }
     }
@@ -101,7 +103,7 @@ public sealed class MemoryHopper : ILeadSource
             var lead = best.Dequeue();
             _readyCount--;
             lead.AttemptsToday++;
-            _contacts?.Placed(lead, utcNow);
+            _contacts.Placed(lead, utcNow);
             return lead;
         }
         return null;
@@ -110,7 +112,7 @@ public sealed class MemoryHopper : ILeadSource
     public void Release(Lead lead, DateTime utcNow)
     {
         lead.AttemptsToday--;
-        _contacts?.Ended(lead, CallOutcome.None);
+        _contacts.Ended(lead, CallOutcome.None);
         Enqueue(lead);
     }
 
@@ -139,13 +141,20 @@ public sealed class MemoryHopper : ILeadSource
     public void Reschedule(Lead lead, DateTime dueUtc, bool callback, DateTime utcNow)
     {
         lead.AttemptsToday--;
-        _contacts?.Ended(lead, CallOutcome.None);
+        _contacts.Ended(lead, CallOutcome.None);
         _waiting.Enqueue(lead, (dueUtc, lead.Id));
     }
 
+    /// <summary>
+    /// A refusal was recorded for the lead's last call (an agent's disposition, a survey's opt-out key), as the store's
+    /// dispositions put the number on the refusal list: no lead with its number is called until <paramref name="untilUtc"/>,
+    /// nor, under a profile's whole-customer refusal block, any lead of its customer.
+    /// </summary>
+    public void Refused(Lead lead, DateTime untilUtc) => _contacts.Refused(lead, untilUtc);
+
     public void Finished(Lead lead, CallOutcome outcome, DateTime utcNow)
     {
-        _contacts?.Ended(lead, outcome);
+        _contacts.Ended(lead, outcome);
         if (Retry.Next(_config, lead, outcome, utcNow, _bestTime) is { } next) _waiting.Enqueue(lead, (next, lead.Id));
         else Retired++;
     }
