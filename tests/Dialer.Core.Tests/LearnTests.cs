@@ -28,7 +28,8 @@ public class LearnTests
         {
             Campaign = campaign, Agents = [.. Enumerable.Range(0, 8).Select(i => new Agent { Index = i, Id = $"a{i}", Skills = new SkillSet() })], Trunks = [Make.Trunk("t1")],
             Pacer = new PredictivePacer(new PredictiveOptions()), Control = control,
-            Leads = new MemoryHopper(campaign, Enumerable.Range(10, 200).Select(i => Make.Lead(i)), Make.T0),
+            // A deep list: with fewer leads than the team can take in two days the predictive pacer dials only the floor (ListBound).
+            Leads = new MemoryHopper(campaign, Enumerable.Range(10, 50_000).Select(i => Make.Lead(i)), Make.T0),
             Predictor = new RateTable(perRegionHour: true),
         }, Make.T0);
         return (engine, control);
