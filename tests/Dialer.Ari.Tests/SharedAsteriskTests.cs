@@ -123,6 +123,35 @@ public class SharedAsteriskTests
         lock (log) Assert.True(!log.Any(l => l.Contains("inter-server", StringComparison.Ordinal)), string.Join("\n", log));
     }
 
+    /// <summary>
+    /// node-b took c1 over from node-a, which was paused past its lease: a call node-a asked for before the pause reaches
+    /// Asterisk after node-b's reconciliation (Asterisk cannot check a lease). Its first event in c1's app, node-b's now,
+    /// hangs it up. A line of node-a's to an agent is not a call: agent lines are taken back, never hung up as late calls
+    /// (session 15's first version hung up a taken-over agent line and the predictive ClusterTests lost agents).
+    /// </summary>
+    [Fact]
+    public async Task A_taken_over_owners_call_that_reaches_asterisk_after_the_takeover_is_hung_up_at_its_first_event_and_its_agent_line_is_not()
+    {
+        var options = Options("c1") with { Owner = new ChannelOwner("node-b", "c1"), TakenOver = [new ChannelOwner("node-a", "c1")] };
+        await using var rig = await Rig.StartAsync(new EmulatorScenario { TimeScale = 0.05 }, [], agents: 1, options, app: "dialer-c1");
+        await Rig.Until(() => rig.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(10), "node-b's agent logged in");
+
+        var fenced = new ChannelOwner("node-a", "c1");
+        await using var nodeA = new AriClient(new AriServerOptions { Id = "pbx1", BaseUri = rig.Emulator.BaseUri, User = "dialer", Password = "dialer", App = "dialer-c1" });
+        var line = fenced.Agent("agent9");
+        await nodeA.CreateChannelAsync(line, "PJSIP/agent9", null, null);
+        var late = fenced.Call(7);
+        await nodeA.CreateChannelAsync(late, "PJSIP/+2001@carrier-a", "callee", null);
+        await nodeA.DialAsync(late, 30);
+
+        await Rig.Until(() => rig.Emulator.HangupRequests.Any(h => h.ChannelId == late), TimeSpan.FromSeconds(5), "node-b hung up node-a's late call");
+        Assert.Equal(1, rig.Driver.Stats.LateCallsHungUp);
+        // One server's events come in order: the line's StasisStart was handled before the call's.
+        Assert.DoesNotContain(rig.Emulator.HangupRequests, h => h.ChannelId == line);
+        Assert.NotNull(await nodeA.GetChannelAsync(line));
+        Assert.Equal(1, rig.Driver.AgentsConnected);
+    }
+
     /// <summary>Places nothing until the gate opens, then one call per ready agent.</summary>
     private sealed class Gated(ManualResetEventSlim gate) : IPacer
     {

@@ -32,6 +32,8 @@ public class LearnTests
             Leads = new MemoryHopper(campaign, Enumerable.Range(10, 50_000).Select(i => Make.Lead(i)), Make.T0),
             Predictor = new RateTable(perRegionHour: true),
         }, Make.T0);
+        // A campaign past its first days: a cold abandon budget (AbandonBudget.Cold) would hold both engines to the floor.
+        engine.State.Ledger.Seed([(DateOnly.FromDateTime(Make.T0).AddDays(-1), 400, 4)], Make.T0);
         return (engine, control);
     }
 

@@ -11,12 +11,14 @@ public class PacerTests
 
     /// <summary>
     /// An engine with <paramref name="ready"/> ready agents, <paramref name="talking"/> agents on calls and <paramref name="ringing"/>
-    /// calls ringing, and a list deep enough for days of the team's work (a scarce one bounds the predictive pacer to the floor).
+    /// calls ringing, a list deep enough for days of the team's work (a scarce one bounds the predictive pacer to the floor)
+    /// and <paramref name="pastLive"/> live answers on earlier days of the 30 (too few for one abandon do too).
     /// </summary>
-    private static DialerEngine State(int ready, int talking, int ringing)
+    private static DialerEngine State(int ready, int talking, int ringing, int pastLive = 1000)
     {
         var leads = Enumerable.Range(1, talking + ringing + 5000).Select(i => Make.Lead(i)).ToList();
         var (engine, control, pacer, _) = Make.Engine(ready + talking, leads);
+        Past(engine, pastLive);
         for (var a = 0; a < ready + talking; a++) engine.Handle(EngineEvent.Login(a), T0);
         pacer.Next = talking + ringing;
         engine.Tick(T0);
@@ -196,10 +198,24 @@ public class PacerTests
         }
     }
 
+    /// <summary>The campaign's earlier days: <paramref name="live"/> live answers yesterday, none abandoned.</summary>
+    private static void Past(DialerEngine engine, int live) =>
+        engine.State.Ledger.Seed([(DateOnly.FromDateTime(T0).AddDays(-1), live, 0)], T0);
+
+    [Fact]
+    public void Predictive_dials_only_the_floor_until_the_30_days_hold_live_answers_enough_for_one_abandon()
+    {
+        var pacer = new PredictivePacer(new PredictiveOptions());
+        Assert.Equal(10, pacer.Decide(State(10, 0, 0, pastLive: 0).State).CallsToPlace); // a new campaign
+        Assert.Equal(10, pacer.Decide(State(10, 0, 0, pastLive: 33).State).CallsToPlace); // 1 of 33 is 3.03%
+        Assert.True(pacer.Decide(State(10, 0, 0, pastLive: 34).State).CallsToPlace > 10); // 1 of 34 is 2.94%
+    }
+
     /// <summary><paramref name="ready"/> agents logged in and ready, the engine's first decision made with <paramref name="leads"/> leads due.</summary>
     private static DialerEngine ReadyWith(int ready, int leads)
     {
         var (engine, _, _, _) = Make.Engine(ready, Enumerable.Range(1, leads).Select(i => Make.Lead(i)));
+        Past(engine, 1000);
         for (var a = 0; a < ready; a++) engine.Handle(EngineEvent.Login(a), T0);
         engine.Tick(T0);
         return engine;

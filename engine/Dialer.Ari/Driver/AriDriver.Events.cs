@@ -1,4 +1,5 @@
 using Dialer.Ari.Client;
+using Dialer.Core.Domain;
 using Dialer.Core.Engine;
 
 namespace Dialer.Ari.Driver;
@@ -39,12 +40,38 @@ public sealed partial class AriDriver
         }
         if (_agentByChannel.TryGetValue(chan.Id, out var line) && line.Server == server) await OnAgentEvent(line, e, chan);
         else if (_legs.TryGetValue(chan.Id, out var leg) && leg.Server == server) await OnCallEvent(leg, e, chan);
+        else if (IsLateCall(server, chan.Id, e.Type))
+        {
+            // A call of ours (or of an owner taken over) nobody here placed: the fenced owner's request that reached Asterisk
+            // after the takeover (Asterisk cannot check a lease). The reconciliation missed it: hung up at its first event.
+            Interlocked.Increment(ref Stats._lateCallsHungUp);
+            Log?.Invoke($"ARI {server.ServerId}: call {chan.Id} placed by an owner whose lease had ended: hung up");
+            _ = Quietly(server.HangupAsync(chan.Id, ct: _stop.Token));
+        }
         else if (e.Type == AriEventType.ChannelDestroyed && _xfers.TryRemove(chan.Id, out var carried) && carried.Ended == 0)
         {
             // The leg to the agent's server failed or was hung up there: the callee cannot stay alone in its bridge.
             Log?.Invoke($"call {carried.Call.Id}: inter-server leg to agent '{carried.Agent?.Agent.Id}' ended (cause {e.Cause}): hanging up");
             Queue(carried, CallCommand.Hangup, static (d, l, _, ct) => l.Server.HangupAsync(l.Id, ct: ct));
         }
+    }
+
+    /// <summary>
+    /// A callee channel (never an agent line or inter-server leg: a taken-over owner's lines are taken back, not hung up)
+    /// of an owner this engine acts for, that no call here is on, heard after the server's first reconciliation (before it,
+    /// adoption and take-back are not done) and while the driver is not stopping. Its end events are not a call: the
+    /// late call's first event hangs it up, the ones after it until it is gone are not counted again.
+    /// </summary>
+    private bool IsLateCall(AriClient server, string channelId, AriEventType type)
+    {
+        if (type is AriEventType.StasisEnd or AriEventType.ChannelDestroyed)
+        {
+            _lateCalls.TryRemove(channelId, out _);
+            return false;
+        }
+        return _owners.OwnerOf(channelId, out var parsed) is not null && parsed.Kind == ChannelKind.Call
+            && _firstReconcile[server.ServerId].Task.IsCompleted && Volatile.Read(ref _stopping) == 0
+            && _lateCalls.TryAdd(channelId, 0);
     }
 
     /// <summary>The agent dialed [dialer-agents] from their phone: Stasis(dialer,agent,ID). That channel is their line now.</summary>

@@ -38,6 +38,8 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
     private readonly Func<EngineEvent, ValueTask> _post;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Leg> _legs = new(StringComparer.Ordinal);
+    // Late calls of a fenced owner being hung up (IsLateCall), until their end is heard.
+    private readonly ConcurrentDictionary<string, byte> _lateCalls = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, TaskCompletionSource> _firstReconcile;
     private Task? _health, _housekeeping;
@@ -653,7 +655,7 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
 /// <summary>What the driver did, for the console and tests.</summary>
 public sealed class AriDriverStats
 {
-    internal long _placed, _placeFailures, _answered, _unanswered, _breakerTrips, _reconciliations, _reconciledEnds, _orphansHungUp, _commandFailures, _agentsTakenBack;
+    internal long _placed, _placeFailures, _answered, _unanswered, _breakerTrips, _reconciliations, _reconciledEnds, _orphansHungUp, _commandFailures, _agentsTakenBack, _lateCallsHungUp;
     public long Placed => Volatile.Read(ref _placed);
     public long PlaceFailures => Volatile.Read(ref _placeFailures);
     public long Answered => Volatile.Read(ref _answered);
@@ -663,6 +665,8 @@ public sealed class AriDriverStats
     /// <summary>Calls found gone at reconciliation (their ChannelDestroyed was lost with the connection).</summary>
     public long ReconciledEnds => Volatile.Read(ref _reconciledEnds);
     public long OrphansHungUp => Volatile.Read(ref _orphansHungUp);
+    /// <summary>Calls an owner taken over placed after its lease ended (its request reached Asterisk after the takeover's reconciliation), hung up at their first event.</summary>
+    public long LateCallsHungUp => Volatile.Read(ref _lateCallsHungUp);
     /// <summary>Agent lines found still up in their bridges (after a restart or lost events) and taken back without calling the phone again.</summary>
     public long AgentsTakenBack => Volatile.Read(ref _agentsTakenBack);
     public long CommandFailures => Volatile.Read(ref _commandFailures);

@@ -33,6 +33,14 @@ public static class AbandonBudget
         return Math.Max(0, Math.Min(cap * l.LiveToday - l.AbandonedToday, cap * l.Live30 - l.Abandoned30) + cap * expectedLive);
     }
 
+    /// <summary>
+    /// Fewer live answers in 30 days than one abandon needs to stay within the cap (34 at 3%: 1 of 33 is 3.03%): the
+    /// campaign's first abandon breaks it whatever the pacing. A new campaign's predictive pacer dials only the floor until
+    /// then (small-team seed 2 and long-variable seed 5 had 2 abandons among their first 34 live answers); a restart or a
+    /// takeover starts from the store's 30 days (AbandonHistory), so only a campaign's first live answers are paced so.
+    /// </summary>
+    public static bool Cold(DialerState s) => s.Ledger.Live30 * s.Config.AbandonCap < 1;
+
     public static double AllowedRisk(DialerState s, double target, double gain, double maxCredit)
     {
         var l = s.Ledger;

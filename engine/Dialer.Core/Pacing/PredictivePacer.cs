@@ -29,7 +29,8 @@ public sealed record PredictiveOptions
 /// no agent, normal approximation) stays within an allowed fraction of the expected live answers. A controller sets that
 /// fraction from the abandon budget left today and over 30 days; at the cap it only dials for sure supply. Beyond the expected
 /// overflow, the chance that the calls up take the day over the cap is bounded (<see cref="AbandonBudget.BreachChance"/>).
-/// When the lead stock will not keep the team busy (<see cref="ListBound"/>) it dials only for sure supply too.
+/// When the lead stock will not keep the team busy (<see cref="ListBound"/>), or the campaign has too few live answers in 30 days
+/// for one abandon (<see cref="AbandonBudget.Cold"/>), it dials only for sure supply too.
 /// </summary>
 public sealed class PredictivePacer(PredictiveOptions options) : IPacer
 {
@@ -61,7 +62,7 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
         // Predictions times how live answers have matched them lately; the match's uncertainty is demand's too.
         var factor = s.Calibration.Factor;
         var p = Math.Clamp(double.IsNaN(s.RecentLiveP) ? 0.2 : s.RecentLiveP, 0.01 / factor, 0.99 / factor);
-        if (ListBound(s, p * factor)) return next with { CallsToPlace = floor };
+        if (ListBound(s, p * factor) || AbandonBudget.Cold(s)) return next with { CallsToPlace = floor };
         var outlook = Forecast.Of(s);
         var risk = Risk = AbandonBudget.AllowedRisk(s, options.TargetAbandonRate, options.Gain, options.MaxCredit);
         var relativeVariance = s.Calibration.Variance / (factor * factor);
