@@ -304,6 +304,7 @@ public sealed class DbLeadSource : ILeadSource
         public long Priority { get; set; }
         public long? PolicyExpiry { get; set; }
         public long CreatedAt { get; set; }
+        public long DueAt { get; set; }
         public long? CallbackAt { get; set; }
         public long Attempts { get; set; }
         public long AttemptsToday { get; set; }
@@ -395,6 +396,31 @@ public sealed class DbLeadSource : ILeadSource
         return true;
     }
 
+    private LeadStock _stock = LeadStock.Unknown;
+    private DateTime _stockAt = DateTime.MinValue;
+
+    /// <summary>
+    /// The campaign's pending leads that may be dialed within <see cref="LeadStock.HorizonDays"/>, counted by the rules as the in-memory
+    /// hopper counts its own (<see cref="LeadStockTally"/>), read from the table at most every <see cref="LeadStock.RecountSeconds"/>:
+    /// the columns the rules look at, no number decrypted. Leased leads count (any node's: they are pending), leads in a call do
+    /// not. Numbers on a do-not-call list count until a claim holds them, and other campaigns' attempts on a number are not read
+    /// (the claim's lookups), so the stock may read a little deep: the rule it feeds then dials ahead a little sooner, as before it.
+    /// Called from the engine loop, like the claims; the outbox asks from its worker (<c>StoreOutbox.Stock</c>).
+    /// </summary>
+    public LeadStock Stock(DateTime utcNow)
+    {
+        if (!LeadStock.Stale(_stockAt, utcNow)) return _stock;
+        var tally = new LeadStockTally(_config, utcNow);
+        using (var c = _db.Connect())
+            foreach (var r in c.Query<ClaimRow>("""
+                SELECT id, region, timezone, policy_expiry, due_at, attempts, attempts_today, attempts_day, consent_at FROM leads
+                WHERE campaign_id = @_campaignId AND state = 0 AND attempts < @max AND due_at <= @until
+                """, new { _campaignId, max = _config.MaxAttempts, until = Time.Ms(utcNow.AddDays(LeadStock.HorizonDays)) }, buffered: false))
+                tally.Add(FromRow(r, phone: ""), Time.FromMs(r.DueAt));
+        _stockAt = utcNow;
+        return _stock = tally.Stock;
+    }
+
     /// <summary>When the campaign's next pending lead comes due after <paramref name="now"/> (ms), if any (index leads_due).</summary>
     private long? NextDue(long now)
     {
@@ -462,19 +488,21 @@ public sealed class DbLeadSource : ILeadSource
 
     private Lead ToLead(ClaimRow r)
     {
-        var lead = new Lead
-        {
-            Id = r.Id, Phone = _pii.Decrypt(r.PhoneEnc, PiiColumn.Phone, r.PhoneHash), Region = r.Region, TimeZone = TimeZoneInfo.FindSystemTimeZoneById(r.Timezone),
-            CustomerId = r.ExternalId, Tags = r.Tags.Split(';', StringSplitOptions.RemoveEmptyEntries), Priority = (int)r.Priority,
-            PolicyExpiry = r.PolicyExpiry is { } e ? Time.FromDay((int)e) : null, CreatedAt = Time.FromMs(r.CreatedAt),
-            Attempts = (int)r.Attempts, AttemptsToday = (int)r.AttemptsToday, AttemptsDay = r.AttemptsDay == 0 ? default : Time.FromDay((int)r.AttemptsDay),
-            LastAttemptAt = r.LastAttemptAt is { } la ? Time.FromMs(la) : null,
-            LastOutcome = r.LastOutcome is { } o && CallOutcomes.TryParse(o, out var oc) ? oc : CallOutcome.None,
-            ConsentAt = r.ConsentAt is { } ca ? Time.FromMs(ca) : null, ConsentSource = r.ConsentSource,
-        };
+        var lead = FromRow(r, _pii.Decrypt(r.PhoneEnc, PiiColumn.Phone, r.PhoneHash));
         Routing?.Apply(lead);
         return lead;
     }
+
+    private static Lead FromRow(ClaimRow r, string phone) => new()
+    {
+        Id = r.Id, Phone = phone, Region = r.Region, TimeZone = TimeZoneInfo.FindSystemTimeZoneById(r.Timezone),
+        CustomerId = r.ExternalId, Tags = r.Tags.Split(';', StringSplitOptions.RemoveEmptyEntries), Priority = (int)r.Priority,
+        PolicyExpiry = r.PolicyExpiry is { } e ? Time.FromDay((int)e) : null, CreatedAt = Time.FromMs(r.CreatedAt),
+        Attempts = (int)r.Attempts, AttemptsToday = (int)r.AttemptsToday, AttemptsDay = r.AttemptsDay == 0 ? default : Time.FromDay((int)r.AttemptsDay),
+        LastAttemptAt = r.LastAttemptAt is { } la ? Time.FromMs(la) : null,
+        LastOutcome = r.LastOutcome is { } o && CallOutcomes.TryParse(o, out var oc) ? oc : CallOutcome.None,
+        ConsentAt = r.ConsentAt is { } ca ? Time.FromMs(ca) : null, ConsentSource = r.ConsentSource,
+    };
 
     /// <summary>Leads held back (window, caps, do-not-call) go back to the table with the time they may next be dialed, out of the claim's walk until then.</summary>
     private void FlushDeferred()

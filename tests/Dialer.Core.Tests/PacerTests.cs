@@ -245,7 +245,7 @@ public class PacerTests
         hopper.Finished(away, CallOutcome.NoAnswer, T0); // back in five days: past the horizon
         hopper.Finished(soon, CallOutcome.Busy, T0);
         Assert.Equal(new LeadStock(4, 24), hopper.Stock(T0.AddSeconds(60))); // recounted only every half hour
-        Assert.Equal(new LeadStock(3, 6 + 6 + 5), hopper.Stock(T0.AddSeconds(MemoryHopper.StockRecountSeconds)));
+        Assert.Equal(new LeadStock(3, 6 + 6 + 5), hopper.Stock(T0.AddSeconds(LeadStock.RecountSeconds)));
     }
 
     [Fact]

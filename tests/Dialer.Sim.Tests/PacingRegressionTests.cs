@@ -21,11 +21,26 @@ public class PacingRegressionTests
         Assert.All(predictive.Days, d => Assert.True(d.AbandonRate <= s.Campaign.AbandonCap,
             $"{name} {d.Day}: {d.Abandoned} abandoned of {d.LiveAnswers} live ({d.AbandonRate:P2}) is over the cap"));
         // Where the leads the rules allow run out (cn-auto-renewal: calling hours, daily caps, expiry window), both pacers
-        // dial every lead there is and place the same calls: agents' idle time is the supply's, not the pacer's.
-        var supplyBound = predictive.CallsPlaced <= progressive.CallsPlaced * 1.05; // elsewhere predictive places far more
+        // dial every lead there is and place the same calls (elsewhere predictive places far more): agents' idle time is the
+        // supply's, not the pacer's, and may differ by seed noise only, 0.1% of it.
+        var supplyBound = predictive.CallsPlaced <= progressive.CallsPlaced * 1.02
+                          && predictive.IdleSecondsPerAgentHour <= progressive.IdleSecondsPerAgentHour * 1.001;
         Assert.True(supplyBound || predictive.IdleSecondsPerAgentHour <= progressive.IdleSecondsPerAgentHour,
             $"{name}: predictive idles {predictive.IdleSecondsPerAgentHour:0} s/h, progressive {progressive.IdleSecondsPerAgentHour:0} s/h " +
             $"({predictive.CallsPlaced} vs {progressive.CallsPlaced} calls placed)");
+    }
+
+    /// <summary>
+    /// The decision's speed-ups (the outlook's per-state tables) change no decision: seed 1 of the teams whose forecast of supply
+    /// runs every path (medium-team: the exact overflow and the approximation; large-team: the approximation and AVX2 demand)
+    /// places, reaches and abandons as main did before them (`61381de`).
+    /// </summary>
+    [Theory, InlineData("medium-team", 12388, 3716, 77, 363.194), InlineData("large-team", 43265, 15519, 318, 164.041)]
+    public void Predictive_decides_as_pinned_on_seed_1(string name, long placed, long live, long abandoned, double idle)
+    {
+        var r = Simulation.Run(Scenario.Load(ScenarioTests.Shipped(name)), "predictive", 1);
+        Assert.Equal((placed, live, abandoned), (r.CallsPlaced, r.LiveAnswers, r.Abandoned));
+        Assert.Equal(idle, r.IdleSecondsPerAgentHour, 3);
     }
 
     /// <summary>

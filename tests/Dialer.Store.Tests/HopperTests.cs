@@ -296,4 +296,28 @@ public sealed class HopperTests(PostgresServer pg)
         Assert.Equal(100_000, a.Concat(b).Distinct().Count());
         Assert.True(a.Count > 0 && b.Count > 0, $"both nodes should get work: {a.Count} / {b.Count}");
     }
+
+    /// <summary>
+    /// The list-bound rule's count (a short list is not dialed ahead of the team), from the table as the in-memory hopper counts
+    /// its own: the pending leads the rules let be dialed within two days and their attempts left, recounted every half hour.
+    /// </summary>
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void The_stock_counts_the_leads_due_within_two_days_and_their_attempts_left_every_half_hour(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var id = t.Campaign();
+        t.Import(id, "phone,region,timezone\n" + string.Concat(Enumerable.Range(1, 6).Select(i => $"+861380000000{i},CN,Asia/Shanghai\n")));
+        using (var c = t.Db.Connect())
+        {
+            c.Execute("UPDATE leads SET due_at = @later WHERE id = 1", new { later = new DateTimeOffset(TestDb.Noon.AddDays(5)).ToUnixTimeMilliseconds() }); // past the horizon
+            c.Execute("UPDATE leads SET attempts = 1 WHERE id = 2");
+            c.Execute("UPDATE leads SET state = 2 WHERE id = 3"); // done
+            c.Execute("UPDATE leads SET attempts = 6 WHERE id = 4"); // every attempt used
+        }
+        var h = Hopper(t, id);
+        Assert.Equal(new LeadStock(3, 5 + 6 + 6), h.Stock(TestDb.Noon));
+        using (var c = t.Db.Connect()) c.Execute("UPDATE leads SET state = 2 WHERE id = 5");
+        Assert.Equal(new LeadStock(3, 17), h.Stock(TestDb.Noon.AddMinutes(10)));
+        Assert.Equal(new LeadStock(2, 11), h.Stock(TestDb.Noon.AddSeconds(LeadStock.RecountSeconds)));
+    }
 }

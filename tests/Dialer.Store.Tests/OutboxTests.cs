@@ -119,4 +119,17 @@ public class OutboxTests(PostgresServer pg)
         Assert.Equal(6, stored.Count);
         Assert.Equal(0, await outbox.StopAsync(TimeSpan.FromSeconds(10)));
     }
+
+    /// <summary>The engine reads the lead stock before every decision from the outbox, which has it from the worker's read of the source: no I/O on the loop.</summary>
+    [Fact]
+    public async Task The_lead_stock_comes_from_the_source_by_the_worker()
+    {
+        var (t, outbox) = Start([]);
+        using var _ = t;
+        ILeadSource leads = outbox;
+        var until = DateTime.UtcNow + Bound;
+        while (!leads.Stock(TestDb.Noon).Known && DateTime.UtcNow < until) await Task.Delay(20);
+        Assert.Equal(new LeadStock(Leads, Leads * 6), leads.Stock(TestDb.Noon));
+        Assert.Equal(0, await outbox.StopAsync(TimeSpan.FromSeconds(10)));
+    }
 }

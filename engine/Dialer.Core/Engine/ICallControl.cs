@@ -1,3 +1,4 @@
+using Dialer.Core.Compliance;
 using Dialer.Core.Domain;
 
 namespace Dialer.Core.Engine;
@@ -87,7 +88,8 @@ public interface ILeadSource
     void Release(Lead lead, DateTime utcNow);
     /// <summary>
     /// The leads that may be dialed within <see cref="LeadStock.HorizonDays"/>, read before every pacing decision: answered from
-    /// counts the source keeps, never by I/O. A source that keeps none says <see cref="LeadStock.Unknown"/>.
+    /// the count the source keeps, recounted at most every <see cref="LeadStock.RecountSeconds"/> (a source on a store recounts
+    /// off the engine loop: <c>StoreOutbox</c>). A source that keeps none says <see cref="LeadStock.Unknown"/>.
     /// </summary>
     LeadStock Stock(DateTime utcNow) => LeadStock.Unknown;
     /// <summary>The attempt is over: schedule a retry or retire the lead.</summary>
@@ -101,11 +103,37 @@ public readonly record struct LeadStock(int Leads, long Attempts)
 {
     /// <summary>How far ahead a lead source counts the leads that come due: two days of shifts.</summary>
     public const double HorizonDays = 2;
+    /// <summary>How often (virtual or wall seconds) a source recounts its stock: a walk over every pending lead, so not every decision.</summary>
+    public const double RecountSeconds = 1800;
     public static readonly LeadStock Unknown = new(-1, -1);
     public bool Known => Leads >= 0;
 
+    /// <summary>Whether a count made at <paramref name="countedAt"/> is to be made again at <paramref name="utcNow"/>.</summary>
+    public static bool Stale(DateTime countedAt, DateTime utcNow) => (utcNow - countedAt).TotalSeconds >= RecountSeconds;
+
     /// <summary>Expected live answers the stock still holds at <paramref name="p"/> per attempt, each lead given its mean attempts left.</summary>
     public double Reachable(double p) => Leads <= 0 ? 0 : Leads * (1 - Math.Pow(1 - p, (double)Attempts / Leads));
+}
+
+/// <summary>
+/// A stock count as every lead source makes it, lead by lead: a lead counts when the rules (<see cref="CallingWindow.HeldUntil"/>:
+/// window, holds, caps, the profile) let it be dialed within <see cref="LeadStock.HorizonDays"/> of its due time, with its attempts left.
+/// </summary>
+public struct LeadStockTally(CampaignConfig config, DateTime utcNow)
+{
+    private readonly DateTime _until = utcNow.AddDays(LeadStock.HorizonDays);
+    private int _leads;
+    private long _attempts;
+
+    /// <summary>Counts <paramref name="lead"/>, due at <paramref name="dueUtc"/> (the count's time if it is due already), if the horizon reaches it.</summary>
+    public void Add(Lead lead, DateTime dueUtc)
+    {
+        if (CallingWindow.HeldUntil(config, lead, dueUtc > utcNow ? dueUtc : utcNow) > _until) return;
+        _leads++;
+        _attempts += Math.Max(1, config.MaxAttempts - lead.Attempts);
+    }
+
+    public readonly LeadStock Stock => new(_leads, _attempts);
 }
 
 /// <summary>Probability that a call to this lead placed now is answered by a live person.</summary>

@@ -53,30 +53,19 @@ public sealed class MemoryHopper : ILeadSource
 
     public Lead? Next(DateTime utcNow) => Next(utcNow, static _ => true);
 
-    /// <summary>How often (virtual or wall seconds) <see cref="Stock"/> recounts: a walk over every pending lead, so not every decision.</summary>
-    public const double StockRecountSeconds = 1800;
     private LeadStock _stock = LeadStock.Unknown;
     private DateTime _stockAt = DateTime.MinValue;
 
     public LeadStock Stock(DateTime utcNow)
     {
-        if ((utcNow - _stockAt).TotalSeconds < StockRecountSeconds) return _stock;
-        var until = utcNow.AddDays(LeadStock.HorizonDays);
-        int leads = 0;
-        long attempts = 0;
-        foreach (var (lead, key) in _waiting.UnorderedItems) Count(lead, key.Due > utcNow ? key.Due : utcNow);
-        foreach (var q in _ready)
-            foreach (var (lead, _) in q.UnorderedItems) Count(lead, utcNow);
-        _stockAt = utcNow;
-        return _stock = new LeadStock(leads, attempts);
-
+        if (!LeadStock.Stale(_stockAt, utcNow)) return _stock;
+        var tally = new LeadStockTally(_config, utcNow);
+        foreach (var (lead, key) in _waiting.UnorderedItems) tally.Add(lead, key.Due);
         // A ready lead may still be held (the queues drop held heads lazily): its hold, not its place, says when it is due.
-        void Count(Lead lead, DateTime due)
-        {
-            if (CallingWindow.HeldUntil(_config, lead, due) > until) return;
-            leads++;
-            attempts += Math.Max(1, _config.MaxAttempts - lead.Attempts);
-        }
+        foreach (var q in _ready)
+            foreach (var (lead, _) in q.UnorderedItems) tally.Add(lead, utcNow);
+        _stockAt = utcNow;
+        return _stock = tally.Stock;
     }
 
     public Lead? Next(DateTime utcNow, Func<Lead, bool> accept, int lookahead = 64)

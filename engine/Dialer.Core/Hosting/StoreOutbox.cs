@@ -56,6 +56,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     private int _lastWindow;
     // What the last refill aimed at: below half of it the worker is woken to top the prefetch up.
     private volatile int _target = 4;
+    // The lead source's stock as the worker last read it (guarded by _ready).
+    private LeadStock _stock = LeadStock.Unknown;
 
     /// <param name="post">Where <see cref="EventKind.AttemptStored"/> goes (EngineHost.PostAsync).</param>
     public StoreOutbox(ILeadSource leads, IAttemptLog log, Func<EngineEvent, ValueTask> post, TimeProvider time)
@@ -203,6 +205,12 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     }
 
     private int Offerable() { lock (_ready) return OfferableLocked(); }
+
+    /// <summary>The source's stock as the worker last read it (each refill asks; the source recounts at most every <see cref="LeadStock.RecountSeconds"/>): no I/O here.</summary>
+    public LeadStock Stock(DateTime utcNow)
+    {
+        lock (_ready) return _stock;
+    }
 
     public void Release(Lead lead, DateTime utcNow)
     {
@@ -392,6 +400,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 _leads.Next(now); // a closed campaign's source lets its leases go when asked
                 return;
             }
+            var stock = _leads.Stock(now);
+            lock (_ready) _stock = stock;
             if (now - _cycleAt > Cycle)
             {
                 _cycleAt = now;

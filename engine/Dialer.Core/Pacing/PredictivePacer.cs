@@ -134,30 +134,25 @@ public sealed class PredictivePacer(PredictiveOptions options) : IPacer
     private static int BusyTerms(DialerState s, in Outlook outlook) =>
         s.Count(AgentState.WrapUp) + s.Count(AgentState.Paused) + (outlook.TalkCanEndInTime ? s.Count(AgentState.Talking) : 0);
 
-    /// <summary>Whether agent <paramref name="a"/> counts towards supply beyond the ready ones (busy, staying, able to be free in time).</summary>
-    private static bool MayBeFree(DialerState s, in Outlook outlook, int a)
-    {
-        var st = s.AgentStates[a];
-        return !s.Leaving[a] && (st == AgentState.WrapUp || st == AgentState.Paused || (st == AgentState.Talking && outlook.TalkCanEndInTime));
-    }
-
     /// <summary>Each busy agent's chance to be free within the horizon, into <paramref name="into"/>; returns how many.</summary>
     private static int FillFree(DialerState s, in Outlook outlook, float[] into)
     {
         var k = 0;
-        for (var a = 0; a < s.AgentStates.Length; a++)
-            if (MayBeFree(s, outlook, a)) into[k++] = outlook.FreeWithin(s.AgentStates[a], s.Now - s.AgentSince[a]);
+        var (states, since, leaving, now) = (s.AgentStates, s.AgentSince, s.Leaving, s.Now);
+        for (var a = 0; a < states.Length; a++)
+            if (outlook.MayBeFree(states[a]) && !leaving[a]) into[k++] = outlook.FreeWithin(states[a], now - since[a]);
         return k;
     }
 
-    /// <summary>Ready agents, plus the chance each busy or paused agent is free within the horizon.</summary>
+    /// <summary>Ready agents, plus the chance each busy or paused agent (staying, able to be free in time) is free within the horizon.</summary>
     private static (double Mean, double Var) Supply(DialerState s, in Outlook outlook)
     {
         double mean = s.Count(AgentState.Ready), var = 0;
-        for (var a = 0; a < s.AgentStates.Length; a++)
+        var (states, since, leaving, now) = (s.AgentStates, s.AgentSince, s.Leaving, s.Now);
+        for (var a = 0; a < states.Length; a++)
         {
-            if (!MayBeFree(s, outlook, a)) continue;
-            var q = outlook.FreeWithin(s.AgentStates[a], s.Now - s.AgentSince[a]);
+            if (!outlook.MayBeFree(states[a]) || leaving[a]) continue;
+            var q = outlook.FreeWithin(states[a], now - since[a]);
             mean += q;
             var += q * (1 - q);
         }
