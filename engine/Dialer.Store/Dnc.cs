@@ -42,6 +42,18 @@ public sealed class Dnc(StoreDb db, Pii pii)
     internal static int Add(DbConnection c, DbTransaction tx, byte[] hash, string source, string reason, DateTime? expiresUtc, DateTime utcNow) =>
         c.Execute(Upsert, new { hash, source, reason, at = Time.Ms(utcNow), expires = expiresUtc is { } e ? Time.Ms(e) : (long?)null }, tx);
 
+    /// <summary>
+    /// The callee of <paramref name="attemptId"/> (the lead's last attempt when null) refused further calls: the number goes on
+    /// the refusal list until <paramref name="untilUtc"/>, and the attempt counts as refused for the attempt caps.
+    /// </summary>
+    internal static void Refused(DbConnection c, DbTransaction tx, long leadId, long? attemptId, byte[] hash, string reason, DateTime untilUtc, DateTime utcNow)
+    {
+        Add(c, tx, hash, Refusal, reason, untilUtc, utcNow);
+        c.Execute(attemptId is null
+            ? "UPDATE attempts SET refused = 1 WHERE id = (SELECT id FROM attempts WHERE lead_id = @leadId ORDER BY placed_at DESC, id DESC LIMIT 1)"
+            : "UPDATE attempts SET refused = 1 WHERE id = @attemptId", new { leadId, attemptId }, tx);
+    }
+
     private const string Upsert = """
         INSERT INTO dnc (phone_hash, source, reason, added_at, expires_at) VALUES (@hash, @source, @reason, @at, @expires)
         ON CONFLICT (phone_hash, source) DO UPDATE SET reason = excluded.reason, added_at = excluded.added_at, expires_at = excluded.expires_at
@@ -212,7 +224,7 @@ public sealed class Dispositions(StoreDb db)
             new { attemptId, leadId, agent, code, note, script, at = Time.Ms(utcNow) }, tx);
         if (Refusals.Contains(code))
         {
-            Dnc.Add(c, tx, hash, Dnc.Refusal, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);
+            Dnc.Refused(c, tx, leadId, attemptId, hash, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);
             c.Execute("UPDATE leads SET state = 2 WHERE id = @leadId AND state = 0", new { leadId }, tx);
         }
         Audit.Write(c, tx, agent, "disposition", $"lead:{leadId}", code, utcNow);
