@@ -198,6 +198,34 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         Assert.Empty(new CampaignSettings { CustomProfile = CnAuto.Profile()! with { Id = "own", AttemptCaps = caps with { PerCustomer = [onlyRefused] } } }.Validate());
     }
 
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Why_re_derives_the_customer_in_call_hold_from_the_other_leads_call_or_lease(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var (a, b) = (t.Campaign("a"), t.Campaign("b"));
+        t.Import(a, "phone,region,timezone,customer_id\n+8613800000001,CN,Asia/Shanghai,C1\n"); // lead 1
+        t.Import(b, "phone,region,timezone,customer_id\n+8613800000002,CN,Asia/Shanghai,C1\n"); // lead 2: the customer's other number
+        using (var db = t.Db.Connect())
+            db.Execute("INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at, ended_at, outcome) VALUES (1, @a, 1, 1, 'ch-1', 'n', 0, @placed, @ended, 'human')",
+                new { a, placed = Time.Ms(TestDb.Noon.AddMinutes(-1)), ended = Time.Ms(TestDb.Noon.AddMinutes(3)) });
+        var views = new CustomerViews(t.Db, TestDb.Pii);
+        // While campaign a talks to the customer, lead 2 waits: the why answer says so and names the other lead's call.
+        var why = views.Why(2, TestDb.Noon)!;
+        Assert.Equal((false, ComplianceProfile.Rules.CustomerInCall, TestDb.Noon.AddSeconds(30)), (why.Allowed, why.Rule, why.HeldUntilUtc));
+        Assert.Equal(new CustomerCall(1, "a", "dialing", TestDb.Noon.AddMinutes(-1), TestDb.Noon.AddMinutes(3)), why.CustomerCall);
+        Assert.Contains("\"customer_call\":{\"lead_id\":1,\"campaign\":\"a\",\"state\":\"dialing\"", JsonSerializer.Serialize(why, CampaignSettings.Json));
+        Assert.Null(views.Why(1, TestDb.Noon)!.CustomerCall); // a lead's own call is not its customer's other call
+        var after = TestDb.Noon.AddMinutes(10);
+        Assert.Equal((true, null), (views.Why(2, after)!.Allowed, views.Why(2, after)!.CustomerCall));
+        // Campaign a's hopper leases lead 1 to call next: lead 2 is held while the lease lasts (inferred within one lease of its end).
+        Assert.Equal(["+8613800000001"], Drain(Hopper(t, a, new CampaignSettings()), after));
+        why = views.Why(2, after.AddMinutes(1))!;
+        Assert.Equal((false, ComplianceProfile.Rules.CustomerInCall), (why.Allowed, why.Rule));
+        Assert.Equal(new CustomerCall(1, "a", "leased", null, after + DbLeadSource.DefaultLease), why.CustomerCall);
+        Assert.Null(views.Why(2, after.AddMinutes(-5))!.CustomerCall); // before the lease's first possible start
+        Assert.True(views.Why(2, after.AddMinutes(3))!.Allowed);
+    }
+
     /// <summary>As if the drained hoppers' leases had run out: their leads are nobody's again.</summary>
     private static void ReleaseLeases(TestDb t)
     {
