@@ -88,7 +88,7 @@ internal static class CallRecords
             var (channel, campaignId, placedAt) = conn.QuerySingleOrDefault<(string?, long, long)>("SELECT channel_id, campaign_id, placed_at FROM attempts WHERE id = @id", new { id });
             if (channel is null) return DialerApi.NotFound($"attempt {id}");
             if (campaigns.Get(campaignId) is { } c && RecordingRetention.Expired(c.Settings, placedAt, DateTime.UtcNow))
-                return Results.Problem(statusCode: 410, title: "gone", detail: $"the recording of attempt {id} is past campaign '{c.Name}''s retention of {c.Settings.RecordingRetentionDays} days");
+                return Results.Problem(statusCode: 410, title: "gone", detail: $"the recording of attempt {id} is past campaign '{c.Name}''s retention of {c.Settings.RecordingKeptDays()} days");
             return Recording(options.RecordingsDir, channel) is { } f
                 ? Results.File(f.Path, f.Type, $"attempt-{id}{System.IO.Path.GetExtension(f.Path)}", enableRangeProcessing: true)
                 : DialerApi.NotFound($"no recording of attempt {id}");

@@ -268,7 +268,8 @@ public static class DialerApi
                 CampaignSettings settings;
                 try { settings = (replace ? new CampaignSettings() : c.Settings).Patch(patch!); }
                 catch (JsonException e) { return Invalid(e.Path is { Length: > 2 } p ? Bounded(p[2..], 64) : "body", CampaignSettings.Describe(e)); }
-                var errors = settings.Validate();
+                // Judged on what it changes: a PATCH is not refused for an error the stored settings already had in fields it leaves.
+                var errors = replace ? settings.Validate() : settings.ValidatePatch(c.Settings, patch!);
                 if (errors.Count > 0) return Invalid(errors);
                 campaigns.Update(c.Id, settings, DateTime.UtcNow);
                 return Results.Ok(campaigns.Get(c.Id));

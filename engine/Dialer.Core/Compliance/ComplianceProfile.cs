@@ -342,7 +342,7 @@ public static class ComplianceGate
     }
 
     /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v4/holiday</c>.</summary>
-    private static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
+    internal static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
 
     private static (DateTime Next, string Rule, string Reason) Earliest(CampaignConfig c, Lead lead, DateTime utcNow, DateOnly today)
     {
