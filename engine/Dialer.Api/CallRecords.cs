@@ -134,27 +134,6 @@ internal static class CallRecords
             return Results.Ok(new { items, next_after = items.Count == (limit ?? 100) ? items[^1].id : (long?)null });
         });
 
-        app.MapGet("/dnc", (string? after, int? limit) =>
-        {
-            if (limit is < 1 or > MaxLimit) return DialerApi.Invalid("limit", $"must be within 1..{MaxLimit}");
-            byte[] from = [];
-            if (after is not null && !TryHash(after, out from)) return DialerApi.Invalid("after", "must be an entry id from GET /dnc (hex)");
-            using var conn = db.Connect();
-            // Ordered and paged by the keyed hash: `after` is the last id of the previous page.
-            var rows = conn.Query<(byte[] Hash, string Reason, long AddedAt, long? ExpiresAt)>(
-                "SELECT phone_hash, reason, added_at, expires_at FROM dnc WHERE phone_hash > @from ORDER BY phone_hash LIMIT @limit", new { from, limit = limit ?? 100 }).ToList();
-            var items = rows.Select(r => new { id = Convert.ToHexStringLower(r.Hash), reason = r.Reason, added_at = Time(r.AddedAt), expires_at = r.ExpiresAt is { } e ? Time(e) : (DateTimeOffset?)null }).ToList();
-            return Results.Ok(new { items, next_after = items.Count == (limit ?? 100) ? items[^1].id : null });
-        });
-        app.MapDelete("/dnc/{id}", (string id) =>
-        {
-            if (!TryHash(id, out var hash)) return DialerApi.Invalid("id", "must be an entry id from GET /dnc (hex)");
-            var removed = db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash", new { hash }, tx));
-            if (removed == 0) return DialerApi.NotFound("no DNC entry has that id");
-            audit.Write("api", "dnc remove", $"dnc:{id[..Math.Min(12, id.Length)]}", null, DateTime.UtcNow);
-            return Results.NoContent();
-        });
-
         // Deleting a campaign removes it and all that is only its own: its leads, their attempts, dispositions, callbacks,
         // QA results, survey answers and trunk quality. Customers (shared by campaigns) and the DNC list (per number, whoever asked) stay. Only a stopped
         // campaign with no engine here can go; the delete and its counts are in the audit log.
@@ -250,14 +229,6 @@ internal static class CallRecords
     /// <summary>An ISO 8601 time argument, UTC when no offset is given.</summary>
     internal static bool TryParseTime(string text, out DateTimeOffset t) =>
         DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out t);
-
-    private static bool TryHash(string hex, out byte[] hash)
-    {
-        hash = [];
-        if (hex.Length is 0 or > 128 || hex.Length % 2 != 0 || !hex.All(Uri.IsHexDigit)) return false;
-        hash = Convert.FromHexString(hex);
-        return true;
-    }
 
     private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
     private static string Bounded(string s) => s.Length <= 64 ? s : s[..64] + "…";
