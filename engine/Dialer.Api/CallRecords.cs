@@ -88,7 +88,7 @@ internal static class CallRecords
             var (channel, campaignId, placedAt) = conn.QuerySingleOrDefault<(string?, long, long)>("SELECT channel_id, campaign_id, placed_at FROM attempts WHERE id = @id", new { id });
             if (channel is null) return DialerApi.NotFound($"attempt {id}");
             if (campaigns.Get(campaignId) is { } c && RecordingRetention.Expired(c.Settings, placedAt, DateTime.UtcNow))
-                return Results.Problem(statusCode: 410, title: "gone", detail: $"the recording of attempt {id} is past campaign '{c.Name}''s retention of {c.Settings.RecordingRetentionDays} days");
+                return Results.Problem(statusCode: 410, title: "gone", detail: $"the recording of attempt {id} is past campaign '{c.Name}''s retention of {c.Settings.RecordingKeptDays()} days");
             return Recording(options.RecordingsDir, channel) is { } f
                 ? Results.File(f.Path, f.Type, $"attempt-{id}{System.IO.Path.GetExtension(f.Path)}", enableRangeProcessing: true)
                 : DialerApi.NotFound($"no recording of attempt {id}");
@@ -132,27 +132,6 @@ internal static class CallRecords
                 agent = (string)d.agent_id, code = (string)d.code, script = (string?)d.script, note = (string?)d.note, at = Time((long)d.created_at),
             }).ToList();
             return Results.Ok(new { items, next_after = items.Count == (limit ?? 100) ? items[^1].id : (long?)null });
-        });
-
-        app.MapGet("/dnc", (string? after, int? limit) =>
-        {
-            if (limit is < 1 or > MaxLimit) return DialerApi.Invalid("limit", $"must be within 1..{MaxLimit}");
-            byte[] from = [];
-            if (after is not null && !TryHash(after, out from)) return DialerApi.Invalid("after", "must be an entry id from GET /dnc (hex)");
-            using var conn = db.Connect();
-            // Ordered and paged by the keyed hash: `after` is the last id of the previous page.
-            var rows = conn.Query<(byte[] Hash, string Reason, long AddedAt, long? ExpiresAt)>(
-                "SELECT phone_hash, reason, added_at, expires_at FROM dnc WHERE phone_hash > @from ORDER BY phone_hash LIMIT @limit", new { from, limit = limit ?? 100 }).ToList();
-            var items = rows.Select(r => new { id = Convert.ToHexStringLower(r.Hash), reason = r.Reason, added_at = Time(r.AddedAt), expires_at = r.ExpiresAt is { } e ? Time(e) : (DateTimeOffset?)null }).ToList();
-            return Results.Ok(new { items, next_after = items.Count == (limit ?? 100) ? items[^1].id : null });
-        });
-        app.MapDelete("/dnc/{id}", (string id) =>
-        {
-            if (!TryHash(id, out var hash)) return DialerApi.Invalid("id", "must be an entry id from GET /dnc (hex)");
-            var removed = db.Write((c, tx) => c.Execute("DELETE FROM dnc WHERE phone_hash = @hash", new { hash }, tx));
-            if (removed == 0) return DialerApi.NotFound("no DNC entry has that id");
-            audit.Write("api", "dnc remove", $"dnc:{id[..Math.Min(12, id.Length)]}", null, DateTime.UtcNow);
-            return Results.NoContent();
         });
 
         // Deleting a campaign removes it and all that is only its own: its leads, their attempts, dispositions, callbacks,
@@ -250,14 +229,6 @@ internal static class CallRecords
     /// <summary>An ISO 8601 time argument, UTC when no offset is given.</summary>
     internal static bool TryParseTime(string text, out DateTimeOffset t) =>
         DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out t);
-
-    private static bool TryHash(string hex, out byte[] hash)
-    {
-        hash = [];
-        if (hex.Length is 0 or > 128 || hex.Length % 2 != 0 || !hex.All(Uri.IsHexDigit)) return false;
-        hash = Convert.FromHexString(hex);
-        return true;
-    }
 
     private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
     private static string Bounded(string s) => s.Length <= 64 ? s : s[..64] + "…";

@@ -268,7 +268,8 @@ public static class DialerApi
                 CampaignSettings settings;
                 try { settings = (replace ? new CampaignSettings() : c.Settings).Patch(patch!); }
                 catch (JsonException e) { return Invalid(e.Path is { Length: > 2 } p ? Bounded(p[2..], 64) : "body", CampaignSettings.Describe(e)); }
-                var errors = settings.Validate();
+                // Judged on what it changes: a PATCH is not refused for an error the stored settings already had in fields it leaves.
+                var errors = replace ? settings.Validate() : settings.ValidatePatch(c.Settings, patch!);
                 if (errors.Count > 0) return Invalid(errors);
                 campaigns.Update(c.Id, settings, DateTime.UtcNow);
                 return Results.Ok(campaigns.Get(c.Id));
@@ -325,30 +326,16 @@ public static class DialerApi
     private static void MapLeads(WebApplication app, StoreDb db, ApiOptions options, Campaigns campaigns)
     {
         var queries = new LeadQueries(db, options.Pii);
-        var dnc = new Dnc(db, options.Pii);
+        var dnc = new Dnc(db, options.Pii, "api");
 
-        app.MapPost("/campaigns/{name}/leads", async (string name, HttpContext ctx) =>
-        {
-            if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
-            if (ctx.Request.ContentLength > options.MaxUploadBytes)
-                return Results.Problem(statusCode: 413, title: "upload too large", detail: $"the upload is {ctx.Request.ContentLength} bytes; the limit is {options.MaxUploadBytes}");
-            // The importer reads the body through a pipe, awaiting it (no request thread blocked on a slow upload), and
-            // commits batch by batch; a body over the limit stops it mid-file, and the report says which rows were already kept.
-            if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = null; // LimitedStream enforces it
-            var body = new LimitedStream(ctx.Request.Body, options.MaxUploadBytes);
-            var pipe = PipeReader.Create(body, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
-            try
+        app.MapPost("/campaigns/{name}/leads", (string name, HttpContext ctx) =>
+            campaigns.Find(name) is not { } c ? Task.FromResult(NotFound($"campaign '{name}'")) : Upload(ctx, options, async (pipe, body) =>
             {
                 var report = await new LeadImporter(db, options.Pii).ImportAsync(c.Id, name, pipe, DateTime.UtcNow, ctx.RequestAborted);
-                if (body.Exceeded)
-                    return Results.Problem(statusCode: 413, title: "upload too large",
-                        detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; rows 2–{report.LastRow} (the {report.Rows} read before it) were processed as reported, nothing after row {report.LastRow} was read",
-                        extensions: new Dictionary<string, object?> { ["report"] = report });
-                return Results.Ok(report);
-            }
-            catch (LeadImportException e) { return Invalid("file", e.Message); }
-            finally { await pipe.CompleteAsync(); }
-        });
+                return body.Exceeded
+                    ? TooLarge(options, $"rows 2–{report.LastRow} (the {report.Rows} read before it) were processed as reported, nothing after row {report.LastRow} was read", report)
+                    : Results.Ok(report);
+            }));
         app.MapGet("/campaigns/{name}/leads", (string name, string? state, long? after, int? limit) =>
         {
             if (campaigns.Find(name) is not { } c) return NotFound($"campaign '{name}'");
@@ -392,6 +379,72 @@ public static class DialerApi
             if (!TryPhone(body!, out var phone, out var invalid)) return invalid;
             return dnc.Remove(phone) ? Results.NoContent() : NotFound("that number is not on the DNC list");
         });
+        // A list file (a 'phone' column, optionally 'region') into one list, streamed and stored batch by batch as `dialer dnc import`.
+        app.MapPost("/dnc/lists/{list}/import", (string list, string? region, int? days, string? reason, HttpContext ctx) =>
+        {
+            if (Dnc.BadListName(list) is { } badList) return Task.FromResult(Invalid("list", badList));
+            if (PhoneNumbers.NormaliseRegion(region ?? "CN") is null) return Task.FromResult(Invalid("region", "must be a known region (ISO 3166 code such as CN)"));
+            if (days is < 1) return Task.FromResult(Invalid("days", "must be ≥ 1 (omit it for permanent entries)"));
+            if (reason is { Length: > 200 }) return Task.FromResult(Invalid("reason", "must be at most 200 characters"));
+            var now = DateTime.UtcNow;
+            return Upload(ctx, options, async (pipe, body) =>
+            {
+                var report = await dnc.ImportAsync(list, pipe, region ?? "CN", days is { } d ? now.AddDays(d) : null, now, reason ?? "imported list");
+                return body.Exceeded
+                    ? TooLarge(options, $"the {report.Rows} rows read before it were processed as reported ({report.Stored} stored), nothing after row {report.Rows + 1} was read", report)
+                    : Results.Ok(report);
+            });
+        });
+        app.MapGet("/dnc", (string? list, string? after, int? limit) =>
+        {
+            if (limit is < 1 or > 1000) return Invalid("limit", "must be within 1..1000");
+            if (list is not null && Dnc.BadListName(list) is { } badList) return Invalid("list", badList);
+            (byte[], string?)? from = null;
+            if (after is not null)
+            {
+                var colon = after.IndexOf(':');
+                if (!TryHash(colon < 0 ? after : after[..colon], out var hash) || (colon >= 0 && Dnc.BadListName(after[(colon + 1)..]) is not null))
+                    return Invalid("after", "must be the next_after of the previous page (an entry id, hex, and its list)");
+                from = (hash, colon < 0 ? null : after[(colon + 1)..]);
+            }
+            var items = dnc.Page(list, from, limit ?? 100);
+            return Results.Ok(new { items, next_after = items.Count == (limit ?? 100) ? $"{items[^1].Id}:{items[^1].List}" : null });
+        });
+        app.MapDelete("/dnc/{id}", (string id, string? list) =>
+        {
+            if (!TryHash(id, out var hash)) return Invalid("id", "must be an entry id from GET /dnc (hex)");
+            if (list is not null && Dnc.BadListName(list) is { } badList) return Invalid("list", badList);
+            return dnc.RemoveById(hash, list, DateTime.UtcNow) ? Results.NoContent() : NotFound(list is null ? "no DNC entry has that id" : $"no entry of list '{list}' has that id");
+        });
+    }
+
+    /// <summary>
+    /// A request body streamed through a pipe to <paramref name="import"/>, awaited (no request thread blocked on a slow
+    /// upload); the importers commit batch by batch, so a body over the limit stops one mid-file and its report says what
+    /// was already kept (<see cref="LimitedStream.Exceeded"/>). A body declared over the limit is refused before it is read.
+    /// </summary>
+    private static async Task<IResult> Upload(HttpContext ctx, ApiOptions options, Func<PipeReader, LimitedStream, Task<IResult>> import)
+    {
+        if (ctx.Request.ContentLength > options.MaxUploadBytes)
+            return Results.Problem(statusCode: 413, title: "upload too large", detail: $"the upload is {ctx.Request.ContentLength} bytes; the limit is {options.MaxUploadBytes}");
+        if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = null; // LimitedStream enforces it
+        var body = new LimitedStream(ctx.Request.Body, options.MaxUploadBytes);
+        var pipe = PipeReader.Create(body, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+        try { return await import(pipe, body); }
+        catch (LeadImportException e) { return Invalid("file", e.Message); }
+        finally { await pipe.CompleteAsync(); }
+    }
+
+    private static IResult TooLarge(ApiOptions options, string kept, object report) =>
+        Results.Problem(statusCode: 413, title: "upload too large", detail: $"the upload is over the {options.MaxUploadBytes}-byte limit; {kept}",
+            extensions: new Dictionary<string, object?> { ["report"] = report });
+
+    private static bool TryHash(string hex, out byte[] hash)
+    {
+        hash = [];
+        if (hex.Length is 0 or > 128 || hex.Length % 2 != 0 || !hex.All(Uri.IsHexDigit)) return false;
+        hash = Convert.FromHexString(hex);
+        return true;
     }
 
     private static bool TryPhone(DncEntry body, out string e164, out IResult error)

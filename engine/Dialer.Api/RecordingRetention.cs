@@ -5,7 +5,8 @@ using Dialer.Store;
 namespace Dialer.Api;
 
 /// <summary>
-/// Recordings past their campaign's retention (settings <c>recording_retention_days</c>, from when the call was placed)
+/// Recordings past their campaign's retention (settings <c>recording_retention_days</c>, or the compliance profile's recording
+/// rule when longer, from when the call was placed)
 /// are deleted by a sweep of the recordings directory once an hour (and at start), with one audit row per campaign and
 /// sweep giving the count; the API answers 410 Gone for them from the moment they expire, swept or not. The sweep lists
 /// the files (one per recorded channel) rather than the attempts, so its cost follows the recordings kept. A file that
@@ -23,7 +24,7 @@ internal sealed class RecordingRetention(StoreDb db, Campaigns campaigns, AuditL
     public string? LastError { get; private set; }
 
     public static bool Expired(CampaignSettings settings, long placedAtMs, DateTime utcNow) =>
-        settings.RecordingRetentionDays is { } days && placedAtMs < new DateTimeOffset(utcNow.AddDays(-days), TimeSpan.Zero).ToUnixTimeMilliseconds();
+        settings.RecordingKeptDays() is { } days && placedAtMs < new DateTimeOffset(utcNow.AddDays(-days), TimeSpan.Zero).ToUnixTimeMilliseconds();
 
     public void Start() => _loop = Task.Run(async () =>
     {
@@ -62,7 +63,7 @@ internal sealed class RecordingRetention(StoreDb db, Campaigns campaigns, AuditL
         }
         foreach (var (campaignId, (done, failed, why)) in deleted)
             audit.Write("retention", "recordings deleted", $"campaign:{kept[campaignId].Name}",
-                $"{done} past the retention of {kept[campaignId].Settings.RecordingRetentionDays} days" + (failed == 0 ? "" : $"; {failed} could not be deleted ({why}), tried again next sweep"), utcNow);
+                $"{done} past the retention of {kept[campaignId].Settings.RecordingKeptDays()} days" + (failed == 0 ? "" : $"; {failed} could not be deleted ({why}), tried again next sweep"), utcNow);
         return deleted.Values.Sum(d => d.Done);
     }
 

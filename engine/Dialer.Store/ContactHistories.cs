@@ -20,6 +20,7 @@ internal static class ContactHistories
         public long LeadId { get; set; }
         public long PlacedAt { get; set; }
         public string? Outcome { get; set; }
+        public long Refused { get; set; }
     }
 
     /// <summary>
@@ -55,7 +56,7 @@ internal static class ContactHistories
         {
             var outcome = r.Outcome is { } o && CallOutcomes.TryParse(o, out var x) ? x : CallOutcome.None;
             var histories = r.ByCustomer == 1 ? byCustomer[r.CustomerId] : byNumber[r.PhoneHash!];
-            foreach (var h in histories) h.Attempts.Add(new(r.LeadId, Time.FromMs(r.PlacedAt), outcome));
+            foreach (var h in histories) h.Attempts.Add(new(r.LeadId, Time.FromMs(r.PlacedAt), outcome, r.Refused != 0));
         }
         foreach (var (customer, until) in reads.Read<(long Customer, long Until)>(buffered: false))
         {
@@ -117,11 +118,11 @@ internal static class ContactHistories
     {
         const string range = "a.placed_at >= @since AND a.placed_at < @before";
         return $"""
-            SELECT 0 AS by_customer, a.phone_hash, 0 AS customer_id, a.lead_id, a.placed_at, a.outcome
-            FROM {Keyed(dialect, "attempts a", "a.phone_hash", "@hashes", "a.phone_hash, a.lead_id, a.placed_at, a.outcome", range)}
+            SELECT 0 AS by_customer, a.phone_hash, 0 AS customer_id, a.lead_id, a.placed_at, a.outcome, a.refused
+            FROM {Keyed(dialect, "attempts a", "a.phone_hash", "@hashes", "a.phone_hash, a.lead_id, a.placed_at, a.outcome, a.refused", range)}
             UNION ALL
-            SELECT 1, NULL, a.customer_id, a.lead_id, a.placed_at, a.outcome
-            FROM {Keyed(dialect, "attempts a", "a.customer_id", "@customers", "a.customer_id, a.lead_id, a.placed_at, a.outcome", range)}
+            SELECT 1, NULL, a.customer_id, a.lead_id, a.placed_at, a.outcome, a.refused
+            FROM {Keyed(dialect, "attempts a", "a.customer_id", "@customers", "a.customer_id, a.lead_id, a.placed_at, a.outcome, a.refused", range)}
             """;
     }
 

@@ -24,10 +24,20 @@ public sealed record CustomerRecord(
     long CustomerId, string? ExternalId, string? Name, string? IdNumber, IReadOnlyList<string> Phones, IReadOnlyList<CustomerLead> Leads,
     IReadOnlyList<DncEntry> Blocks);
 
-/// <summary>Why a lead was (not) called at an instant: the attempt then, or the rule (and profile version) that held it.</summary>
+/// <summary>
+/// Why a lead was (not) called at an instant: the attempt then, or the rule (and profile version) that held it; with
+/// <see cref="CustomerCall"/> the other lead of the customer that was being called (or about to be) then.
+/// </summary>
 public sealed record WhyAnswer(
     long LeadId, string Campaign, DateTime AtUtc, string Profile, bool Called, AttemptRecord? Attempt, bool Allowed, string? Rule, string Reason,
-    DateTime? HeldUntilUtc, IReadOnlyList<DncEntry> Blocks, string? LastHold);
+    DateTime? HeldUntilUtc, IReadOnlyList<DncEntry> Blocks, string? LastHold, CustomerCall? CustomerCall);
+
+/// <summary>
+/// Another lead of the customer, in any campaign, at the instant asked about: <c>dialing</c> (an attempt of it placed and
+/// not yet ended then, from the attempts) or <c>leased</c> (a hopper held it to call next: the lead's lease, known only
+/// while it lasts, so inferred for an instant within one lease length before its end).
+/// </summary>
+public sealed record CustomerCall(long LeadId, string Campaign, string State, DateTime? SinceUtc, DateTime? UntilUtc);
 
 /// <summary>
 /// The customer view and the "why was this lead (not) called at this time" answer, from the store's audit trail: the
@@ -147,6 +157,12 @@ public sealed class CustomerViews(StoreDb db, Pii pii)
         };
         if (DbLeadSource.ContactDays(config) is var days and > 0)
             lead.Contacts = ContactHistories.Load(c, null, db.Dialect, [(leadId, row.PhoneHash, row.CustomerId)], Time.Ms(asOf) - days * 86_400_000L, Time.Ms(asOf))[leadId];
+        var customerCall = InCall(c, leadId, row.CustomerId, asOf);
+        if (customerCall is not null)
+        {
+            lead.Contacts ??= new(new ContactHistory(), new ContactHistory());
+            lead.Contacts.Customer!.InCall = 1;
+        }
         var verdict = ComplianceGate.Check(config, lead, asOf);
         var blocks = new Dnc(db, _pii).HoldsHash(row.PhoneHash, asOf).Where(b => b.AddedUtc <= asOf).ToList();
         var profile = config.Profile is { } p ? $"{p.Id} v{p.Version}" : "none (the campaign's window and caps)";
@@ -155,6 +171,31 @@ public sealed class CustomerViews(StoreDb db, Pii pii)
             : (verdict.Allowed, verdict.Rule, verdict.Reason);
         var lastHold = row.HeldBy is null ? null : $"{row.HeldBy} at {Time.FromMs(row.HeldAt ?? 0):yyyy-MM-dd HH:mm:ss}Z: {row.HeldReason}";
         return new WhyAnswer(leadId, campaign.Name, atUtc, profile, called is not null, called, allowed, rule, reason,
-            blocks.Count > 0 ? null : verdict.Until, blocks, lastHold);
+            blocks.Count > 0 ? null : verdict.Until, blocks, lastHold, customerCall);
+    }
+
+    /// <summary>
+    /// The other lead of customer <paramref name="customerId"/> being called at <paramref name="atUtc"/> (an attempt placed by
+    /// then and not ended, or still open while its lead dials), else one leased to a hopper then (the claim's customer_in_call
+    /// hold, <see cref="ContactHistories.Busy"/>), else null.
+    /// </summary>
+    private static CustomerCall? InCall(System.Data.Common.DbConnection c, long leadId, long customerId, DateTime atUtc)
+    {
+        var args = new { leadId, customerId, at = Time.Ms(atUtc), lease = (long)DbLeadSource.DefaultLease.TotalMilliseconds };
+        var dialing = c.QueryFirstOrDefault<(long LeadId, string Campaign, long PlacedAt, long? EndedAt)>("""
+            SELECT a.lead_id, ca.name, a.placed_at, a.ended_at
+            FROM attempts a JOIN leads l ON l.id = a.lead_id JOIN campaigns ca ON ca.id = a.campaign_id
+            WHERE a.customer_id = @customerId AND a.lead_id <> @leadId AND a.placed_at <= @at AND (a.ended_at > @at OR (a.ended_at IS NULL AND l.state = 1))
+            ORDER BY a.placed_at DESC, a.id DESC LIMIT 1
+            """, args);
+        if (dialing.Campaign is not null)
+            return new(dialing.LeadId, dialing.Campaign, "dialing", Time.FromMs(dialing.PlacedAt), dialing.EndedAt is { } e ? Time.FromMs(e) : null);
+        var leased = c.QueryFirstOrDefault<(long LeadId, string Campaign, long LeaseUntil)>("""
+            SELECT l.id, ca.name, l.lease_until FROM leads l JOIN campaigns ca ON ca.id = l.campaign_id
+            WHERE l.customer_id = @customerId AND l.id <> @leadId AND l.state = 0 AND l.lease_owner IS NOT NULL
+              AND l.lease_until >= @at AND l.lease_until - @lease <= @at
+            ORDER BY l.id LIMIT 1
+            """, args);
+        return leased.Campaign is null ? null : new(leased.LeadId, leased.Campaign, "leased", null, Time.FromMs(leased.LeaseUntil));
     }
 }

@@ -67,7 +67,7 @@ public sealed class DbAttemptLog(StoreDb db, long campaignId, string node) : IAt
         var hash = c.QuerySingleOrDefault<byte[]>("SELECT phone_hash FROM leads WHERE id = @lead", new { lead = call.Lead.Id }, tx);
         if (hash is null) return; // the lead was deleted meanwhile: nothing left to block by
         var at = call.EndedAt ?? DateTime.UtcNow;
-        Dnc.Add(c, tx, hash, Dnc.Refusal, "survey opt-out key", at.AddDays(RefusalBlockDays), at);
+        Dnc.Refused(c, tx, "survey", call.Lead.Id, call.Id, hash, "survey opt-out key", at.AddDays(RefusalBlockDays), at);
         c.Execute("UPDATE leads SET state = 2 WHERE id = @lead", new { lead = call.Lead.Id }, tx);
     }
 

@@ -62,8 +62,9 @@ public sealed class DbLeadSource : ILeadSource
     /// claim, and the outbox's refill asks every 100 ms.
     /// </summary>
     public TimeSpan IdleRecheck { get; init; } = TimeSpan.FromSeconds(5);
-    /// <summary>Short, and renewed while a lead is buffered here: a dead node's leads come back within it.</summary>
-    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>A claimed lead's lease: short, and renewed while the lead is buffered here: a dead node's leads come back within it.</summary>
+    public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(2);
+    public TimeSpan Lease { get; init; } = DefaultLease;
     /// <summary>What the next claim asks for: about a minute of placements at the pace of the last minute.</summary>
     public int NextBatch => Math.Clamp(Math.Max(_lastMinute, _thisMinute), Math.Min(MinBatch, BatchSize), BatchSize);
     /// <summary>Sets each claimed lead's skill requirement from the campaign's routing rules (tags computed on import feed them).</summary>

@@ -9,6 +9,9 @@ namespace Dialer.Store;
 /// <summary>One list's hold on a number: which list, why, since when, until when (null: permanent).</summary>
 public sealed record DncEntry(string Source, string Reason, DateTime AddedUtc, DateTime? ExpiresUtc);
 
+/// <summary>One entry as listed: its id (the keyed hash, hex; the number itself is never stored), its list, why, since and until when.</summary>
+public sealed record DncListedEntry(string Id, string List, string Reason, DateTime AddedAt, DateTime? ExpiresAt);
+
 /// <summary>One do-not-call list as stored: entries, how many are in force, the newest addition and the last expiry.</summary>
 public sealed record DncList(string Source, long Entries, long Active, DateTime? LastAddedUtc, DateTime? LastExpiryUtc, bool HasPermanent);
 
@@ -27,9 +30,11 @@ public sealed class DncImportReport
 /// The do-not-call lists, shared by every campaign and keyed by the number's keyed hash (the number itself is never
 /// stored): the company's own (<see cref="Internal"/>), the refusals fed by dispositions (<see cref="Refusal"/>) and
 /// any industry-shared list imported from a file under its own name. A number is blocked while any list holds it.
-/// The hopper checks it in its claim (on the outbox's thread, never the engine loop).
+/// The hopper checks it in its claim (on the outbox's thread, never the engine loop). Every change (an entry added or
+/// renewed, removed, a list removed or imported) writes an audit row by <paramref name="actor"/>, naming the entry by the
+/// start of its id, never the number.
 /// </summary>
-public sealed class Dnc(StoreDb db, Pii pii)
+public sealed class Dnc(StoreDb db, Pii pii, string actor = "cli")
 {
     public const string Internal = "internal", Refusal = "refusal";
     private const int ImportBatch = 20_000;
@@ -37,10 +42,34 @@ public sealed class Dnc(StoreDb db, Pii pii)
 
     /// <summary>Adds or renews <paramref name="e164"/> on <paramref name="source"/>; <paramref name="expiresUtc"/> null means permanent.</summary>
     public void Add(string e164, string reason, DateTime? expiresUtc, DateTime utcNow, string source = Internal) =>
-        db.Write((c, tx) => Add(c, tx, _pii.Hash(e164), source, reason, expiresUtc, utcNow));
+        db.Write((c, tx) => Add(c, tx, actor, _pii.Hash(e164), source, reason, expiresUtc, utcNow));
 
-    internal static int Add(DbConnection c, DbTransaction tx, byte[] hash, string source, string reason, DateTime? expiresUtc, DateTime utcNow) =>
-        c.Execute(Upsert, new { hash, source, reason, at = Time.Ms(utcNow), expires = expiresUtc is { } e ? Time.Ms(e) : (long?)null }, tx);
+    /// <summary>Adds or renews one entry, audited as <paramref name="who"/>'s.</summary>
+    internal static int Add(DbConnection c, DbTransaction tx, string who, byte[] hash, string source, string reason, DateTime? expiresUtc, DateTime utcNow)
+    {
+        var n = c.Execute(Upsert, new { hash, source, reason, at = Time.Ms(utcNow), expires = expiresUtc is { } e ? Time.Ms(e) : (long?)null }, tx);
+        Audit.Write(c, tx, who, "dnc add", Entity(source, hash), $"{Redact.Numbers(reason)}; " + (expiresUtc is { } until ? $"until {until:yyyy-MM-dd}" : "permanent"), utcNow);
+        return n;
+    }
+
+    /// <summary>How the audit log names an entry: its list and the first 12 hex digits of its id.</summary>
+    private static string Entity(string source, byte[] hash) => $"dnc:{source}:{Convert.ToHexStringLower(hash)[..12]}";
+
+    /// <summary>A list name as the API and CLI take it: 1–64 letters, digits, '-', '_' or '.'; null when fine, else why not.</summary>
+    public static string? BadListName(string name) =>
+        name.Length is >= 1 and <= 64 && name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' or '.') ? null : "must be 1–64 letters, digits, '-', '_' or '.'";
+
+    /// <summary>
+    /// The callee of <paramref name="attemptId"/> (the lead's last attempt when null) refused further calls: the number goes on
+    /// the refusal list until <paramref name="untilUtc"/>, and the attempt counts as refused for the attempt caps.
+    /// </summary>
+    internal static void Refused(DbConnection c, DbTransaction tx, string who, long leadId, long? attemptId, byte[] hash, string reason, DateTime untilUtc, DateTime utcNow)
+    {
+        Add(c, tx, who, hash, Refusal, reason, untilUtc, utcNow);
+        c.Execute(attemptId is null
+            ? "UPDATE attempts SET refused = 1 WHERE id = (SELECT id FROM attempts WHERE lead_id = @leadId ORDER BY placed_at DESC, id DESC LIMIT 1)"
+            : "UPDATE attempts SET refused = 1 WHERE id = @attemptId", new { leadId, attemptId }, tx);
+    }
 
     private const string Upsert = """
         INSERT INTO dnc (phone_hash, source, reason, added_at, expires_at) VALUES (@hash, @source, @reason, @at, @expires)
@@ -48,21 +77,41 @@ public sealed class Dnc(StoreDb db, Pii pii)
         """;
 
     /// <summary>Removes the number from <paramref name="source"/> (every list when null); true if an entry was removed.</summary>
-    public bool Remove(string e164, string? source = null) => db.Write((c, tx) =>
+    public bool Remove(string e164, string? source = null) => RemoveById(_pii.Hash(e164), source, DateTime.UtcNow);
+
+    /// <summary>Removes the entry whose id is <paramref name="hash"/> from <paramref name="source"/> (every list when null), each removal audited; true if one was.</summary>
+    public bool RemoveById(byte[] hash, string? source, DateTime utcNow) => db.Write((c, tx) =>
     {
-        var hash = _pii.Hash(e164);
-        var removed = c.Execute("DELETE FROM dnc WHERE phone_hash = @hash AND (@source IS NULL OR source = @source)", new { hash, source }, tx);
+        var removed = c.Query<string>("DELETE FROM dnc WHERE phone_hash = @hash AND (@source IS NULL OR source = @source) RETURNING source", new { hash, source }, tx).ToList();
+        foreach (var list in removed) Audit.Write(c, tx, actor, "dnc remove", Entity(list, hash), null, utcNow);
         Unhold(c, tx, "phone_hash = @hash", new { hash });
-        return removed > 0;
+        return removed.Count > 0;
     });
 
-    /// <summary>Removes a whole list; returns how many entries it had.</summary>
+    /// <summary>Removes a whole list (audited with its count); returns how many entries it had.</summary>
     public long RemoveList(string source) => db.Write((c, tx) =>
     {
         var removed = c.Execute("DELETE FROM dnc WHERE source = @source", new { source }, tx);
+        if (removed > 0) Audit.Write(c, tx, actor, "dnc remove list", $"dnc:{source}", $"{removed} entries", DateTime.UtcNow);
         Unhold(c, tx, "1 = 1", null);
         return (long)removed;
     });
+
+    /// <summary>
+    /// One page of entries (of <paramref name="source"/>, or every list), ordered by id then list, after the entry
+    /// <paramref name="after"/> (its id, and its list: null skips every list of that id).
+    /// </summary>
+    public IReadOnlyList<DncListedEntry> Page(string? source, (byte[] Hash, string? List)? after, int limit)
+    {
+        using var c = db.Connect();
+        var (from, fromList) = after ?? ([], null);
+        return c.Query<(byte[] Hash, string Source, string Reason, long AddedAt, long? ExpiresAt)>("""
+                SELECT phone_hash, source, reason, added_at, expires_at FROM dnc
+                WHERE (@source IS NULL OR source = @source) AND (phone_hash > @from OR (phone_hash = @from AND @fromList IS NOT NULL AND source > @fromList))
+                ORDER BY phone_hash, source LIMIT @limit
+                """, new { source, from, fromList, limit })
+            .Select(r => new DncListedEntry(Convert.ToHexStringLower(r.Hash), r.Source, r.Reason, Time.FromMs(r.AddedAt), r.ExpiresAt is { } e ? Time.FromMs(e) : null)).ToList();
+    }
 
     /// <summary>
     /// The claim holds a lead found on a list out of its walk for a day at most (DbLeadSource.FlushDeferred): leads so held
@@ -158,7 +207,13 @@ public sealed class Dnc(StoreDb db, Pii pii)
             }
             await Hand();
         }
-        finally { await writing; }
+        finally
+        {
+            await writing;
+            var kept = report; // a file refused at its header changed nothing and has no row
+            if (kept.Rows > 0)
+                db.Write((c, tx) => { Audit.Write(c, tx, actor, "dnc import", $"dnc:{source}", $"{kept.Rows} rows, {kept.Stored} stored, {kept.Rejected} rejected", utcNow); return 0; });
+        }
         report.Seconds = watch.Elapsed.TotalSeconds;
         return report;
     }
@@ -212,7 +267,7 @@ public sealed class Dispositions(StoreDb db)
             new { attemptId, leadId, agent, code, note, script, at = Time.Ms(utcNow) }, tx);
         if (Refusals.Contains(code))
         {
-            Dnc.Add(c, tx, hash, Dnc.Refusal, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);
+            Dnc.Refused(c, tx, agent, leadId, attemptId, hash, $"disposition '{code}' by {agent}", utcNow.AddDays(dncDays), utcNow);
             c.Execute("UPDATE leads SET state = 2 WHERE id = @leadId AND state = 0", new { leadId }, tx);
         }
         Audit.Write(c, tx, agent, "disposition", $"lead:{leadId}", code, utcNow);

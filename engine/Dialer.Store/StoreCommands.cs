@@ -121,6 +121,9 @@ public static class StoreCommands
                                   (answer.Allowed ? "every rule allowed it" : $"the rules as they read now would have held it: {answer.Rule}: {answer.Reason}"));
             else if (answer.Allowed) Console.WriteLine("  not called then, though every rule allowed it (the hopper had other leads first, or the campaign was not running)");
             else Console.WriteLine($"  not called: {answer.Rule}: {answer.Reason}" + (answer.HeldUntilUtc is { } u ? $"; allowed again from {u:yyyy-MM-dd HH:mm}Z" : ""));
+            if (answer.CustomerCall is { } cc)
+                Console.WriteLine($"  the customer's lead {cc.LeadId} ({cc.Campaign}) was {cc.State} then" +
+                                  (cc.SinceUtc is { } since ? $", placed {since:yyyy-MM-dd HH:mm:ss}Z" : "") + (cc.UntilUtc is { } end ? $", until {end:yyyy-MM-dd HH:mm:ss}Z" : ""));
             if (answer.LastHold is { } h) Console.WriteLine($"  the hopper's last hold: {h}");
             return ExitCodes.Ok;
         });

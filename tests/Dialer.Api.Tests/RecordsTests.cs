@@ -139,6 +139,44 @@ public sealed partial class RecordsTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.Contains("\"id\"", await (await _http.DeleteAsync("/dnc/not-hex")).Content.ReadAsStringAsync());
     }
 
+    /// <summary>A list imported over HTTP, listed by list and paged across one number on two lists, removed from one list, every change audited.</summary>
+    [Fact]
+    public async Task A_dnc_list_is_imported_over_http_listed_and_removed_by_list_and_every_change_is_audited()
+    {
+        var csv = new StringContent("phone\n13800138000\n(+86) 139-0013-9000\nnot a number 137\n", Encoding.UTF8, "text/csv");
+        var report = await (await _http.PostAsync("/dnc/lists/industry-2026/import?days=30", csv)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((3, 2, 1), (report.GetProperty("rows").GetInt32(), report.GetProperty("stored").GetInt32(), report.GetProperty("rejected").GetInt32()));
+        Assert.Equal(HttpStatusCode.OK, (await _http.PostAsJsonAsync("/dnc", new { phone = "13800138000", region = "CN" })).StatusCode); // also on the company's own
+        Assert.Contains("\"list\"", await (await _http.PostAsync("/dnc/lists/a%2Fb/import", new StringContent("phone\n"))).Content.ReadAsStringAsync());
+
+        // One entry a page: every entry comes once, the number on two lists twice (one per list).
+        var seen = new List<(string Id, string List)>();
+        string? after = null;
+        do
+        {
+            var page = await _http.GetFromJsonAsync<JsonElement>("/dnc?limit=1" + (after is null ? "" : $"&after={after}"));
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(i => (i.GetProperty("id").GetString()!, i.GetProperty("list").GetString()!)));
+            after = page.GetProperty("next_after").GetString();
+        } while (after is not null);
+        Assert.Equal(["industry-2026", "industry-2026", "internal"], seen.Select(e => e.List).Order());
+        var twice = seen.GroupBy(e => e.Id).Single(g => g.Count() == 2).Key;
+        var industry = (await _http.GetFromJsonAsync<JsonElement>("/dnc?list=industry-2026")).GetProperty("items");
+        Assert.Equal(2, industry.GetArrayLength());
+        Assert.All(industry.EnumerateArray(), i => Assert.Equal("industry-2026", i.GetProperty("list").GetString()));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync($"/dnc/{twice}?list=industry-2026")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.DeleteAsync($"/dnc/{twice}?list=industry-2026")).StatusCode);
+        Assert.Single((await _http.GetFromJsonAsync<JsonElement>("/dnc?list=internal")).GetProperty("items").EnumerateArray()); // still on the company's own
+
+        using var db = StoreDb.Open(Db);
+        using var c = db.Connect();
+        var audit = c.Query<(string Action, string Entity, string? Detail)>("SELECT action, entity, detail FROM audit_log WHERE action LIKE 'dnc%' ORDER BY id").ToList();
+        Assert.Equal(["dnc import", "dnc add", "dnc remove"], audit.Select(a => a.Action));
+        Assert.Equal(("dnc:industry-2026", "3 rows, 2 stored, 1 rejected"), (audit[0].Entity, audit[0].Detail));
+        Assert.Equal($"dnc:industry-2026:{twice[..12]}", audit[2].Entity);
+        Assert.DoesNotContain(audit, a => $"{a.Entity} {a.Detail}".Contains("0013"));
+    }
+
     [Fact]
     public async Task Only_a_stopped_campaign_is_deleted_with_its_leads_and_attempts_and_the_delete_is_audited()
     {

@@ -264,4 +264,39 @@ public sealed partial class RecordsTests
         Assert.Equal("1 past the retention of 30 days", c.QuerySingle<string>("SELECT detail FROM audit_log WHERE action = 'recordings deleted' AND entity = 'campaign:kept30'"));
         Assert.Contains("recording_retention_days", await (await _http.PatchAsync("/campaigns/kept30/settings", JsonContent.Create(new { recording_retention_days = 0 }))).Content.ReadAsStringAsync());
     }
+
+    /// <summary>
+    /// A campaign stored with a retention shorter than its profile's recording rule (before the rule was checked): a PATCH
+    /// that leaves the retention alone goes through, one that sets a short retention is refused naming the key, the profile
+    /// version and its days, and the sweep keeps the recordings the profile's 1,826 days.
+    /// </summary>
+    [Fact]
+    public async Task A_patch_is_judged_on_what_it_changes_and_the_sweep_keeps_the_profiles_longer_retention()
+    {
+        var leads = await Campaign("cn30", 1);
+        using var db = StoreDb.Open(Db);
+        var campaigns = new Campaigns(db);
+        var stored = campaigns.Find("cn30")!;
+        campaigns.Update(stored.Id, stored.Settings with { ComplianceProfile = "cn-auto-renewal", RecordingRetentionDays = 30 }, DateTime.UtcNow);
+
+        var ok = await _http.PatchAsync("/campaigns/cn30/settings", JsonContent.Create(new { max_attempts = 4 }));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.Equal((4, 30), (campaigns.Find("cn30")!.Settings.MaxAttempts, campaigns.Find("cn30")!.Settings.RecordingRetentionDays));
+        var refused = await _http.PatchAsync("/campaigns/cn30/settings", JsonContent.Create(new { recording_retention_days = 60 }));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var errors = (await refused.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("errors");
+        Assert.Equal("recording_retention_days 60 is shorter than the compliance profile's: cn-auto-renewal v4 keeps every recording 1,826 days (rule cn-auto-renewal/v4/recording); give at least 1,826, or leave it out",
+            errors.GetProperty("recording_retention_days")[0].GetString());
+        // A patch that breaks the rule from the other side (a profile keeping recordings longer than the retention) is refused too.
+        await _http.PatchAsync("/campaigns/cn30/settings", JsonContent.Create(new { compliance_profile = (string?)null, recording_retention_days = 30 }));
+        Assert.Equal(HttpStatusCode.BadRequest, (await _http.PatchAsync("/campaigns/cn30/settings", JsonContent.Create(new { compliance_profile = "cn-auto-renewal" }))).StatusCode);
+        campaigns.Update(stored.Id, campaigns.Find("cn30")!.Settings with { ComplianceProfile = "cn-auto-renewal" }, DateTime.UtcNow);
+
+        var now = DateTime.UtcNow;
+        Attempt(1, "cn30", leads[0], now.AddDays(-31).ToString("O"), "human", "a1", 60);
+        File.WriteAllBytes(Path.Combine(Recordings, "dialer-n1-1.wav"), [1, 2, 3]);
+        Assert.Equal(0, new RecordingRetention(db, campaigns, new AuditLog(db), Recordings).Sweep(now));
+        Assert.True(File.Exists(Path.Combine(Recordings, "dialer-n1-1.wav")));
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/attempts/1/recording")).StatusCode);
+    }
 }

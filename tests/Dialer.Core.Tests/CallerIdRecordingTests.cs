@@ -21,7 +21,7 @@ public class CallerIdRecordingTests
     public void A_caller_id_that_is_not_registered_is_refused_naming_the_rule_and_masking_the_number()
     {
         var refused = ComplianceGate.CheckTelephony(Campaign("+861012345678"), "+861012345678", new Dictionary<string, string> { ["CN-GD"] = "+8675500001111" }, true);
-        Assert.StartsWith("cn-auto-renewal/v3/registered_caller_id: the caller id for region CN-GD", refused);
+        Assert.StartsWith("cn-auto-renewal/v4/registered_caller_id: the caller id for region CN-GD", refused);
         Assert.DoesNotContain("8675500001111", refused);
         Assert.Contains("1111", refused);
     }
@@ -36,7 +36,7 @@ public class CallerIdRecordingTests
     [Fact]
     public void A_profile_that_keeps_recordings_refuses_a_campaign_that_does_not_record()
     {
-        Assert.StartsWith("cn-auto-renewal/v3/recording: every call must be recorded and kept 1826 days",
+        Assert.StartsWith("cn-auto-renewal/v4/recording: every call must be recorded and kept 1826 days",
             ComplianceGate.CheckTelephony(Campaign("+861012345678"), "+861012345678", NoRegions, recordCalls: false));
         // us-tsr keeps no recordings: the same telephony passes there, and anything passes without a profile.
         Assert.Null(ComplianceGate.CheckTelephony(new CampaignConfig { Profile = ComplianceProfiles.Get("us-tsr"), RegisteredCallerIds = ["+12025550100"] }, "+12025550100", NoRegions, false));
@@ -72,14 +72,14 @@ public class CallerIdRecordingTests
         Assert.True(Judge(c, "CN-GD-SZ").Allowed); // Shenzhen's own number, registered for Shenzhen
         var guangzhou = Judge(c, "CN-GD-GZ"); // shown the default (Beijing's), while Guangdong's registry applies to it
         Assert.True(guangzhou.Never);
-        Assert.Equal("cn-auto-renewal/v3/local_presence", guangzhou.Rule);
+        Assert.Equal("cn-auto-renewal/v4/local_presence", guangzhou.Rule);
         Assert.Contains("region CN-GD-GZ", guangzhou.Reason);
         Assert.DoesNotContain("1012345678", guangzhou.Reason); // masked to its last 4
         Assert.Contains("no number is registered for region CN-BJ", Judge(c, "CN-BJ").Reason);
 
         // Shenzhen shown Guangdong's number: registered for the province, not for the city, whose own list applies.
         var wrongCity = Local(shown with { ByRegion = new Dictionary<string, string> { ["CN-GD-SZ"] = "+862012345678" } });
-        Assert.Equal("cn-auto-renewal/v3/local_presence", Judge(wrongCity, "CN-GD-SZ").Rule);
+        Assert.Equal("cn-auto-renewal/v4/local_presence", Judge(wrongCity, "CN-GD-SZ").Rule);
         // Where the telephony is not known (the simulator), or without the rule, nothing is held for it.
         Assert.True(Judge(Local(shown: null), "CN-GD-GZ").Allowed);
         Assert.True(Judge(new CampaignConfig { Profile = ComplianceProfiles.Get("cn-auto-renewal"), WindowStart = TimeOnly.MinValue, WindowEnd = TimeOnly.MaxValue, ShownCallerIds = shown }, "CN-BJ").Allowed);
@@ -91,7 +91,7 @@ public class CallerIdRecordingTests
     {
         var tooShort = new CampaignSettings { ComplianceProfile = "cn-auto-renewal", RecordingRetentionDays = 30 }.Validate();
         Assert.Equal(["recording_retention_days"], tooShort.Keys);
-        Assert.Contains("1826", tooShort["recording_retention_days"]);
+        Assert.StartsWith("recording_retention_days 30 is shorter than the compliance profile's: cn-auto-renewal v4 keeps every recording 1,826 days (rule cn-auto-renewal/v4/recording)", tooShort["recording_retention_days"]);
         Assert.Empty(new CampaignSettings { ComplianceProfile = "cn-auto-renewal", RecordingRetentionDays = 1826 }.Validate());
         Assert.Empty(new CampaignSettings { RecordingRetentionDays = 30 }.Validate());
     }

@@ -46,7 +46,7 @@ public class HolidayCalendarTests
         var campaign = new CampaignConfig { Profile = ComplianceProfiles.Get("cn-auto-renewal") };
         var lead = new Lead { Id = 1, Phone = "+8613800000000", Region = "CN-BJ", TimeZone = Make.Shanghai };
         var v = ComplianceGate.Check(campaign, lead, new DateTime(2026, 2, 16, 3, 0, 0, DateTimeKind.Utc)); // 11:00 in Beijing
-        Assert.Equal("cn-auto-renewal/v3/holiday", v.Rule);
+        Assert.Equal("cn-auto-renewal/v4/holiday", v.Rule);
         Assert.Equal(new DateTime(2026, 2, 24, 1, 0, 0, DateTimeKind.Utc), v.Until); // 09:00 on Feb 24, the break ends on the 23rd
         var consented = new Lead { Id = 2, Phone = "+8613800000001", Region = "CN-BJ", TimeZone = Make.Shanghai, ConsentAt = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc), ConsentSource = "web form" };
         Assert.Equal("cn-life/v2/holiday", ComplianceGate.Check(new CampaignConfig { Profile = ComplianceProfiles.Get("cn-life") }, consented, new DateTime(2028, 1, 26, 3, 0, 0, DateTimeKind.Utc)).Rule); // Spring Festival 2028

@@ -18,7 +18,7 @@ public class ComplianceRunTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Calls that broke a rule of cn-auto-renewal v3, each rule restated from the profile's text, counted from the call history,
+    /// Calls that broke a rule of cn-auto-renewal v4, each rule restated from the profile's text, counted from the call history,
     /// the refusals the simulated agents recorded and the generated customers alone.
     /// </summary>
     private sealed record Breaks(int Outside, int Holiday, int Early, int OverLeadDailyCap, int OverNumberDailyCap, int OverNumberWeekCap, int OnDnc,
@@ -159,7 +159,7 @@ public class ComplianceRunTests(ITestOutputHelper output)
             free = Simulation.Run(plain, "predictive", seed);
         }
         finally { File.Delete(file); }
-        output.WriteLine($"30 days cn-auto-renewal v3 with {dnc.Count:N0} of {leads.Count:N0} numbers on DNC ({customerOf.Values.Distinct().Count():N0} customers): " +
+        output.WriteLine($"30 days cn-auto-renewal v4 with {dnc.Count:N0} of {leads.Count:N0} numbers on DNC ({customerOf.Values.Distinct().Count():N0} customers): " +
                          $"{calls.Count:N0} calls ({breaks.Shenzhen:N0} to Shenzhen), {refusals.Count:N0} refusals, {breaks.CustomersOnTwoNumbers:N0} customers called on two numbers or more, " +
                          $"simulated in {ruledSeconds:0} s at load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         output.WriteLine($"  broken: {breaks}");

@@ -118,7 +118,7 @@ public class DemoAgreementTests(ITestOutputHelper output)
                 {
                     var why = views.Why(id, DateTimeOffset.FromUnixTimeMilliseconds(at).UtcDateTime)!;
                     output.WriteLine($"lead {id} at {why.AtUtc:yyyy-MM-dd HH:mm}Z, profile {why.Profile}: not called: {why.Rule}: {why.Reason}; allowed again from {why.HeldUntilUtc:yyyy-MM-dd HH:mm}Z");
-                    Assert.Equal(("cn-auto-renewal v3", false, rule), (why.Profile, why.Allowed, why.Rule));
+                    Assert.Equal(("cn-auto-renewal v4", false, rule), (why.Profile, why.Allowed, why.Rule));
                 }
                 var (lead, placed) = c.QueryFirst<(long, long)>("SELECT lead_id, placed_at FROM attempts ORDER BY id DESC");
                 var called = views.Why(lead, DateTimeOffset.FromUnixTimeMilliseconds(placed).UtcDateTime)!;

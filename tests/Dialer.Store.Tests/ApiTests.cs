@@ -104,7 +104,7 @@ public sealed partial class ApiTests : IAsyncLifetime
         var id = (await (await _client.GetAsync("/campaigns/renewals/leads")).Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray().Single().GetProperty("id").GetInt64();
 
         var why = await (await _client.GetAsync($"/leads/{id}/why?at=2027-01-04T12:00:00%2B08:00")).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal((false, "cn-auto-renewal/v3/earliest_before_expiry", "cn-auto-renewal v3"),
+        Assert.Equal((false, "cn-auto-renewal/v4/earliest_before_expiry", "cn-auto-renewal v4"),
             (why.GetProperty("allowed").GetBoolean(), why.GetProperty("rule").GetString(), why.GetProperty("profile").GetString()));
         Assert.Equal(new DateTime(2027, 5, 21, 1, 0, 0, DateTimeKind.Utc), why.GetProperty("held_until_utc").GetDateTime().ToUniversalTime());
         var bad = await Problem(await _client.GetAsync($"/leads/{id}/why?at=yesterday"), HttpStatusCode.BadRequest);

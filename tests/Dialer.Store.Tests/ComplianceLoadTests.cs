@@ -120,7 +120,7 @@ public sealed class ComplianceLoadTests(PostgresServer pg, ITestOutputHelper out
             history = c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts");
         }
         var hopperSeconds = (clock.Elapsed - dialClock.Elapsed).TotalSeconds;
-        output.WriteLine($"claim, every rule on (cn-auto-renewal v3, 1,000,000 DNC entries, {refused:N0} customers refused, history of {history:N0} attempts): " +
+        output.WriteLine($"claim, every rule on (cn-auto-renewal v4, 1,000,000 DNC entries, {refused:N0} customers refused, history of {history:N0} attempts): " +
                          $"{handed:N0} leads handed out, {held:N0} held by the caps, {refused:N0} by the customer's refusal, in {clock.Elapsed.TotalSeconds:0.0} s = " +
                          $"{handed / clock.Elapsed.TotalSeconds:N0} claims/s; the hopper's share {hopperSeconds:0.0} s = {handed / hopperSeconds:N0} claims/s " +
                          $"({(handed + held + refused) / hopperSeconds:N0} leads judged/s), marking them dialing {dialClock.Elapsed.TotalSeconds:0.0} s; " +

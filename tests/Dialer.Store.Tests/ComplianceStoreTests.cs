@@ -51,12 +51,12 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         while (h.Next(TestDb.Noon) is { } lead) got.Add(lead.Phone);
         Assert.Equal(["+8613800000001"], got);
         using var c = t.Db.Connect();
-        Assert.Equal(["", "cn-auto-renewal/v3/calling_hours:CN-GD-SZ", "cn-auto-renewal/v3/earliest_before_expiry"],
+        Assert.Equal(["", "cn-auto-renewal/v4/calling_hours:CN-GD-SZ", "cn-auto-renewal/v4/earliest_before_expiry"],
             c.Query<string?>("SELECT held_by FROM leads ORDER BY id").Select(r => r ?? ""));
 
         var views = new CustomerViews(t.Db, TestDb.Pii);
         var why = views.Why(3, TestDb.Noon)!;
-        Assert.Equal((false, false, "cn-auto-renewal/v3/earliest_before_expiry", "cn-auto-renewal v3"), (why.Called, why.Allowed, why.Rule, why.Profile));
+        Assert.Equal((false, false, "cn-auto-renewal/v4/earliest_before_expiry", "cn-auto-renewal v4"), (why.Called, why.Allowed, why.Rule, why.Profile));
         Assert.Equal(new DateTime(2027, 1, 20, 1, 0, 0, DateTimeKind.Utc), why.HeldUntilUtc); // 40 days before 2027-03-01, 09:00 Shanghai
         Assert.Contains("earliest_before_expiry", why.LastHold ?? "");
         Assert.True(views.Why(1, TestDb.Noon)!.Allowed);
@@ -125,10 +125,10 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         // Campaign b's call filled number 1's cap: campaign a may not call it again today.
         var later = TestDb.Noon.AddMinutes(5);
         Assert.Empty(Drain(Hopper(t, a, CnAuto), later));
-        Assert.Equal("cn-auto-renewal/v3/attempt_caps:number:1d", db.QuerySingle<string>("SELECT held_by FROM leads WHERE id = 1"));
+        Assert.Equal("cn-auto-renewal/v4/attempt_caps:number:1d", db.QuerySingle<string>("SELECT held_by FROM leads WHERE id = 1"));
         var views = new CustomerViews(t.Db, TestDb.Pii);
         var why = views.Why(1, later)!;
-        Assert.Equal((false, "cn-auto-renewal/v3/attempt_caps:number:1d"), (why.Allowed, why.Rule));
+        Assert.Equal((false, "cn-auto-renewal/v4/attempt_caps:number:1d"), (why.Allowed, why.Rule));
         Assert.Equal(new DateTime(2026, 11, 21, 1, 0, 0, DateTimeKind.Utc), why.HeldUntilUtc); // 09:00 Shanghai tomorrow
         Assert.Contains("every campaign", why.Reason);
         Assert.True(views.Why(1, TestDb.Noon)!.Allowed); // as it stood before b's call
@@ -139,7 +139,7 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         var evenLater = later.AddMinutes(5);
         Assert.Empty(Drain(Hopper(t, d, CnAuto), evenLater));
         why = views.Why(4, evenLater)!;
-        Assert.Equal((false, "cn-auto-renewal/v3/attempt_caps:customer:1d"), (why.Allowed, why.Rule));
+        Assert.Equal((false, "cn-auto-renewal/v4/attempt_caps:customer:1d"), (why.Allowed, why.Rule));
         Assert.Contains("every number and campaign", why.Reason);
         // Tomorrow both caps let go.
         var tomorrow = new DateTime(2026, 11, 21, 2, 0, 0, DateTimeKind.Utc);
@@ -164,9 +164,66 @@ public sealed class ComplianceStoreTests(PostgresServer pg)
         Assert.Equal(["+8613800000003"], Drain(Hopper(t, b, CnAuto)));
         Assert.Equal(["+8613800000002"], Drain(Hopper(t, c, noWhole)));
         var why = new CustomerViews(t.Db, TestDb.Pii).Why(2, TestDb.Noon)!;
-        Assert.Equal((false, "cn-auto-renewal/v3/refusal_block:customer"), (why.Allowed, why.Rule));
+        Assert.Equal((false, "cn-auto-renewal/v4/refusal_block:customer"), (why.Allowed, why.Rule));
         Assert.Equal(TestDb.Noon.AddMinutes(-50).AddDays(365), why.HeldUntilUtc);
         Assert.DoesNotContain("13800000001", why.Reason);
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void A_call_refused_by_its_disposition_counts_toward_the_numbers_daily_cap_of_unanswered_or_refused_attempts(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var (a, b) = (t.Campaign("a", CnAuto), t.Campaign("b", CnAuto));
+        const string lead = "phone,region,timezone,policy_expiry,customer_id\n+8613800000001,CN-GD,Asia/Shanghai,2026-12-20,C1\n";
+        t.Import(a, lead); // lead 1
+        t.Import(b, lead); // lead 2: the same number in another campaign
+        // Today (Shanghai) campaign a's calls to number 1: two unanswered, then an answer the callee refused.
+        Attempt(t, 1, a, 1, TestDb.Noon.AddHours(-3), "no_answer");
+        Attempt(t, 2, a, 1, TestDb.Noon.AddHours(-2), "busy");
+        Attempt(t, 3, a, 1, TestDb.Noon.AddHours(-1), "human");
+        new Dispositions(t.Db).Record(1, 3, "agent7", "refused", null, CnAuto.RefusalBlockDays(), TestDb.Noon.AddMinutes(-50));
+        using var db = t.Db.Connect();
+        Assert.Equal([0L, 0L, 1L], db.Query<long>("SELECT refused FROM attempts ORDER BY id"));
+        // The refusal is withdrawn the same day (taken off the list): the day's cap still counts the refused call, the third.
+        Assert.True(new Dnc(t.Db, TestDb.Pii).Remove("+8613800000001"));
+        Assert.Empty(Drain(Hopper(t, b, CnAuto)));
+        Assert.Equal("cn-auto-renewal/v4/attempt_caps:number:1d", db.QuerySingle<string>("SELECT held_by FROM leads WHERE id = 2"));
+        var why = new CustomerViews(t.Db, TestDb.Pii).Why(2, TestDb.Noon)!;
+        Assert.Equal((false, "cn-auto-renewal/v4/attempt_caps:number:1d"), (why.Allowed, why.Rule));
+        // A span that lists no "refused" does not count it; one that lists only "refused" counts only it.
+        var caps = CnAuto.Profile()!.AttemptCaps!;
+        Assert.Equal(2, caps.PerNumber[0].Outcomes!.Count(o => o is "refused" or "no_answer"));
+        var onlyRefused = new Core.Compliance.CapSpan { Days = 1, Max = 1, Outcomes = ["refused"] };
+        Assert.Equal([false, true], new[] { false, true }.Select(r => onlyRefused.Counts(new Contact(1, TestDb.Noon, CallOutcome.Human, r))));
+        Assert.Empty(new CampaignSettings { CustomProfile = CnAuto.Profile()! with { Id = "own", AttemptCaps = caps with { PerCustomer = [onlyRefused] } } }.Validate());
+    }
+
+    [Theory, InlineData("sqlite"), InlineData("postgres")]
+    public void Why_re_derives_the_customer_in_call_hold_from_the_other_leads_call_or_lease(string dialect)
+    {
+        using var t = new TestDb(dialect, pg);
+        var (a, b) = (t.Campaign("a"), t.Campaign("b"));
+        t.Import(a, "phone,region,timezone,customer_id\n+8613800000001,CN,Asia/Shanghai,C1\n"); // lead 1
+        t.Import(b, "phone,region,timezone,customer_id\n+8613800000002,CN,Asia/Shanghai,C1\n"); // lead 2: the customer's other number
+        using (var db = t.Db.Connect())
+            db.Execute("INSERT INTO attempts (id, campaign_id, lead_id, attempt_no, channel_id, node, trunk, placed_at, ended_at, outcome) VALUES (1, @a, 1, 1, 'ch-1', 'n', 0, @placed, @ended, 'human')",
+                new { a, placed = Time.Ms(TestDb.Noon.AddMinutes(-1)), ended = Time.Ms(TestDb.Noon.AddMinutes(3)) });
+        var views = new CustomerViews(t.Db, TestDb.Pii);
+        // While campaign a talks to the customer, lead 2 waits: the why answer says so and names the other lead's call.
+        var why = views.Why(2, TestDb.Noon)!;
+        Assert.Equal((false, ComplianceProfile.Rules.CustomerInCall, TestDb.Noon.AddSeconds(30)), (why.Allowed, why.Rule, why.HeldUntilUtc));
+        Assert.Equal(new CustomerCall(1, "a", "dialing", TestDb.Noon.AddMinutes(-1), TestDb.Noon.AddMinutes(3)), why.CustomerCall);
+        Assert.Contains("\"customer_call\":{\"lead_id\":1,\"campaign\":\"a\",\"state\":\"dialing\"", JsonSerializer.Serialize(why, CampaignSettings.Json));
+        Assert.Null(views.Why(1, TestDb.Noon)!.CustomerCall); // a lead's own call is not its customer's other call
+        var after = TestDb.Noon.AddMinutes(10);
+        Assert.Equal((true, null), (views.Why(2, after)!.Allowed, views.Why(2, after)!.CustomerCall));
+        // Campaign a's hopper leases lead 1 to call next: lead 2 is held while the lease lasts (inferred within one lease of its end).
+        Assert.Equal(["+8613800000001"], Drain(Hopper(t, a, new CampaignSettings()), after));
+        why = views.Why(2, after.AddMinutes(1))!;
+        Assert.Equal((false, ComplianceProfile.Rules.CustomerInCall), (why.Allowed, why.Rule));
+        Assert.Equal(new CustomerCall(1, "a", "leased", null, after + DbLeadSource.DefaultLease), why.CustomerCall);
+        Assert.Null(views.Why(2, after.AddMinutes(-5))!.CustomerCall); // before the lease's first possible start
+        Assert.True(views.Why(2, after.AddMinutes(3))!.Allowed);
     }
 
     /// <summary>As if the drained hoppers' leases had run out: their leads are nobody's again.</summary>

@@ -162,26 +162,32 @@ public sealed record AttemptCapsRule : SourcedRule
                 if (spans[i].Max < 1) errors[at + ".max"] = "must be ≥ 1";
                 if (spans[i].Outcomes is { } outcomes)
                     for (var j = 0; j < outcomes.Count; j++)
-                        if (!CallOutcomes.TryParse(outcomes[j], out _)) errors[$"{at}.outcomes[{j}]"] = $"must be a call outcome ({string.Join(", ", CallOutcomes.Names)})";
+                        if (outcomes[j] != CapSpan.Refused && !CallOutcomes.TryParse(outcomes[j], out _))
+                            errors[$"{at}.outcomes[{j}]"] = $"must be a call outcome ({string.Join(", ", CallOutcomes.Names)}) or {CapSpan.Refused}";
             }
         if (PerNumber.Count + PerCustomer.Count == 0) errors[path] = "must give per_number or per_customer caps";
     }
 }
 
-/// <summary>At most <see cref="Max"/> attempts over the last <see cref="Days"/> lead-local days (1: today), of the <see cref="Outcomes"/> listed (all when left out).</summary>
+/// <summary>
+/// At most <see cref="Max"/> attempts over the last <see cref="Days"/> lead-local days (1: today), of the <see cref="Outcomes"/>
+/// listed (all when left out): call outcomes, and <see cref="Refused"/> for a call the callee refused further calls on (its
+/// outcome is <c>human</c>; the refusal comes with the agent's disposition or the survey's opt-out key).
+/// </summary>
 public sealed record CapSpan
 {
+    public const string Refused = "refused";
     public required int Days { get; init; }
     public required int Max { get; init; }
     public List<string>? Outcomes { get; init; }
 
-    /// <summary>Whether an attempt of <paramref name="outcome"/> counts (<see cref="CallOutcome.None"/>: not ended yet, counts always).</summary>
-    public bool Counts(CallOutcome outcome)
+    /// <summary>Whether <paramref name="attempt"/> counts (one whose outcome is <see cref="CallOutcome.None"/>, not ended yet, counts always).</summary>
+    public bool Counts(Contact attempt)
     {
-        if (Outcomes is null || outcome == CallOutcome.None) return true;
-        var name = outcome.ToCsv();
+        if (Outcomes is null || attempt.Outcome == CallOutcome.None) return true;
+        var name = attempt.Outcome.ToCsv();
         foreach (var o in Outcomes)
-            if (string.Equals(o, name, StringComparison.OrdinalIgnoreCase)) return true;
+            if (string.Equals(o, name, StringComparison.OrdinalIgnoreCase) || (attempt.Refused && string.Equals(o, Refused, StringComparison.OrdinalIgnoreCase))) return true;
         return false;
     }
 }
@@ -335,8 +341,8 @@ public static class ComplianceGate
         return c.RegisteredCallerIds.Contains(number);
     }
 
-    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v3/holiday</c>.</summary>
-    private static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
+    /// <summary>The rule's id with its profile's: <c>cn-auto-renewal/v4/holiday</c>.</summary>
+    internal static string Named(ComplianceProfile p, string rule) => $"{p.Id}/v{p.Version}/{rule}";
 
     private static (DateTime Next, string Rule, string Reason) Earliest(CampaignConfig c, Lead lead, DateTime utcNow, DateOnly today)
     {
@@ -393,7 +399,7 @@ public static class ComplianceGate
             {
                 var placed = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(attempts[i].PlacedUtc, tz));
                 if (placed < first) break;
-                if (placed > day || !span.Counts(attempts[i].Outcome)) continue;
+                if (placed > day || !span.Counts(attempts[i])) continue;
                 if (++count == span.Max) return (span, placed.AddDays(span.Days));
             }
         }

@@ -2,8 +2,11 @@ using Dialer.Core.Domain;
 
 namespace Dialer.Core.Compliance;
 
-/// <summary>One attempt on a number or a customer, in any campaign: when it was placed and how it ended (<see cref="CallOutcome.None"/> while it rings).</summary>
-public readonly record struct Contact(long LeadId, DateTime PlacedUtc, CallOutcome Outcome);
+/// <summary>
+/// One attempt on a number or a customer, in any campaign: when it was placed, how it ended (<see cref="CallOutcome.None"/>
+/// while it rings) and whether the callee refused further calls on it (a refusal disposition, a survey's opt-out key).
+/// </summary>
+public readonly record struct Contact(long LeadId, DateTime PlacedUtc, CallOutcome Outcome, bool Refused = false);
 
 /// <summary>The attempts on one number or one customer across every campaign, oldest first, and its refusal block.</summary>
 public sealed class ContactHistory
@@ -49,12 +52,17 @@ public sealed class ContactLedger
 
     /// <summary>
     /// A refusal recorded for <paramref name="lead"/>'s call (the agent's disposition, a survey's opt-out key): its number is
-    /// on the refusal list until <paramref name="untilUtc"/>, and so is the customer (a profile's whole-customer block reads it).
+    /// on the refusal list until <paramref name="untilUtc"/>, and so is the customer (a profile's whole-customer block reads it);
+    /// the lead's last attempt counts as refused (a cap of <see cref="CapSpan.Refused"/> attempts counts it).
     /// </summary>
     public void Refused(Lead lead, DateTime untilUtc)
     {
         foreach (var h in Histories(lead))
+        {
             if (h.RefusedUntil is not { } known || untilUtc > known) h.RefusedUntil = untilUtc;
+            var i = h.Attempts.FindLastIndex(a => a.LeadId == lead.Id);
+            if (i >= 0) h.Attempts[i] = h.Attempts[i] with { Refused = true };
+        }
     }
 
     /// <summary>The lead's attempt still ringing ends with <paramref name="outcome"/>; <see cref="CallOutcome.None"/> takes it off (never placed).</summary>

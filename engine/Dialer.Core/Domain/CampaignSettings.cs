@@ -77,6 +77,11 @@ public sealed record CampaignSettings
     public List<TagRule> TagRules { get; init; } = [.. LeadRules.Seed];
     /// <summary>Days a call's recording is kept (from when the call was placed); null: until deleted by hand.</summary>
     public int? RecordingRetentionDays { get; init; }
+    /// <summary>
+    /// Days the retention sweep keeps a recording: <see cref="RecordingRetentionDays"/>, or the profile's recording rule when
+    /// longer (settings stored before the rule was checked may hold a shorter one); null: until deleted by hand.
+    /// </summary>
+    public int? RecordingKeptDays() => RecordingRetentionDays is { } days ? Math.Max(days, Profile()?.Recording?.Days ?? 0) : null;
     /// <summary>Alert rules and the actions they take (see <see cref="AlertRule"/>); the seed rules by default.</summary>
     public List<AlertRule> Alerts { get; init; } = [.. AlertRule.Seed];
 
@@ -160,8 +165,9 @@ public sealed record CampaignSettings
         }
         if (RecordingRetentionDays is < 1 or > 3650) errors["recording_retention_days"] = "must be within 1..3650 (or null: kept until deleted)";
         // The retention sweep deletes what is older: under a profile that keeps recordings N days it may not come sooner.
-        else if (RecordingRetentionDays is { } keep && Profile()?.Recording is { Days: var kept } && keep < kept)
-            errors["recording_retention_days"] = $"must be ≥ {kept}: the compliance profile keeps every recording {kept} days (rule recording)";
+        else if (RecordingRetentionDays is { } keep && Profile() is { Recording: { Days: var kept } } profile && keep < kept)
+            errors["recording_retention_days"] = string.Create(CultureInfo.InvariantCulture,
+                $"recording_retention_days {keep:N0} is shorter than the compliance profile's: {profile.Id} v{profile.Version} keeps every recording {kept:N0} days (rule {Core.Compliance.ComplianceGate.Named(profile, Core.Compliance.ComplianceProfile.Rules.Recording)}); give at least {kept:N0}, or leave it out");
         if (Alerts.Count > 32) errors["alerts"] = "at most 32 rules";
         else for (var i = 0; i < Alerts.Count; i++) Alerts[i].Validate($"alerts[{i}]", errors);
         if (CustomProfile is { } own)
@@ -196,6 +202,24 @@ public sealed record CampaignSettings
             else if (value is System.Text.Json.Nodes.JsonObject o && target[key] is System.Text.Json.Nodes.JsonObject t) Merge(t, o);
             else target[key] = value.DeepClone();
         }
+    }
+
+    /// <summary>
+    /// The errors of these settings, made by applying <paramref name="patch"/> to <paramref name="before"/>, that the patch is to
+    /// blame for: one under a field it gives, or one the settings had not before (a field it changes may break a rule of a field
+    /// it leaves: a profile keeping recordings longer than the retention stored). An error the stored settings already had,
+    /// under fields it leaves alone, is not the patch's: a PATCH of max_attempts is not refused for a retention stored before
+    /// the retention rule was checked.
+    /// </summary>
+    public Dictionary<string, string> ValidatePatch(CampaignSettings before, System.Text.Json.Nodes.JsonObject patch)
+    {
+        var errors = Validate();
+        if (errors.Count == 0) return errors;
+        var had = before.Validate();
+        foreach (var (key, why) in errors.ToList())
+            if (had.GetValueOrDefault(key) == why && !patch.ContainsKey(key[..(key.IndexOfAny(['.', '[']) is var end and >= 0 ? end : key.Length)]))
+                errors.Remove(key);
+        return errors;
     }
 
     /// <summary>The pacer by its name with these settings' knobs; <see cref="ArgumentException"/> names what is wrong with the name.</summary>
