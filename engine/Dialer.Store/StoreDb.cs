@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -339,12 +340,17 @@ internal sealed class SqliteDialect(string path) : SqlDialect
         return $"{column} IN (SELECT k FROM temp.lookup_keys)";
     }
 
+    // The pooled database handles already set up: a pooled connection keeps its handle, and the handle its pragmas.
+    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _configured = new();
+
     public override DbConnection Open()
     {
         var c = new SqliteConnection(_connection);
         c.Open();
-        // WAL: readers do not block the writer; NORMAL sync survives a killed process (not a power cut).
-        c.Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
+        // WAL: readers do not block the writer; NORMAL sync survives a killed process (not a power cut). Once per handle:
+        // parsing these four on every open was a large share of the store writer's statement parses (one open per write).
+        if (_configured.TryAdd(c.Handle!, this))
+            c.Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;");
         return c;
     }
 
