@@ -75,7 +75,7 @@ public sealed class AriEmulator : IAsyncDisposable
     /// <summary>Drops every events socket without a close frame (what "core stop now" or a network cut does); calls stay up.</summary>
     public void DropEventSockets()
     {
-        foreach (var s in Snapshot()) s.Context.Abort();
+        foreach (var s in Snapshot()) s.Abort();
     }
 
     /// <summary>"core stop now": every channel is hung up (cause 4, destroyed with cause 0), those events go out, then the sockets drop.</summary>
@@ -439,7 +439,7 @@ public sealed class AriEmulator : IAsyncDisposable
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException) { }
         finally
         {
-            socket.Outbox.Writer.TryComplete();
+            socket.End();
             lock (_socketsGate)
             {
                 _sockets.Remove(socket);
@@ -482,7 +482,7 @@ public sealed class AriEmulator : IAsyncDisposable
     {
         _stop.Cancel();
         _world.Shutdown();
-        foreach (var s in Snapshot()) s.Context.Abort();
+        DropEventSockets();
         using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2))) await _app.StopAsync(grace.Token);
         await _app.DisposeAsync();
         _stop.Dispose();
@@ -490,9 +490,24 @@ public sealed class AriEmulator : IAsyncDisposable
 
     private sealed class EventSocket(HttpContext context, bool subscribeAll)
     {
-        public HttpContext Context { get; } = context;
+        private readonly Lock _gate = new();
+        private bool _ended;
         public bool SubscribeAll { get; } = subscribeAll;
         public Channel<byte[]> Outbox { get; } = Channel.CreateUnbounded<byte[]>(); // multi-reader kind: it can report Count
+
+        /// <summary>Drops the connection, unless its request has ended: Kestrel then disposes (and reuses) the context.</summary>
+        public void Abort()
+        {
+            lock (_gate)
+                if (!_ended) context.Abort();
+        }
+
+        /// <summary>The request is ending (its handler returns next): no abort reaches its context after this.</summary>
+        public void End()
+        {
+            lock (_gate) _ended = true;
+            Outbox.Writer.TryComplete();
+        }
 
         public async Task WriteLoop(WebSocket ws, CancellationToken ct)
         {

@@ -16,7 +16,7 @@ public class ClientTests
     public async Task Ari_errors_become_typed_exceptions_with_asterisks_message()
     {
         await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
-        await using var ari = Client(emu);
+        await using var ari = Client(emu, timeout: TimeSpan.FromSeconds(30), retries: 0); // each request once: a loaded machine's stall is no retry
         emu.SendRaw(""); // no socket yet: nothing happens
         await ari.OriginateAsync("dialer-1", "PJSIP/1801@carrier-a", "callee", "Dialer <5550000>", 30, null); // rings on
         var dup = await Assert.ThrowsAsync<AriConflictException>(() => ari.CreateChannelAsync("dialer-1", "PJSIP/1801@carrier-a", "callee", null));
@@ -28,7 +28,7 @@ public class ClientTests
         Assert.Null(await ari.GetVariableAsync("dialer-1", "NOT_SET")); // an unset variable is not an error
         await Assert.ThrowsAsync<AriNotFoundException>(() => ari.AddChannelAsync("no-such-bridge", "dialer-1"));
         await ari.HangupAsync("no-such-channel"); // already gone is what hang-up wants
-        await using var wrong = Client(emu, password: "wrong");
+        await using var wrong = Client(emu, password: "wrong", timeout: TimeSpan.FromSeconds(30), retries: 0);
         var auth = await Assert.ThrowsAsync<AriAuthenticationException>(() => wrong.ListChannelsAsync());
         Assert.Equal(401, auth.Status);
     }

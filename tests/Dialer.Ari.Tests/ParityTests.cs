@@ -327,6 +327,33 @@ public class ParityTests
     }
 
     /// <summary>
+    /// A bridge that fails while the driver stops (the stop deletes the agent's bridge and hangs the call up) is no news for
+    /// the engine: the stop ends the call and reports that. Before, the failed Connect reached the engine, which took the
+    /// agent off the call and gave them another talking spell in agent_states (the AgentStatesTests flake).
+    /// </summary>
+    [Fact]
+    public async Task A_bridge_failing_during_the_stop_is_not_reported_to_the_engine()
+    {
+        await using var emu = await AriEmulator.StartAsync(new EmulatorScenario());
+        var agent = new Agent { Index = 0, Id = "agent1", Skills = SkillSet.From(new SkillCatalog(), []) };
+        await using var alone = await DriverAlone.StartAsync(emu, requestTimeout: TimeSpan.FromMilliseconds(300), agent);
+        await Rig.Until(() => alone.Driver.AgentsConnected == 1, TimeSpan.FromSeconds(5), "agent logged in");
+        var call = alone.Ring(1, "+15550001"); // answers at once and stays up
+        await Rig.Until(() => alone.Posted.Any(e => e.Kind == EventKind.CallAnswered), TimeSpan.FromSeconds(5), "call answered");
+
+        emu.FailCommands("addChannel", commands: 1);
+        emu.LoseNextHangups(2 * 3); // the call's and the agent's hang-ups, with their retries: the call is still up when the bridge fails
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(8));
+        var stopping = alone.Driver.StopAsync(grace.Token);
+        alone.Driver.Connect(call, agent);
+        await stopping;
+
+        Assert.DoesNotContain(alone.Posted, e => e.Kind == EventKind.CommandFailed);
+        Assert.Equal([1L], alone.Ended);
+        Assert.Equal(0, emu.ActiveChannels);
+    }
+
+    /// <summary>
     /// The driver alone on an emulator, one trunk and no agents, without an engine that would hang up for it (the load rig's
     /// stop): the engine events it posts are only noted.
     /// </summary>
@@ -336,28 +363,34 @@ public class ParityTests
         public AriDriver Driver { get; }
         /// <summary>The calls whose end reached the engine.</summary>
         public System.Collections.Concurrent.ConcurrentBag<long> Ended { get; } = [];
+        /// <summary>Every engine event the driver posted.</summary>
+        public System.Collections.Concurrent.ConcurrentQueue<EngineEvent> Posted { get; } = [];
 
-        private DriverAlone(AriEmulator emu, TimeSpan requestTimeout)
+        private DriverAlone(AriEmulator emu, TimeSpan requestTimeout, Agent[] agents)
         {
             var client = new Client.AriClient(new Client.AriServerOptions { Id = "pbx1", BaseUri = emu.BaseUri, User = "dialer", Password = "dialer", RequestTimeout = requestTimeout });
-            Driver = new AriDriver(new AriDriverOptions(), [client], [_trunk], [], e =>
+            Driver = new AriDriver(new AriDriverOptions(), [client], [_trunk], agents, e =>
             {
+                Posted.Enqueue(e);
                 if (e.Kind == EventKind.CallEnded) Ended.Add(e.CallId);
                 return ValueTask.CompletedTask;
             });
         }
 
-        public static async Task<DriverAlone> StartAsync(AriEmulator emu, TimeSpan requestTimeout)
+        public static async Task<DriverAlone> StartAsync(AriEmulator emu, TimeSpan requestTimeout, params Agent[] agents)
         {
-            var alone = new DriverAlone(emu, requestTimeout);
+            var alone = new DriverAlone(emu, requestTimeout, agents);
             await alone.Driver.StartAsync();
             return alone;
         }
 
-        /// <summary>Calls 180…, which rings for longer than a test lasts: only the stop can end it.</summary>
-        public void Ring(long id) => Driver.Originate(
-            new Call { Id = id, Lead = new Lead { Id = id, Phone = $"+180{id}", Region = "lab", TimeZone = TimeZoneInfo.Utc }, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0 },
-            _trunk, TimeSpan.FromSeconds(60));
+        /// <summary>Calls <paramref name="phone"/>, by default 180…, which rings for longer than a test lasts: only the stop can end it.</summary>
+        public Call Ring(long id, string? phone = null)
+        {
+            var call = new Call { Id = id, Lead = new Lead { Id = id, Phone = phone ?? $"+180{id}", Region = "lab", TimeZone = TimeZoneInfo.Utc }, Attempt = 1, Trunk = 0, PlacedAt = DateTime.UtcNow, PLive = 0 };
+            Driver.Originate(call, _trunk, TimeSpan.FromSeconds(60));
+            return call;
+        }
 
         public ValueTask DisposeAsync() => Driver.DisposeAsync();
     }

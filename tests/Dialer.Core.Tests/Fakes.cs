@@ -50,10 +50,12 @@ internal sealed class ScriptedPacer : IPacer
     public double Interval { get; set; }
     public string Name => "scripted";
     public bool ReactsToEvents => true;
+    /// <summary>Every decision asks for <see cref="Next"/> (not the next one only): calls the engine could not place are asked for again.</summary>
+    public bool Steady { get; set; }
 
     public PacingDecision Decide(DialerState s)
     {
-        var n = Interlocked.Exchange(ref _next, 0);
+        var n = Steady ? Next : Interlocked.Exchange(ref _next, 0);
         return new(n, s.Now + Interval);
     }
 }

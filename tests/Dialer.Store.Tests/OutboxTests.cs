@@ -21,7 +21,11 @@ public class OutboxTests(PostgresServer pg)
         var report = t.Import(id, "phone,region,timezone\n" + string.Concat(Enumerable.Range(0, Leads).Select(i => $"+86138{i:D8},CN,Asia/Shanghai\n")));
         Assert.True(report.Accepted == Leads, string.Join("; ", report.Errors.Select(e => $"{e.Row} {e.Field} {e.Reason}")));
         var leads = new DbLeadSource(t.Db, TestDb.Pii, id, new CampaignSettings().ToConfig("renewals"), "node-a");
-        var outbox = new StoreOutbox(leads, new DbAttemptLog(t.Db, id, "node-a"), e => { lock (stored) stored.Add(e.CallId); return default; }, new AtNoon())
+        var outbox = new StoreOutbox(leads, new DbAttemptLog(t.Db, id, "node-a"), e =>
+        {
+            if (e.Kind == EventKind.AttemptStored) lock (stored) stored.Add(e.CallId); // not LeadsStocked
+            return default;
+        }, new AtNoon())
         {
             IsOpen = leads.IsRunning, Due = leads.ClaimDue, Batch = t.Db.Batch, OnStopped = leads.ReleaseAllLeases, MaxLag = TimeSpan.FromMilliseconds(100),
         };

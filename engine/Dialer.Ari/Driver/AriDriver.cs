@@ -298,12 +298,13 @@ public sealed partial class AriDriver : ICallControl, IAriEventSink, IAsyncDispo
         catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
             // A command that did not happen goes back to the engine, which decides (another agent, safe harbor, hang up).
-            // A call already gone needs nothing more: its end is on the way.
+            // A call already gone needs nothing more: its end is on the way. Nor does one the stop is ending (its bridge
+            // deleted, its channel hung up): the stop reports its end, and the engine must not move its agent meanwhile.
             Interlocked.Increment(ref Stats._commandFailures);
             Log?.Invoke($"call {leg.Call.Id}: {c.Command} failed: {e.Message}");
             if (c.Command == CallCommand.Continue && Interlocked.Exchange(ref leg.Answered, 1) == 0)
                 leg.AnsweredAt = _time.GetUtcNow().UtcDateTime; // no AMD verdict: the engine takes the callee as a person answered now
-            if (leg.Ended == 0) await _post(EngineEvent.Failed(leg.Call.Id, c.Command, e.Message, leg.Agent?.Agent.Index ?? -1, _time.GetUtcNow().UtcDateTime));
+            if (leg.Ended == 0 && Volatile.Read(ref _stopping) == 0) await _post(EngineEvent.Failed(leg.Call.Id, c.Command, e.Message, leg.Agent?.Agent.Index ?? -1, _time.GetUtcNow().UtcDateTime));
         }
         catch (OperationCanceledException) { } // the driver is stopping
     }

@@ -120,8 +120,11 @@ public sealed partial class DialerEngine
             case EventKind.AttemptStored: OnStored(e.CallId, now, utcNow); break;
             case EventKind.PreviewDecision: OnPreviewDecision(e, now, utcNow); break;
             case EventKind.ScriptDone: OnScriptDone(e.CallId, e.Script, now, utcNow, at); break;
+            case EventKind.LeadsStocked: _retryPlacementAt = double.NegativeInfinity; break; // the second's wait for leads is over
         }
-        if (_pacer.ReactsToEvents) Pace(now, utcNow, force: true);
+        // Leads back in stock: the calls the last decision could not place go out now, whatever the pacer's rhythm (session 15:
+        // 0, 6, 10, 20, 70 calls placed in the first seconds, one look a second, before).
+        if (_pacer.ReactsToEvents || e.Kind == EventKind.LeadsStocked) Pace(now, utcNow, force: true);
         else Offer(now, utcNow); // an agent free or an offer decided: offers do not wait for a pacer that decides on its ticks
     }
 

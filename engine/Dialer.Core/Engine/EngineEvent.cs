@@ -24,6 +24,8 @@ public enum EventKind : byte
     ScriptDone,
     /// <summary>A trunk's share of its channels is lowered (or given back): <see cref="EngineEvent.Share"/> of them, at least one.</summary>
     TrunkShare,
+    /// <summary>The lead prefetch, found empty at the engine's last look, has leads again: the engine looks at once, not at its next timer.</summary>
+    LeadsStocked,
 }
 
 public enum PreviewChoice : byte
@@ -89,6 +91,7 @@ public readonly record struct EngineEvent
     public static EngineEvent Failed(long callId, CallCommand command, string reason, int agent = -1, DateTime at = default) =>
         new() { Kind = EventKind.CommandFailed, CallId = callId, Command = command, Reason = reason, Agent = agent, At = at };
     public static EngineEvent Stored(long callId, DateTime at = default) => new() { Kind = EventKind.AttemptStored, CallId = callId, At = at };
+    public static EngineEvent Stocked(DateTime at = default) => new() { Kind = EventKind.LeadsStocked, At = at };
     public static EngineEvent TrunkShareOf(int trunk, double share, string reason, DateTime at = default) =>
         new() { Kind = EventKind.TrunkShare, Trunk = trunk, Share = share, Reason = reason, At = at };
     public static EngineEvent Preview(int agent, long offerId, PreviewChoice choice, string? reason = null, DateTime callbackAt = default, DateTime at = default) =>

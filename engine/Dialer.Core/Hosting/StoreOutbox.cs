@@ -44,6 +44,8 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     private Thread? _worker;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _failing;
+    // The engine found no lead it could take at its last look (1): the next stocking tells it (LeadsStocked).
+    private int _starved;
     private int _queued;
     // Attempt rows queued (guarded by _ops): a call waits for its row, so these are written at once; the other writes wait for
     // them or for the linger's end.
@@ -59,7 +61,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
     // The lead source's stock as the worker last read it (guarded by _ready).
     private LeadStock _stock = LeadStock.Unknown;
 
-    /// <param name="post">Where <see cref="EventKind.AttemptStored"/> goes (EngineHost.PostAsync).</param>
+    /// <param name="post">Where <see cref="EventKind.AttemptStored"/> and <see cref="EventKind.LeadsStocked"/> go (EngineHost.PostAsync).</param>
     public StoreOutbox(ILeadSource leads, IAttemptLog log, Func<EngineEvent, ValueTask> post, TimeProvider time)
     {
         _leads = leads;
@@ -177,6 +179,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             left = OfferableLocked();
         }
         if (lead is not null) Interlocked.Increment(ref _taken);
+        else Volatile.Write(ref _starved, 1);
         if (lead is null || left < _target / 2) Wake();
         return lead;
     }
@@ -380,13 +383,22 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
         Array.Clear(_writing, 0, count); // the calls and leads written are not kept alive here
         Interlocked.Add(ref _queued, -n);
         Interlocked.Add(ref _written, n);
-        foreach (var id in _stored)
-        {
-            var posted = _post(EngineEvent.Stored(id));
-            if (!posted.IsCompleted) posted.AsTask().GetAwaiter().GetResult();
-        }
+        foreach (var id in _stored) Post(EngineEvent.Stored(id));
         _stored.Clear();
         return ok;
+    }
+
+    /// <summary>To the engine, from the worker (which waits while the engine's queue is full).</summary>
+    private void Post(EngineEvent e)
+    {
+        var posted = _post(e);
+        if (!posted.IsCompleted) posted.AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Leads went into the prefetch: an engine that found none looks again now, not a second later.</summary>
+    private void Stocked()
+    {
+        if (Interlocked.Exchange(ref _starved, 0) == 1) Post(EngineEvent.Stocked());
     }
 
     private void Refill()
@@ -412,6 +424,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
                 _dueAt = now;
                 var urgent = due(now);
                 lock (_ready) _due.InsertRange(0, urgent.Reverse()); // behind those due before them, ahead of every fresh lead
+                if (urgent.Count > 0) Stocked();
             }
             // Sized to need: what the engine took in the last 10 s (or more in the 10 s now counting), 4 more to spare.
             var taken = Interlocked.Read(ref _taken);
@@ -462,6 +475,7 @@ public sealed class StoreOutbox : ILeadSource, IAttemptLog
             _due.InsertRange(0, retries);
             _ready.InsertRange(0, fresh);
         }
+        Stocked();
     }
 
     /// <summary>
