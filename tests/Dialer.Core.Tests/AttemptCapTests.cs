@@ -163,7 +163,7 @@ public class AttemptCapTests
     public void The_shipped_profile_caps_numbers_and_customers_and_a_bad_cap_names_its_field()
     {
         var p = ComplianceProfiles.Get("cn-auto-renewal")!;
-        Assert.Equal((3, true), (p.Version, p.RefusalBlock!.WholeCustomer));
+        Assert.Equal((4, true), (p.Version, p.RefusalBlock!.WholeCustomer));
         Assert.Equal([1, 7], p.AttemptCaps!.PerNumber.Select(s => s.Days));
         Assert.Equal(30, p.AttemptCaps.LongestDays());
         var errors = new Dictionary<string, string>();
