@@ -58,7 +58,7 @@ public sealed partial class AriDriver
 
     /// <summary>
     /// A callee channel (never an agent line or inter-server leg: a taken-over owner's lines are taken back, not hung up)
-    /// of an owner this engine acts for, that no call here is on, heard after the server's first reconciliation (before it,
+    /// of an owner this engine took over, that no call here is on, heard after the server's first reconciliation (before it,
     /// adoption and take-back are not done) and while the driver is not stopping. Its end events are not a call: the
     /// late call's first event hangs it up, the ones after it until it is gone are not counted again.
     /// </summary>
@@ -69,7 +69,10 @@ public sealed partial class AriDriver
             _lateCalls.TryRemove(channelId, out _);
             return false;
         }
-        return _owners.OwnerOf(channelId, out var parsed) is not null && parsed.Kind == ChannelKind.Call
+        // Only a taken-over owner's: an id of this node's own that it did not place is someone else's channel that took our
+        // next id (a 409 on our create, ParityTests) or our own request given up, which reconciliation's orphan sweep ends.
+        var owner = _owners.OwnerOf(channelId, out var parsed);
+        return owner is not null && owner.Prefix != _owners.Self.Prefix && parsed.Kind == ChannelKind.Call
             && _firstReconcile[server.ServerId].Task.IsCompleted && Volatile.Read(ref _stopping) == 0
             && _lateCalls.TryAdd(channelId, 0);
     }
