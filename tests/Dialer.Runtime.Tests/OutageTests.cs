@@ -72,6 +72,16 @@ public sealed class OutageTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(figures);
         Assert.True(live >= 20, figures);
         Assert.True(abandons.Count == atCut, $"{figures}\n{log}");
+        // No lead's attempt burned: each lead's count is the calls it had.
+        Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads l WHERE l.attempts <> (SELECT COUNT(*) FROM attempts a WHERE a.lead_id = l.id)"));
+        // From the callee's side: each attempt closed with what its callee lived, and the only long silences the cut's own
+        // (answered as Asterisk became unreachable: nothing could reach them until it was back).
+        var callees = Callees.Judge(emu, db);
+        var atCutIds = c.Query<string>("SELECT channel_id FROM attempts WHERE outcome = 'abandoned' AND answered_at > @from AND answered_at < @to",
+            new { from = new DateTimeOffset(cut.AddSeconds(-2)).ToUnixTimeMilliseconds(), to = new DateTimeOffset(cut.AddSeconds(1)).ToUnixTimeMilliseconds() }).ToHashSet();
+        output.WriteLine($"{callees.Silent.Count} callees over 4 s in silence ({string.Join(", ", callees.Silent.Select(s => $"{s.Seconds:0.0} s {s.How}"))}); {callees.Wrong.Count} attempts closed wrong");
+        Assert.Empty(callees.Wrong);
+        Assert.All(callees.Silent, s => Assert.Contains(s.ChannelId, atCutIds));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -92,6 +92,11 @@ public sealed partial class StopTests : IDisposable
         Assert.Equal(0, noOutcome);
         Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
         Assert.True(c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE outcome = 'human'") >= 5);
+        // From the callee's side: nobody left in silence up to the stop, and each closed with what they lived (one the stop
+        // hung up before an agent reached them is abandoned, never a conversation).
+        var callees = Callees.Judge(emu, db);
+        Assert.Empty(callees.Silent);
+        Assert.True(callees.Wrong.Count == 0, string.Join("\n", callees.Wrong));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
