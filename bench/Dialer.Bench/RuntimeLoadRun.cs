@@ -1,5 +1,6 @@
 using Dialer.Core.Text;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using BenchmarkDotNet.Attributes;
@@ -57,6 +58,10 @@ public class RuntimeLoadRun
     // fallen inside this one): where the loop's time goes, the engine's own work or the process's collections.
     private readonly byte[] _eventKind = new byte[4_000_000];
     private readonly bool[] _eventGc = new bool[4_000_000];
+    // Per event: the loop thread's CPU time since the previous event or tick was handled (its step, and the dequeue before
+    // it): wall time less what the thread spent preempted, on 2 cores shared with PostgreSQL, the emulator and the pool.
+    private readonly long[] _eventCpuTicks = new long[4_000_000];
+    private long _lastCpuNs;
     private TimeSpan _gcPauses;
     private int _events, _ticks;
 
@@ -109,6 +114,7 @@ public class RuntimeLoadRun
             Leads = outbox, Log = outbox, Predictor = new LoadRig.Flat(), FirstCallId = attempts.ReserveCallIds(), Owner = owner,
         }, start);
         _events = _ticks = 0;
+        _lastCpuNs = 0; // a new loop thread: its CPU clock starts afresh
         _gcPauses = GC.GetTotalPauseDuration();
         host = new EngineHost(engine, TimeProvider.System) { Handled = Record };
         await driver.StartAsync();
@@ -138,12 +144,14 @@ public class RuntimeLoadRun
                           $"connected to agents {stats.Connected}, abandoned {stats.Abandoned}");
         var untouched = Enumerable.Range(0, _events).Where(i => !_eventGc[i]).Select(i => _eventTicks[i]).ToArray();
         var byKind = Enumerable.Range(0, _events).GroupBy(i => (EventKind)_eventKind[i])
-            .Select(g => $"{g.Key} {Summary(g.Select(i => _eventTicks[i]).ToArray(), g.Count())}").ToList(); // before the sort below
+            .Select(g => $"{g.Key} {Summary(g.Select(i => _eventTicks[i]).ToArray(), g.Count())}; thread CPU {Summary(g.Select(i => _eventCpuTicks[i]).ToArray(), g.Count())}")
+            .ToList(); // before the sorts below
         Console.WriteLine($"// placed per second: {string.Join(' ', perSecond.Select((n, i) => n - (i == 0 ? 0 : perSecond[i - 1])))}");
         Console.WriteLine($"// process CPU {cpu / elapsed:0.00} cores of 2, {cpu * 1e6 / Math.Max(1, stats.CallsPlaced):0} µs a call placed (engine, driver, outbox and " +
                           $"emulator; PostgreSQL's own apart); {gcs} gen0 collections ({gcs / elapsed:0}/s), pauses {_gcPauses.TotalMilliseconds:0} ms; " +
                           $"breaker trips {driver.Stats.BreakerTrips}, place failures {driver.Stats.PlaceFailures}");
         Console.WriteLine($"// loop time per event: {Summary(_eventTicks, _events)}; per tick: {Summary(_tickTicks, _ticks)}");
+        Console.WriteLine($"// loop thread CPU per event (since the last step: wall time less preemption): {Summary(_eventCpuTicks, _events)}");
         Console.WriteLine($"// per event with no collection since the last: {Summary(untouched, untouched.Length)}");
         foreach (var k in byKind) Console.WriteLine($"//   {k}");
         Console.WriteLine($"// answer→bridge command p50 {driver.Stats.AnswerToBridge.Percentile(0.5):0.00} ms p99 {driver.Stats.AnswerToBridge.Percentile(0.99):0.00} ms over {driver.Stats.AnswerToBridge.Count}; " +
@@ -155,6 +163,9 @@ public class RuntimeLoadRun
 
     private void Record(EventKind? kind, TimeSpan took)
     {
+        var cpuNs = ThreadCpuNs();
+        var cpuTicks = _lastCpuNs == 0 ? 0 : (cpuNs - _lastCpuNs) / 100;
+        _lastCpuNs = cpuNs;
         var pauses = GC.GetTotalPauseDuration();
         var collected = pauses != _gcPauses;
         _gcPauses = pauses;
@@ -163,9 +174,23 @@ public class RuntimeLoadRun
         {
             _eventKind[_events] = (byte)kind.Value;
             _eventGc[_events] = collected;
+            _eventCpuTicks[_events] = cpuTicks;
             _eventTicks[_events++] = took.Ticks;
         }
     }
+
+    private static long ThreadCpuNs() => ClockGetTime(ThreadCpuTimeClock, out var t) == 0 ? t.Seconds * 1_000_000_000 + t.Nanoseconds : 0;
+
+    private const int ThreadCpuTimeClock = 3; // CLOCK_THREAD_CPUTIME_ID (Linux)
+
+    private readonly struct TimeSpec
+    {
+        public readonly long Seconds, Nanoseconds;
+    }
+
+    // DllImport: blittable arguments need no marshalling code (LibraryImport would need unsafe code for nothing).
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
 
     private static string Summary(long[] ticks, int n)
     {
