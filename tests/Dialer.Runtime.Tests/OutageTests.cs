@@ -63,9 +63,11 @@ public sealed class OutageTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE ended_at IS NULL"));
         Assert.Equal(0, c.ExecuteScalar<long>("SELECT COUNT(*) FROM leads WHERE state = 1 OR lease_owner IS NOT NULL"));
         var live = c.ExecuteScalar<long>("SELECT COUNT(*) FROM attempts WHERE outcome IN ('human', 'abandoned')");
-        var abandons = c.Query<long>("SELECT answered_at FROM attempts WHERE outcome = 'abandoned'").Select(ms => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime).ToList();
+        var abandons = c.Query<(string Channel, long Answered)>("SELECT channel_id, answered_at FROM attempts WHERE outcome = 'abandoned'")
+            .Select(a => (a.Channel, At: DateTimeOffset.FromUnixTimeMilliseconds(a.Answered).UtcDateTime)).ToList();
         // The cut's: answered within their 2 s before it (a second's grace for the cut to be noticed). The resume's: any other.
-        var atCut = abandons.Count(a => a > cut.AddSeconds(-2) && a < cut.AddSeconds(1));
+        var atCutIds = abandons.Where(a => a.At > cut.AddSeconds(-2) && a.At < cut.AddSeconds(1)).Select(a => a.Channel).ToHashSet();
+        var atCut = atCutIds.Count;
         var figures = $"30 s unreachable: {placedWhileCut} calls placed meanwhile, dialing resumed {resumedAfter.TotalSeconds:0.0} s after, " +
                       $"{run.Driver.Stats.ReconciledEnds} ends found by reconciliation; {abandons.Count} abandoned of {live} live answers: " +
                       $"{atCut} answered as Asterisk became unreachable, {abandons.Count - atCut} after";
@@ -77,8 +79,6 @@ public sealed class OutageTests(ITestOutputHelper output) : IDisposable
         // From the callee's side: each attempt closed with what its callee lived, and the only long silences the cut's own
         // (answered as Asterisk became unreachable: nothing could reach them until it was back).
         var callees = Callees.Judge(emu, db);
-        var atCutIds = c.Query<string>("SELECT channel_id FROM attempts WHERE outcome = 'abandoned' AND answered_at > @from AND answered_at < @to",
-            new { from = new DateTimeOffset(cut.AddSeconds(-2)).ToUnixTimeMilliseconds(), to = new DateTimeOffset(cut.AddSeconds(1)).ToUnixTimeMilliseconds() }).ToHashSet();
         output.WriteLine($"{callees.Silent.Count} callees over 4 s in silence ({string.Join(", ", callees.Silent.Select(s => $"{s.Seconds:0.0} s {s.How}"))}); {callees.Wrong.Count} attempts closed wrong");
         Assert.Empty(callees.Wrong);
         Assert.All(callees.Silent, s => Assert.Contains(s.ChannelId, atCutIds));
