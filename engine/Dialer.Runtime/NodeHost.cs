@@ -26,13 +26,14 @@ public sealed record NodeOptions
 /// <summary>
 /// An engine node: of the campaigns it is configured for, it paces only those whose ownership lease (campaign_owners) it
 /// holds, one <see cref="CampaignEngine"/> each, and stands by for the rest. Leases are renewed on this host's own timer,
-/// never on an engine loop. A campaign whose lease could not be renewed before it ran out, or was taken by another node
-/// (fenced: the epoch moved on), stops placing calls at once; its calls up finish, then its engine stops, and the lease
-/// is left to the new owner. A free campaign (never owned, released, or its owner's lease ran out) goes to a standby
+/// never on an engine loop. A campaign whose lease could not be renewed before it ran out (the store unreachable, or this
+/// process paused) is suspended: no new call, its calls up go on, and it resumes on the first renewal that goes through.
+/// One taken by another node (fenced: a renewal or a write found the epoch moved on) stops placing calls at once; its calls
+/// up finish, then its engine stops, and the lease is left to the new owner. A free campaign (never owned, released, or its owner's lease ran out) goes to a standby
 /// first: a node that paces campaigns already waits one renewal period, and a node just started takes a second one only
 /// after two leases, so campaigns spread over nodes started together. Taking over from a dead owner reconciles that owner's open attempts and channels, and those of every
 /// owner before it since the campaign was last handed back (their names come from the lease row), and the new engine seeds its abandon ledger from the store: one budget per campaign.
-/// If the store fails, renewals fail: held campaigns stop placing calls when their lease runs out; nothing new is taken.
+/// If the store fails, renewals fail: held campaigns stop placing calls when their lease runs out and go on when it is back; nothing new is taken.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
 {
@@ -58,6 +59,7 @@ public sealed class NodeHost : IAsyncDisposable
         if (campaigns.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new ArgumentException($"campaign '{twice.Key}' is given twice");
         _db = db;
+        _stopped = new Lazy<Task>(StopAsync);
         _pii = pii;
         _options = options;
         _log = Redact.Masking(log);
@@ -152,8 +154,26 @@ public sealed class NodeHost : IAsyncDisposable
                 _log(Redact.Numbers($"node {Node}: campaign '{slot.Config.Name}': lease renewal failed: {e.Message}"));
                 continue; // Expire stops it if this goes on past the lease
             }
-            if (renewed is null) Fenced(slot, "fenced: the renewal found another node holding the campaign");
-            else lock (_gate) if (slot.Lease == held) slot.Lease = renewed;
+            if (renewed is null)
+            {
+                Fenced(slot, "fenced: the renewal found another node holding the campaign");
+                continue;
+            }
+            CampaignEngine? resumed = null;
+            DateTime since = default;
+            lock (_gate)
+                if (slot.Lease == held)
+                {
+                    slot.Lease = renewed;
+                    if (slot.SuspendedAt is { } at && !slot.Losing)
+                    {
+                        (resumed, since, slot.SuspendedAt) = (slot.Engine, at, null);
+                        if (resumed is not null) resumed.Outbox.Held = false;
+                    }
+                }
+            if (resumed is not null)
+                Raise(new NodeEvent(NodeEventKind.Resumed, slot.Config.Name, Node, null, renewed.Epoch, DateTime.UtcNow, null,
+                    $"lease renewed after {(DateTime.UtcNow - since).TotalSeconds:0.0} s suspended: nobody took the campaign over, pacing resumed"));
         }
         if (_stopping || !_options.Standby) return;
         // A node just started takes one campaign, more only after two leases: nodes started together share them out.
@@ -318,13 +338,32 @@ public sealed class NodeHost : IAsyncDisposable
     }
 
     /// <summary>Between renewals: a lease whose time is up (renewals failing) stops its campaign's placements.</summary>
+    /// <remarks>
+    /// A running engine is suspended, not stopped: it places nothing (the outbox is held, and the driver asks the lease before
+    /// each originate), its calls up go on, their rows wait in its outbox, and renewals go on. The first renewal that goes
+    /// through (nobody took the campaign meanwhile: the epoch is still this one) resumes it; one that finds another epoch, or
+    /// a write the store refuses, lets it go. Stopping instead would lose the rows of every call that ended while the store
+    /// was away (measured: 20 writes and 10 conversations' outcomes over a 20 s outage with a 6 s lease).
+    /// </remarks>
     private void Expire(DateTime utcNow)
     {
         foreach (var slot in _slots)
         {
+            CampaignEngine? suspend = null;
             bool due;
-            lock (_gate) due = slot.Lease is { } l && utcNow >= l.Until;
-            if (due) Lose(slot, "lease ran out by this node's clock: no renewal went through in time (store unreachable, or this process was paused)");
+            lock (_gate)
+            {
+                due = slot.Lease is { } l && utcNow >= l.Until && slot.SuspendedAt is null;
+                if (due && slot.Engine is { } engine && !slot.Losing)
+                {
+                    (suspend, slot.SuspendedAt) = (engine, utcNow);
+                    engine.Outbox.Held = true;
+                }
+            }
+            if (!due) continue;
+            const string why = "lease ran out by this node's clock: no renewal went through in time (store unreachable, or this process was paused)";
+            if (suspend is null) Lose(slot, why); // still starting: StartAsync sees the lease gone
+            else Raise(new NodeEvent(NodeEventKind.Suspended, slot.Config.Name, Node, null, 0, utcNow, null, $"{why}; no new call until a renewal goes through"));
         }
     }
 
@@ -434,9 +473,14 @@ public sealed class NodeHost : IAsyncDisposable
 
     /// <summary>
     /// Stops the node: the renewal timer, then every campaign: drained for <see cref="NodeOptions.DrainTimeout"/> when it is
-    /// above zero, else stopped at once (calls hung up); each lease is released so a standby takes over at once.
+    /// above zero, else stopped at once (calls hung up); each lease is released so a standby takes over at once. A second
+    /// call waits for the first stop.
     /// </summary>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => new(_stopped.Value);
+
+    private readonly Lazy<Task> _stopped;
+
+    private async Task StopAsync()
     {
         Task[] pending;
         lock (_work)
@@ -479,6 +523,8 @@ public sealed class NodeHost : IAsyncDisposable
         public CampaignEngine? Engine;
         /// <summary>Lost, handed over or stopping: no new call; the engine is finishing its calls.</summary>
         public bool Losing;
+        /// <summary>When the lease ran out by this node's clock, the engine running (<see cref="Expire"/>): no new call until a renewal goes through.</summary>
+        public DateTime? SuspendedAt;
         public bool Starting;
         public DateTime? FreeSince;
         /// <summary>Not taken before (after a drain, or a start that failed).</summary>
@@ -486,7 +532,7 @@ public sealed class NodeHost : IAsyncDisposable
     }
 }
 
-public enum NodeEventKind : byte { Took, Lost, HandedOver, Stopped }
+public enum NodeEventKind : byte { Took, Lost, HandedOver, Stopped, Suspended, Resumed }
 
-/// <summary>What happened to a campaign on a node: taken (from whom, with which epoch, when the lease was taken; At is when pacing began), lost, handed over, stopped.</summary>
+/// <summary>What happened to a campaign on a node: taken (from whom, with which epoch, when the lease was taken; At is when pacing began), lost, handed over, stopped, suspended (its lease ran out by this node's clock), resumed.</summary>
 public sealed record NodeEvent(NodeEventKind Kind, string Campaign, string Node, string? TakenFrom, long Epoch, DateTime At, DateTime? LeaseAt, string Detail);

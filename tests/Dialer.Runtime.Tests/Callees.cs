@@ -1,4 +1,5 @@
 using Dapper;
+using Dialer.Core.Domain;
 using Dialer.Emulator;
 using Dialer.Store;
 
@@ -29,6 +30,9 @@ internal sealed record Callees(long Live, long Abandoned, IReadOnlyList<Silence>
         var abandoned = rows.Values.Count(r => r.Outcome == "abandoned");
         return new Callees(live, abandoned, [.. emu.Silences.Where(s => s.Seconds > 4)], wrong);
     }
+
+    /// <summary>Whether a channel id is a call to a customer (not an agent's line, a transfer or a bridge).</summary>
+    public static bool IsCall(string channelId) => ChannelIds.TryParse(channelId, out var p) && p.Kind == ChannelKind.Call;
 
     /// <summary>The callee's longest spell in silence and the 99th percentile, in seconds.</summary>
     public static (double Longest, double P99) Spells(AriEmulator emu)

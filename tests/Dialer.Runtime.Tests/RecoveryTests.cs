@@ -64,9 +64,9 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
 
         // What Asterisk holds at the kill.
         var bridges = await ari.ListBridgesAsync();
-        var talking = bridges.Where(b => a.Owns(b.Id)).SelectMany(b => b.Channels).Where(IsCall).ToHashSet();
+        var talking = bridges.Where(b => a.Owns(b.Id)).SelectMany(b => b.Channels).Where(Callees.IsCall).ToHashSet();
         var channels = await ari.ListChannelsAsync();
-        var unreached = channels.Where(c => c.State == ChannelState.Up && a.Owns(c.Id) && IsCall(c.Id) && !talking.Contains(c.Id)).Select(c => c.Id).ToHashSet();
+        var unreached = channels.Where(c => c.State == ChannelState.Up && a.Owns(c.Id) && Callees.IsCall(c.Id) && !talking.Contains(c.Id)).Select(c => c.Id).ToHashSet();
         var ringing = channels.Count(c => c.State != ChannelState.Up && a.Owns(c.Id));
         Assert.Equal(Agents, talking.Count);
         Assert.Equal(4, unreached.Count);
@@ -88,7 +88,7 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         Assert.Equal(talking, (await second.Host.QueryAsync(e => e.LiveCalls.Select(c => c.ChannelId).ToList())).ToHashSet());
         // The unreached callees and the ringing calls are hung up; the callees count as abandoned in the ledger.
         Assert.Empty(live.Intersect(unreached));
-        Assert.Equal(0, live.Count(id => a.Owns(id) && IsCall(id) && !talking.Contains(id)));
+        Assert.Equal(0, live.Count(id => a.Owns(id) && Callees.IsCall(id) && !talking.Contains(id)));
         var (liveToday, abandonedToday) = await second.Host.QueryAsync(e => (e.State.Ledger.LiveToday, e.State.Ledger.AbandonedToday));
         Assert.Equal(unreached.Count, abandonedToday);
         Assert.Equal(unreached.Count + Agents, liveToday);
@@ -235,7 +235,6 @@ public sealed class RecoveryTests(PostgresServer pg, ITestOutputHelper output) :
         output.WriteLine($"taken over twice: c took back {third.Driver.Stats.AgentsTakenBack} of a's agent lines, deleted {third.Reconciled.BridgesDeleted} empty bridges of dead owners; nothing left after c stopped");
     }
 
-    private static bool IsCall(string id) => ChannelIds.TryParse(id, out var p) && p.Kind == ChannelKind.Call;
 
     /// <summary>
     /// The callees on pbx1, the agents' phones on pbx2 over the inter-server trunk, and a SQLite store for a campaign of one

@@ -13,8 +13,8 @@ namespace Dialer.Store.Tests;
 public sealed class PostgresServer : IDisposable
 {
     private readonly string _dir;
-    private readonly Process _server;
-    private readonly string[] _stop;
+    private Process _server;
+    private readonly string[] _start, _stop;
     private int _databases;
 
     public PostgresServer()
@@ -29,15 +29,33 @@ public sealed class PostgresServer : IDisposable
         Run(Wrap(asRoot, Path.Combine(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"));
         Port = FreePort();
         // Durability off: these databases live for one test run.
-        var args = Wrap(asRoot, Path.Combine(bin, "postgres"), "-D", data, "-p", Port.ToString(), "-k", _dir,
+        _start = Wrap(asRoot, Path.Combine(bin, "postgres"), "-D", data, "-p", Port.ToString(), "-k", _dir,
             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=100");
-        _server = Start(args, redirect: true);
-        // Drain the server's log so a full pipe never stalls it.
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.OutputDataReceived += (_, _) => { };
-        _server.BeginErrorReadLine();
-        _server.BeginOutputReadLine();
         _stop = Wrap(asRoot, Path.Combine(bin, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w");
+        _server = Up();
+    }
+
+    /// <summary>
+    /// Stops the server as an operator's restart does (fast shutdown: every session ends with 57P01, new connections are
+    /// refused until <see cref="Start"/>). For the fault tests; the server must be started again before the test ends.
+    /// </summary>
+    public void Stop()
+    {
+        Run(_stop);
+        _server.WaitForExit(10_000);
+    }
+
+    /// <summary>Starts the server again after <see cref="Stop"/>, on the same port and data; returns once it takes connections.</summary>
+    public void Start() => _server = Up();
+
+    private Process Up()
+    {
+        var server = Spawn(_start);
+        // Drain the server's log so a full pipe never stalls it.
+        server.ErrorDataReceived += (_, _) => { };
+        server.OutputDataReceived += (_, _) => { };
+        server.BeginErrorReadLine();
+        server.BeginOutputReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
@@ -45,9 +63,9 @@ public sealed class PostgresServer : IDisposable
             {
                 using var c = new NpgsqlConnection(Admin);
                 c.Open();
-                break;
+                return server;
             }
-            catch (NpgsqlException) when (DateTime.UtcNow < deadline && !_server.HasExited) { Thread.Sleep(100); }
+            catch (NpgsqlException) when (DateTime.UtcNow < deadline && !server.HasExited) { Thread.Sleep(100); }
         }
     }
 
@@ -80,16 +98,16 @@ public sealed class PostgresServer : IDisposable
 
     private static void Run(params string[] args)
     {
-        using var p = Start(args, redirect: true);
+        using var p = Spawn(args);
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEnd();
         if (!p.WaitForExit(60_000)) { p.Kill(true); throw new TimeoutException($"{args[0]} did not finish in 60 s"); }
         if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(' ', args)} failed ({p.ExitCode}): {err.Result}{output}");
     }
 
-    private static Process Start(string[] args, bool redirect)
+    private static Process Spawn(string[] args)
     {
-        var psi = new ProcessStartInfo(args[0]) { RedirectStandardError = redirect, RedirectStandardOutput = redirect, UseShellExecute = false };
+        var psi = new ProcessStartInfo(args[0]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in args.Skip(1)) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;
     }
